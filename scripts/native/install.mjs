@@ -1,0 +1,1 @@
+console.log("native install: not yet implemented")

@@ -1,0 +1,18 @@
+import type { CliCommand } from '../command.js';
+import train from './train.js';
+import summary from './summary.js';
+import demo from './demo.js';
+import evaluate from './evaluate.js';
+import predict from './predict.js';
+import compare from './compare.js';
+import validate from './validate.js';
+import resolve from './resolve.js';
+import diff from './diff.js';
+import schema from './schema.js';
+import doctor from './doctor.js';
+import data from './data.js';
+import augmentPreview from './augment-preview.js';
+import sync from './sync.js';
+
+/** Every CLI command, in the order `fitspec --help` lists them. */
+export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, schema, doctor, data, augmentPreview, sync];

@@ -1,0 +1,65 @@
+import { Type } from '@sinclair/typebox';
+import { Enum, strict } from './common.js';
+
+const Part = (description: string, def?: number) =>
+  Type.Number({ minimum: 0, description: `${description} An integer >= 1 is a count of images per class; a number between 0 and 1 is a fraction of each class.`, ...(def !== undefined ? { default: def } : {}), examples: [800, 0.2] });
+
+export const DataSchema = Type.Object(
+  {
+    source: Type.Object(
+      {
+        type: Enum(['directory', 'csv'] as const, { description: '`directory`: one subfolder per class (Keras `flow_from_directory`). `csv`: an images folder plus a labels CSV.', default: 'directory' }),
+        path: Type.Optional(Type.String({ minLength: 1, description: '`directory` source: folder holding one subfolder per class. Relative paths are relative to the working directory.', examples: ['data/faces'] })),
+        images: Type.Optional(Type.String({ minLength: 1, description: '`csv` source: folder holding the image files.', examples: ['data/faces/Train'] })),
+        labels: Type.Optional(Type.String({ minLength: 1, description: '`csv` source: CSV file with one row per image.', examples: ['data/faces/train.csv'] })),
+        idColumn: Type.Optional(Type.String({ minLength: 1, description: '`csv` source: column holding the image file name (with or without extension).', default: 'ID' })),
+        labelColumn: Type.Optional(Type.String({ minLength: 1, description: '`csv` source: column holding the class label.', default: 'Class' })),
+      },
+      { ...strict, description: 'Where the images come from.', default: {}, examples: [{ type: 'directory', path: 'data/faces' }] },
+    ),
+    classes: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), { minItems: 2, uniqueItems: true, description: 'Class names in one-hot order. When omitted they are discovered and sorted, as Keras does. CSV labels are matched case-insensitively.', examples: [['young', 'middle', 'old']] }),
+    ),
+    image: Type.Object(
+      {
+        height: Type.Integer({ minimum: 8, maximum: 1024, description: 'Height images are resized to.', default: 128 }),
+        width: Type.Integer({ minimum: 8, maximum: 1024, description: 'Width images are resized to.', default: 128 }),
+        channels: Type.Union([Type.Literal(1), Type.Literal(3)], { description: '1 for grayscale, 3 for RGB.', default: 3 }),
+        rescale: Type.Number({ exclusiveMinimum: 0, description: 'Factor applied to pixel values (Keras `rescale`); 1/255 maps them to [0, 1].', default: 0.00392156862745098, examples: [0.00392156862745098] }),
+        resize: Enum(['stretch', 'fit', 'cover'] as const, { description: '`stretch` ignores the aspect ratio, like Keras; `fit` pads, `cover` crops.', default: 'stretch' }),
+      },
+      { ...strict, description: 'Size, channels and scaling of the decoded images.', default: {} },
+    ),
+    split: Type.Object(
+      {
+        train: Part('Training part.', 0.7),
+        validation: Part('Validation part, evaluated after every epoch.', 0.3),
+        test: Part('Held-out test part, evaluated once after training.', 0),
+      },
+      { ...strict, description: 'Stratified, seeded split of every class into train / validation / test. No image is in two parts.', default: {}, examples: [{ train: 1600, validation: 800 }] },
+    ),
+    onError: Enum(['fail', 'skip'] as const, { description: 'What to do with an unreadable image, a missing file or an unknown label: stop before training, or skip it and list it in the run summary.', default: 'fail' }),
+    cache: Enum(['memory', 'disk', 'none'] as const, { description: 'Where decoded images are kept so that later epochs decode nothing. `disk` keys entries by file content hash and size.', default: 'memory' }),
+  },
+  { ...strict, description: 'The data: where it is, how it is split and decoded.', default: {} },
+);
+
+const Range = (description: string, def: number) =>
+  Type.Union([Type.Number({ minimum: 0 }), Type.Tuple([Type.Number(), Type.Number()])], { description, default: def, examples: [def, [0.8, 1.2]] });
+
+export const AugmentSchema = Type.Object(
+  {
+    rotation: Type.Number({ minimum: 0, maximum: 180, description: 'Random rotation in degrees, uniform in [-rotation, rotation] (Keras `rotation_range`).', default: 0, examples: [40] }),
+    widthShift: Type.Number({ minimum: 0, maximum: 1, description: 'Random horizontal shift as a fraction of the width (Keras `width_shift_range`).', default: 0, examples: [0.2] }),
+    heightShift: Type.Number({ minimum: 0, maximum: 1, description: 'Random vertical shift as a fraction of the height (Keras `height_shift_range`).', default: 0, examples: [0.2] }),
+    shear: Type.Number({ minimum: 0, description: 'Shear intensity in degrees, counter-clockwise (Keras `shear_range`).', default: 0, examples: [0.2] }),
+    zoom: Range('Random zoom: a number z means [1-z, 1+z]; a pair is [min, max] (Keras `zoom_range`).', 0),
+    horizontalFlip: Type.Boolean({ description: 'Randomly flip half of the images left-right.', default: false }),
+    verticalFlip: Type.Boolean({ description: 'Randomly flip half of the images top-bottom.', default: false }),
+    fill: Enum(['nearest', 'reflect', 'wrap', 'constant'] as const, { description: 'How points outside the image are filled (Keras `fill_mode`).', default: 'nearest' }),
+    fillValue: Type.Number({ description: 'Value used with `fill: constant`, in pixel units before rescale (Keras `cval`).', default: 0 }),
+    brightness: Type.Optional(Type.Tuple([Type.Number({ minimum: 0 }), Type.Number({ minimum: 0 })], { description: 'Random brightness factor range [min, max] (Keras `brightness_range`).', examples: [[0.8, 1.2]] })),
+    channelShift: Type.Number({ minimum: 0, description: 'Random shift added to every channel, in pixel units (Keras `channel_shift_range`).', default: 0 }),
+  },
+  { ...strict, description: 'Random transforms applied to training batches only (Keras `ImageDataGenerator`). Omit the section for no augmentation.' },
+);

@@ -1,0 +1,38 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { strict } from './common.js';
+import { AugmentSchema, DataSchema } from './data.js';
+import { ModelSchema } from './model.js';
+import { TrackingSchema } from './tracking.js';
+import { TrainSchema } from './train.js';
+
+export const SCHEMA_VERSION = 1;
+
+/** The single source of truth for an experiment file; schema/experiment.schema.json is generated from it. */
+export const ExperimentSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String({ description: 'Ignored: lets editors find the schema.' })),
+    schemaVersion: Type.Literal(SCHEMA_VERSION, { description: 'Version of the config format; older files are upgraded when read.', default: SCHEMA_VERSION }),
+    extends: Type.Optional(
+      Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description: 'File(s) this experiment builds on, relative to this file; merged in order, this file last.', examples: ['01-baseline.yaml'] }),
+    ),
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', maxLength: 100, description: 'Experiment name: the run folder `runs/<name>/` and the default MLflow experiment.', examples: ['baseline'] }),
+    description: Type.String({ description: 'What this experiment tries and what to look for; becomes the MLflow run description.', default: '' }),
+    seed: Type.Integer({ minimum: 0, description: 'Seed for the split, shuffling, augmentation and weight initialization.', default: 42 }),
+    data: DataSchema,
+    augment: Type.Optional(AugmentSchema),
+    model: ModelSchema,
+    train: TrainSchema,
+    tracking: TrackingSchema,
+  },
+  { ...strict, $id: 'https://fitspec.dev/schema/experiment.schema.json', title: 'fitspec experiment', description: 'One machine-learning experiment: data, augmentation, model, training and tracking.' },
+);
+
+/** A validated experiment with every default filled in. */
+export type Experiment = Static<typeof ExperimentSchema>;
+export type LayerSpecT = Experiment['model']['layers'][number];
+export type Augment = NonNullable<Experiment['augment']>;
+export type DataConfig = Experiment['data'];
+export type TrainConfig = Experiment['train'];
+export type OptimizerConfig = TrainConfig['optimizer'];
+export type CallbackSpecT = TrainConfig['callbacks'][number];
+export type TrackingConfig = Experiment['tracking'];
