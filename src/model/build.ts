@@ -1,0 +1,109 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Experiment, LayerSpecT } from '../config/schema/experiment.js';
+import { fail } from '../errors.js';
+import { loadModel } from './io.js';
+import { layerDefByKind } from './layers/index.js';
+import { layerKind, layerNames } from './names.js';
+
+export interface BuiltModel {
+  model: tf.Sequential;
+  /** The pretrained / architecture base, nested as one layer of `model` (Keras' `vgg16 (Functional)` row). */
+  base?: tf.Sequential;
+  /** Kind of each layer of `model`, by layer name (for summaries). */
+  kinds: Map<string, string>;
+}
+
+function buildStack(layers: readonly LayerSpecT[], seed: number, kinds: Map<string, string>): tf.layers.Layer[] {
+  const names = layerNames(layers);
+  return layers.map((spec, i) => {
+    const kind = layerKind(spec);
+    const def = layerDefByKind.get(kind);
+    if (!def) fail('model.unknown-layer', `Unknown layer kind \`${String(kind)}\`.`, { path: `model.layers.${i}` });
+    kinds.set(names[i]!, def.kerasClass);
+    // Each layer gets its own seed so that identical layers do not start with identical weights.
+    return def.build((spec as Record<string, never>)[kind] ?? {}, { name: names[i]!, seed: seed + i });
+  });
+}
+
+/** Adds layers one by one so a shape mistake names the layer that caused it. */
+function addAll(model: tf.Sequential, layers: tf.layers.Layer[], where: string): void {
+  layers.forEach((layer, i) => {
+    try {
+      model.add(layer);
+    } catch (e) {
+      fail('model.shape', `Layer ${i} (\`${layer.name}\`) cannot follow the previous layer: ${(e as Error).message}`, { path: `${where}.${i}` });
+    }
+  });
+}
+
+/** Compiles the layer stack of an experiment (and its base, if any) into a tfjs model. Not compiled with an optimizer yet. */
+export async function buildModel(exp: Experiment, opts: { loadWeights?: boolean } = {}): Promise<BuiltModel> {
+  const { height, width, channels } = exp.data.image;
+  const inputShape = [height, width, channels];
+  const kinds = new Map<string, string>();
+  const model = tf.sequential({ name: exp.name.replace(/[^A-Za-z0-9_]/g, '_') });
+  let base: tf.Sequential | undefined;
+  const baseCfg = exp.model.base as (NonNullable<Experiment['model']['base']> & { layers?: LayerSpecT[] }) | undefined;
+  if (baseCfg) {
+    if (!baseCfg.layers?.length) fail('model.base-empty', `The base \`${baseCfg.architecture}\` has no layers.`, { path: 'model.base' });
+    const baseName = baseCfg.architecture.replace(/^.*\//, '').replace(/\.ya?ml$/, '').replace(/[^A-Za-z0-9_]/g, '_');
+    base = tf.sequential({ name: baseName });
+    base.add(tf.layers.inputLayer({ inputShape }));
+    addAll(base, buildStack(baseCfg.layers, exp.seed + 10_000, new Map()), 'model.base.layers');
+    if (baseCfg.weights && opts.loadWeights !== false) await loadBaseWeights(base, baseCfg.weights);
+    base.trainable = baseCfg.trainable;
+    model.add(base);
+    kinds.set(base.name, 'Functional');
+  } else {
+    model.add(tf.layers.inputLayer({ inputShape }));
+  }
+  addAll(model, buildStack(exp.model.layers, exp.seed, kinds), 'model.layers');
+  return { model, base, kinds };
+}
+
+/** Copies pretrained weights into the base by layer name; shapes must match. */
+export async function loadBaseWeights(base: tf.Sequential, location: string): Promise<void> {
+  const source = await loadModel(location);
+  const byName = new Map<string, tf.layers.Layer>();
+  const collect = (layers: tf.layers.Layer[]) => {
+    for (const l of layers) {
+      byName.set(l.name, l);
+      if (l instanceof tf.LayersModel) collect(l.layers);
+    }
+  };
+  collect(source.layers);
+  let copied = 0;
+  for (const layer of base.layers) {
+    if (layer.weights.length === 0) continue;
+    const from = byName.get(layer.name);
+    if (!from) fail('model.weights-missing-layer', `Pretrained weights in ${location} have no layer \`${layer.name}\`; the architecture and the weights must use the same layer names.`, { file: location });
+    const w = from.getWeights();
+    const expected = layer.weights.map((v) => v.shape.join('x')).join(', ');
+    const received = w.map((t) => t.shape.join('x')).join(', ');
+    if (expected !== received) fail('model.weights-shape', `Layer \`${layer.name}\`: pretrained weights have shapes ${received}, the architecture expects ${expected}.`, { file: location, expected, received });
+    layer.setWeights(w);
+    copied++;
+  }
+  if (copied === 0) fail('model.weights-empty', `No weights were loaded from ${location}.`, { file: location });
+  source.dispose();
+}
+
+/** Freezes the base, or unfreezes it from a named layer on (Keras fine-tuning); returns nothing, recompile afterwards. */
+export function applyTrainable(built: BuiltModel, freeze: 'none' | 'base' | undefined, unfreezeFrom: string | undefined): void {
+  const base = built.base;
+  if (!base) {
+    if (freeze === 'base' || unfreezeFrom) fail('train.no-base', '`freeze`/`unfreezeFrom` need a `model.base`.', { path: 'train.phases' });
+    return;
+  }
+  if (unfreezeFrom) {
+    const idx = base.layers.findIndex((l) => l.name === unfreezeFrom);
+    if (idx < 0) fail('train.unknown-layer', `\`unfreezeFrom: ${unfreezeFrom}\` names no layer of the base; its layers are ${base.layers.map((l) => l.name).join(', ')}.`, { path: 'train.phases' });
+    base.trainable = true;
+    base.layers.forEach((l, i) => (l.trainable = i >= idx));
+  } else if (freeze === 'base') {
+    base.trainable = false;
+  } else if (freeze === 'none') {
+    base.trainable = true;
+    base.layers.forEach((l) => (l.trainable = true));
+  }
+}

@@ -1,0 +1,6 @@
+export { buildModel, applyTrainable, loadBaseWeights, type BuiltModel } from './build.js';
+export { buildOptimizer, getLearningRate, setLearningRate } from './optimizers.js';
+export { summarize, formatSummary, type ModelSummary } from './summary.js';
+export { saveModel, loadModel } from './io.js';
+export { layerDefs, layerDefByKind } from './layers/index.js';
+export { layerNames, layerKind } from './names.js';

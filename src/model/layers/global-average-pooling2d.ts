@@ -1,0 +1,8 @@
+import * as tf from '@tensorflow/tfjs';
+import { common, type LayerDef } from './types.js';
+
+export const globalAveragePooling2d: LayerDef<'globalAveragePooling2d'> = {
+  kind: 'globalAveragePooling2d',
+  kerasClass: 'GlobalAveragePooling2D',
+  build: (a, ctx) => tf.layers.globalAveragePooling2d({ ...common(a, ctx) }),
+};
