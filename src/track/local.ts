@@ -1,0 +1,148 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import type { MetricPoint, MlflowLink, RunRecord, RunStart, RunStatus, Tracker } from './types.js';
+import { encodeNumber, paramString } from './values.js';
+
+/** MLflow accepts 6000 characters per param value; stay well below in case the backend counts bytes. */
+export const MAX_PARAM_LENGTH = 5000;
+
+/** `sha256:<12 hex>` for a long value, as stored in place of the value. */
+export function shortHash(text: string): string {
+  return 'sha256:' + createHash('sha256').update(text).digest('hex').slice(0, 12);
+}
+
+/** File name under params/ for a param key (keys may contain `/`). */
+export function paramFileName(key: string): string {
+  return `params/${key.replace(/[\/\\]/g, '_')}.txt`;
+}
+
+/**
+ * Turns param values into strings; a value longer than MLflow accepts is replaced by its short
+ * hash and returned in `long` so its full text can be stored as an artifact.
+ */
+export function prepareParams(params: Record<string, string | number | boolean>): { params: Record<string, string>; long: Record<string, string> } {
+  const out: Record<string, string> = {};
+  const long: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) {
+    const s = paramString(v);
+    if (s.length > MAX_PARAM_LENGTH) {
+      out[k] = shortHash(s);
+      long[k] = s;
+    } else out[k] = s;
+  }
+  return { params: out, long };
+}
+
+/** Writes JSON atomically so a crash never leaves a half-written run.json. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, file);
+}
+
+export function metricLine(p: MetricPoint): string {
+  return JSON.stringify({ key: p.key, value: encodeNumber(p.value), step: p.step, timestamp: p.timestamp }) + '\n';
+}
+
+/**
+ * The local run store: run.json (identity and state) and metrics.jsonl (every metric point) in the
+ * run folder. Always written, with or without an MLflow server, so a run never lives only in memory.
+ */
+export class LocalTracker implements Tracker {
+  readonly kind = 'local';
+  private record?: RunRecord;
+  private dir = '';
+
+  get runDir(): string {
+    return this.dir;
+  }
+
+  get current(): RunRecord | undefined {
+    return this.record;
+  }
+
+  async start(run: RunStart): Promise<void> {
+    this.dir = run.runDir;
+    mkdirSync(run.runDir, { recursive: true });
+    const { params, long } = prepareParams(run.params);
+    const artifacts: string[] = [];
+    for (const [k, text] of Object.entries(long)) {
+      const rel = paramFileName(k);
+      mkdirSync(dirname(join(run.runDir, rel)), { recursive: true });
+      writeFileSync(join(run.runDir, rel), text);
+      artifacts.push(rel);
+    }
+    this.record = {
+      format: 1,
+      runId: run.runId,
+      experimentName: run.experimentName,
+      runName: run.runName,
+      status: 'RUNNING',
+      startTime: run.startTime,
+      params,
+      tags: { ...run.tags },
+      ...(run.dataset ? { dataset: run.dataset } : {}),
+      artifacts,
+    };
+    const metrics = join(run.runDir, 'metrics.jsonl');
+    if (!existsSync(metrics)) writeFileSync(metrics, '');
+    this.save();
+  }
+
+  logMetrics(step: number, metrics: Record<string, number>, timestamp = Date.now()): void {
+    const lines = Object.entries(metrics)
+      .map(([key, value]) => metricLine({ key, value, step, timestamp }))
+      .join('');
+    if (lines) appendFileSync(join(this.dir, 'metrics.jsonl'), lines);
+  }
+
+  setTags(tags: Record<string, string>): void {
+    const r = this.need();
+    Object.assign(r.tags, tags);
+    this.save();
+  }
+
+  logArtifact(relPath: string): void {
+    const r = this.need();
+    const norm = relPath.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+    if (!r.artifacts.includes(norm)) r.artifacts.push(norm);
+    this.save();
+  }
+
+  async end(status: RunStatus, error?: string): Promise<void> {
+    const r = this.need();
+    r.status = status;
+    r.endTime = Date.now();
+    if (error !== undefined) {
+      r.error = error;
+      r.tags['fitspec.error'] = error;
+    }
+    this.save();
+  }
+
+  /** Records (or updates) where the run lives in MLflow. */
+  setMlflow(link: MlflowLink | undefined): void {
+    const r = this.need();
+    if (link) r.mlflow = link;
+    else delete r.mlflow;
+    this.save();
+  }
+
+  warnings(): string[] {
+    return [];
+  }
+
+  private need(): RunRecord {
+    if (!this.record) throw new Error('tracker used before start()');
+    return this.record;
+  }
+
+  private save(): void {
+    writeJsonAtomic(join(this.dir, 'run.json'), this.record);
+  }
+}
+
+export function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
