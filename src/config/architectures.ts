@@ -1,0 +1,74 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { FitspecError, type Problem } from '../errors.js';
+import { strict } from './schema/common.js';
+import { LayerSpec } from './schema/layers.js';
+
+/** An architecture file: a named layer stack usable as `model.base`. */
+export const ArchitectureSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String({ description: 'Ignored: lets editors find the schema.' })),
+    name: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$', description: 'Architecture name; the base appears under this name in summaries.', examples: ['vgg16'] }),
+    description: Type.String({ description: 'What the architecture is.', default: '' }),
+    layers: Type.Array(LayerSpec, { minItems: 1, description: 'The layer stack, in order.' }),
+  },
+  { ...strict, $id: 'https://fitspec.dev/schema/architecture.schema.json', title: 'fitspec architecture', description: 'A reusable layer stack (for example a convolutional base) referenced by `model.base.architecture`.' },
+);
+export type Architecture = Static<typeof ArchitectureSchema>;
+
+/** Built-in architectures ship with the package. */
+export const BUILTIN_ARCHITECTURES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../experiments/architectures');
+
+export function builtinArchitectures(): string[] {
+  return fs.existsSync(BUILTIN_ARCHITECTURES_DIR)
+    ? fs.readdirSync(BUILTIN_ARCHITECTURES_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort()
+    : [];
+}
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+
+/** A name (`vgg16`) is a built-in; anything with a slash or a .yaml suffix is a path relative to the experiment file. */
+export function loadArchitecture(ref: string, fromFile: string): { file: string; architecture: Architecture } {
+  const isPath = ref.includes('/') || /\.ya?ml$/.test(ref);
+  const file = isPath ? path.resolve(path.dirname(fromFile), ref) : path.join(BUILTIN_ARCHITECTURES_DIR, `${ref}.yaml`);
+  if (!fs.existsSync(file)) {
+    throw new FitspecError({
+      code: 'config.unknown-architecture',
+      message: isPath ? `Architecture file ${file} does not exist.` : `Unknown architecture \`${ref}\`; built-in ones are ${builtinArchitectures().join(', ')}, or give a path to an architecture YAML file.`,
+      file: fromFile,
+      path: 'model.base.architecture',
+      received: ref,
+    });
+  }
+  let data: unknown;
+  try {
+    data = parse(fs.readFileSync(file, 'utf8'), { maxAliasCount: 100 });
+  } catch (e) {
+    throw new FitspecError({ code: 'config.architecture-yaml', message: `Cannot parse architecture ${file}: ${(e as Error).message}`, file });
+  }
+  validator ??= new Ajv({ allErrors: true, strict: false }).compile(ArchitectureSchema);
+  if (!validator(data)) {
+    const problems: Problem[] = (validator.errors ?? []).map((e) => ({
+      code: 'config.architecture-schema',
+      message: `architecture \`${ref}\`${e.instancePath ? ' at ' + e.instancePath.slice(1).replace(/\//g, '.') : ''}: ${e.message}`,
+      file,
+      path: e.instancePath.slice(1).replace(/\//g, '.'),
+    }));
+    throw new FitspecError(problems);
+  }
+  return { file, architecture: data as Architecture };
+}
+
+/**
+ * Fills `model.base.layers` from `model.base.architecture` in a merged (not yet validated) config,
+ * so that the resolved config describes the whole network and its hash changes when the architecture does.
+ */
+export function expandBase(config: unknown, fromFile: string): void {
+  const base = (config as { model?: { base?: { architecture?: unknown; layers?: unknown } } })?.model?.base;
+  if (!base || typeof base.architecture !== 'string' || base.layers !== undefined) return;
+  base.layers = structuredClone(loadArchitecture(base.architecture, fromFile).architecture.layers);
+}
