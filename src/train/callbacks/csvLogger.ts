@@ -1,0 +1,57 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import type { Static } from '@sinclair/typebox';
+import { stringify } from 'csv-stringify/sync';
+import type { callbackSchemas } from '../../config/schema/callbacks.js';
+import { fail } from '../../errors.js';
+import type { Callback, CallbackKindDef, Logs, TrainingHandle } from './types.js';
+
+type Args = Static<(typeof callbackSchemas)['csvLogger']>;
+
+/**
+ * Keras `CSVLogger`: `epoch` then the metric names in sorted order (fixed at the first epoch), `NA`
+ * for a value missing later; with `append`, the header is written only to an empty or new file.
+ */
+export class CsvLogger implements Callback {
+  readonly kind = 'csvLogger';
+  private file = '';
+  private keys: string[] | undefined;
+  private writeHeader = true;
+
+  constructor(readonly args: Args) {}
+
+  onTrainBegin(h: TrainingHandle): void {
+    const file = resolve(h.runDir, this.args.filename);
+    const rel = relative(resolve(h.runDir), file);
+    if (rel.startsWith('..') || isAbsolute(rel)) {
+      fail('callbacks.csv-outside-run', `csvLogger.filename must name a file inside the run folder, received \`${this.args.filename}\``, {
+        path: 'csvLogger.filename',
+        expected: 'a relative path such as log.csv',
+        received: this.args.filename,
+      });
+    }
+    this.file = file;
+    this.keys = undefined;
+    mkdirSync(dirname(file), { recursive: true });
+    if (this.args.append && existsSync(file)) {
+      this.writeHeader = readFileSync(file, 'utf8').split('\n', 1)[0]!.length === 0;
+    } else {
+      writeFileSync(file, '');
+      this.writeHeader = true;
+    }
+  }
+
+  onEpochEnd(epoch: number, logs: Logs): void {
+    this.keys ??= Object.keys(logs).sort();
+    const rows: (string | number)[][] = [];
+    if (this.writeHeader) {
+      rows.push(['epoch', ...this.keys]);
+      this.writeHeader = false;
+    }
+    rows.push([epoch, ...this.keys.map((k) => (logs[k] === undefined ? 'NA' : logs[k]!))]);
+    // One append per epoch so the file is complete up to the last finished epoch if training dies.
+    appendFileSync(this.file, stringify(rows));
+  }
+}
+
+export const csvLogger: CallbackKindDef<Args> = { kind: 'csvLogger', create: (args) => new CsvLogger(args) };
