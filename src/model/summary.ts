@@ -5,7 +5,7 @@ export interface SummaryRow { name: string; kind: string; outputShape: string; p
 export interface ModelSummary { rows: SummaryRow[]; total: number; trainable: number; nonTrainable: number }
 
 function count(weights: tf.LayerVariable[]): number {
-  return weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * (b ?? 1), 1), 0);
+  return weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
 }
 
 function shape(s: tf.Shape | tf.Shape[]): string {

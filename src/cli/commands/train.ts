@@ -1,16 +1,35 @@
-import type { CliCommand } from '../command.js';
+import path from 'node:path';
+import { Option } from 'commander';
+import { withConfigOptions, type CliCommand } from '../command.js';
 import { FitspecError } from '../../errors.js';
+import { printProblems } from '../output.js';
 
 const command: CliCommand = {
   name: 'train',
   register(program) {
-    program
-      .command('train')
-      .description('(not available yet)')
-      .allowUnknownOption()
-      .action(() => {
-        throw new FitspecError({ code: 'cli.not-implemented', message: '`train` is not available yet' });
-      });
+    withConfigOptions(
+      program
+        .command('train')
+        .argument('[file]', 'experiment YAML file')
+        .description('Train an experiment: data, model, epochs, run folder, tracking')
+        .option('--resume <runDir>', 'continue an interrupted run from its last checkpoint (same run id)')
+        .addOption(new Option('--max-epochs <n>', 'stop after this many epochs (quick checks)').argParser((v) => Number.parseInt(v, 10)))
+        .option('--no-progress', 'one line per epoch instead of a live progress bar'),
+    ).action(async (file: string | undefined, opts: { set: string[]; resume?: string; maxEpochs?: number; progress: boolean }) => {
+      const { loadExperiment } = await import('../../config/index.js');
+      let source = file;
+      if (opts.resume) {
+        // The run folder keeps the resolved config, so a resumed run trains exactly what it started with.
+        source = path.join(opts.resume, 'resolved.yaml');
+        if (file) throw new FitspecError({ code: 'cli.usage', message: 'Give either an experiment file or --resume RUN_DIR, not both.' });
+      }
+      if (!source) throw new FitspecError({ code: 'cli.usage', message: 'Missing the experiment file: fitspec train experiments/01-baseline.yaml' });
+      const loaded = loadExperiment(source, { set: opts.set });
+      printProblems(loaded.warnings);
+      const { train } = await import('../../train/index.js');
+      const result = await train(loaded, { resume: opts.resume, maxEpochs: opts.maxEpochs, tty: opts.progress ? undefined : false });
+      if (result.status === 'KILLED') process.exitCode = 130;
+    });
   },
 };
 export default command;

@@ -1,4 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
+
+type Initializer = ReturnType<typeof tf.initializers.zeros>;
 import type { Static } from '@sinclair/typebox';
 import type { LayerKind, layerSchemas } from '../../config/schema/layers.js';
 
@@ -24,9 +26,9 @@ export function regularizer(tfm: typeof tf, r?: { l1?: number; l2?: number }) {
 }
 
 /** Seeded initializer so that the same config and seed give the same starting weights. */
-export function initializer(tfm: typeof tf, name: string | undefined, fallback: string, seed: number): tf.initializers.Initializer {
+export function initializer(tfm: typeof tf, name: string | undefined, fallback: string, seed: number): Initializer {
   const id = name ?? fallback;
-  const factory = (tfm.initializers as unknown as Record<string, (c?: object) => tf.initializers.Initializer>)[id];
+  const factory = (tfm.initializers as unknown as Record<string, (c?: object) => Initializer>)[id];
   if (id === 'zeros' || id === 'ones') return factory();
   if (id === 'identity') return factory({ gain: 1 });
   return factory({ seed });

@@ -1,0 +1,68 @@
+import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadModel, saveModel } from '../model/index.js';
+import type { EpochRow } from './run-folder.js';
+
+/** What `--resume` needs besides the weights. */
+export interface CheckpointState {
+  /** Last completed global epoch (0-based). */
+  epoch: number;
+  phase: number;
+  learningRate: number;
+  history: EpochRow[];
+  /** Whether the optimizer's slots (moments, accumulators) were saved too. */
+  optimizerSaved: boolean;
+}
+
+const DIR = 'checkpoint';
+
+/**
+ * Written after every epoch, into a temporary folder renamed over the old one, so a crash mid-write
+ * leaves the previous checkpoint intact.
+ */
+export async function saveCheckpoint(runDir: string, model: tf.LayersModel, optimizer: tf.Optimizer, state: Omit<CheckpointState, 'optimizerSaved'>): Promise<void> {
+  const tmp = path.join(runDir, `${DIR}.tmp`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  await saveModel(model, path.join(tmp, 'model'));
+  let optimizerSaved = false;
+  try {
+    const weights = await optimizer.getWeights();
+    const specs = weights.map((w) => ({ name: w.name, shape: w.tensor.shape, dtype: w.tensor.dtype }));
+    const data = weights.map((w) => Buffer.from((w.tensor.dataSync() as Float32Array).buffer));
+    fs.writeFileSync(path.join(tmp, 'optimizer.json'), JSON.stringify(specs));
+    fs.writeFileSync(path.join(tmp, 'optimizer.bin'), Buffer.concat(data));
+    optimizerSaved = true;
+  } catch {
+    // Some tfjs optimizers cannot export their slots; resuming then restarts them from zero (said on resume).
+  }
+  fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify({ ...state, optimizerSaved }, null, 2));
+  const final = path.join(runDir, DIR);
+  fs.rmSync(final, { recursive: true, force: true });
+  fs.renameSync(tmp, final);
+}
+
+export function readCheckpointState(runDir: string): CheckpointState | undefined {
+  const f = path.join(runDir, DIR, 'state.json');
+  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as CheckpointState) : undefined;
+}
+
+/** Copies checkpointed weights into `model` (built from the same config) and restores optimizer slots where saved. */
+export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, optimizer: tf.Optimizer): Promise<boolean> {
+  const saved = await loadModel(path.join(runDir, DIR, 'model'));
+  model.setWeights(saved.getWeights());
+  saved.dispose();
+  const specFile = path.join(runDir, DIR, 'optimizer.json');
+  if (!fs.existsSync(specFile)) return false;
+  const specs = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { name: string; shape: number[]; dtype: 'float32' }[];
+  const bin = fs.readFileSync(path.join(runDir, DIR, 'optimizer.bin'));
+  let offset = 0;
+  const named = specs.map((s) => {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const arr = new Float32Array(bin.buffer.slice(bin.byteOffset + offset, bin.byteOffset + offset + n * 4));
+    offset += n * 4;
+    return { name: s.name, tensor: tf.tensor(arr, s.shape, s.dtype) };
+  });
+  await optimizer.setWeights(named);
+  return true;
+}

@@ -1,0 +1,31 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+
+/** `YYYYMMDD-HHMMSS-xxxx`: sorts by time, unique enough for one machine. */
+export function newRunId(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+  return `${stamp}-${crypto.randomBytes(2).toString('hex')}`;
+}
+
+export function writeText(runDir: string, rel: string, text: string): string {
+  const file = path.join(runDir, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  return rel;
+}
+
+export function writeJson(runDir: string, rel: string, value: unknown): string {
+  return writeText(runDir, rel, JSON.stringify(value, null, 2) + '\n');
+}
+
+export type EpochRow = { epoch: number } & Record<string, number>;
+
+/** metrics.csv with Keras' column names; rewritten whole each epoch so it is always complete and consistent. */
+export function writeMetricsCsv(runDir: string, history: EpochRow[]): string {
+  const keys = ['epoch', ...new Set(history.flatMap((r) => Object.keys(r).filter((k) => k !== 'epoch')))];
+  const rows = history.map((r) => keys.map((k) => (r[k] === undefined ? '' : r[k])));
+  return writeText(runDir, 'metrics.csv', stringify([keys, ...rows]));
+}
