@@ -1,10 +1,22 @@
 import { LocalTracker } from './local.js';
+import { mlflowClient, trackingUri } from './connect.js';
+import { MlflowTracker } from './mlflow-tracker.js';
 import type { CreateTrackerOptions, Tracker } from './types.js';
 
 export type * from './types.js';
-export { LocalTracker } from './local.js';
+export { LocalTracker, prepareParams, shortHash, MAX_PARAM_LENGTH } from './local.js';
+export { MlflowTracker } from './mlflow-tracker.js';
+export { MlflowClient } from './mlflow/client.js';
+export { MlflowError, isMlflowError, redactUri, httpSettings } from './mlflow/http.js';
+export { trackingUri, mlflowClient } from './connect.js';
+export { readRun, listRuns, readMetrics, type RunFolder } from './runs.js';
+export { syncRun, runsToSync, type SyncResult } from './sync.js';
+export { gitInfo, standardTags, kerasAutologParams, type GitInfo, type StandardTagInput } from './tags.js';
 
 /** Local store always; MLflow too when tracking.uri or MLFLOW_TRACKING_URI is set. */
 export function createTracker(opts: CreateTrackerOptions): Tracker {
-  return new LocalTracker();
+  const env = opts.env ?? process.env;
+  const uri = trackingUri(opts.tracking, env);
+  if (!uri) return new LocalTracker();
+  return new MlflowTracker(mlflowClient(uri, env), { log: opts.log });
 }

@@ -51,19 +51,21 @@ export function metricLine(p: MetricPoint): string {
  */
 export class LocalTracker implements Tracker {
   readonly kind = 'local';
-  private record?: RunRecord;
-  private dir = '';
+  private rec?: RunRecord;
+  private runDir = '';
 
-  get runDir(): string {
-    return this.dir;
+  /** The run folder (RunStore). */
+  get dir(): string {
+    return this.runDir;
   }
 
-  get current(): RunRecord | undefined {
-    return this.record;
+  /** run.json content (RunStore); available after start(). */
+  get record(): RunRecord {
+    return this.need();
   }
 
   async start(run: RunStart): Promise<void> {
-    this.dir = run.runDir;
+    this.runDir = run.runDir;
     mkdirSync(run.runDir, { recursive: true });
     const { params, long } = prepareParams(run.params);
     const artifacts: string[] = [];
@@ -73,7 +75,7 @@ export class LocalTracker implements Tracker {
       writeFileSync(join(run.runDir, rel), text);
       artifacts.push(rel);
     }
-    this.record = {
+    this.rec = {
       format: 1,
       runId: run.runId,
       experimentName: run.experimentName,
@@ -94,7 +96,7 @@ export class LocalTracker implements Tracker {
     const lines = Object.entries(metrics)
       .map(([key, value]) => metricLine({ key, value, step, timestamp }))
       .join('');
-    if (lines) appendFileSync(join(this.dir, 'metrics.jsonl'), lines);
+    if (lines) appendFileSync(join(this.runDir, 'metrics.jsonl'), lines);
   }
 
   setTags(tags: Record<string, string>): void {
@@ -134,12 +136,13 @@ export class LocalTracker implements Tracker {
   }
 
   private need(): RunRecord {
-    if (!this.record) throw new Error('tracker used before start()');
-    return this.record;
+    if (!this.rec) throw new Error('tracker used before start()');
+    return this.rec;
   }
 
-  private save(): void {
-    writeJsonAtomic(join(this.dir, 'run.json'), this.record);
+  /** Writes run.json (RunStore). */
+  save(): void {
+    writeJsonAtomic(join(this.runDir, 'run.json'), this.rec);
   }
 }
 

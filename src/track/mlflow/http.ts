@@ -1,0 +1,259 @@
+import { FitspecError, type Problem } from '../../errors.js';
+
+/** An MLflow request failed; `transient` when the server was unreachable or kept failing. */
+export class MlflowError extends FitspecError {
+  readonly status?: number;
+  readonly errorCode?: string;
+  readonly transient: boolean;
+  constructor(problem: Problem, info: { status?: number; errorCode?: string; transient: boolean }) {
+    super(problem);
+    this.status = info.status;
+    this.errorCode = info.errorCode;
+    this.transient = info.transient;
+  }
+}
+
+export function isMlflowError(e: unknown): e is MlflowError {
+  return e instanceof MlflowError;
+}
+
+export interface HttpSettings {
+  /** Base URI without credentials and without a trailing slash. */
+  uri: string;
+  /** Value of the Authorization header, if any. */
+  authorization?: string;
+  maxRetries: number;
+  /** Seconds; the n-th retry waits backoffFactor * 2^(n-1), capped at backoffMax, plus jitter. */
+  backoffFactor: number;
+  backoffMax: number;
+  /** Per request, ms. */
+  timeoutMs: number;
+  fetch?: typeof fetch;
+}
+
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Removes user:password from a URI so it can be stored and printed. */
+export function redactUri(uri: string): string {
+  try {
+    const u = new URL(uri);
+    if (!u.username && !u.password) return uri.replace(/\/+$/, '');
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/+$/, '');
+  } catch {
+    return uri.replace(/\/\/[^/@]*@/, '//').replace(/\/+$/, '');
+  }
+}
+
+function num(env: NodeJS.ProcessEnv, name: string, def: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new FitspecError({ code: 'mlflow.env', message: `${name} must be a non-negative number`, expected: 'a number >= 0', received: JSON.stringify(raw) });
+  }
+  return n;
+}
+
+/**
+ * Connection settings from a tracking URI and the MLflow environment variables
+ * (MLFLOW_TRACKING_USERNAME/PASSWORD -> Basic, else MLFLOW_TRACKING_TOKEN -> Bearer; user:password in
+ * the URI also works). Retries default lower than MLflow's Python client so that an unreachable
+ * server delays a training run by seconds, not minutes.
+ */
+export function httpSettings(uri: string, env: NodeJS.ProcessEnv = process.env): HttpSettings {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new FitspecError({ code: 'mlflow.uri', message: `tracking URI ${JSON.stringify(redactUri(uri))} is not a URL`, expected: 'http://host:port or https://host/path', received: redactUri(uri) });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new FitspecError({
+      code: 'mlflow.uri',
+      message: `tracking URI ${JSON.stringify(redactUri(uri))} is not an HTTP(S) server: fitspec talks to MLflow over its REST API`,
+      expected: 'http://host:port or https://host/path (start one with `npm run mlflow`)',
+      received: url.protocol,
+      hint: 'without a tracking URI, runs are stored only in the local runs/ folder',
+    });
+  }
+  let authorization: string | undefined;
+  const user = env.MLFLOW_TRACKING_USERNAME ?? (url.username ? decodeURIComponent(url.username) : undefined);
+  const pass = env.MLFLOW_TRACKING_PASSWORD ?? (url.password ? decodeURIComponent(url.password) : undefined);
+  if (user !== undefined && user !== '') authorization = 'Basic ' + Buffer.from(`${user}:${pass ?? ''}`).toString('base64');
+  else if (env.MLFLOW_TRACKING_TOKEN) authorization = `Bearer ${env.MLFLOW_TRACKING_TOKEN}`;
+  return {
+    uri: redactUri(uri),
+    authorization,
+    maxRetries: Math.floor(num(env, 'MLFLOW_HTTP_REQUEST_MAX_RETRIES', 3)),
+    backoffFactor: num(env, 'MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR', 1),
+    backoffMax: num(env, 'MLFLOW_HTTP_REQUEST_BACKOFF_MAX', 60),
+    timeoutMs: num(env, 'MLFLOW_HTTP_REQUEST_TIMEOUT', 60) * 1000,
+  };
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  /** JSON body. */
+  json?: unknown;
+  /** Raw body (artifact upload). */
+  body?: Uint8Array;
+  /** Full URL instead of `uri + path` (artifact URIs that name another host). */
+  url?: string;
+  /** false: a failed attempt is not repeated (the caller decides whether repeating is safe). */
+  retry?: boolean;
+}
+
+interface RawResponse {
+  status: number;
+  text: string;
+  headers: Headers;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function retryAfterMs(h: Headers): number | undefined {
+  const v = h.get('retry-after');
+  if (!v) return undefined;
+  const s = Number(v);
+  if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? Math.max(0, t - Date.now()) : undefined;
+}
+
+function connectionReason(e: unknown): string {
+  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'timed out';
+  return err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
+}
+
+/** Parses `{error_code, message}` or returns the plain-text body. */
+export function parseError(text: string): { errorCode?: string; message: string } {
+  try {
+    const j = JSON.parse(text) as { error_code?: string; message?: string };
+    if (j && typeof j === 'object' && (j.error_code || j.message)) return { errorCode: j.error_code, message: j.message ?? text };
+  } catch {
+    /* plain text */
+  }
+  return { message: text.trim().slice(0, 500) };
+}
+
+function isArtifactServingDisabled(status: number, text: string): boolean {
+  return status === 503 && /serve-artifacts/.test(text);
+}
+
+/** fetch with the MLflow client's retry rules: 408/429/5xx and connection errors, Retry-After, jittered exponential backoff. */
+export class MlflowHttp {
+  constructor(readonly settings: HttpSettings, private readonly onRetry?: (msg: string) => void) {}
+
+  get uri(): string {
+    return this.settings.uri;
+  }
+
+  async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.raw(method, path, opts);
+    if (res.status >= 200 && res.status < 300) {
+      if (!res.text) return {} as T;
+      try {
+        return JSON.parse(res.text) as T;
+      } catch {
+        return res.text as unknown as T;
+      }
+    }
+    throw this.httpError(method, path, res);
+  }
+
+  private async raw(method: string, path: string, opts: RequestOptions): Promise<RawResponse> {
+    const s = this.settings;
+    const url = new URL(opts.url ?? `${s.uri}${path}`);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = {};
+    if (s.authorization) headers.authorization = s.authorization;
+    let body: BodyInit | undefined;
+    if (opts.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.json);
+    } else if (opts.body) {
+      headers['content-type'] = 'application/octet-stream';
+      body = opts.body as BodyInit;
+    }
+    const f = s.fetch ?? fetch;
+    const maxRetries = opts.retry === false ? 0 : s.maxRetries;
+    for (let attempt = 0; ; attempt++) {
+      let wait: number | undefined;
+      let failure: string;
+      try {
+        const r = await f(url, { method, headers, body, signal: AbortSignal.timeout(s.timeoutMs) });
+        const text = await r.text();
+        const res = { status: r.status, text, headers: r.headers };
+        if (!RETRY_STATUS.has(r.status) || isArtifactServingDisabled(r.status, text)) return res;
+        if (attempt >= maxRetries) return res;
+        wait = retryAfterMs(r.headers);
+        failure = `HTTP ${r.status}`;
+      } catch (e) {
+        const reason = connectionReason(e);
+        if (attempt >= maxRetries) {
+          throw new MlflowError(
+            {
+              code: 'mlflow.unreachable',
+              message: `MLflow server ${s.uri} is unreachable (${reason}${attempt ? `, ${attempt + 1} attempts` : ''})`,
+              hint: 'check the tracking URI and that the server runs (`npm run mlflow` starts one on 127.0.0.1:5000)',
+              received: reason,
+            },
+            { transient: true },
+          );
+        }
+        failure = reason;
+      }
+      const backoff = Math.min(s.backoffMax, s.backoffFactor * 2 ** attempt) * 1000;
+      const delay = wait !== undefined ? Math.min(wait, s.backoffMax * 1000) : backoff + Math.random() * Math.min(1000, backoff);
+      this.onRetry?.(`MLflow ${method} ${path}: ${failure}; retrying in ${(delay / 1000).toFixed(1)} s`);
+      await sleep(delay);
+    }
+  }
+
+  private httpError(method: string, path: string, res: RawResponse): MlflowError {
+    const { errorCode, message } = parseError(res.text);
+    const s = this.settings;
+    const base = { status: res.status, errorCode };
+    const received = `HTTP ${res.status}${errorCode ? ` ${errorCode}` : ''}: ${message}`;
+    if (res.status === 401) {
+      return new MlflowError(
+        {
+          code: 'mlflow.unauthorized',
+          message: `MLflow server ${s.uri} rejected the request: ${s.authorization ? 'wrong credentials' : 'it requires credentials'} (401)`,
+          received,
+          hint: 'set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)',
+        },
+        { ...base, transient: false },
+      );
+    }
+    if (res.status === 403) {
+      return new MlflowError(
+        { code: 'mlflow.forbidden', message: `MLflow server ${s.uri} refused ${method} ${path}: permission denied (403)`, received, hint: 'ask the server admin for permission on this experiment, or use another user' },
+        { ...base, transient: false },
+      );
+    }
+    if (isArtifactServingDisabled(res.status, res.text)) {
+      return new MlflowError(
+        {
+          code: 'mlflow.artifacts-disabled',
+          message: `MLflow server ${s.uri} does not serve artifacts (started with --no-serve-artifacts), so artifacts cannot be uploaded`,
+          received,
+          hint: 'restart the server without --no-serve-artifacts (and with --artifacts-destination), then run `fitspec sync` for the run',
+        },
+        { ...base, transient: false },
+      );
+    }
+    const transient = RETRY_STATUS.has(res.status);
+    return new MlflowError(
+      {
+        code: transient ? 'mlflow.server-error' : 'mlflow.request',
+        message: `MLflow ${method} ${path} failed: ${errorCode ? `${errorCode}: ` : ''}${message || `HTTP ${res.status}`}`,
+        received,
+      },
+      { ...base, transient },
+    );
+  }
+}

@@ -1,0 +1,95 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { FitspecError } from '../errors.js';
+import type { MetricPoint, RunRecord } from './types.js';
+import { decodeNumber } from './values.js';
+
+export interface RunFolder {
+  dir: string;
+  record: RunRecord;
+}
+
+/** Reads run.json of a run folder. */
+export function readRun(dir: string): RunFolder {
+  const file = join(dir, 'run.json');
+  if (!existsSync(file)) {
+    throw new FitspecError({ code: 'run.not-found', message: `${dir} is not a run folder: it has no run.json`, file: dir, hint: 'run folders are runs/<experiment>/<run id>/' });
+  }
+  let record: RunRecord;
+  try {
+    record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+  } catch (e) {
+    throw new FitspecError({ code: 'run.invalid', message: `run.json is not valid JSON: ${(e as Error).message}`, file });
+  }
+  if (!record || typeof record !== 'object' || typeof record.runId !== 'string' || typeof record.experimentName !== 'string') {
+    throw new FitspecError({ code: 'run.invalid', message: 'run.json has no runId / experimentName: not written by fitspec', file });
+  }
+  record.params ??= {};
+  record.tags ??= {};
+  record.artifacts ??= [];
+  return { dir, record };
+}
+
+/**
+ * Every run under runsDir (runs/<experiment>/<run id>/), oldest first; only those of `experiment`
+ * when given. Folders without a readable run.json are skipped.
+ */
+export function listRuns(runsDir: string, experiment?: string): RunFolder[] {
+  if (!existsSync(runsDir)) return [];
+  const out: RunFolder[] = [];
+  const experiments = experiment !== undefined ? [experiment] : readdirSync(runsDir);
+  for (const e of experiments) {
+    const edir = join(runsDir, e);
+    if (!existsSync(edir) || !statSync(edir).isDirectory()) continue;
+    for (const r of readdirSync(edir)) {
+      const dir = join(edir, r);
+      if (!existsSync(join(dir, 'run.json'))) continue;
+      try {
+        out.push(readRun(dir));
+      } catch {
+        /* not a fitspec run folder */
+      }
+    }
+  }
+  return out.sort((a, b) => a.record.startTime - b.record.startTime || a.record.runId.localeCompare(b.record.runId));
+}
+
+/** Every point of metrics.jsonl, in the order logged; a torn last line (crash mid-write) is ignored. */
+export function readMetrics(dir: string): MetricPoint[] {
+  const file = join(dir, 'metrics.jsonl');
+  if (!existsSync(file)) return [];
+  const out: MetricPoint[] = [];
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      const p = JSON.parse(line) as { key: string; value: unknown; step: number; timestamp: number };
+      out.push({ key: p.key, value: decodeNumber(p.value), step: p.step, timestamp: p.timestamp });
+    } catch {
+      if (i < lines.length - 1 && lines.slice(i + 1).some((l) => l.trim())) {
+        throw new FitspecError({ code: 'run.invalid', message: `metrics.jsonl line ${i + 1} is not JSON`, file, line: i + 1 });
+      }
+    }
+  });
+  return out;
+}
+
+/** Files (not folders) an artifact path stands for, relative to the run folder. */
+export function artifactFiles(dir: string, rel: string): string[] {
+  const abs = resolve(dir, rel);
+  if (!existsSync(abs)) return [];
+  const st = statSync(abs);
+  if (st.isFile()) return [relative(dir, abs).split('\\').join('/')];
+  if (!st.isDirectory()) return [];
+  const out: string[] = [];
+  for (const e of readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    out.push(...artifactFiles(dir, join(rel, e.name)));
+  }
+  return out;
+}
+
+/** `<size>:<mtime ms>`: changes when a file is rewritten, so re-logged artifacts are uploaded again. */
+export function fileFingerprint(dir: string, rel: string): string {
+  const st = statSync(join(dir, rel));
+  return `${st.size}:${Math.round(st.mtimeMs)}`;
+}

@@ -1,0 +1,71 @@
+import { FitspecError, isFitspecError, type Problem } from '../errors.js';
+import { mlflowClient } from './connect.js';
+import { listRuns, readMetrics, readRun, type RunFolder } from './runs.js';
+import { RunUploader, fileStore } from './upload.js';
+
+export interface SyncResult {
+  dir: string;
+  uri: string;
+  experimentId: string;
+  mlflowRunId: string;
+  /** A new MLflow run was created (false: an existing one was completed). */
+  created: boolean;
+  /** Metric points and artifact files sent by this call. */
+  metrics: number;
+  artifacts: number;
+  status: string;
+}
+
+export interface SyncOptions {
+  /** Tracking URI; default MLFLOW_TRACKING_URI, then the one recorded in run.json. */
+  uri?: string;
+  env?: NodeJS.ProcessEnv;
+  onRetry?: (msg: string) => void;
+}
+
+/** Uploads one run folder to MLflow, or completes an earlier partial upload; safe to repeat. */
+export async function syncRun(dir: string, opts: SyncOptions = {}): Promise<SyncResult> {
+  const env = opts.env ?? process.env;
+  const { record } = readRun(dir);
+  const uri = opts.uri || env.MLFLOW_TRACKING_URI || record.mlflow?.uri;
+  if (!uri) {
+    throw new FitspecError({
+      code: 'sync.no-uri',
+      message: `no MLflow server to upload ${dir} to`,
+      expected: 'MLFLOW_TRACKING_URI or --uri',
+      hint: 'e.g. MLFLOW_TRACKING_URI=http://127.0.0.1:5000 fitspec sync',
+      file: dir,
+    });
+  }
+  const client = mlflowClient(uri, env, opts.onRetry);
+  const store = fileStore(dir, record);
+  const up = new RunUploader(client, store);
+  try {
+    const info = await up.ensureRun();
+    await up.uploadMeta();
+    const all = readMetrics(dir);
+    const from = Math.min(up.link.metricsUploaded ?? 0, all.length);
+    const metrics = await up.uploadMetrics(all.slice(from));
+    const artifacts = await up.uploadArtifacts();
+    await up.finish();
+    return { dir, uri: client.uri, experimentId: info.experimentId, mlflowRunId: info.runId, created: up.created, metrics, artifacts, status: record.status };
+  } catch (e) {
+    if (isFitspecError(e) && record.mlflow) {
+      record.mlflow.lastError = e.problems[0]?.message;
+      store.save();
+    }
+    throw e;
+  }
+}
+
+/** Runs under runsDir not yet fully uploaded (finished ones; a RUNNING run may still be training). */
+export function runsToSync(runsDir: string): { pending: RunFolder[]; running: RunFolder[] } {
+  const all = listRuns(runsDir).filter((r) => !r.record.mlflow?.synced);
+  return { pending: all.filter((r) => r.record.status !== 'RUNNING'), running: all.filter((r) => r.record.status === 'RUNNING') };
+}
+
+/** Problems of a failed sync, each naming its run folder. */
+export function syncProblems(dir: string, e: unknown): Problem[] {
+  if (!isFitspecError(e)) throw e;
+  return e.problems.map((p) => ({ ...p, file: p.file ?? dir }));
+}
