@@ -51,6 +51,8 @@ export interface RunSummary {
   tensorflow_version?: string;
   config_hash: string;
   split_digest: string;
+  /** Class names in one-hot order: what `predict` labels its outputs with. */
+  classes: string[];
   skipped: { file: string; reason: string }[];
   trainable_params_per_phase: { phase: string; trainable: number; total: number }[];
 }
@@ -294,6 +296,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
       tensorflow_version: backend.tensorflowVersion,
       config_hash: loaded.hash,
       split_digest: data.splitDigest,
+      classes,
       skipped: data.skipped,
       trainable_params_per_phase: trainableLog,
     };

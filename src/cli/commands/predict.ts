@@ -1,15 +1,35 @@
+import path from 'node:path';
 import type { CliCommand } from '../command.js';
-import { FitspecError } from '../../errors.js';
 
 const command: CliCommand = {
   name: 'predict',
   register(program) {
     program
       .command('predict')
-      .description('(not available yet)')
-      .allowUnknownOption()
-      .action(() => {
-        throw new FitspecError({ code: 'cli.not-implemented', message: '`predict` is not available yet' });
+      .argument('<runDir>', 'a finished run folder (runs/<experiment>/<run id>)')
+      .argument('<images...>', 'image files')
+      .description('Class probabilities of images, from the trained model of a run')
+      .option('--json', 'print JSON')
+      .action(async (runDir: string, images: string[], opts: { json?: boolean }) => {
+        const { loadExperiment } = await import('../../config/index.js');
+        const exp = loadExperiment(path.join(runDir, 'resolved.yaml')).experiment;
+        const { initBackend } = await import('../../backend.js');
+        await initBackend(exp.train.backend, exp.train.threads);
+        const { loadTrainedRun, predictFiles } = await import('../../train/predict.js');
+        const run = await loadTrainedRun(runDir);
+        const probs = await predictFiles(run, exp, images);
+        const rows = images.map((file, i) => {
+          const p = probs[i]!;
+          const best = p.indexOf(Math.max(...p));
+          return { file, class: run.classes[best]!, probabilities: Object.fromEntries(run.classes.map((c, j) => [c, p[j]!])) };
+        });
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+          return;
+        }
+        const w = Math.max(5, ...images.map((f) => f.length));
+        process.stdout.write(['image'.padEnd(w), 'class'.padEnd(10), ...run.classes.map((c) => c.padStart(9))].join('  ') + '\n');
+        for (const r of rows) process.stdout.write([r.file.padEnd(w), r.class.padEnd(10), ...run.classes.map((c) => r.probabilities[c]!.toFixed(4).padStart(9))].join('  ') + '\n');
       });
   },
 };
