@@ -13,6 +13,7 @@ import { buildModel, layerDefs, loadModel, saveModel, summarize } from '../../sr
 const table: { kind: string; args: Record<string, unknown>; input: number[]; params: number; trainable?: number; output: (number | null)[] }[] = [
   { kind: 'conv2d', args: { filters: 8, kernelSize: 3 }, input: [16, 16, 3], params: 224, output: [null, 14, 14, 8] },
   { kind: 'conv2d', args: { filters: 8, kernelSize: [3, 5], strides: 2, padding: 'same', useBias: false }, input: [16, 16, 3], params: 360, output: [null, 8, 8, 8] },
+  { kind: 'depthwiseConv2d', args: { kernelSize: 3, padding: 'same', depthMultiplier: 2 }, input: [16, 16, 3], params: 60, output: [null, 16, 16, 6] },
   { kind: 'maxPooling2d', args: { poolSize: 2 }, input: [16, 16, 3], params: 0, output: [null, 8, 8, 3] },
   { kind: 'averagePooling2d', args: { poolSize: 4 }, input: [16, 16, 3], params: 0, output: [null, 4, 4, 3] },
   { kind: 'globalAveragePooling2d', args: {}, input: [16, 16, 3], params: 0, output: [null, 3] },

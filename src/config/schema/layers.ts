@@ -22,6 +22,19 @@ export const layerSchemas = {
     },
     { ...strict, description: '2-D convolution (Keras `Conv2D`).', examples: [{ filters: 32, kernelSize: 3, activation: 'relu' }] },
   ),
+  depthwiseConv2d: Type.Object(
+    {
+      kernelSize: IntOrPair('Height and width of the depthwise window.'),
+      strides: Type.Optional(IntOrPair('Stride of the convolution.', 1)),
+      padding: Type.Optional(Padding),
+      depthMultiplier: Type.Optional(Type.Integer({ minimum: 1, description: 'Output channels per input channel.', default: 1 })),
+      activation: Type.Optional(Activation()),
+      useBias: Type.Optional(Type.Boolean({ description: 'Whether the layer adds a bias vector.', default: true })),
+      depthwiseInitializer: Type.Optional(Initializer('glorotUniform', 'Initializer of the depthwise kernel.')),
+      ...layerCommon,
+    },
+    { ...strict, description: 'Depthwise 2-D convolution, one filter per input channel (Keras `DepthwiseConv2D`); with a 1x1 `conv2d` after it, the MobileNet building block.', examples: [{ kernelSize: 3, padding: 'same' }] },
+  ),
   maxPooling2d: Type.Object(
     { poolSize: Type.Optional(IntOrPair('Pooling window.', 2)), strides: Type.Optional(IntOrPair('Stride; defaults to poolSize.')), padding: Type.Optional(Padding), ...layerCommon },
     { ...strict, description: 'Max pooling (Keras `MaxPooling2D`).', examples: [{ poolSize: 2 }] },
