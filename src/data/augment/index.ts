@@ -1,0 +1,66 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Augment } from '../../config/schema/experiment.js';
+import type { Sampler } from '../random.js';
+import brightness from './brightness.js';
+import channelShift from './channel-shift.js';
+import heightShift from './height-shift.js';
+import horizontalFlip from './horizontal-flip.js';
+import { applyPlan, plan } from './resample.js';
+import rotation from './rotation.js';
+import shear from './shear.js';
+import { compose, IDENTITY, type Affine, type AffineOp, type AugmentOp, type PixelOp } from './types.js';
+import verticalFlip from './vertical-flip.js';
+import widthShift from './width-shift.js';
+import zoom from './zoom.js';
+
+/**
+ * Every augmentation op, in the order Keras `ImageDataGenerator` draws and applies them: the
+ * geometric ones compose into one affine map per image (rotation . shift . shear . zoom, then the
+ * flips, which Keras applies after the transform), then the per-pixel ones.
+ */
+export const augmentOps: AugmentOp[] = [rotation, widthShift, heightShift, shear, zoom, horizontalFlip, verticalFlip, channelShift, brightness];
+
+export interface Draws {
+  maps: Affine[];
+  pixel: { op: PixelOp; values: Float32Array }[];
+}
+
+/** Draws every random parameter of a batch, image by image, op by op (a fixed order: reproducible). */
+export function drawBatch(a: Augment, s: Sampler, batch: number, height: number, width: number): Draws {
+  const active = augmentOps.filter((op) => op.active(a));
+  const pixelOps = active.filter((op): op is PixelOp => op.kind === 'pixel');
+  const pixel = pixelOps.map((op) => ({ op, values: new Float32Array(batch) }));
+  const maps: Affine[] = [];
+  for (let i = 0; i < batch; i++) {
+    let m = IDENTITY;
+    for (const op of active) {
+      if (op.kind === 'affine') m = compose(m, (op as AffineOp).sample(a, s, { height, width }));
+      else pixel[pixelOps.indexOf(op)]!.values[i] = op.sample(a, s);
+    }
+    maps.push(m);
+  }
+  return { maps, pixel };
+}
+
+const isIdentity = (m: Affine) => m.every((v, i) => v === IDENTITY[i]);
+
+/** Augments a batch in pixel units (before rescale, as Keras does). Returns a new tensor. */
+export function augmentBatch(x: tf.Tensor4D, a: Augment, s: Sampler): tf.Tensor4D {
+  const [B, H, W] = x.shape;
+  const d = drawBatch(a, s, B, H, W);
+  let out = x.clone();
+  if (!d.maps.every(isIdentity)) {
+    const p = plan(d.maps, H, W, a.fill, a.interpolation ?? 'bilinear');
+    const next = applyPlan(tf, out, p, a.fill === 'constant' ? a.fillValue : 0);
+    out.dispose();
+    out = next;
+  }
+  for (const { op, values } of d.pixel) {
+    const v = tf.tensor4d(values, [B, 1, 1, 1]);
+    const next = op.apply(tf, out, v);
+    v.dispose();
+    out.dispose();
+    out = next;
+  }
+  return out;
+}

@@ -1,0 +1,98 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Augment } from '../config/schema/experiment.js';
+import { augmentBatch } from './augment/index.js';
+import { DECODE_CONCURRENCY, DecodeError, mapLimit } from './decode.js';
+import { storeFor, type PreparedData } from './prepare.js';
+import { Rng } from './random.js';
+import { fail } from '../errors.js';
+
+export interface Batch {
+  xs: tf.Tensor4D;
+  ys: tf.Tensor2D;
+  size: number;
+}
+
+export interface BatchOptions {
+  batchSize: number;
+  shuffle: boolean;
+  seed: number;
+  epoch: number;
+  augment?: Augment;
+  rescale: number;
+  /** Batches per epoch (Keras `steps_per_epoch`); wraps around, reshuffled, past the end of the part. */
+  steps?: number;
+  /** Batches prepared ahead of the consumer. */
+  prefetch?: number;
+}
+
+/** Index lists of every batch of one epoch: Keras-style passes, the last batch of a pass may be short. */
+export function batchIndices(n: number, o: Pick<BatchOptions, 'batchSize' | 'shuffle' | 'seed' | 'epoch' | 'steps'>, part = 'train'): number[][] {
+  const perPass = Math.ceil(n / o.batchSize);
+  const steps = o.steps ?? perPass;
+  const out: number[][] = [];
+  for (let pass = 0; out.length < steps; pass++) {
+    const order = Array.from({ length: n }, (_, i) => i);
+    if (o.shuffle) Rng.from(o.seed, 'shuffle', part, o.epoch, pass).shuffle(order);
+    for (let b = 0; b < perPass && out.length < steps; b++) out.push(order.slice(b * o.batchSize, (b + 1) * o.batchSize));
+  }
+  return out;
+}
+
+/**
+ * Batches of one epoch of a part. Each batch is built from cached uint8 pixels, augmented on the
+ * backend with draws keyed by (seed, epoch, batch index), rescaled, and `prefetch` batches are
+ * started ahead so that decoding (if the cache is cold) overlaps with the consumer's work.
+ */
+export async function* batchStream(data: PreparedData, part: 'train' | 'validation' | 'test', o: BatchOptions): AsyncGenerator<Batch> {
+  const p = data.parts[part];
+  if (!p || p.ids.length === 0) fail('data.empty-part', `The ${part} part is empty; set \`data.split.${part}\`.`, { path: `data.split.${part}` });
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${o.batchSize}`);
+  const store = storeFor(data);
+  const { height: H, width: W, channels: C } = data.image;
+  const K = data.classes.length;
+  const plan = batchIndices(p.ids.length, o, part);
+  const frame = H * W * C;
+
+  const build = async (bi: number): Promise<Batch> => {
+    const idx = plan[bi]!;
+    const pixels = new Uint8Array(idx.length * frame);
+    await mapLimit(idx, DECODE_CONCURRENCY, async (i, k) => {
+      try {
+        pixels.set(await store.get(p.files[i]!), k * frame);
+      } catch (e) {
+        if (e instanceof DecodeError) fail('data.unreadable-image', `${p.files[i]} cannot be decoded: ${e.message}.`, { file: p.files[i] });
+        throw e;
+      }
+    });
+    const labels = Int32Array.from(idx, (i) => p.labels[i]!);
+    const xs = tf.tidy(() => {
+      let x = tf.tensor4d(new Float32Array(pixels), [idx.length, H, W, C], 'float32');
+      if (o.augment) x = augmentBatch(x, o.augment, Rng.from(o.seed, 'augment', o.epoch, bi));
+      return o.rescale === 1 ? x : (tf.mul(x, o.rescale) as tf.Tensor4D);
+    });
+    const ys = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), K), 'float32') as tf.Tensor2D);
+    return { xs, ys, size: idx.length };
+  };
+
+  const ahead = Math.max(0, o.prefetch ?? 2);
+  const queue: Promise<Batch>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (next < plan.length && queue.length <= ahead) {
+      const pr = build(next++);
+      pr.catch(() => {}); // surfaced when awaited below
+      queue.push(pr);
+    }
+  };
+  try {
+    fill();
+    while (queue.length) {
+      const b = await queue.shift()!;
+      fill();
+      yield b;
+    }
+  } finally {
+    // A consumer that stops early must not leak the batches prepared ahead.
+    for (const pr of queue.splice(0)) pr.then((b) => { b.xs.dispose(); b.ys.dispose(); }, () => {});
+  }
+}
