@@ -1,6 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 
-/** tfjs activation identifiers (Keras snake_case names are accepted by the config layer as aliases). */
+/** tfjs activation identifiers; a Keras snake_case spelling gets a hint with the tfjs name. */
 export const ACTIVATIONS = [
   'linear', 'relu', 'relu6', 'elu', 'selu', 'sigmoid', 'hardSigmoid', 'softmax', 'softplus', 'softsign', 'tanh', 'swish', 'mish', 'gelu',
 ] as const;
@@ -11,8 +11,9 @@ export const INITIALIZERS = [
 
 export const strict = { additionalProperties: false } as const;
 
+/** A plain JSON Schema `enum` (rather than a union of literals) so that a bad value yields one error, not one per literal. */
 export function Enum<T extends readonly string[]>(values: T, opts: { description: string; default?: T[number]; title?: string; examples?: unknown[] }) {
-  return Type.Union(values.map((v) => Type.Literal(v)) as any, opts) as TSchema & { static: T[number] };
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...opts }) as TSchema & { static: T[number] };
 }
 
 export const Activation = (def = 'linear', description = 'Activation function applied to the output (tfjs name).') =>

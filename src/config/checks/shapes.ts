@@ -1,0 +1,55 @@
+import type { Experiment, LayerSpecT } from '../schema/experiment.js';
+
+/** Shape of one example (no batch axis), e.g. [126, 126, 32] or [512]. */
+export type Shape = number[];
+
+const pair = (v: number | number[] | undefined, def: number): [number, number] => (v === undefined ? [def, def] : typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+function spatial(shape: Shape, window: [number, number], strides: [number, number], padding: string | undefined, channels: number): Shape {
+  const out = [0, 1].map((d) => (padding === 'same' ? Math.ceil(shape[d] / strides[d]) : Math.floor((shape[d] - window[d]) / strides[d]) + 1));
+  return [out[0], out[1], channels];
+}
+
+/** Output shape of one known layer kind, as Keras computes it (channels last). */
+export function outputShape(layer: LayerSpecT, input: Shape): Shape {
+  const kind = Object.keys(layer)[0] as keyof LayerSpecT;
+  const a = (layer as Record<string, Record<string, unknown>>)[kind] ?? {};
+  switch (kind) {
+    case 'conv2d':
+      if (input.length !== 3) return input;
+      return spatial(input, pair(a.kernelSize as number, 1), pair(a.strides as number, 1), a.padding as string, a.filters as number);
+    case 'maxPooling2d':
+    case 'averagePooling2d': {
+      if (input.length !== 3) return input;
+      const pool = pair(a.poolSize as number, 2);
+      return spatial(input, pool, a.strides === undefined ? pool : pair(a.strides as number, 1), a.padding as string, input[2]);
+    }
+    case 'globalAveragePooling2d':
+      return input.length === 3 ? [input[2]] : input;
+    case 'flatten':
+      return [input.reduce((x, y) => x * y, 1)];
+    case 'dense':
+      return [...input.slice(0, -1), a.units as number];
+    default:
+      return input;
+  }
+}
+
+/**
+ * Input shape of every layer of the stack, walked from `data.image`; empty when a pretrained base comes
+ * first (its output shape is only known once the base is loaded). The walk stops at a layer whose
+ * output would have a dimension below 1.
+ */
+export function inputShapes(exp: Experiment): Shape[] {
+  if (exp.model.base) return [];
+  let shape: Shape = [exp.data.image.height, exp.data.image.width, exp.data.image.channels];
+  const shapes: Shape[] = [];
+  for (const layer of exp.model.layers) {
+    shapes.push(shape);
+    shape = outputShape(layer, shape);
+    if (shape.some((d) => !(d >= 1))) break;
+  }
+  return shapes;
+}
+
+export const showShape = (s: Shape) => `(batch, ${s.join(', ')})`;

@@ -1,0 +1,18 @@
+import type { Experiment } from '../schema/experiment.js';
+
+/** A finding of a cross-field check; the loader adds file, line and column from `path`. */
+export interface Finding {
+  code: string;
+  severity: 'error' | 'warning';
+  message: string;
+  path: (string | number)[];
+  expected?: string;
+  received?: string;
+  hint?: string;
+}
+
+/** One cross-field rule, run on the validated config with every default filled in. */
+export interface Check {
+  name: string;
+  run(exp: Experiment): Finding[];
+}

@@ -1,0 +1,213 @@
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { FitspecError, type Problem } from '../errors.js';
+import { checks } from './checks/index.js';
+import { canonicalHash } from './hash.js';
+import { cloneTracked, mergeMaps } from './merge.js';
+import { applyOverrides } from './overrides.js';
+import { collectOrigins, dotted, metaOf, placeOf, type Origin, type PathOrigin, type Sources } from './origins.js';
+import { decodeConfig, MAX_CONFIG_BYTES, parseConfigText } from './parse.js';
+import { orderBySchema, toResolvedYaml } from './output.js';
+import type { Experiment } from './schema/experiment.js';
+import { upgradeConfig } from './upgrade/index.js';
+import { validateConfig } from './validate.js';
+
+export interface LoadOptions {
+  set?: string[];
+}
+
+export interface LoadedExperiment {
+  experiment: Experiment;
+  file: string;
+  chain: string[];
+  overrides: string[];
+  hash: string;
+  sourceText: string;
+  resolvedYaml: string;
+  warnings: Problem[];
+}
+
+/** How config files are read: from disk, or from a git revision (`fitspec diff --git`). */
+export interface ConfigReader {
+  /** The bytes of a file; throws an error with code ENOENT when it does not exist. */
+  read(file: string): Uint8Array;
+}
+
+export const fsReader: ConfigReader = {
+  read(file) {
+    const st = statSync(file);
+    if (st.isDirectory()) throw Object.assign(new Error(`${file} is a directory`), { code: 'EISDIR' });
+    // Refuse huge files before reading them whole.
+    if (st.size > MAX_CONFIG_BYTES) throw Object.assign(new Error(`${file} is too large`), { code: 'EFBIG', size: st.size });
+    return readFileSync(file);
+  },
+};
+
+export interface Detailed {
+  loaded: LoadedExperiment;
+  origins: Map<string, PathOrigin>;
+}
+
+interface Ctx {
+  problems: Problem[];
+  sources: Sources;
+  reader: ConfigReader;
+  chain: string[];
+  cache: Map<string, Record<string, unknown> | undefined>;
+  texts: Map<string, string>;
+}
+
+function sortProblems(list: Problem[]): Problem[] {
+  return list
+    .map((p, i) => [p, i] as const)
+    .sort(([a, i], [b, j]) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0) || i - j)
+    .map(([p]) => p);
+}
+
+/** Reads one file and everything it extends, merged; `via` is the `extends` entry that named it. */
+function loadTree(file: string, ctx: Ctx, stack: string[], via?: Origin): Record<string, unknown> | undefined {
+  const key = path.resolve(file);
+  const cycleAt = stack.findIndex((s) => path.resolve(s) === key);
+  if (cycleAt >= 0) {
+    const loop = [...stack.slice(cycleAt), file].join(' -> ');
+    ctx.problems.push({ code: 'extends.cycle', message: `\`extends\` cycle: ${loop}; a file cannot build on itself.`, received: loop, ...placeOf(via, ctx.sources) });
+    return undefined;
+  }
+  if (!ctx.cache.has(key)) {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = ctx.reader.read(file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EFBIG') {
+        const size = (e as { size: number }).size;
+        decodeConfig({ byteLength: size } as Uint8Array, file, ctx.problems);
+        ctx.cache.set(key, undefined);
+        return undefined;
+      }
+      if (code !== 'ENOENT' && code !== 'EISDIR' && code !== 'ENOTDIR') throw e;
+      const chain = [...stack, file].join(' -> ');
+      ctx.problems.push(
+        via
+          ? { code: 'extends.missing', message: `\`extends\` names ${file}, which does not exist (chain: ${chain}); paths are relative to the file that says \`extends\`.`, received: file, ...placeOf(via, ctx.sources) }
+          : { code: 'config.not-found', message: `config file ${file} ${code === 'EISDIR' ? 'is a directory' : 'does not exist'}.`, file },
+      );
+      ctx.cache.set(key, undefined);
+      return undefined;
+    }
+    const text = decodeConfig(bytes, file, ctx.problems);
+    let value: Record<string, unknown> | undefined;
+    if (text !== undefined) {
+      ctx.texts.set(key, text);
+      value = parseConfigText(text, file, ctx.sources, ctx.problems).value;
+      if (value) value = upgradeConfig(value, file, ctx.sources, ctx.problems);
+    }
+    ctx.cache.set(key, value);
+  }
+  const value = ctx.cache.get(key);
+  if (!value) return undefined;
+
+  const ext = value.extends;
+  const meta = metaOf(value);
+  let base: Record<string, unknown> = {};
+  if (ext !== undefined) {
+    const list = Array.isArray(ext) ? ext : [ext];
+    const extMeta = Array.isArray(ext) ? metaOf(ext) : undefined;
+    list.forEach((parent, i) => {
+      const where = extMeta?.vals.get(String(i)) ?? meta?.vals.get('extends');
+      if (typeof parent !== 'string' || !parent) {
+        ctx.problems.push({ code: 'extends.type', message: '`extends` is a file path or a list of file paths, relative to this file.', path: 'extends', expected: 'a path', received: JSON.stringify(parent), ...placeOf(where, ctx.sources) });
+        return;
+      }
+      const target = path.join(path.dirname(file), parent);
+      const tree = loadTree(target, ctx, [...stack, file], where);
+      if (tree) base = mergeMaps(base, tree, [], ctx);
+    });
+  }
+  if (!ctx.chain.some((c) => path.resolve(c) === key)) ctx.chain.push(file);
+  const own: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (k !== 'extends') own[k] = v;
+  return mergeMaps(base, copyWithMeta(value, own), [], ctx);
+}
+
+function copyWithMeta(from: Record<string, unknown>, to: Record<string, unknown>): Record<string, unknown> {
+  const m = metaOf(from);
+  if (m) {
+    // Same positions, without the `extends` entry.
+    const out = cloneTracked(to);
+    const mm = metaOf(out);
+    if (mm) {
+      mm.self = m.self;
+      for (const k of Object.keys(to)) {
+        if (m.keys.has(k)) mm.keys.set(k, m.keys.get(k)!);
+        if (m.vals.has(k)) mm.vals.set(k, m.vals.get(k)!);
+      }
+    }
+    return out;
+  }
+  return to;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** Parse, extend, override, validate, check and hash one experiment; throws a FitspecError with every problem. */
+export function loadDetailed(file: string, opts: LoadOptions = {}, reader: ConfigReader = fsReader): Detailed {
+  const ctx: Ctx = { problems: [], sources: new Map(), reader, chain: [], cache: new Map(), texts: new Map() };
+  const overrides = [...(opts.set ?? [])];
+  const merged = loadTree(file, ctx, []);
+  if (ctx.problems.length || !merged) throw new FitspecError(sortProblems(ctx.problems));
+  const tree = cloneTracked(merged);
+  applyOverrides(tree, overrides, ctx.problems);
+  if (ctx.problems.length) throw new FitspecError(ctx.problems);
+
+  const origins = collectOrigins(tree);
+  delete tree.$schema;
+  const data = JSON.parse(JSON.stringify(tree)) as Record<string, unknown>;
+  const schemaProblems = validateConfig(data, origins, ctx.sources, file);
+  if (schemaProblems.length) throw new FitspecError(sortProblems(schemaProblems));
+
+  const experiment = orderBySchema(data) as Experiment;
+  const findings = checks.flatMap((c) => c.run(experiment));
+  const placed: Problem[] = findings.map((f) => {
+    let where: Partial<Problem> = {};
+    for (let i = f.path.length; i >= 0; i--) {
+      const o = origins.get(f.path.slice(0, i).join('.'));
+      const origin = o?.value ?? o?.key;
+      if (origin && origin.kind !== 'default') {
+        where = placeOf(origin, ctx.sources);
+        break;
+      }
+    }
+    if (!where.file) where = placeOf({ kind: 'file', file, line: 1, col: 1 }, ctx.sources);
+    const { path: p, ...rest } = f;
+    return { ...rest, path: dotted(p), ...where };
+  });
+  const errors = placed.filter((p) => p.severity === 'error');
+  const warnings = placed.filter((p) => p.severity !== 'error');
+  if (errors.length) throw new FitspecError(sortProblems([...errors, ...warnings]));
+
+  const loaded: LoadedExperiment = {
+    experiment: deepFreeze(experiment),
+    file,
+    chain: ctx.chain,
+    overrides,
+    hash: canonicalHash(experiment),
+    sourceText: ctx.texts.get(path.resolve(file)) ?? '',
+    resolvedYaml: toResolvedYaml(experiment),
+    warnings: sortProblems(warnings),
+  };
+  return { loaded, origins };
+}
+
+/** Reads from memory: `text` is the content of `file`; files it extends are read from disk. */
+export function textReader(text: string, file: string, fallback: ConfigReader = fsReader): ConfigReader {
+  const key = path.resolve(file);
+  return { read: (f) => (path.resolve(f) === key ? new TextEncoder().encode(text) : fallback.read(f)) };
+}
+

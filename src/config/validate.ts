@@ -1,0 +1,203 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { Problem } from '../errors.js';
+import { experimentJsonSchema } from './json-schema.js';
+import { placeOf, type PathOrigin, type Sources } from './origins.js';
+import { suggestion } from './suggest.js';
+
+
+type Json = Record<string, unknown>;
+let compiled: ValidateFunction | undefined;
+
+function validator(): ValidateFunction {
+  if (!compiled) {
+    const ajv = new Ajv2020({ allErrors: true, strict: true, useDefaults: true, verbose: true });
+    compiled = ajv.compile(experimentJsonSchema());
+  }
+  return compiled as ValidateFunction;
+}
+
+function segments(pointer: string): string[] {
+  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+function kindOfValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `a list ${show(v)}`;
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `the string ${show(v)}`;
+  if (typeof v === 'number' && !Number.isInteger(v)) return `the number ${v}`;
+  return `${typeof v === 'number' ? 'the number' : typeof v === 'boolean' ? 'the boolean' : typeof v} ${show(v)}`;
+}
+
+/** "a number >= 0 and < 1", "an integer >= 1", "one of relu, ...", "a pair [integer >= 1, integer >= 1]". */
+export function describeSchema(s: Json): string {
+  if ('const' in s) return show(s.const);
+  if (Array.isArray(s.enum)) return `one of ${s.enum.join(', ')}`;
+  if (Array.isArray(s.anyOf)) return (s.anyOf as Json[]).map(describeSchema).join(', or ');
+  const bounds: string[] = [];
+  if (typeof s.minimum === 'number') bounds.push(`>= ${s.minimum}`);
+  if (typeof s.exclusiveMinimum === 'number') bounds.push(`> ${s.exclusiveMinimum}`);
+  if (typeof s.maximum === 'number') bounds.push(`<= ${s.maximum}`);
+  if (typeof s.exclusiveMaximum === 'number') bounds.push(`< ${s.exclusiveMaximum}`);
+  const b = bounds.length ? ' ' + bounds.join(' and ') : '';
+  switch (s.type) {
+    case 'integer':
+      return `an integer${b}`;
+    case 'number':
+      return `a number${b}`;
+    case 'string':
+      return s.minLength ? 'a non-empty string' : 'a string';
+    case 'boolean':
+      return 'true or false';
+    case 'object':
+      return 'a mapping';
+    case 'array':
+      if (Array.isArray(s.prefixItems)) return `a list [${(s.prefixItems as Json[]).map(describeSchema).join(', ')}]`;
+      return 'a list';
+    default:
+      return 'a value';
+  }
+}
+
+/**
+ * For a failed `anyOf`, keeps the errors of the one branch whose type matched (the user clearly meant it),
+ * or replaces them all by one "expected A, or B" problem.
+ */
+function collapseAnyOf(errors: ErrorObject[]): ErrorObject[] {
+  const anyOfs = errors.filter((e) => e.keyword === 'anyOf').sort((a, b) => a.schemaPath.length - b.schemaPath.length);
+  let list = errors;
+  for (const a of anyOfs) {
+    if (!list.includes(a)) continue;
+    const prefix = a.schemaPath + '/';
+    // schemaPath does not tell list items apart: the instance path must match too.
+    const inside = list.filter((e) => e.schemaPath.startsWith(prefix) && (e.instancePath === a.instancePath || e.instancePath.startsWith(a.instancePath + '/')));
+    const branches = new Map<string, ErrorObject[]>();
+    for (const e of inside) {
+      const b = e.schemaPath.slice(prefix.length).split('/')[0];
+      branches.set(b, [...(branches.get(b) ?? []), e]);
+    }
+    const candidates = [...branches.values()].filter((errs) => !errs.some((e) => e.keyword === 'type' && e.instancePath === a.instancePath));
+    list = list.filter((e) => e !== a && !inside.includes(e));
+    if (candidates.length === 1) list.push(...candidates[0]);
+    else list.push(a);
+  }
+  return list;
+}
+
+/** `model.layers.3` -> "layer kind": the noun for the key of a single-key list item. */
+function nounFor(itemPath: string[]): string {
+  const parent = itemPath[itemPath.length - 2];
+  if (parent === 'layers') return 'layer kind';
+  if (parent === 'callbacks') return 'callback kind';
+  return 'kind';
+}
+
+/**
+ * Validates (and fills defaults into) `data` in place. Every ajv error becomes a Problem placed at the
+ * file, line and column the offending value (or key) came from.
+ */
+export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sources: Sources, rootFile: string): Problem[] {
+  const validate = validator();
+  if (validate(data)) return [];
+  const where = (path: string[], preferKey = false) => {
+    for (let i = path.length; i >= 0; i--) {
+      const o = origins.get(path.slice(0, i).join('.'));
+      const origin = preferKey || i < path.length ? o?.key ?? o?.value : o?.value ?? o?.key;
+      if (origin && origin.kind !== 'default') return placeOf(origin, sources);
+    }
+    return placeOf({ kind: 'file', file: rootFile, line: 1, col: 1 }, sources);
+  };
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  for (const e of collapseAnyOf(validate.errors ?? [])) {
+    const path = segments(e.instancePath);
+    const name = path.join('.') || '(root)';
+    const parent = (e.parentSchema ?? {}) as Json;
+    const received = kindOfValue(e.data);
+    let p: Problem;
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const key = String((e.params as { additionalProperty: string }).additionalProperty);
+        const allowed = Object.keys((parent.properties as Json) ?? {});
+        const full = [...path, key];
+        const hint = suggestion(key, allowed);
+        if (parent.maxProperties === 1) {
+          const noun = nounFor(path);
+          p = { code: noun === 'layer kind' ? 'schema.unknown-layer' : noun === 'callback kind' ? 'schema.unknown-callback' : 'schema.unknown-kind', message: `unknown ${noun} \`${key}\` at \`${name}\`.`, path: full.join('.'), expected: `one of ${allowed.join(', ')}`, received: key, ...where(full, true) };
+        } else {
+          p = { code: 'schema.unknown-key', message: `unknown key \`${key}\` in \`${name}\`.`, path: full.join('.'), expected: `one of ${allowed.join(', ')}`, received: key, ...where(full, true) };
+        }
+        if (hint) p.hint = hint;
+        break;
+      }
+      case 'required': {
+        const key = String((e.params as { missingProperty: string }).missingProperty);
+        const full = [...path, key];
+        p = { code: 'schema.required', message: `\`${name}\` is missing the required key \`${key}\`.`, path: full.join('.'), expected: `\`${key}\`: ${describeSchema(((parent.properties as Json)?.[key] ?? {}) as Json)}`, received: 'nothing', ...where(path, true) };
+        break;
+      }
+      case 'enum': {
+        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
+        const hint = typeof e.data === 'string' ? suggestion(e.data, allowed) : undefined;
+        p = { code: 'schema.enum', message: `\`${name}\` must be one of ${allowed.join(', ')}; got ${show(e.data)}.`, path: name, expected: `one of ${allowed.join(', ')}`, received: show(e.data), ...(hint ? { hint } : {}), ...where(path) };
+        break;
+      }
+      case 'minimum':
+      case 'maximum':
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum': {
+        const want = describeSchema(parent);
+        p = { code: 'schema.range', message: `\`${name}\` must be ${want}, got ${show(e.data)}.`, path: name, expected: want, received: show(e.data), ...where(path) };
+        break;
+      }
+      case 'type':
+      case 'const':
+      case 'anyOf': {
+        const want = describeSchema(e.keyword === 'anyOf' ? parent : parent);
+        p = { code: e.keyword === 'type' ? 'schema.type' : 'schema.value', message: `\`${name}\` must be ${want}, got ${received}.`, path: name, expected: want, received: show(e.data), ...where(path) };
+        break;
+      }
+      case 'minProperties':
+      case 'maxProperties': {
+        const keys = Object.keys((e.data as Json) ?? {});
+        const noun = parent.maxProperties === 1 ? nounFor(path) : '';
+        p = noun
+          ? { code: 'schema.single-key', message: `\`${name}\` must name exactly one ${noun} (a mapping with one key), got ${keys.length ? keys.map((k) => `\`${k}\``).join(', ') : 'an empty mapping'}; put each ${noun.replace(' kind', '')} in its own list item.`, path: name, expected: `one ${noun}`, received: `${keys.length} keys`, ...where(path) }
+          : { code: 'schema.size', message: `\`${name}\` ${e.message}.`, path: name, ...where(path) };
+        break;
+      }
+      case 'minItems':
+      case 'maxItems':
+      case 'items': {
+        const n = Array.isArray(e.data) ? e.data.length : 0;
+        p = { code: 'schema.items', message: `\`${name}\` must be ${describeSchema(parent)}${typeof parent.minItems === 'number' && e.keyword === 'minItems' ? ` with at least ${parent.minItems} item(s)` : ''}, got ${n} item(s).`, path: name, expected: describeSchema(parent), received: show(e.data), ...where(path) };
+        break;
+      }
+      case 'uniqueItems': {
+        const { i, j } = e.params as { i: number; j: number };
+        p = { code: 'schema.unique', message: `\`${name}\` lists the same value twice (items ${j} and ${i}).`, path: name, received: show(e.data), ...where([...path, String(i)]) };
+        break;
+      }
+      case 'pattern':
+      case 'minLength':
+      case 'maxLength': {
+        const want = e.keyword === 'pattern' ? `a string matching ${(e.params as { pattern: string }).pattern}` : e.keyword === 'minLength' ? 'a non-empty string' : `a string of at most ${parent.maxLength} characters`;
+        p = { code: 'schema.string', message: `\`${name}\` must be ${want}, got ${show(e.data)}.`, path: name, expected: want, received: show(e.data), ...where(path) };
+        break;
+      }
+      default:
+        p = { code: `schema.${e.keyword}`, message: `\`${name}\` ${e.message ?? 'is invalid'}.`, path: name, received: show(e.data), ...where(path) };
+    }
+    const key = `${p.code}|${p.path}|${p.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push(p);
+  }
+  return problems;
+}
