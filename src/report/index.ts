@@ -3,3 +3,17 @@ export { bestIndex, pickMetric } from './history.js';
 export { learningCurvesPng, learningCurvesSpec } from './curves.js';
 export { classificationReport, confusionMatrix, confusionMatrixPng, confusionMatrixSpec, type ClassificationReport, type ClassMetrics } from './confusion.js';
 export { vegaLiteToPng, vegaLiteToSvg } from './render.js';
+export {
+  compareCurvesPng,
+  compareCurvesSpec,
+  compareRuns,
+  differingParams,
+  formatComparison,
+  formatDuration,
+  historyFromPoints,
+  parseMetricsCsv,
+  type Comparison,
+  type CompareRow,
+  type FormatOptions,
+  type RunData,
+} from './compare.js';

@@ -1,0 +1,201 @@
+import { parse } from 'csv-parse/sync';
+import type { TopLevelSpec } from 'vega-lite';
+import { bestIndex, pickMetric, type EpochRow } from './history.js';
+import { baseConfig, vegaLiteToPng } from './render.js';
+
+/** What the comparison needs of one run, wherever it was read from (a run folder or MLflow). */
+export interface RunData {
+  id: string;
+  /** Run name when it says more than the id, else the experiment name. */
+  name: string;
+  status?: string;
+  configHash?: string;
+  /** Flattened config values and Keras-style params, as logged. */
+  params: Record<string, string>;
+  history: EpochRow[];
+  wallTimeS?: number;
+}
+
+export interface CompareRow {
+  id: string;
+  name: string;
+  status?: string;
+  configHash?: string;
+  /** Values of the differing params, `undefined` where the run does not have the param. */
+  params: Record<string, string | undefined>;
+  epochs: number;
+  bestValAccuracy?: number;
+  /** 1-based, as Keras prints epochs. */
+  bestValAccuracyEpoch?: number;
+  minValLoss?: number;
+  minValLossEpoch?: number;
+  finalLoss?: number;
+  finalValLoss?: number;
+  /** Training minus validation accuracy at the last epoch: how much the model overfits. */
+  finalGap?: number;
+  wallTimeS?: number;
+}
+
+export interface Comparison {
+  /** Param names whose values are not the same in every run, sorted. */
+  differing: string[];
+  rows: CompareRow[];
+}
+
+/** metrics.csv text -> rows; empty cells are left out, `NaN` / `Infinity` kept as numbers. */
+export function parseMetricsCsv(text: string): EpochRow[] {
+  const records = parse(text, { columns: true, skip_empty_lines: true, relax_column_count: true }) as Record<string, string>[];
+  return records
+    .map((rec) => {
+      const row: Record<string, number> = {};
+      for (const [k, v] of Object.entries(rec)) if (v !== undefined && v.trim() !== '') row[k] = Number(v);
+      return row as EpochRow;
+    })
+    .filter((r) => Number.isInteger(r.epoch));
+}
+
+/** Metric points (`metrics.jsonl`, MLflow metric history) -> one row per step, the last value of a key winning. */
+export function historyFromPoints(points: { key: string; value: number; step: number }[]): EpochRow[] {
+  const byStep = new Map<number, EpochRow>();
+  for (const p of points) {
+    const row = byStep.get(p.step) ?? ({ epoch: p.step } as EpochRow);
+    row[p.key] = p.value;
+    byStep.set(p.step, row);
+  }
+  return [...byStep.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+/** Names of params that differ between runs (a param missing from some runs differs too). */
+export function differingParams(runs: { params: Record<string, string> }[]): string[] {
+  if (runs.length < 2) return [];
+  const keys = new Set(runs.flatMap((r) => Object.keys(r.params)));
+  return [...keys].filter((k) => new Set(runs.map((r) => r.params[k] ?? '\u0000missing')).size > 1).sort();
+}
+
+export function compareRuns(runs: RunData[]): Comparison {
+  const differing = differingParams(runs);
+  const rows = runs.map((r): CompareRow => {
+    const h = r.history;
+    const valAcc = pickMetric(h, ['val_accuracy', 'val_acc']);
+    const acc = pickMetric(h, ['accuracy', 'acc']);
+    const ia = valAcc ? bestIndex(h, valAcc, 'max') : -1;
+    const il = bestIndex(h, 'val_loss', 'min');
+    const last = h.at(-1);
+    const finite = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : undefined);
+    const lastAcc = last && acc ? finite(last[acc]) : undefined;
+    const lastValAcc = last && valAcc ? finite(last[valAcc]) : undefined;
+    return {
+      id: r.id,
+      name: r.name,
+      status: r.status,
+      configHash: r.configHash,
+      params: Object.fromEntries(differing.map((k) => [k, r.params[k]])),
+      epochs: h.length,
+      bestValAccuracy: ia < 0 ? undefined : h[ia]![valAcc!],
+      bestValAccuracyEpoch: ia < 0 ? undefined : h[ia]!.epoch + 1,
+      minValLoss: il < 0 ? undefined : h[il]!.val_loss,
+      minValLossEpoch: il < 0 ? undefined : h[il]!.epoch + 1,
+      finalLoss: last ? last.loss : undefined,
+      finalValLoss: last ? last.val_loss : undefined,
+      finalGap: lastAcc !== undefined && lastValAcc !== undefined ? lastAcc - lastValAcc : undefined,
+      wallTimeS: r.wallTimeS,
+    };
+  });
+  return { differing, rows };
+}
+
+export function formatDuration(s: number | undefined): string {
+  if (s === undefined || !Number.isFinite(s)) return '-';
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(Math.round(s - m * 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+const num = (v: number | undefined, digits = 4) => (v === undefined ? '-' : Number.isFinite(v) ? v.toFixed(digits) : String(v));
+const short = (s: string | undefined, max = 28) => (s === undefined ? '-' : s.length > max ? `${s.slice(0, max - 1)}…` : s);
+
+export interface FormatOptions {
+  format: 'text' | 'markdown';
+  /** Differing params shown as columns; the rest are named below the table. */
+  maxParamColumns?: number;
+}
+
+/** The comparison as an aligned terminal table or a Markdown table. */
+export function formatComparison(c: Comparison, opts: FormatOptions): string {
+  const maxCols = opts.maxParamColumns ?? 6;
+  const shown = c.differing.slice(0, maxCols);
+  const hidden = c.differing.slice(maxCols);
+  const showStatus = c.rows.some((r) => r.status !== undefined && r.status !== 'FINISHED');
+  const columns: { title: string; right?: boolean; cell: (r: CompareRow) => string }[] = [
+    { title: 'run', cell: (r) => r.id },
+    { title: 'name', cell: (r) => short(r.name, 32) },
+    ...(showStatus ? [{ title: 'status', cell: (r: CompareRow) => r.status ?? '-' }] : []),
+    { title: 'config', cell: (r) => (r.configHash ? r.configHash.slice(0, 8) : '-') },
+    ...shown.map((k) => ({ title: k, cell: (r: CompareRow) => short(r.params[k]) })),
+    { title: 'best val_accuracy', right: true, cell: (r) => num(r.bestValAccuracy) },
+    { title: 'at epoch', right: true, cell: (r) => (r.bestValAccuracyEpoch === undefined ? '-' : String(r.bestValAccuracyEpoch)) },
+    { title: 'min val_loss epoch', right: true, cell: (r) => (r.minValLossEpoch === undefined ? '-' : String(r.minValLossEpoch)) },
+    { title: 'final loss', right: true, cell: (r) => num(r.finalLoss) },
+    { title: 'final val_loss', right: true, cell: (r) => num(r.finalValLoss) },
+    { title: 'train-val gap', right: true, cell: (r) => (r.finalGap === undefined ? '-' : `${r.finalGap >= 0 ? '+' : ''}${r.finalGap.toFixed(4)}`) },
+    { title: 'epochs', right: true, cell: (r) => String(r.epochs) },
+    { title: 'wall time', right: true, cell: (r) => formatDuration(r.wallTimeS) },
+  ];
+  const body = c.rows.map((r) => columns.map((col) => col.cell(r)));
+  const lines: string[] = [];
+  if (opts.format === 'markdown') {
+    const esc = (s: string) => s.replace(/\|/g, '\\|');
+    lines.push(`| ${columns.map((col) => esc(col.title)).join(' | ')} |`);
+    lines.push(`| ${columns.map((col) => (col.right ? '---:' : '---')).join(' | ')} |`);
+    for (const cells of body) lines.push(`| ${cells.map(esc).join(' | ')} |`);
+  } else {
+    const widths = columns.map((col, i) => Math.max(col.title.length, ...body.map((cells) => cells[i]!.length)));
+    const fmt = (cells: string[]) => cells.map((s, i) => (columns[i]!.right ? s.padStart(widths[i]!) : s.padEnd(widths[i]!))).join('  ').trimEnd();
+    lines.push(fmt(columns.map((col) => col.title)));
+    lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
+    for (const cells of body) lines.push(fmt(cells));
+  }
+  if (c.rows.length > 1 && c.differing.length === 0) lines.push('', 'The runs have the same params.');
+  if (hidden.length > 0) lines.push('', `${hidden.length} more params differ: ${hidden.join(', ')}`);
+  return lines.join('\n') + '\n';
+}
+
+const METRIC_TITLES: Record<string, string> = { val_accuracy: 'Validation accuracy', val_loss: 'Validation loss', accuracy: 'Training accuracy', loss: 'Training loss' };
+
+/** Vega-Lite spec overlaying one metric (default: val_accuracy and val_loss side by side) of several runs. */
+export function compareCurvesSpec(runs: { label: string; history: EpochRow[] }[], metric?: string): TopLevelSpec {
+  const metrics = metric ? [metric] : ['val_accuracy', 'val_loss'];
+  const labels = runs.map((r) => r.label);
+  const panels = metrics.map((m) => {
+    const values = runs.flatMap((r) => {
+      const key = pickMetric(r.history, m === 'val_accuracy' ? ['val_accuracy', 'val_acc'] : m === 'accuracy' ? ['accuracy', 'acc'] : [m]);
+      return key ? r.history.filter((row) => Number.isFinite(row[key])).map((row) => ({ run: r.label, epoch: row.epoch + 1, value: row[key]! })) : [];
+    });
+    const x = { field: 'epoch', type: 'quantitative' as const, title: 'Epoch', axis: { tickMinStep: 1, format: 'd' }, scale: { nice: false, zero: false } };
+    const y = { field: 'value', type: 'quantitative' as const, title: METRIC_TITLES[m] ?? m, scale: { zero: false } };
+    const color = { field: 'run', type: 'nominal' as const, title: 'run', sort: labels, scale: { domain: labels, scheme: labels.length > 10 ? 'category20' : 'category10' }, legend: { orient: 'bottom' as const, columns: 1, labelLimit: 600 } };
+    return {
+      title: METRIC_TITLES[m] ?? m,
+      width: 420,
+      height: 280,
+      data: { values },
+      layer: [
+        { mark: { type: 'line' as const, strokeWidth: 2 }, encoding: { x, y, color } },
+        { mark: { type: 'point' as const, filled: true, size: 30 }, encoding: { x, y, color } },
+      ],
+    };
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `${runs.length} runs compared` },
+    config: baseConfig,
+    padding: 12,
+    hconcat: panels,
+    resolve: { scale: { color: 'shared' } },
+  } as TopLevelSpec;
+}
+
+export async function compareCurvesPng(runs: { label: string; history: EpochRow[] }[], out: string, metric?: string): Promise<void> {
+  await vegaLiteToPng(compareCurvesSpec(runs, metric), out);
+}
