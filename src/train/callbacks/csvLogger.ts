@@ -4,7 +4,7 @@ import type { Static } from '@sinclair/typebox';
 import { stringify } from 'csv-stringify/sync';
 import type { callbackSchemas } from '../../config/schema/callbacks.js';
 import { fail } from '../../errors.js';
-import type { Callback, CallbackKindDef, Logs, TrainingHandle } from './types.js';
+import type { Callback, CallbackKindDef, CallbackState, Logs, TrainingHandle } from './types.js';
 
 type Args = Static<(typeof callbackSchemas)['csvLogger']>;
 
@@ -17,8 +17,19 @@ export class CsvLogger implements Callback {
   private file = '';
   private keys: string[] | undefined;
   private writeHeader = true;
+  private resumed = false;
 
   constructor(readonly args: Args) {}
+
+  getState(): CallbackState {
+    return { keys: this.keys };
+  }
+
+  /** A resumed run keeps what the file already has, whatever `append` says, and the same columns. */
+  setState(s: CallbackState): void {
+    this.keys = Array.isArray(s.keys) ? s.keys.map(String) : undefined;
+    this.resumed = true;
+  }
 
   onTrainBegin(h: TrainingHandle): void {
     const file = resolve(h.runDir, this.args.filename);
@@ -31,14 +42,15 @@ export class CsvLogger implements Callback {
       });
     }
     this.file = file;
-    this.keys = undefined;
+    if (!this.resumed) this.keys = undefined;
     mkdirSync(dirname(file), { recursive: true });
-    if (this.args.append && existsSync(file)) {
+    if ((this.args.append || this.resumed) && existsSync(file)) {
       this.writeHeader = readFileSync(file, 'utf8').split('\n', 1)[0]!.length === 0;
     } else {
       writeFileSync(file, '');
       this.writeHeader = true;
     }
+    this.resumed = false;
   }
 
   onEpochEnd(epoch: number, logs: Logs): void {

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { callbackSchemas } from '../../config/schema/callbacks.js';
 import { isImprovement, monitorValue, resolveMode } from './monitor.js';
-import type { Callback, CallbackKindDef, TrainingHandle } from './types.js';
+import type { Callback, CallbackKindDef, CallbackState, TrainingHandle } from './types.js';
 
 type Args = Static<(typeof callbackSchemas)['earlyStopping']>;
 
@@ -20,18 +20,34 @@ export class EarlyStopping implements Callback {
   stoppedEpoch: number | undefined;
   private bestWeights: unknown;
   private haveBestWeights = false;
+  private resumed = false;
 
   constructor(readonly args: Args) {
     this.mode = resolveMode(args.monitor, args.mode);
   }
 
+  getState(): CallbackState {
+    return { wait: this.wait, best: this.best, bestEpoch: this.bestEpoch };
+  }
+
+  setState(s: CallbackState): void {
+    this.wait = Number(s.wait ?? 0);
+    this.best = typeof s.best === 'number' ? s.best : undefined;
+    this.bestEpoch = Number(s.bestEpoch ?? 0);
+    this.resumed = true;
+  }
+
   onTrainBegin(): void {
+    this.haveBestWeights = false;
+    this.bestWeights = undefined;
+    this.stoppedEpoch = undefined;
+    if (this.resumed) {
+      this.resumed = false;
+      return;
+    }
     this.wait = 0;
     this.best = undefined;
     this.bestEpoch = 0;
-    this.stoppedEpoch = undefined;
-    this.haveBestWeights = false;
-    this.bestWeights = undefined;
   }
 
   onEpochEnd(epoch: number, logs: Record<string, number>, h: TrainingHandle): void {

@@ -9,7 +9,7 @@ import { reduceLROnPlateau } from './reduceLROnPlateau.js';
 import { terminateOnNaN } from './terminateOnNaN.js';
 import type { Callback, CallbackContext, CallbackKindDef, CallbackSpecInput } from './types.js';
 
-export type { Callback, CallbackContext, CallbackSpecInput, CallbackSpecT, Logs, TrainingHandle } from './types.js';
+export type { Callback, CallbackContext, CallbackSpecInput, CallbackSpecT, CallbackState, Logs, TrainingHandle } from './types.js';
 export { CHECKPOINT_BEST, CHECKPOINT_LAST } from './modelCheckpoint.js';
 
 /** Every callback kind; the keys match `callbackSchemas` in src/config/schema/callbacks.ts. */

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { callbackSchemas } from '../../config/schema/callbacks.js';
 import { isImprovement, resolveMode } from './monitor.js';
-import type { Callback, CallbackContext, CallbackKindDef, Logs, TrainingHandle } from './types.js';
+import type { Callback, CallbackContext, CallbackKindDef, CallbackState, Logs, TrainingHandle } from './types.js';
 
 type Args = Static<(typeof callbackSchemas)['modelCheckpoint']>;
 
@@ -20,6 +20,14 @@ export class ModelCheckpoint implements Callback {
 
   constructor(readonly args: Args, readonly ctx: CallbackContext) {
     this.mode = resolveMode(args.monitor, args.mode);
+  }
+
+  getState(): CallbackState {
+    return { best: this.best };
+  }
+
+  setState(s: CallbackState): void {
+    this.best = typeof s.best === 'number' ? s.best : undefined;
   }
 
   async onEpochEnd(epoch: number, logs: Logs, h: TrainingHandle): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { callbackSchemas } from '../../config/schema/callbacks.js';
 import { isImprovement, monitorValue, resolveMode } from './monitor.js';
-import type { Callback, CallbackKindDef, Logs, TrainingHandle } from './types.js';
+import type { Callback, CallbackKindDef, CallbackState, Logs, TrainingHandle } from './types.js';
 
 type Args = Static<(typeof callbackSchemas)['reduceLROnPlateau']>;
 
@@ -12,12 +12,28 @@ export class ReduceLROnPlateau implements Callback {
   wait = 0;
   cooldownCounter = 0;
   best: number | undefined;
+  private resumed = false;
 
   constructor(readonly args: Args) {
     this.mode = resolveMode(args.monitor, args.mode);
   }
 
+  getState(): CallbackState {
+    return { wait: this.wait, cooldownCounter: this.cooldownCounter, best: this.best };
+  }
+
+  setState(s: CallbackState): void {
+    this.wait = Number(s.wait ?? 0);
+    this.cooldownCounter = Number(s.cooldownCounter ?? 0);
+    this.best = typeof s.best === 'number' ? s.best : undefined;
+    this.resumed = true;
+  }
+
   onTrainBegin(): void {
+    if (this.resumed) {
+      this.resumed = false;
+      return;
+    }
     this.wait = 0;
     this.cooldownCounter = 0;
     this.best = undefined;

@@ -33,7 +33,16 @@ export interface Callback {
   onBatchEnd?(step: number, logs: Logs, h: TrainingHandle): void | Promise<void>;
   onEpochEnd?(epoch: number, logs: Logs, h: TrainingHandle): void | Promise<void>;
   onTrainEnd?(h: TrainingHandle): void | Promise<void>;
+  /**
+   * For `--resume`: the callback's counters as JSON (saved with each checkpoint). Weight snapshots are not
+   * part of it, so after a resume `restoreBestWeights` can only restore an epoch trained since the resume.
+   */
+  getState?(): CallbackState;
+  /** Call before `onTrainBegin`, which then continues from this state instead of starting afresh. */
+  setState?(state: CallbackState): void;
 }
+
+export type CallbackState = Record<string, unknown>;
 
 export interface CallbackContext {
   /** Epochs these callbacks run for (the phase length); the default length of a cosine schedule. */

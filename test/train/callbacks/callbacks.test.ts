@@ -308,3 +308,48 @@ describe('createCallbacks', () => {
     expect(() => createCallbacks([{ earlyStopping: {}, csvLogger: {} } as any], { totalEpochs: 1, initialLearningRate: 1 })).toThrow(/exactly one key/);
   });
 });
+
+describe('resume (getState / setState)', () => {
+  const resumeRows: { description: string; spec: CallbackSpecInput; metrics: ScriptedEpoch[]; cut: number }[] = [
+    { description: 'earlyStopping keeps its patience count and best value', spec: { earlyStopping: { patience: 3 } }, metrics: series('val_loss', [1, 0.5, 0.6, 0.7, 0.8, 0.9]), cut: 3 },
+    { description: 'reduceLROnPlateau keeps its wait and cooldown', spec: { reduceLROnPlateau: { factor: 0.5, patience: 2, cooldown: 2 } }, metrics: series('val_loss', [1, 1, 1, 1, 1, 1, 1, 1]), cut: 4 },
+    { description: 'modelCheckpoint keeps the best value', spec: { modelCheckpoint: {} }, metrics: series('val_loss', [0.5, 0.9, 0.8, 0.7, 0.4]), cut: 2 },
+  ];
+  it.each(resumeRows.map((r) => [r.description, r] as const))('%s', async (_d, row) => {
+    const ctx = { totalEpochs: row.metrics.length, initialLearningRate: 0.1 };
+    const whole = await runScripted(createCallbacks([row.spec], ctx), row.metrics);
+
+    const [first] = createCallbacks([row.spec], ctx);
+    const before = await runScripted([first!], row.metrics.slice(0, row.cut));
+    const saved = JSON.parse(JSON.stringify(first!.getState!()));
+    const [second] = createCallbacks([row.spec], ctx);
+    second!.setState!(saved);
+    const after = await runScripted([second!], row.metrics.slice(row.cut), { firstEpoch: row.cut, lr: before.finalLr });
+
+    expect(before.stoppedAt).toBeUndefined();
+    expect(after.stoppedAt).toBe(whole.stoppedAt);
+    expect([...before.lrDuring, ...after.lrDuring]).toEqual(whole.lrDuring);
+    expect([...before.saves, ...after.saves]).toEqual(whole.saves);
+  });
+
+  it('a fresh callback without setState starts over (the comparison above is not vacuous)', async () => {
+    const spec: CallbackSpecInput = { earlyStopping: { patience: 3 } };
+    const fresh = await runScripted(createCallbacks([spec], { totalEpochs: 3, initialLearningRate: 0.1 }), series('val_loss', [0.7, 0.8, 0.9]), { firstEpoch: 3 });
+    expect(fresh.stoppedAt).toBeUndefined();
+  });
+
+  it('csvLogger continues the same file with the same columns after a resume', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fitspec-csv-resume-'));
+    try {
+      const ctx = { totalEpochs: 2, initialLearningRate: 0.1 };
+      const [first] = createCallbacks([{ csvLogger: {} }], ctx);
+      await runScripted([first!], [{ logs: { loss: 2, accuracy: 0.5 } }], { runDir: dir });
+      const [second] = createCallbacks([{ csvLogger: {} }], ctx);
+      second!.setState!(JSON.parse(JSON.stringify(first!.getState!())));
+      await runScripted([second!], [{ logs: { loss: 1, accuracy: 0.75, extra: 3 } }], { runDir: dir, firstEpoch: 1 });
+      expect(readFileSync(join(dir, 'log.csv'), 'utf8')).toBe('epoch,accuracy,loss\n0,0.5,2\n1,0.75,1\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
