@@ -1,6 +1,6 @@
 export type { EpochRow } from './history.js';
 export { bestIndex, pickMetric } from './history.js';
-export { learningCurvesPng, learningCurvesSpec } from './curves.js';
+export { learningCurvesPng, learningCurvesSpec, type CurvesOptions, type PhaseMark } from './curves.js';
 export { classificationReport, confusionMatrix, confusionMatrixPng, confusionMatrixSpec, type ClassificationReport, type ClassMetrics } from './confusion.js';
 export { vegaLiteToPng, vegaLiteToSvg } from './render.js';
 export {

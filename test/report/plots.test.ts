@@ -63,6 +63,12 @@ describe('learning curves', () => {
     expect(keras2).toContain('best 0.710 (epoch 8)');
   });
 
+  it('mark where each later training phase starts', async () => {
+    const t = texts(await vegaLiteToSvg(learningCurvesSpec(history, { phases: [{ name: 'frozen', firstEpoch: 0 }, { name: 'finetune', firstEpoch: 6 }] })));
+    expect(t.filter((s) => s === 'finetune')).toHaveLength(2);
+    expect(t).not.toContain('frozen');
+  });
+
   it('skip NaN values instead of failing', async () => {
     const withNaN = history.map((r, i) => (i === 3 ? { ...r, loss: Number.NaN } : r));
     await learningCurvesPng(withNaN, join(dir, 'nan.png'));
