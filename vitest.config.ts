@@ -8,6 +8,6 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 300_000,
-    globalSetup: [],
+    globalSetup: ['test/setup/mlflow-server.ts'],
   },
 });

@@ -75,17 +75,21 @@ export class LocalTracker implements Tracker {
       writeFileSync(join(run.runDir, rel), text);
       artifacts.push(rel);
     }
+    // Resuming: the run keeps its identity, start time, MLflow link and logged artifacts.
+    const previous = existsSync(join(run.runDir, 'run.json')) ? readJson<RunRecord>(join(run.runDir, 'run.json')) : undefined;
+    const same = previous?.runId === run.runId ? previous : undefined;
     this.rec = {
       format: 1,
       runId: run.runId,
       experimentName: run.experimentName,
       runName: run.runName,
       status: 'RUNNING',
-      startTime: run.startTime,
+      startTime: same?.startTime ?? run.startTime,
       params,
       tags: { ...run.tags },
       ...(run.dataset ? { dataset: run.dataset } : {}),
-      artifacts,
+      artifacts: [...new Set([...(same?.artifacts ?? []), ...artifacts])],
+      ...(same?.mlflow ? { mlflow: { ...same.mlflow, synced: false } } : {}),
     };
     const metrics = join(run.runDir, 'metrics.jsonl');
     if (!existsSync(metrics)) writeFileSync(metrics, '');

@@ -3,6 +3,7 @@ import type { MlflowClient } from './mlflow/client.js';
 import { isMlflowError } from './mlflow/http.js';
 import { isFitspecError } from '../errors.js';
 import { RunUploader } from './upload.js';
+import { readMetrics } from './runs.js';
 import type { MetricPoint, RunStart, RunStatus, Tracker } from './types.js';
 
 export interface MlflowTrackerOptions {
@@ -43,6 +44,11 @@ export class MlflowTracker implements Tracker {
     this.local.save();
     await this.guard(async () => {
       await this.uploader!.uploadMeta();
+      if (!this.uploader!.created) await this.client.updateRun(this.uploader!.info!.runId, 'RUNNING');
+      // A resumed run may have points that never reached the server; they go first so that the
+      // upload cursor keeps matching the lines of metrics.jsonl.
+      const backlog = readMetrics(this.local.dir).slice(this.uploader!.link.metricsUploaded ?? 0);
+      if (backlog.length) await this.uploader!.uploadMetrics(backlog);
     });
     if (this.local.record.artifacts.length) this.enqueue(() => this.uploader!.uploadArtifacts());
     this.timer = setInterval(() => this.flush(), this.opts.flushIntervalMs ?? 2000);

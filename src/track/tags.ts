@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Experiment } from '../config/schema/experiment.js';
 import type { ParamValue } from './types.js';
@@ -29,31 +30,46 @@ export function gitInfo(cwd: string): GitInfo {
 export interface StandardTagInput {
   runName: string;
   /** The experiment file, as given on the command line. */
-  sourceFile?: string;
+  sourceName?: string;
   /** The experiment's `description`. */
   description?: string;
   git?: GitInfo;
   /** Default: the OS user name. */
   user?: string;
-  /** fitspec version. */
-  version: string;
+  /** fitspec version; default: this package's. */
+  version?: string;
   /** Backend actually used, e.g. `tensorflow`, `cpu`. */
   backend?: string;
   tensorflowVersion?: string;
   /** Hash of the canonical resolved config. */
   configHash?: string;
   /** extends lineage, root first, the experiment file last. */
-  extends?: string[];
+  chain?: string[];
   /** --set overrides as given, `path=value`. */
   overrides?: string[];
   /** Local run id. */
   runId?: string;
+  /** tracking.tags: set last, so they win. */
+  extra?: Record<string, string>;
+}
+
+let packageVersion: string | undefined;
+/** Version of fitspec itself (package.json). */
+export function fitspecVersion(): string {
+  if (packageVersion === undefined) {
+    try {
+      packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+    } catch {
+      packageVersion = 'unknown';
+    }
+  }
+  return packageVersion;
 }
 
 /** The mlflow.* tags the MLflow UI shows, and fitspec.* tags that make a run reproducible. */
 export function standardTags(i: StandardTagInput): Record<string, string> {
   const t: Record<string, string> = { 'mlflow.runName': i.runName, 'mlflow.source.type': 'LOCAL' };
-  if (i.sourceFile) t['mlflow.source.name'] = i.sourceFile;
+  if (i.sourceName) t['mlflow.source.name'] = i.sourceName;
   if (i.git?.commit) t['mlflow.source.git.commit'] = i.git.commit;
   if (i.git?.branch) t['mlflow.source.git.branch'] = i.git.branch;
   if (i.git?.dirty !== undefined) t['fitspec.git.dirty'] = String(i.git.dirty);
@@ -67,14 +83,14 @@ export function standardTags(i: StandardTagInput): Record<string, string> {
   }
   if (user) t['mlflow.user'] = user;
   if (i.description) t['mlflow.note.content'] = i.description;
-  t['fitspec.version'] = i.version;
+  t['fitspec.version'] = i.version ?? fitspecVersion();
   if (i.backend) t['fitspec.backend'] = i.backend;
   if (i.tensorflowVersion) t['fitspec.tensorflow_version'] = i.tensorflowVersion;
   if (i.configHash) t['fitspec.config_hash'] = i.configHash;
-  if (i.extends?.length) t['fitspec.extends'] = JSON.stringify(i.extends);
+  if (i.chain?.length) t['fitspec.extends'] = JSON.stringify(i.chain);
   if (i.overrides?.length) t['fitspec.overrides'] = JSON.stringify(i.overrides);
   if (i.runId) t['fitspec.run_id'] = i.runId;
-  return t;
+  return { ...t, ...i.extra };
 }
 
 /** Keras optimizer `name` defaults, so optimizer_name matches what Keras autolog records. */

@@ -131,8 +131,9 @@ function connectionReason(e: unknown): string {
 /** Parses `{error_code, message}` or returns the plain-text body. */
 export function parseError(text: string): { errorCode?: string; message: string } {
   try {
-    const j = JSON.parse(text) as { error_code?: string; message?: string };
+    const j = JSON.parse(text) as { error_code?: string; message?: string; detail?: unknown };
     if (j && typeof j === 'object' && (j.error_code || j.message)) return { errorCode: j.error_code, message: j.message ?? text };
+    if (j && typeof j === 'object' && j.detail !== undefined) return { message: typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail) };
   } catch {
     /* plain text */
   }

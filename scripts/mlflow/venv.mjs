@@ -1,0 +1,189 @@
+// Project-local MLflow: a Python virtual environment in .venv/mlflow with the pinned package from
+// requirements.txt, and a server on 127.0.0.1 with a SQLite store and artifact serving.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const REQUIREMENTS = join(ROOT, 'scripts/mlflow/requirements.txt');
+export const VENV = process.env.FITSPEC_MLFLOW_VENV ? resolve(process.env.FITSPEC_MLFLOW_VENV) : join(ROOT, '.venv/mlflow');
+const STAMP = '.fitspec-requirements';
+
+const bin = (venv, name) => (process.platform === 'win32' ? join(venv, 'Scripts', `${name}.exe`) : join(venv, 'bin', name));
+
+export const venvPython = (venv = VENV) => bin(venv, 'python');
+
+function findPython() {
+  const candidates = [process.env.FITSPEC_PYTHON, 'python3', 'python'].filter(Boolean);
+  for (const c of candidates) {
+    const r = spawnSync(c, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
+    if (r.status !== 0) continue;
+    const [maj, min] = r.stdout.trim().split('.').map(Number);
+    if (maj === 3 && min >= 10) return c;
+    throw new Error(`MLflow needs Python >= 3.10; ${c} is ${r.stdout.trim()} (set FITSPEC_PYTHON to another interpreter)`);
+  }
+  throw new Error('MLflow needs Python >= 3.10 and none was found (install python3, or set FITSPEC_PYTHON)');
+}
+
+function run(cmd, args, signal) {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], signal });
+    child.on('error', rej);
+    child.on('exit', (code, sig) => (code === 0 ? res() : rej(new Error(`${cmd} ${args.join(' ')} failed (${sig ?? `exit ${code}`})`))));
+  });
+}
+
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Installs the pinned MLflow into the venv unless it is already there; resolves to the venv's python.
+ * Installing never blocks the event loop (test runners keep working meanwhile); `signal` aborts it.
+ */
+export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n'), signal } = {}) {
+  const wanted = readFileSync(REQUIREMENTS, 'utf8');
+  const stamp = join(VENV, STAMP);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted && existsSync(venvPython())) return venvPython();
+  const python = findPython();
+  mkdirSync(dirname(VENV), { recursive: true });
+  // Leftovers of interrupted installs.
+  const prefix = `${basename(VENV)}.tmp-`;
+  for (const e of readdirSync(dirname(VENV))) {
+    if (e.startsWith(prefix) && !pidAlive(Number(e.slice(prefix.length)))) rmSync(join(dirname(VENV), e), { recursive: true, force: true });
+  }
+  // Built next to the final place and renamed into it, so concurrent installs never see half a venv.
+  const tmp = `${VENV}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  log(`installing MLflow (${wanted.split('\n').find((l) => l && !l.startsWith('#'))}) into ${VENV}; this takes a few minutes, once`);
+  const t0 = Date.now();
+  try {
+    await run(python, ['-m', 'venv', tmp], signal);
+    await run(bin(tmp, 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--only-binary=:all:', '-r', REQUIREMENTS], signal);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  writeFileSync(join(tmp, STAMP), wanted);
+  // Entry-point scripts keep the temporary path in their shebang; everything here runs `python -m ...`.
+  rmSync(VENV, { recursive: true, force: true });
+  renameSync(tmp, VENV);
+  log(`MLflow installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return venvPython();
+}
+
+/** A TCP port nothing listens on right now. */
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function waitHealthy(uri, child, logFile, timeoutMs, signal) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (signal?.aborted) throw new Error('MLflow server start aborted');
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    try {
+      const r = await fetch(`${uri}/health`, { signal: AbortSignal.timeout(2000) });
+      if (r.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
+  throw new Error(`MLflow server at ${uri} did not become healthy (${child.exitCode !== null || child.signalCode !== null ? 'it exited' : 'timeout'}); log ${logFile}:\n${tail}`);
+}
+
+/**
+ * Starts `mlflow server` on 127.0.0.1 with its SQLite store and artifacts under `dir`.
+ * basicAuth {username, password}: runs the basic-auth app with that admin user.
+ * Returns { uri, pid, logFile, stop() }; the server runs in its own process group so stop() ends its workers too.
+ */
+export async function startMlflowServer({ dir, port, serveArtifacts = true, basicAuth, stdio = 'file', timeoutMs = 180_000, signal, log } = {}) {
+  const python = await ensureMlflow({ signal, log });
+  dir = resolve(dir);
+  mkdirSync(dir, { recursive: true });
+  port ??= await freePort();
+  const args = ['-m', 'mlflow', 'server', '--host', '127.0.0.1', '--port', String(port), '--backend-store-uri', `sqlite:///${join(dir, 'mlflow.db')}`, '--workers', '1'];
+  if (serveArtifacts) args.push('--serve-artifacts', '--artifacts-destination', join(dir, 'artifacts'));
+  else args.push('--no-serve-artifacts', '--default-artifact-root', pathToFileURL(join(dir, 'artifacts')).href);
+  const env = { ...process.env, PYTHONUNBUFFERED: '1', MLFLOW_TRACKING_URI: '' };
+  delete env.MLFLOW_TRACKING_URI;
+  if (basicAuth) {
+    args.push('--app-name', 'basic-auth');
+    const ini = join(dir, 'basic_auth.ini');
+    writeFileSync(
+      ini,
+      [
+        '[mlflow]',
+        'default_permission = READ',
+        `database_uri = sqlite:///${join(dir, 'basic_auth.db')}`,
+        `admin_username = ${basicAuth.username}`,
+        `admin_password = ${basicAuth.password}`,
+        'authorization_function = mlflow.server.auth:authenticate_request_basic_auth',
+        '',
+      ].join('\n'),
+    );
+    env.MLFLOW_AUTH_CONFIG_PATH = ini;
+    env.MLFLOW_FLASK_SERVER_SECRET_KEY ??= randomBytes(16).toString('hex');
+  }
+  const logFile = join(dir, 'server.log');
+  let out;
+  if (stdio === 'file') out = openSync(logFile, 'a');
+  // On POSIX the server runs under a shell that ends the whole process group (server and workers) when
+  // our stdin pipe closes or the server exits, so a crashed or killed parent never leaves a server behind.
+  const posix = process.platform !== 'win32';
+  const child = posix
+    ? spawn('sh', ['-c', 'exec 3<&0; "$0" "$@" & p=$!; { cat <&3 >/dev/null; kill -TERM 0; } & wait $p; kill -TERM 0', python, ...args], { cwd: dir, env, detached: true, stdio: ['pipe', stdio === 'file' ? out : 'inherit', stdio === 'file' ? out : 'inherit'] })
+    : spawn(python, args, { cwd: dir, env, stdio: stdio === 'file' ? ['ignore', out, out] : 'inherit' });
+  if (out !== undefined) closeSync(out);
+  const uri = `http://127.0.0.1:${port}`;
+  const groupAlive = () => {
+    try {
+      process.kill(-child.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const stop = async () => {
+    const kill = (sig) => {
+      try {
+        if (posix) process.kill(-child.pid, sig);
+        else child.kill(sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    kill('SIGTERM');
+    // The server shuts its workers down gracefully; wait for the whole group, not just the shell.
+    const t0 = Date.now();
+    while (posix ? groupAlive() : child.exitCode === null && child.signalCode === null) {
+      if (Date.now() - t0 > 10_000) kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  try {
+    await waitHealthy(uri, child, logFile, timeoutMs, signal);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { uri, port, pid: child.pid, logFile, dir, stop };
+}
