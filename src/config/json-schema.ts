@@ -42,14 +42,17 @@ function transform(node: unknown, key?: string): unknown {
   return out;
 }
 
+/** A TypeBox schema as published JSON Schema (draft 2020-12). */
+export function toJsonSchema(schema: unknown): Json {
+  const plain = JSON.parse(JSON.stringify(schema)) as Json;
+  return { $schema: JSON_SCHEMA_DRAFT, ...(transform(plain) as Json) };
+}
+
 let cached: Json | undefined;
 
-/** The experiment JSON Schema (draft 2020-12), as published in schema/experiment.schema.json. */
+/** The experiment JSON Schema, as published in schema/experiment.schema.json. */
 export function experimentJsonSchema(): Json {
-  if (!cached) {
-    const plain = JSON.parse(JSON.stringify(ExperimentSchema)) as Json;
-    cached = { $schema: JSON_SCHEMA_DRAFT, ...(transform(plain) as Json) };
-  }
+  cached ??= toJsonSchema(ExperimentSchema);
   return cached;
 }
 

@@ -1,11 +1,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { FitspecError, type Problem } from '../errors.js';
+import { FitspecError, isFitspecError, type Problem } from '../errors.js';
+import { expandBase, loadArchitecture } from './architectures.js';
 import { checks } from './checks/index.js';
 import { canonicalHash } from './hash.js';
-import { cloneTracked, mergeMaps } from './merge.js';
+import { cloneTracked, mergeMaps, stamp } from './merge.js';
 import { applyOverrides } from './overrides.js';
-import { collectOrigins, dotted, metaOf, placeOf, type Origin, type PathOrigin, type Sources } from './origins.js';
+import { collectOrigins, dotted, isMapping, metaOf, placeOf, type Origin, type PathOrigin, type Sources } from './origins.js';
 import { decodeConfig, MAX_CONFIG_BYTES, parseConfigText } from './parse.js';
 import { orderBySchema, toResolvedYaml } from './output.js';
 import type { Experiment } from './schema/experiment.js';
@@ -148,6 +149,26 @@ function copyWithMeta(from: Record<string, unknown>, to: Record<string, unknown>
   return to;
 }
 
+/** Fills `model.base.layers` from `model.base.architecture`, relative to the file that named it. */
+function expandArchitecture(tree: Record<string, unknown>, file: string, ctx: Ctx): void {
+  const base = (tree.model as { base?: Record<string, unknown> } | undefined)?.base;
+  if (!isMapping(base) || typeof base.architecture !== 'string' || base.layers !== undefined) return;
+  const origin = metaOf(base)?.vals.get('architecture');
+  const from = origin?.kind === 'file' ? origin.file : file;
+  try {
+    expandBase(tree, from);
+  } catch (e) {
+    if (!isFitspecError(e)) throw e;
+    throw new FitspecError(e.problems.map((p) => (p.path === 'model.base.architecture' ? { ...p, ...placeOf(origin, ctx.sources) } : p)));
+  }
+  const archFile = loadArchitecture(base.architecture, from).file;
+  const m = metaOf(base);
+  const archOrigin: Origin = { kind: 'file', file: path.relative(process.cwd(), archFile) || archFile, line: 1, col: 1 };
+  m?.keys.set('layers', archOrigin);
+  m?.vals.set('layers', archOrigin);
+  stamp(base.layers, archOrigin);
+}
+
 function deepFreeze<T>(v: T): T {
   if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
     Object.freeze(v);
@@ -165,6 +186,7 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
   const tree = cloneTracked(merged);
   applyOverrides(tree, overrides, ctx.problems);
   if (ctx.problems.length) throw new FitspecError(ctx.problems);
+  expandArchitecture(tree, file, ctx);
 
   const origins = collectOrigins(tree);
   delete tree.$schema;
@@ -178,14 +200,14 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
     let where: Partial<Problem> = {};
     for (let i = f.path.length; i >= 0; i--) {
       const o = origins.get(f.path.slice(0, i).join('.'));
-      const origin = o?.value ?? o?.key;
+      const origin = f.atKey && i === f.path.length ? o?.key ?? o?.value : o?.value ?? o?.key;
       if (origin && origin.kind !== 'default') {
         where = placeOf(origin, ctx.sources);
         break;
       }
     }
     if (!where.file) where = placeOf({ kind: 'file', file, line: 1, col: 1 }, ctx.sources);
-    const { path: p, ...rest } = f;
+    const { path: p, atKey: _atKey, ...rest } = f;
     return { ...rest, path: dotted(p), ...where };
   });
   const errors = placed.filter((p) => p.severity === 'error');

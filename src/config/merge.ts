@@ -93,10 +93,11 @@ function applyPatch(base: unknown, patch: Record<string, unknown>, path: (string
     ctx.problems.push({ code, message, path: dotted(path), ...placeOf(origin, ctx.sources), ...extra });
   };
   const patchOrigin = originAt(patch, PATCH_KEY);
+  const patchKey = metaOf(patch)?.keys.get(PATCH_KEY) ?? patchOrigin;
   const extra = Object.keys(patch).filter((k) => k !== PATCH_KEY);
   if (extra.length) problem('extends.patch-syntax', `a \`${PATCH_KEY}\` mapping holds only the list of edits; move \`${extra[0]}\` elsewhere.`, metaOf(patch)?.keys.get(extra[0]));
   if (!Array.isArray(base)) {
-    problem('extends.patch-without-base', `\`${PATCH_KEY}\` edits an inherited list, but \`${dotted(path)}\` inherits ${base === undefined ? 'nothing' : 'no list'}; write the list itself, or check \`extends\`.`, patchOrigin);
+    problem('extends.patch-without-base', `\`${PATCH_KEY}\` edits an inherited list, but \`${dotted(path)}\` inherits ${base === undefined ? 'nothing' : 'no list'}; write the list itself, or check \`extends\`.`, patchKey);
     return base;
   }
   const ops = patch[PATCH_KEY];

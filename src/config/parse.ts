@@ -65,7 +65,7 @@ export function parseConfigText(text: string, file: string, sources: Sources, pr
 
   const contents = doc.contents;
   if (contents === null || (isScalar(contents) && (contents.value === null || contents.value === ''))) {
-    problems.push({ code: 'config.empty', message: 'the config file is empty; an experiment is a mapping with at least `name` and `model.layers`.', file, line: 1, col: 1, expected: 'a mapping', received: 'nothing' });
+    problems.push(problemAt('config.empty', 'the config file is empty; an experiment is a mapping with at least `name` and `model.layers`.', file, text, 1, 1, { expected: 'a mapping', received: 'nothing' }));
     return { text };
   }
   if (!isMap(contents)) {

@@ -1,16 +1,35 @@
 import type { CliCommand } from '../command.js';
-import { FitspecError } from '../../errors.js';
+import { withConfigOptions } from '../command.js';
 
 const command: CliCommand = {
   name: 'validate',
   register(program) {
-    program
-      .command('validate')
-      .description('(not available yet)')
-      .allowUnknownOption()
-      .action(() => {
-        throw new FitspecError({ code: 'cli.not-implemented', message: '`validate` is not available yet' });
-      });
+    withConfigOptions(
+      program
+        .command('validate')
+        .description('check experiment files (extends, overrides, schema, cross-field checks) without loading TensorFlow')
+        .argument('<files...>', 'experiment YAML files'),
+    ).action(async (files: string[], opts: { set: string[] }) => {
+      const { loadExperiment } = await import('../../config/index.js');
+      const { isFitspecError } = await import('../../errors.js');
+      const { printProblems } = await import('../output.js');
+      const { formatProblem } = await import('../../errors.js');
+      let failed = false;
+      // A warning about an inherited file is shown once, not once per file that extends it.
+      const shown = new Set<string>();
+      for (const file of files) {
+        try {
+          const loaded = loadExperiment(file, { set: opts.set });
+          process.stdout.write(`ok  ${file}\n`);
+          printProblems(loaded.warnings.filter((w) => !shown.has(formatProblem(w)) && shown.add(formatProblem(w))));
+        } catch (e) {
+          if (!isFitspecError(e)) throw e;
+          failed = true;
+          printProblems(e.problems);
+        }
+      }
+      if (failed) process.exitCode = 2;
+    });
   },
 };
 export default command;

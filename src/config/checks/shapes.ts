@@ -18,6 +18,9 @@ export function outputShape(layer: LayerSpecT, input: Shape): Shape {
     case 'conv2d':
       if (input.length !== 3) return input;
       return spatial(input, pair(a.kernelSize as number, 1), pair(a.strides as number, 1), a.padding as string, a.filters as number);
+    case 'depthwiseConv2d':
+      if (input.length !== 3) return input;
+      return spatial(input, pair(a.kernelSize as number, 1), pair(a.strides as number, 1), a.padding as string, input[2] * ((a.depthMultiplier as number) ?? 1));
     case 'maxPooling2d':
     case 'averagePooling2d': {
       if (input.length !== 3) return input;
@@ -36,13 +39,18 @@ export function outputShape(layer: LayerSpecT, input: Shape): Shape {
 }
 
 /**
- * Input shape of every layer of the stack, walked from `data.image`; empty when a pretrained base comes
- * first (its output shape is only known once the base is loaded). The walk stops at a layer whose
- * output would have a dimension below 1.
+ * Input shape of every layer of the stack, walked from `data.image` through the base's layers; empty
+ * when the base's layers are not known here. The walk stops at a layer whose output would have a
+ * dimension below 1.
  */
 export function inputShapes(exp: Experiment): Shape[] {
-  if (exp.model.base) return [];
+  const base = exp.model.base as { layers?: LayerSpecT[] } | undefined;
+  if (base && !base.layers) return [];
   let shape: Shape = [exp.data.image.height, exp.data.image.width, exp.data.image.channels];
+  for (const layer of base?.layers ?? []) {
+    shape = outputShape(layer, shape);
+    if (shape.some((d) => !(d >= 1))) return [];
+  }
   const shapes: Shape[] = [];
   for (const layer of exp.model.layers) {
     shapes.push(shape);

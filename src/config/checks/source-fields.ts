@@ -14,7 +14,7 @@ export const sourceFields: Check = {
       if (src[key] === undefined) out.push({ code: 'check.source-fields', severity: 'error', path: ['data', 'source'], message: `a \`${src.type}\` source needs \`${key}\` (${src.type === 'directory' ? 'the folder with one subfolder per class' : key === 'images' ? 'the folder of image files' : 'the labels CSV'}).`, expected: `data.source.${key}`, received: 'nothing' });
     }
     for (const key of IGNORED[src.type]) {
-      if (src[key] !== undefined) out.push({ code: 'check.source-unused', severity: 'warning', path: ['data', 'source', key], message: `\`${key}\` is ignored by a \`${src.type}\` source.`, received: key });
+      if (src[key] !== undefined) out.push({ code: 'check.source-unused', severity: 'warning', atKey: true, path: ['data', 'source', key], message: `\`${key}\` is ignored by a \`${src.type}\` source.`, received: key });
     }
     return out;
   },

@@ -10,7 +10,7 @@ export const spatialSize: Check = {
       const out = outputShape(exp.model.layers[i], shapes[i]);
       if (out.some((d) => !(d >= 1))) {
         const kind = Object.keys(exp.model.layers[i])[0];
-        return [{ code: 'check.spatial-size', severity: 'error', path: ['model', 'layers', i, kind], message: `\`${kind}\` gets input ${showShape(shapes[i])} and would output ${showShape(out)}; use larger images (\`data.image\`), \`padding: same\` or fewer pooling layers.`, expected: 'every dimension >= 1', received: showShape(out) }];
+        return [{ code: 'check.spatial-size', severity: 'error', atKey: true, path: ['model', 'layers', i, kind], message: `\`${kind}\` gets input ${showShape(shapes[i])} and would output ${showShape(out)}; use larger images (\`data.image\`), \`padding: same\` or fewer pooling layers.`, expected: 'every dimension >= 1', received: showShape(out) }];
       }
     }
     return [];

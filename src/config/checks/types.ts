@@ -9,6 +9,8 @@ export interface Finding {
   expected?: string;
   received?: string;
   hint?: string;
+  /** Point at the key of `path` rather than at its value (e.g. an argument that does not belong). */
+  atKey?: boolean;
 }
 
 /** One cross-field rule, run on the validated config with every default filled in. */

@@ -10,13 +10,17 @@ export const SCHEMA_VERSION = 1;
 /** The single source of truth for an experiment file; schema/experiment.schema.json is generated from it. */
 export const ExperimentSchema = Type.Object(
   {
-    $schema: Type.Optional(Type.String({ description: 'Ignored: lets editors find the schema.' })),
-    schemaVersion: Type.Literal(SCHEMA_VERSION, { description: 'Version of the config format; older files are upgraded when read.', default: SCHEMA_VERSION }),
+    $schema: Type.Optional(Type.String({ description: 'Ignored: lets editors find the schema. Not part of the resolved config.', examples: ['../schema/experiment.schema.json'] })),
+    schemaVersion: Type.Literal(SCHEMA_VERSION, { description: 'Version of the config format; older files are upgraded when read, newer ones are refused.', default: SCHEMA_VERSION, examples: [SCHEMA_VERSION] }),
     extends: Type.Optional(
-      Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description: 'File(s) this experiment builds on, relative to this file; merged in order, this file last.', examples: ['01-baseline.yaml'] }),
+      Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
+          description:
+            'File(s) this experiment builds on, relative to this file; merged in order, this file last. Mappings merge key by key, lists are replaced whole, `key: null` deletes an inherited key, and `layers: {$patch: [...]}` edits an inherited layer stack. Not part of the resolved config.',
+          examples: ['01-baseline.yaml', ['base/data.yaml', '01-baseline.yaml']],
+        }),
     ),
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', maxLength: 100, description: 'Experiment name: the run folder `runs/<name>/` and the default MLflow experiment.', examples: ['baseline'] }),
-    description: Type.String({ description: 'What this experiment tries and what to look for; becomes the MLflow run description.', default: '' }),
+    description: Type.String({ description: 'What this experiment tries and what to look for; becomes the MLflow run description. Part of the config hash.', default: '', examples: ['Baseline CNN from the notebook, no regularization.'] }),
     seed: Type.Integer({ minimum: 0, description: 'Seed for the split, shuffling, augmentation and weight initialization.', default: 42 }),
     data: DataSchema,
     augment: Type.Optional(AugmentSchema),
@@ -24,7 +28,10 @@ export const ExperimentSchema = Type.Object(
     train: TrainSchema,
     tracking: TrackingSchema,
   },
-  { ...strict, $id: 'https://fitspec.dev/schema/experiment.schema.json', title: 'fitspec experiment', description: 'One machine-learning experiment: data, augmentation, model, training and tracking.' },
+  { ...strict, $id: 'https://fitspec.dev/schema/experiment.schema.json', title: 'fitspec experiment',
+    description: 'One machine-learning experiment: data, augmentation, model, training and tracking. Start the file with `# yaml-language-server: $schema=../schema/experiment.schema.json` for completion in editors.',
+    examples: [{ name: 'baseline', model: { layers: [{ flatten: {} }, { dense: { units: 3, activation: 'softmax' } }] } }],
+  },
 );
 
 /** A validated experiment with every default filled in. */
