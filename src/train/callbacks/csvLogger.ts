@@ -54,7 +54,8 @@ export class CsvLogger implements Callback {
   }
 
   onEpochEnd(epoch: number, logs: Logs): void {
-    this.keys ??= Object.keys(logs).sort();
+    // The trainer's epoch rows carry `epoch` themselves; it is the first column already.
+    this.keys ??= Object.keys(logs).filter((k) => k !== 'epoch').sort();
     const rows: (string | number)[][] = [];
     if (this.writeHeader) {
       rows.push(['epoch', ...this.keys]);

@@ -1,6 +1,6 @@
 import type { Static } from '@sinclair/typebox';
 import type { callbackSchemas } from '../../config/schema/callbacks.js';
-import { isImprovement, monitorValue, resolveMode } from './monitor.js';
+import { fmt, isImprovement, monitorValue, resolveMode } from './monitor.js';
 import type { Callback, CallbackKindDef, CallbackState, TrainingHandle } from './types.js';
 
 type Args = Static<(typeof callbackSchemas)['earlyStopping']>;
@@ -68,7 +68,7 @@ export class EarlyStopping implements Callback {
     if (this.wait >= this.args.patience && epoch > 0) {
       this.stoppedEpoch = epoch;
       h.stopTraining = true;
-      h.log(`Epoch ${epoch + 1}: early stopping (${this.args.monitor} did not improve for ${this.wait} epochs; best ${this.best} at epoch ${this.bestEpoch + 1})`);
+      h.log(`Epoch ${epoch + 1}: early stopping (${this.args.monitor} did not improve for ${this.wait} epochs; best ${fmt(this.best)} at epoch ${this.bestEpoch + 1})`);
     }
   }
 

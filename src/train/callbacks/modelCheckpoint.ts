@@ -1,6 +1,6 @@
 import type { Static } from '@sinclair/typebox';
 import type { callbackSchemas } from '../../config/schema/callbacks.js';
-import { isImprovement, resolveMode } from './monitor.js';
+import { fmt, isImprovement, resolveMode } from './monitor.js';
 import type { Callback, CallbackContext, CallbackKindDef, CallbackState, Logs, TrainingHandle } from './types.js';
 
 type Args = Static<(typeof callbackSchemas)['modelCheckpoint']>;
@@ -38,7 +38,7 @@ export class ModelCheckpoint implements Callback {
       h.log(`warning: modelCheckpoint can save the best model only with \`${this.args.monitor}\` available (available: ${Object.keys(logs).join(', ') || 'none'}); saving anyway`);
       await h.saveModel(CHECKPOINT_BEST);
     } else if (isImprovement(current, this.best, this.mode, 0)) {
-      h.log(`Epoch ${epoch + 1}: ${this.args.monitor} improved from ${this.best ?? 'none'} to ${current}, saving model to ${CHECKPOINT_BEST}/`);
+      h.log(`Epoch ${epoch + 1}: ${this.args.monitor} improved from ${fmt(this.best)} to ${fmt(current)}, saving model to ${CHECKPOINT_BEST}/`);
       this.best = current;
       await h.saveModel(CHECKPOINT_BEST);
     }

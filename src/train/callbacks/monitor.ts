@@ -31,3 +31,8 @@ export function monitorValue(kind: string, monitor: string, logs: Logs, h: Train
   }
   return v;
 }
+
+/** A metric value in a message, with Keras' five decimals. */
+export function fmt(v: number | undefined): string {
+  return v === undefined ? 'none' : Number.isFinite(v) ? v.toFixed(5) : String(v);
+}

@@ -189,7 +189,7 @@ const scheduleRows: Row[] = [
 ];
 
 const checkpointRows: Row[] = [
-  { description: 'saveBestOnly saves best/ on every improvement', spec: { modelCheckpoint: {} }, metrics: series('val_loss', [1, 0.8, 0.9, 0.7]), expect: { saves: ['best@0', 'best@1', 'best@3'] } },
+  { description: 'saveBestOnly saves best/ on every improvement', spec: { modelCheckpoint: {} }, metrics: series('val_loss', [1, 0.8, 0.9, 0.7]), expect: { saves: ['best@0', 'best@1', 'best@3'], message: /Epoch 2: val_loss improved from 1\.00000 to 0\.80000, saving model to best\// } },
   {
     description: 'without saveBestOnly it also saves last/ every epoch',
     spec: { modelCheckpoint: { saveBestOnly: false } },
@@ -267,6 +267,11 @@ describe('csvLogger', () => {
   it('writes epoch then the sorted metric names, NA for values missing later', async () => {
     await runScripted(make({ csvLogger: {} }), [{ logs: { val_loss: 0.5, loss: 0.7, accuracy: 0.25 } }, { logs: { loss: 0.6, accuracy: 0.5 } }], { runDir: dir });
     expect(readFileSync(join(dir, 'log.csv'), 'utf8')).toBe('epoch,accuracy,loss,val_loss\n0,0.25,0.7,0.5\n1,0.5,0.6,NA\n');
+  });
+
+  it('leaves out the `epoch` the trainer puts in its logs (it is the first column)', async () => {
+    await runScripted(make({ csvLogger: { filename: 'rows.csv' } }), [{ logs: { epoch: 0, loss: 0.7 } }], { runDir: dir });
+    expect(readFileSync(join(dir, 'rows.csv'), 'utf8')).toBe('epoch,loss\n0,0.7\n');
   });
 
   it('overwrites by default and appends without a second header with append: true', async () => {
