@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fail } from './errors.js';
@@ -151,6 +152,7 @@ async function startNative(pkgName: string, threads: Threads): Promise<BackendIn
   const tf = (mod.default ?? mod) as typeof import('@tensorflow/tfjs-node');
   await tf.ready();
   if (tf.getBackend() !== 'tensorflow') throw new Error(`${pkgName} loaded but the active backend is ${tf.getBackend()}`);
+  fastStepKernel(tf, pkgName);
   const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
   return {
     name: 'tensorflow',
@@ -160,6 +162,31 @@ async function startNative(pkgName: string, threads: Threads): Promise<BackendIn
     threads,
     bindingPath: bindingPath(tfjs),
   };
+}
+
+/**
+ * tfjs computes every ReLU gradient as `dy * step(y)`, and tfjs-node builds `step` out of seven
+ * TensorFlow ops (IsNan, Greater, Fill, OnesLike, two Select...) over the whole activation map:
+ * that cost more than all convolutions of a training step of the notebook's CNN. For the ReLU case
+ * (alpha 0) `Sign(Relu(x))` gives the same values, NaN included, in two ops.
+ */
+function fastStepKernel(tf: typeof import('@tensorflow/tfjs-node'), pkgName: string): void {
+  const original = tf.getKernel('Step', 'tensorflow');
+  if (!original || (original.kernelFunc as { fitspec?: boolean }).fitspec) return;
+  const { createTensorsTypeOpAttr } = createRequire(import.meta.url)(`${pkgName}/dist/nodejs_kernel_backend.js`) as {
+    createTensorsTypeOpAttr(name: string, dtype: string): unknown;
+  };
+  type NativeBackend = { executeSingleOutput(op: string, attrs: unknown[], inputs: unknown[]): import('@tensorflow/tfjs').Tensor };
+  const kernelFunc: import('@tensorflow/tfjs').KernelFunc = (args) => {
+    const x = args.inputs.x as import('@tensorflow/tfjs').TensorInfo;
+    if ((args.attrs as { alpha?: number } | undefined)?.alpha !== 0 || x.dtype !== 'float32') return original.kernelFunc(args);
+    const backend = args.backend as unknown as NativeBackend;
+    const attrs = [createTensorsTypeOpAttr('T', x.dtype)];
+    return tf.tidy(() => backend.executeSingleOutput('Sign', attrs, [backend.executeSingleOutput('Relu', attrs, [x])]));
+  };
+  Object.assign(kernelFunc, { fitspec: true });
+  tf.unregisterKernel('Step', 'tensorflow');
+  tf.registerKernel({ ...original, kernelFunc });
 }
 
 async function startCpu(threads: Threads): Promise<BackendInfo> {

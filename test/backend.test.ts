@@ -52,6 +52,11 @@ describe('backend', () => {
 
     const tf = await import('@tensorflow/tfjs');
     expect(tf.getBackend()).toBe('tensorflow');
+    // The faster ReLU-gradient step kernel keeps tfjs' values, NaN included; other alphas use the original.
+    const s = tf.tensor1d([NaN, -1, 0, 2.5, -3]);
+    expect(Array.from(tf.step(s).dataSync())).toEqual([NaN, 0, 0, 1, 0]);
+    expect(Array.from(tf.step(s, 0.5).dataSync())).toEqual([NaN, 0.5, 0.5, 1, 0.5]);
+    expect((tf.getKernel('Step', 'tensorflow')!.kernelFunc as { fitspec?: boolean }).fitspec).toBe(true);
     const model = tf.sequential({
       layers: [
         tf.layers.conv2d({ inputShape: [16, 16, 3], filters: 8, kernelSize: 3, activation: 'relu' }),
