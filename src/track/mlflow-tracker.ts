@@ -86,6 +86,12 @@ export class MlflowTracker implements Tracker {
     });
   }
 
+  /** Sends everything waiting and resolves once the server has it (or the run went offline). */
+  async drain(): Promise<void> {
+    this.flush();
+    await this.chain;
+  }
+
   async end(status: RunStatus, error?: string): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     // The local run is final before anything waits on the network.
