@@ -137,4 +137,5 @@ export async function mapLimit<T, R>(xs: readonly T[], limit: number, fn: (x: T,
   return out;
 }
 
-export const DECODE_CONCURRENCY = Math.max(2, availableParallelism());
+/** sharp works in libuv's thread pool; a few calls per core in flight keep every core busy while files are read. */
+export const DECODE_CONCURRENCY = Math.max(4, 2 * availableParallelism());

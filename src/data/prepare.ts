@@ -65,6 +65,8 @@ export async function prepareData(data: DataConfig, seed: number, opts: { log?: 
   const spec = imageSpec(data);
   const store = new ImageStore(spec, data.cache);
   const problems: Problem[] = [...listing.problems];
+  // A split that cannot be satisfied fails now, not after decoding every image.
+  if (data.onError === 'fail') stratifiedSplit(listing.items, listing.classes, data.split, seed, 'fail');
 
   const t0 = Date.now();
   const ok = await mapLimit(listing.items, DECODE_CONCURRENCY, async (it) => {
