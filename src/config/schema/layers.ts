@@ -56,7 +56,7 @@ export const layerSchemas = {
     { ...strict, description: 'Batch normalization (Keras `BatchNormalization`).', examples: [{ axis: -1 }] },
   ),
   dropout: Type.Object(
-    { rate: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Fraction of the inputs to drop during training.', examples: [0.3] }), seed: Type.Optional(Type.Integer({ description: 'Seed of the dropout mask.' })), ...layerCommon },
+    { rate: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Fraction of the inputs to drop during training.', examples: [0.3] }), seed: Type.Optional(Type.Integer({ description: 'Seed of the dropout mask; defaults to one derived from the experiment `seed`.', examples: [7] })), ...layerCommon },
     { ...strict, description: 'Dropout (Keras `Dropout`).', examples: [{ rate: 0.3 }] },
   ),
   flatten: Type.Object({ ...layerCommon }, { ...strict, description: 'Flattens the input to one dimension per example (Keras `Flatten`).', examples: [{}] }),
