@@ -3,17 +3,15 @@ import cliProgress from 'cli-progress';
 /** Per-step progress for one epoch: a live bar on a terminal, one line per epoch otherwise (CI logs stay readable). */
 export interface EpochProgress {
   update(step: number, values: Record<string, number>): void;
-  stop(summary: string): void;
+  /** Removes the bar; the trainer prints the epoch's line itself. */
+  stop(): void;
 }
 
 const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(4));
 
-export function epochProgress(label: string, total: number, opts: { tty?: boolean; write?: (s: string) => void } = {}): EpochProgress {
-  const write = opts.write ?? ((s: string) => process.stdout.write(s + '\n'));
+export function epochProgress(label: string, total: number, opts: { tty?: boolean } = {}): EpochProgress {
   const tty = opts.tty ?? Boolean(process.stdout.isTTY);
-  if (!tty) {
-    return { update() {}, stop: (summary) => write(`${label} ${summary}`) };
-  }
+  if (!tty) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     {
       format: `${label} |{bar}| {value}/{total} steps | ETA {eta_formatted} | loss {loss} | accuracy {accuracy}`,
@@ -27,10 +25,7 @@ export function epochProgress(label: string, total: number, opts: { tty?: boolea
   bar.start(total, 0, { loss: '-', accuracy: '-' });
   return {
     update: (step, v) => bar.update(step, { loss: fmt(v.loss), accuracy: fmt(v.accuracy) }),
-    stop: (summary) => {
-      bar.stop();
-      write(`${label} ${summary}`);
-    },
+    stop: () => bar.stop(),
   };
 }
 

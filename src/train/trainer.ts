@@ -344,7 +344,7 @@ async function trainEpoch(a: {
   const { model, data, exp, epoch } = a;
   const t = exp.train;
   const steps = t.stepsPerEpoch ?? Math.ceil(data.parts.train.ids.length / t.batchSize);
-  const progress = epochProgress(`epoch ${epoch + 1}/${a.totalEpochs}`, steps, { tty: a.tty, write: a.log });
+  const progress = epochProgress(`epoch ${epoch + 1}/${a.totalEpochs}`, steps, { tty: a.tty });
   const sums: Record<string, number> = {};
   let seen = 0;
   let step = 0;
@@ -386,7 +386,7 @@ async function trainEpoch(a: {
   a.state.stepTime += stepSeconds;
   a.state.images += seen;
   const logs = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(seen, 1)]));
-  progress.stop(formatLogs(logs));
+  progress.stop();
   return { logs, images: seen, stepSeconds };
 }
 

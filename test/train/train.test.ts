@@ -1,0 +1,150 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, cliUntil, isPng, onlyRun, synth, tinyExperiment, tmpDir } from './helpers.js';
+
+let dataDir: string;
+
+beforeAll(() => {
+  dataDir = path.join(tmpDir('data'), 'faces');
+  synth(dataDir, 12);
+});
+
+describe('fitspec train', () => {
+  it('trains on generated images and writes a complete run folder', () => {
+    const dir = tmpDir('train');
+    const file = tinyExperiment(dir, dataDir);
+    const r = cli(['train', file, '--no-progress'], dir);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/backend: tensorflow/i);
+    const run = onlyRun(path.join(dir, 'runs'));
+    expect(r.stdout).toContain(run);
+    for (const f of ['config.yaml', 'resolved.yaml', 'metrics.csv', 'metrics.jsonl', 'model/model.json', 'model/weights.bin', 'model_summary.txt', 'summary.json', 'run.json', 'split/train.txt', 'split/validation.txt', 'reports/validation_classification.json']) {
+      expect(fs.existsSync(path.join(run, f)), f).toBe(true);
+    }
+    expect(isPng(path.join(run, 'plots/learning_curves.png'))).toBe(true);
+    expect(isPng(path.join(run, 'plots/validation_confusion_matrix.png'))).toBe(true);
+    const rows = parse(fs.readFileSync(path.join(run, 'metrics.csv')), { columns: true }) as Record<string, string>[];
+    expect(rows.map((x) => x.epoch)).toEqual(['0', '1']);
+    for (const k of ['loss', 'accuracy', 'val_loss', 'val_accuracy']) expect(Number.isFinite(Number(rows[1]![k])), k).toBe(true);
+    const summary = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ status: 'FINISHED', epochs: 2, backend: 'tensorflow', classes: ['middle', 'old', 'young'] });
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('FINISHED');
+    expect(fs.readFileSync(path.join(run, 'split/train.txt'), 'utf8').trim().split('\n')).toHaveLength(24);
+    expect(fs.readFileSync(path.join(run, 'config.yaml'), 'utf8')).toBe(fs.readFileSync(file, 'utf8'));
+
+    // The trained model is usable.
+    const img = path.join(dataDir, 'old', fs.readdirSync(path.join(dataDir, 'old'))[0]!);
+    const p = cli(['predict', run, img, '--json'], dir);
+    expect(p.code).toBe(0);
+    const probs = JSON.parse(p.stdout)[0].probabilities as Record<string, number>;
+    expect(Object.keys(probs)).toEqual(['middle', 'old', 'young']);
+    expect(Object.values(probs).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    const ev = cli(['evaluate', run, '--json'], dir);
+    expect(ev.code).toBe(0);
+    expect(JSON.parse(ev.stdout).images).toBe(12);
+  });
+
+  it('continues an interrupted run with --resume: same run, epochs continue, no epoch twice', async () => {
+    const dir = tmpDir('resume');
+    const file = tinyExperiment(dir, dataDir);
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('epochs: 2', 'epochs: 12'));
+    const p = cliUntil(['train', file, '--no-progress'], dir, /epoch 2\/12:/);
+    await p.matched;
+    p.child.kill('SIGINT');
+    expect(await p.exited).toBe(130);
+    const run = onlyRun(path.join(dir, 'runs'));
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('KILLED');
+    const done = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint/state.json'), 'utf8')).epoch as number;
+    expect(done).toBeGreaterThanOrEqual(1);
+
+    const r = cli(['train', '--resume', run, '--no-progress'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`resuming at epoch ${done + 2}`));
+    expect(onlyRun(path.join(dir, 'runs'))).toBe(run);
+    const rows = parse(fs.readFileSync(path.join(run, 'metrics.csv')), { columns: true }) as Record<string, string>[];
+    expect(rows.map((x) => x.epoch)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
+    const points = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lossSteps = points.filter((x) => x.key === 'loss').map((x) => x.step);
+    expect(lossSteps).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('FINISHED');
+  });
+});
+
+describe('training phases', () => {
+  it('switches phase: trainable counts change, the optimizer is rebuilt, epochs continue in one run', () => {
+    const dir = tmpDir('phases');
+    const file = tinyExperiment(dir, dataDir);
+    const text = fs
+      .readFileSync(file, 'utf8')
+      .replace(/model:\n(    .*\n|  layers:\n)+/, 'model:\n  base: {architecture: mobilenet-mini}\n  layers:\n    - globalAveragePooling2d: {}\n    - dense: {units: 3, activation: softmax}\n')
+      .replace(
+        'train:\n',
+        'train:\n  phases:\n    - {name: head, epochs: 1, freeze: base, optimizer: {name: adam, learningRate: 0.01}}\n    - {name: tune, epochs: 1, unfreezeFrom: conv_dw_7, optimizer: {name: sgd, learningRate: 0.001, momentum: 0.9}}\n',
+      );
+    fs.writeFileSync(file, text);
+    const r = cli(['train', file, '--no-progress'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const run = onlyRun(path.join(dir, 'runs'));
+    const summary = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
+    const [head, tune] = summary.trainable_params_per_phase;
+    expect(head.phase).toBe('head');
+    expect(head.trainable).toBe(771); // only the Dense head: 256 * 3 + 3
+    expect(tune.trainable).toBeGreaterThan(head.trainable);
+    expect(tune.total).toBe(head.total);
+    const rows = parse(fs.readFileSync(path.join(run, 'metrics.csv')), { columns: true }) as Record<string, string>[];
+    expect(rows.map((x) => [x.epoch, Number(x.lr)])).toEqual([
+      ['0', 0.01],
+      ['1', 0.001],
+    ]);
+  });
+});
+
+describe('bad input to train', () => {
+  it('a missing data folder: one clear message, exit 2, no stack trace', () => {
+    const dir = tmpDir('bad');
+    const file = tinyExperiment(dir, path.join(dir, 'nowhere'));
+    const r = cli(['train', file, '--no-progress'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/nowhere.*does not exist/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a missing experiment file: exit 2', () => {
+    const dir = tmpDir('bad');
+    const r = cli(['train', path.join(dir, 'nope.yaml')], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/nope\.yaml/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an image that cannot be decoded stops before training and names the file', () => {
+    const dir = tmpDir('bad');
+    const data = path.join(dir, 'faces');
+    fs.cpSync(dataDir, data, { recursive: true });
+    const broken = path.join(data, 'young', 'broken.jpg');
+    fs.writeFileSync(broken, 'not a jpeg at all');
+    const file = tinyExperiment(dir, data);
+    const r = cli(['train', file, '--no-progress'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('broken.jpg');
+    expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);
+  });
+
+  it('a failure after the run started leaves a folder that says FAILED', () => {
+    const dir = tmpDir('bad');
+    const file = tinyExperiment(dir, dataDir, '');
+    const text = fs.readFileSync(file, 'utf8');
+    const model = `model:\n  base: {architecture: mobilenet-mini, weights: ${path.join(dir, 'no-weights')}}\n  layers:\n    - flatten: {}\n    - dense: {units: 3, activation: softmax}\n`;
+    fs.writeFileSync(file, text.replace(/model:\n(    .*\n|  layers:\n)+/, model));
+    const r = cli(['train', file, '--no-progress'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no-weights/);
+    const run = onlyRun(path.join(dir, 'runs'));
+    const rec = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+    expect(rec.status).toBe('FAILED');
+    expect(fs.existsSync(path.join(run, 'model'))).toBe(false);
+  });
+});
