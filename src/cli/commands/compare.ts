@@ -13,6 +13,57 @@ export interface CompareOptions {
   metric?: string;
   plot: boolean;
   paramColumns: string;
+  mlflow?: boolean;
+  uri?: string;
+}
+
+/** Metrics the comparison reads from MLflow (Keras names; `acc` from older Keras autolog runs). */
+const MLFLOW_KEYS = ['loss', 'accuracy', 'acc', 'val_loss', 'val_accuracy', 'val_acc'];
+
+/** Runs from an MLflow server: by run id, or every active run of an experiment. Any MLflow run works, not only fitspec's. */
+async function loadMlflowRuns(ids: string[], opts: CompareOptions): Promise<RunData[]> {
+  const uri = opts.uri || process.env.MLFLOW_TRACKING_URI;
+  if (!uri) {
+    fail('compare.no-uri', '--mlflow needs a tracking server', { expected: 'MLFLOW_TRACKING_URI or --uri', hint: 'e.g. fitspec compare --mlflow --uri http://127.0.0.1:5000 --experiment 01-baseline' });
+  }
+  const { mlflowClient } = await import('../../track/connect.js');
+  const { historyFromPoints } = await import('../../report/compare.js');
+  const client = mlflowClient(uri);
+  type Run = NonNullable<Awaited<ReturnType<typeof client.getRun>>>;
+  const runs: Run[] = [];
+  for (const id of ids) {
+    const run = await client.getRun(id);
+    if (!run) fail('compare.no-runs', `the MLflow server at ${client.uri} has no run \`${id}\``, { expected: 'an MLflow run id (32 hex digits, shown in the MLflow UI)', received: id });
+    runs.push(run);
+  }
+  if (opts.experiment !== undefined) {
+    const exp = await client.getExperimentByName(opts.experiment);
+    if (!exp) fail('compare.no-runs', `the MLflow server at ${client.uri} has no experiment \`${opts.experiment}\``, { expected: 'an experiment name as shown in the MLflow UI', received: opts.experiment });
+    let pageToken: string | undefined;
+    do {
+      const page = await client.searchRuns({ experimentIds: [exp.experimentId], orderBy: ['attributes.start_time ASC'], pageToken });
+      runs.push(...page.runs);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    if (runs.length === 0) fail('compare.no-runs', `MLflow experiment \`${opts.experiment}\` has no runs`, { received: `0 runs at ${client.uri}` });
+  }
+  const unique = [...new Map(runs.map((r) => [r.info.runId, r])).values()];
+  return Promise.all(
+    unique.map(async (run): Promise<RunData> => {
+      const keys = MLFLOW_KEYS.filter((k) => k in run.metrics);
+      const points = (await Promise.all(keys.map((k) => client.getMetricHistory(run.info.runId, k)))).flat();
+      const { startTime, endTime } = run.info;
+      return {
+        id: run.tags['fitspec.run_id'] ?? run.info.runId,
+        name: run.info.runName ?? run.info.runId,
+        status: run.info.status,
+        configHash: run.tags['fitspec.config_hash'],
+        params: run.params,
+        history: historyFromPoints(points),
+        wallTimeS: startTime !== undefined && endTime !== undefined && endTime > 0 ? (endTime - startTime) / 1000 : undefined,
+      };
+    }),
+  );
 }
 
 /** A local run folder as the comparison sees it. */
@@ -60,8 +111,13 @@ export async function runCompare(runDirs: string[], opts: CompareOptions): Promi
     fail('cli.bad-option', `--param-columns must be a whole number of columns, received \`${opts.paramColumns}\``, { expected: 'an integer >= 0', received: opts.paramColumns });
   }
   if (runDirs.length === 0 && opts.experiment === undefined) {
-    fail('compare.no-runs', 'compare needs run folders or --experiment NAME', { hint: 'e.g. fitspec compare runs/01-baseline/* or fitspec compare --experiment 01-baseline' });
+    fail('compare.no-runs', `compare needs ${opts.mlflow ? 'MLflow run ids' : 'run folders'} or --experiment NAME`, { hint: 'e.g. fitspec compare runs/01-baseline/* or fitspec compare --experiment 01-baseline' });
   }
+  const runs = opts.mlflow ? await loadMlflowRuns(runDirs, opts) : await localRuns(runDirs, opts);
+  await printAndPlot(runs, opts, maxParamColumns);
+}
+
+async function localRuns(runDirs: string[], opts: CompareOptions): Promise<RunData[]> {
   const dirs = [...runDirs];
   if (opts.experiment !== undefined) {
     const { listRuns } = await import('../../track/runs.js');
@@ -77,8 +133,10 @@ export async function runCompare(runDirs: string[], opts: CompareOptions): Promi
     dirs.push(...found.map((r) => r.dir));
   }
   const unique = [...new Map(dirs.map((d) => [path.resolve(d), d])).values()];
-  const runs = await Promise.all(unique.map(loadLocalRun));
+  return Promise.all(unique.map(loadLocalRun));
+}
 
+async function printAndPlot(runs: RunData[], opts: CompareOptions, maxParamColumns: number): Promise<void> {
   const { compareRuns, formatComparison, compareCurvesPng } = await import('../../report/compare.js');
   process.stdout.write(formatComparison(compareRuns(runs), { format: opts.format, maxParamColumns }));
 
@@ -98,8 +156,10 @@ const command: CliCommand = {
     program
       .command('compare')
       .description('Compare runs: the params that differ, best val_accuracy and its epoch, final losses, wall time; and their validation curves as a PNG')
-      .argument('[runDirs...]', 'run folders (runs/<experiment>/<run id>)')
-      .option('--experiment <name>', 'every run of this experiment in --runs-dir')
+      .argument('[runs...]', 'run folders (runs/<experiment>/<run id>), or MLflow run ids with --mlflow')
+      .option('--experiment <name>', 'every run of this experiment (in --runs-dir, or on the MLflow server with --mlflow)')
+      .option('--mlflow', 'read the runs from the MLflow server instead of run folders (any MLflow run, e.g. Keras autolog)')
+      .option('--uri <uri>', 'MLflow tracking URI for --mlflow (default: MLFLOW_TRACKING_URI)')
       .option('--runs-dir <dir>', 'local run store', 'runs')
       .addOption(new Option('--format <format>', 'table format').choices(['text', 'markdown']).default('text'))
       .option('--out <png>', 'where to write the curves (default: <runs-dir>/compare-<timestamp>.png)')
