@@ -141,6 +141,12 @@ describe('fitspec compare', () => {
     expect(written).toHaveLength(1);
   });
 
+  it('--metric plots one metric', async () => {
+    const png = join(root, 'lr.png');
+    expect(await cli(['compare', a, b, '--metric', 'loss', '--out', png])).toBe(0);
+    expect((await sharp(png).metadata()).format).toBe('png');
+  });
+
   it('user mistakes are reported with a code and exit 2', async () => {
     expect(await cli(['compare'])).toBe(2);
     expect(err).toContain('[compare.no-runs]');
@@ -149,5 +155,8 @@ describe('fitspec compare', () => {
     expect(await cli(['compare', join(root, 'nowhere')])).toBe(2);
     expect(err).toContain('[run.not-found]');
     expect(await cli(['compare', a, '--format', 'html'])).toBe(2);
+    expect(await cli(['compare', a, '--metric', 'val_acuracy', '--out', join(root, 'never.png')])).toBe(2);
+    expect(err).toContain('[compare.unknown-metric]');
+    expect(err).toContain('did you mean `val_accuracy`?');
   });
 });

@@ -141,6 +141,14 @@ async function printAndPlot(runs: RunData[], opts: CompareOptions, maxParamColum
   process.stdout.write(formatComparison(compareRuns(runs), { format: opts.format, maxParamColumns }));
 
   if (opts.plot) {
+    if (opts.metric !== undefined && !runs.some((r) => r.history.some((row) => Number.isFinite(row[opts.metric!])))) {
+      const available = [...new Set(runs.flatMap((r) => r.history.flatMap((row) => Object.keys(row))))].filter((k) => k !== 'epoch').sort();
+      fail('compare.unknown-metric', `no run has values of \`${opts.metric}\` to plot`, {
+        expected: available.length ? `one of ${available.join(', ')}` : 'runs with recorded epochs',
+        received: opts.metric,
+        hint: available.length ? `did you mean \`${(await import('fastest-levenshtein')).closest(opts.metric, available)}\`?` : undefined,
+      });
+    }
     const nameCount = new Map<string, number>();
     for (const r of runs) nameCount.set(r.name, (nameCount.get(r.name) ?? 0) + 1);
     const curves = runs.map((r) => ({ label: nameCount.get(r.name)! > 1 ? `${r.name} ${r.id}` : r.name, history: r.history }));
