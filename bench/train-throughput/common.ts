@@ -1,0 +1,62 @@
+/** Shared by the benchmark's runner and its fitspec worker. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const BATCH = 32;
+export const CLASSES = 3;
+/** Images per size: enough distinct batches that no step sees the same input as the previous one. */
+export const IMAGES = 128;
+
+export function imagesFile(dir: string, size: number): string {
+  return join(dir, `images-${size}x${size}x3.u8`);
+}
+
+export function labelsFile(dir: string): string {
+  return join(dir, `labels-${IMAGES}.u8`);
+}
+
+/**
+ * The notebook's baseline uses `valid` convolutions; at 64x64 five of them with 2x2 pooling
+ * shrink the map to nothing, so below 128 both frameworks use `same` padding (flatten stays 512).
+ */
+export function padding(size: number): 'valid' | 'same' {
+  return size >= 128 ? 'valid' : 'same';
+}
+
+/** Deterministic uint8 images and labels (mulberry32), written once and read by every worker. */
+export function generate(size: number, seed = 1234): { images: Uint8Array; labels: Uint8Array } {
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const images = new Uint8Array(IMAGES * size * size * 3);
+  for (let i = 0; i < images.length; i++) images[i] = Math.floor(next() * 256);
+  const labels = new Uint8Array(IMAGES);
+  for (let i = 0; i < IMAGES; i++) labels[i] = i % CLASSES;
+  return { images, labels };
+}
+
+export function readData(dir: string, size: number): { images: Uint8Array; labels: Uint8Array } {
+  return { images: new Uint8Array(readFileSync(imagesFile(dir, size))), labels: new Uint8Array(readFileSync(labelsFile(dir))) };
+}
+
+/** What each worker prints as its last stdout line. */
+export interface WorkerResult {
+  framework: string;
+  backend: string;
+  size: number;
+  batch: number;
+  warmupSteps: number;
+  steps: number;
+  seconds: number;
+  imagesPerSec: number;
+  firstStepSeconds: number;
+  peakRssMB: number;
+  threads?: { intraOp: number; interOp: number };
+  versions: Record<string, string>;
+  finalLoss: number;
+}

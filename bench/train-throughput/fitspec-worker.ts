@@ -1,0 +1,65 @@
+/**
+ * Trains the notebook's baseline CNN, built by fitspec's own model builder from
+ * experiments/01-baseline.yaml, for a fixed number of steps and prints one JSON line.
+ * Usage: tsx fitspec-worker.ts <tensorflow|cpu> <size> <warmupSteps> <steps> <dataDir> [batch]
+ */
+import { resolve } from 'node:path';
+import { initBackend } from '../../src/backend.js';
+import { BATCH, CLASSES, IMAGES, padding, readData, type WorkerResult } from './common.js';
+
+const [backendArg, sizeArg, warmupArg, stepsArg, dataDir, batchArg] = process.argv.slice(2);
+const batch = Number(batchArg ?? BATCH);
+const size = Number(sizeArg);
+const warmup = Number(warmupArg);
+const steps = Number(stepsArg);
+
+const info = await initBackend(backendArg as 'tensorflow' | 'cpu');
+const tf = await import('@tensorflow/tfjs');
+const { loadExperiment } = await import('../../src/config/index.js');
+const { buildModel, buildOptimizer } = await import('../../src/model/index.js');
+
+const convIndices = [0, 2, 4, 6, 8];
+const set = [`data.image.height=${size}`, `data.image.width=${size}`, ...convIndices.map((i) => `model.layers.${i}.conv2d.padding=${padding(size)}`)];
+const { experiment: exp } = loadExperiment(resolve(import.meta.dirname, '../../experiments/01-baseline.yaml'), { set });
+const { model } = await buildModel(exp);
+model.compile({ optimizer: buildOptimizer(exp.train.optimizer), loss: exp.train.loss, metrics: exp.train.metrics });
+
+// Data in memory as float tensors, one per batch, like a Keras array held in RAM.
+const { images, labels } = readData(dataDir!, size);
+const perImage = size * size * 3;
+const batches = Array.from({ length: Math.floor(IMAGES / batch) }, (_, b) => {
+  const pixels = new Float32Array(batch * perImage);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = images[b * batch * perImage + i]! / 255;
+  const x = tf.tensor4d(pixels, [batch, size, size, 3]);
+  const y = tf.oneHot(tf.tensor1d(Array.from(labels.subarray(b * batch, (b + 1) * batch)), 'int32'), CLASSES);
+  return { x, y };
+});
+
+let loss = NaN;
+let firstStepSeconds = 0;
+let t0 = 0;
+for (let s = 0; s < warmup + steps; s++) {
+  if (s === warmup) t0 = performance.now();
+  const started = performance.now();
+  const { x, y } = batches[s % batches.length]!;
+  const out = await model.trainOnBatch(x, y);
+  loss = Array.isArray(out) ? out[0]! : out;
+  if (s === 0) firstStepSeconds = (performance.now() - started) / 1000;
+}
+const seconds = (performance.now() - t0) / 1000;
+const result: WorkerResult = {
+  framework: 'fitspec',
+  backend: info.name,
+  size,
+  batch,
+  warmupSteps: warmup,
+  steps,
+  seconds,
+  imagesPerSec: (steps * batch) / seconds,
+  firstStepSeconds,
+  peakRssMB: process.resourceUsage().maxRSS / 1024,
+  threads: info.threads,
+  versions: { tfjs: info.tfjsVersion, ...(info.tensorflowVersion ? { tensorflow: info.tensorflowVersion } : {}) },
+  finalLoss: loss,
+};
+console.log(JSON.stringify(result));

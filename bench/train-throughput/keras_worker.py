@@ -1,0 +1,53 @@
+"""The notebook's baseline CNN in Keras 3 on TensorFlow, trained with train_on_batch on the
+same uint8 images the fitspec worker reads; prints one JSON line.
+Usage: python keras_worker.py <size> <warmup_steps> <steps> <data_dir>"""
+import json
+import os
+import resource
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+import numpy as np  # noqa: E402
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+BATCH, CLASSES, IMAGES = 32, 3, 128
+size, warmup, steps, data_dir = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+padding = "valid" if size >= 128 else "same"  # same rule as common.ts
+
+images = np.fromfile(os.path.join(data_dir, f"images-{size}x{size}x3.u8"), dtype=np.uint8)
+images = images.reshape(IMAGES, size, size, 3).astype(np.float32) / 255.0
+labels = np.fromfile(os.path.join(data_dir, f"labels-{IMAGES}.u8"), dtype=np.uint8)
+onehot = keras.utils.to_categorical(labels, CLASSES).astype(np.float32)
+batches = [(images[b * BATCH:(b + 1) * BATCH], onehot[b * BATCH:(b + 1) * BATCH]) for b in range(IMAGES // BATCH)]
+
+keras.utils.set_random_seed(42)
+layers = [keras.Input((size, size, 3))]
+for filters in (32, 64, 128, 128, 128):
+    layers += [keras.layers.Conv2D(filters, (3, 3), activation="relu", padding=padding), keras.layers.MaxPooling2D((2, 2))]
+layers += [keras.layers.Flatten(), keras.layers.Dense(512, activation="relu"), keras.layers.Dense(CLASSES, activation="softmax")]
+model = keras.Sequential(layers)
+model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(learning_rate=1e-4), metrics=["accuracy"])
+
+loss = float("nan")
+first = 0.0
+t0 = time.perf_counter()
+for s in range(warmup + steps):
+    if s == warmup:
+        t0 = time.perf_counter()
+    started = time.perf_counter()
+    x, y = batches[s % len(batches)]
+    out = model.train_on_batch(x, y)
+    loss = float(out[0] if isinstance(out, (list, tuple)) else out)
+    if s == 0:
+        first = time.perf_counter() - started
+seconds = time.perf_counter() - t0
+print(json.dumps({
+    "framework": "keras", "backend": "tensorflow", "size": size, "batch": BATCH, "warmupSteps": warmup, "steps": steps,
+    "seconds": seconds, "imagesPerSec": steps * BATCH / seconds, "firstStepSeconds": first,
+    "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "threads": {"intraOp": tf.config.threading.get_intra_op_parallelism_threads(), "interOp": tf.config.threading.get_inter_op_parallelism_threads()},
+    "versions": {"keras": keras.__version__, "tensorflow": tf.__version__, "python": sys.version.split()[0]},
+    "finalLoss": loss,
+}))

@@ -1,0 +1,158 @@
+/**
+ * Training throughput of the notebook's baseline CNN: fitspec on native TensorFlow vs Keras 3 on
+ * TensorFlow vs fitspec's pure-JS backend, on the same generated images, in one run.
+ *
+ *   npm run bench:train [-- --steps=10 --warmup=3 --sizes=128,64 --rounds=1 --cpu-size=64 --cpu-batch=4 --no-keras --no-cpu]
+ *
+ * The pure-JS step uses a batch of 4 by default: one batch of 32 at 64x64 takes over five minutes,
+ * and that single-threaded backend's images/s hardly depends on the batch size.
+ *
+ * Keras runs in the bench-local virtual environment .bench/venv (created on first use with
+ * `pip install tensorflow-cpu==<pinned> keras`). Each worker is its own process and reports its peak RSS.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { TF_VERSION } from '../../scripts/native/layout.mjs';
+import { BATCH, generate, imagesFile, labelsFile, type WorkerResult } from './common.js';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const benchDir = join(root, '.bench');
+const dataDir = join(benchDir, 'train-throughput');
+const venv = join(benchDir, 'venv');
+const venvPython = join(venv, 'bin', 'python');
+
+const opts = parseArgs(process.argv.slice(2));
+const sizes = String(opts.sizes ?? '128,64').split(',').map(Number);
+const warmup = Number(opts.warmup ?? 3);
+const rounds = Number(opts.rounds ?? 1);
+const cpuSize = Number(opts['cpu-size'] ?? 64);
+const cpuBatch = Number(opts['cpu-batch'] ?? 4);
+const stepsFor = (size: number): number => Number(opts.steps ?? (size >= 128 ? 10 : 20));
+
+function parseArgs(argv: string[]): Record<string, string | boolean> {
+  const out: Record<string, string | boolean> = {};
+  for (const a of argv) {
+    const m = /^--(no-)?([\w-]+)(?:=(.*))?$/.exec(a);
+    if (!m) throw new Error(`unknown argument ${a}`);
+    out[m[2]!] = m[1] ? false : (m[3] ?? true);
+  }
+  return out;
+}
+
+function ensureData(): void {
+  mkdirSync(dataDir, { recursive: true });
+  for (const size of new Set([...sizes, cpuSize])) {
+    if (existsSync(imagesFile(dataDir, size))) continue;
+    const { images, labels } = generate(size);
+    writeFileSync(imagesFile(dataDir, size), images);
+    writeFileSync(labelsFile(dataDir), labels);
+  }
+}
+
+function ensureVenv(): string {
+  const check = (): string | undefined => {
+    if (!existsSync(venvPython)) return undefined;
+    const r = spawnSync(venvPython, ['-c', 'import keras, tensorflow as tf; print(keras.__version__, tf.__version__)'], {
+      encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+    });
+    return r.status === 0 ? r.stdout.trim() : undefined;
+  };
+  const have = check();
+  if (have?.endsWith(TF_VERSION)) return have;
+  const python = process.env.FITSPEC_PYTHON ?? 'python3';
+  console.log(`setting up ${venv} (tensorflow-cpu==${TF_VERSION}, keras); once only...`);
+  if (!existsSync(venvPython)) run(python, ['-m', 'venv', venv], 'python -m venv');
+  run(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `tensorflow-cpu==${TF_VERSION}`, 'keras'], 'pip install');
+  const now = check();
+  if (!now) throw new Error('keras / tensorflow do not import in .bench/venv after installing them');
+  return now;
+}
+
+function run(cmd: string, args: string[], what: string): void {
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`${what} failed with ${r.status ?? r.signal}`);
+}
+
+function worker(cmd: string, args: string[], label: string): WorkerResult | undefined {
+  process.stdout.write(`  running ${label}... `);
+  const started = Date.now();
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    const res = JSON.parse(last) as WorkerResult;
+    console.log(`${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return res;
+  } catch {
+    console.log('FAILED');
+    console.log(`${r.stderr}`.trim().split('\n').slice(-12).map((l) => `    ${l}`).join('\n'));
+    return undefined;
+  }
+}
+
+const fitspecWorker = (backend: string, size: number, w: number, steps: number, batch = BATCH): WorkerResult | undefined =>
+  worker(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), backend, String(size), String(w), String(steps), dataDir, String(batch)],
+    `fitspec ${backend} ${size}x${size}, batch ${batch}, ${w} warm-up + ${steps} steps`);
+const kerasWorker = (size: number, steps: number): WorkerResult | undefined =>
+  worker(venvPython, [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), String(steps), dataDir],
+    `keras ${size}x${size}, ${warmup} warm-up + ${steps} steps`);
+
+// ---------------------------------------------------------------------------------------------
+
+const load0 = loadavg()[0]!;
+console.log('train-throughput: notebook baseline CNN (Conv2D 32-64-128-128-128 3x3 relu + MaxPool 2, Dense 512 relu, Dense 3 softmax),');
+console.log(`  RMSprop lr 1e-4, categorical crossentropy, batch ${BATCH}, same generated uint8 images (/255) on every side`);
+console.log(`  at 128x128 the notebook's valid padding; below 128, same padding (valid would shrink the map to nothing)`);
+ensureData();
+let kerasVersion: string | undefined;
+if (opts.keras !== false) kerasVersion = ensureVenv();
+
+const results: WorkerResult[] = [];
+for (const size of sizes) {
+  for (let r = 0; r < rounds; r++) {
+    const a = fitspecWorker('tensorflow', size, warmup, stepsFor(size));
+    if (a) results.push(a);
+    if (kerasVersion) {
+      const b = kerasWorker(size, stepsFor(size));
+      if (b) results.push(b);
+    }
+  }
+}
+if (opts.cpu !== false) {
+  const c = fitspecWorker('cpu', cpuSize, 0, 1, cpuBatch);
+  if (c) results.push(c);
+}
+const load1 = loadavg()[0]!;
+
+// Best of the rounds per (size, framework, backend): other processes only ever slow a run down.
+const best = new Map<string, WorkerResult>();
+for (const r of results) {
+  const key = `${r.size}|${r.framework}|${r.backend}`;
+  if (!best.has(key) || best.get(key)!.imagesPerSec < r.imagesPerSec) best.set(key, r);
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+console.log('');
+console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${process.platform}-${process.arch}, Node ${process.version}`);
+console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end${rounds > 1 ? `; best of ${rounds} rounds` : ''}`);
+const header = ['size', 'framework', 'backend', 'versions', 'batch', 'steps', 'images/s', 'ms/step', 'peak RSS'];
+const rows: string[][] = [];
+for (const r of best.values()) {
+  const versions = Object.entries(r.versions).filter(([k]) => k !== 'python').map(([k, v]) => `${k} ${v}`).join(', ');
+  rows.push([`${r.size}x${r.size}`, r.framework, r.backend, versions, String(r.batch), String(r.steps), r.imagesPerSec.toFixed(r.imagesPerSec < 1 ? 3 : 1),
+    ((r.seconds / r.steps) * 1000).toFixed(0), `${r.peakRssMB.toFixed(0)} MB`]);
+}
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+const fmt = (row: string[]): string => row.map((c, i) => (i >= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+console.log(fmt(header));
+for (const row of rows) console.log(fmt(row));
+console.log('');
+for (const size of sizes) {
+  const f = best.get(`${size}|fitspec|tensorflow`);
+  const k = best.get(`${size}|keras|tensorflow`);
+  if (f && k) console.log(`ratio fitspec/keras at ${size}x${size}: ${(f.imagesPerSec / k.imagesPerSec).toFixed(2)}x images/s, ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS`);
+  const c = best.get(`${size}|fitspec|cpu`);
+  if (f && c) console.log(`native vs pure JS at ${size}x${size}: ${(f.imagesPerSec / c.imagesPerSec).toFixed(0)}x faster`);
+}
+if (results.length === 0) process.exitCode = 1;
