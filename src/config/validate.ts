@@ -1,20 +1,47 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Problem } from '../errors.js';
 import { describeSchema, show } from './describe.js';
 import { experimentJsonSchema } from './json-schema.js';
 import { placeOf, type PathOrigin, type Sources } from './origins.js';
 import { suggestion } from './suggest.js';
 
-
 type Json = Record<string, unknown>;
+const require = createRequire(import.meta.url);
+const OPTIONS = { allErrors: true, strict: true, useDefaults: true, verbose: true } as const;
+/** Compiled validators are cached as standalone code: compiling the schema costs far more than validating. */
+const CACHE_DIR = process.env.FITSPEC_CACHE_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/.cache/fitspec');
 let compiled: ValidateFunction | undefined;
 
 function validator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, useDefaults: true, verbose: true });
-    compiled = ajv.compile(experimentJsonSchema());
+  if (compiled) return compiled;
+  const schema = experimentJsonSchema();
+  const ajvVersion = (require('ajv/package.json') as { version: string }).version;
+  const key = createHash('sha256').update(JSON.stringify([schema, OPTIONS, ajvVersion])).digest('hex').slice(0, 16);
+  const file = path.join(CACHE_DIR, `experiment-validator-${key}.cjs`);
+  try {
+    compiled = require(file) as ValidateFunction;
+    return compiled;
+  } catch {
+    // Not cached yet (or unreadable): compile below.
   }
-  return compiled as ValidateFunction;
+  const { Ajv2020 } = require('ajv/dist/2020') as typeof import('ajv/dist/2020.js');
+  const ajv = new Ajv2020({ ...OPTIONS, code: { source: true } });
+  compiled = ajv.compile(schema);
+  try {
+    const standalone = (require('ajv/dist/standalone') as typeof import('ajv/dist/standalone/index.js')).default;
+    mkdirSync(CACHE_DIR, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, standalone(ajv, compiled));
+    renameSync(tmp, file);
+  } catch {
+    // A read-only install just compiles every time.
+  }
+  return compiled;
 }
 
 function segments(pointer: string): string[] {
