@@ -65,11 +65,31 @@ export function historyFromPoints(points: { key: string; value: number; step: nu
   return [...byStep.values()].sort((a, b) => a.epoch - b.epoch);
 }
 
-/** Names of params that differ between runs (a param missing from some runs differs too). */
+/** Params never worth a column: the name has its own, the description is prose. */
+const IGNORED_PARAMS = new Set(['name', 'description']);
+
+/** Layer arguments shift whenever a layer is inserted, so they come after the settings people change by hand. */
+const isLayerParam = (k: string) => /^model\.(base\.)?layers\./.test(k);
+
+/**
+ * Names of params that differ between runs (a param missing from some runs differs too): settings
+ * first, then layer arguments, each in alphabetical order.
+ */
 export function differingParams(runs: { params: Record<string, string> }[]): string[] {
   if (runs.length < 2) return [];
   const keys = new Set(runs.flatMap((r) => Object.keys(r.params)));
-  return [...keys].filter((k) => new Set(runs.map((r) => r.params[k] ?? '\u0000missing')).size > 1).sort();
+  const differ = [...keys].filter((k) => !IGNORED_PARAMS.has(k) && new Set(runs.map((r) => r.params[k] ?? '\u0000missing')).size > 1).sort();
+  return [...differ.filter((k) => !isLayerParam(k)), ...differ.filter(isLayerParam)];
+}
+
+/** `model.layers (38), augment (2)`: hidden params counted by their first two path segments. */
+function groupNames(keys: string[]): string {
+  const groups = new Map<string, string[]>();
+  for (const k of keys) {
+    const g = k.split('.').slice(0, 2).join('.');
+    groups.set(g, [...(groups.get(g) ?? []), k]);
+  }
+  return [...groups].map(([g, ks]) => (ks.length === 1 ? ks[0]! : `${g}.* (${ks.length})`)).join(', ');
 }
 
 export function compareRuns(runs: RunData[]): Comparison {
@@ -157,7 +177,7 @@ export function formatComparison(c: Comparison, opts: FormatOptions): string {
     for (const cells of body) lines.push(fmt(cells));
   }
   if (c.rows.length > 1 && c.differing.length === 0) lines.push('', 'The runs have the same params.');
-  if (hidden.length > 0) lines.push('', `${hidden.length} more params differ: ${hidden.join(', ')}`);
+  if (hidden.length > 0) lines.push('', `${hidden.length} more params differ: ${groupNames(hidden)} (--param-columns shows more)`);
   return lines.join('\n') + '\n';
 }
 

@@ -98,6 +98,18 @@ describe('comparison (pure)', () => {
     expect(text).toContain('2 more params differ: b, c');
   });
 
+  it('puts hand-set params before layer arguments, ignores name and description, and groups what does not fit', () => {
+    const layers = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`model.layers.${i}.dense.units`, String(10 * (i + n))]));
+    const runs = [
+      { id: 'a', name: 'a', params: { name: 'a', description: 'one', 'train.epochs': '3', 'augment.zoom': '0', 'augment.shear': '0', ...layers(3) }, history: [] },
+      { id: 'b', name: 'b', params: { name: 'b', description: 'two', 'train.epochs': '5', 'augment.zoom': '0.2', 'augment.shear': '0.1', ...layers(4) }, history: [] },
+    ];
+    expect(differingParams(runs).slice(0, 4)).toEqual(['augment.shear', 'augment.zoom', 'train.epochs', 'model.layers.0.dense.units']);
+    const text = formatComparison(compareRuns(runs), { format: 'text', maxParamColumns: 2 });
+    expect(text).toMatch(/^run\s+name\s+config\s+augment\.shear\s+augment\.zoom\s+best/);
+    expect(text).toContain('5 more params differ: train.epochs, model.layers.* (4)');
+  });
+
   it('reads metrics.csv and metric points into the same rows', () => {
     expect(parseMetricsCsv('epoch,loss,val_loss\n0,1.5,NaN\n1,1.2,\n')).toEqual([{ epoch: 0, loss: 1.5, val_loss: Number.NaN }, { epoch: 1, loss: 1.2 }]);
     expect(historyFromPoints([{ key: 'loss', value: 2, step: 1 }, { key: 'loss', value: 3, step: 0 }, { key: 'val_loss', value: 4, step: 1 }])).toEqual([{ epoch: 0, loss: 3 }, { epoch: 1, loss: 2, val_loss: 4 }]);
