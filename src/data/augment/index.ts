@@ -5,7 +5,7 @@ import brightness from './brightness.js';
 import channelShift from './channel-shift.js';
 import heightShift from './height-shift.js';
 import horizontalFlip from './horizontal-flip.js';
-import { applyPlan, plan } from './resample.js';
+import { transformBatch } from './resample.js';
 import rotation from './rotation.js';
 import shear from './shear.js';
 import { compose, IDENTITY, type Affine, type AffineOp, type AugmentOp, type PixelOp } from './types.js';
@@ -45,13 +45,12 @@ export function drawBatch(a: Augment, s: Sampler, batch: number, height: number,
 const isIdentity = (m: Affine) => m.every((v, i) => v === IDENTITY[i]);
 
 /** Augments a batch in pixel units (before rescale, as Keras does). Returns a new tensor. */
-export function augmentBatch(x: tf.Tensor4D, a: Augment, s: Sampler): tf.Tensor4D {
+export function augmentBatch(x: tf.Tensor4D, a: Augment, s: Sampler, opts: { resampler?: 'native' | 'portable' } = {}): tf.Tensor4D {
   const [B, H, W] = x.shape;
   const d = drawBatch(a, s, B, H, W);
   let out = x.clone();
   if (!d.maps.every(isIdentity)) {
-    const p = plan(d.maps, H, W, a.fill, a.interpolation ?? 'bilinear');
-    const next = applyPlan(tf, out, p, a.fill === 'constant' ? a.fillValue : 0);
+    const next = transformBatch(tf, out, d.maps, a.fill, a.interpolation ?? 'bilinear', a.fill === 'constant' ? a.fillValue : 0, opts.resampler);
     out.dispose();
     out = next;
   }

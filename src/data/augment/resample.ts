@@ -3,6 +3,15 @@ import type { Affine } from './types.js';
 
 export type FillMode = 'nearest' | 'reflect' | 'wrap' | 'constant';
 
+/**
+ * cos(90 degrees) is 6e-17, not 0: such coefficients are snapped so that right-angle turns land
+ * exactly on pixels instead of a hair outside the image (where `wrap` would jump to the far edge).
+ */
+export function snapCoefficient(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v - r) < 1e-9 ? r : v;
+}
+
 /** Maps an integer index outside [0, n) into it; -1 marks "use the fill value". */
 function fillIndex(i: number, n: number, mode: FillMode): number {
   if (i >= 0 && i < n) return i;
@@ -42,6 +51,15 @@ export function plan(maps: Affine[], height: number, width: number, mode: FillMo
   const indices = Array.from({ length: taps }, () => new Int32Array(B * P));
   const weights = Array.from({ length: taps }, () => new Float32Array(B * P));
   const fillWeight = mode === 'constant' ? new Float32Array(B * P) : undefined;
+  const tap = (k: number, o: number, base: number, ix: number, iy: number, w: number, weight: number) => {
+    if (ix < 0 || iy < 0) {
+      indices[k]![o] = base;
+      fillWeight![o] += weight;
+    } else {
+      indices[k]![o] = base + iy * w + ix;
+      weights[k]![o] = weight;
+    }
+  };
   const cx = (width - 1) / 2;
   const cy = (height - 1) / 2;
   // Snap coordinates that are integers up to float error (a 90 degree turn) onto the grid.
@@ -50,7 +68,7 @@ export function plan(maps: Affine[], height: number, width: number, mode: FillMo
     return Math.abs(v - r) < 1e-6 ? r : v;
   };
   for (let b = 0; b < B; b++) {
-    const [a, bb, c, d, e, f] = maps[b]!;
+    const [a, bb, c, d, e, f] = maps[b]!.map(snapCoefficient);
     const base = b * P;
     for (let y = 0; y < height; y++) {
       const yc = y - cy;
@@ -75,27 +93,21 @@ export function plan(maps: Affine[], height: number, width: number, mode: FillMo
         const y0 = Math.floor(sy);
         const fx = sx - x0;
         const fy = sy - y0;
-        const xs = [fillIndex(x0, width, mode), fillIndex(x0 + 1, width, mode)];
-        const ys = [fillIndex(y0, height, mode), fillIndex(y0 + 1, height, mode)];
-        const ws = [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy];
-        for (let k = 0; k < 4; k++) {
-          const ix = xs[k & 1]!;
-          const iy = ys[k >> 1]!;
-          if (ix < 0 || iy < 0) {
-            indices[k]![o] = base;
-            fillWeight![o] += ws[k]!;
-          } else {
-            indices[k]![o] = base + iy * width + ix;
-            weights[k]![o] = ws[k]!;
-          }
-        }
+        const xa = fillIndex(x0, width, mode);
+        const xb = fillIndex(x0 + 1, width, mode);
+        const ya = fillIndex(y0, height, mode);
+        const yb = fillIndex(y0 + 1, height, mode);
+        tap(0, o, base, xa, ya, width, (1 - fx) * (1 - fy));
+        tap(1, o, base, xb, ya, width, fx * (1 - fy));
+        tap(2, o, base, xa, yb, width, (1 - fx) * fy);
+        tap(3, o, base, xb, yb, width, fx * fy);
       }
     }
   }
   return { taps, indices, weights, fillWeight };
 }
 
-/** x: [B, H, W, C] float32 in pixel units; returns the resampled batch. */
+/** x: [B, H, W, C] float32 in pixel units; returns the resampled batch (any backend). */
 export function applyPlan(t: typeof tf, x: tf.Tensor4D, p: Plan, fillValue: number): tf.Tensor4D {
   const [B, H, W, C] = x.shape;
   return t.tidy(() => {
@@ -110,4 +122,53 @@ export function applyPlan(t: typeof tf, x: tf.Tensor4D, p: Plan, fillValue: numb
     if (p.fillWeight && fillValue !== 0) out = t.add(out!, t.mul(t.tensor2d(p.fillWeight, [B * H * W, 1]), fillValue)) as tf.Tensor2D;
     return t.reshape(out!, [B, H, W, C]) as tf.Tensor4D;
   });
+}
+
+/**
+ * The centred output -> input maps as TensorFlow's projective transform rows
+ * [a0, a1, a2, b0, b1, b2, 0, 0] in plain pixel indices.
+ */
+export function toTensorflowTransforms(maps: Affine[], height: number, width: number): Float32Array {
+  const cx = (width - 1) / 2;
+  const cy = (height - 1) / 2;
+  const out = new Float32Array(maps.length * 8);
+  maps.forEach((m, i) => {
+    const [a, b, c, d, e, f] = m.map(snapCoefficient);
+    out.set([a, b, c + cx - a * cx - b * cy, d, e, f + cy - d * cx - e * cy, 0, 0], i * 8);
+  });
+  return out;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * On the native backend the whole batch goes through TensorFlow's own `ImageProjectiveTransformV3`
+ * op: tfjs-node has no kernel for `tf.image.transform`, and the pure-JS `cpu` kernel transforms only
+ * the first image of a batch, so other backends use `plan` + `applyPlan` (same sampling and fill
+ * rules: bilinear or nearest, nearest / reflect / wrap / constant).
+ */
+export function transformBatch(t: typeof tf, x: tf.Tensor4D, maps: Affine[], mode: FillMode, interpolation: 'bilinear' | 'nearest', fillValue: number, force?: 'native' | 'portable'): tf.Tensor4D {
+  const [B, H, W] = x.shape;
+  const backend = t.backend() as any;
+  const native = t.getBackend() === 'tensorflow' && typeof backend?.executeSingleOutput === 'function' && backend.binding;
+  if ((native && force !== 'portable') || force === 'native') {
+    if (!native) throw new Error('the native TensorFlow backend is not active');
+    const binding = backend.binding;
+    const transforms = t.tensor2d(toTensorflowTransforms(maps, H, W), [B, 8]);
+    const shape = t.tensor1d([H, W], 'int32');
+    const fill = t.scalar(fillValue, 'float32');
+    try {
+      return backend.executeSingleOutput(
+        'ImageProjectiveTransformV3',
+        [
+          { name: 'dtype', type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
+          { name: 'interpolation', type: binding.TF_ATTR_STRING, value: interpolation.toUpperCase() },
+          { name: 'fill_mode', type: binding.TF_ATTR_STRING, value: mode.toUpperCase() },
+        ],
+        [x, transforms, shape, fill],
+      ) as tf.Tensor4D;
+    } finally {
+      t.dispose([transforms, shape, fill]);
+    }
+  }
+  return applyPlan(t, x, plan(maps, H, W, mode, interpolation), fillValue);
 }

@@ -32,14 +32,14 @@ export function drawFace(r: Rng, age: number): FaceImage {
 
   // Age cues, each with its own person-to-person variation so that classes overlap.
   const cue = (slope: number, offset: number, sd: number) => clamp01(age * slope + offset + r.normal(0, sd));
-  const grey = cue(1.3, -0.45, 0.2);
-  const recession = cue(1.1, -0.45, 0.22);
-  const foreheadLines = cue(1.2, -0.3, 0.2);
-  const crowsFeet = cue(1.2, -0.35, 0.2);
-  const bags = cue(1.0, -0.25, 0.2);
-  const folds = cue(1.1, -0.3, 0.2);
+  const grey = cue(1.3, -0.45, 0.15);
+  const recession = cue(1.1, -0.45, 0.18);
+  const foreheadLines = cue(1.2, -0.3, 0.15);
+  const crowsFeet = cue(1.2, -0.35, 0.15);
+  const bags = cue(1.0, -0.25, 0.15);
+  const folds = cue(1.1, -0.3, 0.15);
   const spots = Math.max(0, Math.round(cue(1, -0.35, 0.2) * 9));
-  const jowl = cue(1.0, -0.3, 0.2);
+  const jowl = cue(1.0, -0.3, 0.15);
 
   const skin = mix(r.pick(SKIN), r.pick(SKIN), r.next());
   const line = hex(shade(skin, 0.62));

@@ -37,7 +37,7 @@ export function ageFor(r: Rng, k: number, K: number, borderline: number): number
   if (r.bernoulli(borderline)) cls = k === 0 ? 1 : k === K - 1 ? K - 2 : k + (r.bernoulli(0.5) ? 1 : -1);
   const lo = cls / K;
   const hi = (cls + 1) / K;
-  const widen = 0.35 / K;
+  const widen = 0.25 / K;
   return Math.min(1, Math.max(0, r.uniform(lo - widen, hi + widen)));
 }
 
@@ -53,7 +53,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   if (!Number.isInteger(opts.perClass) || opts.perClass < 1) fail('synth.per-class', `--per-class must be a positive integer, got ${opts.perClass}.`, { expected: 'an integer >= 1', received: String(opts.perClass) });
   const out = resolve(opts.out);
   if (existsSync(out) && readdirSync(out).length > 0) fail('synth.out-exists', `${out} already exists and is not empty.`, { file: out, hint: 'Choose a new folder, or delete this one first.' });
-  const borderline = opts.borderline ?? 0.04;
+  const borderline = opts.borderline ?? 0.03;
   const K = classes.length;
   const total = K * opts.perClass;
 
