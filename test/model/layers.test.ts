@@ -68,6 +68,20 @@ describe('layer registry', () => {
       expect(b).toEqual(a);
       fs.rmSync(dir, { recursive: true, force: true });
     });
+
+    it(`${row.kind} ${JSON.stringify(row.args)} trains: finite loss, trainable weights move`, async () => {
+      const input = row.input.length === 1 ? [row.input[0]!, 1, 1] : row.input;
+      const head = row.output.length > 2 ? [{ flatten: {} }] : [];
+      const layers = row.input.length === 1 && row.kind === 'dense' ? [{ flatten: {} }, { [row.kind]: row.args }] : [{ [row.kind]: row.args }];
+      const built = await buildModel(experimentWith([...layers, ...head, { dense: { units: 3, activation: 'softmax' } }], input));
+      built.model.compile({ optimizer: tf.train.sgd(0.5), loss: 'categoricalCrossentropy' });
+      const layer = built.model.layers.find((l) => l.name !== 'input' && l.getClassName() !== 'InputLayer')!;
+      const before = layer.trainableWeights.map((w) => Array.from(w.read().dataSync()));
+      const loss = (await built.model.trainOnBatch(tf.randomUniform([4, ...input]), tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3))) as number;
+      expect(Number.isFinite(loss)).toBe(true);
+      const after = layer.trainableWeights.map((w) => Array.from(w.read().dataSync()));
+      if (before.length) expect(after).not.toEqual(before);
+    });
   }
 
   it('gives default names the Keras way and keeps explicit ones', async () => {

@@ -1,16 +1,73 @@
 import * as tf from '@tensorflow/tfjs';
 import { common, type LayerDef } from './types.js';
 
+interface BN extends tf.layers.Layer {
+  axis: number;
+  epsilon: number;
+  momentum: number;
+  center: boolean;
+  scale: boolean;
+  gamma: tf.LayerVariable | null;
+  beta: tf.LayerVariable | null;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor;
+}
+type BNClass = new (args: object) => BN;
+
+/**
+ * tfjs' fused batch-norm gradient fails when the normalized axis is not the last one
+ * ("Input to reshape ... requested shape has N"): the notebook's `BatchNormalization(axis=1)` on
+ * channels-last images hits exactly that. In training mode this subclass normalizes with plain ops,
+ * whose gradients work for any axis; inference, weights and the saved class name stay tfjs' own, so
+ * saved models load anywhere.
+ */
+let AnyAxisBatchNormalization: BNClass | undefined;
+
+function anyAxisClass(): BNClass {
+  if (AnyAxisBatchNormalization) return AnyAxisBatchNormalization;
+  const Base = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as BNClass;
+  const Derived = class extends Base {
+    override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const ndim = x.rank;
+      const axis = this.axis >= 0 ? this.axis : this.axis + ndim;
+      if (!kwargs.training || axis === ndim - 1) return super.call(inputs, kwargs);
+      return tf.tidy(() => {
+        const reduction = Array.from({ length: ndim }, (_, i) => i).filter((i) => i !== axis);
+        const shape = x.shape.map((d, i) => (i === axis ? d : 1));
+        const { mean, variance } = tf.moments(x, reduction, true);
+        let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
+        if (this.scale && this.gamma) y = tf.mul(y, tf.reshape(this.gamma.read(), shape));
+        if (this.center && this.beta) y = tf.add(y, tf.reshape(this.beta.read(), shape));
+        const decay = 1 - this.momentum;
+        for (const [v, batch] of [
+          [this.movingMean, mean],
+          [this.movingVariance, variance],
+        ] as const) {
+          const old = v.read();
+          v.write(tf.sub(old, tf.mul(tf.sub(old, tf.reshape(batch, old.shape)), decay)));
+        }
+        return y;
+      });
+    }
+  };
+  AnyAxisBatchNormalization = Derived;
+  return Derived;
+}
+
 export const batchNormalization: LayerDef<'batchNormalization'> = {
   kind: 'batchNormalization',
   kerasClass: 'BatchNormalization',
-  build: (a, ctx) =>
-    tf.layers.batchNormalization({
+  build: (a, ctx) => {
+    const Layer = anyAxisClass();
+    return new Layer({
       ...common(a, ctx),
       axis: a.axis ?? -1,
       momentum: a.momentum ?? 0.99,
       epsilon: a.epsilon ?? 0.001,
       center: a.center ?? true,
       scale: a.scale ?? true,
-    }),
+    });
+  },
 };

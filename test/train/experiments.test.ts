@@ -1,0 +1,40 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, cli, tmpDir } from './helpers.js';
+
+/**
+ * Every step of the notebook trains: the quick variant of each experiment, one epoch, on a small
+ * generated dataset in the notebook's own layout (Train/<ID>.jpg + train.csv).
+ */
+let dir: string;
+let data: string;
+
+beforeAll(() => {
+  dir = tmpDir('notebook');
+  data = path.join(dir, 'faces');
+  const r = cli(['data', 'synth', '--out', data, '--per-class', '16', '--layout', 'csv', '--seed', '11'], ROOT);
+  if (r.code !== 0) throw new Error(r.stderr);
+});
+
+const files = fs.readdirSync(path.join(ROOT, 'experiments', 'quick')).filter((f) => f.endsWith('.yaml')).sort();
+
+describe('the notebook, step by step (quick variants, one epoch each)', () => {
+  it('has all five steps', () => {
+    expect(files).toEqual(['01-baseline.yaml', '02-bn-dropout.yaml', '03-augmentation.yaml', '04-vgg16-frozen.yaml', '05-vgg16-finetune.yaml']);
+  });
+
+  for (const f of files) {
+    it(`trains ${f}`, () => {
+      const set = [`data.source.images=${data}/Train`, `data.source.labels=${data}/train.csv`, 'data.split.train=10', 'data.split.validation=6', 'train.batchSize=10', `tracking.runsDir=${dir}/runs`];
+      const r = cli(['train', path.join(ROOT, 'experiments', 'quick', f), '--max-epochs', '1', '--no-progress', ...set.flatMap((s) => ['--set', s])], dir);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/epoch 1\/\d+.*val_accuracy/);
+      const name = `quick-${f.replace('.yaml', '')}`;
+      const runs = fs.readdirSync(path.join(dir, 'runs', name));
+      const summary = JSON.parse(fs.readFileSync(path.join(dir, 'runs', name, runs[0]!, 'summary.json'), 'utf8'));
+      expect(summary.status).toBe('FINISHED');
+      expect(summary.epochs).toBe(1);
+    });
+  }
+});
