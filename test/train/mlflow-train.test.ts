@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mlflowPython, mlflowServer } from '../setup/mlflow.js';
+import { cli, onlyRun, synth, tinyExperiment, tmpDir } from './helpers.js';
+
+let uri: string;
+let dataDir: string;
+
+beforeAll(async () => {
+  uri = await mlflowServer();
+  dataDir = path.join(tmpDir('mlflow-data'), 'faces');
+  synth(dataDir, 8);
+});
+
+describe('fitspec train with an MLflow server', () => {
+  it('logs params, every epoch, tags, dataset and artifacts that MLflow itself reads back', async () => {
+    const dir = tmpDir('mlflow-train');
+    const file = tinyExperiment(dir, dataDir, '');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('split: {train: 8, validation: 4}', 'split: {train: 5, validation: 3}').replace('epochs: 2', 'epochs: 3').replace('name: tiny', 'name: tiny\ndescription: tracked end to end'));
+    const r = cli(['train', file, '--no-progress'], dir, { MLFLOW_TRACKING_URI: uri });
+    expect(r.code, r.stderr).toBe(0);
+    const run = onlyRun(path.join(dir, 'runs'));
+    const record = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+    const runId = record.mlflow?.runId as string;
+    expect(runId).toBeTruthy();
+
+    const seen = await mlflowPython<any>(`
+run = mlflow.get_run(${JSON.stringify(runId)})
+hist = {k: [m.step for m in client.get_metric_history(run.info.run_id, k)] for k in ["loss", "accuracy", "val_loss", "val_accuracy"]}
+def walk(path):
+    out = []
+    for a in client.list_artifacts(run.info.run_id, path):
+        out += walk(a.path) if a.is_dir else [a.path]
+    return out
+out({
+  "status": run.info.status,
+  "params": run.data.params,
+  "tags": run.data.tags,
+  "hist": hist,
+  "artifacts": walk(None),
+  "datasets": [{"name": d.dataset.name, "digest": d.dataset.digest, "context": [t.value for t in d.tags if t.key == "mlflow.data.context"]} for d in run.inputs.dataset_inputs],
+})
+`);
+    expect(seen.status).toBe('FINISHED');
+    expect(seen.params['train.optimizer.learningRate']).toBe('0.01');
+    expect(seen.params['model.layers.0.conv2d.filters']).toBe('4');
+    expect(seen.params.optimizer_name).toBe('adam');
+    expect(seen.params.epochs).toBe('3');
+    for (const k of ['loss', 'accuracy', 'val_loss', 'val_accuracy']) expect(seen.hist[k], k).toEqual([0, 1, 2]);
+    expect(seen.tags['mlflow.note.content']).toBe('tracked end to end');
+    expect(seen.tags['fitspec.config_hash']).toMatch(/^[0-9a-f]{12,64}$/);
+    expect(seen.tags['mlflow.source.name']).toContain('tiny.yaml');
+    expect(seen.datasets[0].context).toEqual(['training']);
+    for (const a of ['config.yaml', 'resolved.yaml', 'metrics.csv', 'model_summary.txt', 'summary.json', 'model/model.json', 'plots/learning_curves.png', 'split/train.txt']) {
+      expect(seen.artifacts, a).toContain(a);
+    }
+  });
+});
