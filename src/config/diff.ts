@@ -18,8 +18,6 @@ export interface ConfigDiff {
   lines: DiffLine[];
 }
 
-const LAYERS = 'model.layers';
-
 /** Ordered union of two key lists: a's order, b's extra keys placed after their predecessor in b. */
 function unionKeys(a: string[], b: string[]): string[] {
   const out = [...a];
@@ -34,18 +32,6 @@ function unionKeys(a: string[], b: string[]): string[] {
     }
   }
   return out;
-}
-
-function compareFlat(a: Record<string, FlatValue>, b: Record<string, FlatValue>, prefix: string, note?: string): DiffLine[] {
-  const lines: DiffLine[] = [];
-  for (const k of unionKeys(Object.keys(a), Object.keys(b))) {
-    const path = prefix ? (k ? `${prefix}.${k}` : prefix) : k;
-    const extra = note ? { note } : {};
-    if (!(k in a)) lines.push({ op: '+', path, new: b[k], ...extra });
-    else if (!(k in b)) lines.push({ op: '-', path, old: a[k], ...extra });
-    else if (a[k] !== b[k]) lines.push({ op: '~', path, old: a[k], new: b[k], ...extra });
-  }
-  return lines;
 }
 
 /** Longest common subsequence of two token lists, as index pairs. */
@@ -63,13 +49,29 @@ function lcs(a: string[], b: string[]): [number, number][] {
   return pairs;
 }
 
-const compact = (v: unknown) => stringify(v, { collectionStyle: 'flow', lineWidth: 0 }).trim();
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isScalarList = (v: unknown): v is unknown[] => Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object');
+
+/** One-line value: scalars as they are (multi-line strings escaped), subtrees as flow YAML, long ones shortened. */
+function compact(v: unknown): FlatValue {
+  if (typeof v === 'string') return v.includes('\n') ? JSON.stringify(v) : v;
+  if (typeof v === 'number' || typeof v === 'boolean') return v;
+  if (isScalarList(v)) return JSON.stringify(v);
+  const flow = stringify(v, { collectionStyle: 'flow', lineWidth: 0 }).trim();
+  if (flow.length <= 200) return flow;
+  if (Array.isArray(v)) return `[${v.length} items]`;
+  if (isMap(v)) return `{ ${Object.entries(v).map(([k, x]) => `${k}: ${Array.isArray(x) && !isScalarList(x) ? `[${x.length} items]` : isMap(x) ? '{...}' : String(compact(x))}`).join(', ')} }`;
+  return flow;
+}
+
+/** Lists compared as layer stacks (aligned) rather than index by index. */
+const STACKS = new Set(['model.layers', 'model.base.layers']);
 
 /**
  * Layer stacks are aligned, not compared index by index: layers match by explicit `name` when they have
  * one, otherwise by kind, along a longest common subsequence; what is left is inserted or removed.
  */
-function diffLayers(a: readonly unknown[], b: readonly unknown[]): DiffLine[] {
+function diffLayers(a: readonly unknown[], b: readonly unknown[], at: string, lines: DiffLine[]): void {
   const token = (l: unknown) => {
     const kind = kindOf(l) ?? '?';
     const name = ((l as Record<string, { name?: string }>)[kind] ?? {}).name;
@@ -78,35 +80,59 @@ function diffLayers(a: readonly unknown[], b: readonly unknown[]): DiffLine[] {
   const namesA = defaultLayerNames(a);
   const namesB = defaultLayerNames(b);
   const pairs = lcs(a.map(token), b.map(token));
-  const lines: DiffLine[] = [];
   let i = 0;
   let j = 0;
   const flush = (untilA: number, untilB: number) => {
-    for (; i < untilA; i++) lines.push({ op: '-', path: `${LAYERS}.${i}`, old: compact(a[i]), note: `removed ${namesA[i]}` });
-    for (; j < untilB; j++) lines.push({ op: '+', path: `${LAYERS}.${j}`, new: compact(b[j]), note: `inserted ${namesB[j]} ${j === 0 ? 'at the top' : `after ${namesB[j - 1]}`}` });
+    for (; i < untilA; i++) lines.push({ op: '-', path: `${at}.${i}`, old: compact(a[i]), note: `removed ${namesA[i]}` });
+    for (; j < untilB; j++) lines.push({ op: '+', path: `${at}.${j}`, new: compact(b[j]), note: `inserted ${namesB[j]} ${j === 0 ? 'at the top' : `after ${namesB[j - 1]}`}` });
   };
   for (const [pa, pb] of pairs) {
     flush(pa, pb);
-    lines.push(...compareFlat(flattenValue(a[pa]), flattenValue(b[pb]), `${LAYERS}.${pb}`, namesB[pb] + (pa !== pb ? `, was ${LAYERS}.${pa}` : '')));
+    const fa = flattenValue(a[pa]);
+    const fb = flattenValue(b[pb]);
+    const note = namesB[pb] + (pa !== pb ? `, was ${at}.${pa}` : '');
+    for (const k of unionKeys(Object.keys(fa), Object.keys(fb))) {
+      const path = `${at}.${pb}.${k}`;
+      if (!(k in fa)) lines.push({ op: '+', path, new: fb[k], note });
+      else if (!(k in fb)) lines.push({ op: '-', path, old: fa[k], note });
+      else if (fa[k] !== fb[k]) lines.push({ op: '~', path, old: fa[k], new: fb[k], note });
+    }
     i = pa + 1;
     j = pb + 1;
   }
   flush(a.length, b.length);
-  return lines;
+}
+
+function diffValue(a: unknown, b: unknown, path: string, lines: DiffLine[]): void {
+  if (isMap(a) && isMap(b)) {
+    for (const k of unionKeys(Object.keys(a), Object.keys(b))) {
+      const p = path ? `${path}.${k}` : k;
+      if (k in a && k in b) diffValue(a[k], b[k], p, lines);
+      else {
+        const v = k in a ? a[k] : b[k];
+        const op = k in a ? '-' : '+';
+        // An added or removed list of mappings (phases, callbacks) reads better one item per line.
+        const items: [string, unknown][] = Array.isArray(v) && v.length && !isScalarList(v) ? v.map((x, i) => [`${p}.${i}`, x]) : [[p, v]];
+        for (const [ip, x] of items) lines.push(op === '+' ? { op, path: ip, new: compact(x) } : { op, path: ip, old: compact(x) });
+      }
+    }
+  } else if (Array.isArray(a) && Array.isArray(b) && STACKS.has(path)) {
+    diffLayers(a, b, path, lines);
+  } else if (Array.isArray(a) && Array.isArray(b) && !isScalarList(a) && !isScalarList(b)) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (i >= a.length) lines.push({ op: '+', path: `${path}.${i}`, new: compact(b[i]) });
+      else if (i >= b.length) lines.push({ op: '-', path: `${path}.${i}`, old: compact(a[i]) });
+      else diffValue(a[i], b[i], `${path}.${i}`, lines);
+    }
+  } else if (compact(a) !== compact(b) || typeof a !== typeof b) {
+    lines.push({ op: '~', path, old: compact(a), new: compact(b) });
+  }
 }
 
 /** What differs between two resolved experiments, path by path. */
 export function diffExperiments(a: Experiment, b: Experiment): ConfigDiff {
-  const fa = flattenValue(a);
-  const fb = flattenValue(b);
-  const outside = (f: Record<string, FlatValue>) => Object.fromEntries(Object.entries(f).filter(([k]) => !k.startsWith(LAYERS + '.')));
-  const rest = compareFlat(outside(fa), outside(fb), '');
-  const layers = diffLayers(a.model.layers, b.model.layers);
-  // Layer changes go right after the other `model.*` lines, keeping sections in config order.
-  const lastModel = rest.map((l) => l.path.startsWith('model.')).lastIndexOf(true);
-  const firstAfter = lastModel >= 0 ? lastModel + 1 : rest.findIndex((l) => /^(train|tracking)\b/.test(l.path));
-  const at = firstAfter < 0 ? rest.length : firstAfter;
-  const lines = [...rest.slice(0, at), ...layers, ...rest.slice(at)];
+  const lines: DiffLine[] = [];
+  diffValue(a, b, '', lines);
   return { equal: lines.length === 0, lines };
 }
 

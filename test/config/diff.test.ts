@@ -33,6 +33,18 @@ const cases: Case[] = [
     text: '+ train.classWeight: balanced\n',
   },
   {
+    description: 'an added list of mappings is one line per item',
+    a: layers('flatten: {}', 'dense: {units: 3}'),
+    b: layers('flatten: {}', 'dense: {units: 3}').replace('train: {epochs: 2}', 'train: {epochs: 2, phases: [{epochs: 1}, {epochs: 2, freeze: base}]}'),
+    text: '+ train.phases.0: { epochs: 1, freeze: none }\n+ train.phases.1: { epochs: 2, freeze: base }\n',
+  },
+  {
+    description: 'multi-line strings stay on one line',
+    a: layers('flatten: {}', 'dense: {units: 3}') + 'description: |\n  one\n  two\n',
+    b: layers('flatten: {}', 'dense: {units: 3}') + 'description: one\n',
+    text: '~ description: "one\\ntwo\\n" -> one\n',
+  },
+  {
     description: 'an inserted layer is one line, aligned by kind',
     a: layers('conv2d: {filters: 4, kernelSize: 3}', 'flatten: {}', 'dense: {units: 3}'),
     b: layers('conv2d: {filters: 4, kernelSize: 3}', 'dropout: {rate: 0.5}', 'flatten: {}', 'dense: {units: 3}'),

@@ -4,27 +4,36 @@ import { Enum, strict } from './common.js';
 
 export const OPTIMIZERS = ['sgd', 'adam', 'rmsprop', 'adagrad', 'adadelta', 'adamax'] as const;
 
+const optimizerArgs = {
+  name: Enum(OPTIMIZERS, { description: 'Optimizer (tfjs / Keras name).', default: 'rmsprop' }),
+  learningRate: Type.Number({ exclusiveMinimum: 0, description: 'Learning rate.', default: 0.001, examples: [0.0001] }),
+  momentum: Type.Optional(Type.Number({ minimum: 0, description: '`sgd`, `rmsprop`: momentum.', examples: [0.9] })),
+  nesterov: Type.Optional(Type.Boolean({ description: '`sgd`: use Nesterov momentum.', examples: [true] })),
+  rho: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: '`rmsprop`, `adadelta`: decay of the moving average of squared gradients.', examples: [0.9] })),
+  centered: Type.Optional(Type.Boolean({ description: '`rmsprop`: normalize by the variance of the gradient.', examples: [false] })),
+  beta1: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: '`adam`, `adamax`: decay of the first moment.', examples: [0.9] })),
+  beta2: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: '`adam`, `adamax`: decay of the second moment.', examples: [0.999] })),
+  epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Small constant for numerical stability (`adam`, `adamax`, `rmsprop`, `adadelta`).', examples: [1e-7] })),
+  initialAccumulatorValue: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: '`adagrad`: starting value of the accumulators.', examples: [0.1] })),
+};
+
 export const OptimizerSchema = Type.Object(
-  {
-    name: Enum(OPTIMIZERS, { description: 'Optimizer (tfjs / Keras name).', default: 'rmsprop' }),
-    learningRate: Type.Number({ exclusiveMinimum: 0, description: 'Learning rate.', default: 0.001, examples: [0.0001] }),
-    momentum: Type.Optional(Type.Number({ minimum: 0, description: '`sgd`, `rmsprop`: momentum.', examples: [0.9] })),
-    nesterov: Type.Optional(Type.Boolean({ description: '`sgd`: use Nesterov momentum.', examples: [true] })),
-    rho: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: '`rmsprop`, `adadelta`: decay of the moving average of squared gradients.', examples: [0.9] })),
-    centered: Type.Optional(Type.Boolean({ description: '`rmsprop`: normalize by the variance of the gradient.', examples: [false] })),
-    beta1: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: '`adam`, `adamax`: decay of the first moment.', examples: [0.9] })),
-    beta2: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: '`adam`, `adamax`: decay of the second moment.', examples: [0.999] })),
-    epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Small constant for numerical stability (`adam`, `adamax`, `rmsprop`, `adadelta`).', examples: [1e-7] })),
-    initialAccumulatorValue: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: '`adagrad`: starting value of the accumulators.', examples: [0.1] })),
-  },
+  optimizerArgs,
   { ...strict, description: 'Optimizer and its arguments, named as in tfjs / Keras.', default: {}, examples: [{ name: 'rmsprop', learningRate: 0.0001 }] },
 );
+
+/** No default at the object level: a phase without `optimizer` uses `train.optimizer`. */
+const PhaseOptimizerSchema = Type.Object(optimizerArgs, {
+  ...strict,
+  description: 'Optimizer of this phase, rebuilt at its start; when omitted, `train.optimizer`. When given, it is complete: `name` defaults to `rmsprop`, not to the name in `train.optimizer`.',
+  examples: [{ name: 'rmsprop', learningRate: 0.00001 }],
+});
 
 export const PhaseSchema = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, description: 'Name of the phase, shown in logs and summaries.', examples: ['finetune'] })),
     epochs: Type.Integer({ minimum: 1, description: 'Epochs in this phase; epoch numbers continue across phases.', examples: [10] }),
-    optimizer: Type.Optional(OptimizerSchema),
+    optimizer: Type.Optional(PhaseOptimizerSchema),
     freeze: Type.Optional(Enum(['none', 'base'] as const, { description: '`base`: the pretrained base is not trained in this phase.', default: 'none' })),
     unfreezeFrom: Type.Optional(Type.String({ minLength: 1, description: 'Layer name from which the base is trainable again (Keras fine-tuning), e.g. `block5_conv1`.', examples: ['block5_conv1'] })),
     callbacks: Type.Optional(Type.Array(CallbackSpec, { description: 'Callbacks for this phase (replacing `train.callbacks`).', examples: [[{ earlyStopping: { patience: 3 } }]] })),
