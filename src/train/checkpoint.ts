@@ -13,6 +13,8 @@ export interface CheckpointState {
   history: EpochRow[];
   /** Whether the optimizer's slots (moments, accumulators) were saved too. */
   optimizerSaved: boolean;
+  /** Each callback's counters (patience, best value), in the order of the phase's callbacks. */
+  callbacks?: unknown[];
 }
 
 const DIR = 'checkpoint';

@@ -198,6 +198,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
 
       const handle = makeHandle(model, optimizer, runDir, log);
       const callbacks: Callback[] = createCallbacks(phase.callbacks as never, { totalEpochs: phase.epochs, initialLearningRate: phase.optimizer.learningRate, firstEpoch: phaseStart });
+      if (resumeState?.phase === pi && resumeState.callbacks) callbacks.forEach((cb, i) => cb.setState?.(resumeState.callbacks![i] as never));
       for (const cb of callbacks) await cb.onTrainBegin?.(handle);
 
       for (let e = startEpoch; e < epoch; e++) {
@@ -223,7 +224,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
         trainLogsLine(log, e, epoch, logs, phases.length > 1 ? phase.name : undefined);
         for (const cb of callbacks) await cb.onEpochEnd?.(e, logs, handle);
         // Checkpoint before logging so a crash never logs an epoch the checkpoint does not have.
-        await saveCheckpoint(runDir, model, optimizer, { epoch: e, phase: pi, learningRate: getLearningRate(optimizer), history: state.history });
+        await saveCheckpoint(runDir, model, optimizer, { epoch: e, phase: pi, learningRate: getLearningRate(optimizer), history: state.history, callbacks: callbacks.map((cb) => cb.getState?.() ?? null) });
         writeMetricsCsv(runDir, state.history);
         const { epoch: _e, ...metricValues } = logs;
         tracker.logMetrics(e, metricValues, Date.now());
@@ -241,7 +242,9 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
       await saveModel(model, path.join(runDir, 'model'));
       artifact('model');
       if (state.history.length) artifact('metrics.csv');
-      await writeReports(built, data, exp, runDir, state.history, artifact, log);
+      let first = 0;
+      const phaseStarts = phases.map((p) => ({ name: p.name, firstEpoch: (first += p.epochs) - p.epochs }));
+      await writeReports(built, data, exp, runDir, state.history, phases.length > 1 ? phaseStarts : undefined, artifact, log);
       if (data.parts.test?.ids.length) {
         testMetrics = await evaluatePart(model, data, 'test', exp);
         const lastEpoch = state.history.at(-1)?.epoch ?? 0;
@@ -429,10 +432,19 @@ export async function predictPart(model: tf.LayersModel, data: PreparedData, par
   return { truth, pred };
 }
 
-async function writeReports(built: BuiltModel, data: PreparedData, exp: Experiment, runDir: string, history: EpochRow[], artifact: (rel: string) => void, log: (m: string) => void): Promise<void> {
+async function writeReports(
+  built: BuiltModel,
+  data: PreparedData,
+  exp: Experiment,
+  runDir: string,
+  history: EpochRow[],
+  phases: { name: string; firstEpoch: number }[] | undefined,
+  artifact: (rel: string) => void,
+  log: (m: string) => void,
+): Promise<void> {
   fs.mkdirSync(path.join(runDir, 'plots'), { recursive: true });
   if (history.length) {
-    await learningCurvesPng(history, path.join(runDir, 'plots', 'learning_curves.png'), { title: exp.name });
+    await learningCurvesPng(history, path.join(runDir, 'plots', 'learning_curves.png'), { title: exp.name, phases });
     artifact('plots/learning_curves.png');
   }
   for (const part of ['validation', 'test'] as const) {
