@@ -34,6 +34,10 @@ export function applyOverrides(tree: Record<string, unknown>, sets: readonly str
       continue;
     }
     const { path, value } = parsed;
+    if (path[0] === 'extends' || path[0] === '$schema') {
+      problems.push({ code: 'set.path', message: `--set ${text}: \`${path[0]}\` belongs in the file; it cannot be overridden.`, path: path.join('.'), ...where });
+      continue;
+    }
     let node: unknown = tree;
     let ok = true;
     for (let i = 0; i < path.length; i++) {

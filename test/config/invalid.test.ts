@@ -267,12 +267,13 @@ model:
 data: {source: {type: directory, path: data/x}}
 model: {layers: [{flatten: {}}, {dense: {units: 3}}]}
 `,
-    set: ['train.optimizer.learningrate=0.1', 'model.layers.5.dense.units=2', 'model.layers.0.conv2d.filters=4', 'train.epochs'],
+    set: ['train.optimizer.learningrate=0.1', 'model.layers.5.dense.units=2', 'model.layers.0.conv2d.filters=4', 'train.epochs', 'extends=base.yaml'],
     errors: [
       { code: 'set.path', message: /nearest valid path is `train\.optimizer\.learningRate`/ },
       { code: 'set.path', message: /list of 2 items/ },
       { code: 'set.path', message: /is a `flatten` item, not `conv2d`/ },
       { code: 'set.syntax' },
+      { code: 'set.path', message: /`extends` belongs in the file/ },
     ],
   },
   {
@@ -303,6 +304,30 @@ describe('invalid configs: every problem, with code and position', () => {
         if (e.message) expect(p.message).toMatch(e.message);
         expect(p.message.length).toBeGreaterThan(10);
       });
+    });
+  }
+});
+
+describe('valid overrides', () => {
+  const base = `name: t
+data: {source: {type: directory, path: data/x}}
+model: {layers: [{conv2d: {filters: 4, kernelSize: 3}}, {flatten: {}}, {dense: {units: 3}}]}
+augment: {rotation: 10}
+`;
+  const cases: { set: string[]; check: (e: import('../../src/config/index.js').Experiment) => void }[] = [
+    { set: ['model.layers.0.conv2d.filters=16'], check: (e) => expect((e.model.layers[0] as { conv2d: { filters: number } }).conv2d.filters).toBe(16) },
+    { set: ['model.layers.-1.dense.units=5'], check: (e) => expect((e.model.layers[2] as { dense: { units: number } }).dense.units).toBe(5) },
+    { set: ['model.layers.0.conv2d.kernelSize=[5, 3]'], check: (e) => expect((e.model.layers[0] as { conv2d: { kernelSize: unknown } }).conv2d.kernelSize).toEqual([5, 3]) },
+    { set: ['train.optimizer.learningRate=1e-5', 'train.optimizer.name=adam'], check: (e) => expect(e.train.optimizer).toMatchObject({ name: 'adam', learningRate: 1e-5 }) },
+    { set: ['augment=null'], check: (e) => expect(e.augment).toBeUndefined() },
+    { set: ['tracking.tags.team=vision'], check: (e) => expect(e.tracking.tags).toEqual({ team: 'vision' }) },
+    { set: ['data.classes=[a, b, c]', 'model.layers.2.dense={units: 3, activation: softmax}'], check: (e) => expect(e.data.classes).toEqual(['a', 'b', 'c']) },
+  ];
+  for (const c of cases) {
+    it(c.set.join(' '), () => {
+      const l = loadExperimentText(base, fixture('inline.yaml'), { set: c.set });
+      expect(l.overrides).toEqual(c.set);
+      c.check(l.experiment);
     });
   }
 });
