@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { availableParallelism, loadavg } from 'node:os';
 import { initBackend } from '../../src/backend.js';
 import type { Augment, DataConfig } from '../../src/config/schema/experiment.js';
 import { synthesize } from '../../src/data/index.js';
@@ -73,6 +74,8 @@ async function main() {
   const info = await initBackend('auto');
   const tf = await import('@tensorflow/tfjs');
   const { prepareData, batches } = await import('../../src/data/index.js');
+  const load = () => loadavg()[0]!.toFixed(1);
+  console.log(`load average ${load()} on ${availableParallelism()} cores`);
   console.log(`backend ${info.name}${info.tensorflowVersion ? ` (TensorFlow ${info.tensorflowVersion})` : ''}, ${size}x${size}, ${3 * perClass} images, ${epochs} epochs`);
 
   if (!existsSync(dataDir)) {
@@ -137,9 +140,13 @@ async function main() {
   const m = tf.sequential();
   m.add(tf.layers.conv2d({ inputShape: [size, size, 3], filters: 32, kernelSize: 3, activation: 'relu' }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  // Smaller --size values get fewer blocks (the notebook's five need at least 94 px).
+  let side = Math.floor((size - 2) / 2);
   for (const filters of [64, 128, 128, 128]) {
+    if (side < 4) break;
     m.add(tf.layers.conv2d({ filters, kernelSize: 3, activation: 'relu' }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+    side = Math.floor((side - 2) / 2);
   }
   m.add(tf.layers.flatten());
   m.add(tf.layers.dense({ units: 512, activation: 'relu' }));
@@ -162,7 +169,9 @@ async function main() {
     }
     mark = performance.now();
   }
+  const augmentShare = ((32 / ours.augmentWarm) * 1000) / (total / trainSteps);
   console.log(`\ntraining the notebook's baseline CNN (${trainSteps} steps of 32, augmentation on): ${(total / trainSteps).toFixed(0)} ms/step, waiting for data ${((100 * wait) / total).toFixed(1)}% of step time`);
+  console.log(`(building an augmented batch from the cache costs ${(100 * augmentShare).toFixed(1)}% of a step on this thread; load average now ${load()})`);
 }
 
 await main();
