@@ -123,7 +123,9 @@ export async function startMlflowServer({ dir, port, serveArtifacts = true, basi
   const args = ['-m', 'mlflow', 'server', '--host', '127.0.0.1', '--port', String(port), '--backend-store-uri', `sqlite:///${join(dir, 'mlflow.db')}`, '--workers', '1'];
   if (serveArtifacts) args.push('--serve-artifacts', '--artifacts-destination', join(dir, 'artifacts'));
   else args.push('--no-serve-artifacts', '--default-artifact-root', pathToFileURL(join(dir, 'artifacts')).href);
-  const env = { ...process.env, PYTHONUNBUFFERED: '1', MLFLOW_TRACKING_URI: '' };
+  // MLflow 3 starts a pool of background job consumers (GenAI evaluation jobs) by default; tracking
+  // needs none of them, and on a small machine they cost several processes and ~2 GB of memory.
+  const env = { ...process.env, PYTHONUNBUFFERED: '1', MLFLOW_TRACKING_URI: '', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: process.env.MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?? 'false' };
   delete env.MLFLOW_TRACKING_URI;
   if (basicAuth) {
     args.push('--app-name', 'basic-auth');
