@@ -24,6 +24,8 @@ export class MlflowTracker implements Tracker {
   private readonly local = new LocalTracker();
   private uploader?: RunUploader;
   private offline?: string;
+  /** Set when the server cannot take artifacts (no artifact serving, a local or cloud store): the rest still goes up. */
+  private artifactProblem?: string;
   private chain: Promise<void> = Promise.resolve();
   private pending: MetricPoint[] = [];
   private pendingTags: Record<string, string> = {};
@@ -50,7 +52,7 @@ export class MlflowTracker implements Tracker {
       const backlog = readMetrics(this.local.dir).slice(this.uploader!.link.metricsUploaded ?? 0);
       if (backlog.length) await this.uploader!.uploadMetrics(backlog);
     });
-    if (this.local.record.artifacts.length) this.enqueue(() => this.uploader!.uploadArtifacts());
+    if (this.local.record.artifacts.length) this.enqueue(() => this.uploadArtifacts());
     this.timer = setInterval(() => this.flush(), this.opts.flushIntervalMs ?? 2000);
     this.timer.unref();
   }
@@ -70,7 +72,10 @@ export class MlflowTracker implements Tracker {
   logArtifact(relPath: string): void {
     this.local.logArtifact(relPath);
     const rel = this.local.record.artifacts.find((a) => a === relPath.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, ''));
-    if (rel !== undefined) this.enqueue(() => this.uploader!.uploadArtifacts([rel]));
+    if (rel === undefined || this.offline || this.artifactProblem) return;
+    // Metrics logged before the artifact go first.
+    this.flush();
+    this.enqueue(() => this.uploadArtifacts([rel]));
   }
 
   /** Sends waiting metrics and tags now (in the background). */
@@ -100,10 +105,31 @@ export class MlflowTracker implements Tracker {
     this.enqueue(async () => {
       const r = this.local.record;
       if (r.tags['fitspec.error'] !== undefined) await this.uploader!.uploadTags({ 'fitspec.error': r.tags['fitspec.error'] });
-      await this.uploader!.uploadArtifacts();
+      await this.uploadArtifacts();
       await this.uploader!.finish();
+      if (this.artifactProblem) {
+        this.uploader!.link.synced = false;
+        this.local.save();
+      }
     });
     await this.chain;
+  }
+
+  private async uploadArtifacts(paths?: string[]): Promise<void> {
+    if (this.artifactProblem) return;
+    try {
+      await this.uploader!.uploadArtifacts(paths);
+    } catch (e) {
+      if (!isFitspecError(e) || (isMlflowError(e) && (e.transient || e.status === 401))) throw e;
+      const p = e.problems[0];
+      this.artifactProblem = [p?.message, p?.hint].filter(Boolean).join('; ');
+      this.warn(`MLflow did not accept the artifacts (${this.artifactProblem}): params, metrics and status are uploaded, the files stay in ${this.local.dir}; after fixing it, upload them with \`fitspec sync ${this.local.dir}\``);
+    }
+  }
+
+  private warn(msg: string): void {
+    this.warned.push(msg);
+    this.opts.log?.(msg);
   }
 
   warnings(): string[] {
@@ -140,7 +166,6 @@ export class MlflowTracker implements Tracker {
       isMlflowError(e) && e.transient
         ? `MLflow unreachable: run kept locally, upload later with \`fitspec sync ${dir}\` (${detail})`
         : `MLflow did not accept the run (${detail}${p?.hint ? `; ${p.hint}` : ''}): run kept locally in ${dir}; after fixing it, upload with \`fitspec sync ${dir}\``;
-    this.warned.push(msg);
-    this.opts.log?.(msg);
+    this.warn(msg);
   }
 }

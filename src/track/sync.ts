@@ -2,6 +2,7 @@ import { FitspecError, isFitspecError, type Problem } from '../errors.js';
 import { mlflowClient } from './connect.js';
 import { listRuns, readMetrics, readRun, type RunFolder } from './runs.js';
 import { RunUploader, fileStore } from './upload.js';
+import { isMlflowError } from './mlflow/http.js';
 
 export interface SyncResult {
   dir: string;
@@ -46,8 +47,21 @@ export async function syncRun(dir: string, opts: SyncOptions = {}): Promise<Sync
     const all = readMetrics(dir);
     const from = Math.min(up.link.metricsUploaded ?? 0, all.length);
     const metrics = await up.uploadMetrics(all.slice(from));
-    const artifacts = await up.uploadArtifacts();
+    // The final status goes up even when the artifact store refuses files.
+    let artifacts = 0;
+    let artifactError: unknown;
+    try {
+      artifacts = await up.uploadArtifacts();
+    } catch (e) {
+      if (!isFitspecError(e) || (isMlflowError(e) && (e.transient || e.status === 401))) throw e;
+      artifactError = e;
+    }
     await up.finish();
+    if (artifactError) {
+      up.link.synced = false;
+      store.save();
+      throw artifactError;
+    }
     return { dir, uri: client.uri, experimentId: info.experimentId, mlflowRunId: info.runId, created: up.created, metrics, artifacts, status: record.status };
   } catch (e) {
     if (isFitspecError(e) && record.mlflow) {

@@ -62,7 +62,7 @@ export class RunUploader {
 
   get link(): MlflowLink {
     const r = this.store.record;
-    if (!r.mlflow || r.mlflow.uri !== this.client.uri) r.mlflow = { uri: this.client.uri, synced: false, metricsUploaded: 0, artifactsUploaded: {} };
+    r.mlflow ??= { uri: this.client.uri, synced: false, metricsUploaded: 0, artifactsUploaded: {} };
     r.mlflow.metricsUploaded ??= 0;
     r.mlflow.artifactsUploaded ??= {};
     return r.mlflow;
@@ -75,7 +75,8 @@ export class RunUploader {
     const link = this.link;
     const exp = await this.client.getOrCreateExperiment(r.experimentName);
     let info: RunInfo | undefined;
-    if (link.runId) {
+    // The recorded id only means something on the server it came from; elsewhere the tag decides.
+    if (link.runId && link.uri === this.client.uri) {
       const run = await this.client.getRun(link.runId);
       if (run && run.info.lifecycleStage !== 'deleted') info = run.info;
     }
@@ -95,6 +96,7 @@ export class RunUploader {
       link.artifactsUploaded = {};
       link.synced = false;
     }
+    link.uri = this.client.uri;
     link.experimentId = info.experimentId;
     link.runId = info.runId;
     this.store.save();

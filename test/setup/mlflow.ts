@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { venvPython } from '../../scripts/mlflow/venv.mjs';
 
-export { startMlflowServer, freePort } from '../../scripts/mlflow/venv.mjs';
+export { startMlflowServer, freePort, type MlflowServer } from '../../scripts/mlflow/venv.mjs';
 
 /** Waits for the test MLflow server started by ./mlflow-server.ts and returns its URI. */
 export async function mlflowServer(timeoutMs = 280_000): Promise<string> {
@@ -29,6 +29,8 @@ import json, os, sys, math
 import mlflow
 from mlflow import MlflowClient
 client = MlflowClient()
+# JSON literals pasted into the code read as Python values.
+null, true, false = None, True, False
 def _clean(x):
     if isinstance(x, float) and not math.isfinite(x):
         return str(x)
