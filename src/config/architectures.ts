@@ -1,5 +1,4 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Ajv } from 'ajv';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +6,8 @@ import { parse } from 'yaml';
 import { FitspecError, type Problem } from '../errors.js';
 import { strict } from './schema/common.js';
 import { LayerSpec } from './schema/layers.js';
+import { toJsonSchema } from './json-schema.js';
+import { cachedValidator } from './validate.js';
 
 /** An architecture file: a named layer stack usable as `model.base`. */
 export const ArchitectureSchema = Type.Object(
@@ -29,7 +30,7 @@ export function builtinArchitectures(): string[] {
     : [];
 }
 
-let validator: ReturnType<Ajv['compile']> | undefined;
+let validator: ReturnType<typeof cachedValidator> | undefined;
 
 /** A name (`vgg16`) is a built-in; anything with a slash or a .yaml suffix is a path relative to the experiment file. */
 export function loadArchitecture(ref: string, fromFile: string): { file: string; architecture: Architecture } {
@@ -50,7 +51,7 @@ export function loadArchitecture(ref: string, fromFile: string): { file: string;
   } catch (e) {
     throw new FitspecError({ code: 'config.architecture-yaml', message: `Cannot parse architecture ${file}: ${(e as Error).message}`, file });
   }
-  validator ??= new Ajv({ allErrors: true, strict: false }).compile(ArchitectureSchema);
+  validator ??= cachedValidator('architecture', toJsonSchema(ArchitectureSchema));
   if (!validator(data)) {
     const problems: Problem[] = (validator.errors ?? []).map((e) => ({
       code: 'config.architecture-schema',
@@ -66,9 +67,12 @@ export function loadArchitecture(ref: string, fromFile: string): { file: string;
 /**
  * Fills `model.base.layers` from `model.base.architecture` in a merged (not yet validated) config,
  * so that the resolved config describes the whole network and its hash changes when the architecture does.
+ * Returns the architecture file it read, if any.
  */
-export function expandBase(config: unknown, fromFile: string): void {
+export function expandBase(config: unknown, fromFile: string): string | undefined {
   const base = (config as { model?: { base?: { architecture?: unknown; layers?: unknown } } })?.model?.base;
-  if (!base || typeof base.architecture !== 'string' || base.layers !== undefined) return;
-  base.layers = structuredClone(loadArchitecture(base.architecture, fromFile).architecture.layers);
+  if (!base || typeof base.architecture !== 'string' || base.layers !== undefined) return undefined;
+  const { file, architecture } = loadArchitecture(base.architecture, fromFile);
+  base.layers = structuredClone(architecture.layers);
+  return file;
 }

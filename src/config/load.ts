@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { FitspecError, isFitspecError, type Problem } from '../errors.js';
-import { expandBase, loadArchitecture } from './architectures.js';
+import { expandBase } from './architectures.js';
 import { checks } from './checks/index.js';
 import { canonicalHash } from './hash.js';
 import { cloneTracked, mergeMaps, stamp } from './merge.js';
@@ -58,6 +58,8 @@ interface Ctx {
   texts: Map<string, string>;
 }
 
+const parsedFiles = new Map<string, Record<string, unknown>>();
+
 function sortProblems(list: Problem[]): Problem[] {
   return list
     .map((p, i) => [p, i] as const)
@@ -100,8 +102,16 @@ function loadTree(file: string, ctx: Ctx, stack: string[], via?: Origin): Record
     let value: Record<string, unknown> | undefined;
     if (text !== undefined) {
       ctx.texts.set(key, text);
-      value = parseConfigText(text, file, ctx.sources, ctx.problems).value;
-      if (value) value = upgradeConfig(value, file, ctx.sources, ctx.problems);
+      ctx.sources.set(file, text);
+      const memo = `${file}\0${text}`;
+      value = parsedFiles.get(memo);
+      if (!value) {
+        const before = ctx.problems.length;
+        value = parseConfigText(text, file, ctx.sources, ctx.problems).value;
+        if (value) value = upgradeConfig(value, file, ctx.sources, ctx.problems);
+        // Parsed trees are never modified, so files shared by many experiments are parsed once per process.
+        if (value && ctx.problems.length === before) parsedFiles.set(memo, value);
+      }
     }
     ctx.cache.set(key, value);
   }
@@ -155,13 +165,14 @@ function expandArchitecture(tree: Record<string, unknown>, file: string, ctx: Ct
   if (!isMapping(base) || typeof base.architecture !== 'string' || base.layers !== undefined) return;
   const origin = metaOf(base)?.vals.get('architecture');
   const from = origin?.kind === 'file' ? origin.file : file;
+  let archFile: string | undefined;
   try {
-    expandBase(tree, from);
+    archFile = expandBase(tree, from);
   } catch (e) {
     if (!isFitspecError(e)) throw e;
     throw new FitspecError(e.problems.map((p) => (p.path === 'model.base.architecture' ? { ...p, ...placeOf(origin, ctx.sources) } : p)));
   }
-  const archFile = loadArchitecture(base.architecture, from).file;
+  if (!archFile) return;
   const m = metaOf(base);
   const archOrigin: Origin = { kind: 'file', file: path.relative(process.cwd(), archFile) || archFile, line: 1, col: 1 };
   m?.keys.set('layers', archOrigin);
@@ -214,6 +225,7 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
   const warnings = placed.filter((p) => p.severity !== 'error');
   if (errors.length) throw new FitspecError(sortProblems([...errors, ...warnings]));
 
+  let yaml: string | undefined;
   const loaded: LoadedExperiment = {
     experiment: deepFreeze(experiment),
     file,
@@ -221,7 +233,11 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
     overrides,
     hash: canonicalHash(experiment),
     sourceText: ctx.texts.get(path.resolve(file)) ?? '',
-    resolvedYaml: toResolvedYaml(experiment),
+    // Rendered on first use: `validate` never needs it.
+    get resolvedYaml() {
+      yaml ??= toResolvedYaml(experiment);
+      return yaml;
+    },
     warnings: sortProblems(warnings),
   };
   return { loaded, origins };

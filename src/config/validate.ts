@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,34 +15,47 @@ const require = createRequire(import.meta.url);
 const OPTIONS = { allErrors: true, strict: true, useDefaults: true, verbose: true } as const;
 /** Compiled validators are cached as standalone code: compiling the schema costs far more than validating. */
 const CACHE_DIR = process.env.FITSPEC_CACHE_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/.cache/fitspec');
-let compiled: ValidateFunction | undefined;
+const compiled = new Map<string, ValidateFunction>();
 
-function validator(): ValidateFunction {
-  if (compiled) return compiled;
-  const schema = experimentJsonSchema();
+/**
+ * An ajv (draft 2020-12) validator for `schema`, compiled once per process and kept as standalone code
+ * under node_modules/.cache, keyed by the schema, the options and the ajv version.
+ */
+export function cachedValidator(name: string, schema: Json): ValidateFunction {
   const ajvVersion = (require('ajv/package.json') as { version: string }).version;
   const key = createHash('sha256').update(JSON.stringify([schema, OPTIONS, ajvVersion])).digest('hex').slice(0, 16);
-  const file = path.join(CACHE_DIR, `experiment-validator-${key}.cjs`);
+  const hit = compiled.get(key);
+  if (hit) return hit;
+  const file = path.join(CACHE_DIR, `${name}-validator-${key}.cjs`);
+  let fn: ValidateFunction | undefined;
   try {
-    compiled = require(file) as ValidateFunction;
-    return compiled;
+    fn = require(file) as ValidateFunction;
   } catch {
     // Not cached yet (or unreadable): compile below.
   }
-  const { Ajv2020 } = require('ajv/dist/2020') as typeof import('ajv/dist/2020.js');
-  const ajv = new Ajv2020({ ...OPTIONS, code: { source: true } });
-  compiled = ajv.compile(schema);
-  try {
-    const standalone = (require('ajv/dist/standalone') as typeof import('ajv/dist/standalone/index.js')).default;
-    mkdirSync(CACHE_DIR, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, standalone(ajv, compiled));
-    renameSync(tmp, file);
-  } catch {
-    // A read-only install just compiles every time.
+  if (!fn) {
+    const { Ajv2020 } = require('ajv/dist/2020') as typeof import('ajv/dist/2020.js');
+    const ajv = new Ajv2020({ ...OPTIONS, code: { source: true } });
+    fn = ajv.compile(schema);
+    try {
+      const standalone = (require('ajv/dist/standalone') as typeof import('ajv/dist/standalone/index.js')).default;
+      mkdirSync(CACHE_DIR, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      // Runtime helpers by absolute path, so that the cached file loads from any cache folder.
+      const code = standalone(ajv, fn).replace(/require\("(ajv\/dist\/runtime\/[^"]+)"\)/g, (_, m: string) => `require(${JSON.stringify(require.resolve(m))})`);
+      writeFileSync(tmp, code);
+      renameSync(tmp, file);
+      // Validators for older versions of the schema are of no further use.
+      for (const f of readdirSync(CACHE_DIR)) if (f.startsWith(`${name}-validator-`) && f.endsWith('.cjs') && path.join(CACHE_DIR, f) !== file) rmSync(path.join(CACHE_DIR, f), { force: true });
+    } catch {
+      // A read-only install just compiles once per process.
+    }
   }
-  return compiled;
+  compiled.set(key, fn);
+  return fn;
 }
+
+const validator = () => cachedValidator('experiment', experimentJsonSchema());
 
 function segments(pointer: string): string[] {
   return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
