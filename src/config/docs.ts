@@ -102,7 +102,7 @@ and values. Errors in an inherited file point into that file. Files larger than 
 are not UTF-8, YAML with tabs, duplicate keys or runaway aliases are refused. After the schema,
 these cross-field checks run (errors stop the command, warnings are printed):
 
-${checks.map((c) => `- \`${c.name}\``).join('\n')}
+${checks.map((c) => `- \`${c.name}\`: ${c.description}`).join('\n')}
 
 ## Versions
 
@@ -146,13 +146,17 @@ export function configDocs(): string {
   const sections: [string, Json][] = [];
   out.push('| key | type | default | description | example |', '| --- | --- | --- | --- | --- |');
   table(root, '', out, sections);
-  const done = new Set<unknown>();
+  // The main stack documents the layer kinds; the base and the phases refer to it.
+  const secondary = (p: string) => p.includes('base') || p.includes('[]');
+  sections.sort(([a], [b]) => Number(secondary(a)) - Number(secondary(b)));
+  const done = new Map<string, string>();
   for (const [p, item] of sections) {
-    if (done.has(JSON.stringify(item))) {
-      out.push('', `### Entries of \`${p}\``, '', 'Same kinds as above.');
+    const seen = done.get(JSON.stringify(item));
+    if (seen) {
+      out.push('', `### Entries of \`${p}\``, '', `The same kinds as \`${seen}\`.`);
       continue;
     }
-    done.add(JSON.stringify(item));
+    done.set(JSON.stringify(item), p);
     out.push('', `### Entries of \`${p}\``, '', String(item.description ?? ''));
     for (const [kind, ks] of Object.entries(item.properties as Json)) {
       const k = ks as Json;

@@ -3,6 +3,7 @@ import type { Check } from './types.js';
 /** With counts per class and listed classes, the training split size is known before any image is read. */
 export const batchSize: Check = {
   name: 'batch-size',
+  description: 'warning: the batch size is larger than the training split (when counts per class and classes are given).',
   run(exp) {
     const train = exp.data.split.train;
     const classes = exp.data.classes?.length;

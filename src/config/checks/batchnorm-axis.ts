@@ -7,6 +7,7 @@ import type { Check, Finding } from './types.js';
  */
 export const batchnormAxis: Check = {
   name: 'batchnorm-axis',
+  description: 'warning: a `batchNormalization` axis is not the channel axis (Keras code written for channels-first images, such as `axis=1`; kept as written); error when the axis does not exist.',
   run(exp) {
     const shapes = inputShapes(exp);
     const out: Finding[] = [];

@@ -4,6 +4,7 @@ import type { Check, Finding } from './types.js';
 /** Dense on an image-shaped tensor acts on the last axis only, which is almost never what was meant. */
 export const denseInputRank: Check = {
   name: 'dense-input-rank',
+  description: 'error: a `dense` layer receives an image-shaped (4-D) tensor; add `flatten` or `globalAveragePooling2d` before it.',
   run(exp) {
     const shapes = inputShapes(exp);
     const out: Finding[] = [];

@@ -13,6 +13,7 @@ export const OPTIMIZER_ARGS: Record<OptimizerConfig['name'], string[]> = {
 
 export const optimizerArgs: Check = {
   name: 'optimizer-args',
+  description: 'error: an optimizer argument that the chosen optimizer does not take (`momentum` with `adam`).',
   run(exp) {
     const out: Finding[] = [];
     const scan = (opt: OptimizerConfig | undefined, path: (string | number)[]) => {

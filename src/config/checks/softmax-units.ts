@@ -3,6 +3,7 @@ import type { Check } from './types.js';
 /** The last softmax layer outputs one probability per class. */
 export const softmaxUnits: Check = {
   name: 'softmax-units',
+  description: 'error: the last softmax `dense` layer has a different number of units than `data.classes` lists.',
   run(exp) {
     const classes = exp.data.classes;
     const i = exp.model.layers.length - 1;

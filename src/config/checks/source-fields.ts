@@ -7,6 +7,7 @@ const IGNORED = { directory: ['images', 'labels'], csv: ['path'] } as const;
 /** Each source type needs its own fields; fields of the other type are ignored, so say so. */
 export const sourceFields: Check = {
   name: 'source-fields',
+  description: 'error: a `directory` source without `path`, a `csv` source without `images` or `labels`; warning for fields the source type ignores.',
   run(exp) {
     const src = exp.data.source as Record<string, unknown> & { type: 'directory' | 'csv' };
     const out: Finding[] = [];

@@ -4,6 +4,7 @@ import type { Check } from './types.js';
 /** A stack that shrinks the image below one pixel fails at build time; say which layer does it. */
 export const spatialSize: Check = {
   name: 'spatial-size',
+  description: 'error: the layer stack shrinks the image below one pixel.',
   run(exp) {
     const shapes = inputShapes(exp);
     for (let i = 0; i < shapes.length; i++) {

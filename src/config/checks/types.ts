@@ -16,5 +16,7 @@ export interface Finding {
 /** One cross-field rule, run on the validated config with every default filled in. */
 export interface Check {
   name: string;
+  /** Severity and what it catches, for docs/config.md. */
+  description: string;
   run(exp: Experiment): Finding[];
 }

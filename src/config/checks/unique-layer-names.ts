@@ -4,6 +4,7 @@ import type { Check, Finding } from './types.js';
 /** Layer names address layers in `$patch`, `unfreezeFrom` and the saved model, so they must be unique. */
 export const uniqueLayerNames: Check = {
   name: 'unique-layer-names',
+  description: 'error: two layers with the same name (explicit or default).',
   run(exp) {
     const names = defaultLayerNames(exp.model.layers);
     const out: Finding[] = [];

@@ -3,6 +3,7 @@ import type { Check, Finding } from './types.js';
 /** A callback watching `val_*` never sees a value when nothing is held out for validation. */
 export const valMonitor: Check = {
   name: 'val-monitor',
+  description: 'error: a callback monitors a `val_*` metric but `data.split.validation` is 0.',
   run(exp) {
     if (exp.data.split.validation > 0) return [];
     const out: Finding[] = [];
