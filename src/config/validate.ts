@@ -134,9 +134,9 @@ export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sou
         const hint = suggestion(key, allowed);
         if (parent.maxProperties === 1) {
           const noun = nounFor(path);
-          p = { code: noun === 'layer kind' ? 'schema.unknown-layer' : noun === 'callback kind' ? 'schema.unknown-callback' : 'schema.unknown-kind', message: `unknown ${noun} \`${key}\` at \`${name}\`.`, path: full.join('.'), expected: `one of ${allowed.join(', ')}`, received: key, ...where(full, true) };
+          p = { code: noun === 'layer kind' ? 'schema.unknown-layer' : noun === 'callback kind' ? 'schema.unknown-callback' : 'schema.unknown-kind', message: `unknown ${noun} \`${key}\` at \`${name}\`; known kinds: ${allowed.join(', ')}.`, path: full.join('.'), expected: `one of ${allowed.join(', ')}`, received: key, ...where(full, true) };
         } else {
-          p = { code: 'schema.unknown-key', message: `unknown key \`${key}\` in \`${name}\`.`, path: full.join('.'), expected: `one of ${allowed.join(', ')}`, received: key, ...where(full, true) };
+          p = { code: 'schema.unknown-key', message: `unknown key \`${key}\` in \`${name}\`; allowed here: ${allowed.join(', ')}.`, path: full.join('.'), expected: `one of ${allowed.join(', ')}`, received: key, ...where(full, true) };
         }
         if (hint) p.hint = hint;
         break;
@@ -144,7 +144,8 @@ export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sou
       case 'required': {
         const key = String((e.params as { missingProperty: string }).missingProperty);
         const full = [...path, key];
-        p = { code: 'schema.required', message: `\`${name}\` is missing the required key \`${key}\`.`, path: full.join('.'), expected: `\`${key}\`: ${describeSchema(((parent.properties as Json)?.[key] ?? {}) as Json)}`, received: 'nothing', ...where(path, true) };
+        const want = describeSchema(((parent.properties as Json)?.[key] ?? {}) as Json);
+        p = { code: 'schema.required', message: `\`${name}\` is missing the required key \`${key}\` (${want}).`, path: full.join('.'), expected: `\`${key}\`: ${want}`, received: 'nothing', ...where(path, true) };
         break;
       }
       case 'enum': {
