@@ -167,6 +167,8 @@ export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sou
       case 'anyOf': {
         const want = describeSchema(e.keyword === 'anyOf' ? parent : parent);
         p = { code: e.keyword === 'type' ? 'schema.type' : 'schema.value', message: `\`${name}\` must be ${want}, got ${received}.`, path: name, expected: want, received: show(e.data), ...where(path) };
+        const kind = path[path.length - 1];
+        if (e.data === null && want === 'a mapping' && /^\d+$/.test(path[path.length - 2] ?? '')) p.hint = `write \`${kind}: {}\` for no arguments`;
         break;
       }
       case 'minProperties':

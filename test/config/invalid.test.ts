@@ -127,6 +127,21 @@ data: {source: {type: directory, path: data/x}}
       { code: 'schema.required', line: 1, col: 1, message: /`model`/ },
     ],
   },
+  {
+    description: 'a layer written as a bare word or without its mapping',
+    yaml: `name: t
+data: {source: {type: directory, path: data/x}}
+model:
+  layers:
+    - conv2d
+    - flatten:
+    - dense: {units: 3}
+`,
+    errors: [
+      { code: 'schema.type', line: 5, col: 7, message: /`model\.layers\.0` must be a mapping, got the string "conv2d"/ },
+      { code: 'schema.type', line: 6, col: 7, hint: /write `flatten: \{\}` for no arguments/ },
+    ],
+  },
   { description: 'duplicate keys', yaml: `name: t\nseed: 1\nseed: 2\n`, errors: [{ code: 'yaml.duplicate-key', line: 3, col: 1 }] },
   { description: 'tab indentation', yaml: `name: t\ndata:\n\tseed: 1\n`, errors: [{ code: 'yaml.tab', line: 3, col: 1 }] },
   { description: 'invalid YAML', yaml: `name: t\nmodel: {layers: [\n`, errors: [{ code: 'yaml.syntax', line: 3, col: 1 }, { code: 'yaml.syntax', line: 3, col: 1 }] },
