@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -24,6 +24,11 @@ export default async function setup(project: TestProject) {
     project.provide('mlflow', { uri: external.replace(/\/+$/, ''), dir });
     return () => rmSync(dir, { recursive: true, force: true });
   }
+  if (!(await selectedFilesNeedServer(project))) {
+    writeFileSync(join(dir, 'start-error.txt'), 'not started: no selected test file imports test/setup/mlflow.ts');
+    project.provide('mlflow', { uri: 'http://127.0.0.1:9', dir });
+    return () => rmSync(dir, { recursive: true, force: true });
+  }
   const port = await freePort();
   const abort = new AbortController();
   let server: MlflowServer | undefined;
@@ -42,4 +47,19 @@ export default async function setup(project: TestProject) {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   };
+}
+
+/**
+ * Whether any test file of this run uses the server (imports ./mlflow.ts), so that running other
+ * test files alone does not start Python. The file filters of `vitest run <filters>` are read from an
+ * internal field; without it every test file counts.
+ */
+async function selectedFilesNeedServer(project: TestProject): Promise<boolean> {
+  try {
+    const filters = (project.vitest as unknown as { filenamePattern?: string[] }).filenamePattern;
+    const { testFiles } = await project.globTestFiles(filters);
+    return testFiles.some((f) => /setup\/mlflow(\.js)?['"]/.test(readFileSync(f, 'utf8')));
+  } catch {
+    return true;
+  }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTracker, mlflowClient, readRun, syncRun, type RunStart } from '../../src/track/index.js';
-import { startMlflowServer, type MlflowServer } from '../setup/mlflow.js';
+import { startMlflowServer, type MlflowServer } from '../../scripts/mlflow/venv.mjs';
 
 /** A second real server: the basic-auth app, without artifact serving (artifacts in a local folder). */
 const root = mkdtempSync(join(tmpdir(), 'fitspec-track-auth-'));

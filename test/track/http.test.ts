@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MlflowClient, artifactUrl, chunkBatch, LOG_BATCH_LIMITS } from '../../src/track/mlflow/client.js';
 import { httpSettings, redactUri, type HttpSettings } from '../../src/track/mlflow/http.js';
 import { FitspecError } from '../../src/errors.js';
-import { freePort } from '../setup/mlflow.js';
+import { freePort } from '../../scripts/mlflow/venv.mjs';
 
 /** A loopback HTTP server whose answers each test scripts, recording every request. */
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
