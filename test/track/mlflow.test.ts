@@ -114,7 +114,7 @@ describe('tracking to a real MLflow server', () => {
     expect(tracker.kind).toBe('local+mlflow');
     await tracker.start(run);
     for (let e = 0; e < 5; e++) tracker.logMetrics(e, epochMetrics(e), run.startTime + e * 1000);
-    tracker.logMetrics(4, { lr: NaN }, run.startTime + 4000);
+    tracker.logMetrics(4, { lr: NaN, grad_norm: Infinity }, run.startTime + 4000);
     tracker.setTags({ 'fitspec.best_epoch': '4' });
     tracker.logArtifact('config.yaml');
     tracker.logArtifact('model');
@@ -124,8 +124,8 @@ describe('tracking to a real MLflow server', () => {
 
     const local = readRun(run.runDir).record;
     expect(local.status).toBe('FINISHED');
-    expect(local.mlflow).toMatchObject({ uri, synced: true, metricsUploaded: 21 });
-    const [r] = (await readBack([local.mlflow!.runId!], { keys: [...KEYS, 'lr'] })).runs;
+    expect(local.mlflow).toMatchObject({ uri, synced: true, metricsUploaded: 22 });
+    const [r] = (await readBack([local.mlflow!.runId!], { keys: [...KEYS, 'lr', 'grad_norm'] })).runs;
     expect(r.status).toBe('FINISHED');
     expect(r.name).toBe(run.runName);
     expect(r.start_time).toBe(run.startTime);
@@ -138,7 +138,9 @@ describe('tracking to a real MLflow server', () => {
       expect(r.history[k].map((h: number[]) => h[1])).toEqual([0, 1, 2, 3, 4].map((e) => (epochMetrics(e) as Record<string, number>)[k]).map((v) => expect.closeTo(v, 9)));
       expect(r.history[k].map((h: number[]) => h[2])).toEqual([0, 1, 2, 3, 4].map((e) => run.startTime + e * 1000));
     }
+    // NaN is kept; the SQL store turns infinities into the largest finite double.
     expect(r.history.lr).toEqual([[4, 'nan', run.startTime + 4000]]);
+    expect(r.history.grad_norm).toEqual([[4, Number.MAX_VALUE, run.startTime + 4000]]);
     expect(r.tags).toMatchObject({
       'mlflow.runName': run.runName,
       'mlflow.source.name': 'experiments/track-full.yaml',
