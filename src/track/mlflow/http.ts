@@ -162,7 +162,7 @@ export class MlflowHttp {
         return res.text as unknown as T;
       }
     }
-    throw this.httpError(method, path, res);
+    throw this.httpError(method, path || new URL(opts.url ?? this.settings.uri).pathname, res);
   }
 
   private async raw(method: string, path: string, opts: RequestOptions): Promise<RawResponse> {
@@ -209,7 +209,7 @@ export class MlflowHttp {
       }
       const backoff = Math.min(s.backoffMax, s.backoffFactor * 2 ** attempt) * 1000;
       const delay = wait !== undefined ? Math.min(wait, s.backoffMax * 1000) : backoff + Math.random() * Math.min(1000, backoff);
-      this.onRetry?.(`MLflow ${method} ${path}: ${failure}; retrying in ${(delay / 1000).toFixed(1)} s`);
+      this.onRetry?.(`MLflow ${method} ${url.pathname}: ${failure}; retrying in ${(delay / 1000).toFixed(1)} s`);
       await sleep(delay);
     }
   }
