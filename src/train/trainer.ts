@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describeBackend, initBackend } from '../backend.js';
 import { flattenConfig, type LoadedExperiment } from '../config/index.js';
 import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
-import { batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
+import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
 import { FitspecError, isFitspecError } from '../errors.js';
 import { applyTrainable, buildModel, buildOptimizer, formatSummary, getLearningRate, saveModel, setLearningRate, summarize, type BuiltModel } from '../model/index.js';
 import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
@@ -146,6 +146,11 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
     startTime: started,
   });
   for (const rel of ['config.yaml', 'resolved.yaml', 'split']) if (fs.existsSync(path.join(runDir, rel))) artifact(rel);
+  if (exp.augment && !opts.resume) {
+    // The notebook's figure: one training image and its random variants, so a reviewer sees what the model saw.
+    await augmentPreview(exp.data, exp.augment, { n: 8, seed: exp.seed, out: path.join(runDir, 'plots', 'augment_preview.png') });
+    artifact('plots/augment_preview.png');
+  }
 
   // Ctrl-C / SIGTERM: finish the current step, checkpoint, mark the run KILLED. A second signal exits at once.
   let interrupted: NodeJS.Signals | undefined;
@@ -266,7 +271,6 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
   await tracker.end(status, status === 'KILLED' ? `interrupted by ${interrupted}` : undefined);
   for (const s of interruptSignals) process.off(s, onSignal);
   built?.model.dispose();
-  for (const w of tracker.warnings()) log(`warning: ${w}`);
   log(`${status === 'FINISHED' ? 'run finished' : `run ${status.toLowerCase()}`}: ${runDir}`);
   return { runId, runDir, status, history: state.history, summary, warnings: tracker.warnings() };
 

@@ -14,7 +14,7 @@ beforeAll(() => {
 describe('fitspec train', () => {
   it('trains on generated images and writes a complete run folder', () => {
     const dir = tmpDir('train');
-    const file = tinyExperiment(dir, dataDir);
+    const file = tinyExperiment(dir, dataDir, 'augment:\n  rotation: 10\n  horizontalFlip: true\n');
     const r = cli(['train', file, '--no-progress'], dir);
     expect(r.stderr).not.toMatch(/internal error/);
     expect(r.code).toBe(0);
@@ -26,6 +26,7 @@ describe('fitspec train', () => {
     }
     expect(isPng(path.join(run, 'plots/learning_curves.png'))).toBe(true);
     expect(isPng(path.join(run, 'plots/validation_confusion_matrix.png'))).toBe(true);
+    expect(isPng(path.join(run, 'plots/augment_preview.png'))).toBe(true);
     const rows = parse(fs.readFileSync(path.join(run, 'metrics.csv')), { columns: true }) as Record<string, string>[];
     expect(rows.map((x) => x.epoch)).toEqual(['0', '1']);
     for (const k of ['loss', 'accuracy', 'val_loss', 'val_accuracy']) expect(Number.isFinite(Number(rows[1]![k])), k).toBe(true);
