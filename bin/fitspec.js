@@ -1,8 +1,37 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, resolved from this package,
-// so `npx fitspec` works from any directory right after `npm install`.
-import { register } from 'tsx/esm/api';
+// Runs the bundled CLI from dist/ when it is up to date with src/, else the TypeScript sources through
+// tsx (resolved from this package), so `npx fitspec` works from any directory right after `npm install`
+// and edits to src/ take effect without a build step.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-register();
-const { main } = await import('../src/cli/main.ts');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function bundleIsFresh() {
+  if (process.env.FITSPEC_FROM_SOURCE) return false;
+  try {
+    return fs.statSync(path.join(root, 'dist', 'BUILT')).mtimeMs >= newestMtime(path.join(root, 'src'));
+  } catch {
+    return false;
+  }
+}
+
+let main;
+if (bundleIsFresh()) {
+  ({ main } = await import('../dist/main.js'));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/cli/main.ts'));
+}
 process.exitCode = await main(process.argv.slice(2));

@@ -1,13 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { FitspecError, type Problem } from '../errors.js';
 import { strict } from './schema/common.js';
 import { LayerSpec } from './schema/layers.js';
 import { toJsonSchema } from './json-schema.js';
 import { cachedValidator } from './validate.js';
+import { PACKAGE_ROOT } from '../paths.js';
 
 /** An architecture file: a named layer stack usable as `model.base`. */
 export const ArchitectureSchema = Type.Object(
@@ -22,7 +22,7 @@ export const ArchitectureSchema = Type.Object(
 export type Architecture = Static<typeof ArchitectureSchema>;
 
 /** Built-in architectures ship with the package. */
-export const BUILTIN_ARCHITECTURES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../experiments/architectures');
+export const BUILTIN_ARCHITECTURES_DIR = path.join(PACKAGE_ROOT, 'experiments/architectures');
 
 export function builtinArchitectures(): string[] {
   return fs.existsSync(BUILTIN_ARCHITECTURES_DIR)

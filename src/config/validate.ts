@@ -2,19 +2,19 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Problem } from '../errors.js';
 import { describeSchema, show } from './describe.js';
 import { experimentJsonSchema } from './json-schema.js';
 import { placeOf, type PathOrigin, type Sources } from './origins.js';
 import { suggestion } from './suggest.js';
+import { PACKAGE_ROOT } from '../paths.js';
 
 type Json = Record<string, unknown>;
 const require = createRequire(import.meta.url);
 const OPTIONS = { allErrors: true, strict: true, useDefaults: true, verbose: true } as const;
 /** Compiled validators are cached as standalone code: compiling the schema costs far more than validating. */
-const CACHE_DIR = process.env.FITSPEC_CACHE_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/.cache/fitspec');
+const CACHE_DIR = process.env.FITSPEC_CACHE_DIR ?? path.join(PACKAGE_ROOT, 'node_modules/.cache/fitspec');
 const compiled = new Map<string, ValidateFunction>();
 
 /**

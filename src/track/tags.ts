@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Experiment } from '../config/schema/experiment.js';
 import type { ParamValue } from './types.js';
+import { PACKAGE_ROOT } from '../paths.js';
 
 export interface GitInfo {
   commit?: string;
@@ -58,7 +59,7 @@ let packageVersion: string | undefined;
 export function fitspecVersion(): string {
   if (packageVersion === undefined) {
     try {
-      packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+      packageVersion = (JSON.parse(readFileSync(`${PACKAGE_ROOT}/package.json`, 'utf8')) as { version?: string }).version ?? 'unknown';
     } catch {
       packageVersion = 'unknown';
     }

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CliCommand } from '../command.js';
 import { printProblems } from '../output.js';
+import { PACKAGE_ROOT } from '../../paths.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const root = PACKAGE_ROOT;
 
 const command: CliCommand = {
   name: 'demo',

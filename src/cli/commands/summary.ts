@@ -16,8 +16,7 @@ const command: CliCommand = {
       printProblems(loaded.warnings);
       const exp = loaded.experiment;
       const { initBackend } = await import('../../backend.js');
-      // Building a model needs no native kernels; the pure-JS backend avoids loading TensorFlow's library.
-      await initBackend('cpu');
+      await initBackend(exp.train.backend, exp.train.threads);
       const { buildModel, summarize, formatSummary, applyTrainable } = await import('../../model/index.js');
       const { resolvePhases } = await import('../../train/trainer.js');
       const built = await buildModel(exp, { loadWeights: false });
