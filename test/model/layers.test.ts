@@ -84,6 +84,17 @@ describe('layer registry', () => {
     });
   }
 
+  for (const axis of [1, 2, -1]) {
+    it(`batchNormalization axis ${axis}: moving statistics converge to the batch's, and inference then equals training`, async () => {
+      const built = await buildModel(experimentWith([{ batchNormalization: { axis, momentum: 0.5 } }], [6, 5, 3]));
+      const bn = built.model.layers.find((l) => l.getClassName() === 'BatchNormalization')!;
+      const x = tf.randomUniform([8, 6, 5, 3]).mul(3).add(2);
+      for (let i = 0; i < 40; i++) tf.tidy(() => bn.apply(x, { training: true }));
+      const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(bn.apply(x, { training: false }) as tf.Tensor, bn.apply(x, { training: true }) as tf.Tensor))).dataSync()[0]!);
+      expect(gap).toBeLessThan(1e-4);
+    });
+  }
+
   it('gives default names the Keras way and keeps explicit ones', async () => {
     const built = await buildModel(experimentWith([{ conv2d: { filters: 2, kernelSize: 3 } }, { conv2d: { filters: 2, kernelSize: 3, name: 'mine' } }, { conv2d: { filters: 2, kernelSize: 3 } }, { maxPooling2d: {} }], [16, 16, 3]));
     expect(built.model.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => l.name)).toEqual(['conv2d', 'mine', 'conv2d_1', 'max_pooling2d']);

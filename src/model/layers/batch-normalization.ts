@@ -18,9 +18,9 @@ type BNClass = new (args: object) => BN;
 /**
  * tfjs' fused batch-norm gradient fails when the normalized axis is not the last one
  * ("Input to reshape ... requested shape has N"): the notebook's `BatchNormalization(axis=1)` on
- * channels-last images hits exactly that. In training mode this subclass normalizes with plain ops,
- * whose gradients work for any axis; inference, weights and the saved class name stay tfjs' own, so
- * saved models load anywhere.
+ * channels-last images hits exactly that. Off the last axis this subclass normalizes with plain ops,
+ * whose gradients work for any axis; weights and the saved class name stay tfjs' own, so saved models
+ * load anywhere.
  */
 let AnyAxisBatchNormalization: BNClass | undefined;
 
@@ -32,14 +32,19 @@ function anyAxisClass(): BNClass {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       const ndim = x.rank;
       const axis = this.axis >= 0 ? this.axis : this.axis + ndim;
-      if (!kwargs.training || axis === ndim - 1) return super.call(inputs, kwargs);
+      if (axis === ndim - 1) return super.call(inputs, kwargs);
       return tf.tidy(() => {
-        const reduction = Array.from({ length: ndim }, (_, i) => i).filter((i) => i !== axis);
         const shape = x.shape.map((d, i) => (i === axis ? d : 1));
+        const normalize = (mean: tf.Tensor, variance: tf.Tensor) => {
+          let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
+          if (this.scale && this.gamma) y = tf.mul(y, tf.reshape(this.gamma.read(), shape));
+          if (this.center && this.beta) y = tf.add(y, tf.reshape(this.beta.read(), shape));
+          return y;
+        };
+        // Inference too: the pure-JS backend's fused kernel assumes the last axis and gets this case wrong.
+        if (!kwargs.training) return normalize(tf.reshape(this.movingMean.read(), shape), tf.reshape(this.movingVariance.read(), shape));
+        const reduction = Array.from({ length: ndim }, (_, i) => i).filter((i) => i !== axis);
         const { mean, variance } = tf.moments(x, reduction, true);
-        let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
-        if (this.scale && this.gamma) y = tf.mul(y, tf.reshape(this.gamma.read(), shape));
-        if (this.center && this.beta) y = tf.add(y, tf.reshape(this.beta.read(), shape));
         const decay = 1 - this.momentum;
         for (const [v, batch] of [
           [this.movingMean, mean],
@@ -48,7 +53,7 @@ function anyAxisClass(): BNClass {
           const old = v.read();
           v.write(tf.sub(old, tf.mul(tf.sub(old, tf.reshape(batch, old.shape)), decay)));
         }
-        return y;
+        return normalize(mean, variance);
       });
     }
   };
