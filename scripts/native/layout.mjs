@@ -30,7 +30,19 @@ export const WHEELS = {
 /** Header folders (under the wheel's tensorflow/include) that tfjs-node's binding sources include. */
 export const HEADER_DIRS = ['tensorflow/c/', 'tensorflow/core/platform/', 'tsl/platform/', 'xla/tsl/c/'];
 
-export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The fitspec package folder: found by walking up, because this module also runs bundled into dist/. */
+function findProjectRoot(start) {
+  for (let dir = start; ; dir = dirname(dir)) {
+    try {
+      if (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name === 'fitspec') return dir;
+    } catch {
+      /* no package.json here */
+    }
+    if (dir === dirname(dir)) return resolve(start, '..', '..');
+  }
+}
+
+export const projectRoot = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
 
 export function platformKey() {
   return `${process.platform}-${process.arch}`;

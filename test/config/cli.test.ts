@@ -20,15 +20,19 @@ describe('fitspec validate', () => {
     const log = path.join(tmp, 'imports.log');
     const names = ['base.yaml', 'base-reformatted.yaml', 'inherits-same.yaml', 'composed.yaml', 'regularized.yaml', 'augmented.yaml', 'no-augment.yaml'];
     const files = Array.from({ length: 20 }, (_, i) => path.relative(ROOT, fixture(names[i % names.length])));
-    const r = run(['validate', ...files], { env: { FITSPEC_IMPORT_LOG: log }, nodeArgs: ['--import', fixture('record-imports.mjs')] });
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n')).toEqual(files.map((f) => `ok  ${f}`));
-    const loaded = readFileSync(log, 'utf8').split('\n');
-    // The recorder works: it saw the config loader and ajv.
-    expect(loaded.some((l) => l.includes('/src/config/load.ts'))).toBe(true);
-    expect(loaded.some((l) => l.includes('/node_modules/ajv/'))).toBe(true);
-    expect(loaded.filter((l) => l.includes('@tensorflow'))).toEqual([]);
+    // From the sources (module by module) and as installed (the bundle in dist/, when it is up to date).
+    for (const fromSource of [true, false]) {
+      rmSync(log, { force: true });
+      const r = run(['validate', ...files], { env: { FITSPEC_IMPORT_LOG: log, ...(fromSource ? { FITSPEC_FROM_SOURCE: '1' } : {}) }, nodeArgs: ['--import', fixture('record-imports.mjs')] });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim().split('\n')).toEqual(files.map((f) => `ok  ${f}`));
+      const loaded = readFileSync(log, 'utf8').split('\n');
+      // The recorder works: it saw ajv, and from the sources the config loader itself.
+      if (fromSource) expect(loaded.some((l) => l.includes('/src/config/load.ts'))).toBe(true);
+      expect(loaded.some((l) => l.includes('/node_modules/ajv/'))).toBe(true);
+      expect(loaded.filter((l) => l.includes('@tensorflow'))).toEqual([]);
+    }
   });
 
   it('reports every problem of every file with file:line:col and exits 2, without a stack trace', () => {
