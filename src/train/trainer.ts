@@ -386,6 +386,9 @@ async function trainEpoch(a: {
     const running = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / seen]));
     progress.update(step, running);
     for (const cb of a.callbacks) await cb.onBatchEnd?.(step - 1, batchLogs, a.handle);
+    // tfjs-node resolves its promises as microtasks, so without this the loop never reaches the event
+    // loop: Ctrl-C / SIGTERM would wait for the end of training, and so would MLflow uploads and the bar.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (a.stop()) break;
   }
   const stepSeconds = (performance.now() - t0) / 1000;

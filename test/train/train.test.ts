@@ -48,13 +48,16 @@ describe('fitspec train', () => {
     expect(JSON.parse(ev.stdout).images).toBe(12);
   });
 
-  it('continues an interrupted run with --resume: same run, epochs continue, no epoch twice', async () => {
+  it('continues an interrupted run (SIGTERM) with --resume: same run, epochs continue, no epoch twice', async () => {
     const dir = tmpDir('resume');
     const file = tinyExperiment(dir, dataDir);
-    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('epochs: 2', 'epochs: 12'));
-    const p = cliUntil(['train', file, '--no-progress'], dir, /epoch 2\/12:/);
+    // Long enough that the signal always lands mid-run, however fast the machine.
+    const EPOCHS = 60;
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('epochs: 2', `epochs: ${EPOCHS}`));
+    const p = cliUntil(['train', file, '--no-progress'], dir, new RegExp(`epoch 2/${EPOCHS}:`));
     await p.matched;
-    p.child.kill('SIGINT');
+    // SIGTERM rather than SIGINT: a shell running this suite in the background ignores SIGINT for its children.
+    p.child.kill('SIGTERM');
     expect(await p.exited).toBe(130);
     const run = onlyRun(path.join(dir, 'runs'));
     expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('KILLED');
@@ -66,10 +69,10 @@ describe('fitspec train', () => {
     expect(r.stdout).toMatch(new RegExp(`resuming at epoch ${done + 2}`));
     expect(onlyRun(path.join(dir, 'runs'))).toBe(run);
     const rows = parse(fs.readFileSync(path.join(run, 'metrics.csv')), { columns: true }) as Record<string, string>[];
-    expect(rows.map((x) => x.epoch)).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
+    expect(rows.map((x) => x.epoch)).toEqual(Array.from({ length: EPOCHS }, (_, i) => String(i)));
     const points = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const lossSteps = points.filter((x) => x.key === 'loss').map((x) => x.step);
-    expect(lossSteps).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(lossSteps).toEqual(Array.from({ length: EPOCHS }, (_, i) => i));
     expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('FINISHED');
   });
 });
