@@ -174,6 +174,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
     const loss = exp.train.loss;
     const metrics = exp.train.metrics;
 
+    const totalEpochs = phases.reduce((n, p) => n + p.epochs, 0);
     let epoch = 0;
     let first = true;
     for (let pi = 0; pi < phases.length && !interrupted; pi++) {
@@ -210,7 +211,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
         if (opts.maxEpochs !== undefined && state.history.length >= opts.maxEpochs) break;
         for (const cb of callbacks) await cb.onEpochBegin?.(e, handle);
         const t0 = Date.now();
-        const trainLogs = await trainEpoch({ model, data, exp, epoch: e, totalEpochs: epoch, cw, callbacks, handle, state, tty: opts.tty, log, stop: () => Boolean(interrupted) || handle.stopTraining });
+        const trainLogs = await trainEpoch({ model, data, exp, epoch: e, totalEpochs, cw, callbacks, handle, state, tty: opts.tty, log, stop: () => Boolean(interrupted) || handle.stopTraining });
         if (interrupted) {
           status = 'KILLED';
           break;
@@ -226,7 +227,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
           images_per_sec: trainLogs.images / trainLogs.stepSeconds,
         };
         state.history.push(logs);
-        trainLogsLine(log, e, epoch, logs, phases.length > 1 ? phase.name : undefined);
+        trainLogsLine(log, e, totalEpochs, logs, phases.length > 1 ? phase.name : undefined);
         for (const cb of callbacks) await cb.onEpochEnd?.(e, logs, handle);
         // Checkpoint before logging so a crash never logs an epoch the checkpoint does not have.
         await saveCheckpoint(runDir, model, optimizer, { epoch: e, phase: pi, learningRate: getLearningRate(optimizer), history: state.history, callbacks: callbacks.map((cb) => cb.getState?.() ?? null) });

@@ -89,7 +89,7 @@ describe('layer registry', () => {
       const built = await buildModel(experimentWith([{ batchNormalization: { axis, momentum: 0.5 } }], [6, 5, 3]));
       const bn = built.model.layers.find((l) => l.getClassName() === 'BatchNormalization')!;
       const x = tf.randomUniform([8, 6, 5, 3]).mul(3).add(2);
-      for (let i = 0; i < 40; i++) tf.tidy(() => bn.apply(x, { training: true }));
+      for (let i = 0; i < 40; i++) tf.tidy(() => bn.apply(x, { training: true }) as tf.Tensor);
       const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(bn.apply(x, { training: false }) as tf.Tensor, bn.apply(x, { training: true }) as tf.Tensor))).dataSync()[0]!);
       expect(gap).toBeLessThan(1e-4);
     });
