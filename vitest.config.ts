@@ -7,7 +7,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 120_000,
-    hookTimeout: 300_000,
+    hookTimeout: 900_000,
     globalSetup: ['test/setup/mlflow-server.ts'],
   },
 });

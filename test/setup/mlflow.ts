@@ -7,7 +7,7 @@ import { venvPython } from '../../scripts/mlflow/venv.mjs';
 export { startMlflowServer, freePort, type MlflowServer } from '../../scripts/mlflow/venv.mjs';
 
 /** Waits for the test MLflow server started by ./mlflow-server.ts and returns its URI. */
-export async function mlflowServer(timeoutMs = 280_000): Promise<string> {
+export async function mlflowServer(timeoutMs = 840_000): Promise<string> {
   const { uri, dir } = inject('mlflow');
   const t0 = Date.now();
   for (;;) {
