@@ -4,11 +4,11 @@ import { withConfigOptions } from '../command.js';
 const command: CliCommand = {
   name: 'data',
   register(program) {
-    const data = program.command('data').description('generate a synthetic dataset, or check the data of an experiment');
+    const data = program.command('data').description('Generate a synthetic dataset, or check the data of an experiment');
 
     data
       .command('synth')
-      .description('write a synthetic face-age dataset (young / middle / old), deterministic per seed')
+      .description('Write a synthetic face-age dataset (young / middle / old), deterministic per seed')
       .requiredOption('--out <dir>', 'folder to create (must not exist or be empty)')
       .option('--per-class <n>', 'images per class', '2400')
       .option('--layout <layout>', '`csv`: Train/<id>.jpg + train.csv (ID,Class), like the notebook; `directory`: <class>/<id>.jpg', 'csv')
@@ -39,7 +39,7 @@ const command: CliCommand = {
     withConfigOptions(
       data
         .command('check')
-        .description('list, decode and split the data of an experiment without training: counts per part and class, and what would be skipped')
+        .description('List, decode and split the data of an experiment without training: counts per part and class, and what would be skipped')
         .argument('<file>', 'experiment YAML file')
         .option('--split-dir <dir>', 'also write the split lists (train.txt, validation.txt, test.txt) here'),
     ).action(async (file: string, o: { set: string[]; splitDir?: string }) => {

@@ -7,7 +7,7 @@ const command: CliCommand = {
     withConfigOptions(
       program
         .command('diff')
-        .description('compare two resolved experiments (or one file with its version at a git revision); exit 0 equal, 1 different')
+        .description('Compare two resolved experiments (or one file with its version at a git revision); exit 0 equal, 1 different')
         .argument('<a>', 'experiment YAML file')
         .argument('[b]', 'second experiment YAML file')
         .option('--git <rev>', 'compare <a> with its version at this git revision (files it extends too)')

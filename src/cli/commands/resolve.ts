@@ -7,7 +7,7 @@ const command: CliCommand = {
     withConfigOptions(
       program
         .command('resolve')
-        .description('print the resolved config (extends, overrides and defaults applied) and its hash')
+        .description('Print the resolved config (extends, overrides and defaults applied) and its hash')
         .argument('<file>', 'experiment YAML file')
         .option('--explain', 'annotate every value with the file:line it came from, the --set that gave it, or default'),
     ).action(async (file: string, opts: { set: string[]; explain?: boolean }) => {

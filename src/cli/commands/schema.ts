@@ -5,7 +5,7 @@ const command: CliCommand = {
   register(program) {
     program
       .command('schema')
-      .description('print the experiment JSON Schema; --write regenerates schema/experiment.schema.json and docs/config.md')
+      .description('Print the experiment JSON Schema; --write regenerates schema/experiment.schema.json and docs/config.md')
       .option('--write', 'write schema/experiment.schema.json and docs/config.md')
       .option('--root <dir>', 'project folder to write into', '.')
       .action(async (opts: { write?: boolean; root: string }) => {

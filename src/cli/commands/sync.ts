@@ -5,7 +5,7 @@ const command: CliCommand = {
   register(program) {
     program
       .command('sync')
-      .description('upload local runs to MLflow (params, every metric with its step and time, tags, dataset, artifacts); safe to repeat')
+      .description('Upload local runs to MLflow (params, every metric with its step and time, tags, dataset, artifacts); safe to repeat')
       .argument('[runDirs...]', 'run folders (runs/<experiment>/<run id>); default: every run in --runs-dir not yet fully uploaded')
       .option('--uri <uri>', 'MLflow tracking URI (default: MLFLOW_TRACKING_URI, then the one the run was started with)')
       .option('--runs-dir <dir>', 'local run store searched when no run folder is given', 'runs')

@@ -7,7 +7,7 @@ const command: CliCommand = {
     withConfigOptions(
       program
         .command('validate')
-        .description('check experiment files (extends, overrides, schema, cross-field checks) without loading TensorFlow')
+        .description('Check experiment files (extends, overrides, schema, cross-field checks) without loading TensorFlow')
         .argument('<files...>', 'experiment YAML files'),
     ).action(async (files: string[], opts: { set: string[] }) => {
       const { loadExperiment } = await import('../../config/index.js');
