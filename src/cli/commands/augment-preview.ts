@@ -7,7 +7,7 @@ const command: CliCommand = {
     withConfigOptions(
       program
         .command('augment-preview')
-        .description("write a PNG grid of one image and augmented versions of it, using the experiment's `augment` section")
+        .description("Write a PNG grid of one image and augmented versions of it, using the experiment's `augment` section")
         .argument('<file>', 'experiment YAML file')
         .option('--image <path>', 'image to augment (default: the first image of the data)')
         .option('-n, --n <count>', 'number of augmented versions', '8')
