@@ -9,6 +9,7 @@ import type { Batch, BatchOptions } from './batches.js';
 export { prepareData, writeSplit, type Part, type PreparedData } from './prepare.js';
 export type { Batch, BatchOptions } from './batches.js';
 export { synthesize } from './synth/index.js';
+export { SYNTH_PROFILES, synthProfile, type SynthProfile } from './synth/profiles.js';
 import type { PreparedData } from './prepare.js';
 
 export async function* batches(data: PreparedData, part: 'train' | 'validation' | 'test', opts: BatchOptions): AsyncIterableIterator<Batch> {

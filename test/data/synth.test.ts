@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareData, synthesize } from '../../src/data/index.js';
 import { ageFor } from '../../src/data/synth/index.js';
+import { drawFace, drawPersona } from '../../src/data/synth/face.js';
 import { Rng } from '../../src/data/random.js';
 import { FitspecError } from '../../src/errors.js';
 import { dataConfig, tempDir } from './fixtures.js';
@@ -89,5 +91,50 @@ describe('synthesize', () => {
     expect(mean(ages[1]!)).toBeLessThan(mean(ages[2]!));
     expect(Math.max(...ages[0]!)).toBeGreaterThan(Math.min(...ages[1]!));
     expect(Math.max(...ages[1]!)).toBeGreaterThan(Math.min(...ages[2]!));
+  });
+
+  it('the default profile draws exactly the faces it drew before the profiles existed (pinned digest of 60 SVGs)', () => {
+    const h = createHash('sha256');
+    for (let i = 0; i < 60; i++) {
+      const r = Rng.from(2024, 'face', i);
+      h.update(drawFace(r, ageFor(r, i % 3, 3, 0.03)).svg);
+    }
+    expect(h.digest('hex')).toBe('3822b3f061fba970e54eb2d150c9f02e763cdad36f4ce6dec831daa5adbd1748');
+  });
+
+  it('--profile default writes the same bytes as no profile', async () => {
+    await synthesize({ out: join(dir, 'p0'), perClass: 2, layout: 'csv', seed: 5 });
+    await synthesize({ out: join(dir, 'p1'), perClass: 2, layout: 'csv', seed: 5, profile: 'default' });
+    const [a, b] = [files(join(dir, 'p0')), files(join(dir, 'p1'))];
+    for (const [k, v] of a) expect(v.equals(b.get(k)!), k).toBe(true);
+  });
+
+  it('film-stills: deterministic per seed, and different images from the default profile', async () => {
+    await synthesize({ out: join(dir, 'fs1'), perClass: 3, layout: 'csv', seed: 9, profile: 'film-stills' });
+    await synthesize({ out: join(dir, 'fs2'), perClass: 3, layout: 'csv', seed: 9, profile: 'film-stills' });
+    await synthesize({ out: join(dir, 'fs0'), perClass: 3, layout: 'csv', seed: 9 });
+    const [a, b, c] = [files(join(dir, 'fs1')), files(join(dir, 'fs2')), files(join(dir, 'fs0'))];
+    for (const [k, v] of a) expect(v.equals(b.get(k)!), k).toBe(true);
+    expect(a.get('train.csv')!.equals(c.get('train.csv')!)).toBe(true);
+    const jpgs = [...a.keys()].filter((k) => k.endsWith('.jpg'));
+    expect(jpgs.filter((k) => a.get(k)!.equals(c.get(k)!))).toEqual([]);
+  });
+
+  it('identities: one class per person, every person at every age; a person looks alike across images', async () => {
+    await synthesize({ out: join(dir, 'ids'), perClass: 2, layout: 'directory', seed: 4, profile: 'identities', identities: 5 });
+    expect(readdirSync(join(dir, 'ids')).sort()).toEqual(['p000', 'p001', 'p002', 'p003', 'p004']);
+    // The face outline is filled with the person's skin colour, whatever the age and the nuisances.
+    const hexOf = (c: number[]) => '#' + c.map((v) => Math.round(v).toString(16).padStart(2, '0')).join('');
+    const [p, q] = [drawPersona(Rng.from(1, 'persona', 0)), drawPersona(Rng.from(1, 'persona', 1))];
+    const outline = (svg: string) => /Z" fill="(#[0-9a-f]{6})"/.exec(svg)![1];
+    expect(outline(drawFace(Rng.from(1, 'face', 0), 0.1, p).svg)).toBe(hexOf(p.skin));
+    expect(outline(drawFace(Rng.from(1, 'face', 1), 0.9, p).svg)).toBe(hexOf(p.skin));
+    expect(outline(drawFace(Rng.from(1, 'face', 2), 0.5, q).svg)).toBe(hexOf(q.skin));
+    expect(hexOf(p.skin)).not.toBe(hexOf(q.skin));
+  });
+
+  it('rejects unknown profiles and named classes for the identity task', async () => {
+    await expect(synthesize({ out: join(dir, 'x1'), perClass: 1, layout: 'csv', seed: 1, profile: 'nope' })).rejects.toThrow(/Unknown data profile/);
+    await expect(synthesize({ out: join(dir, 'x2'), perClass: 1, layout: 'csv', seed: 1, profile: 'identities', classes: ['A', 'B'] })).rejects.toThrow(/labels images by person/);
   });
 });

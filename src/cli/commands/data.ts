@@ -13,8 +13,10 @@ const command: CliCommand = {
       .option('--per-class <n>', 'images per class', '2400')
       .option('--layout <layout>', '`csv`: Train/<id>.jpg + train.csv (ID,Class), like the notebook; `directory`: <class>/<id>.jpg', 'csv')
       .option('--seed <n>', 'random seed', '42')
-      .option('--classes <names>', 'comma-separated class names, youngest first', 'YOUNG,MIDDLE,OLD')
-      .action(async (o: { out: string; perClass: string; layout: string; seed: string; classes: string }) => {
+      .option('--classes <names>', 'comma-separated class names, youngest first (default YOUNG,MIDDLE,OLD)')
+      .option('--profile <name>', 'difficulty knobs and task: default | film-stills | identities (see the README)', 'default')
+      .option('--identities <n>', 'number of persons whose appearance repeats (overrides the profile; 0: every image a new person)')
+      .action(async (o: { out: string; perClass: string; layout: string; seed: string; classes?: string; profile: string; identities?: string }) => {
         const { fail } = await import('../../errors.js');
         const { synthesize } = await import('../../data/index.js');
         const int = (v: string, name: string) => {
@@ -29,7 +31,9 @@ const command: CliCommand = {
           perClass: int(o.perClass, '--per-class'),
           layout: o.layout as 'csv' | 'directory',
           seed: int(o.seed, '--seed'),
-          classes: o.classes.split(',').map((c) => c.trim()).filter(Boolean),
+          classes: o.classes?.split(',').map((c) => c.trim()).filter(Boolean),
+          profile: o.profile,
+          identities: o.identities === undefined ? undefined : int(o.identities, '--identities'),
           onProgress: tty ? (done, total) => done % 100 === 0 && process.stderr.write(`\r${done}/${total}`) : undefined,
         });
         if (tty) process.stderr.write('\r');
