@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { FitspecError, isFitspecError, type Problem } from '../errors.js';
 import { expandBase } from './architectures.js';
-import { checks } from './checks/index.js';
+import { checks, type DiscoveredClasses, type Finding } from './checks/index.js';
 import { canonicalHash } from './hash.js';
 import { cloneTracked, mergeMaps, stamp } from './merge.js';
 import { applyOverrides } from './overrides.js';
@@ -15,6 +15,11 @@ import { validateConfig } from './validate.js';
 
 export interface LoadOptions {
   set?: string[];
+  /**
+   * Reads the classes from the data source (src/data's `discoverClasses`, passed in by the caller so
+   * that config never reads data) to check the model against them once the config itself is valid.
+   */
+  discoverClasses?: (data: Experiment['data']) => DiscoveredClasses;
 }
 
 export interface LoadedExperiment {
@@ -206,8 +211,12 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
   if (schemaProblems.length) throw new FitspecError(sortProblems(schemaProblems));
 
   const experiment = orderBySchema(data) as Experiment;
-  const findings = checks.flatMap((c) => c.run(experiment));
-  const placed: Problem[] = findings.map((f) => {
+  let findings = checks.flatMap((c) => c.run(experiment));
+  if (opts.discoverClasses && !findings.some((f) => f.severity === 'error')) {
+    const discovered = opts.discoverClasses(experiment.data);
+    findings = checks.flatMap((c) => c.run(experiment, discovered));
+  }
+  const placed: Problem[] = findings.map((f: Finding) => {
     let where: Partial<Problem> = {};
     for (let i = f.path.length; i >= 0; i--) {
       const o = origins.get(f.path.slice(0, i).join('.'));

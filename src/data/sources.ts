@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import type { DiscoveredClasses } from '../config/checks/types.js';
 import type { DataConfig } from '../config/schema/experiment.js';
 import { fail, type Problem } from '../errors.js';
 
@@ -47,8 +48,8 @@ function emptyFileProblem(file: string): Problem {
   return { code: 'data.empty-file', message: `${file} is empty (0 bytes).`, file, expected: 'an image file', received: '0 bytes' };
 }
 
-/** Keras `flow_from_directory`: one subfolder per class, class names sorted unless given. */
-export function listDirectory(data: DataConfig): Listing {
+/** Class subfolders of a directory source, sorted; `data.classes` when given (each must exist). */
+function directoryClasses(data: DataConfig): { root: string; classes: string[] } {
   const field = 'data.source.path';
   if (!data.source.path) fail('data.missing-path', 'A `directory` source needs `data.source.path`: the folder holding one subfolder per class.', { path: field, expected: 'a folder path', received: 'nothing' });
   const root = resolve(data.source.path);
@@ -57,17 +58,21 @@ export function listDirectory(data: DataConfig): Listing {
     .filter((e) => e.isDirectory() && !hidden(e.name))
     .map((e) => e.name)
     .sort();
-  let classes: string[];
   if (data.classes) {
-    classes = [...data.classes];
+    const classes = [...data.classes];
     const missing = classes.filter((c) => !folders.includes(c));
     if (missing.length) {
       fail('data.missing-class-folder', `Class folder${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} not found in ${root}.`, { file: root, path: 'data.classes', expected: `subfolders ${classes.join(', ')}`, received: folders.length ? folders.join(', ') : 'no subfolders' });
     }
-  } else {
-    classes = folders;
-    if (classes.length < 2) fail('data.too-few-classes', `${root} has ${classes.length} class folder${classes.length === 1 ? '' : 's'}; a classifier needs at least 2.`, { file: root, expected: 'one subfolder per class', received: classes.join(', ') || 'none' });
+    return { root, classes };
   }
+  if (folders.length < 2) fail('data.too-few-classes', `${root} has ${folders.length} class folder${folders.length === 1 ? '' : 's'}; a classifier needs at least 2.`, { file: root, expected: 'one subfolder per class', received: folders.join(', ') || 'none' });
+  return { root, classes: folders };
+}
+
+/** Keras `flow_from_directory`: one subfolder per class, class names sorted unless given. */
+export function listDirectory(data: DataConfig): Listing {
+  const { root, classes } = directoryClasses(data);
   const items: Item[] = [];
   const problems: Problem[] = [];
   classes.forEach((cls, label) => {
@@ -91,8 +96,19 @@ export function listDirectory(data: DataConfig): Listing {
   return { type: 'directory', location: root, classes, items, problems };
 }
 
-/** The notebook's source layout: `Train/<ID>.jpg` plus `train.csv` with `ID,Class`. */
-export function listCsv(data: DataConfig): Listing {
+interface CsvTable {
+  imagesDir: string;
+  labelsFile: string;
+  idCol: string;
+  labelCol: string;
+  rows: Record<string, string>[];
+  classes: string[];
+  /** Rows per distinct label. */
+  counts: Map<string, number>;
+}
+
+/** Reads the labels CSV of a csv source; classes are `data.classes` or the sorted distinct labels. */
+function readCsv(data: DataConfig): CsvTable {
   const src = data.source;
   if (!src.images) fail('data.missing-path', 'A `csv` source needs `data.source.images`: the folder holding the image files.', { path: 'data.source.images', expected: 'a folder path', received: 'nothing' });
   if (!src.labels) fail('data.missing-path', 'A `csv` source needs `data.source.labels`: the CSV file with one row per image.', { path: 'data.source.labels', expected: 'a CSV file path', received: 'nothing' });
@@ -115,6 +131,19 @@ export function listCsv(data: DataConfig): Listing {
   }
   if (!rows.length) fail('data.csv-empty', `${labelsFile} has no rows.`, { file: labelsFile, expected: `a header ${idCol},${labelCol} and one row per image`, received: 'no rows' });
 
+  const counts = new Map<string, number>();
+  for (const r of rows) {
+    const label = (r[labelCol] ?? '').trim();
+    if (label) counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
+  const classes = data.classes ? [...data.classes] : [...counts.keys()].sort();
+  if (!data.classes && classes.length < 2) fail('data.too-few-classes', `${labelsFile} has ${classes.length} distinct label${classes.length === 1 ? '' : 's'} in column ${labelCol}; a classifier needs at least 2.`, { file: labelsFile, received: classes.join(', ') || 'none' });
+  return { imagesDir, labelsFile, idCol, labelCol, rows, classes, counts };
+}
+
+/** The notebook's source layout: `Train/<ID>.jpg` plus `train.csv` with `ID,Class`. */
+export function listCsv(data: DataConfig): Listing {
+  const { imagesDir, labelsFile, idCol, labelCol, rows, classes } = readCsv(data);
   // One directory read instead of one stat per row.
   const byName = new Map<string, string>();
   const byStem = new Map<string, string[]>();
@@ -127,9 +156,6 @@ export function listCsv(data: DataConfig): Listing {
     }
   }
 
-  const labelsSeen = [...new Set(rows.map((r) => (r[labelCol] ?? '').trim()).filter(Boolean))];
-  const classes = data.classes ? [...data.classes] : [...new Set(labelsSeen)].sort();
-  if (!data.classes && classes.length < 2) fail('data.too-few-classes', `${labelsFile} has ${classes.length} distinct label${classes.length === 1 ? '' : 's'} in column ${labelCol}; a classifier needs at least 2.`, { file: labelsFile, received: classes.join(', ') || 'none' });
   const index = new Map<string, number>();
   classes.forEach((c, i) => index.set(c.toLowerCase(), i));
 
@@ -181,4 +207,17 @@ export function listCsv(data: DataConfig): Listing {
 
 export function listSource(data: DataConfig): Listing {
   return data.source.type === 'csv' ? listCsv(data) : listDirectory(data);
+}
+
+/**
+ * The classes training will use: `data.classes` when listed, else the class folders or the distinct
+ * values of the CSV's label column. Cheap: one folder read or one CSV parse, no image is decoded.
+ */
+export function discoverClasses(data: DataConfig): DiscoveredClasses {
+  if (data.source.type === 'csv') {
+    const t = readCsv(data);
+    return data.classes ? { classes: t.classes, from: '`data.classes`' } : { classes: t.classes, from: `the distinct values of column ${t.labelCol} in ${t.labelsFile}`, counts: Object.fromEntries(t.counts) };
+  }
+  const d = directoryClasses(data);
+  return { classes: d.classes, from: data.classes ? '`data.classes`' : `the class folders of ${d.root}` };
 }

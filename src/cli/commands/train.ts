@@ -24,7 +24,9 @@ const command: CliCommand = {
         if (file) throw new FitspecError({ code: 'cli.usage', message: 'Give either an experiment file or --resume RUN_DIR, not both.' });
       }
       if (!source) throw new FitspecError({ code: 'cli.usage', message: 'Missing the experiment file: fitspec train experiments/01-baseline.yaml' });
-      const loaded = loadExperiment(source, { set: opts.set });
+      // The model is checked against the classes in the data before TensorFlow loads and before any run exists.
+      const { discoverClasses } = await import('../../data/sources.js');
+      const loaded = loadExperiment(source, { set: opts.set, discoverClasses });
       printProblems(loaded.warnings);
       const { train } = await import('../../train/index.js');
       const result = await train(loaded, { resume: opts.resume, maxEpochs: opts.maxEpochs, tty: opts.progress ? undefined : false });

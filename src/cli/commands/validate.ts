@@ -8,9 +8,11 @@ const command: CliCommand = {
       program
         .command('validate')
         .description('Check experiment files (extends, overrides, schema, cross-field checks) without loading TensorFlow')
-        .argument('<files...>', 'experiment YAML files'),
-    ).action(async (files: string[], opts: { set: string[] }) => {
+        .argument('<files...>', 'experiment YAML files')
+        .option('--data', 'also read the classes from each data source (class folders or the CSV label column; no image is decoded) and check the model against them'),
+    ).action(async (files: string[], opts: { set: string[]; data?: boolean }) => {
       const { loadExperiment } = await import('../../config/index.js');
+      const discoverClasses = opts.data ? (await import('../../data/sources.js')).discoverClasses : undefined;
       const { isFitspecError } = await import('../../errors.js');
       const { printProblems } = await import('../output.js');
       const { formatProblem } = await import('../../errors.js');
@@ -19,7 +21,7 @@ const command: CliCommand = {
       const shown = new Set<string>();
       for (const file of files) {
         try {
-          const loaded = loadExperiment(file, { set: opts.set });
+          const loaded = loadExperiment(file, { set: opts.set, discoverClasses });
           process.stdout.write(`ok  ${file}\n`);
           printProblems(loaded.warnings.filter((w) => !shown.has(formatProblem(w)) && shown.add(formatProblem(w))));
         } catch (e) {

@@ -13,10 +13,20 @@ export interface Finding {
   atKey?: boolean;
 }
 
+/** The classes the data defines, read from the source before any image is decoded (src/data/sources.ts). */
+export interface DiscoveredClasses {
+  classes: string[];
+  /** Where the classes were read, for messages: "the class folders of /data/faces". */
+  from: string;
+  /** Rows per class, when the classes come from a CSV column (a typo shows as a class of 1 row). */
+  counts?: Record<string, number>;
+}
+
 /** One cross-field rule, run on the validated config with every default filled in. */
 export interface Check {
   name: string;
   /** Severity and what it catches, for docs/config.md. */
   description: string;
-  run(exp: Experiment): Finding[];
+  /** `data` is given when the caller has read the data source (`validate --data`, `train`). */
+  run(exp: Experiment, data?: DiscoveredClasses): Finding[];
 }
