@@ -13,6 +13,8 @@ import doctor from './doctor.js';
 import data from './data.js';
 import augmentPreview from './augment-preview.js';
 import sync from './sync.js';
+import sweep from './sweep.js';
+import worker from './worker.js';
 
 /** Every CLI command, in the order `fitspec --help` lists them. */
-export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, schema, doctor, data, augmentPreview, sync];
+export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, schema, doctor, data, augmentPreview, sync, sweep, worker];

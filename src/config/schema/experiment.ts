@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { strict } from './common.js';
 import { AugmentSchema, DataSchema } from './data.js';
 import { ModelSchema } from './model.js';
+import { SweepSchema } from './sweep.js';
 import { TrackingSchema } from './tracking.js';
 import { TrainSchema } from './train.js';
 
@@ -27,6 +28,7 @@ export const ExperimentSchema = Type.Object(
     model: ModelSchema,
     train: TrainSchema,
     tracking: TrackingSchema,
+    sweep: Type.Optional(SweepSchema),
   },
   { ...strict, $id: 'https://fitspec.dev/schema/experiment.schema.json', title: 'fitspec experiment',
     description: 'One machine-learning experiment: data, augmentation, model, training and tracking. Start the file with `# yaml-language-server: $schema=../schema/experiment.schema.json` for completion in editors.',
@@ -43,3 +45,4 @@ export type TrainConfig = Experiment['train'];
 export type OptimizerConfig = TrainConfig['optimizer'];
 export type CallbackSpecT = TrainConfig['callbacks'][number];
 export type TrackingConfig = Experiment['tracking'];
+export type SweepConfig = NonNullable<Experiment['sweep']>;

@@ -1,0 +1,142 @@
+import fs from 'node:fs';
+import { Option } from 'commander';
+import { withConfigOptions, type CliCommand } from '../command.js';
+import { FitspecError } from '../../errors.js';
+import { printProblems } from '../output.js';
+
+interface SweepOpts {
+  set: string[];
+  dryRun?: boolean;
+  parallel?: number;
+  threads?: number;
+  queue?: string;
+  follow?: boolean;
+  yes?: boolean;
+  runsDir: string;
+}
+
+const out = (m: string) => process.stdout.write(m + '\n');
+const int = (v: string) => Number.parseInt(v, 10);
+
+const command: CliCommand = {
+  name: 'sweep',
+  register(program) {
+    withConfigOptions(
+      program
+        .command('sweep')
+        .argument('<file|status|cancel>', 'sweep file (an experiment with a `sweep:` block), or `status NAME` / `cancel NAME`')
+        .argument('[name]', 'sweep name, for `status` and `cancel`')
+        .description('Run a search over an experiment: every trial trained once, here or by workers on any machine')
+        .option('--dry-run', 'list the trials (values, config hash) and train nothing')
+        .addOption(new Option('--parallel <n>', 'worker processes on this machine (default: sweep.parallel)').argParser(int))
+        .addOption(new Option('--threads <n>', 'TensorFlow threads per worker process (default: the cores split between them)').argParser(int))
+        .option('--queue <redis-url>', 'enqueue the trials in Redis (BullMQ) for `fitspec worker` processes instead of training here')
+        .option('--follow', 'with --queue: wait and show progress until every trial is done')
+        .option('--yes', 'run a sweep larger than sweep.maxTrials')
+        .option('--runs-dir <dir>', 'with `status`: the local run store to read', 'runs'),
+    ).action(async (first: string, name: string | undefined, opts: SweepOpts) => {
+      if ((first === 'status' || first === 'cancel') && !fs.existsSync(first)) return first === 'status' ? status(name, opts) : cancel(name, opts);
+      if (name) throw new FitspecError({ code: 'cli.usage', message: `fitspec sweep takes one file; \`${name}\` is extra (for a sweep's progress: fitspec sweep status NAME).` });
+      const { planSweep } = await import('../../sweep/plan.js');
+      const plan = planSweep(first, { set: opts.set, yes: opts.yes });
+      printProblems(plan.base.warnings);
+      if (opts.dryRun) return dryRun(plan);
+      if (opts.queue) return enqueue(plan, opts);
+      const { runSweepLocal } = await import('../../sweep/run.js');
+      const { formatTable, resultRows, bestTrial } = await import('../../sweep/records.js');
+      const r = await runSweepLocal(plan, { parallel: opts.parallel ?? plan.sweep.parallel, threads: opts.threads, log: out });
+      out('');
+      out(formatTable(resultRows(r.meta, r.outcomes), undefined));
+      const best = bestTrial(r.outcomes, r.meta.mode);
+      if (best) out(`best: ${best.trial} ${r.meta.metric} ${best.metric}`);
+      out(`results: ${r.dir}/results.csv`);
+      const failed = r.outcomes.filter((o) => o.status !== 'FINISHED' && o.status !== 'SKIPPED');
+      if (failed.length) process.exitCode = failed.some((o) => o.status === 'KILLED') ? 130 : 2;
+    });
+  },
+};
+export default command;
+
+async function dryRun(plan: import('../../sweep/plan.js').SweepPlan) {
+  const { formatTable, localTrialRuns } = await import('../../sweep/records.js');
+  const { showValue } = await import('../../sweep/plan.js');
+  const keys = Object.keys(plan.sweep.parameters);
+  const runsDir = plan.base.experiment.tracking.runsDir;
+  const rows = plan.trials.map((t) => ({
+    trial: t.id,
+    ...Object.fromEntries(keys.map((k) => [k, showValue(t.params[k])])),
+    hash: t.hash.slice(0, 12),
+    state: localTrialRuns(runsDir, plan.experimentName, plan.name, t.hash).some((r) => r.record.status === 'FINISHED') ? 'finished' : 'to train',
+  }));
+  out(`sweep ${plan.name}: ${plan.sweep.method}, ${plan.trials.length} trials, ranked by ${plan.sweep.metric} (${plan.sweep.mode}); nothing is trained (--dry-run)`);
+  out(formatTable(rows));
+  for (const d of plan.duplicates) out(`${d.id}: the same config as ${d.sameAs}, left out`);
+}
+
+async function enqueue(plan: import('../../sweep/plan.js').SweepPlan, opts: SweepOpts) {
+  const { enqueueSweep } = await import('../../sweep/queue.js');
+  const { openSweep } = await import('../../sweep/run.js');
+  const { redactUri } = await import('../../track/index.js');
+  const { meta, jobs } = await openSweep(plan, out);
+  // A queue that is down is reported before anything else happens.
+  const r = await enqueueSweep(opts.queue!, meta, jobs);
+  out(`sweep ${meta.name}: ${r.added.length} trials enqueued, ${r.present.length} already queued or done, at ${redactUri(opts.queue!)}`);
+  out(`start workers with: fitspec worker --queue ${redactUri(opts.queue!)}   progress: fitspec sweep status ${meta.name} --queue ${redactUri(opts.queue!)}`);
+  if (opts.follow) await follow(meta.name, opts.queue!);
+}
+
+async function follow(name: string, url: string) {
+  const { sweepStatus } = await import('../../sweep/queue.js');
+  let last = '';
+  for (;;) {
+    const s = await sweepStatus(url, name);
+    const line = `done ${s.counts.done}, running ${s.counts.running}, queued ${s.counts.queued}, failed ${s.counts.failed}`;
+    if (line !== last) out(`sweep ${name}: ${line}`);
+    last = line;
+    if (!s.counts.running && !s.counts.queued) {
+      await printQueueStatus(s);
+      if (s.counts.failed) process.exitCode = 2;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+async function printQueueStatus(s: import('../../sweep/queue.js').SweepStatus) {
+  const { formatTable, resultRows, bestTrial } = await import('../../sweep/records.js');
+  const c = s.counts;
+  out(`sweep ${s.meta.name}: done ${c.done}, running ${c.running}, queued ${c.queued}, failed ${c.failed}${c.cancelled ? `, cancelled ${c.cancelled}` : ''} (of ${s.meta.trials.length})`);
+  const stateOf = new Map(s.trials.map((t) => [t.trial, t.state]));
+  out(formatTable(resultRows(s.meta, s.outcomes).map((r) => ({ ...r, status: r.status === 'PENDING' ? stateOf.get(r.trial)! : r.status }))));
+  const best = bestTrial(s.outcomes, s.meta.mode);
+  out(best ? `best so far: ${best.trial} ${s.meta.metric} ${best.metric}` : 'no finished trial yet');
+}
+
+async function status(name: string | undefined, opts: SweepOpts) {
+  if (!name) throw new FitspecError({ code: 'cli.usage', message: 'Missing the sweep name: fitspec sweep status NAME [--queue redis://HOST:PORT]' });
+  const { formatTable, resultRows, bestTrial, sweepDir } = await import('../../sweep/records.js');
+  if (opts.queue) {
+    const { sweepStatus } = await import('../../sweep/queue.js');
+    await printQueueStatus(await sweepStatus(opts.queue, name));
+    return;
+  }
+  const dir = sweepDir(opts.runsDir, name);
+  const file = `${dir}/results.json`;
+  if (!fs.existsSync(`${dir}/sweep.json`)) throw new FitspecError({ code: 'sweep.unknown', message: `No sweep named ${JSON.stringify(name)} in ${opts.runsDir}/sweeps/; for a queued sweep add --queue redis://HOST:PORT.`, received: name });
+  const meta = JSON.parse(fs.readFileSync(`${dir}/sweep.json`, 'utf8'));
+  const outcomes = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')).trials : [];
+  const rows = resultRows(meta, outcomes);
+  const n = (st: string) => rows.filter((r) => r.status === st).length;
+  out(`sweep ${name}: done ${n('FINISHED')}, failed ${n('FAILED')}, not done ${rows.length - n('FINISHED') - n('FAILED')} (of ${rows.length})`);
+  out(formatTable(rows));
+  const best = bestTrial(outcomes, meta.mode);
+  out(best ? `best: ${best.trial} ${meta.metric} ${best.metric}` : 'no finished trial yet');
+}
+
+async function cancel(name: string | undefined, opts: SweepOpts) {
+  if (!name) throw new FitspecError({ code: 'cli.usage', message: 'Missing the sweep name: fitspec sweep cancel NAME --queue redis://HOST:PORT' });
+  if (!opts.queue) throw new FitspecError({ code: 'cli.usage', message: 'fitspec sweep cancel needs --queue redis://HOST:PORT (a sweep run here stops with Ctrl-C).' });
+  const { cancelSweep } = await import('../../sweep/queue.js');
+  const r = await cancelSweep(opts.queue, name);
+  out(`sweep ${name}: ${r.removed} queued trials removed${r.running ? `; ${r.running} running trials finish, nothing else of this sweep starts` : ''}`);
+}

@@ -1,0 +1,40 @@
+import { Type } from '@sinclair/typebox';
+import { Enum, strict } from './common.js';
+
+export const SWEEP_DISTRIBUTIONS = ['choice', 'uniform', 'logUniform', 'int', 'qUniform'] as const;
+
+/**
+ * One searched parameter. A single flat object (not a union per distribution) so a mistake yields one
+ * clear message; which fields a distribution needs is checked when the trials are built.
+ */
+export const SweepParameterSchema = Type.Object(
+  {
+    values: Type.Optional(Type.Array(Type.Unknown(), { description: 'The values to try (grid), or to draw from (random, `choice`). Any value `--set` accepts at this path, `null` deletes the key.', examples: [[0.001, 0.0003]] })),
+    distribution: Type.Optional(Enum(SWEEP_DISTRIBUTIONS, { description: 'Random search: how values are drawn. `choice` picks from `values`; `uniform`, `logUniform` (log scale, min > 0), `int` (integers, both ends included) and `qUniform` (multiples of `q`) draw between `min` and `max`. Defaults to `choice` when `values` is given.', examples: ['logUniform'] })),
+    min: Type.Optional(Type.Number({ description: 'Lower end of the range (random search).', examples: [0.00001] })),
+    max: Type.Optional(Type.Number({ description: 'Upper end of the range (random search).', examples: [0.01] })),
+    q: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: '`qUniform`: values are rounded to a multiple of `q`.', examples: [8] })),
+  },
+  { ...strict, description: 'How one config path is searched.', examples: [{ values: [0.001, 0.0003] }, { distribution: 'logUniform', min: 0.00001, max: 0.01 }] },
+);
+
+export const SweepSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', maxLength: 100, description: 'Name of the sweep (`fitspec sweep status NAME`, the MLflow parent run); defaults to the experiment `name`.', examples: ['notebook-comparison'] })),
+    method: Enum(['grid', 'random'] as const, { description: '`grid`: every combination of the `values` lists. `random`: `count` trials drawn with `seed`.', default: 'grid' }),
+    metric: Type.String({ minLength: 1, description: 'The metric that ranks trials (Keras name, best epoch of each trial).', default: 'val_accuracy', examples: ['val_loss'] }),
+    mode: Enum(['max', 'min'] as const, { description: 'Whether a larger or a smaller `metric` is better.', default: 'max' }),
+    parameters: Type.Record(Type.String({ minLength: 1 }), SweepParameterSchema, {
+      minProperties: 1,
+      description: 'Searched config paths, written as for `--set` (layer stack entries by index, e.g. `model.layers.0.conv2d.filters`).',
+      examples: [{ 'train.optimizer.learningRate': { values: [0.001, 0.0003] }, 'model.layers.0.conv2d.filters': { values: [8, 16] } }],
+    }),
+    count: Type.Optional(Type.Integer({ minimum: 1, description: 'Random search: the number of trials.', examples: [20] })),
+    seed: Type.Integer({ minimum: 0, description: 'Random search: seed of the draws.', default: 0 }),
+    parallel: Type.Integer({ minimum: 1, description: 'Trials trained at once on this machine by `fitspec sweep` (worker processes); `--parallel` overrides it.', default: 1 }),
+    maxTrials: Type.Integer({ minimum: 1, description: 'A sweep with more trials is refused unless `--yes` is given: a guard against a grid growing by accident.', default: 64 }),
+  },
+  { ...strict, description: 'A search over this experiment: each trial is the experiment with some paths set, trained as its own run (`fitspec sweep`). Not part of a trial\'s config hash.',
+    examples: [{ method: 'grid', metric: 'val_accuracy', mode: 'max', parameters: { 'train.optimizer.learningRate': { values: [0.001, 0.0003] } } }],
+  },
+);

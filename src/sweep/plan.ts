@@ -1,0 +1,248 @@
+import { readFileSync } from 'node:fs';
+import { loadDetailed, type LoadedExperiment } from '../config/index.js';
+import { renderExcerpt, type Origin, type PathOrigin } from '../config/origins.js';
+import type { SweepConfig } from '../config/schema/experiment.js';
+import { Rng } from '../data/random.js';
+import { FitspecError, isFitspecError, type Problem } from '../errors.js';
+
+export interface Trial {
+  /** 1-based position in the sweep. */
+  index: number;
+  /** `t001`, `t002`, ...: stable names for logs, run names and the results table. */
+  id: string;
+  /** Searched path -> value of this trial. */
+  params: Record<string, unknown>;
+  /** `--set` texts that turn the experiment into this trial (user `--set`s first). */
+  overrides: string[];
+  /** Config hash of the trial's resolved config: its identity for exactly-once. */
+  hash: string;
+  loaded: LoadedExperiment;
+}
+
+export interface SweepPlan {
+  name: string;
+  file: string;
+  sweep: SweepConfig;
+  /** Experiment name of the trials: their runs live in runs/<experimentName>/. */
+  experimentName: string;
+  /** The sweep file as loaded (its resolved config includes the `sweep:` block). */
+  base: LoadedExperiment;
+  trials: Trial[];
+  /** Trials dropped because an earlier one has the same resolved config (e.g. a value equal to the default). */
+  duplicates: { id: string; sameAs: string }[];
+}
+
+export interface PlanOptions {
+  set?: string[];
+  /** Allow more than `sweep.maxTrials` trials. */
+  yes?: boolean;
+}
+
+/** A value as written in a `--set` text and in tables: JSON, which is also YAML flow syntax. */
+export function showValue(v: unknown): string {
+  return typeof v === 'string' && /^[\w.+-]+$/.test(v) && !/^(null|true|false|~|[-+.\d].*)$/i.test(v) ? v : JSON.stringify(v);
+}
+
+/**
+ * Reads a sweep file (an experiment with a `sweep:` block), expands the trials, and loads, validates
+ * and hashes every trial's config before anything runs, so that a bad combination is reported with the
+ * trial, its values and the place in the sweep block, not discovered halfway through a sweep.
+ */
+export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
+  const userSets = opts.set ?? [];
+  const { loaded: base, origins } = loadDetailed(file, { set: userSets });
+  const sweep = base.experiment.sweep;
+  if (!sweep) throw new FitspecError({ code: 'sweep.missing', message: `${file} has no \`sweep:\` block: add one (method, metric, parameters) or \`extends\` the experiment from a sweep file.`, file, path: 'sweep' });
+  const place = placer(origins);
+  const keys = Object.keys(sweep.parameters);
+
+  const specProblems: Problem[] = [];
+  for (const key of keys) specProblems.push(...checkSpec(sweep, key, place));
+  if (specProblems.length) throw new FitspecError(specProblems);
+
+  const combos = sweep.method === 'grid' ? gridSize(sweep) : sweep.count!;
+  if (combos > sweep.maxTrials && !opts.yes) {
+    throw new FitspecError({
+      code: 'sweep.too-many',
+      message: `The sweep has ${combos} trials, more than sweep.maxTrials (${sweep.maxTrials}): give --yes to run them all, or raise sweep.maxTrials.`,
+      path: 'sweep.maxTrials',
+      expected: `at most ${sweep.maxTrials} trials`,
+      received: String(combos),
+      ...place(['sweep', sweep.method === 'grid' ? 'parameters' : 'count'], 'key'),
+    });
+  }
+  const draws = sweep.method === 'grid' ? gridValues(sweep) : randomValues(sweep);
+
+  // A path that is not a config path fails identically in every trial: report it once, at its key.
+  const firstSets = keys.map((k) => setText(k, draws[0]![k]));
+  try {
+    loadDetailed(file, { set: [...userSets, 'sweep=null', ...firstSets] });
+  } catch (e) {
+    if (!isFitspecError(e)) throw e;
+    const pathProblems = e.problems.filter((p) => p.code === 'set.path' || p.code === 'set.syntax');
+    if (pathProblems.length) {
+      throw new FitspecError(
+        pathProblems.map((p) => {
+          const key = keys.find((k, i) => p.file === `--set ${firstSets[i]}`) ?? keys[0]!;
+          return { ...p, message: p.message.replace(/^--set [^:]*: /, `sweep parameter \`${key}\`: `), ...place(['sweep', 'parameters', key], 'key') };
+        }),
+      );
+    }
+  }
+
+  const trials: Trial[] = [];
+  const duplicates: SweepPlan['duplicates'] = [];
+  const problems: Problem[] = [];
+  draws.forEach((params, i) => {
+    const id = `t${String(i + 1).padStart(3, '0')}`;
+    const sets = keys.map((k) => setText(k, params[k]));
+    const overrides = [...userSets, 'sweep=null', ...sets];
+    let loaded: LoadedExperiment;
+    try {
+      loaded = loadDetailed(file, { set: overrides }).loaded;
+    } catch (e) {
+      if (!isFitspecError(e)) throw e;
+      const values = keys.map((k) => `${k}=${showValue(params[k])}`).join(', ');
+      for (const p of e.problems) {
+        if (p.severity === 'warning') continue;
+        const k = keys.findIndex((key, j) => p.file === `--set ${sets[j]}` || (p.path !== undefined && (p.path === key || p.path.startsWith(`${key}.`))));
+        const key = keys[k];
+        const where = key ? valuePlace(place, sweep, key, params[key]) : {};
+        problems.push({
+          ...p,
+          message: `trial ${id} (${values}): ${p.message}`,
+          ...(key || p.file?.startsWith('--set ') ? where : {}),
+          hint: [p.hint, key ? undefined : `the trial's values come from ${describe(place(['sweep', 'parameters'], 'key'))}`].filter(Boolean).join('; ') || undefined,
+        });
+      }
+      return;
+    }
+    const same = trials.find((t) => t.hash === loaded.hash);
+    if (same) {
+      duplicates.push({ id, sameAs: same.id });
+      return;
+    }
+    trials.push({ index: i + 1, id, params, overrides, hash: loaded.hash, loaded });
+  });
+  if (problems.length) throw new FitspecError(problems.slice(0, 50));
+
+  const experimentName = trials[0]?.loaded.experiment.name ?? base.experiment.name;
+  return { name: sweep.name ?? base.experiment.name, file, sweep, experimentName, base, trials, duplicates };
+}
+
+function setText(key: string, value: unknown): string {
+  return `${key}=${value === undefined ? 'null' : JSON.stringify(value)}`;
+}
+
+type Placer = (path: string[], which: 'key' | 'value') => Partial<Problem>;
+
+function placer(origins: Map<string, PathOrigin>): Placer {
+  const texts = new Map<string, string>();
+  return (path, which) => {
+    const o = origins.get(path.join('.'));
+    const origin: Origin | undefined = which === 'key' ? o?.key ?? o?.value : o?.value ?? o?.key;
+    if (!origin || origin.kind === 'default') return {};
+    if (origin.kind === 'set') return { file: `--set ${origin.text}` };
+    if (!texts.has(origin.file)) {
+      try {
+        texts.set(origin.file, readFileSync(origin.file, 'utf8'));
+      } catch {
+        texts.set(origin.file, '');
+      }
+    }
+    const text = texts.get(origin.file)!;
+    return { file: origin.file, line: origin.line, col: origin.col, ...(text ? { excerpt: renderExcerpt(text, origin.line, origin.col) } : {}) };
+  };
+}
+
+function describe(p: Partial<Problem>): string {
+  return p.file ? [p.file, p.line].filter((x) => x !== undefined).join(':') : 'the sweep block';
+}
+
+/** The value's own place in a `values` list when it came from one, else the parameter's key. */
+function valuePlace(place: Placer, sweep: SweepConfig, key: string, value: unknown): Partial<Problem> {
+  const list = sweep.parameters[key]!.values;
+  const i = list ? list.findIndex((v) => JSON.stringify(v) === JSON.stringify(value)) : -1;
+  if (i >= 0) {
+    const at = place(['sweep', 'parameters', key, 'values', String(i)], 'value');
+    if (at.file) return at;
+  }
+  return place(['sweep', 'parameters', key], 'key');
+}
+
+function checkSpec(sweep: SweepConfig, key: string, place: Placer): Problem[] {
+  const spec = sweep.parameters[key]!;
+  const at = (field?: string) => place(['sweep', 'parameters', key, ...(field ? [field] : [])], field ? 'value' : 'key');
+  const path = `sweep.parameters.${key}`;
+  const dist = spec.distribution ?? (spec.values ? 'choice' : undefined);
+  const out: Problem[] = [];
+  if (sweep.method === 'grid') {
+    if (spec.distribution && spec.distribution !== 'choice') {
+      out.push({ code: 'sweep.distribution', message: `sweep parameter \`${key}\`: a \`${spec.distribution}\` distribution is drawn from, which needs \`method: random\`; a grid takes a \`values\` list.`, path, expected: 'values: [...]', received: spec.distribution, ...at('distribution') });
+    } else if (!spec.values) {
+      out.push({ code: 'sweep.values', message: `sweep parameter \`${key}\`: a grid needs a \`values\` list.`, path, expected: 'values: [a, b, ...]', received: 'no values', ...at() });
+    } else if (!spec.values.length) {
+      out.push({ code: 'sweep.empty', message: `sweep parameter \`${key}\`: \`values\` is empty, so the grid has no trials; list at least one value.`, path: `${path}.values`, expected: 'at least one value', received: '[]', ...at('values') });
+    }
+    return out;
+  }
+  if (sweep.count === undefined && !out.length) out.push({ code: 'sweep.count', message: 'A random sweep needs `count`: the number of trials to draw.', path: 'sweep.count', expected: 'an integer >= 1', received: 'nothing', ...place(['sweep', 'method'], 'value') });
+  if (dist === undefined) {
+    out.push({ code: 'sweep.distribution', message: `sweep parameter \`${key}\`: give \`values\` (drawn with \`choice\`) or a \`distribution\` with \`min\` and \`max\`.`, path, expected: 'values or distribution', received: 'neither', ...at() });
+  } else if (dist === 'choice') {
+    if (!spec.values?.length) out.push({ code: 'sweep.empty', message: `sweep parameter \`${key}\`: \`choice\` draws from \`values\`, which ${spec.values ? 'is empty' : 'is missing'}.`, path: `${path}.values`, expected: 'at least one value', received: spec.values ? '[]' : 'nothing', ...at(spec.values ? 'values' : undefined) });
+  } else {
+    if (spec.values) out.push({ code: 'sweep.values', message: `sweep parameter \`${key}\`: \`${dist}\` draws between \`min\` and \`max\`; \`values\` belongs to \`choice\`.`, path: `${path}.values`, expected: 'min and max', received: 'values', ...at('values') });
+    if (spec.min === undefined || spec.max === undefined) {
+      out.push({ code: 'sweep.range', message: `sweep parameter \`${key}\`: \`${dist}\` needs both \`min\` and \`max\`.`, path, expected: 'min and max', received: spec.min === undefined ? 'no min' : 'no max', ...at() });
+    } else if (spec.min >= spec.max) {
+      out.push({ code: 'sweep.range', message: `sweep parameter \`${key}\`: \`min\` (${spec.min}) must be below \`max\` (${spec.max}).`, path: `${path}.min`, expected: `min < ${spec.max}`, received: String(spec.min), ...at('min') });
+    } else if (dist === 'logUniform' && spec.min <= 0) {
+      out.push({ code: 'sweep.range', message: `sweep parameter \`${key}\`: \`logUniform\` draws on a log scale, so \`min\` must be above 0.`, path: `${path}.min`, expected: '> 0', received: String(spec.min), ...at('min') });
+    } else if (dist === 'int' && (!Number.isInteger(spec.min) || !Number.isInteger(spec.max))) {
+      out.push({ code: 'sweep.range', message: `sweep parameter \`${key}\`: \`int\` takes integer \`min\` and \`max\`.`, path, expected: 'integers', received: `${spec.min}, ${spec.max}`, ...at() });
+    }
+    if (dist === 'qUniform' && spec.q === undefined) out.push({ code: 'sweep.range', message: `sweep parameter \`${key}\`: \`qUniform\` needs \`q\`, the step values are rounded to.`, path, expected: 'q > 0', received: 'no q', ...at() });
+  }
+  return out;
+}
+
+function gridSize(sweep: SweepConfig): number {
+  return Object.values(sweep.parameters).reduce((n, s) => n * s.values!.length, 1);
+}
+
+/** Every combination; the first parameter varies slowest (as itertools.product and W&B grids). */
+function gridValues(sweep: SweepConfig): Record<string, unknown>[] {
+  let out: Record<string, unknown>[] = [{}];
+  for (const [key, spec] of Object.entries(sweep.parameters)) out = out.flatMap((o) => spec.values!.map((v) => ({ ...o, [key]: v })));
+  return out;
+}
+
+/** Six significant digits: draws stay readable in tables and params, and equal draws hash equal. */
+const round = (x: number) => Number(x.toPrecision(6));
+
+function randomValues(sweep: SweepConfig): Record<string, unknown>[] {
+  return Array.from({ length: sweep.count! }, (_, i) =>
+    Object.fromEntries(
+      Object.entries(sweep.parameters).map(([key, spec]) => {
+        // Each value depends only on (seed, trial, path): adding a parameter does not reshuffle the others.
+        const u = Rng.from(sweep.seed, 'sweep', i, key).uniform(0, 1);
+        const dist = spec.distribution ?? 'choice';
+        const lo = spec.min!;
+        const hi = spec.max!;
+        switch (dist) {
+          case 'choice':
+            return [key, spec.values![Math.min(spec.values!.length - 1, Math.floor(u * spec.values!.length))]];
+          case 'uniform':
+            return [key, round(lo + u * (hi - lo))];
+          case 'logUniform':
+            return [key, round(Math.exp(Math.log(lo) + u * (Math.log(hi) - Math.log(lo))))];
+          case 'int':
+            return [key, Math.min(hi, lo + Math.floor(u * (hi - lo + 1)))];
+          case 'qUniform':
+            return [key, round(Math.round((lo + u * (hi - lo)) / spec.q!) * spec.q!)];
+        }
+      }),
+    ),
+  );
+}

@@ -1,0 +1,287 @@
+import os from 'node:os';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { FitspecError, isFitspecError } from '../errors.js';
+import { redactUri } from '../track/index.js';
+import type { SweepMeta, TrialJob, TrialOutcome } from './records.js';
+import { recordResults } from './run.js';
+import { runTrial } from './trial.js';
+
+/**
+ * The only module that talks to Redis. One BullMQ queue holds the trials of every sweep; a trial's job
+ * id is derived from its config hash, so enqueuing a sweep twice adds nothing that is already queued,
+ * running or done. The sweep's description lives next to it under `fitspec:sweep:<name>`.
+ */
+export const QUEUE_NAME = 'fitspec-trials';
+const metaKey = (name: string) => `fitspec:sweep:${name}`;
+const jobId = (sweep: string, hash: string) => `${sweep}__${hash.slice(0, 16)}`;
+
+/** Queued, running and finished, in BullMQ's words. */
+const OPEN_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
+
+/** One sentence for an unreachable or refusing Redis; the URL is shown without its password. */
+function unreachable(url: string, e: unknown): FitspecError {
+  const err = e as NodeJS.ErrnoException;
+  const why = err?.code ?? String(err?.message ?? e).split('\n')[0];
+  return new FitspecError({
+    code: 'queue.unreachable',
+    message: `Redis at ${redactUri(url)} is not reachable (${why}): start it (\`redis-server --appendonly yes\`) or check --queue; nothing was enqueued.`,
+    received: redactUri(url),
+  });
+}
+
+function parseUrl(url: string): void {
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    /* reported below */
+  }
+  if (!u || (u.protocol !== 'redis:' && u.protocol !== 'rediss:')) {
+    throw new FitspecError({ code: 'queue.url', message: `--queue takes a Redis URL such as redis://HOST:6379 (redis://:PASSWORD@HOST:6379 with a password).`, expected: 'redis://HOST:PORT', received: u ? redactUri(url) : 'not a URL' });
+  }
+}
+
+/** A connection that has answered PING; BullMQ's connections are made from the same URL. */
+async function connect(url: string, opts: RedisOptions = {}): Promise<Redis> {
+  parseUrl(url);
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 5000, enableOfflineQueue: false });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (e) {
+    probe.disconnect();
+    throw unreachable(url, e);
+  }
+  probe.disconnect();
+  const conn = new Redis(url, { maxRetriesPerRequest: null, ...opts });
+  // ioredis reports every failed reconnect; its messages carry no password but would flood the log.
+  conn.on('error', () => undefined);
+  return conn;
+}
+
+async function readMeta(conn: Redis, name: string): Promise<SweepMeta | undefined> {
+  const text = await conn.get(metaKey(name));
+  return text ? (JSON.parse(text) as SweepMeta) : undefined;
+}
+
+export interface EnqueueResult {
+  added: string[];
+  /** Already queued, running or done. */
+  present: string[];
+}
+
+/** Adds the sweep's missing trials; failed ones are given one more chance, finished ones never run twice. */
+export async function enqueueSweep(url: string, meta: SweepMeta, jobs: TrialJob[]): Promise<EnqueueResult> {
+  const conn = await connect(url);
+  const queue = new Queue(QUEUE_NAME, { connection: conn });
+  try {
+    await conn.set(metaKey(meta.name), JSON.stringify({ ...meta, queue: redactUri(url), cancelled: false }));
+    await conn.sadd('fitspec:sweeps', meta.name);
+    const out: EnqueueResult = { added: [], present: [] };
+    for (const job of jobs) {
+      const id = jobId(meta.name, job.hash);
+      const existing = await queue.getJob(id);
+      if (existing) {
+        const state = await existing.getState();
+        if (state !== 'failed' && !(state === 'completed' && (existing.returnvalue as TrialOutcome | undefined)?.status === 'CANCELLED')) {
+          out.present.push(job.trial);
+          continue;
+        }
+        await existing.remove();
+      }
+      await queue.add(job.trial, job, { jobId: id, attempts: 3, backoff: { type: 'fixed', delay: 2000 }, removeOnComplete: false, removeOnFail: false });
+      out.added.push(job.trial);
+    }
+    return out;
+  } finally {
+    await queue.close();
+    conn.disconnect();
+  }
+}
+
+export interface TrialState {
+  trial: string;
+  params: Record<string, unknown>;
+  /** waiting, active, completed, failed, ... or `missing` (never enqueued). */
+  state: string;
+  outcome?: TrialOutcome;
+  error?: string;
+  attempts: number;
+}
+
+async function trialStates(queue: Queue, meta: SweepMeta): Promise<TrialState[]> {
+  return Promise.all(
+    meta.trials.map(async (t) => {
+      const job = await queue.getJob(jobId(meta.name, t.hash));
+      if (!job) return { trial: t.id, params: t.params, state: 'missing', attempts: 0 };
+      const state = await job.getState();
+      const outcome = state === 'completed' ? (job.returnvalue as TrialOutcome) : undefined;
+      return { trial: t.id, params: t.params, state, outcome, error: state === 'failed' ? job.failedReason : undefined, attempts: job.attemptsMade };
+    }),
+  );
+}
+
+/** Outcomes as the results table wants them: failed jobs become FAILED trials with their message. */
+function outcomesOf(meta: SweepMeta, states: TrialState[]): TrialOutcome[] {
+  return states.flatMap((s) => {
+    const t = meta.trials.find((x) => x.id === s.trial)!;
+    if (s.outcome) return [s.outcome];
+    if (s.state === 'failed') return [{ trial: s.trial, hash: t.hash, params: t.params, status: 'FAILED' as const, error: s.error }];
+    return [];
+  });
+}
+
+export interface SweepStatus {
+  meta: SweepMeta;
+  trials: TrialState[];
+  outcomes: TrialOutcome[];
+  counts: { done: number; running: number; queued: number; failed: number; cancelled: number };
+}
+
+export async function sweepStatus(url: string, name: string): Promise<SweepStatus> {
+  const conn = await connect(url);
+  const queue = new Queue(QUEUE_NAME, { connection: conn });
+  try {
+    const meta = await readMeta(conn, name);
+    if (!meta) {
+      const known = await conn.smembers('fitspec:sweeps');
+      throw new FitspecError({ code: 'sweep.unknown', message: `No sweep named ${JSON.stringify(name)} in the queue at ${redactUri(url)}.`, expected: known.length ? `one of ${known.sort().join(', ')}` : 'a sweep started with `fitspec sweep FILE --queue URL`', received: name });
+    }
+    const trials = await trialStates(queue, meta);
+    const outcomes = outcomesOf(meta, trials);
+    const count = (f: (s: TrialState) => boolean) => trials.filter(f).length;
+    return {
+      meta,
+      trials,
+      outcomes,
+      counts: {
+        done: count((s) => s.state === 'completed' && s.outcome?.status !== 'CANCELLED'),
+        running: count((s) => s.state === 'active'),
+        queued: count((s) => OPEN_STATES.has(s.state) && s.state !== 'active'),
+        failed: count((s) => s.state === 'failed'),
+        cancelled: count((s) => s.outcome?.status === 'CANCELLED' || s.state === 'missing'),
+      },
+    };
+  } finally {
+    await queue.close();
+    conn.disconnect();
+  }
+}
+
+/** Queued trials of the sweep are removed; running ones finish (a worker starts nothing more of it). */
+export async function cancelSweep(url: string, name: string): Promise<{ removed: number; running: number }> {
+  const conn = await connect(url);
+  const queue = new Queue(QUEUE_NAME, { connection: conn });
+  try {
+    const meta = await readMeta(conn, name);
+    if (!meta) throw new FitspecError({ code: 'sweep.unknown', message: `No sweep named ${JSON.stringify(name)} in the queue at ${redactUri(url)}.`, received: name });
+    await conn.set(metaKey(name), JSON.stringify({ ...meta, cancelled: true }));
+    let removed = 0;
+    let running = 0;
+    for (const t of meta.trials) {
+      const job = await queue.getJob(jobId(name, t.hash));
+      if (!job) continue;
+      const state = await job.getState();
+      if (state === 'active') running++;
+      else if (OPEN_STATES.has(state)) {
+        await job.remove().then(() => removed++, () => undefined);
+      }
+    }
+    return { removed, running };
+  } finally {
+    await queue.close();
+    conn.disconnect();
+  }
+}
+
+export interface WorkerOptions {
+  threads?: number;
+  /** Seconds a trial's lock lasts without renewal: how soon the trial of a dead worker is given to another. */
+  lockSeconds: number;
+  /** Stop once the queue has nothing left to run. */
+  exitWhenEmpty?: boolean;
+  log: (msg: string) => void;
+}
+
+/**
+ * Takes trials from the queue one at a time until stopped (SIGINT / SIGTERM: the current trial
+ * checkpoints and goes back to the queue). A trial whose worker died is found by BullMQ's stalled-job
+ * check and trained again; a trial that fails with a user error fails once, with its message.
+ */
+export async function runWorker(url: string, opts: WorkerOptions): Promise<void> {
+  const conn = await connect(url);
+  const log = opts.log;
+  const me = `${os.hostname()}:${process.pid}`;
+  log(`worker ${me}: taking trials from ${redactUri(url)} (queue ${QUEUE_NAME}${opts.threads ? `, ${opts.threads} threads` : ''})`);
+  const finalize = async (sweep: string) => {
+    const queue = new Queue(QUEUE_NAME, { connection: conn });
+    try {
+      const meta = await readMeta(conn, sweep);
+      if (!meta) return;
+      const states = await trialStates(queue, meta);
+      const open = states.some((s) => OPEN_STATES.has(s.state));
+      await recordResults(meta, outcomesOf(meta, states), log, !open);
+      if (!open) log(`sweep ${sweep}: every trial is done; results in ${meta.runsDir}/sweeps/${sweep}/results.csv`);
+    } finally {
+      await queue.close();
+    }
+  };
+
+  const worker = new Worker<TrialJob, TrialOutcome>(
+    QUEUE_NAME,
+    async (job: Job<TrialJob, TrialOutcome>) => {
+      const data = job.data;
+      const meta = await readMeta(conn, data.sweep);
+      if (meta?.cancelled) {
+        log(`[${data.sweep} ${data.trial}] the sweep was cancelled: not started`);
+        return { trial: data.trial, hash: data.hash, params: data.params, status: 'CANCELLED' };
+      }
+      await job.updateProgress({ worker: me, started: Date.now() });
+      let outcome: TrialOutcome;
+      try {
+        outcome = await runTrial(data, { threads: opts.threads, log });
+      } catch (e) {
+        if (isFitspecError(e)) throw new UnrecoverableError(e.message);
+        throw e;
+      }
+      if (outcome.status === 'FAILED') throw new UnrecoverableError(outcome.error ?? 'the trial failed');
+      // Stopped by a signal: back to the queue, to be continued from its checkpoint.
+      if (outcome.status === 'KILLED') throw new Error(`the worker was stopped during the trial (run ${outcome.runDir})`);
+      return outcome;
+    },
+    { connection: conn, concurrency: 1, lockDuration: opts.lockSeconds * 1000, stalledInterval: opts.lockSeconds * 1000, maxStalledCount: 3, autorun: false },
+  );
+  worker.on('error', (e) => log(`worker: ${e.message}`));
+  worker.on('completed', (job) => void finalize(job.data.sweep).catch((e: Error) => log(`sweep ${job.data.sweep}: ${e.message}`)));
+  worker.on('failed', (job, e) => {
+    if (!job) return;
+    log(`[${job.data.sweep} ${job.data.trial}] failed${job.attemptsMade < (job.opts.attempts ?? 1) && !(e instanceof UnrecoverableError) ? ' (will be tried again)' : ''}: ${e.message}`);
+    void finalize(job.data.sweep).catch((err: Error) => log(`sweep ${job.data.sweep}: ${err.message}`));
+  });
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void worker.close();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  if (opts.exitWhenEmpty) {
+    const queue = new Queue(QUEUE_NAME, { connection: conn });
+    worker.on('drained', async () => {
+      const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      if (!c.waiting && !c.active && !c.delayed && !c.prioritized) {
+        log(`worker ${me}: the queue is empty, stopping`);
+        stop();
+      }
+    });
+    worker.on('closed', () => void queue.close());
+  }
+  await worker.run();
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  conn.disconnect();
+}

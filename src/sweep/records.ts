@@ -1,0 +1,258 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { flattenValue } from '../config/index.js';
+import type { SweepConfig } from '../config/schema/experiment.js';
+import { listRuns, mlflowClient, readMetrics, redactUri, type MlflowClient, type RunFolder } from '../track/index.js';
+import { showValue, type SweepPlan } from './plan.js';
+
+/** Everything a worker needs to train one trial, on any machine: no file of the sweep is read there. */
+export interface TrialJob {
+  sweep: string;
+  trial: string;
+  index: number;
+  params: Record<string, unknown>;
+  hash: string;
+  /** The trial's resolved config: the worker trains exactly this. */
+  resolvedYaml: string;
+  sourceFile: string;
+  sourceText: string;
+  chain: string[];
+  overrides: string[];
+  metric: string;
+  mode: 'max' | 'min';
+  /** MLflow server of the sweep, without credentials (a worker's MLFLOW_TRACKING_URI wins). */
+  trackingUri?: string;
+  parentRunId?: string;
+}
+
+export type TrialStatus = 'FINISHED' | 'FAILED' | 'KILLED' | 'SKIPPED' | 'CANCELLED';
+
+export interface TrialOutcome {
+  trial: string;
+  hash: string;
+  params: Record<string, unknown>;
+  status: TrialStatus;
+  /** Best value of the sweep metric over the trial's epochs. */
+  metric?: number;
+  runId?: string;
+  runDir?: string;
+  mlflowRunId?: string;
+  /** The run continued from the checkpoint of an interrupted one. */
+  resumed?: boolean;
+  error?: string;
+  /** Hostname and pid of the process that trained it. */
+  worker?: string;
+  seconds?: number;
+}
+
+/** sweep.json in the sweep folder, and the same document in Redis for queued sweeps. */
+export interface SweepMeta {
+  format: 1;
+  name: string;
+  file: string;
+  experimentName: string;
+  trackingExperiment: string;
+  runsDir: string;
+  method: SweepConfig['method'];
+  metric: string;
+  mode: 'max' | 'min';
+  parameters: SweepConfig['parameters'];
+  trials: { id: string; hash: string; params: Record<string, unknown> }[];
+  trackingUri?: string;
+  parentRunId?: string;
+  /** Redis URL without credentials. */
+  queue?: string;
+  cancelled?: boolean;
+  createdAt: number;
+}
+
+export function sweepDir(runsDir: string, name: string): string {
+  return path.join(runsDir, 'sweeps', name);
+}
+
+export function sweepMeta(plan: SweepPlan, trackingUri: string | undefined): SweepMeta {
+  const exp = plan.base.experiment;
+  return {
+    format: 1,
+    name: plan.name,
+    file: plan.file,
+    experimentName: plan.experimentName,
+    trackingExperiment: exp.tracking.experiment ?? plan.experimentName,
+    runsDir: exp.tracking.runsDir,
+    method: plan.sweep.method,
+    metric: plan.sweep.metric,
+    mode: plan.sweep.mode,
+    parameters: plan.sweep.parameters,
+    trials: plan.trials.map((t) => ({ id: t.id, hash: t.hash, params: t.params })),
+    trackingUri: trackingUri ? redactUri(trackingUri) : undefined,
+    createdAt: Date.now(),
+  };
+}
+
+export function trialJobs(plan: SweepPlan, meta: SweepMeta): TrialJob[] {
+  return plan.trials.map((t) => ({
+    sweep: plan.name,
+    trial: t.id,
+    index: t.index,
+    params: t.params,
+    hash: t.hash,
+    resolvedYaml: t.loaded.resolvedYaml,
+    sourceFile: t.loaded.file,
+    sourceText: t.loaded.sourceText,
+    chain: t.loaded.chain,
+    overrides: t.loaded.overrides,
+    metric: meta.metric,
+    mode: meta.mode,
+    trackingUri: meta.trackingUri,
+    parentRunId: meta.parentRunId,
+  }));
+}
+
+/** Local runs of one trial of a sweep (any status), oldest first. */
+export function localTrialRuns(runsDir: string, experimentName: string, sweep: string, hash: string): RunFolder[] {
+  return listRuns(runsDir, experimentName).filter((r) => r.record.tags['fitspec.sweep'] === sweep && r.record.tags['fitspec.config_hash'] === hash);
+}
+
+export function bestMetric(values: number[], mode: 'max' | 'min'): number | undefined {
+  const finite = values.filter(Number.isFinite);
+  if (!finite.length) return undefined;
+  return mode === 'max' ? Math.max(...finite) : Math.min(...finite);
+}
+
+/** The outcome of a trial that an earlier run already finished. */
+export function outcomeOfRun(r: RunFolder, job: Pick<TrialJob, 'trial' | 'hash' | 'params' | 'metric' | 'mode'>, status: TrialStatus): TrialOutcome {
+  const values = readMetrics(r.dir).filter((p) => p.key === job.metric).map((p) => p.value);
+  return { trial: job.trial, hash: job.hash, params: job.params, status, metric: bestMetric(values, job.mode), runId: r.record.runId, runDir: r.dir, mlflowRunId: r.record.mlflow?.runId };
+}
+
+const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** MLflow runs of one trial of a sweep, any status. */
+export async function mlflowTrialRuns(client: MlflowClient, experimentName: string, sweep: string, hash: string) {
+  const exp = await client.getExperimentByName(experimentName);
+  if (!exp) return [];
+  const { runs } = await client.searchRuns({ experimentIds: [exp.experimentId], filter: `tags.\`fitspec.sweep\` = ${q(sweep)} and tags.\`fitspec.config_hash\` = ${q(hash)}`, maxResults: 100 });
+  return runs;
+}
+
+/** Every MLflow run of a sweep's trials (children of its parent run). */
+export async function mlflowSweepRuns(client: MlflowClient, experimentName: string, sweep: string) {
+  const exp = await client.getExperimentByName(experimentName);
+  if (!exp) return [];
+  const { runs } = await client.searchRuns({ experimentIds: [exp.experimentId], filter: `tags.\`fitspec.sweep\` = ${q(sweep)}`, maxResults: 1000 });
+  return runs;
+}
+
+/** Best trial by the sweep metric, among finished (or skipped as already finished) ones. */
+export function bestTrial(outcomes: TrialOutcome[], mode: 'max' | 'min'): TrialOutcome | undefined {
+  const done = outcomes.filter((o) => (o.status === 'FINISHED' || o.status === 'SKIPPED') && o.metric !== undefined && Number.isFinite(o.metric));
+  return done.sort((a, b) => (mode === 'max' ? b.metric! - a.metric! : a.metric! - b.metric!) || a.trial.localeCompare(b.trial))[0];
+}
+
+export function resultRows(meta: SweepMeta, outcomes: TrialOutcome[]): Record<string, string>[] {
+  const byTrial = new Map(outcomes.map((o) => [o.trial, o]));
+  const keys = Object.keys(meta.parameters);
+  return meta.trials.map((t) => {
+    const o = byTrial.get(t.id);
+    const status = o?.status === 'SKIPPED' ? 'FINISHED' : o?.status ?? 'PENDING';
+    return {
+      trial: t.id,
+      ...Object.fromEntries(keys.map((k) => [k, showValue(t.params[k])])),
+      [meta.metric]: o?.metric !== undefined ? String(Number(o.metric.toPrecision(6))) : '',
+      status,
+      run: o?.runId ?? '',
+      hash: t.hash.slice(0, 12),
+      error: o?.error ?? '',
+    };
+  });
+}
+
+/** results.csv and results.json in the sweep folder; returns the CSV text. */
+export function writeResults(meta: SweepMeta, outcomes: TrialOutcome[], dir = sweepDir(meta.runsDir, meta.name)): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const rows = resultRows(meta, outcomes);
+  const header = rows[0] ? Object.keys(rows[0]) : ['trial'];
+  const csv = stringify([header, ...rows.map((r) => header.map((h) => r[h]))]);
+  fs.writeFileSync(path.join(dir, 'results.csv'), csv);
+  const best = bestTrial(outcomes, meta.mode);
+  fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify({ sweep: meta.name, metric: meta.metric, mode: meta.mode, best: best ? { trial: best.trial, value: best.metric, params: best.params, runId: best.runId } : null, trials: outcomes }, null, 2) + '\n');
+  return csv;
+}
+
+export function writeMeta(meta: SweepMeta, resolvedYaml?: string): string {
+  const dir = sweepDir(meta.runsDir, meta.name);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'sweep.json'), JSON.stringify(meta, null, 2) + '\n');
+  if (resolvedYaml !== undefined) fs.writeFileSync(path.join(dir, 'sweep.yaml'), resolvedYaml);
+  return dir;
+}
+
+/** A plain-text table for the terminal. */
+export function formatTable(rows: Record<string, string>[], columns?: string[]): string {
+  if (!rows.length) return '(no trials)';
+  const cols = (columns ?? Object.keys(rows[0]!)).filter((c) => rows.some((r) => r[c]));
+  const width = (c: string) => Math.min(48, Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const cell = (s: string, w: number) => (s.length > w ? s.slice(0, w - 1) + '…' : s.padEnd(w));
+  return [cols.map((c) => cell(c, width(c))).join('  '), ...rows.map((r) => cols.map((c) => cell(r[c] ?? '', width(c))).join('  '))].map((l) => l.trimEnd()).join('\n');
+}
+
+/** The MLflow client of a sweep, when it is tracked. */
+export function sweepClient(uri: string | undefined): MlflowClient | undefined {
+  return uri ? mlflowClient(uri) : undefined;
+}
+
+/**
+ * The sweep's parent run: found again by its tag when the sweep is run again, else created with the
+ * search space as params, so the MLflow UI nests every trial under it.
+ */
+export async function openParentRun(client: MlflowClient, meta: SweepMeta, resolvedYaml: string): Promise<string> {
+  const exp = await client.getOrCreateExperiment(meta.trackingExperiment);
+  const found = await client.findRunByTag(exp.experimentId, 'fitspec.sweep_parent', meta.name);
+  if (found) {
+    if (found.info.status !== 'RUNNING') await client.updateRun(found.info.runId, 'RUNNING');
+    return found.info.runId;
+  }
+  const info = await client.createRun({
+    experimentId: exp.experimentId,
+    runName: `sweep-${meta.name}`,
+    startTime: Date.now(),
+    identity: { key: 'fitspec.sweep_parent', value: meta.name },
+    tags: [
+      { key: 'mlflow.source.name', value: meta.file },
+      { key: 'mlflow.source.type', value: 'LOCAL' },
+      { key: 'mlflow.note.content', value: `Sweep \`${meta.name}\` (${meta.method}, ${meta.trials.length} trials): each trial is a child run; rank them by \`best_${meta.metric}\`.` },
+      { key: 'fitspec.sweep_method', value: meta.method },
+    ],
+  });
+  const params = {
+    'sweep.method': meta.method,
+    'sweep.metric': meta.metric,
+    'sweep.mode': meta.mode,
+    'sweep.trials': String(meta.trials.length),
+    ...Object.fromEntries(Object.entries(flattenValue(meta.parameters, 'sweep.parameters')).map(([k, v]) => [k, String(v)])),
+  };
+  await client.logBatch(info.runId, { params: Object.entries(params).map(([key, value]) => ({ key: key.slice(0, 250), value: value.slice(0, 6000) })) });
+  await client.uploadArtifact(info, 'sweep.yaml', new TextEncoder().encode(resolvedYaml)).catch(() => undefined);
+  return info.runId;
+}
+
+/** Best trial, its metric and the results table on the parent run; status once every trial is done. */
+export async function closeParentRun(client: MlflowClient, meta: SweepMeta, outcomes: TrialOutcome[], csv: string, status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED'): Promise<void> {
+  if (!meta.parentRunId) return;
+  const run = await client.getRun(meta.parentRunId);
+  if (!run) return;
+  const best = bestTrial(outcomes, meta.mode);
+  const counts = (s: TrialStatus[]) => outcomes.filter((o) => s.includes(o.status)).length;
+  const now = Date.now();
+  await client.logBatch(meta.parentRunId, {
+    metrics: [
+      ...(best?.metric !== undefined ? [{ key: `best_${meta.metric}`, value: best.metric, timestamp: now, step: 0 }] : []),
+      { key: 'trials_finished', value: counts(['FINISHED', 'SKIPPED']), timestamp: now, step: 0 },
+      { key: 'trials_failed', value: counts(['FAILED']), timestamp: now, step: 0 },
+    ],
+    tags: best ? [{ key: 'fitspec.best_trial', value: best.trial }, ...(best.mlflowRunId ? [{ key: 'fitspec.best_run_id', value: best.mlflowRunId }] : []), { key: 'fitspec.best_params', value: JSON.stringify(best.params).slice(0, 8000) }] : [],
+  });
+  await client.uploadArtifact(run.info, 'results.csv', new TextEncoder().encode(csv)).catch(() => undefined);
+  if (status !== 'RUNNING') await client.updateRun(meta.parentRunId, status, now);
+}

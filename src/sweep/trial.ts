@@ -1,0 +1,136 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadExperimentText, type LoadedExperiment } from '../config/index.js';
+import type { Experiment } from '../config/schema/experiment.js';
+import { FitspecError, isFitspecError } from '../errors.js';
+import { trackingUri, type MlflowClient } from '../track/index.js';
+import { bestMetric, localTrialRuns, mlflowTrialRuns, outcomeOfRun, sweepClient, type TrialJob, type TrialOutcome } from './records.js';
+import { showValue } from './plan.js';
+
+export interface RunTrialOptions {
+  /** Native TensorFlow threads of this worker (intra-op); several workers can share a machine. */
+  threads?: number;
+  log: (msg: string) => void;
+}
+
+/** The trial's experiment as the worker sees it: the job's resolved config, checked against its hash. */
+export function trialExperiment(job: TrialJob): LoadedExperiment {
+  const loaded = loadExperimentText(job.resolvedYaml, job.sourceFile);
+  if (loaded.hash !== job.hash) {
+    throw new FitspecError({
+      code: 'sweep.hash-mismatch',
+      message: `trial ${job.trial} of sweep ${job.sweep}: this worker resolves the trial's config to a different hash than the machine that planned it; run the same fitspec version on every machine.`,
+      expected: job.hash.slice(0, 12),
+      received: loaded.hash.slice(0, 12),
+    });
+  }
+  return loaded;
+}
+
+function trackingOf(exp: Experiment, job: TrialJob): string | undefined {
+  return trackingUri(exp.tracking) ?? job.trackingUri;
+}
+
+/**
+ * Trains one trial unless an earlier run of the sweep already finished it. A run interrupted on this
+ * machine (its folder is here, with a checkpoint) is continued; an interrupted run elsewhere cannot be
+ * reached, so the trial starts over and the stale run is marked KILLED.
+ */
+export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<TrialOutcome> {
+  const t0 = Date.now();
+  const log = (m: string) => opts.log(`[${job.sweep} ${job.trial}] ${m}`);
+  const worker = `${os.hostname()}:${process.pid}`;
+  const base = trialExperiment(job);
+  const exp0 = base.experiment;
+  const uri = trackingOf(exp0, job);
+  const client = sweepClient(uri);
+  const runsDir = exp0.tracking.runsDir;
+
+  const local = localTrialRuns(runsDir, exp0.name, job.sweep, job.hash);
+  const finished = local.find((r) => r.record.status === 'FINISHED');
+  if (finished) {
+    log(`already finished in ${finished.dir}: skipped`);
+    return { ...outcomeOfRun(finished, job, 'SKIPPED'), worker };
+  }
+  const remote = client ? await mlflowTrialRuns(client, exp0.tracking.experiment ?? exp0.name, job.sweep, job.hash).catch(() => []) : [];
+  const remoteDone = remote.find((r) => r.info.status === 'FINISHED');
+  if (remoteDone) {
+    log(`already finished as MLflow run ${remoteDone.info.runId}: skipped`);
+    const m = remoteDone.metrics[`best_${job.metric}`]?.value;
+    return { trial: job.trial, hash: job.hash, params: job.params, status: 'SKIPPED', metric: m, runId: remoteDone.tags['fitspec.run_id'], mlflowRunId: remoteDone.info.runId, worker };
+  }
+
+  const resumable = local.filter((r) => r.record.status !== 'FINISHED' && fs.existsSync(path.join(r.dir, 'checkpoint', 'state.json'))).at(-1);
+  const stale = local.filter((r) => r !== resumable && r.record.status === 'RUNNING');
+  if (resumable) log(`continuing the interrupted run ${resumable.dir} from its last checkpoint`);
+  else if (local.length || remote.some((r) => r.info.status === 'RUNNING')) log('an earlier attempt left no checkpoint on this machine: training from the start');
+
+  const exp = structuredClone(exp0) as Experiment;
+  exp.tracking.runName = `${job.sweep}-${job.trial}`;
+  exp.tracking.tags = {
+    ...exp.tracking.tags,
+    'fitspec.sweep': job.sweep,
+    'fitspec.sweep_trial': job.trial,
+    ...Object.fromEntries(Object.entries(job.params).map(([k, v]) => [`sweep.${k}`.slice(0, 250), showValue(v).slice(0, 8000)])),
+    ...(job.parentRunId && uri ? { 'mlflow.parentRunId': job.parentRunId } : {}),
+  };
+  if (uri && !trackingUri(exp0.tracking)) exp.tracking.uri = uri;
+  if (opts.threads) exp.train.threads = { intraOp: opts.threads, interOp: 1 };
+  const loaded: LoadedExperiment = { ...base, experiment: exp, file: job.sourceFile, sourceText: job.sourceText, chain: job.chain, overrides: job.overrides, resolvedYaml: base.resolvedYaml };
+
+  const { train } = await import('../train/index.js');
+  let result;
+  try {
+    result = await train(loaded, { resume: resumable?.dir, tty: false, log });
+  } catch (e) {
+    if (!isFitspecError(e)) throw e;
+    log(`failed: ${e.message}`);
+    return { trial: job.trial, hash: job.hash, params: job.params, status: 'FAILED', error: e.message, worker, seconds: (Date.now() - t0) / 1000 };
+  }
+  const metric = bestMetric(
+    result.history.map((h) => h[job.metric]).filter((v): v is number => v !== undefined),
+    job.mode,
+  );
+  const record = JSON.parse(fs.readFileSync(path.join(result.runDir, 'run.json'), 'utf8')) as { mlflow?: { runId?: string } };
+  const mlflowRunId = record.mlflow?.runId;
+  if (client && mlflowRunId && result.status === 'FINISHED') await markChild(client, mlflowRunId, remote, job, metric, log);
+  for (const r of stale) markLocalKilled(r.dir, result.runId);
+  return {
+    trial: job.trial,
+    hash: job.hash,
+    params: job.params,
+    status: result.status === 'FINISHED' ? 'FINISHED' : result.status === 'KILLED' ? 'KILLED' : 'FAILED',
+    metric,
+    runId: result.runId,
+    runDir: result.runDir,
+    mlflowRunId,
+    resumed: Boolean(resumable),
+    worker,
+    seconds: (Date.now() - t0) / 1000,
+  };
+}
+
+/** The child's best metric (for MLflow's parallel-coordinates view), and earlier attempts that died marked KILLED. */
+async function markChild(client: MlflowClient, runId: string, earlier: Awaited<ReturnType<typeof mlflowTrialRuns>>, job: TrialJob, metric: number | undefined, log: (m: string) => void) {
+  try {
+    if (metric !== undefined) await client.logBatch(runId, { metrics: [{ key: `best_${job.metric}`, value: metric, timestamp: Date.now(), step: 0 }] });
+    for (const r of earlier) if (r.info.runId !== runId && r.info.status === 'RUNNING') await client.updateRun(r.info.runId, 'KILLED', Date.now());
+  } catch (e) {
+    log(`could not update MLflow after the trial: ${(e as Error).message}`);
+  }
+}
+
+/** A run whose worker died (SIGKILL, machine gone) still says RUNNING; the trial finished as another run. */
+function markLocalKilled(dir: string, by: string): void {
+  const file = path.join(dir, 'run.json');
+  try {
+    const r = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    if (r.status !== 'RUNNING') return;
+    r.status = 'KILLED';
+    r.error = `its worker stopped without finishing; the trial was trained again as run ${by}`;
+    fs.writeFileSync(file, JSON.stringify(r, null, 2) + '\n');
+  } catch {
+    /* unreadable run folders are left as they are */
+  }
+}

@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { planSweep } from '../../src/sweep/plan.js';
+import { MINIMAL, problemsOf } from '../config/helpers.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fitspec-sweep-plan-'));
+fs.writeFileSync(path.join(dir, 'base.yaml'), MINIMAL.replace('name: t', 'name: base'));
+
+/** A sweep file extending base.yaml; `block` is the indented body of `sweep:`. */
+function sweepFile(block: string, name = 's.yaml'): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, `extends: base.yaml\nsweep:\n${block}`);
+  return file;
+}
+
+describe('planSweep', () => {
+  it('expands a grid: every combination, each trial validated and hashed without the sweep block', () => {
+    const file = sweepFile(`  parameters:
+    train.optimizer.learningRate: {values: [0.001, 0.0003]}
+    model.layers.1.dense.units: {values: [3, 4, 5]}
+`);
+    const plan = planSweep(file);
+    expect(plan.name).toBe('base');
+    expect(plan.trials.map((t) => t.id)).toEqual(['t001', 't002', 't003', 't004', 't005', 't006']);
+    const pairs = plan.trials.map((t) => `${t.params['train.optimizer.learningRate']}/${t.params['model.layers.1.dense.units']}`);
+    expect(new Set(pairs).size).toBe(6);
+    expect(new Set(plan.trials.map((t) => t.hash)).size).toBe(6);
+    for (const t of plan.trials) {
+      expect(t.loaded.experiment.sweep).toBeUndefined();
+      expect(t.loaded.experiment.train.optimizer.learningRate).toBe(t.params['train.optimizer.learningRate']);
+    }
+    // The same trial planned again has the same hash: the identity exactly-once relies on.
+    expect(planSweep(file).trials.map((t) => t.hash)).toEqual(plan.trials.map((t) => t.hash));
+  });
+
+  it('draws a seeded random search in range, reproducibly', () => {
+    const file = sweepFile(`  method: random
+  count: 12
+  seed: 7
+  parameters:
+    train.optimizer.learningRate: {distribution: logUniform, min: 0.00001, max: 0.01}
+    train.batchSize: {distribution: int, min: 2, max: 6}
+    data.image.height: {distribution: qUniform, min: 32, max: 64, q: 8}
+`);
+    const a = planSweep(file);
+    expect(a.trials.length + a.duplicates.length).toBe(12);
+    for (const t of a.trials) {
+      const lr = t.params['train.optimizer.learningRate'] as number;
+      expect(lr).toBeGreaterThanOrEqual(0.00001);
+      expect(lr).toBeLessThanOrEqual(0.01);
+      expect(Number.isInteger(t.params['train.batchSize'])).toBe(true);
+      expect((t.params['data.image.height'] as number) % 8).toBe(0);
+    }
+    expect(planSweep(file).trials.map((t) => t.params)).toEqual(a.trials.map((t) => t.params));
+  });
+
+  it('names an unknown path with a did-you-mean and its place in the sweep block', () => {
+    const file = sweepFile(`  parameters:
+    train.optimizer.learningrate: {values: [0.001]}
+`);
+    const [p] = problemsOf(() => planSweep(file));
+    expect(p!.code).toBe('set.path');
+    expect(p!.message).toContain('sweep parameter `train.optimizer.learningrate`');
+    expect(p!.message).toContain('train.optimizer.learningRate');
+    expect([p!.file, p!.line]).toEqual([file, 4]);
+  });
+
+  it('names the trial and its values when a value has the wrong type for its path, at the value', () => {
+    const file = sweepFile(`  parameters:
+    train.batchSize: {values: [4, "big"]}
+`);
+    const problems = problemsOf(() => planSweep(file));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.message).toMatch(/^trial t002 \(train\.batchSize=big\): /);
+    expect([problems[0]!.file, problems[0]!.line, problems[0]!.col]).toEqual([file, 4, 35]);
+  });
+
+  it('refuses an empty grid, low >= high, a missing count, and a grid above maxTrials without --yes', () => {
+    expect(problemsOf(() => planSweep(sweepFile('  parameters:\n    train.batchSize: {values: []}\n')))[0]!.code).toBe('sweep.empty');
+    const range = problemsOf(() => planSweep(sweepFile('  method: random\n  count: 2\n  parameters:\n    train.optimizer.learningRate: {distribution: uniform, min: 0.1, max: 0.01}\n')));
+    expect(range[0]!).toMatchObject({ code: 'sweep.range', line: 6 });
+    expect(range[0]!.message).toContain('must be below');
+    expect(problemsOf(() => planSweep(sweepFile('  method: random\n  parameters:\n    train.batchSize: {values: [2, 4]}\n')))[0]!.code).toBe('sweep.count');
+    const big = sweepFile('  maxTrials: 3\n  parameters:\n    train.batchSize: {values: [1, 2]}\n    train.epochs: {values: [1, 2]}\n');
+    expect(problemsOf(() => planSweep(big))[0]!.code).toBe('sweep.too-many');
+    expect(planSweep(big, { yes: true }).trials).toHaveLength(4);
+  });
+
+  it('rejects a distribution in a grid and unknown keys in the block (schema, with position)', () => {
+    expect(problemsOf(() => planSweep(sweepFile('  parameters:\n    train.batchSize: {distribution: int, min: 1, max: 4}\n')))[0]!.code).toBe('sweep.distribution');
+    const [p] = problemsOf(() => planSweep(sweepFile('  methd: grid\n  parameters:\n    train.batchSize: {values: [1]}\n')));
+    expect(p!.line).toBe(3);
+  });
+});
