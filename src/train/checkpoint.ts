@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel, saveModel } from '../model/index.js';
+import type { Engine } from './engine/types.js';
 import type { EpochRow } from './run-folder.js';
 
 /** What `--resume` needs besides the weights. */
@@ -23,13 +24,14 @@ const DIR = 'checkpoint';
  * Written after every epoch, into a temporary folder renamed over the old one, so a crash mid-write
  * leaves the previous checkpoint intact.
  */
-export async function saveCheckpoint(runDir: string, model: tf.LayersModel, optimizer: tf.Optimizer, state: Omit<CheckpointState, 'optimizerSaved'>): Promise<void> {
+export async function saveCheckpoint(runDir: string, model: tf.LayersModel, engine: Engine, state: Omit<CheckpointState, 'optimizerSaved'>): Promise<void> {
   const tmp = path.join(runDir, `${DIR}.tmp`);
   fs.rmSync(tmp, { recursive: true, force: true });
+  await engine.syncToModel();
   await saveModel(model, path.join(tmp, 'model'));
   let optimizerSaved = false;
   try {
-    const weights = await optimizer.getWeights();
+    const weights = await engine.getOptimizerState();
     const specs = weights.map((w) => ({ name: w.name, shape: w.tensor.shape, dtype: w.tensor.dtype }));
     const data = weights.map((w) => Buffer.from((w.tensor.dataSync() as Float32Array).buffer));
     fs.writeFileSync(path.join(tmp, 'optimizer.json'), JSON.stringify(specs));
@@ -49,11 +51,12 @@ export function readCheckpointState(runDir: string): CheckpointState | undefined
   return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as CheckpointState) : undefined;
 }
 
-/** Copies checkpointed weights into `model` (built from the same config) and restores optimizer slots where saved. */
-export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, optimizer: tf.Optimizer): Promise<boolean> {
+/** Copies checkpointed weights into `model` (built from the same config) and the engine, and restores optimizer slots where saved. */
+export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, engine: Engine): Promise<boolean> {
   const saved = await loadModel(path.join(runDir, DIR, 'model'));
   model.setWeights(saved.getWeights());
   saved.dispose();
+  await engine.syncFromModel();
   const specFile = path.join(runDir, DIR, 'optimizer.json');
   if (!fs.existsSync(specFile)) return false;
   const specs = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { name: string; shape: number[]; dtype: 'float32' }[];
@@ -65,6 +68,6 @@ export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, o
     offset += n * 4;
     return { name: s.name, tensor: tf.tensor(arr, s.shape, s.dtype) };
   });
-  await optimizer.setWeights(named);
+  await engine.setOptimizerState(named);
   return true;
 }

@@ -6,14 +6,18 @@ import { flattenConfig, type LoadedExperiment } from '../config/index.js';
 import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
 import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
 import { FitspecError, isFitspecError } from '../errors.js';
-import { applyTrainable, buildModel, buildOptimizer, formatSummary, getLearningRate, saveModel, setLearningRate, summarize, type BuiltModel } from '../model/index.js';
+import { applyTrainable, buildModel, formatSummary, saveModel, summarize, type BuiltModel } from '../model/index.js';
 import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
-import { createTracker, gitInfo, kerasAutologParams, standardTags, type RunStatus, type Tracker } from '../track/index.js';
+import { createTracker, gitInfo, kerasAutologParams, standardTags, type RunStatus } from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
-import type { Callback, TrainingHandle } from './callbacks/types.js';
+import { CallbackList } from './callbacks/list.js';
 import { readCheckpointState, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { classWeights } from './class-weights.js';
-import { epochProgress, formatLogs } from './progress.js';
+import { createEngine, type Engine } from './engine/index.js';
+import { evaluate, fitPhase, type FitTiming } from './fit.js';
+import { makeHandle } from './handle.js';
+import { trapInterrupts } from './interrupts.js';
+import { formatLogs } from './progress.js';
 import { newRunId, writeJson, writeMetricsCsv, writeText, type EpochRow } from './run-folder.js';
 
 export interface TrainOptions {
@@ -80,8 +84,6 @@ export function resolvePhases(exp: Experiment): Phase[] {
   }));
 }
 
-const interruptSignals = ['SIGINT', 'SIGTERM'] as const;
-
 export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): Promise<TrainResult> {
   const log = opts.log ?? ((m: string) => process.stdout.write(m + '\n'));
   const exp = loaded.experiment;
@@ -102,10 +104,9 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
 
   const tracker = createTracker({ tracking: exp.tracking, log });
   const started = Date.now();
-  const artifacts: string[] = [];
+  let trackingStarted = false;
   const artifact = (rel: string) => {
-    artifacts.push(rel);
-    tracker.logArtifact(rel);
+    if (trackingStarted) tracker.logArtifact(rel);
   };
 
   if (!opts.resume) {
@@ -113,12 +114,12 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
     writeText(runDir, 'resolved.yaml', loaded.resolvedYaml);
     writeSplit(data, path.join(runDir, 'split'));
   }
-  const git = gitInfo(process.cwd());
+  const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
   const params = { ...flattenConfig(exp), ...kerasAutologParams(exp) };
   const tags = standardTags({
-    runName: exp.tracking.runName ?? `${exp.name}-${runId}`,
+    runName,
     sourceName: loaded.file,
-    git,
+    git: gitInfo(process.cwd()),
     description: exp.description,
     backend: backend.name,
     tensorflowVersion: backend.tensorflowVersion,
@@ -128,64 +129,97 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
     runId,
     extra: exp.tracking.tags,
   });
-  await tracker.start({
-    experimentName: exp.tracking.experiment ?? exp.name,
-    runName: exp.tracking.runName ?? `${exp.name}-${runId}`,
-    runDir,
-    runId,
-    params,
-    tags,
-    dataset: {
-      name: `${exp.name}-data`,
-      digest: data.splitDigest.slice(0, 8),
-      sourceType: data.source.type,
-      source: JSON.stringify(data.source),
-      profile: data.profile,
-      context: 'training',
-    },
-    startTime: started,
+
+  // From here on the run exists: whatever happens, the `finally` below records how it ended,
+  // removes the signal handlers and frees the model and the engine.
+  const interrupts = trapInterrupts(log, runDir, (sig) => {
+    if (trackingStarted) void tracker.end('KILLED', `interrupted by ${sig}`).catch(() => undefined);
   });
-  for (const rel of ['config.yaml', 'resolved.yaml', 'split']) if (fs.existsSync(path.join(runDir, rel))) artifact(rel);
-  if (exp.augment && !opts.resume) {
-    // The notebook's figure: one training image and its random variants, so a reviewer sees what the model saw.
-    await augmentPreview(exp.data, exp.augment, { n: 8, seed: exp.seed, out: path.join(runDir, 'plots', 'augment_preview.png') });
-    artifact('plots/augment_preview.png');
-  }
-
-  // Ctrl-C / SIGTERM: finish the current step, checkpoint, mark the run KILLED. A second signal exits at once.
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) process.exit(130);
-    interrupted = sig;
-    log(`\n${sig}: stopping after this step; the run can be continued with \`fitspec train --resume ${runDir}\``);
-  };
-  for (const s of interruptSignals) process.on(s, onSignal);
-
-  const state = { history: (resumeState?.history ?? []) as EpochRow[], dataWait: 0, stepTime: 0, images: 0 };
-  let built: BuiltModel | undefined;
-  let status: RunStatus = 'FINISHED';
+  const history: EpochRow[] = resumeState?.history ?? [];
+  const timing: FitTiming = { dataWait: 0, stepTime: 0, images: 0 };
   const trainableLog: RunSummary['trainable_params_per_phase'] = [];
   let testMetrics: Record<string, number> | undefined;
+  let status: RunStatus = 'FAILED';
+  let failure: { error: unknown } | undefined;
+  let built: BuiltModel | undefined;
+  let engine: Engine | undefined;
+  let summary: RunSummary | undefined;
   try {
-    built = await buildModel(exp);
+    await tracker.start({
+      experimentName: exp.tracking.experiment ?? exp.name,
+      runName,
+      runDir,
+      runId,
+      params,
+      tags,
+      dataset: {
+        name: `${exp.name}-data`,
+        digest: data.splitDigest.slice(0, 8),
+        sourceType: data.source.type,
+        source: JSON.stringify(data.source),
+        profile: data.profile,
+        context: 'training',
+      },
+      startTime: started,
+    });
+    trackingStarted = true;
+    for (const rel of ['config.yaml', 'resolved.yaml', 'split']) if (fs.existsSync(path.join(runDir, rel))) artifact(rel);
+    if (exp.augment && !opts.resume && !interrupts.signal) {
+      // The notebook's figure: one training image and its random variants, so a reviewer sees what the model saw.
+      await augmentPreview(exp.data, exp.augment, { n: 8, seed: exp.seed, out: path.join(runDir, 'plots', 'augment_preview.png') });
+      artifact('plots/augment_preview.png');
+    }
+    if (!interrupts.signal) {
+      built = await buildModel(exp);
+      engine = createEngine('eager', built.model, backend, log);
+      status = await fitPhases(built, engine);
+    }
+    if (interrupts.signal) status = 'KILLED';
+    if (status === 'FINISHED') await finishRun(built!, engine!);
+  } catch (e) {
+    status = 'FAILED';
+    failure = { error: e };
+    throw e;
+  } finally {
+    interrupts.remove();
+    try {
+      summary = buildSummary();
+      const rel = writeJson(runDir, 'summary.json', summary);
+      if (status !== 'FAILED') artifact(rel);
+      if (trackingStarted) {
+        const why = failure ? errorMessage(failure.error) : interrupts.signal ? `interrupted by ${interrupts.signal}` : undefined;
+        await tracker.end(status, why);
+      }
+    } catch (e) {
+      // The original failure is the one to report; a failure while recording it comes second.
+      if (!failure) throw e;
+    } finally {
+      engine?.dispose();
+      built?.model.dispose();
+    }
+  }
+
+  log(`${status === 'FINISHED' ? 'run finished' : `run ${status.toLowerCase()}`}: ${runDir}`);
+  return { runId, runDir, status, history, summary: summary!, warnings: tracker.warnings() };
+
+  /** Every phase's epochs; FINISHED, or KILLED when a signal stopped training. */
+  async function fitPhases(built: BuiltModel, engine: Engine): Promise<RunStatus> {
     const model = built.model;
     const phases = resolvePhases(exp);
     const cw = classWeights(exp.train.classWeight, classes, data.parts.train.labels);
-    const loss = exp.train.loss;
-    const metrics = exp.train.metrics;
-
     const totalEpochs = phases.reduce((n, p) => n + p.epochs, 0);
+    const steps = exp.train.stepsPerEpoch ?? Math.ceil(trainSize / exp.train.batchSize);
     let epoch = 0;
     let first = true;
-    for (let pi = 0; pi < phases.length && !interrupted; pi++) {
+    for (let pi = 0; pi < phases.length; pi++) {
+      if (interrupts.signal) return 'KILLED';
       const phase = phases[pi]!;
       const phaseStart = epoch;
       epoch += phase.epochs;
       // Resuming: skip phases that were complete at the checkpoint.
       if (resumeState && resumeState.epoch >= epoch - 1) continue;
       applyTrainable(built, phase.freeze, phase.unfreezeFrom);
-      const optimizer = buildOptimizer(phase.optimizer);
-      model.compile({ optimizer, loss, metrics: [...metrics] });
+      await engine.beginPhase({ optimizer: phase.optimizer, loss: exp.train.loss, metrics: [...exp.train.metrics], classWeights: cw });
       const s = summarize(built);
       trainableLog.push({ phase: phase.name, trainable: s.trainable, total: s.total });
       if (first) {
@@ -196,87 +230,71 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
 
       let startEpoch = phaseStart;
       if (resumeState && resumeState.epoch >= phaseStart) {
-        const restored = await restoreCheckpoint(runDir, model, optimizer);
-        setLearningRate(optimizer, resumeState.learningRate);
+        const restored = await restoreCheckpoint(runDir, model, engine);
+        engine.setLearningRate(resumeState.learningRate);
         startEpoch = resumeState.epoch + 1;
         log(`resuming at epoch ${startEpoch + 1}${restored ? '' : ' (optimizer state was not saved for this optimizer and restarts from zero)'}`);
       }
 
-      const handle = makeHandle(model, optimizer, runDir, log);
-      const callbacks: Callback[] = createCallbacks(phase.callbacks as never, { totalEpochs: phase.epochs, initialLearningRate: phase.optimizer.learningRate, firstEpoch: phaseStart });
-      if (resumeState?.phase === pi && resumeState.callbacks) callbacks.forEach((cb, i) => cb.setState?.(resumeState.callbacks![i] as never));
-      for (const cb of callbacks) await cb.onTrainBegin?.(handle);
-
-      for (let e = startEpoch; e < epoch; e++) {
-        if (opts.maxEpochs !== undefined && state.history.length >= opts.maxEpochs) break;
-        for (const cb of callbacks) await cb.onEpochBegin?.(e, handle);
-        const t0 = Date.now();
-        const trainLogs = await trainEpoch({ model, data, exp, epoch: e, totalEpochs, cw, callbacks, handle, state, tty: opts.tty, log, stop: () => Boolean(interrupted) || handle.stopTraining });
-        if (interrupted) {
-          status = 'KILLED';
-          break;
-        }
-        const valLogs = data.parts.validation?.ids.length ? await evaluatePart(model, data, 'validation', exp) : {};
-        const seconds = (Date.now() - t0) / 1000;
-        const logs: EpochRow = {
-          epoch: e,
-          ...trainLogs.logs,
-          ...Object.fromEntries(Object.entries(valLogs).map(([k, v]) => [`val_${k}`, v])),
-          lr: getLearningRate(optimizer),
-          epoch_time: seconds,
-          images_per_sec: trainLogs.images / trainLogs.stepSeconds,
-        };
-        state.history.push(logs);
-        trainLogsLine(log, e, totalEpochs, logs, phases.length > 1 ? phase.name : undefined);
-        for (const cb of callbacks) await cb.onEpochEnd?.(e, logs, handle);
-        // Checkpoint before logging so a crash never logs an epoch the checkpoint does not have.
-        await saveCheckpoint(runDir, model, optimizer, { epoch: e, phase: pi, learningRate: getLearningRate(optimizer), history: state.history, callbacks: callbacks.map((cb) => cb.getState?.() ?? null) });
-        writeMetricsCsv(runDir, state.history);
-        const { epoch: _e, ...metricValues } = logs;
-        tracker.logMetrics(e, metricValues, Date.now());
-        if (handle.stopTraining) {
-          log(`stopped early at epoch ${e + 1}`);
-          break;
-        }
-      }
-      for (const cb of callbacks) await cb.onTrainEnd?.(handle);
-      if (status === 'KILLED') break;
+      const callbacks = new CallbackList(
+        createCallbacks(phase.callbacks as never, { totalEpochs: phase.epochs, initialLearningRate: phase.optimizer.learningRate, firstEpoch: phaseStart }),
+        makeHandle(model, engine, runDir, log),
+      );
+      if (resumeState?.phase === pi && resumeState.callbacks) callbacks.setState(resumeState.callbacks);
+      const outcome = await fitPhase({
+        engine,
+        callbacks,
+        from: startEpoch,
+        to: epoch,
+        totalEpochs,
+        steps,
+        trainBatches: (e) => batches(data, 'train', { batchSize: exp.train.batchSize, shuffle: exp.train.shuffle, seed: exp.seed, epoch: e, augment: exp.augment, rescale: exp.data.image.rescale, steps }),
+        validationBatches: data.parts.validation?.ids.length ? () => evalBatches('validation') : undefined,
+        interrupted: () => Boolean(interrupts.signal),
+        mayStart: () => opts.maxEpochs === undefined || history.length < opts.maxEpochs,
+        onEpochLogs: (row) => {
+          history.push(row);
+          log(`epoch ${row.epoch + 1}/${totalEpochs}${phases.length > 1 ? ` (${phase.name})` : ''}: ${formatLogs(row)}`);
+        },
+        onEpochCommitted: async (row) => {
+          // Checkpoint before logging so a crash never logs an epoch the checkpoint does not have.
+          await saveCheckpoint(runDir, model, engine, { epoch: row.epoch, phase: pi, learningRate: engine.getLearningRate(), history, callbacks: callbacks.getState() });
+          writeMetricsCsv(runDir, history);
+          const { epoch: e, ...metricValues } = row;
+          tracker.logMetrics(e, metricValues, Date.now());
+        },
+        timing,
+        tty: opts.tty,
+      });
+      if (outcome === 'interrupted') return 'KILLED';
+      if (outcome === 'stopped') log(`stopped early at epoch ${history.at(-1)!.epoch + 1}`);
     }
-    if (interrupted) status = 'KILLED';
-
-    if (status === 'FINISHED') {
-      await saveModel(model, path.join(runDir, 'model'));
-      artifact('model');
-      if (state.history.length) artifact('metrics.csv');
-      let first = 0;
-      const phaseStarts = phases.map((p) => ({ name: p.name, firstEpoch: (first += p.epochs) - p.epochs }));
-      await writeReports(built, data, exp, runDir, state.history, phases.length > 1 ? phaseStarts : undefined, artifact, log);
-      if (data.parts.test?.ids.length) {
-        testMetrics = await evaluatePart(model, data, 'test', exp);
-        const lastEpoch = state.history.at(-1)?.epoch ?? 0;
-        tracker.logMetrics(lastEpoch, Object.fromEntries(Object.entries(testMetrics).map(([k, v]) => [`test_${k}`, v])), Date.now());
-      }
-    }
-  } catch (e) {
-    status = 'FAILED';
-    const message = isFitspecError(e) ? e.message : `${(e as Error).message ?? e}`;
-    const summary = buildSummary();
-    writeJson(runDir, 'summary.json', summary);
-    await tracker.end('FAILED', message).catch(() => undefined);
-    for (const s of interruptSignals) process.off(s, onSignal);
-    throw e;
+    return interrupts.signal ? 'KILLED' : 'FINISHED';
   }
 
-  const summary = buildSummary();
-  artifact(writeJson(runDir, 'summary.json', summary));
-  await tracker.end(status, status === 'KILLED' ? `interrupted by ${interrupted}` : undefined);
-  for (const s of interruptSignals) process.off(s, onSignal);
-  built?.model.dispose();
-  log(`${status === 'FINISHED' ? 'run finished' : `run ${status.toLowerCase()}`}: ${runDir}`);
-  return { runId, runDir, status, history: state.history, summary, warnings: tracker.warnings() };
+  /** The trained model, reports and test metrics of a finished run. */
+  async function finishRun(built: BuiltModel, engine: Engine): Promise<void> {
+    await engine.syncToModel();
+    await saveModel(built.model, path.join(runDir, 'model'));
+    artifact('model');
+    if (history.length) artifact('metrics.csv');
+    const phases = resolvePhases(exp);
+    let first = 0;
+    const phaseStarts = phases.map((p) => ({ name: p.name, firstEpoch: (first += p.epochs) - p.epochs }));
+    await writeReports(built, data, exp, runDir, history, phases.length > 1 ? phaseStarts : undefined, artifact, log);
+    if (data.parts.test?.ids.length) {
+      testMetrics = await evaluate(engine, evalBatches('test'));
+      const lastEpoch = history.at(-1)?.epoch ?? 0;
+      tracker.logMetrics(lastEpoch, Object.fromEntries(Object.entries(testMetrics).map(([k, v]) => [`test_${k}`, v])), Date.now());
+    }
+  }
+
+  function evalBatches(part: 'validation' | 'test') {
+    return batches(data, part, { batchSize: exp.train.batchSize, shuffle: false, seed: exp.seed, epoch: 0, rescale: exp.data.image.rescale, steps: part === 'validation' ? exp.train.validationSteps : undefined });
+  }
 
   function buildSummary(): RunSummary {
-    const h = state.history;
+    const h = history;
     const best = (key: string, better: (a: number, b: number) => boolean) => {
       let idx = -1;
       h.forEach((r, i) => {
@@ -298,8 +316,8 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
       final: Object.fromEntries(Object.entries(last).filter(([k]) => k !== 'epoch')),
       test: testMetrics,
       wall_time_s: (Date.now() - started) / 1000,
-      data_wait_fraction: state.stepTime > 0 ? state.dataWait / state.stepTime : undefined,
-      images_per_sec: state.stepTime > 0 ? state.images / state.stepTime : undefined,
+      data_wait_fraction: timing.stepTime > 0 ? timing.dataWait / timing.stepTime : undefined,
+      images_per_sec: timing.stepTime > 0 ? timing.images / timing.stepTime : undefined,
       backend: backend.name,
       tensorflow_version: backend.tensorflowVersion,
       config_hash: loaded.hash,
@@ -311,117 +329,8 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
   }
 }
 
-function trainLogsLine(log: (m: string) => void, e: number, total: number, logs: EpochRow, phase?: string) {
-  log(`epoch ${e + 1}/${total}${phase ? ` (${phase})` : ''}: ${formatLogs(logs)}`);
-}
-
-function makeHandle(model: tf.LayersModel, optimizer: tf.Optimizer, runDir: string, log: (m: string) => void): TrainingHandle {
-  return {
-    stopTraining: false,
-    getLearningRate: () => getLearningRate(optimizer),
-    setLearningRate: (lr) => setLearningRate(optimizer, lr),
-    snapshotWeights: () => model.getWeights().map((w) => w.clone()),
-    restoreWeights: (snap) => model.setWeights(snap as tf.Tensor[]),
-    disposeSnapshot: (snap) => (snap as tf.Tensor[]).forEach((t) => t.dispose()),
-    saveModel: (subdir) => saveModel(model, path.join(runDir, subdir)),
-    runDir,
-    log,
-  };
-}
-
-interface EpochState {
-  dataWait: number;
-  stepTime: number;
-  images: number;
-}
-
-async function trainEpoch(a: {
-  model: tf.LayersModel;
-  data: PreparedData;
-  exp: Experiment;
-  epoch: number;
-  totalEpochs: number;
-  cw: number[] | undefined;
-  callbacks: Callback[];
-  handle: TrainingHandle;
-  state: EpochState;
-  tty?: boolean;
-  log: (m: string) => void;
-  stop: () => boolean;
-}): Promise<{ logs: Record<string, number>; images: number; stepSeconds: number }> {
-  const { model, data, exp, epoch } = a;
-  const t = exp.train;
-  const steps = t.stepsPerEpoch ?? Math.ceil(data.parts.train.ids.length / t.batchSize);
-  const progress = epochProgress(`epoch ${epoch + 1}/${a.totalEpochs}`, steps, { tty: a.tty });
-  const sums: Record<string, number> = {};
-  let seen = 0;
-  let step = 0;
-  let waitMs = 0;
-  const t0 = performance.now();
-  const it = batches(data, 'train', { batchSize: t.batchSize, shuffle: t.shuffle, seed: exp.seed, epoch, augment: exp.augment, rescale: exp.data.image.rescale, steps });
-  const classWeight = a.cw ? Object.fromEntries(a.cw.map((w, i) => [i, w])) : undefined;
-  while (true) {
-    const w0 = performance.now();
-    const next = await it.next();
-    waitMs += performance.now() - w0;
-    if (next.done) break;
-    const { xs, ys, size } = next.value;
-    let values: number[];
-    try {
-      if (classWeight) {
-        // trainOnBatch has no class weights in tfjs; a one-batch fit applies them with Keras semantics.
-        const h = await model.fit(xs, ys, { batchSize: size, epochs: 1, verbose: 0, shuffle: false, classWeight });
-        values = model.metricsNames.map((n) => (h.history[n === 'acc' ? 'acc' : n]?.[0] as number) ?? NaN);
-      } else {
-        const r = await model.trainOnBatch(xs, ys);
-        values = Array.isArray(r) ? r : [r];
-      }
-    } finally {
-      xs.dispose();
-      ys.dispose();
-    }
-    const batchLogs = namedMetrics(model.metricsNames, values);
-    for (const [k, v] of Object.entries(batchLogs)) sums[k] = (sums[k] ?? 0) + v * size;
-    seen += size;
-    step++;
-    const running = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / seen]));
-    progress.update(step, running);
-    for (const cb of a.callbacks) await cb.onBatchEnd?.(step - 1, batchLogs, a.handle);
-    // tfjs-node resolves its promises as microtasks, so without this the loop never reaches the event
-    // loop: Ctrl-C / SIGTERM would wait for the end of training, and so would MLflow uploads and the bar.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (a.stop()) break;
-  }
-  const stepSeconds = (performance.now() - t0) / 1000;
-  a.state.dataWait += waitMs / 1000;
-  a.state.stepTime += stepSeconds;
-  a.state.images += seen;
-  const logs = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(seen, 1)]));
-  progress.stop();
-  return { logs, images: seen, stepSeconds };
-}
-
-/** tfjs calls accuracy `acc`; Keras and MLflow autolog call it `accuracy`. */
-function namedMetrics(names: string[], values: number[]): Record<string, number> {
-  return Object.fromEntries(names.map((n, i) => [n === 'acc' ? 'accuracy' : n, values[i] ?? NaN]));
-}
-
-/** Mean loss and metrics over a whole split (or `validationSteps` batches), weighted by batch size. */
-async function evaluatePart(model: tf.LayersModel, data: PreparedData, part: 'validation' | 'test', exp: Experiment): Promise<Record<string, number>> {
-  const sums: Record<string, number> = {};
-  let seen = 0;
-  const steps = part === 'validation' ? exp.train.validationSteps : undefined;
-  for await (const { xs, ys, size } of batches(data, part, { batchSize: exp.train.batchSize, shuffle: false, seed: exp.seed, epoch: 0, rescale: exp.data.image.rescale, steps })) {
-    const out = model.evaluate(xs, ys, { batchSize: size }) as tf.Scalar | tf.Scalar[];
-    const scalars = Array.isArray(out) ? out : [out];
-    const values = await Promise.all(scalars.map(async (s) => (await s.data())[0]!));
-    scalars.forEach((s) => s.dispose());
-    xs.dispose();
-    ys.dispose();
-    for (const [k, v] of Object.entries(namedMetrics(model.metricsNames, values))) sums[k] = (sums[k] ?? 0) + v * size;
-    seen += size;
-  }
-  return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(seen, 1)]));
+function errorMessage(e: unknown): string {
+  return isFitspecError(e) ? e.message : `${(e as Error)?.message ?? e}`;
 }
 
 /** Predicted and true class of every image in a split. */

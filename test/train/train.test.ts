@@ -137,6 +137,24 @@ describe('bad input to train', () => {
     expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);
   });
 
+  it('a failure in the augmentation preview, after tracking started, leaves a folder that says FAILED', () => {
+    const dir = tmpDir('bad');
+    const data = path.join(dir, 'faces');
+    fs.cpSync(dataDir, data, { recursive: true });
+    // Sorted first, so the preview picks it; skipped by the data step, so training would start.
+    fs.writeFileSync(path.join(data, 'middle', '000-broken.jpg'), 'not a jpeg at all');
+    const file = tinyExperiment(dir, data, 'augment:\n  horizontalFlip: true\n');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('  split: {train: 8, validation: 4}\n', '  split: {train: 8, validation: 4}\n  onError: skip\n'));
+    const r = cli(['train', file, '--no-progress'], dir);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('000-broken.jpg');
+    const run = onlyRun(path.join(dir, 'runs'));
+    const rec = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+    expect(rec.status).toBe('FAILED');
+    expect(rec.error).toContain('000-broken.jpg');
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8')).status).toBe('FAILED');
+  });
+
   it('a failure after the run started leaves a folder that says FAILED', () => {
     const dir = tmpDir('bad');
     const file = tinyExperiment(dir, dataDir, '');

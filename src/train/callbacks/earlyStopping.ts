@@ -50,12 +50,12 @@ export class EarlyStopping implements Callback {
     this.bestEpoch = 0;
   }
 
-  onEpochEnd(epoch: number, logs: Record<string, number>, h: TrainingHandle): void {
+  async onEpochEnd(epoch: number, logs: Record<string, number>, h: TrainingHandle): Promise<void> {
     const current = monitorValue(this.kind, this.args.monitor, logs, h);
     if (current === undefined || epoch < this.args.startFromEpoch) return;
     const improved = isImprovement(current, this.best, this.mode, this.args.minDelta);
     // Until something improves, the first monitored epoch's weights are the best known ones.
-    if (this.args.restoreBestWeights && (improved || !this.haveBestWeights)) this.keepWeights(epoch, h);
+    if (this.args.restoreBestWeights && (improved || !this.haveBestWeights)) await this.keepWeights(epoch, h);
 
     this.wait += 1;
     if (improved) {
@@ -72,18 +72,18 @@ export class EarlyStopping implements Callback {
     }
   }
 
-  onTrainEnd(h: TrainingHandle): void {
+  async onTrainEnd(h: TrainingHandle): Promise<void> {
     if (!this.haveBestWeights) return;
     h.log(`Restoring model weights from the end of the best epoch: ${this.bestEpoch + 1}.`);
-    h.restoreWeights(this.bestWeights);
+    await h.restoreWeights(this.bestWeights);
     h.disposeSnapshot(this.bestWeights);
     this.bestWeights = undefined;
     this.haveBestWeights = false;
   }
 
-  private keepWeights(epoch: number, h: TrainingHandle): void {
+  private async keepWeights(epoch: number, h: TrainingHandle): Promise<void> {
     if (this.haveBestWeights) h.disposeSnapshot(this.bestWeights);
-    this.bestWeights = h.snapshotWeights();
+    this.bestWeights = await h.snapshotWeights();
     this.haveBestWeights = true;
     this.bestEpoch = epoch;
   }

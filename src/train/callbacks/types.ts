@@ -13,8 +13,8 @@ export interface TrainingHandle {
   getLearningRate(): number;
   setLearningRate(lr: number): void;
   /** Opaque copy of the weights (the trainer keeps the tensors). */
-  snapshotWeights(): unknown;
-  restoreWeights(snapshot: unknown): void;
+  snapshotWeights(): Promise<unknown>;
+  restoreWeights(snapshot: unknown): Promise<void>;
   disposeSnapshot(snapshot: unknown): void;
   /** Saves the model (tfjs format) to `<runDir>/<subdir>`. */
   saveModel(subdir: string): Promise<void>;

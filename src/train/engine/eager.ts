@@ -1,0 +1,76 @@
+import type * as tf from '@tensorflow/tfjs';
+import { buildOptimizer, getLearningRate, setLearningRate } from '../../model/index.js';
+import type { Engine, EnginePhase, NamedTensor, StepLogs } from './types.js';
+
+/** tfjs calls accuracy `acc`; Keras and MLflow autolog call it `accuracy`. */
+export function namedMetrics(names: string[], values: number[]): StepLogs {
+  return Object.fromEntries(names.map((n, i) => [n === 'acc' ? 'accuracy' : n, values[i] ?? NaN]));
+}
+
+/** tfjs' own path: the model compiled with a tfjs optimizer, one op at a time. Works on every backend. */
+export class EagerEngine implements Engine {
+  readonly name = 'eager';
+  private optimizer?: tf.Optimizer;
+  private classWeight?: Record<number, number>;
+
+  constructor(private readonly model: tf.LayersModel) {}
+
+  async beginPhase(phase: EnginePhase): Promise<void> {
+    this.optimizer?.dispose();
+    this.optimizer = buildOptimizer(phase.optimizer);
+    this.model.compile({ optimizer: this.optimizer, loss: phase.loss, metrics: [...phase.metrics] });
+    this.classWeight = phase.classWeights ? Object.fromEntries(phase.classWeights.map((w, i) => [i, w])) : undefined;
+  }
+
+  async trainBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<StepLogs> {
+    const model = this.model;
+    let values: number[];
+    if (this.classWeight) {
+      // trainOnBatch has no class weights in tfjs; a one-batch fit applies them with Keras semantics.
+      const h = await model.fit(xs, ys, { batchSize: xs.shape[0], epochs: 1, verbose: 0, shuffle: false, classWeight: this.classWeight });
+      values = model.metricsNames.map((n) => (h.history[n]?.[0] as number) ?? NaN);
+    } else {
+      const r = await model.trainOnBatch(xs, ys);
+      values = Array.isArray(r) ? r : [r];
+    }
+    return namedMetrics(model.metricsNames, values);
+  }
+
+  async evaluateBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<StepLogs> {
+    const out = this.model.evaluate(xs, ys, { batchSize: xs.shape[0] }) as tf.Scalar | tf.Scalar[];
+    const scalars = Array.isArray(out) ? out : [out];
+    const values = await Promise.all(scalars.map(async (s) => (await s.data())[0]!));
+    scalars.forEach((s) => s.dispose());
+    return namedMetrics(this.model.metricsNames, values);
+  }
+
+  getLearningRate(): number {
+    return getLearningRate(this.need());
+  }
+
+  setLearningRate(lr: number): void {
+    setLearningRate(this.need(), lr);
+  }
+
+  // The model's own variables are the ones trained: nothing to copy either way.
+  async syncToModel(): Promise<void> {}
+  async syncFromModel(): Promise<void> {}
+
+  async getOptimizerState(): Promise<NamedTensor[]> {
+    return this.need().getWeights();
+  }
+
+  async setOptimizerState(state: NamedTensor[]): Promise<void> {
+    await this.need().setWeights(state);
+  }
+
+  dispose(): void {
+    this.optimizer?.dispose();
+    this.optimizer = undefined;
+  }
+
+  private need(): tf.Optimizer {
+    if (!this.optimizer) throw new Error('engine used before beginPhase()');
+    return this.optimizer;
+  }
+}

@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEngine, engines } from '../../../src/train/engine/index.js';
+import type { BackendInfo } from '../../../src/backend.js';
+
+const backend = { name: 'cpu', native: false, tfjsVersion: tf.version.tfjs, threads: { intraOp: 1, interOp: 1 } } as BackendInfo;
+const phase = { optimizer: { name: 'adam' as const, learningRate: 0.05 }, loss: 'categoricalCrossentropy', metrics: ['accuracy'] };
+
+function model(seed: number): tf.LayersModel {
+  return tf.sequential({ layers: [tf.layers.dense({ units: 2, activation: 'softmax', inputShape: [3], kernelInitializer: tf.initializers.glorotUniform({ seed }) })] });
+}
+
+const xs = () => tf.tensor2d([[1, 0, 2], [0, 1, -1], [2, 2, 0], [-1, 0, 1]]);
+const ys = () => tf.oneHot(tf.tensor1d([0, 1, 1, 0], 'int32'), 2).toFloat();
+
+/** Per-sample cross-entropy of the model's current predictions. */
+function crossEntropy(m: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): number[] {
+  return tf.tidy(() => Array.from(tf.neg(tf.sum(tf.mul(y, tf.log(m.predict(x) as tf.Tensor)), -1)).dataSync()));
+}
+
+const created: tf.LayersModel[] = [];
+afterEach(() => created.splice(0).forEach((m) => m.dispose()));
+
+describe('eager engine', () => {
+  it('is the first (fallback) engine', () => {
+    expect(engines[0]!.kind).toBe('eager');
+  });
+
+  it('reports the loss of the batch it trained on, with and without class weights (Keras class_weight semantics)', async () => {
+    for (const classWeights of [undefined, [1, 3]]) {
+      const m = model(1);
+      created.push(m);
+      const engine = createEngine('eager', m, backend, () => undefined);
+      await engine.beginPhase({ ...phase, classWeights });
+      const x = xs();
+      const y = ys();
+      const ce = crossEntropy(m, x, y);
+      const w = [0, 1, 1, 0].map((c) => classWeights?.[c] ?? 1);
+      const logs = await engine.trainBatch(x, y);
+      expect(Object.keys(logs).sort()).toEqual(['accuracy', 'loss']);
+      expect(logs.loss).toBeCloseTo(ce.reduce((s, v, i) => s + v * w[i]!, 0) / ce.length, 5);
+      x.dispose();
+      y.dispose();
+      engine.dispose();
+    }
+  });
+
+  it('optimizer state saved from one engine continues in another exactly (what --resume relies on)', async () => {
+    const a = model(2);
+    const b = model(3);
+    const c = model(4);
+    created.push(a, b, c);
+    const [ea, eb, ec] = [a, b, c].map((m) => createEngine('eager', m, backend, () => undefined));
+    for (const e of [ea, eb, ec]) await e!.beginPhase(phase);
+    const x = xs();
+    const y = ys();
+    for (let i = 0; i < 3; i++) await ea!.trainBatch(x, y);
+    for (const m of [b, c]) m.setWeights(a.getWeights());
+    await eb!.syncFromModel();
+    await eb!.setOptimizerState((await ea!.getOptimizerState()).map((s) => ({ name: s.name, tensor: s.tensor.clone() })));
+    for (const e of [ea, eb, ec]) await e!.trainBatch(x, y);
+    const w = (m: tf.LayersModel) => Array.from(m.getWeights()[0]!.dataSync());
+    w(b).forEach((v, i) => expect(v).toBeCloseTo(w(a)[i]!, 6));
+    // Without the optimizer state (Adam's moments and step count) the next step differs.
+    expect(Math.max(...w(c).map((v, i) => Math.abs(v - w(a)[i]!)))).toBeGreaterThan(1e-4);
+    expect(eb!.getLearningRate()).toBe(0.05);
+    eb!.setLearningRate(0.01);
+    expect(eb!.getLearningRate()).toBe(0.01);
+    x.dispose();
+    y.dispose();
+    for (const e of [ea, eb, ec]) e!.dispose();
+  });
+});
