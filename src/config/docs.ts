@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ArchitectureSchema } from './architectures.js';
 import { describeSchema } from './describe.js';
 import { checks } from './checks/index.js';
-import { experimentJsonSchema, experimentJsonSchemaText, toJsonSchema } from './json-schema.js';
+import { experimentJsonSchema, experimentJsonSchemaText, resolvedJsonSchemaText, toEditorSchema } from './json-schema.js';
 import { MAX_CONFIG_BYTES } from './parse.js';
 
 type Json = Record<string, unknown>;
@@ -35,13 +35,18 @@ train:
   optimizer: {name: rmsprop, learningRate: 1.0e-4}
 \`\`\`
 
+\`schema/experiment.schema.json\` describes files as written: a file that \`extends\` another, or a
+mixin, may leave anything out, \`key: null\` and \`$patch\` are accepted, and unknown keys, wrong types
+and bad values are flagged at their line. \`schema/resolved.schema.json\` is the strict schema of a
+resolved config, in which every key is present; the output of \`fitspec resolve\` names it.
+
 Layers, optimizers and arguments use the TensorFlow.js / Keras names. A Keras snake_case spelling
 (\`kernel_size\`, \`learning_rate\`, \`lr\`) is an error whose hint names the tfjs spelling.
 
 ## Building on another experiment: \`extends\`
 
 \`extends: 01-baseline.yaml\` (or a list of files, applied in order) takes that file as the starting
-point; paths are relative to the file that says \`extends\`. The rules follow JSON Merge Patch
+point; paths are relative to the file that says \`extends\`, unless absolute. The rules follow JSON Merge Patch
 (RFC 7396):
 
 - mappings merge key by key, so \`train: {epochs: 50}\` changes the epochs and keeps the rest of \`train\`;
@@ -173,13 +178,14 @@ export function configDocs(): string {
 }
 
 export function architectureJsonSchemaText(): string {
-  return JSON.stringify(toJsonSchema(ArchitectureSchema), null, 2) + '\n';
+  return JSON.stringify(toEditorSchema(ArchitectureSchema), null, 2) + '\n';
 }
 
 /** The generated files, by path relative to the project folder. */
 export function generatedFiles(): Record<string, string> {
   return {
     'schema/experiment.schema.json': experimentJsonSchemaText(),
+    'schema/resolved.schema.json': resolvedJsonSchemaText(),
     'schema/architecture.schema.json': architectureJsonSchemaText(),
     'docs/config.md': configDocs(),
   };

@@ -135,7 +135,7 @@ function loadTree(file: string, ctx: Ctx, stack: string[], via?: Origin): Record
         ctx.problems.push({ code: 'extends.type', message: '`extends` is a file path or a list of file paths, relative to this file.', path: 'extends', expected: 'a path', received: JSON.stringify(parent), ...placeOf(where, ctx.sources) });
         return;
       }
-      const target = path.join(path.dirname(file), parent);
+      const target = path.isAbsolute(parent) ? parent : path.join(path.dirname(file), parent);
       const tree = loadTree(target, ctx, [...stack, file], where);
       if (tree) base = mergeMaps(base, tree, [], ctx);
     });

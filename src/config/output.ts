@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { Document, isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
+import { PACKAGE_ROOT } from '../paths.js';
 import { experimentJsonSchema } from './json-schema.js';
 import { describeOrigin, type PathOrigin } from './origins.js';
 
@@ -71,4 +73,13 @@ export function toExplainedYaml(value: unknown, origins: Map<string, PathOrigin>
   };
   annotate(doc.contents as Node, '');
   return doc.toString({ lineWidth: 0 });
+}
+
+/**
+ * The comment that points editors at the strict schema of resolved configs, relative to `dir` (where the
+ * output is usually saved: `fitspec resolve FILE > resolved.yaml`).
+ */
+export function resolvedModeline(dir: string): string {
+  const rel = path.relative(dir, path.join(PACKAGE_ROOT, 'schema/resolved.schema.json')).split(path.sep).join('/');
+  return `# yaml-language-server: $schema=${rel}`;
 }

@@ -62,6 +62,8 @@ describe('fitspec resolve', () => {
     expect(r.code).toBe(0);
     const loaded = loadExperiment(fixture('regularized.yaml'));
     expect(r.stdout).toContain(`# hash: ${loaded.hash}\n`);
+    // Editors check the saved output against the strict schema of resolved configs.
+    expect(r.stdout.split('\n')[0]).toBe('# yaml-language-server: $schema=schema/resolved.schema.json');
     expect(r.stdout.endsWith(loaded.resolvedYaml)).toBe(true);
     expect(r.stdout).toContain('# extends: test/fixtures/config/base.yaml -> test/fixtures/config/regularized.yaml');
   });

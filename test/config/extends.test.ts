@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -113,6 +113,23 @@ describe('extends', () => {
     const [p] = problemsOf(() => loadExperiment(big));
     expect(p.code).toBe('yaml.too-large');
     expect(p.message).toMatch(/1 MiB/);
+  });
+
+  it('takes an absolute `extends` path as it is, not joined to the folder of the file', () => {
+    const shared = mkdtempSync(path.join(os.tmpdir(), 'fitspec-shared-'));
+    try {
+      const base = path.join(shared, 'base.yaml');
+      writeFileSync(base, readFileSync(fixture('base.yaml'), 'utf8'));
+      const child = path.join(tmp, 'child.yaml');
+      writeFileSync(child, `extends: ${base}\nname: abs-child\ntrain: {epochs: 2}\n`);
+      const l = loadExperiment(child);
+      expect(l.chain).toEqual([base, child]);
+      expect(l.experiment.name).toBe('abs-child');
+      expect(l.experiment.train.epochs).toBe(2);
+      expect(l.experiment.model.layers).toEqual(loadExperiment(fixture('base.yaml')).experiment.model.layers);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
   });
 });
 

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { generatedFiles } from '../../src/config/docs.js';
-import { experimentJsonSchema } from '../../src/config/json-schema.js';
+import { parse } from 'yaml';
+import { loadExperiment } from '../../src/config/index.js';
+import { experimentJsonSchema, inputJsonSchema } from '../../src/config/json-schema.js';
 import { ROOT } from './helpers.js';
 
 type Json = Record<string, unknown>;
@@ -88,4 +90,68 @@ describe('experiment files', () => {
       expect(path.resolve(dir, m![1])).toBe(path.join(ROOT, 'schema/experiment.schema.json'));
     });
   }
+});
+
+/** Every node of a schema that carries `examples` or a `default`, with its JSON pointer. */
+function annotated(root: Json): [string, Json][] {
+  const out: [string, Json][] = [];
+  const visit = (node: unknown, pointer: string) => {
+    if (Array.isArray(node)) return node.forEach((n, i) => visit(n, `${pointer}/${i}`));
+    if (!isObj(node)) return;
+    if (node.examples !== undefined || node.default !== undefined) out.push([pointer, node]);
+    for (const [k, v] of Object.entries(node)) if (k !== 'examples' && k !== 'default' && k !== 'enum' && k !== 'const') visit(v, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+  };
+  visit(root, '');
+  return out;
+}
+
+/** A strict client: no defaults filled in, as editors and other JSON Schema tools see the schema. */
+function strictClient(schema: Json) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true, allowUnionTypes: true });
+  ajv.addSchema(schema);
+  return (pointer: string) => ajv.getSchema(`${schema.$id as string}#${pointer}`)!;
+}
+
+const experimentFiles = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === 'architectures' ? [] : experimentFiles(path.join(dir, e.name))) : e.name.endsWith('.yaml') ? [path.join(dir, e.name)] : []));
+
+describe('the two published schemas', () => {
+  for (const [name, schema] of [['experiment.schema.json (files as written)', inputJsonSchema()], ['resolved.schema.json (resolved configs)', experimentJsonSchema()]] as const) {
+    it(`${name}: every example and default validates against its own node, without defaults filled in`, () => {
+      const at = strictClient(schema);
+      const nodes = annotated(schema);
+      expect(nodes.length).toBeGreaterThan(100);
+      const bad: string[] = [];
+      for (const [pointer, node] of nodes) {
+        const check = at(pointer);
+        for (const ex of (node.examples as unknown[] | undefined) ?? []) if (!check(ex)) bad.push(`${pointer || '(root)'} example ${JSON.stringify(ex).slice(0, 80)}: ${check.errors?.[0]?.message}`);
+        if (node.default !== undefined && !check(node.default)) bad.push(`${pointer} default: ${check.errors?.[0]?.message}`);
+      }
+      expect(bad).toEqual([]);
+    });
+  }
+
+  it('the editor schema accepts every shipped experiment and mixin file as written (partial, $patch, null)', () => {
+    const check = strictClient(inputJsonSchema())('');
+    const files = experimentFiles(path.join(ROOT, 'experiments'));
+    expect(files.length).toBeGreaterThanOrEqual(12);
+    const bad = files.filter((f) => !check(parse(readFileSync(f, 'utf8')))).map((f) => `${path.relative(ROOT, f)}: ${JSON.stringify(check.errors)}`);
+    expect(bad).toEqual([]);
+    const deleting = { extends: 'base.yaml', augment: null, data: { classes: null }, model: { layers: { $patch: [{ remove: -1 }, { insertAfter: 'flatten', with: { dropout: { rate: 0.2 } } }] } } };
+    expect(check(deleting)).toBe(true);
+    expect(check({ ...deleting, trian: {} })).toBe(false);
+    expect(check({ model: { layers: { $patch: [{ insertAfter: 'flatten', with: { dropuot: {} } }] } } })).toBe(false);
+    expect(check({ train: { optimizer: { name: 'adamw' } } })).toBe(false);
+  });
+
+  it('the resolved schema is strict: the resolved config of every shipped experiment validates, a partial file does not', () => {
+    const check = strictClient(experimentJsonSchema())('');
+    const dir = path.join(ROOT, 'experiments');
+    const files = experimentFiles(dir).filter((f) => !f.includes('/mixins/'));
+    for (const f of files) {
+      const resolved = parse(loadExperiment(f).resolvedYaml);
+      expect(check(resolved), `${path.relative(ROOT, f)}: ${JSON.stringify(check.errors)}`).toBe(true);
+    }
+    expect(check(parse(readFileSync(path.join(dir, '02-bn-dropout.yaml'), 'utf8')))).toBe(false);
+  });
 });

@@ -18,7 +18,8 @@ const command: CliCommand = {
       const body = opts.explain ? toExplainedYaml(loaded.experiment, origins) : loaded.resolvedYaml;
       const chain = loaded.chain.length > 1 ? `# extends: ${loaded.chain.join(' -> ')}\n` : '';
       const sets = loaded.overrides.map((s) => `# --set ${s}\n`).join('');
-      process.stdout.write(`# resolved from ${file}\n${chain}${sets}# hash: ${loaded.hash}\n${body}`);
+      const { resolvedModeline } = await import('../../config/output.js');
+      process.stdout.write(`${resolvedModeline(process.cwd())}\n# resolved from ${file}\n${chain}${sets}# hash: ${loaded.hash}\n${body}`);
     });
   },
 };

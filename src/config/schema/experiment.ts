@@ -16,7 +16,7 @@ export const ExperimentSchema = Type.Object(
     extends: Type.Optional(
       Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
           description:
-            'File(s) this experiment builds on, relative to this file; merged in order, this file last. Mappings merge key by key, lists are replaced whole, `key: null` deletes an inherited key, and `layers: {$patch: [...]}` edits an inherited layer stack. Not part of the resolved config.',
+            'File(s) this experiment builds on, relative to this file (or absolute); merged in order, this file last. Mappings merge key by key, lists are replaced whole, `key: null` deletes an inherited key, and `layers: {$patch: [...]}` edits an inherited layer stack. Not part of the resolved config.',
           examples: ['01-baseline.yaml', ['base/data.yaml', '01-baseline.yaml']],
         }),
     ),
@@ -31,7 +31,7 @@ export const ExperimentSchema = Type.Object(
     sweep: Type.Optional(SweepSchema),
   },
   { ...strict, $id: 'https://fitspec.dev/schema/experiment.schema.json', title: 'fitspec experiment',
-    description: 'One machine-learning experiment: data, augmentation, model, training and tracking. Start the file with `# yaml-language-server: $schema=../schema/experiment.schema.json` for completion in editors.',
+    description: 'One machine-learning experiment file: data, augmentation, model, training and tracking. A file may be partial when it `extends` others. Start the file with `# yaml-language-server: $schema=../schema/experiment.schema.json` for completion and checks in editors.',
     examples: [{ name: 'baseline', model: { layers: [{ flatten: {} }, { dense: { units: 3, activation: 'softmax' } }] } }],
   },
 );
