@@ -3,7 +3,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -40,44 +41,154 @@ function pidAlive(pid) {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else.
+    return e.code === 'EPERM';
   }
 }
 
+const sleep = (ms, signal) =>
+  new Promise((res, rej) => {
+    if (signal?.aborted) return rej(signal.reason ?? new Error('aborted'));
+    const t = setTimeout(res, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), rej(signal.reason ?? new Error('aborted'))), { once: true });
+  });
+
+// An install takes minutes; a lock older than this belongs to a process that is gone even if its pid
+// was reused, or to another host sharing the folder.
+const LOCK_MAX_AGE_MS = 60 * 60_000;
+// Between creating the lock file and writing the owner into it, or while one process takes over a stale
+// lock; longer than that means its writer died in between.
+const LOCK_WRITE_GRACE_MS = 10_000;
+
+function ageMs(path) {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function lockIsStale(path, raw) {
+  let owner;
+  try {
+    owner = JSON.parse(raw);
+  } catch {
+    return ageMs(path) > LOCK_WRITE_GRACE_MS;
+  }
+  if (ageMs(path) > LOCK_MAX_AGE_MS) return true;
+  return owner.host === hostname() && !pidAlive(owner.pid);
+}
+
+/**
+ * Runs `fn` holding an exclusive lock file (owner pid, host and a token inside). A lock whose owner is
+ * dead is taken over; the takeover itself is guarded by a second lock file so that two waiters cannot
+ * both remove the stale lock and the first one's fresh lock with it.
+ */
+async function withLock(path, fn, { signal, onWait }) {
+  const me = JSON.stringify({ pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex'), since: new Date().toISOString() });
+  const takeover = `${path}.takeover`;
+  let waited = false;
+  for (;;) {
+    try {
+      writeFileSync(path, me, { flag: 'wx' });
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    let raw;
+    try {
+      raw = readFileSync(path, 'utf8');
+    } catch {
+      continue; // released meanwhile
+    }
+    if (lockIsStale(path, raw)) {
+      try {
+        writeFileSync(takeover, me, { flag: 'wx' });
+        try {
+          if (readFileSync(path, 'utf8') === raw) rmSync(path, { force: true });
+        } finally {
+          rmSync(takeover, { force: true });
+        }
+      } catch (e) {
+        if (e.code !== 'EEXIST' && e.code !== 'ENOENT') throw e;
+        if (e.code === 'EEXIST' && ageMs(takeover) > LOCK_WRITE_GRACE_MS) rmSync(takeover, { force: true });
+      }
+      continue;
+    }
+    if (!waited) onWait?.(raw);
+    waited = true;
+    await sleep(500, signal);
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      if (readFileSync(path, 'utf8') === me) rmSync(path, { force: true });
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+const installed = (venv, wanted) => {
+  const stamp = join(venv, STAMP);
+  return existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted && existsSync(venvPython(venv));
+};
+
 /**
  * Installs the pinned MLflow into the venv unless it is already there; resolves to the venv's python.
+ * One install at a time per venv path (a lock file next to it, `<venv>.lock`): a second caller waits
+ * and then finds the venv ready. A working venv is never removed: an install is built next to it and
+ * renamed into place, and an outdated one is moved aside first (deleted by the next install).
  * Installing never blocks the event loop (test runners keep working meanwhile); `signal` aborts it.
+ * `venv` and `requirements` default to VENV and REQUIREMENTS.
  */
-export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n'), signal } = {}) {
-  const wanted = readFileSync(REQUIREMENTS, 'utf8');
-  const stamp = join(VENV, STAMP);
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted && existsSync(venvPython())) return venvPython();
-  const python = findPython();
-  mkdirSync(dirname(VENV), { recursive: true });
-  // Leftovers of interrupted installs.
-  const prefix = `${basename(VENV)}.tmp-`;
-  for (const e of readdirSync(dirname(VENV))) {
-    if (e.startsWith(prefix) && !pidAlive(Number(e.slice(prefix.length)))) rmSync(join(dirname(VENV), e), { recursive: true, force: true });
-  }
-  // Built next to the final place and renamed into it, so concurrent installs never see half a venv.
-  const tmp = `${VENV}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  log(`installing MLflow (${wanted.split('\n').find((l) => l && !l.startsWith('#'))}) into ${VENV}; this takes a few minutes, once`);
-  const t0 = Date.now();
-  try {
-    await run(python, ['-m', 'venv', tmp], signal);
-    await run(bin(tmp, 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--only-binary=:all:', '-r', REQUIREMENTS], signal);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  writeFileSync(join(tmp, STAMP), wanted);
-  // Entry-point scripts keep the temporary path in their shebang; everything here runs `python -m ...`.
-  rmSync(VENV, { recursive: true, force: true });
-  renameSync(tmp, VENV);
-  log(`MLflow installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  return venvPython();
+export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n'), signal, venv = VENV, requirements = REQUIREMENTS } = {}) {
+  venv = resolve(venv);
+  const wanted = readFileSync(requirements, 'utf8');
+  if (installed(venv, wanted)) return venvPython(venv);
+  mkdirSync(dirname(venv), { recursive: true });
+  const onWait = (raw) => {
+    let who = 'another process';
+    try {
+      const o = JSON.parse(raw);
+      who = `process ${o.pid} on ${o.host}`;
+    } catch {
+      /* half-written lock */
+    }
+    log(`waiting for ${who} to finish installing MLflow into ${venv}`);
+  };
+  return withLock(
+    `${venv}.lock`,
+    async () => {
+      // Whoever held the lock before may have installed it.
+      if (installed(venv, wanted)) return venvPython(venv);
+      const python = findPython();
+      // Leftovers of interrupted installs and of venvs replaced earlier; only the lock holder makes them.
+      const prefix = basename(venv);
+      for (const e of readdirSync(dirname(venv))) {
+        if (e.startsWith(`${prefix}.tmp-`) || e.startsWith(`${prefix}.old-`)) rmSync(join(dirname(venv), e), { recursive: true, force: true });
+      }
+      const tmp = `${venv}.tmp-${process.pid}`;
+      log(`installing MLflow (${wanted.split('\n').find((l) => l.trim() && !l.startsWith('#'))}) into ${venv}; this takes a few minutes, once`);
+      const t0 = Date.now();
+      try {
+        await run(python, ['-m', 'venv', tmp], signal);
+        await run(bin(tmp, 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '--only-binary=:all:', '-r', requirements], signal);
+        writeFileSync(join(tmp, STAMP), wanted);
+      } catch (e) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw e;
+      }
+      // Entry-point scripts keep the temporary path in their shebang; everything here runs `python -m ...`.
+      if (existsSync(venv)) renameSync(venv, `${venv}.old-${process.pid}`);
+      renameSync(tmp, venv);
+      log(`MLflow installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      return venvPython(venv);
+    },
+    { signal, onWait },
+  );
 }
 
 /** A TCP port nothing listens on right now. */

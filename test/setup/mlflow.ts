@@ -9,6 +9,16 @@ export { startMlflowServer, freePort, type MlflowServer } from '../../scripts/ml
 /** Waits for the test MLflow server started by ./mlflow-server.ts and returns its URI. */
 export async function mlflowServer(timeoutMs = 840_000): Promise<string> {
   const { uri, dir } = inject('mlflow');
+  return waitForServer(uri, dir, timeoutMs);
+}
+
+/** Waits for the basic-auth test MLflow server (no artifact serving) started by ./mlflow-server.ts. */
+export async function mlflowAuthServer(timeoutMs = 840_000): Promise<{ uri: string; admin: { username: string; password: string } }> {
+  const { uri, dir, admin } = inject('mlflowAuth');
+  return { uri: await waitForServer(uri, dir, timeoutMs), admin };
+}
+
+async function waitForServer(uri: string, dir: string, timeoutMs: number): Promise<string> {
   const t0 = Date.now();
   for (;;) {
     const err = join(dir, 'start-error.txt');

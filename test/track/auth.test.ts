@@ -3,23 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTracker, mlflowClient, readRun, syncRun, type RunStart } from '../../src/track/index.js';
-import { startMlflowServer, type MlflowServer } from '../../scripts/mlflow/venv.mjs';
+import { mlflowAuthServer } from '../setup/mlflow.js';
 
-/** A second real server: the basic-auth app, without artifact serving (artifacts in a local folder). */
+/** The second real test server: the basic-auth app, without artifact serving (artifacts in a local folder). */
 const root = mkdtempSync(join(tmpdir(), 'fitspec-track-auth-'));
-const ADMIN = { username: 'admin', password: 'adm1n-Pa55-word' };
+let ADMIN: { username: string; password: string };
 const VIEWER = { username: 'viewer', password: 'v1ewer-Pa55-word' };
 const FAST = { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1', MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.05' };
-let server: MlflowServer;
+let server: { uri: string };
 
 beforeAll(async () => {
-  server = await startMlflowServer({ dir: join(root, 'server'), basicAuth: ADMIN, serveArtifacts: false });
+  const started = await mlflowAuthServer();
+  server = started;
+  ADMIN = started.admin;
   const admin = mlflowClient(server.uri, { ...FAST, MLFLOW_TRACKING_USERNAME: ADMIN.username, MLFLOW_TRACKING_PASSWORD: ADMIN.password });
   await admin.http.request('POST', '/api/2.0/mlflow/users/create', { json: VIEWER });
   await admin.getOrCreateExperiment('auth-owned-by-admin');
 });
 afterAll(async () => {
-  await server?.stop();
   rmSync(root, { recursive: true, force: true });
 });
 
