@@ -25,7 +25,7 @@ function unreachable(url: string, e: unknown): FitspecError {
   const why = err?.code ?? String(err?.message ?? e).split('\n')[0];
   return new FitspecError({
     code: 'queue.unreachable',
-    message: `Redis at ${redactUri(url)} is not reachable (${why}): start it (\`redis-server --appendonly yes\`) or check --queue; nothing was enqueued.`,
+    message: `Redis at ${showQueueUrl(url)} is not reachable (${why}): start it (\`redis-server --appendonly yes\`) or check --queue; nothing was enqueued.`,
     received: redactUri(url),
   });
 }
@@ -46,19 +46,36 @@ function parseUrl(url: string): void {
 async function connect(url: string, opts: RedisOptions = {}): Promise<Redis> {
   parseUrl(url);
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 5000, enableOfflineQueue: false });
-  probe.on('error', () => undefined);
+  let cause: unknown;
+  probe.on('error', (e) => (cause ??= e));
   try {
     await probe.connect();
     await probe.ping();
   } catch (e) {
     probe.disconnect();
-    throw unreachable(url, e);
+    throw unreachable(url, cause ?? e);
   }
   probe.disconnect();
   const conn = new Redis(url, { maxRetriesPerRequest: null, ...opts });
   // ioredis reports every failed reconnect; its messages carry no password but would flood the log.
   conn.on('error', () => undefined);
   return conn;
+}
+
+/** Fails with one sentence, before anything is created, when Redis cannot be reached. */
+export async function checkQueue(url: string): Promise<void> {
+  (await connect(url)).disconnect();
+}
+
+/** A Redis URL for messages: the password replaced by `***`. */
+export function showQueueUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/+$/, '');
+  } catch {
+    return redactUri(url);
+  }
 }
 
 async function readMeta(conn: Redis, name: string): Promise<SweepMeta | undefined> {
@@ -214,7 +231,7 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<void>
   const conn = await connect(url);
   const log = opts.log;
   const me = `${os.hostname()}:${process.pid}`;
-  log(`worker ${me}: taking trials from ${redactUri(url)} (queue ${QUEUE_NAME}${opts.threads ? `, ${opts.threads} threads` : ''})`);
+  log(`worker ${me}: taking trials from ${showQueueUrl(url)} (queue ${QUEUE_NAME}${opts.threads ? `, ${opts.threads} threads` : ''})`);
   const finalize = async (sweep: string) => {
     const queue = new Queue(QUEUE_NAME, { connection: conn });
     try {
@@ -254,12 +271,6 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<void>
     { connection: conn, concurrency: 1, lockDuration: opts.lockSeconds * 1000, stalledInterval: opts.lockSeconds * 1000, maxStalledCount: 3, autorun: false },
   );
   worker.on('error', (e) => log(`worker: ${e.message}`));
-  worker.on('completed', (job) => void finalize(job.data.sweep).catch((e: Error) => log(`sweep ${job.data.sweep}: ${e.message}`)));
-  worker.on('failed', (job, e) => {
-    if (!job) return;
-    log(`[${job.data.sweep} ${job.data.trial}] failed${job.attemptsMade < (job.opts.attempts ?? 1) && !(e instanceof UnrecoverableError) ? ' (will be tried again)' : ''}: ${e.message}`);
-    void finalize(job.data.sweep).catch((err: Error) => log(`sweep ${job.data.sweep}: ${err.message}`));
-  });
 
   let stopping = false;
   const stop = () => {
@@ -269,18 +280,40 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<void>
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  let busy = false;
+  worker.on('active', () => (busy = true));
+  const finalizing = new Set<Promise<void>>();
+  const track = (p: Promise<void>) => {
+    finalizing.add(p);
+    void p.finally(() => finalizing.delete(p));
+  };
+  worker.on('completed', (job) => {
+    busy = false;
+    track(finalize(job.data.sweep).catch((e: Error) => log(`sweep ${job.data.sweep}: ${e.message}`)));
+  });
+  worker.on('failed', (job, e) => {
+    busy = false;
+    if (!job) return;
+    log(`[${job.data.sweep} ${job.data.trial}] failed${job.attemptsMade < (job.opts.attempts ?? 1) && !(e instanceof UnrecoverableError) ? ' (will be tried again)' : ''}: ${e.message}`);
+    track(finalize(job.data.sweep).catch((err: Error) => log(`sweep ${job.data.sweep}: ${err.message}`)));
+  });
+  let idleTimer: NodeJS.Timeout | undefined;
   if (opts.exitWhenEmpty) {
     const queue = new Queue(QUEUE_NAME, { connection: conn });
-    worker.on('drained', async () => {
-      const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      if (!c.waiting && !c.active && !c.delayed && !c.prioritized) {
+    // Polled rather than on 'drained': a trial still running elsewhere (or stalled there) may come back.
+    idleTimer = setInterval(async () => {
+      if (busy || stopping) return;
+      const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized').catch(() => undefined);
+      if (c && !c.waiting && !c.active && !c.delayed && !c.prioritized && !busy) {
         log(`worker ${me}: the queue is empty, stopping`);
         stop();
       }
-    });
+    }, 1000);
     worker.on('closed', () => void queue.close());
   }
   await worker.run();
+  if (idleTimer) clearInterval(idleTimer);
+  await Promise.all([...finalizing]);
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   conn.disconnect();

@@ -74,11 +74,12 @@ async function dryRun(plan: import('../../sweep/plan.js').SweepPlan) {
 }
 
 async function enqueue(plan: import('../../sweep/plan.js').SweepPlan, opts: SweepOpts) {
-  const { enqueueSweep } = await import('../../sweep/queue.js');
+  const { enqueueSweep, checkQueue, showQueueUrl } = await import('../../sweep/queue.js');
   const { openSweep } = await import('../../sweep/run.js');
-  const { redactUri } = await import('../../track/index.js');
+  const redactUri = showQueueUrl;
+  // A queue that is down is reported before anything is created.
+  await checkQueue(opts.queue!);
   const { meta, jobs } = await openSweep(plan, out);
-  // A queue that is down is reported before anything else happens.
   const r = await enqueueSweep(opts.queue!, meta, jobs);
   out(`sweep ${meta.name}: ${r.added.length} trials enqueued, ${r.present.length} already queued or done, at ${redactUri(opts.queue!)}`);
   out(`start workers with: fitspec worker --queue ${redactUri(opts.queue!)}   progress: fitspec sweep status ${meta.name} --queue ${redactUri(opts.queue!)}`);

@@ -1,0 +1,128 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mlflowPython, mlflowServer } from '../setup/mlflow.js';
+import { startRedis, type TestRedis } from '../setup/redis.js';
+import { BIN, cli, cliUntil, synth, tinyExperiment, tmpDir } from '../train/helpers.js';
+
+let redis: TestRedis;
+let uri: string;
+let dataDir: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  uri = await mlflowServer();
+  dataDir = path.join(tmpDir('sweep-queue-data'), 'faces');
+  synth(dataDir, 8);
+});
+
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** Every file under dir, recursively. */
+function files(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+describe('fitspec sweep --queue with fitspec worker (real redis-server, real MLflow)', () => {
+  it('survives a Redis crash and a SIGKILLed worker: every trial finishes exactly once, as a child of the sweep run', async () => {
+    const dir = tmpDir('sweep-queue');
+    tinyExperiment(dir, dataDir, '');
+    const base = path.join(dir, 'tiny.yaml');
+    fs.writeFileSync(base, fs.readFileSync(base, 'utf8').replace('split: {train: 8, validation: 4}', 'split: {train: 5, validation: 3}').replace('epochs: 2', 'epochs: 4'));
+    const file = path.join(dir, 'sweep.yaml');
+    fs.writeFileSync(file, `extends: tiny.yaml
+sweep:
+  name: q
+  parameters:
+    train.optimizer.learningRate: {values: [0.01, 0.003]}
+    model.layers.0.conv2d.filters: {values: [2, 4]}
+`);
+    const env = { MLFLOW_TRACKING_URI: uri };
+
+    const bad = cli(['sweep', file, '--queue', `redis://:${redis.password}@127.0.0.1:9`], dir, env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/queue\.unreachable.*not reachable \(ECONNREFUSED\).*nothing was enqueued/);
+    expect(bad.stdout + bad.stderr).not.toContain(redis.password);
+    expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);
+
+    const enq = cli(['sweep', file, '--queue', redis.url], dir, env);
+    expect(enq.code, enq.stderr).toBe(0);
+    expect(enq.stdout).toContain('4 trials enqueued');
+
+    // Appendonly file, no RDB snapshots: the queue must come back from the AOF alone.
+    await new Promise((r) => setTimeout(r, 1500));
+    await redis.crashAndRestart();
+    const queued = cli(['sweep', 'status', 'q', '--queue', redis.url], dir);
+    expect(queued.code, queued.stderr).toBe(0);
+    expect(queued.stdout).toContain('done 0, running 0, queued 4, failed 0 (of 4)');
+
+    const workerArgs = ['worker', '--queue', redis.url, '--threads', '1', '--lock', '3', '--exit-when-empty'];
+    const a = cliUntil(workerArgs, dir, /\] epoch 1\/4/, env);
+    const b = spawn(process.execPath, [BIN, ...workerArgs], { cwd: dir, env: { ...process.env, ...env } });
+    let bOut = '';
+    b.stdout.on('data', (d) => (bOut += d));
+    b.stderr.on('data', (d) => (bOut += d));
+    const bExit = new Promise<number>((resolve) => b.on('exit', (code) => resolve(code ?? -1)));
+    await a.matched;
+    const killedTrial = /\[q (t\d+)\] epoch 1\/4/.exec(a.output())![1]!;
+    a.child.kill('SIGKILL');
+    await a.exited;
+
+    expect(await bExit, bOut).toBe(0);
+    // The trial of the dead worker was found stalled and trained by the other one.
+    expect(bOut).toContain(`[q ${killedTrial}]`);
+    expect(bOut + a.output()).not.toContain(redis.password);
+
+    const status = cli(['sweep', 'status', 'q', '--queue', redis.url], dir);
+    expect(status.stdout, status.stderr).toContain('done 4, running 0, queued 0, failed 0 (of 4)');
+
+    const seen = await mlflowPython<any>(`
+exp = client.get_experiment_by_name("tiny")
+runs = client.search_runs([exp.experiment_id], max_results=1000)
+parents = [r for r in runs if r.data.tags.get("fitspec.sweep_parent") == "q"]
+children = [r for r in runs if r.data.tags.get("fitspec.sweep") == "q"]
+out({
+  "parents": [{"id": p.info.run_id, "status": p.info.status, "metrics": p.data.metrics, "tags": p.data.tags, "params": p.data.params,
+               "artifacts": [a.path for a in client.list_artifacts(p.info.run_id)]} for p in parents],
+  "children": [{"id": c.info.run_id, "status": c.info.status, "parent": c.data.tags.get("mlflow.parentRunId"), "hash": c.data.tags.get("fitspec.config_hash"),
+                "trial": c.data.tags.get("fitspec.sweep_trial"), "params": c.data.params, "tags": c.data.tags, "metrics": c.data.metrics} for c in children],
+})
+`);
+    expect(seen.parents).toHaveLength(1);
+    const parent = seen.parents[0];
+    expect(parent.status).toBe('FINISHED');
+    expect(parent.artifacts).toContain('results.csv');
+    expect(parent.metrics.trials_finished).toBe(4);
+    expect(parent.metrics.best_val_accuracy).toBeGreaterThanOrEqual(0);
+    const finished = seen.children.filter((c: any) => c.status === 'FINISHED');
+    // Exactly once: four finished children, one per config hash, all under the parent.
+    expect(finished).toHaveLength(4);
+    expect(new Set(finished.map((c: any) => c.hash)).size).toBe(4);
+    expect(new Set(finished.map((c: any) => c.trial))).toEqual(new Set(['t001', 't002', 't003', 't004']));
+    for (const c of seen.children) expect(c.parent).toBe(parent.id);
+    for (const c of finished) {
+      expect(c.tags['sweep.train.optimizer.learningRate']).toBe(c.params['train.optimizer.learningRate']);
+      expect(c.metrics.best_val_accuracy).toBeGreaterThanOrEqual(0);
+    }
+    // Any other child is the killed attempt, marked KILLED rather than left RUNNING.
+    for (const c of seen.children.filter((x: any) => x.status !== 'FINISHED')) expect([c.status, c.trial]).toEqual(['KILLED', killedTrial]);
+    expect(JSON.stringify(seen)).not.toContain(redis.password);
+
+    // The run folders: four finished runs; the interrupted one either continued (same folder) or marked KILLED.
+    const records = fs.readdirSync(path.join(dir, 'runs', 'tiny')).map((r) => JSON.parse(fs.readFileSync(path.join(dir, 'runs', 'tiny', r, 'run.json'), 'utf8')));
+    expect(records.filter((r) => r.status === 'FINISHED')).toHaveLength(4);
+    expect(records.filter((r) => r.status !== 'FINISHED' && r.status !== 'KILLED')).toEqual([]);
+    for (const f of files(path.join(dir, 'runs'))) expect(fs.readFileSync(f).includes(redis.password), f).toBe(false);
+
+    // Running the sweep again trains nothing, with the queue or without it.
+    const again = cli(['sweep', file, '--queue', redis.url], dir, env);
+    expect(again.stdout, again.stderr).toContain('0 trials enqueued, 4 already queued or done');
+    const local = cli(['sweep', file], dir, env);
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stdout).toContain('4 already finished, 0 to train');
+    expect(fs.readdirSync(path.join(dir, 'runs', 'tiny'))).toHaveLength(records.length);
+  });
+});
