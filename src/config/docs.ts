@@ -5,6 +5,7 @@ import { describeSchema } from './describe.js';
 import { checks } from './checks/index.js';
 import { experimentJsonSchema, experimentJsonSchemaText, resolvedJsonSchemaText, toEditorSchema } from './json-schema.js';
 import { MAX_CONFIG_BYTES } from './parse.js';
+import { UNHASHED_CALLBACKS, UNHASHED_PATHS } from './hash.js';
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -87,11 +88,17 @@ with the run.
 
 \`fitspec resolve FILE\` prints the resolved config (extends, overrides and defaults applied) with
 its hash; \`--explain\` annotates every value with the \`file:line\` it came from, the \`--set\` that
-gave it, or \`default\`. The config hash is the sha256 of the resolved config serialized
-canonically (keys sorted, numbers in shortest form, so \`1e-4\` and \`0.0001\` are equal): two files
-that resolve to the same config have the same hash whatever their formatting or inheritance.
-\`extends\` and \`$schema\` are not part of the resolved config; \`description\` is (it is part of
-what the experiment says).
+gave it, or \`default\`.
+
+The config hash identifies what is trained: the sha256 of the resolved config serialized
+canonically (keys sorted, numbers in shortest form, so \`1e-4\` and \`0.0001\` are equal) after
+leaving out what only names, describes, tags, places or schedules the run:
+${UNHASHED_PATHS.map((p) => `\`${p}\``).join(', ')}, and the callbacks that only write files
+(${UNHASHED_CALLBACKS.map((p) => `\`${p}\``).join(', ')}). Everything else (\`seed\`, \`data\` but its cache,
+\`augment\`, \`model\`, \`train\`) is in it. Two files that resolve to the same training setup have the
+same hash whatever their formatting, inheritance, name or tracking settings. Runs record it
+(\`run.json\`, the MLflow tag \`fitspec.config_hash\`); \`compare\`, \`review\` and sweeps use it.
+\`extends\` and \`$schema\` are not part of the resolved config.
 
 \`fitspec diff A B\` (or \`fitspec diff A --git REV\`) compares two resolved configs: one line per
 dotted path, \`~ path: old -> new\`, \`+ path: value\`, \`- path: value\`; layer stacks are aligned by

@@ -13,7 +13,52 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
-/** sha256 (hex) of the canonical JSON of a value: the config hash of a resolved experiment. */
+/** sha256 (hex) of the canonical JSON of a value. */
 export function canonicalHash(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+/**
+ * Paths of a resolved config that do not change what is trained: they name, describe, tag, place or
+ * schedule the run. The config hash leaves them out, so two runs with the same hash trained the same
+ * model on the same data the same way. `train.engine` is listed for configs that have it.
+ */
+export const UNHASHED_PATHS = ['name', 'description', 'tracking', 'train.backend', 'train.engine', 'train.threads', 'data.cache'] as const;
+/** Callbacks that only write files (they never change the weights or when training stops). */
+export const UNHASHED_CALLBACKS = ['csvLogger', 'modelCheckpoint'] as const;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function withoutPath(v: Obj, path: string[]): Obj {
+  const [head, ...rest] = path;
+  if (!(head in v)) return v;
+  const out = { ...v };
+  if (!rest.length) delete out[head];
+  else if (isObj(out[head])) out[head] = withoutPath(out[head] as Obj, rest);
+  return out;
+}
+
+const trainingCallbacks = (list: unknown) =>
+  Array.isArray(list) ? list.filter((c) => !(isObj(c) && Object.keys(c).length === 1 && (UNHASHED_CALLBACKS as readonly string[]).includes(Object.keys(c)[0]))) : list;
+
+/** The part of a resolved config that decides what is trained: data, split, augmentation, model, training. */
+export function trainingConfig(experiment: object): Obj {
+  let v = experiment as Obj;
+  for (const p of UNHASHED_PATHS) v = withoutPath(v, p.split('.'));
+  if (isObj(v.train)) {
+    const train: Obj = { ...v.train, callbacks: trainingCallbacks(v.train.callbacks) };
+    if (Array.isArray(train.phases)) train.phases = train.phases.map((p) => (isObj(p) && p.callbacks !== undefined ? { ...p, callbacks: trainingCallbacks(p.callbacks) } : p));
+    if (train.callbacks === undefined) delete train.callbacks;
+    v = { ...v, train };
+  }
+  return v;
+}
+
+/**
+ * The config hash (run.json `config_hash`, the MLflow tag `fitspec.config_hash`, `compare`, `review`, sweeps):
+ * sha256 of the canonical JSON of `trainingConfig`.
+ */
+export function configHash(experiment: object): string {
+  return canonicalHash(trainingConfig(experiment));
 }

@@ -2,7 +2,7 @@ import { loadDetailed, textReader, type LoadedExperiment, type LoadOptions } fro
 
 export type { LoadedExperiment, LoadOptions, ConfigReader } from './load.js';
 export { loadDetailed, fsReader, textReader } from './load.js';
-export { canonicalHash, canonicalJson } from './hash.js';
+export { canonicalHash, canonicalJson, configHash, trainingConfig, UNHASHED_PATHS, UNHASHED_CALLBACKS } from './hash.js';
 export { flattenConfig, flattenValue } from './flatten.js';
 export { defaultLayerNames } from './names.js';
 export { diffExperiments, formatDiff, type ConfigDiff } from './diff.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FitspecError, isFitspecError, type Problem } from '../errors.js';
 import { expandBase } from './architectures.js';
 import { checks, type DiscoveredClasses, type Finding } from './checks/index.js';
-import { canonicalHash } from './hash.js';
+import { configHash } from './hash.js';
 import { cloneTracked, mergeMaps, stamp } from './merge.js';
 import { applyOverrides } from './overrides.js';
 import { collectOrigins, dotted, isMapping, metaOf, placeOf, type Origin, type PathOrigin, type Sources } from './origins.js';
@@ -27,6 +27,7 @@ export interface LoadedExperiment {
   file: string;
   chain: string[];
   overrides: string[];
+  /** The config hash: what is trained, not how the run is named or tracked (see `configHash`). */
   hash: string;
   sourceText: string;
   resolvedYaml: string;
@@ -240,7 +241,7 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
     file,
     chain: ctx.chain,
     overrides,
-    hash: canonicalHash(experiment),
+    hash: configHash(experiment),
     sourceText: ctx.texts.get(path.resolve(file)) ?? '',
     // Rendered on first use: `validate` never needs it.
     get resolvedYaml() {

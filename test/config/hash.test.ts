@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalHash, canonicalJson, flattenConfig, loadExperiment, loadExperimentText } from '../../src/config/index.js';
+import { canonicalHash, canonicalJson, configHash, flattenConfig, loadExperiment, loadExperimentText, trainingConfig, UNHASHED_PATHS } from '../../src/config/index.js';
 import { fixture, MINIMAL } from './helpers.js';
 
 describe('canonical hash', () => {
@@ -9,11 +9,54 @@ describe('canonical hash', () => {
     expect(hashes[0]).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('changes when any value changes, including the description', () => {
-    const base = loadExperiment(fixture('base.yaml'));
-    const variants = [['train.epochs=4'], ['description=other'], ['model.layers.0.conv2d.kernelSize=[3, 3]'], ['seed=43']];
-    const hashes = variants.map((set) => loadExperiment(fixture('base.yaml'), { set }).hash);
-    expect(new Set([base.hash, ...hashes]).size).toBe(variants.length + 1);
+  // --set overrides on a base with augmentation, callbacks and phases, so that every part is present.
+  const changes = (set: string[]) => loadExperiment(fixture('augmented.yaml'), { set }).hash;
+  const MUST_CHANGE: [string, string[]][] = [
+    ['the seed', ['seed=43']],
+    ['the data source', ['data.source.path=data/other']],
+    ['the classes', ['data.classes=[a, b, c]']],
+    ['the image size', ['data.image.height=40']],
+    ['the rescale factor', ['data.image.rescale=1']],
+    ['the split', ['data.split.train=0.5']],
+    ['what happens to unreadable images', ['data.onError=skip']],
+    ['an augmentation value', ['augment.rotation=30']],
+    ['removing augmentation', ['augment=null']],
+    ['a layer argument', ['model.layers.0.conv2d.kernelSize=[5, 5]']],
+    ['a layer trainable flag', ['model.layers.0.conv2d.trainable=false']],
+    ['the epochs', ['train.epochs=4']],
+    ['the batch size', ['train.batchSize=4']],
+    ['the optimizer', ['train.optimizer.name=adam']],
+    ['the learning rate', ['train.optimizer.learningRate=0.01']],
+    ['the loss', ['train.loss=meanSquaredError']],
+    ['a callback that changes training', ['train.callbacks=[{earlyStopping: {patience: 2}}]']],
+    ['phases', ['train.phases=[{epochs: 2}, {epochs: 1, optimizer: {learningRate: 0.00001}}]']],
+  ];
+  const MUST_NOT_CHANGE: [string, string[]][] = [
+    ['the name', ['name=renamed']],
+    ['the description', ['description=other words']],
+    ['the MLflow run name', ['tracking.runName=my-run']],
+    ['tags', ['tracking.tags={team: vision, note: x}']],
+    ['the tracking server', ['tracking.uri=http://127.0.0.1:5999']],
+    ['the MLflow experiment', ['tracking.experiment=elsewhere']],
+    ['the runs folder', ['tracking.runsDir=/tmp/elsewhere']],
+    ['thread pools', ['train.threads.intraOp=2', 'train.threads.interOp=1']],
+    ['the backend', ['train.backend=cpu']],
+    ['the image cache', ['data.cache=none']],
+    ['a callback that only writes a CSV', ['train.callbacks=[{csvLogger: {filename: x.csv}}]']],
+    ['a callback that only saves checkpoints', ['train.callbacks=[{modelCheckpoint: {monitor: val_accuracy, mode: max}}]']],
+  ];
+  for (const [what, set] of MUST_CHANGE) it(`changes with ${what}`, () => expect(changes(set)).not.toBe(changes([])));
+  for (const [what, set] of MUST_NOT_CHANGE) it(`does not change with ${what}`, () => expect(changes(set)).toBe(changes([])));
+
+  it('names what it leaves out, and engine too where a config has one', () => {
+    const exp = loadExperiment(fixture('augmented.yaml')).experiment;
+    const t = trainingConfig({ ...exp, train: { ...exp.train, engine: 'graph' } });
+    expect(Object.keys(t)).not.toContain('tracking');
+    expect(Object.keys(t)).not.toContain('name');
+    expect(Object.keys(t.train as object)).not.toContain('engine');
+    expect(Object.keys(t.train as object)).not.toContain('threads');
+    expect(configHash({ ...exp, train: { ...exp.train, engine: 'graph' } })).toBe(configHash(exp));
+    expect(UNHASHED_PATHS).toEqual(expect.arrayContaining(['name', 'description', 'tracking', 'train.threads', 'train.backend', 'train.engine']));
   });
 
   const equalTexts: [string, string, string][] = [

@@ -21,7 +21,7 @@ export const ExperimentSchema = Type.Object(
         }),
     ),
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', maxLength: 100, description: 'Experiment name: the run folder `runs/<name>/` and the default MLflow experiment.', examples: ['baseline'] }),
-    description: Type.String({ description: 'What this experiment tries and what to look for; becomes the MLflow run description. Part of the config hash.', default: '', examples: ['Baseline CNN from the notebook, no regularization.'] }),
+    description: Type.String({ description: 'What this experiment tries and what to look for; becomes the MLflow run description. Not part of the config hash.', default: '', examples: ['Baseline CNN from the notebook, no regularization.'] }),
     seed: Type.Integer({ minimum: 0, description: 'Seed for the split, shuffling, augmentation and weight initialization.', default: 42 }),
     data: DataSchema,
     augment: Type.Optional(AugmentSchema),
