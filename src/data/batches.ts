@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Augment } from '../config/schema/experiment.js';
 import { augmentBatch } from './augment/index.js';
-import { DECODE_CONCURRENCY, DecodeError, mapLimit } from './decode.js';
+import { DecodeError } from './decode.js';
 import { storeFor, type PreparedData } from './prepare.js';
 import { Rng } from './random.js';
 import { fail } from '../errors.js';
@@ -39,9 +39,11 @@ export function batchIndices(n: number, o: Pick<BatchOptions, 'batchSize' | 'shu
 }
 
 /**
- * Batches of one epoch of a part. Each batch is built from cached uint8 pixels, augmented on the
- * backend with draws keyed by (seed, epoch, batch index), rescaled, and `prefetch` batches are
- * started ahead so that decoding (if the cache is cold) overlaps with the consumer's work.
+ * Batches of one epoch of a part. Each batch is built from cached uint8 pixels (a copy from RAM, or
+ * positioned reads of the disk cache's records), augmented on the backend with draws keyed by
+ * (seed, epoch, batch index), rescaled, and `prefetch` batches are started ahead so that reading
+ * (or decoding, with `cache: none`) overlaps with the consumer's work. With `disk` and `none` the
+ * pixels in RAM are those of the batches in that window.
  */
 export async function* batchStream(data: PreparedData, part: 'train' | 'validation' | 'test', o: BatchOptions): AsyncGenerator<Batch> {
   const p = data.parts[part];
@@ -53,23 +55,29 @@ export async function* batchStream(data: PreparedData, part: 'train' | 'validati
   const plan = batchIndices(p.ids.length, o, part);
   const frame = H * W * C;
 
+  const reader = await store.reader();
+
   const build = async (bi: number): Promise<Batch> => {
     const idx = plan[bi]!;
+    const files = idx.map((i) => p.files[i]!);
+    // Counted as held by the store until the tensor has copied it: the prefetch window is what
+    // `disk` and `none` keep in RAM.
     const pixels = new Uint8Array(idx.length * frame);
-    await mapLimit(idx, DECODE_CONCURRENCY, async (i, k) => {
-      try {
-        pixels.set(await store.get(p.files[i]!), k * frame);
-      } catch (e) {
-        if (e instanceof DecodeError) fail('data.unreadable-image', `${p.files[i]} cannot be decoded: ${e.message}.`, { file: p.files[i] });
-        throw e;
-      }
-    });
+    store.hold(pixels.byteLength);
+    try {
+      await reader.read(files, pixels);
+    } catch (e) {
+      store.drop(pixels.byteLength);
+      if (e instanceof DecodeError) fail('data.unreadable-image', `${e.file} cannot be decoded: ${e.message}.`, { file: e.file });
+      throw e;
+    }
     const labels = Int32Array.from(idx, (i) => p.labels[i]!);
     const xs = tf.tidy(() => {
       let x = tf.tensor4d(new Float32Array(pixels), [idx.length, H, W, C], 'float32');
       if (o.augment) x = augmentBatch(x, o.augment, Rng.from(o.seed, 'augment', o.epoch, bi));
       return o.rescale === 1 ? x : (tf.mul(x, o.rescale) as tf.Tensor4D);
     });
+    store.drop(pixels.byteLength);
     const ys = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), K), 'float32') as tf.Tensor2D);
     return { xs, ys, size: idx.length };
   };
@@ -93,6 +101,7 @@ export async function* batchStream(data: PreparedData, part: 'train' | 'validati
     }
   } finally {
     // A consumer that stops early must not leak the batches prepared ahead.
-    for (const pr of queue.splice(0)) pr.then((b) => { b.xs.dispose(); b.ys.dispose(); }, () => {});
+    const pending = queue.splice(0).map((pr) => pr.then((b) => { b.xs.dispose(); b.ys.dispose(); }, () => {}));
+    void Promise.all(pending).then(() => reader.close());
   }
 }

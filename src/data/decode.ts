@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +11,14 @@ export interface ImageSpec {
 }
 
 /** Bump when the decoded bytes for the same file and spec could change. */
-const DECODER_VERSION = 1;
+export const DECODER_VERSION = 2;
 
 const FIT = { stretch: 'fill', fit: 'contain', cover: 'cover' } as const;
 
-export class DecodeError extends Error {}
+export class DecodeError extends Error {
+  /** The image, when the error is reported away from the call that named it. */
+  file?: string;
+}
 
 /** Decodes any JPEG/PNG/WebP/... to `height x width x channels` uint8, row-major HWC. */
 export async function decodeImage(input: Buffer | string, spec: ImageSpec): Promise<Uint8Array> {
@@ -43,84 +44,16 @@ export function cacheRoot(): string {
   return join(base, 'fitspec', 'images');
 }
 
-/**
- * Decoded images, keyed by file content hash + size + channels + resize mode, so that epochs after
- * the first decode nothing (`memory`), and with `disk` neither do later runs.
- */
-export class ImageStore {
-  private readonly mem = new Map<string, Uint8Array>();
-  private readonly pending = new Map<string, Promise<Uint8Array>>();
-  decoded = 0;
-  diskHits = 0;
-
-  constructor(
-    readonly spec: ImageSpec,
-    readonly mode: 'memory' | 'disk' | 'none',
-    private readonly root = cacheRoot(),
-  ) {}
-
-  private key(content: Buffer): string {
-    const { height, width, channels, resize } = this.spec;
-    return createHash('sha256').update(content).update(`\0${DECODER_VERSION}:${height}x${width}x${channels}:${resize}`).digest('hex');
+/** Decoded pixels of an image file; DecodeError when it is missing, empty or unreadable. */
+export async function decodeFile(file: string, spec: ImageSpec): Promise<Uint8Array> {
+  let content: Buffer;
+  try {
+    content = await readFile(file);
+  } catch (e) {
+    throw new DecodeError((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (e as Error).message);
   }
-
-  /** Decoded pixels of `file`; throws DecodeError when the file cannot be decoded. */
-  get(file: string): Promise<Uint8Array> {
-    const hit = this.mem.get(file);
-    if (hit) return Promise.resolve(hit);
-    let p = this.pending.get(file);
-    if (!p) {
-      p = this.load(file).finally(() => this.pending.delete(file));
-      this.pending.set(file, p);
-    }
-    return p;
-  }
-
-  has(file: string): boolean {
-    return this.mem.has(file);
-  }
-
-  /** Frees what is not in `keep` (images outside the split). */
-  retain(keep: Set<string>): void {
-    for (const f of this.mem.keys()) if (!keep.has(f)) this.mem.delete(f);
-  }
-
-  private async load(file: string): Promise<Uint8Array> {
-    let content: Buffer;
-    try {
-      content = await readFile(file);
-    } catch (e) {
-      throw new DecodeError((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (e as Error).message);
-    }
-    if (content.length === 0) throw new DecodeError('the file is empty (0 bytes)');
-    const size = this.spec.height * this.spec.width * this.spec.channels;
-    let pixels: Uint8Array | undefined;
-    let path: string | undefined;
-    if (this.mode === 'disk') {
-      const key = this.key(content);
-      path = join(this.root, key.slice(0, 2), `${key}.raw`);
-      if (existsSync(path)) {
-        const raw = readFileSync(path);
-        if (raw.length === size) {
-          pixels = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-          this.diskHits++;
-        }
-      }
-    }
-    if (!pixels) {
-      pixels = await decodeImage(content, this.spec);
-      this.decoded++;
-      if (path) {
-        mkdirSync(join(path, '..'), { recursive: true });
-        // Write then rename so that a concurrent run never reads half an entry.
-        const tmp = `${path}.${process.pid}.tmp`;
-        writeFileSync(tmp, pixels);
-        renameSync(tmp, path);
-      }
-    }
-    if (this.mode !== 'none') this.mem.set(file, pixels);
-    return pixels;
-  }
+  if (content.length === 0) throw new DecodeError('the file is empty (0 bytes)');
+  return decodeImage(content, spec);
 }
 
 /** Runs `fn` over `xs` with at most `limit` calls in flight; results keep the input order. */

@@ -1,8 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { join } from 'node:path';
 import type { DataConfig } from '../config/schema/experiment.js';
 import { FitspecError, fail, type Problem } from '../errors.js';
-import { DECODE_CONCURRENCY, DecodeError, ImageStore, mapLimit, type ImageSpec } from './decode.js';
+import type { ImageSpec } from './decode.js';
+import { MemoryStore, createStore, type CacheMode, type ImageStore } from './store.js';
 import { listSource, type Item } from './sources.js';
 import { PART_NAMES, splitDigest, stratifiedSplit, type PartName } from './split.js';
 
@@ -24,6 +26,8 @@ export interface PreparedData {
   /** What `onError: skip` left out, with the reason. */
   skipped: { file: string; reason: string }[];
   image: { height: number; width: number; channels: 1 | 3 };
+  /** Where the decoded images are kept (`auto` resolved). */
+  cache: CacheMode;
 }
 
 /** Decoded pixels travel with the PreparedData object without becoming part of its JSON. */
@@ -36,7 +40,7 @@ export function imageSpec(data: DataConfig): ImageSpec {
 export function storeFor(data: PreparedData, spec?: ImageSpec): ImageStore {
   let s = stores.get(data);
   if (!s) {
-    s = new ImageStore(spec ?? { ...data.image, resize: 'stretch' }, 'memory');
+    s = new MemoryStore(spec ?? { ...data.image, resize: 'stretch' });
     stores.set(data, s);
   }
   return s;
@@ -54,34 +58,73 @@ function throwProblems(problems: Problem[]): never {
   throw new FitspecError(shown);
 }
 
+const MB = 1024 * 1024;
+/** Share of the available memory that `cache: memory` / `auto` may fill by default. */
+export const MEMORY_SHARE = 0.5;
+
+/** Bytes decoded images may take in RAM: `data.memoryBudget`, else a share of what is available now. */
+export function memoryBudget(data: Pick<DataConfig, 'memoryBudget'>): { bytes: number; stated: string } {
+  if (data.memoryBudget !== undefined) return { bytes: data.memoryBudget * MB, stated: `data.memoryBudget (${formatBytes(data.memoryBudget * MB)})` };
+  let available = freemem();
+  // Inside a container the cgroup limit may be far below the machine's free memory.
+  const limit = process.constrainedMemory?.() ?? 0;
+  if (limit > 0 && limit < Number.MAX_SAFE_INTEGER) available = Math.min(available, Math.max(0, limit - process.memoryUsage.rss()));
+  const bytes = Math.floor(available * MEMORY_SHARE);
+  return { bytes, stated: `half of the available memory (${formatBytes(bytes)} of ${formatBytes(available)})` };
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 * MB) return `${(n / (1024 * MB)).toFixed(1)} GB`;
+  return n >= MB ? `${(n / MB).toFixed(0)} MB` : `${(n / 1024).toFixed(0)} KB`;
+}
+
+/**
+ * `auto` becomes `memory` when the decoded images fit in the memory budget, else `disk` with a
+ * warning; a pinned `memory` that does not fit stops here, before anything is decoded.
+ */
+export function chooseCache(data: Pick<DataConfig, 'cache' | 'memoryBudget'>, images: number, spec: ImageSpec, warn: (msg: string) => void): CacheMode {
+  if (data.cache === 'disk' || data.cache === 'none') return data.cache;
+  const need = images * spec.height * spec.width * spec.channels;
+  const budget = memoryBudget(data);
+  if (need <= budget.bytes) return 'memory';
+  const what = `${images} decoded images at ${spec.height}x${spec.width}x${spec.channels} need ${formatBytes(need)}, more than ${budget.stated}`;
+  if (data.cache === 'memory') {
+    fail('data.cache-memory', `\`data.cache: memory\`: ${what}.`, {
+      path: 'data.cache',
+      expected: `at most ${formatBytes(budget.bytes)} of decoded images`,
+      received: formatBytes(need),
+      hint: 'Set `data.cache: disk` (streams from an on-disk cache, memory stays bounded) or `auto`, or raise `data.memoryBudget` if the machine has the memory.',
+    });
+  }
+  warn(`warning: data: ${what}: caching them on disk instead (data.cache: disk)`);
+  return 'disk';
+}
+
 /**
  * Lists, validates, decodes and splits the data. Every image is decoded here, once, so that an
- * unreadable file stops the run before training (or is skipped) and the cache is full before the
- * first batch: training never waits on decoding.
+ * unreadable file stops the run before training (or is skipped) and the cache is complete before
+ * the first batch: training never waits on decoding, and with `disk` it reads records of a
+ * finished, checksummed cache file.
  */
 export async function prepareData(data: DataConfig, seed: number, opts: { log?: (msg: string) => void } = {}): Promise<PreparedData> {
   const log = opts.log ?? (() => {});
   const listing = listSource(data);
   const spec = imageSpec(data);
-  const store = new ImageStore(spec, data.cache);
   const problems: Problem[] = [...listing.problems];
   // A split that cannot be satisfied fails now, not after decoding every image.
   if (data.onError === 'fail') stratifiedSplit(listing.items, listing.classes, data.split, seed, 'fail');
+  const mode = chooseCache(data, listing.items.length, spec, log);
+  const store = createStore(mode, spec, log);
 
   const t0 = Date.now();
-  const ok = await mapLimit(listing.items, DECODE_CONCURRENCY, async (it) => {
-    try {
-      await store.get(it.file);
-      return true;
-    } catch (e) {
-      if (!(e instanceof DecodeError)) throw e;
-      problems.push({ code: 'data.unreadable-image', message: `${it.file} cannot be decoded: ${e.message}.`, file: it.file, expected: 'a readable image', received: e.message });
-      return false;
-    }
-  });
-  const good: Item[] = listing.items.filter((_, i) => ok[i]);
+  const failed = await store.fill(listing.items.map((it) => it.file));
+  for (const it of listing.items) {
+    const why = failed.get(it.file);
+    if (why !== undefined) problems.push({ code: 'data.unreadable-image', message: `${it.file} cannot be decoded: ${why}.`, file: it.file, expected: 'a readable image', received: why });
+  }
+  const good: Item[] = listing.items.filter((it) => !failed.has(it.file));
   const secs = (Date.now() - t0) / 1000;
-  log(`data: ${listing.items.length} images listed from ${listing.location}, ${store.decoded} decoded${store.diskHits ? `, ${store.diskHits} from the disk cache` : ''} in ${secs.toFixed(1)}s`);
+  log(`data: ${listing.items.length} images listed from ${listing.location}, ${store.decoded} decoded${store.reused ? `, ${store.reused} from the disk cache` : ''} in ${secs.toFixed(1)}s (cache: ${mode})`);
 
   if (problems.length && data.onError === 'fail') throwProblems(problems);
   const skipped = problems.map((p) => ({ file: p.file ?? listing.location, reason: p.line && p.file && !p.message.includes(`:${p.line}`) ? `line ${p.line}: ${p.message}` : p.message }));
@@ -105,6 +148,7 @@ export async function prepareData(data: DataConfig, seed: number, opts: { log?: 
     profile: {},
     skipped,
     image: { height: spec.height, width: spec.width, channels: spec.channels },
+    cache: mode,
   };
   if (parts.validation.length) out.parts.validation = toPart(parts.validation);
   if (parts.test.length) out.parts.test = toPart(parts.test);

@@ -53,6 +53,40 @@ describe('fitspec data', () => {
     expect(existsSync(join(dir, 'split', 'validation.txt'))).toBe(true);
   });
 
+  it('a pinned memory cache larger than data.memoryBudget exits 2 before decoding; auto switches to disk with one warning', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const faces = join(dir, 'faces-budget');
+    expect(await main(['data', 'synth', '--out', faces, '--per-class', '4', '--seed', '5', '--layout', 'directory'])).toBe(0);
+    const yaml = (cache: string) => {
+      const f = join(dir, `budget-${cache}.yaml`);
+      writeFileSync(f, ['name: budget', 'data:', `  source: {type: directory, path: ${faces}}`, '  image: {height: 32, width: 32}', '  split: {train: 2, validation: 2}', `  cache: ${cache}`, '  memoryBudget: 0.01', 'model:', '  layers:', '    - flatten: {}', '    - dense: {units: 3, activation: softmax}', ''].join('\n'));
+      return f;
+    };
+    const old = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = join(dir, 'xdg');
+    try {
+      const pinned = capture();
+      const code = await main(['data', 'check', yaml('memory')]);
+      pinned.restore();
+      expect(code).toBe(2);
+      const err = pinned.err.join('');
+      expect(err).toContain('[data.cache-memory]');
+      expect(err).toMatch(/12 decoded images at 32x32x3 need 36 KB, more than data.memoryBudget \(10 KB\)/);
+      expect(err).not.toContain('    at ');
+
+      const auto = capture();
+      const code2 = await main(['data', 'check', yaml('auto')]);
+      auto.restore();
+      expect(code2).toBe(0);
+      const all = auto.out.join('') + auto.err.join('');
+      expect(all.match(/warning: data: .*caching them on disk instead/g)).toHaveLength(1);
+      expect(all).toMatch(/\(cache: disk\)/);
+    } finally {
+      if (old === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = old;
+    }
+  });
+
   it('user mistakes exit 2 with a message, not a stack', async () => {
     const c = capture();
     const code = await main(['data', 'synth', '--out', join(dir, 'x'), '--layout', 'folders']);

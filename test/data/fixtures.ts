@@ -40,6 +40,7 @@ export function dataConfig(over: Partial<Omit<DataConfig, 'source' | 'image' | '
     classes: over.classes,
     onError: over.onError ?? 'fail',
     cache: over.cache ?? 'memory',
+    memoryBudget: over.memoryBudget,
     source: over.source,
     image: { height: 6, width: 8, channels: 3, rescale: 1 / 255, resize: 'stretch', ...over.image },
     split: { train: 0.5, validation: 0.5, test: 0, ...over.split },
