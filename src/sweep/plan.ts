@@ -43,6 +43,12 @@ export function showValue(v: unknown): string {
   return typeof v === 'string' && /^[\w.+-]+$/.test(v) && !/^(null|true|false|~|[-+.\d].*)$/i.test(v) ? v : JSON.stringify(v);
 }
 
+/** How a trial's value is shown: its label when the parameter names its values, else the value itself. */
+export function valueLabel(spec: { values?: unknown[]; labels?: string[] } | undefined, value: unknown): string {
+  const i = spec?.labels && spec.values ? spec.values.findIndex((v) => JSON.stringify(v) === JSON.stringify(value)) : -1;
+  return i >= 0 && spec!.labels![i] ? spec!.labels![i]! : showValue(value);
+}
+
 /**
  * Reads a sweep file (an experiment with a `sweep:` block), expands the trials, and loads, validates
  * and hashes every trial's config before anything runs, so that a bad combination is reported with the
@@ -102,7 +108,7 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
       loaded = loadDetailed(file, { set: overrides }).loaded;
     } catch (e) {
       if (!isFitspecError(e)) throw e;
-      const values = keys.map((k) => `${k}=${showValue(params[k])}`).join(', ');
+      const values = keys.map((k) => `${k}=${valueLabel(sweep.parameters[k], params[k])}`).join(', ');
       for (const p of e.problems) {
         if (p.severity === 'warning') continue;
         const k = keys.findIndex((key, j) => p.file === `--set ${sets[j]}` || (p.path !== undefined && (p.path === key || p.path.startsWith(`${key}.`))));
@@ -176,6 +182,9 @@ function checkSpec(sweep: SweepConfig, key: string, place: Placer): Problem[] {
   const path = `sweep.parameters.${key}`;
   const dist = spec.distribution ?? (spec.values ? 'choice' : undefined);
   const out: Problem[] = [];
+  if (spec.labels && spec.labels.length !== spec.values?.length) {
+    out.push({ code: 'sweep.labels', message: `sweep parameter \`${key}\`: \`labels\` names the \`values\`, one label each; there are ${spec.labels.length} labels for ${spec.values?.length ?? 0} values.`, path: `${path}.labels`, expected: `${spec.values?.length ?? 0} labels`, received: String(spec.labels.length), ...at('labels') });
+  }
   if (sweep.method === 'grid') {
     if (spec.distribution && spec.distribution !== 'choice') {
       out.push({ code: 'sweep.distribution', message: `sweep parameter \`${key}\`: a \`${spec.distribution}\` distribution is drawn from, which needs \`method: random\`; a grid takes a \`values\` list.`, path, expected: 'values: [...]', received: spec.distribution, ...at('distribution') });

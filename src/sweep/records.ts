@@ -4,7 +4,7 @@ import { stringify } from 'csv-stringify/sync';
 import { flattenValue } from '../config/index.js';
 import type { SweepConfig } from '../config/schema/experiment.js';
 import { listRuns, mlflowClient, readMetrics, redactUri, type MlflowClient, type RunFolder } from '../track/index.js';
-import { showValue, type SweepPlan } from './plan.js';
+import { valueLabel, type SweepPlan } from './plan.js';
 
 /** Everything a worker needs to train one trial, on any machine: no file of the sweep is read there. */
 export interface TrialJob {
@@ -24,6 +24,8 @@ export interface TrialJob {
   /** MLflow server of the sweep, without credentials (a worker's MLFLOW_TRACKING_URI wins). */
   trackingUri?: string;
   parentRunId?: string;
+  /** Searched path -> how the value is shown (its label, when the sweep names its values). */
+  labels?: Record<string, string>;
 }
 
 export type TrialStatus = 'FINISHED' | 'FAILED' | 'KILLED' | 'SKIPPED' | 'CANCELLED';
@@ -106,6 +108,7 @@ export function trialJobs(plan: SweepPlan, meta: SweepMeta): TrialJob[] {
     mode: meta.mode,
     trackingUri: meta.trackingUri,
     parentRunId: meta.parentRunId,
+    labels: Object.fromEntries(Object.keys(t.params).map((k) => [k, valueLabel(meta.parameters[k], t.params[k])])),
   }));
 }
 
@@ -158,7 +161,7 @@ export function resultRows(meta: SweepMeta, outcomes: TrialOutcome[]): Record<st
     const status = o?.status === 'SKIPPED' ? 'FINISHED' : o?.status ?? 'PENDING';
     return {
       trial: t.id,
-      ...Object.fromEntries(keys.map((k) => [k, showValue(t.params[k])])),
+      ...Object.fromEntries(keys.map((k) => [k, valueLabel(meta.parameters[k], t.params[k])])),
       [meta.metric]: o?.metric !== undefined ? String(Number(o.metric.toPrecision(6))) : '',
       status,
       run: o?.runId ?? '',

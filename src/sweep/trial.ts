@@ -72,7 +72,7 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     ...exp.tracking.tags,
     'fitspec.sweep': job.sweep,
     'fitspec.sweep_trial': job.trial,
-    ...Object.fromEntries(Object.entries(job.params).map(([k, v]) => [`sweep.${k}`.slice(0, 250), showValue(v).slice(0, 8000)])),
+    ...Object.fromEntries(Object.entries(job.params).map(([k, v]) => [`sweep.${k}`.slice(0, 250), (job.labels?.[k] ?? showValue(v)).slice(0, 8000)])),
     ...(job.parentRunId && uri ? { 'mlflow.parentRunId': job.parentRunId } : {}),
   };
   if (uri && !trackingUri(exp0.tracking)) exp.tracking.uri = uri;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planSweep } from '../../src/sweep/plan.js';
+import { planSweep, valueLabel } from '../../src/sweep/plan.js';
 import { MINIMAL, problemsOf } from '../config/helpers.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fitspec-sweep-plan-'));
@@ -92,5 +92,19 @@ describe('planSweep', () => {
     expect(problemsOf(() => planSweep(sweepFile('  parameters:\n    train.batchSize: {distribution: int, min: 1, max: 4}\n')))[0]!.code).toBe('sweep.distribution');
     const [p] = problemsOf(() => planSweep(sweepFile('  methd: grid\n  parameters:\n    train.batchSize: {values: [1]}\n')));
     expect(p!.line).toBe(3);
+  });
+
+  it('labels name whole-subtree values; their count must match the values', () => {
+    const file = sweepFile(`  parameters:
+    augment:
+      labels: [none, flips]
+      values: [null, {horizontalFlip: true}]
+`);
+    const plan = planSweep(file);
+    expect(plan.trials.map((t) => valueLabel(plan.sweep.parameters.augment, t.params.augment))).toEqual(['none', 'flips']);
+    expect(plan.trials[0]!.loaded.experiment.augment).toBeUndefined();
+    expect(plan.trials[1]!.loaded.experiment.augment?.horizontalFlip).toBe(true);
+    const [p] = problemsOf(() => planSweep(sweepFile('  parameters:\n    train.batchSize: {values: [1, 2], labels: [one]}\n')));
+    expect(p).toMatchObject({ code: 'sweep.labels', line: 4 });
   });
 });

@@ -59,12 +59,12 @@ export default command;
 
 async function dryRun(plan: import('../../sweep/plan.js').SweepPlan) {
   const { formatTable, localTrialRuns } = await import('../../sweep/records.js');
-  const { showValue } = await import('../../sweep/plan.js');
+  const { valueLabel } = await import('../../sweep/plan.js');
   const keys = Object.keys(plan.sweep.parameters);
   const runsDir = plan.base.experiment.tracking.runsDir;
   const rows = plan.trials.map((t) => ({
     trial: t.id,
-    ...Object.fromEntries(keys.map((k) => [k, showValue(t.params[k])])),
+    ...Object.fromEntries(keys.map((k) => [k, valueLabel(plan.sweep.parameters[k], t.params[k])])),
     hash: t.hash.slice(0, 12),
     state: localTrialRuns(runsDir, plan.experimentName, plan.name, t.hash).some((r) => r.record.status === 'FINISHED') ? 'finished' : 'to train',
   }));

@@ -10,6 +10,7 @@ export const SWEEP_DISTRIBUTIONS = ['choice', 'uniform', 'logUniform', 'int', 'q
 export const SweepParameterSchema = Type.Object(
   {
     values: Type.Optional(Type.Array(Type.Unknown(), { description: 'The values to try (grid), or to draw from (random, `choice`). Any value `--set` accepts at this path, `null` deletes the key.', examples: [[0.001, 0.0003]] })),
+    labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { description: 'Short names for `values`, one each, shown in tables, tags and MLflow instead of long values such as whole layer stacks.', examples: [['baseline', 'batchnorm']] })),
     distribution: Type.Optional(Enum(SWEEP_DISTRIBUTIONS, { description: 'Random search: how values are drawn. `choice` picks from `values`; `uniform`, `logUniform` (log scale, min > 0), `int` (integers, both ends included) and `qUniform` (multiples of `q`) draw between `min` and `max`. Defaults to `choice` when `values` is given.', examples: ['logUniform'] })),
     min: Type.Optional(Type.Number({ description: 'Lower end of the range (random search).', examples: [0.00001] })),
     max: Type.Optional(Type.Number({ description: 'Upper end of the range (random search).', examples: [0.01] })),
