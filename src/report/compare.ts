@@ -31,6 +31,8 @@ export interface CompareRow {
   minValLossEpoch?: number;
   finalLoss?: number;
   finalValLoss?: number;
+  finalAccuracy?: number;
+  finalValAccuracy?: number;
   /** Training minus validation accuracy at the last epoch: how much the model overfits. */
   finalGap?: number;
   wallTimeS?: number;
@@ -117,6 +119,8 @@ export function compareRuns(runs: RunData[]): Comparison {
       minValLossEpoch: il < 0 ? undefined : h[il]!.epoch + 1,
       finalLoss: last ? last.loss : undefined,
       finalValLoss: last ? last.val_loss : undefined,
+      finalAccuracy: lastAcc,
+      finalValAccuracy: lastValAcc,
       finalGap: lastAcc !== undefined && lastValAcc !== undefined ? lastAcc - lastValAcc : undefined,
       wallTimeS: r.wallTimeS,
     };
@@ -183,8 +187,18 @@ export function formatComparison(c: Comparison, opts: FormatOptions): string {
 
 const METRIC_TITLES: Record<string, string> = { val_accuracy: 'Validation accuracy', val_loss: 'Validation loss', accuracy: 'Training accuracy', loss: 'Training loss' };
 
-/** Vega-Lite spec overlaying one metric (default: val_accuracy and val_loss side by side) of several runs. */
-export function compareCurvesSpec(runs: { label: string; history: EpochRow[] }[], metric?: string): TopLevelSpec {
+/** A horizontal reference line on a metric's panel, e.g. a published figure to compare with; an empty label draws the line only. */
+export interface ReferenceLine {
+  metric: string;
+  value: number;
+  label: string;
+}
+
+/**
+ * Vega-Lite spec overlaying one metric (default: val_accuracy and val_loss side by side) of several
+ * runs, with optional dashed reference lines.
+ */
+export function compareCurvesSpec(runs: { label: string; history: EpochRow[] }[], metric?: string, opts: { title?: string; references?: ReferenceLine[] } = {}): TopLevelSpec {
   const metrics = metric ? [metric] : ['val_accuracy', 'val_loss'];
   const labels = runs.map((r) => r.label);
   const panels = metrics.map((m) => {
@@ -194,6 +208,13 @@ export function compareCurvesSpec(runs: { label: string; history: EpochRow[] }[]
     });
     const x = { field: 'epoch', type: 'quantitative' as const, title: 'Epoch', axis: { tickMinStep: 1, format: 'd' }, scale: { nice: false, zero: false } };
     const y = { field: 'value', type: 'quantitative' as const, title: METRIC_TITLES[m] ?? m, scale: { zero: false } };
+    const refs = (opts.references ?? []).filter((r) => r.metric === m);
+    const refLayers = refs.length
+      ? [
+          { data: { values: refs }, mark: { type: 'rule' as const, strokeDash: [6, 4], color: '#666666' }, encoding: { y: { field: 'value', type: 'quantitative' as const } } },
+          { data: { values: refs.filter((r) => r.label) }, mark: { type: 'text' as const, align: 'left' as const, dx: 4, dy: -6, fontSize: 11, color: '#444444' }, encoding: { x: { value: 0 }, y: { field: 'value', type: 'quantitative' as const }, text: { field: 'label' } } },
+        ]
+      : [];
     const color = { field: 'run', type: 'nominal' as const, title: 'run', sort: labels, scale: { domain: labels, scheme: labels.length > 10 ? 'category20' : 'category10' }, legend: { orient: 'bottom' as const, columns: 1, labelLimit: 600 } };
     return {
       title: METRIC_TITLES[m] ?? m,
@@ -203,12 +224,13 @@ export function compareCurvesSpec(runs: { label: string; history: EpochRow[] }[]
       layer: [
         { mark: { type: 'line' as const, strokeWidth: 2 }, encoding: { x, y, color } },
         { mark: { type: 'point' as const, filled: true, size: 30 }, encoding: { x, y, color } },
+        ...refLayers,
       ],
     };
   });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `${runs.length} runs compared` },
+    title: { text: opts.title ?? `${runs.length} runs compared` },
     config: baseConfig,
     padding: 12,
     hconcat: panels,
@@ -216,6 +238,6 @@ export function compareCurvesSpec(runs: { label: string; history: EpochRow[] }[]
   } as TopLevelSpec;
 }
 
-export async function compareCurvesPng(runs: { label: string; history: EpochRow[] }[], out: string, metric?: string): Promise<void> {
-  await vegaLiteToPng(compareCurvesSpec(runs, metric), out);
+export async function compareCurvesPng(runs: { label: string; history: EpochRow[] }[], out: string, metric?: string, opts: { title?: string; references?: ReferenceLine[] } = {}): Promise<void> {
+  await vegaLiteToPng(compareCurvesSpec(runs, metric, opts), out);
 }

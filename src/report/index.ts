@@ -15,5 +15,7 @@ export {
   type Comparison,
   type CompareRow,
   type FormatOptions,
+  type ReferenceLine,
   type RunData,
 } from './compare.js';
+export { loadLocalRun } from './local-run.js';

@@ -17,7 +17,9 @@ beforeAll(() => {
   if (r.code !== 0) throw new Error(r.stderr);
 });
 
-const files = fs.readdirSync(path.join(ROOT, 'experiments', 'quick')).filter((f) => f.endsWith('.yaml')).sort();
+// The notebook's own five steps; the transfer-learning variants (04b, 04s, 05b, pretrain-*) need pretrained
+// weights and another data set, and are trained by test/notebook/notebook.test.ts.
+const files = fs.readdirSync(path.join(ROOT, 'experiments', 'quick')).filter((f) => /^0\d-.*\.yaml$/.test(f)).sort();
 
 describe('the notebook, step by step (quick variants, one epoch each)', () => {
   it('has all five steps', () => {

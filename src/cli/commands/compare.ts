@@ -66,40 +66,6 @@ async function loadMlflowRuns(ids: string[], opts: CompareOptions): Promise<RunD
   );
 }
 
-/** A local run folder as the comparison sees it. */
-async function loadLocalRun(dir: string): Promise<RunData & { dir: string; experiment: string }> {
-  const { readRun, readMetrics } = await import('../../track/runs.js');
-  const { parseMetricsCsv, historyFromPoints } = await import('../../report/compare.js');
-  const { record } = readRun(dir);
-  const csv = path.join(dir, 'metrics.csv');
-  const history = fs.existsSync(csv) ? parseMetricsCsv(fs.readFileSync(csv, 'utf8')) : historyFromPoints(readMetrics(dir).filter((p) => !p.key.startsWith('test_')));
-  let summary: { config_hash?: string; wall_time_s?: number } = {};
-  try {
-    summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
-  } catch {
-    /* a run still going or killed hard has no summary yet */
-  }
-  let params = record.params;
-  const resolved = path.join(dir, 'resolved.yaml');
-  if (Object.keys(params).length === 0 && fs.existsSync(resolved)) {
-    const YAML = (await import('yaml')).default;
-    const { flattenValue } = await import('../../config/flatten.js');
-    params = Object.fromEntries(Object.entries(flattenValue(YAML.parse(fs.readFileSync(resolved, 'utf8')))).map(([k, v]) => [k, String(v)]));
-  }
-  const wall = summary.wall_time_s ?? (record.endTime !== undefined ? (record.endTime - record.startTime) / 1000 : undefined);
-  return {
-    dir,
-    experiment: record.experimentName,
-    id: record.runId,
-    name: record.runName && record.runName !== `${record.experimentName}-${record.runId}` ? record.runName : record.experimentName,
-    status: record.status,
-    configHash: summary.config_hash ?? record.tags['fitspec.config_hash'],
-    params,
-    history,
-    wallTimeS: wall,
-  };
-}
-
 function timestamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
@@ -133,6 +99,7 @@ async function localRuns(runDirs: string[], opts: CompareOptions): Promise<RunDa
     dirs.push(...found.map((r) => r.dir));
   }
   const unique = [...new Map(dirs.map((d) => [path.resolve(d), d])).values()];
+  const { loadLocalRun } = await import('../../report/local-run.js');
   return Promise.all(unique.map(loadLocalRun));
 }
 

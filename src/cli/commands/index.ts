@@ -15,6 +15,7 @@ import augmentPreview from './augment-preview.js';
 import sync from './sync.js';
 import sweep from './sweep.js';
 import worker from './worker.js';
+import notebook from './notebook.js';
 
 /** Every CLI command, in the order `fitspec --help` lists them. */
-export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, schema, doctor, data, augmentPreview, sync, sweep, worker];
+export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, schema, doctor, data, augmentPreview, sync, sweep, worker, notebook];
