@@ -48,6 +48,8 @@ export function readData(dir: string, size: number): { images: Uint8Array; label
 export interface WorkerResult {
   framework: string;
   backend: string;
+  /** fitspec's training engine (eager: tfjs op by op; graph: one TensorFlow session run per step). */
+  engine?: string;
   size: number;
   batch: number;
   warmupSteps: number;

@@ -1,13 +1,14 @@
 /**
  * Trains the notebook's baseline CNN, built by fitspec's own model builder from
  * experiments/01-baseline.yaml, for a fixed number of steps and prints one JSON line.
- * Usage: tsx fitspec-worker.ts <tensorflow|cpu> <size> <warmupSteps> <steps> <dataDir> [batch]
+ * Usage: tsx fitspec-worker.ts <tensorflow|cpu> <size> <warmupSteps> <steps> <dataDir> [batch] [eager|graph]
  */
 import { resolve } from 'node:path';
 import { initBackend } from '../../src/backend.js';
 import { BATCH, CLASSES, IMAGES, padding, readData, type WorkerResult } from './common.js';
 
-const [backendArg, sizeArg, warmupArg, stepsArg, dataDir, batchArg] = process.argv.slice(2);
+const [backendArg, sizeArg, warmupArg, stepsArg, dataDir, batchArg, engineArg] = process.argv.slice(2);
+const engineKind = engineArg === 'graph' ? 'graph' : 'eager';
 const batch = Number(batchArg ?? BATCH);
 const size = Number(sizeArg);
 const warmup = Number(warmupArg);
@@ -23,6 +24,17 @@ const set = [`data.image.height=${size}`, `data.image.width=${size}`, ...convInd
 const { experiment: exp } = loadExperiment(resolve(import.meta.dirname, '../../experiments/01-baseline.yaml'), { set });
 const { model } = await buildModel(exp);
 model.compile({ optimizer: buildOptimizer(exp.train.optimizer), loss: exp.train.loss, metrics: exp.train.metrics });
+let step = async (x: import('@tensorflow/tfjs').Tensor, y: import('@tensorflow/tfjs').Tensor): Promise<number> => {
+  const out = await model.trainOnBatch(x, y);
+  return Array.isArray(out) ? out[0]! : out;
+};
+if (engineKind === 'graph') {
+  const { createGraphEngine } = await import('../../src/train/engine/graph/index.js');
+  const engine = createGraphEngine(model, info);
+  if ('unsupported' in engine) throw new Error(`graph engine unavailable: ${engine.unsupported}`);
+  await engine.beginPhase({ optimizer: exp.train.optimizer, loss: exp.train.loss, metrics: exp.train.metrics });
+  step = async (x, y) => (await engine.trainBatch(x, y)).loss!;
+}
 
 // Data in memory as float tensors, one per batch, like a Keras array held in RAM.
 const { images, labels } = readData(dataDir!, size);
@@ -42,14 +54,14 @@ for (let s = 0; s < warmup + steps; s++) {
   if (s === warmup) t0 = performance.now();
   const started = performance.now();
   const { x, y } = batches[s % batches.length]!;
-  const out = await model.trainOnBatch(x, y);
-  loss = Array.isArray(out) ? out[0]! : out;
+  loss = await step(x, y);
   if (s === 0) firstStepSeconds = (performance.now() - started) / 1000;
 }
 const seconds = (performance.now() - t0) / 1000;
 const result: WorkerResult = {
   framework: 'fitspec',
   backend: info.name,
+  engine: engineKind,
   size,
   batch,
   warmupSteps: warmup,

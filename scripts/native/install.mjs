@@ -21,7 +21,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  HEADER_DIRS, TF_VERSION, WHEELS, bindingCacheDir, bindingPath, cacheRoot, findTfjsNode, libCacheDir, napiBuildVersion, platformKey, projectRoot,
+  GRAPH_ADDON_DIR, HEADER_DIRS, TF_VERSION, graphAddonPath, WHEELS, bindingCacheDir, bindingPath, cacheRoot, findTfjsNode, libCacheDir, napiBuildVersion, platformKey, projectRoot,
 } from './layout.mjs';
 
 const started = Date.now();
@@ -285,8 +285,62 @@ function buildBinding(tfjs, napi, target, cachedBinding) {
   renameSync(tmp, cachedBinding);
 }
 
+/**
+ * The graph engine's bridge (native/graph): a small N-API addon over TensorFlow's graph and session
+ * C API, linked against the same cached library tfjs-node uses, so both share one TensorFlow runtime
+ * in the process. Optional: without it training runs on the eager engine (with a warning).
+ */
+function graphAddon() {
+  const target = graphAddonPath();
+  if (existsSync(target)) {
+    if (probeGraphAddon(target)) return log(`graph engine addon reused from cache: ${target}`);
+    rmSync(target, { force: true });
+  }
+  const tfDir = join(libCacheDir(), 'tensorflow');
+  if (!existsSync(join(tfDir, 'include', 'tensorflow', 'c', 'c_api.h'))) {
+    return log(`graph engine addon not built: the TensorFlow ${TF_VERSION} headers are not in ${libCacheDir()} (training uses the eager engine).`);
+  }
+  try {
+    const gyp = findNodeGyp();
+    const napi = Number(process.versions.napi);
+    const args = [gyp, 'rebuild', '--jobs=max', `--napi_build_version=${napi}`, `--tf_dir=${tfDir}`];
+    const prefix = resolve(dirname(process.execPath), '..');
+    if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+    log('building the graph engine addon with node-gyp...');
+    run(process.execPath, args, { cwd: GRAPH_ADDON_DIR, timeout: 20 * 60_000 }, 'node-gyp rebuild (graph addon)');
+    const built = join(GRAPH_ADDON_DIR, 'build', 'Release', 'fitspec_graph.node');
+    mkdirSync(dirname(target), { recursive: true });
+    const tmp = `${target}.${process.pid}.tmp`;
+    copyFileSync(built, tmp);
+    renameSync(tmp, target);
+    rmSync(join(GRAPH_ADDON_DIR, 'build'), { recursive: true, force: true });
+    if (!probeGraphAddon(target)) throw new InstallError(`${target} was built but does not run a graph`);
+    log(`graph engine addon built: ${target}`);
+  } catch (e) {
+    if (!(e instanceof InstallError)) throw e;
+    log(`WARNING: graph engine addon not built (training uses the slower eager engine): ${e.message}`);
+  }
+}
+
+/** Loads the addon next to tfjs-node in a child process and runs a one-op graph. */
+function probeGraphAddon(file) {
+  const code = `
+    require('@tensorflow/tfjs-node');
+    const n = require(${JSON.stringify(file)});
+    const g = new n.Graph();
+    g.op('Const', 'c', [], [['dtype', 'type', 'float32'], ['value', 'tensor', { data: new Float32Array([2]), shape: [] }]]);
+    g.op('Square', 'y', [['c', 0]], [['T', 'type', 'float32']]);
+    const s = new n.Session(g);
+    const [r] = s.runSync([], [['y', 0]], []);
+    s.close();
+    if (r.data[0] !== 4) throw new Error('2 squared is ' + r.data[0]);`;
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: projectRoot, encoding: 'utf8', timeout: 120_000, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  return r.status === 0;
+}
+
 try {
   process.exitCode = main();
+  if (process.exitCode === 0 && process.env.FITSPEC_SKIP_NATIVE !== '1') graphAddon();
 } catch (e) {
   if (!(e instanceof InstallError)) throw e;
   console.error(`fitspec native: ERROR: ${e.message}`);

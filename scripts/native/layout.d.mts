@@ -22,3 +22,6 @@ export interface TfjsNodePackage {
 export declare function findTfjsNode(pkgName?: string): TfjsNodePackage | undefined;
 export declare function napiBuildVersion(pkg: TfjsNodePackage['pkg']): number;
 export declare function bindingPath(tfjs: TfjsNodePackage): string;
+export declare const GRAPH_ADDON_DIR: string;
+export declare function graphAddonSourceHash(): string;
+export declare function graphAddonPath(napiVersion?: number): string;

@@ -2,6 +2,7 @@
 // binding path tfjs-node loads. Shared by the install script (plain Node, runs before
 // tsx is usable) and by src/backend.ts (doctor), so both agree on every path.
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -63,6 +64,22 @@ export function libCacheDir() {
 /** Built tfjs_binding.node: depends on the TF headers, the tfjs-node sources and the N-API version. */
 export function bindingCacheDir(tfjsNodeVersion, napiVersion) {
   return join(cacheRoot(), 'native', `tfjs-binding-tf${TF_VERSION}-tfjs-node${tfjsNodeVersion}-napi${napiVersion}-${platformKey()}`);
+}
+
+/** Sources of the graph addon (native/graph): their hash keys its cache folder, so an edit rebuilds it. */
+export const GRAPH_ADDON_DIR = join(projectRoot, 'native', 'graph');
+const GRAPH_ADDON_SOURCES = ['binding.gyp', 'graph.cc'];
+
+export function graphAddonSourceHash() {
+  const hash = createHash('sha256');
+  for (const f of GRAPH_ADDON_SOURCES) hash.update(f).update(readFileSync(join(GRAPH_ADDON_DIR, f)));
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** The graph/session bridge: depends on the TF library it links, its own sources and the N-API version. */
+export function graphAddonPath(napiVersion = Number(process.versions.napi)) {
+  const dir = join(cacheRoot(), 'native', `graph-addon-tf${TF_VERSION}-src${graphAddonSourceHash()}-napi${napiVersion}-${platformKey()}`);
+  return join(dir, 'fitspec_graph.node');
 }
 
 /** The installed @tensorflow/tfjs-node (or -gpu): folder and package.json, or undefined. */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { GraphUnsupported, type Ref } from '../graph/builder.js';
 import { common, type LayerDef } from './types.js';
 
 interface BN extends tf.layers.Layer {
@@ -74,5 +75,35 @@ export const batchNormalization: LayerDef<'batchNormalization'> = {
       center: a.center ?? true,
       scale: a.scale ?? true,
     });
+  },
+  graph: ({ g, x, layer, training, read, update }) => {
+    const bn = layer as unknown as BN;
+    const shape = g.shape(x);
+    if (!shape) throw new GraphUnsupported('batchNormalization of an input of unknown rank');
+    const ndim = shape.length;
+    const axis = bn.axis >= 0 ? bn.axis : bn.axis + ndim;
+    const reduction = Array.from({ length: ndim }, (_, i) => i).filter((i) => i !== axis);
+    // Parameters are vectors along `axis`; broadcast them as [1, .., C, .., 1].
+    const bshape = shape.map((d, i) => (i === axis ? d : 1));
+    const param = (v: tf.LayerVariable) => (axis === ndim - 1 ? read(v) : g.reshape(read(v), bshape));
+    let mean: Ref;
+    let variance: Ref;
+    if (training) {
+      // tfjs' moments (biased variance), and its moving-average update: v -= (v - batch) * (1 - momentum).
+      mean = g.reduce('Mean', x, reduction, true);
+      variance = g.reduce('Mean', g.unary('Square', g.sub(x, mean)), reduction, true);
+      const decay = g.scalar(1 - bn.momentum);
+      for (const [v, batch] of [[bn.movingMean, mean], [bn.movingVariance, variance]] as const) {
+        const old = read(v);
+        update(v, g.sub(old, g.mul(g.sub(old, g.reshape(batch, [shape[axis]!])), decay)));
+      }
+    } else {
+      mean = param(bn.movingMean);
+      variance = param(bn.movingVariance);
+    }
+    let y = g.mul(g.sub(x, mean), g.unary('Rsqrt', g.add(variance, g.scalar(bn.epsilon))));
+    if (bn.scale && bn.gamma) y = g.mul(y, param(bn.gamma));
+    if (bn.center && bn.beta) y = g.add(y, param(bn.beta));
+    return y;
   },
 };

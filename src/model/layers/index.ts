@@ -15,3 +15,6 @@ import type { LayerDef } from './types.js';
 export const layerDefs: LayerDef[] = [conv2d, depthwiseConv2d, maxPooling2d, averagePooling2d, globalAveragePooling2d, batchNormalization, dropout, flatten, dense, activation] as LayerDef[];
 
 export const layerDefByKind = new Map<LayerKind, LayerDef>(layerDefs.map((d) => [d.kind, d]));
+
+/** By tfjs / Keras class name (`layer.getClassName()`): how the graph engine finds a built layer's kind. */
+export const layerDefByClass = new Map<string, LayerDef>(layerDefs.map((d) => [d.kerasClass, d]));

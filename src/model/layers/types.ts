@@ -3,6 +3,7 @@ import type * as tf from '@tensorflow/tfjs';
 type Initializer = ReturnType<typeof tf.initializers.zeros>;
 import type { Static } from '@sinclair/typebox';
 import type { LayerKind, layerSchemas } from '../../config/schema/layers.js';
+import type { GraphLayerContext, Ref } from '../graph/builder.js';
 
 export type LayerArgs<K extends LayerKind> = Static<(typeof layerSchemas)[K]>;
 
@@ -12,6 +13,8 @@ export interface LayerDef<K extends LayerKind = LayerKind> {
   /** Keras class name, shown by `fitspec summary`. */
   kerasClass: string;
   build(args: LayerArgs<K>, ctx: { name: string; seed: number }): tf.layers.Layer;
+  /** The same layer's forward pass as TensorFlow graph ops (graph engine), from the built tfjs layer. */
+  graph(ctx: GraphLayerContext): Ref;
 }
 
 /** Options every layer kind shares, translated to tfjs. */

@@ -1,0 +1,407 @@
+// A thin bridge to TensorFlow's graph and session C API. It knows nothing about layers or
+// optimizers: TypeScript assembles the graph op by op, and a training step is one Session.run.
+#include <napi.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensorflow/c/c_api.h"
+
+namespace {
+
+struct StatusPtr {
+  TF_Status* s = TF_NewStatus();
+  ~StatusPtr() { TF_DeleteStatus(s); }
+  bool ok() const { return TF_GetCode(s) == TF_OK; }
+  std::string msg() const { return TF_Message(s); }
+};
+
+TF_DataType DtypeOf(const Napi::Value& v) {
+  if (v.IsNumber()) return static_cast<TF_DataType>(v.As<Napi::Number>().Int32Value());
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "float32") return TF_FLOAT;
+  if (s == "int32") return TF_INT32;
+  if (s == "int64") return TF_INT64;
+  if (s == "bool") return TF_BOOL;
+  if (s == "resource") return TF_RESOURCE;
+  if (s == "uint8") return TF_UINT8;
+  throw Napi::Error::New(v.Env(), "unknown dtype " + s);
+}
+
+std::vector<int64_t> Ints(const Napi::Value& v) {
+  auto a = v.As<Napi::Array>();
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) out[i] = a.Get(i).As<Napi::Number>().Int64Value();
+  return out;
+}
+
+class Graph;
+
+TF_Operation* Lookup(TF_Graph* g, const std::string& name, Napi::Env env) {
+  TF_Operation* op = TF_GraphOperationByName(g, name.c_str());
+  if (!op) throw Napi::Error::New(env, "no operation named " + name);
+  return op;
+}
+
+// An output reference from JS: [opName, index].
+TF_Output OutputOf(TF_Graph* g, const Napi::Value& v) {
+  auto a = v.As<Napi::Array>();
+  return TF_Output{Lookup(g, a.Get(0u).As<Napi::String>().Utf8Value(), v.Env()), a.Get(1u).As<Napi::Number>().Int32Value()};
+}
+
+TF_Tensor* TensorFromJs(Napi::Env env, const Napi::Value& data, const Napi::Value& shapeV) {
+  auto dims = Ints(shapeV);
+  size_t n = 1;
+  for (auto d : dims) n *= static_cast<size_t>(d);
+  auto ta = data.As<Napi::TypedArray>();
+  TF_DataType dt;
+  size_t width;
+  switch (ta.TypedArrayType()) {
+    case napi_float32_array: dt = TF_FLOAT; width = 4; break;
+    case napi_int32_array: dt = TF_INT32; width = 4; break;
+    case napi_uint8_array: dt = TF_BOOL; width = 1; break;
+    default: throw Napi::Error::New(env, "feeds must be Float32Array, Int32Array or Uint8Array (bool)");
+  }
+  if (ta.ElementLength() != n) throw Napi::Error::New(env, "typed array length " + std::to_string(ta.ElementLength()) + " does not match the shape (" + std::to_string(n) + ")");
+  TF_Tensor* t = TF_AllocateTensor(dt, dims.data(), static_cast<int>(dims.size()), n * width);
+  const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  if (n) std::memcpy(TF_TensorData(t), src, n * width);
+  return t;
+}
+
+Napi::Value TensorToJs(Napi::Env env, TF_Tensor* t) {
+  int nd = TF_NumDims(t);
+  auto shape = Napi::Array::New(env, nd);
+  size_t n = 1;
+  for (int i = 0; i < nd; i++) {
+    int64_t d = TF_Dim(t, i);
+    n *= static_cast<size_t>(d);
+    shape.Set(i, Napi::Number::New(env, static_cast<double>(d)));
+  }
+  Napi::Value data;
+  switch (TF_TensorType(t)) {
+    case TF_FLOAT: {
+      auto a = Napi::Float32Array::New(env, n);
+      if (n) std::memcpy(a.Data(), TF_TensorData(t), n * 4);
+      data = a;
+      break;
+    }
+    case TF_INT32: {
+      auto a = Napi::Int32Array::New(env, n);
+      if (n) std::memcpy(a.Data(), TF_TensorData(t), n * 4);
+      data = a;
+      break;
+    }
+    case TF_INT64: {
+      auto a = Napi::Float64Array::New(env, n);
+      const int64_t* s = static_cast<const int64_t*>(TF_TensorData(t));
+      for (size_t i = 0; i < n; i++) a[i] = static_cast<double>(s[i]);
+      data = a;
+      break;
+    }
+    case TF_BOOL: {
+      auto a = Napi::Uint8Array::New(env, n);
+      if (n) std::memcpy(a.Data(), TF_TensorData(t), n);
+      data = a;
+      break;
+    }
+    default:
+      throw Napi::Error::New(env, "cannot fetch a tensor of TF dtype " + std::to_string(TF_TensorType(t)));
+  }
+  auto o = Napi::Object::New(env);
+  o.Set("data", data);
+  o.Set("shape", shape);
+  return o;
+}
+
+void SetAttr(Napi::Env env, TF_OperationDescription* d, const Napi::Array& attr) {
+  std::string name = attr.Get(0u).As<Napi::String>().Utf8Value();
+  std::string kind = attr.Get(1u).As<Napi::String>().Utf8Value();
+  Napi::Value v = attr.Get(2u);
+  const char* n = name.c_str();
+  if (kind == "type") {
+    TF_SetAttrType(d, n, DtypeOf(v));
+  } else if (kind == "int") {
+    TF_SetAttrInt(d, n, v.As<Napi::Number>().Int64Value());
+  } else if (kind == "float") {
+    TF_SetAttrFloat(d, n, v.As<Napi::Number>().FloatValue());
+  } else if (kind == "bool") {
+    TF_SetAttrBool(d, n, v.As<Napi::Boolean>().Value() ? 1 : 0);
+  } else if (kind == "string") {
+    std::string s = v.As<Napi::String>().Utf8Value();
+    TF_SetAttrString(d, n, s.data(), s.size());
+  } else if (kind == "shape") {
+    auto dims = Ints(v);
+    TF_SetAttrShape(d, n, dims.data(), static_cast<int>(dims.size()));
+  } else if (kind == "ints") {
+    auto vals = Ints(v);
+    TF_SetAttrIntList(d, n, vals.data(), static_cast<int>(vals.size()));
+  } else if (kind == "types") {
+    auto a = v.As<Napi::Array>();
+    std::vector<TF_DataType> ts(a.Length());
+    for (uint32_t i = 0; i < a.Length(); i++) ts[i] = DtypeOf(a.Get(i));
+    TF_SetAttrTypeList(d, n, ts.data(), static_cast<int>(ts.size()));
+  } else if (kind == "tensor") {
+    auto o = v.As<Napi::Object>();
+    TF_Tensor* t = TensorFromJs(env, o.Get("data"), o.Get("shape"));
+    StatusPtr st;
+    TF_SetAttrTensor(d, n, t, st.s);
+    TF_DeleteTensor(t);
+    if (!st.ok()) throw Napi::Error::New(env, "attr " + name + ": " + st.msg());
+  } else {
+    throw Napi::Error::New(env, "unknown attr kind " + kind);
+  }
+}
+
+class Session;
+
+class Graph : public Napi::ObjectWrap<Graph> {
+ public:
+  static Napi::FunctionReference ctor;
+  static void Init(Napi::Env env, Napi::Object exports) {
+    auto f = DefineClass(env, "Graph", {
+      InstanceMethod("op", &Graph::Op),
+      InstanceMethod("gradients", &Graph::Gradients),
+      InstanceMethod("shape", &Graph::Shape),
+      InstanceMethod("numOutputs", &Graph::NumOutputs),
+    });
+    ctor = Napi::Persistent(f);
+    exports.Set("Graph", f);
+  }
+  explicit Graph(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Graph>(info), graph_(TF_NewGraph()) {}
+  ~Graph() override { TF_DeleteGraph(graph_); }
+  TF_Graph* graph() const { return graph_; }
+
+ private:
+  // op(type, name, inputs: (ref | ref[])[], attrs: [name, kind, value][], controlInputs?: string[], device?: string) -> number of outputs
+  Napi::Value Op(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string type = info[0].As<Napi::String>().Utf8Value();
+    std::string name = info[1].As<Napi::String>().Utf8Value();
+    TF_OperationDescription* d = TF_NewOperation(graph_, type.c_str(), name.c_str());
+    auto inputs = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < inputs.Length(); i++) {
+      auto in = inputs.Get(i).As<Napi::Array>();
+      if (in.Length() > 0 && in.Get(0u).IsArray()) {
+        std::vector<TF_Output> list(in.Length());
+        for (uint32_t j = 0; j < in.Length(); j++) list[j] = OutputOf(graph_, in.Get(j));
+        TF_AddInputList(d, list.data(), static_cast<int>(list.size()));
+      } else if (in.Length() == 0) {
+        TF_AddInputList(d, nullptr, 0);
+      } else {
+        TF_AddInput(d, OutputOf(graph_, in));
+      }
+    }
+    if (info.Length() > 3 && info[3].IsArray()) {
+      auto attrs = info[3].As<Napi::Array>();
+      for (uint32_t i = 0; i < attrs.Length(); i++) SetAttr(env, d, attrs.Get(i).As<Napi::Array>());
+    }
+    if (info.Length() > 4 && info[4].IsArray()) {
+      auto ctl = info[4].As<Napi::Array>();
+      for (uint32_t i = 0; i < ctl.Length(); i++) TF_AddControlInput(d, Lookup(graph_, ctl.Get(i).As<Napi::String>().Utf8Value(), env));
+    }
+    StatusPtr st;
+    TF_Operation* op = TF_FinishOperation(d, st.s);
+    if (!st.ok()) throw Napi::Error::New(env, type + " `" + name + "`: " + st.msg());
+    return Napi::Number::New(env, TF_OperationNumOutputs(op));
+  }
+
+  // gradients(ys: ref[], xs: ref[], prefix, dys?: ref[]) -> (ref | null)[]
+  Napi::Value Gradients(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ysA = info[0].As<Napi::Array>();
+    auto xsA = info[1].As<Napi::Array>();
+    std::string prefix = info[2].As<Napi::String>().Utf8Value();
+    std::vector<TF_Output> ys(ysA.Length()), xs(xsA.Length()), dy(xsA.Length());
+    for (uint32_t i = 0; i < ys.size(); i++) ys[i] = OutputOf(graph_, ysA.Get(i));
+    for (uint32_t i = 0; i < xs.size(); i++) xs[i] = OutputOf(graph_, xsA.Get(i));
+    StatusPtr st;
+    TF_AddGradientsWithPrefix(graph_, prefix.c_str(), ys.data(), static_cast<int>(ys.size()), xs.data(), static_cast<int>(xs.size()), nullptr, st.s, dy.data());
+    if (!st.ok()) throw Napi::Error::New(env, "gradients: " + st.msg());
+    auto out = Napi::Array::New(env, dy.size());
+    for (uint32_t i = 0; i < dy.size(); i++) {
+      if (!dy[i].oper) {
+        out.Set(i, env.Null());
+        continue;
+      }
+      auto r = Napi::Array::New(env, 2);
+      r.Set(0u, Napi::String::New(env, TF_OperationName(dy[i].oper)));
+      r.Set(1u, Napi::Number::New(env, dy[i].index));
+      out.Set(i, r);
+    }
+    return out;
+  }
+
+  // shape(ref) -> number[] (-1 unknown) or null for unknown rank
+  Napi::Value Shape(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    TF_Output o = OutputOf(graph_, info[0]);
+    StatusPtr st;
+    int nd = TF_GraphGetTensorNumDims(graph_, o, st.s);
+    if (!st.ok()) throw Napi::Error::New(env, st.msg());
+    if (nd < 0) return env.Null();
+    std::vector<int64_t> dims(nd);
+    TF_GraphGetTensorShape(graph_, o, dims.data(), nd, st.s);
+    if (!st.ok()) throw Napi::Error::New(env, st.msg());
+    auto a = Napi::Array::New(env, nd);
+    for (int i = 0; i < nd; i++) a.Set(i, Napi::Number::New(env, static_cast<double>(dims[i])));
+    return a;
+  }
+
+  Napi::Value NumOutputs(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), TF_OperationNumOutputs(Lookup(graph_, info[0].As<Napi::String>().Utf8Value(), info.Env())));
+  }
+
+  TF_Graph* graph_;
+};
+Napi::FunctionReference Graph::ctor;
+
+struct RunArgs {
+  std::vector<TF_Output> feeds;
+  std::vector<TF_Tensor*> feedValues;
+  std::vector<TF_Output> fetches;
+  std::vector<TF_Operation*> targets;
+  std::vector<TF_Tensor*> fetched;
+  ~RunArgs() {
+    for (auto* t : feedValues) TF_DeleteTensor(t);
+    for (auto* t : fetched) if (t) TF_DeleteTensor(t);
+  }
+};
+
+// run(feeds: [ref, TypedArray, shape][], fetches: ref[], targets: string[])
+std::unique_ptr<RunArgs> ParseRun(const Napi::CallbackInfo& info, TF_Graph* g) {
+  Napi::Env env = info.Env();
+  auto a = std::make_unique<RunArgs>();
+  auto feeds = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < feeds.Length(); i++) {
+    auto f = feeds.Get(i).As<Napi::Array>();
+    a->feeds.push_back(OutputOf(g, f.Get(0u)));
+    a->feedValues.push_back(TensorFromJs(env, f.Get(1u), f.Get(2u)));
+  }
+  auto fetches = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < fetches.Length(); i++) a->fetches.push_back(OutputOf(g, fetches.Get(i)));
+  auto targets = info[2].As<Napi::Array>();
+  for (uint32_t i = 0; i < targets.Length(); i++) a->targets.push_back(Lookup(g, targets.Get(i).As<Napi::String>().Utf8Value(), env));
+  a->fetched.assign(a->fetches.size(), nullptr);
+  return a;
+}
+
+void DoRun(TF_Session* s, RunArgs* a, TF_Status* st) {
+  TF_SessionRun(s, nullptr, a->feeds.data(), a->feedValues.data(), static_cast<int>(a->feeds.size()), a->fetches.data(), a->fetched.data(),
+                static_cast<int>(a->fetches.size()), a->targets.data(), static_cast<int>(a->targets.size()), nullptr, st);
+}
+
+Napi::Value Results(Napi::Env env, RunArgs* a) {
+  auto out = Napi::Array::New(env, a->fetched.size());
+  for (uint32_t i = 0; i < a->fetched.size(); i++) out.Set(i, TensorToJs(env, a->fetched[i]));
+  return out;
+}
+
+class RunWorker : public Napi::AsyncWorker {
+ public:
+  RunWorker(Napi::Env env, Napi::Object sessionRef, TF_Session* s, std::unique_ptr<RunArgs> a)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), session_(s), args_(std::move(a)) {
+    keep_ = Napi::Persistent(sessionRef);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    DoRun(session_, args_.get(), st_.s);
+    if (!st_.ok()) SetError(st_.msg());
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(Results(env, args_.get()));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  TF_Session* session_;
+  std::unique_ptr<RunArgs> args_;
+  StatusPtr st_;
+  Napi::ObjectReference keep_;
+};
+
+class Session : public Napi::ObjectWrap<Session> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    auto f = DefineClass(env, "Session", {
+      InstanceMethod("run", &Session::Run),
+      InstanceMethod("runSync", &Session::RunSync),
+      InstanceMethod("close", &Session::Close),
+    });
+    exports.Set("Session", f);
+  }
+  // new Session(graph, configProtoBytes?: Uint8Array)
+  explicit Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info) {
+    Napi::Env env = info.Env();
+    graphRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+    graph_ = Graph::Unwrap(info[0].As<Napi::Object>())->graph();
+    TF_SessionOptions* opts = TF_NewSessionOptions();
+    StatusPtr st;
+    if (info.Length() > 1 && info[1].IsTypedArray()) {
+      auto cfg = info[1].As<Napi::Uint8Array>();
+      TF_SetConfig(opts, cfg.Data(), cfg.ByteLength(), st.s);
+      if (!st.ok()) {
+        TF_DeleteSessionOptions(opts);
+        throw Napi::Error::New(env, "session config: " + st.msg());
+      }
+    }
+    session_ = TF_NewSession(graph_, opts, st.s);
+    TF_DeleteSessionOptions(opts);
+    if (!st.ok()) throw Napi::Error::New(env, "new session: " + st.msg());
+  }
+  ~Session() override { Release(); }
+
+ private:
+  void Release() {
+    if (!session_) return;
+    StatusPtr st;
+    TF_CloseSession(session_, st.s);
+    TF_DeleteSession(session_, st.s);
+    session_ = nullptr;
+  }
+  void Check(Napi::Env env) {
+    if (!session_) throw Napi::Error::New(env, "session is closed");
+  }
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Check(info.Env());
+    auto* w = new RunWorker(info.Env(), info.This().As<Napi::Object>(), session_, ParseRun(info, graph_));
+    auto p = w->Promise();
+    w->Queue();
+    return p;
+  }
+  Napi::Value RunSync(const Napi::CallbackInfo& info) {
+    Check(info.Env());
+    auto a = ParseRun(info, graph_);
+    StatusPtr st;
+    DoRun(session_, a.get(), st.s);
+    if (!st.ok()) throw Napi::Error::New(info.Env(), st.msg());
+    return Results(info.Env(), a.get());
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  Napi::ObjectReference graphRef_;
+  TF_Graph* graph_ = nullptr;
+  TF_Session* session_ = nullptr;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  Graph::Init(env, exports);
+  Session::Init(env, exports);
+  exports.Set("tfVersion", Napi::String::New(env, TF_Version()));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(fitspec_graph, Init)

@@ -1,0 +1,308 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Threads } from '../../../backend.js';
+import { GraphBuilder, GraphUnsupported, type Ref } from '../../../model/graph/builder.js';
+import { layerDefByClass } from '../../../model/layers/index.js';
+import type { Engine, EnginePhase, NamedTensor, StepLogs } from '../types.js';
+import { sessionConfig, type Feed, type GraphAddon, type NativeSession } from './native.js';
+import { graphOptimizer, type GraphOptimizer } from './optimizers.js';
+
+const LOSSES = ['categoricalCrossentropy'];
+const METRICS = ['accuracy'];
+/** tfjs' (and Keras') epsilon: probabilities are clipped to [eps, 1 - eps] before the log. */
+const EPSILON = 1e-7;
+
+/** The model's layers in order, nested Sequential bases flattened; throws GraphUnsupported for what has no graph builder. */
+export function graphLayers(model: tf.LayersModel): tf.layers.Layer[] {
+  const out: tf.layers.Layer[] = [];
+  const walk = (m: tf.LayersModel) => {
+    if (!(m instanceof tf.Sequential) && m.layers.some((l) => l.inboundNodes.some((n) => n.inboundLayers.length > 1))) {
+      throw new GraphUnsupported(`the non-sequential model \`${m.name}\``);
+    }
+    for (const l of m.layers) {
+      if (l instanceof tf.LayersModel) walk(l);
+      else if (l.getClassName() !== 'InputLayer') {
+        if (!layerDefByClass.has(l.getClassName())) throw new GraphUnsupported(`layer \`${l.name}\` (${l.getClassName()})`);
+        out.push(l);
+      }
+    }
+  };
+  walk(model);
+  return out;
+}
+
+interface VarSlot {
+  handle: Ref;
+  init: Ref;
+  assign: string;
+  value: Ref;
+}
+
+interface PhaseGraph {
+  session: NativeSession;
+  /** The model's variables in the order of `vars` (model.weights' order changes with the trainable flags). */
+  weights: tf.LayerVariable[];
+  vars: VarSlot[];
+  /** Per trainable variable (model.trainableWeights order): its index in `vars` and its slots. */
+  trainable: { index: number; name: string; slots: VarSlot[] }[];
+  optimizer: GraphOptimizer;
+  x: Ref;
+  y: Ref;
+  lr: Ref;
+  scalars: Record<string, Ref>;
+  trainFetches: Ref[];
+  trainTargets: string[];
+  evalFetches: Ref[];
+  metricNames: string[];
+}
+
+/**
+ * Builds the whole training step as one TensorFlow graph (forward pass of every layer, loss,
+ * gradients by TF_AddGradients, fused optimizer updates, moving statistics) plus an inference
+ * branch on the same variables, and runs each step as one session call.
+ */
+export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase: EnginePhase, threads?: Threads): PhaseGraph {
+  if (!LOSSES.includes(phase.loss)) throw new GraphUnsupported(`loss \`${phase.loss}\``);
+  const unknownMetric = phase.metrics.find((m) => !METRICS.includes(m));
+  if (unknownMetric) throw new GraphUnsupported(`metric \`${unknownMetric}\``);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new GraphUnsupported('a model with several inputs or outputs');
+  const layers = graphLayers(model);
+
+  const native = new addon.Graph();
+  const g = new GraphBuilder(native);
+  const x = g.placeholder('x', model.inputs[0]!.shape.map((d) => d ?? -1));
+  const y = g.placeholder('y', model.outputs[0]!.shape.map((d) => d ?? -1));
+  const lr = g.placeholder('lr', []);
+
+  const weights = model.weights;
+  const index = new Map(weights.map((w, i) => [w, i]));
+  const variable = (name: string, shape: number[]): VarSlot => {
+    const handle = g.variable(name, shape);
+    const init = g.placeholder(`${name}/init`, shape);
+    return { handle, init, assign: g.assign(handle, init), value: g.read(handle) };
+  };
+  const vars = weights.map((w, i) => variable(`w${i}`, w.shape as number[]));
+
+  const forward = (training: boolean) => {
+    const reads = new Map<number, Ref>();
+    const updates: string[] = [];
+    const losses: Ref[] = [];
+    const idx = (v: tf.LayerVariable) => {
+      const i = index.get(v);
+      if (i === undefined) throw new Error(`variable ${v.name} is not among the model's weights`);
+      return i;
+    };
+    let h = x;
+    for (const layer of layers) {
+      const def = layerDefByClass.get(layer.getClassName())!;
+      h = g.within(`${training ? 'train' : 'eval'}/${layer.name}`, () =>
+        def.graph({
+          g,
+          x: h,
+          layer,
+          training,
+          read: (v) => {
+            const i = idx(v);
+            if (!reads.has(i)) reads.set(i, g.read(vars[i]!.handle));
+            return reads.get(i)!;
+          },
+          update: (v, value) => updates.push(g.assign(vars[idx(v)]!.handle, value)),
+          addLoss: (t) => losses.push(t),
+        }),
+      );
+    }
+    return { out: h, reads, updates, losses };
+  };
+
+  // tfjs' categoricalCrossentropy on probabilities: renormalize, clip to [eps, 1 - eps], -sum(y log p).
+  const crossentropy = (p: Ref, weightsPerClass?: number[]) =>
+    g.within('loss', () => {
+      const pn = g.div(p, g.reduce('Sum', p, [-1], true));
+      const clipped = g.binary('Maximum', g.binary('Minimum', pn, g.scalar(1 - EPSILON)), g.scalar(EPSILON));
+      let l = g.unary('Neg', g.reduce('Sum', g.mul(y, g.unary('Log', clipped)), [-1]));
+      // Keras / tfjs class_weight: each example's loss times its class' weight, then the batch mean.
+      if (weightsPerClass) l = g.mul(l, g.reduce('Sum', g.mul(y, g.constant(new Float32Array(weightsPerClass), [weightsPerClass.length])), [-1]));
+      return g.reduce('Mean', l, [0]);
+    });
+  const accuracy = (p: Ref) =>
+    g.within('accuracy', () => g.reduce('Mean', g.cast(g.op('Equal', [g.argMax(y, -1), g.argMax(p, -1)], [['T', 'type', 'int32'], ['incompatible_shape_error', 'bool', true]]), 'bool', 'float32'), [0]));
+
+  const train = forward(true);
+  let loss = crossentropy(train.out, phase.classWeights);
+  if (train.losses.length) loss = g.op('AddN', [[loss, ...train.losses]], [['N', 'int', train.losses.length + 1], ['T', 'type', 'float32']]);
+  const metricNames = ['loss', ...phase.metrics];
+  const trainFetches = [loss, ...phase.metrics.map(() => accuracy(train.out))];
+
+  const trainableSet = new Set(model.trainableWeights);
+  const trainableIdx = weights.map((w, i) => (trainableSet.has(w) && train.reads.has(i) ? i : -1)).filter((i) => i >= 0);
+  const grads = trainableIdx.length ? native.gradients([loss], trainableIdx.map((i) => train.reads.get(i)!), 'gradients') : [];
+
+  const optimizer = graphOptimizer(phase.optimizer);
+  const scalars = Object.fromEntries(Object.keys(optimizer.stepScalars(1)).map((k) => [k, g.placeholder(k, [])]));
+  const trainable: PhaseGraph['trainable'] = [];
+  const applies: string[] = [];
+  trainableIdx.forEach((i, k) => {
+    const w = weights[i]!;
+    const slots = optimizer.slots.map((s) => variable(`w${i}/${s.suffix}`, w.shape as number[]));
+    trainable.push({ index: i, name: (w.read() as tf.Variable).name, slots });
+    const grad = grads[k];
+    if (grad) applies.push(g.within(`update/w${i}`, () => optimizer.apply(g, { handle: vars[i]!.handle, slots: slots.map((s) => s.handle), grad }, { lr, scalars })));
+  });
+
+  const evaluation = forward(false);
+  const evalFetches = [crossentropy(evaluation.out), ...phase.metrics.map(() => accuracy(evaluation.out))];
+
+  const session = new addon.Session(native, threads ? sessionConfig(threads.intraOp, threads.interOp) : undefined);
+  return { session, weights, vars, trainable, optimizer, x, y, lr, scalars, trainFetches, trainTargets: [...applies, ...train.updates], evalFetches, metricNames };
+}
+
+export class GraphEngine implements Engine {
+  readonly name = 'graph';
+  private pg?: PhaseGraph;
+  private phase?: EnginePhase;
+  private lr = 0.001;
+  /** Optimizer steps in this phase (tfjs' `iterations`). */
+  private iterations = 0;
+
+  constructor(
+    private readonly model: tf.LayersModel,
+    private readonly addon: GraphAddon,
+    private readonly threads?: Threads,
+  ) {}
+
+  async beginPhase(phase: EnginePhase): Promise<void> {
+    if (this.pg) {
+      await this.syncToModel();
+      this.pg.session.close();
+      this.pg = undefined;
+    }
+    this.pg = buildPhaseGraph(this.addon, this.model, phase, this.threads);
+    this.phase = phase;
+    this.lr = phase.optimizer.learningRate;
+    this.iterations = 0;
+    await this.syncFromModel();
+    // A new optimizer per phase, as the eager engine compiles one: slots start at their initial values.
+    const pg = this.pg;
+    const feeds: Feed[] = [];
+    const targets: string[] = [];
+    for (const t of pg.trainable) {
+      const shape = pg.weights[t.index]!.shape as number[];
+      t.slots.forEach((s, k) => {
+        feeds.push([s.init, new Float32Array(sizeOf(shape)).fill(pg.optimizer.slots[k]!.init), shape]);
+        targets.push(s.assign);
+      });
+    }
+    if (targets.length) await pg.session.run(feeds, [], targets);
+  }
+
+  async trainBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<StepLogs> {
+    const pg = this.need();
+    this.iterations++;
+    const feeds: Feed[] = [
+      [pg.x, await floats(xs), xs.shape],
+      [pg.y, await floats(ys), ys.shape],
+      [pg.lr, new Float32Array([this.lr]), []],
+    ];
+    for (const [k, v] of Object.entries(pg.optimizer.stepScalars(this.iterations))) feeds.push([pg.scalars[k]!, new Float32Array([v]), []]);
+    const out = await pg.session.run(feeds, pg.trainFetches, pg.trainTargets);
+    return logsOf(pg.metricNames, out.map((o) => o.data[0]!));
+  }
+
+  async evaluateBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<StepLogs> {
+    const pg = this.need();
+    const out = await pg.session.run(
+      [
+        [pg.x, await floats(xs), xs.shape],
+        [pg.y, await floats(ys), ys.shape],
+      ],
+      pg.evalFetches,
+      [],
+    );
+    return logsOf(pg.metricNames, out.map((o) => o.data[0]!));
+  }
+
+  getLearningRate(): number {
+    return this.lr;
+  }
+
+  setLearningRate(lr: number): void {
+    this.lr = lr;
+  }
+
+  async syncToModel(): Promise<void> {
+    const pg = this.need();
+    const out = await pg.session.run([], pg.vars.map((v) => v.value), []);
+    pg.weights.forEach((w, i) => {
+      const t = tf.tensor(out[i]!.data as Float32Array, out[i]!.shape);
+      w.write(t);
+      t.dispose();
+    });
+  }
+
+  async syncFromModel(): Promise<void> {
+    const pg = this.need();
+    const feeds: Feed[] = await Promise.all(pg.weights.map(async (w, i): Promise<Feed> => [pg.vars[i]!.init, (await w.read().data()) as Float32Array, w.shape as number[]]));
+    await pg.session.run(feeds, [], pg.vars.map((v) => v.assign));
+  }
+
+  async getOptimizerState(): Promise<NamedTensor[]> {
+    const pg = this.need();
+    const nSlots = pg.optimizer.slots.length;
+    const refs: Ref[] = [];
+    for (let k = 0; k < nSlots; k++) for (const t of pg.trainable) refs.push(t.slots[k]!.value);
+    const out = refs.length ? await pg.session.run([], refs, []) : [];
+    const named: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(this.iterations, 'int32') }];
+    let j = 0;
+    for (let k = 0; k < nSlots; k++) {
+      for (const t of pg.trainable) {
+        named.push({ name: `${t.name}/${pg.optimizer.slots[k]!.suffix}`, tensor: tf.tensor(out[j]!.data as Float32Array, out[j]!.shape) });
+        j++;
+      }
+    }
+    return named;
+  }
+
+  async setOptimizerState(state: NamedTensor[]): Promise<void> {
+    const pg = this.need();
+    const [iter, ...slots] = state;
+    const expected = pg.optimizer.slots.length * pg.trainable.length;
+    if (!iter || slots.length !== expected) {
+      throw new Error(`optimizer state has ${slots.length} slots, ${this.phase?.optimizer.name} on ${pg.trainable.length} trainable variables needs ${expected}`);
+    }
+    this.iterations = (await iter.tensor.data())[0]!;
+    const feeds: Feed[] = [];
+    const targets: string[] = [];
+    let j = 0;
+    for (let k = 0; k < pg.optimizer.slots.length; k++) {
+      for (const t of pg.trainable) {
+        const s = slots[j++]!;
+        feeds.push([t.slots[k]!.init, Float32Array.from(await s.tensor.data()), s.tensor.shape]);
+        targets.push(t.slots[k]!.assign);
+      }
+    }
+    if (targets.length) await pg.session.run(feeds, [], targets);
+  }
+
+  dispose(): void {
+    this.pg?.session.close();
+    this.pg = undefined;
+  }
+
+  private need(): PhaseGraph {
+    if (!this.pg) throw new Error('engine used before beginPhase()');
+    return this.pg;
+  }
+}
+
+/** A tensor's values as float32 (labels may arrive as int32 one-hot). */
+async function floats(t: tf.Tensor): Promise<Float32Array> {
+  const d = await t.data();
+  return d instanceof Float32Array ? d : Float32Array.from(d as Int32Array);
+}
+
+function sizeOf(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function logsOf(names: string[], values: number[]): StepLogs {
+  return Object.fromEntries(names.map((n, i) => [n, values[i] ?? NaN]));
+}
