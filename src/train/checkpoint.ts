@@ -59,12 +59,14 @@ export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, e
   await engine.syncFromModel();
   const specFile = path.join(runDir, DIR, 'optimizer.json');
   if (!fs.existsSync(specFile)) return false;
-  const specs = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { name: string; shape: number[]; dtype: 'float32' }[];
+  const specs = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { name: string; shape: number[]; dtype: 'float32' | 'int32' }[];
   const bin = fs.readFileSync(path.join(runDir, DIR, 'optimizer.bin'));
   let offset = 0;
   const named = specs.map((s) => {
     const n = s.shape.reduce((a, b) => a * b, 1);
-    const arr = new Float32Array(bin.buffer.slice(bin.byteOffset + offset, bin.byteOffset + offset + n * 4));
+    // The step counter (`iter`) is saved as int32 bytes: read as float they would be a denormal, i.e. 0.
+    const bytes = bin.buffer.slice(bin.byteOffset + offset, bin.byteOffset + offset + n * 4);
+    const arr = s.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes);
     offset += n * 4;
     return { name: s.name, tensor: tf.tensor(arr, s.shape, s.dtype) };
   });

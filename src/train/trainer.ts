@@ -13,7 +13,7 @@ import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
 import { readCheckpointState, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { classWeights } from './class-weights.js';
-import { createEngine, type Engine } from './engine/index.js';
+import { createEngine, resolveEngine, type Engine } from './engine/index.js';
 import { evaluate, fitPhase, type FitTiming } from './fit.js';
 import { makeHandle } from './handle.js';
 import { trapInterrupts } from './interrupts.js';
@@ -171,7 +171,9 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
     }
     if (!interrupts.signal) {
       built = await buildModel(exp);
-      engine = createEngine('eager', built.model, backend, log);
+      const choice = resolveEngine(exp.train.engine, backend);
+      engine = createEngine(choice.kind, built.model, backend, log, { loss: exp.train.loss, metrics: [...exp.train.metrics] });
+      log(`engine: ${engine.name}`);
       status = await fitPhases(built, engine);
     }
     if (interrupts.signal) status = 'KILLED';

@@ -32,6 +32,9 @@ describe('the notebook, step by step (quick variants, one epoch each)', () => {
       const r = cli(['train', path.join(ROOT, 'experiments', 'quick', f), '--max-epochs', '1', '--no-progress', ...set.flatMap((s) => ['--set', s])], dir);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/epoch 1\/\d+.*val_accuracy/);
+      // On the native backend every step of the notebook runs on the graph engine, none falls back.
+      expect(r.stdout).toMatch(/^engine: graph$/m);
+      expect(r.stdout).not.toMatch(/cannot run this experiment/);
       const name = `quick-${f.replace('.yaml', '')}`;
       const runs = fs.readdirSync(path.join(dir, 'runs', name));
       const summary = JSON.parse(fs.readFileSync(path.join(dir, 'runs', name, runs[0]!, 'summary.json'), 'utf8'));

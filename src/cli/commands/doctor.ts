@@ -35,6 +35,13 @@ const command: CliCommand = {
         rows.push(['TensorFlow', info?.tensorflowVersion ?? 'not loaded']);
         rows.push(['tfjs', info?.tfjsVersion ?? 'not loaded']);
         if (info) rows.push(['threads', `intra-op ${info.threads.intraOp}, inter-op ${info.threads.interOp} (${availableParallelism()} cores)`]);
+        if (info) {
+          const { resolveEngine } = await import('../../train/engine/index.js');
+          const { graphAddonPath } = await import('../../../scripts/native/layout.mjs');
+          const e = resolveEngine('auto', info);
+          rows.push(['engine', `${e.kind} by default (train.engine: auto): ${e.why}`]);
+          rows.push(['graph addon', `${graphAddonPath()}${existsSync(graphAddonPath()) ? '' : ' (missing)'}`]);
+        }
         rows.push(['tfjs-node', tfjsNode ? `${tfjsNode.pkg.version} in ${tfjsNode.dir}` : 'not installed']);
         rows.push(['native binding', info?.bindingPath ?? (expectedBinding ? `${expectedBinding}${existsSync(expectedBinding) ? '' : ' (missing)'}` : 'none')]);
         const libDir = libCacheDir();

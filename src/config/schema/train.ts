@@ -57,6 +57,10 @@ export const TrainSchema = Type.Object(
     ),
     phases: Type.Optional(Type.Array(PhaseSchema, { minItems: 1, description: 'Training in phases (e.g. frozen base, then fine-tuning). Replaces `epochs`.', examples: [[{ name: 'frozen', epochs: 10, freeze: 'base' }, { name: 'finetune', epochs: 10, unfreezeFrom: 'block5_conv1', optimizer: { name: 'rmsprop', learningRate: 0.00001 } }]] })),
     backend: Enum(['auto', 'tensorflow', 'tensorflow-gpu', 'cpu'] as const, { description: '`auto`: GPU if usable, else native TensorFlow, else the pure-JS `cpu` backend (very slow, with a warning).', default: 'auto' }),
+    engine: Enum(['auto', 'graph', 'eager'] as const, {
+      description: 'How training steps run. `graph`: the whole step (forward, loss, gradients, optimizer update) as one compiled TensorFlow graph, one session run per batch; `eager`: tfjs op by op. `auto`: graph on the native CPU backend, eager elsewhere; anything the graph engine cannot run falls back to eager with a warning.',
+      default: 'auto',
+    }),
     threads: Type.Object(
       {
         intraOp: Type.Integer({ minimum: 0, description: 'Threads inside one op; 0 means one per core.', default: 0 }),

@@ -221,3 +221,30 @@ export function regularize(ctx: GraphLayerContext, cfg: unknown, w: Ref): void {
   if (c.l1) ctx.addLoss(g.mul(g.scalar(c.l1), g.reduce('Sum', g.unary('Abs', w), axes)));
   if (c.l2) ctx.addLoss(g.mul(g.scalar(c.l2), g.reduce('Sum', g.unary('Square', w), axes)));
 }
+
+/** Conv2D / DepthwiseConv2dNative with tfjs' strides, padding, dilation, bias and activation. */
+export function convolution(ctx: GraphLayerContext, op: 'Conv2D' | 'DepthwiseConv2dNative', kernel: Ref, bias: tf.LayerVariable | null | undefined): Ref {
+  const { g } = ctx;
+  const c = layerConfig(ctx.layer);
+  channelsLast(c, op);
+  const [sh, sw] = pair(c.strides);
+  const [dh, dw] = pair(c.dilationRate ?? 1);
+  let y = g.op(op, [ctx.x, kernel], [
+    ['T', 'type', 'float32'], ['strides', 'ints', [1, sh, sw, 1]], ['padding', 'string', tfPadding(c.padding)],
+    ['data_format', 'string', 'NHWC'], ['dilations', 'ints', [1, dh, dw, 1]],
+  ]);
+  if (c.useBias && bias) y = g.biasAdd(y, ctx.read(bias));
+  return g.activation(String(c.activation), y);
+}
+
+/** MaxPool / AvgPool with tfjs' poolSize, strides (default: poolSize) and padding. */
+export function pooling(ctx: GraphLayerContext, op: 'MaxPool' | 'AvgPool'): Ref {
+  const c = layerConfig(ctx.layer);
+  channelsLast(c, op);
+  const [ph, pw] = pair(c.poolSize);
+  const [sh, sw] = pair(c.strides ?? c.poolSize);
+  return ctx.g.op(op, [ctx.x], [
+    ['T', 'type', 'float32'], ['ksize', 'ints', [1, ph, pw, 1]], ['strides', 'ints', [1, sh, sw, 1]],
+    ['padding', 'string', tfPadding(c.padding)], ['data_format', 'string', 'NHWC'],
+  ]);
+}

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { channelsLast, layerConfig, pair, regularize, tfPadding, type GraphLayerContext } from '../graph/builder.js';
+import { convolution, layerConfig, regularize } from '../graph/builder.js';
 import { common, initializer, regularizer, type LayerDef } from './types.js';
 
 export const conv2d: LayerDef<'conv2d'> = {
@@ -19,19 +19,9 @@ export const conv2d: LayerDef<'conv2d'> = {
       kernelRegularizer: regularizer(tf, a.kernelRegularizer),
     }),
   graph: (ctx) => {
-    const { g, layer } = ctx;
-    const c = layerConfig(layer);
-    channelsLast(c, 'conv2d');
-    const [sh, sw] = pair(c.strides);
-    const [dh, dw] = pair(c.dilationRate ?? 1);
-    const l = layer as unknown as { kernel: tf.LayerVariable; bias?: tf.LayerVariable };
+    const l = ctx.layer as unknown as { kernel: tf.LayerVariable; bias?: tf.LayerVariable };
     const kernel = ctx.read(l.kernel);
-    regularize(ctx, c.kernelRegularizer, kernel);
-    let y = g.op('Conv2D', [ctx.x, kernel], [
-      ['T', 'type', 'float32'], ['strides', 'ints', [1, sh, sw, 1]], ['padding', 'string', tfPadding(c.padding)],
-      ['data_format', 'string', 'NHWC'], ['dilations', 'ints', [1, dh, dw, 1]], ['use_cudnn_on_gpu', 'bool', true],
-    ]);
-    if (c.useBias && l.bias) y = g.biasAdd(y, ctx.read(l.bias));
-    return g.activation(String(c.activation), y);
+    regularize(ctx, layerConfig(ctx.layer).kernelRegularizer, kernel);
+    return convolution(ctx, 'Conv2D', kernel, l.bias);
   },
 };

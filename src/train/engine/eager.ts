@@ -19,6 +19,10 @@ export class EagerEngine implements Engine {
     this.optimizer?.dispose();
     this.optimizer = buildOptimizer(phase.optimizer);
     this.model.compile({ optimizer: this.optimizer, loss: phase.loss, metrics: [...phase.metrics] });
+    // tfjs' Sequential compiles an inner model that collects the variables of a frozen nested base as
+    // trainable, so the "frozen" base trained; Keras trains exactly model.trainableWeights.
+    const inner = (this.model as unknown as { model?: { collectedTrainableWeights?: unknown } }).model;
+    if (inner?.collectedTrainableWeights) inner.collectedTrainableWeights = this.model.trainableWeights;
     this.classWeight = phase.classWeights ? Object.fromEntries(phase.classWeights.map((w, i) => [i, w])) : undefined;
   }
 

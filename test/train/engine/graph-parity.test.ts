@@ -1,9 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendInfo } from '../../../src/backend.js';
 import type { OptimizerConfig } from '../../../src/config/schema/experiment.js';
 import { applyTrainable, buildModel, buildOptimizer, type BuiltModel } from '../../../src/model/index.js';
 import { createGraphEngine } from '../../../src/train/engine/graph/index.js';
+import { restoreCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
+import { EagerEngine } from '../../../src/train/engine/eager.js';
 import type { Engine, EnginePhase } from '../../../src/train/engine/types.js';
 
 /**
@@ -52,8 +57,7 @@ function graphEngine(model: tf.LayersModel): Engine {
 async function eagerSteps(model: tf.LayersModel, phase: EnginePhase, data: { xs: tf.Tensor; ys: tf.Tensor }[]): Promise<number[]> {
   const optimizer = buildOptimizer(phase.optimizer);
   model.compile({ optimizer, loss: phase.loss, metrics: phase.metrics });
-  // tfjs' Sequential collects the trainable weights of a nested frozen Sequential anyway (it trains a
-  // "frozen" base); the reference is what Keras does, so the collected list is corrected here.
+  // As the eager engine does: tfjs' Sequential would otherwise train a frozen nested base.
   const inner = (model as unknown as { model?: { collectedTrainableWeights: unknown } }).model;
   if (inner) inner.collectedTrainableWeights = model.trainableWeights;
   const losses: number[] = [];
@@ -94,6 +98,18 @@ function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel) {
   });
 }
 
+/** N steps of tfjs training and of the graph engine from the same weights and batches: same losses, same weights. */
+async function expectParity(layers: unknown[], phase: EnginePhase): Promise<void> {
+  const [a, b] = await twins(experiment(layers));
+  const data = batchesFor(12, STEPS);
+  const eager = await eagerSteps(a.model, phase, data);
+  const engine = graphEngine(b.model);
+  const graph = await graphSteps(engine, phase, data);
+  engine.dispose();
+  expectClose(graph, eager);
+  expectSameWeights(a.model, b.model);
+}
+
 const rmsprop: OptimizerConfig = { name: 'rmsprop', learningRate: 1e-3 };
 const head = [{ flatten: {} }, { dense: { units: CLASSES, activation: 'softmax' } }];
 
@@ -112,15 +128,7 @@ const layerCases: { name: string; layers: unknown[] }[] = [
 describe('graph engine parity with tfjs training', () => {
   for (const c of layerCases) {
     it(`${c.name}: ${STEPS} steps give the same losses and weights`, async () => {
-      const [a, b] = await twins(experiment(c.layers));
-      const data = batchesFor(12, STEPS);
-      const phase: EnginePhase = { optimizer: rmsprop, loss: 'categoricalCrossentropy', metrics: ['accuracy'] };
-      const eager = await eagerSteps(a.model, phase, data);
-      const engine = graphEngine(b.model);
-      const graph = await graphSteps(engine, phase, data);
-      engine.dispose();
-      expectClose(graph, eager);
-      expectSameWeights(a.model, b.model);
+      await expectParity(c.layers, { optimizer: rmsprop, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     });
   }
 
@@ -135,15 +143,7 @@ describe('graph engine parity with tfjs training', () => {
   ];
   for (const o of optimizers) {
     it(`optimizer ${JSON.stringify(o)}`, async () => {
-      const [a, b] = await twins(experiment(layerCases[0]!.layers));
-      const data = batchesFor(12, STEPS);
-      const phase: EnginePhase = { optimizer: o, loss: 'categoricalCrossentropy', metrics: ['accuracy'] };
-      const eager = await eagerSteps(a.model, phase, data);
-      const engine = graphEngine(b.model);
-      const graph = await graphSteps(engine, phase, data);
-      engine.dispose();
-      expectClose(graph, eager);
-      expectSameWeights(a.model, b.model);
+      await expectParity(layerCases[0]!.layers, { optimizer: o, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     });
   }
 
@@ -185,15 +185,7 @@ describe('graph engine parity with tfjs training', () => {
   });
 
   it('class weights (Keras semantics: each example weighted by its class, then the batch mean)', async () => {
-    const [a, b] = await twins(experiment(layerCases[0]!.layers));
-    const data = batchesFor(12, STEPS);
-    const phase: EnginePhase = { optimizer: rmsprop, loss: 'categoricalCrossentropy', metrics: ['accuracy'], classWeights: [0.5, 2, 1.25] };
-    const eager = await eagerSteps(a.model, phase, data);
-    const engine = graphEngine(b.model);
-    const graph = await graphSteps(engine, phase, data);
-    engine.dispose();
-    expectClose(graph, eager);
-    expectSameWeights(a.model, b.model);
+    await expectParity(layerCases[0]!.layers, { optimizer: rmsprop, loss: 'categoricalCrossentropy', metrics: ['accuracy'], classWeights: [0.5, 2, 1.25] });
   });
 
   it('evaluation matches tfjs evaluate (inference branch: moving statistics, no dropout)', async () => {
@@ -236,5 +228,36 @@ describe('graph engine parity with tfjs training', () => {
     engine.dispose();
     expectClose(g2, e2);
     expectSameWeights(a.model, b.model);
+  });
+
+  it('a checkpoint of the graph engine resumes exactly where it left, on the graph and on the eager engine', async () => {
+    const exp = experiment(layerCases[0]!.layers);
+    const [a, b] = await twins(exp);
+    const data = batchesFor(12, STEPS);
+    const phase: EnginePhase = { optimizer: { name: 'adam', learningRate: 1e-2 }, loss: 'categoricalCrossentropy', metrics: ['accuracy'] };
+    const whole = graphEngine(a.model);
+    const full = await graphSteps(whole, phase, data);
+    whole.dispose();
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fitspec-resume-'));
+    const first = graphEngine(b.model);
+    await graphSteps(first, phase, data.slice(0, 2));
+    first.setLearningRate(5e-3);
+    await saveCheckpoint(dir, b.model, first, { epoch: 0, phase: 0, learningRate: first.getLearningRate(), history: [] });
+    first.dispose();
+
+    for (const kind of ['graph', 'eager'] as const) {
+      const c = await buildModel(experiment(layerCases[0]!.layers, 12));
+      const engine = kind === 'graph' ? graphEngine(c.model) : new EagerEngine(c.model);
+      await engine.beginPhase(phase);
+      expect(await restoreCheckpoint(dir, c.model, engine)).toBe(true);
+      engine.setLearningRate(1e-2);
+      const rest: number[] = [];
+      for (const { xs, ys } of data.slice(2)) rest.push((await engine.trainBatch(xs, ys)).loss!);
+      await engine.syncToModel();
+      engine.dispose();
+      expectClose(rest, full.slice(2));
+      expectSameWeights(a.model, c.model);
+    }
   });
 });

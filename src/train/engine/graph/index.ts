@@ -3,25 +3,32 @@ import type { BackendInfo } from '../../../backend.js';
 import { GraphUnsupported } from '../../../model/graph/builder.js';
 import type { Engine } from '../types.js';
 import { GraphEngine, buildPhaseGraph } from './engine.js';
-import { loadGraphAddon } from './native.js';
+import { loadGraphAddon, type GraphAddon } from './native.js';
 
 /**
  * The graph engine for this model, or what it cannot run. The model is compiled once with the
  * default loss and an SGD step here, so a layer without a graph builder or an op without a gradient
  * is found before training starts, not at the first step.
  */
-export function createGraphEngine(model: tf.LayersModel, backend: BackendInfo): Engine | { unsupported: string } {
-  if (backend.name !== 'tensorflow') return { unsupported: `the \`${backend.name}\` backend (the graph engine runs on native TensorFlow on the CPU)` };
-  const addon = loadGraphAddon();
-  if (typeof addon === 'string') return { unsupported: addon };
+export function createGraphEngine(model: tf.LayersModel, backend: BackendInfo, spec?: { loss: string; metrics: string[] }): Engine | { unsupported: string } {
+  const available = graphEngineAvailability(backend);
+  if (available !== true) return { unsupported: available };
+  const addon = loadGraphAddon() as GraphAddon;
   try {
-    const trial = buildPhaseGraph(addon, model, { optimizer: { name: 'sgd', learningRate: 0.01 }, loss: 'categoricalCrossentropy', metrics: [] });
+    const trial = buildPhaseGraph(addon, model, { optimizer: { name: 'sgd', learningRate: 0.01 }, loss: spec?.loss ?? 'categoricalCrossentropy', metrics: spec?.metrics ?? [] });
     trial.session.close();
   } catch (e) {
     if (e instanceof GraphUnsupported) return { unsupported: e.message };
     return { unsupported: (e as Error).message.split('\n')[0]! };
   }
   return new GraphEngine(model, addon, backend.threads);
+}
+
+/** True when the graph engine can run on this backend, else why not. */
+export function graphEngineAvailability(backend: BackendInfo): true | string {
+  if (backend.name !== 'tensorflow') return `the \`${backend.name}\` backend (the graph engine runs on native TensorFlow on the CPU)`;
+  const addon = loadGraphAddon();
+  return typeof addon === 'string' ? addon : true;
 }
 
 export { GraphEngine, graphLayers } from './engine.js';
