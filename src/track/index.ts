@@ -1,6 +1,7 @@
 import { LocalTracker } from './local.js';
 import { mlflowClient, trackingUri } from './connect.js';
-import { MlflowTracker } from './mlflow-tracker.js';
+import { DEFAULT_WAIT_MS, MlflowTracker } from './mlflow-tracker.js';
+import { envNumber } from './mlflow/http.js';
 import type { CreateTrackerOptions, Tracker } from './types.js';
 
 export type * from './types.js';
@@ -13,10 +14,13 @@ export { readRun, listRuns, readMetrics, type RunFolder } from './runs.js';
 export { syncRun, runsToSync, type SyncResult } from './sync.js';
 export { gitInfo, standardTags, kerasAutologParams, type GitInfo, type StandardTagInput } from './tags.js';
 
-/** Local store always; MLflow too when tracking.uri or MLFLOW_TRACKING_URI is set. */
+/**
+ * Local store always; MLflow too when tracking.uri or MLFLOW_TRACKING_URI is set.
+ * FITSPEC_TRACKING_WAIT (seconds) bounds how long training waits on the server (see MlflowTracker).
+ */
 export function createTracker(opts: CreateTrackerOptions): Tracker {
   const env = opts.env ?? process.env;
   const uri = trackingUri(opts.tracking, env);
   if (!uri) return new LocalTracker();
-  return new MlflowTracker(mlflowClient(uri, env), { log: opts.log });
+  return new MlflowTracker(mlflowClient(uri, env), { log: opts.log, waitMs: envNumber(env, 'FITSPEC_TRACKING_WAIT', DEFAULT_WAIT_MS / 1000) * 1000 });
 }

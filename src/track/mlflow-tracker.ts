@@ -1,6 +1,6 @@
 import { LocalTracker } from './local.js';
 import type { MlflowClient } from './mlflow/client.js';
-import { isMlflowError } from './mlflow/http.js';
+import { MlflowError, isMlflowError } from './mlflow/http.js';
 import { isFitspecError } from '../errors.js';
 import { RunUploader } from './upload.js';
 import { readMetrics } from './runs.js';
@@ -11,13 +11,23 @@ export interface MlflowTrackerOptions {
   flushIntervalMs?: number;
   /** ...or as soon as this many points are waiting. */
   flushPoints?: number;
+  /**
+   * The longest training waits on the server (ms), at start and at exit, without an answer; in all it
+   * waits at most WAIT_ROUNDS times this. Then the run goes offline. Default DEFAULT_WAIT_MS.
+   */
+  waitMs?: number;
   log?: (msg: string) => void;
 }
 
+export const DEFAULT_WAIT_MS = 5000;
+/** A slow server that keeps answering may take this many waits in all (a few requests at start, the last uploads at exit). */
+const WAIT_ROUNDS = 4;
+
 /**
  * Writes the local run folder and mirrors it to MLflow in the background. Network calls never run
- * on the caller's path except in start() and end(); any MLflow failure switches the run to offline:
- * the local folder stays complete and `fitspec sync` uploads the rest later.
+ * on the caller's path except in start() and end(), and those wait a bounded time (waitMs); any MLflow
+ * failure or a server that does not answer in time switches the run to offline: requests in flight
+ * are abandoned, the local folder stays complete and `fitspec sync` uploads the rest later.
  */
 export class MlflowTracker implements Tracker {
   readonly kind = 'local+mlflow';
@@ -44,14 +54,17 @@ export class MlflowTracker implements Tracker {
     this.uploader = new RunUploader(this.client, this.local);
     void this.uploader.link;
     this.local.save();
-    await this.guard(async () => {
-      await this.uploader!.uploadMeta();
-      if (!this.uploader!.created) await this.client.updateRun(this.uploader!.info!.runId, 'RUNNING');
-      // A resumed run may have points that never reached the server; they go first so that the
-      // upload cursor keeps matching the lines of metrics.jsonl.
-      const backlog = readMetrics(this.local.dir).slice(this.uploader!.link.metricsUploaded ?? 0);
-      if (backlog.length) await this.uploader!.uploadMetrics(backlog);
-    });
+    await this.bounded(
+      this.guard(async () => {
+        await this.uploader!.uploadMeta();
+        if (!this.uploader!.created) await this.client.updateRun(this.uploader!.info!.runId, 'RUNNING');
+        // A resumed run may have points that never reached the server; they go first so that the
+        // upload cursor keeps matching the lines of metrics.jsonl.
+        const backlog = readMetrics(this.local.dir).slice(this.uploader!.link.metricsUploaded ?? 0);
+        if (backlog.length) await this.uploader!.uploadMetrics(backlog);
+      }),
+      'when the run started',
+    );
     if (this.local.record.artifacts.length) this.enqueue(() => this.uploadArtifacts());
     this.timer = setInterval(() => this.flush(), this.opts.flushIntervalMs ?? 2000);
     this.timer.unref();
@@ -112,7 +125,44 @@ export class MlflowTracker implements Tracker {
         this.local.save();
       }
     });
-    await this.chain;
+    await this.bounded(this.chain, 'for the last uploads');
+  }
+
+  /**
+   * Waits for `work` while the server keeps answering: at most waitMs without an answer and
+   * WAIT_ROUNDS * waitMs in all; then the run goes offline and the requests in flight are abandoned.
+   */
+  private async bounded(work: Promise<void>, when: string): Promise<void> {
+    const waitMs = this.opts.waitMs ?? DEFAULT_WAIT_MS;
+    const http = this.client.http;
+    let done = false;
+    void work.finally(() => (done = true));
+    const t0 = Date.now();
+    let answered = http.answered;
+    let quietSince = t0;
+    while (!done) {
+      await Promise.race([work, new Promise((r) => setTimeout(r, Math.min(100, waitMs)))]);
+      if (done) return;
+      const now = Date.now();
+      if (http.answered !== answered) [answered, quietSince] = [http.answered, now];
+      if (now - quietSince >= waitMs || now - t0 >= WAIT_ROUNDS * waitMs) {
+        const slow = now - quietSince < waitMs;
+        const err = new MlflowError(
+          {
+            code: 'mlflow.timeout',
+            message: `MLflow server ${http.uri} ${slow ? `was too slow ${when} (${Math.round((now - t0) / 1000)} s)` : `did not answer within ${Math.round(waitMs / 1000)} s ${when}`}`,
+            hint: 'FITSPEC_TRACKING_WAIT sets how many seconds training waits for it',
+            received: http.lastFailure && `last attempt: ${http.lastFailure}`,
+          },
+          { transient: true },
+        );
+        this.goOffline(err);
+        http.abortAll(err);
+        // Abandoned requests settle at once; their uploads count as not done, so sync repeats them.
+        await work;
+        return;
+      }
+    }
   }
 
   private async uploadArtifacts(paths?: string[]): Promise<void> {
@@ -150,9 +200,10 @@ export class MlflowTracker implements Tracker {
   }
 
   private goOffline(e: unknown): void {
+    if (this.offline) return;
     const dir = this.local.dir;
     // Even a bug in the upload path must not stop training: the local run is complete either way.
-    const p = isFitspecError(e) ? e.problems[0] : { code: 'internal', message: `internal error: ${(e as Error)?.stack ?? String(e)}`, received: undefined, hint: undefined };
+    const p = isFitspecError(e) ? e.problems[0] : { code: 'internal', message: `internal error while uploading: ${oneLine(String((e as Error)?.message ?? e))}`, received: undefined, hint: undefined };
     const detail = [p?.message, p?.received && !p.message.includes(p.received) ? p.received : undefined].filter(Boolean).join(': ');
     this.offline = detail;
     this.pending = [];
@@ -162,10 +213,23 @@ export class MlflowTracker implements Tracker {
       link.lastError = detail;
       this.local.save();
     }
-    const msg =
-      isMlflowError(e) && e.transient
-        ? `MLflow unreachable: run kept locally, upload later with \`fitspec sync ${dir}\` (${detail})`
+    const label = offlineLabel(e);
+    const msg = label
+      ? `${label}: run kept locally, upload later with \`fitspec sync ${dir}\` (${detail})`
+      : isMlflowError(e) && e.code === 'mlflow.not-mlflow'
+        ? `Not an MLflow server: run kept locally; after fixing the tracking URI, upload with \`fitspec sync ${dir}\` (${detail})`
         : `MLflow did not accept the run (${detail}${p?.hint ? `; ${p.hint}` : ''}): run kept locally in ${dir}; after fixing it, upload with \`fitspec sync ${dir}\``;
     this.warn(msg);
   }
+}
+
+const oneLine = (s: string) => s.split('\n')[0].slice(0, 300);
+
+/** How a server fault that sync can repair later is named in the warning; undefined for refusals. */
+function offlineLabel(e: unknown): string | undefined {
+  if (!isMlflowError(e)) return undefined;
+  if (e.code === 'mlflow.unreachable') return 'MLflow unreachable';
+  if (e.code === 'mlflow.timeout') return 'MLflow not answering';
+  if (e.code === 'mlflow.server-error') return `MLflow server error${e.status ? ` (HTTP ${e.status})` : ''}`;
+  return undefined;
 }

@@ -134,7 +134,7 @@ export class MlflowClient {
 
   async getExperimentByName(name: string): Promise<Experiment | undefined> {
     try {
-      const r = await this.http.request<Wire>('GET', `${API}/experiments/get-by-name`, { query: { experiment_name: name } });
+      const r = await this.http.request<Wire>('GET', `${API}/experiments/get-by-name`, { query: { experiment_name: name }, expect: ['experiment', 'experiment_id'] });
       const e = r.experiment;
       return { experimentId: String(e.experiment_id), name: e.name, artifactLocation: e.artifact_location, lifecycleStage: e.lifecycle_stage };
     } catch (e) {
@@ -144,7 +144,7 @@ export class MlflowClient {
   }
 
   async createExperiment(name: string, tags: Record<string, string> = {}): Promise<string> {
-    const r = await this.http.request<Wire>('POST', `${API}/experiments/create`, { json: { name, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) } });
+    const r = await this.http.request<Wire>('POST', `${API}/experiments/create`, { json: { name, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) }, expect: ['experiment_id'] });
     return String(r.experiment_id);
   }
 
@@ -194,7 +194,7 @@ export class MlflowClient {
     const tries = o.identity ? this.http.settings.maxRetries + 1 : 1;
     for (let i = 0; ; i++) {
       try {
-        const r = await this.http.request<Wire>('POST', `${API}/runs/create`, { json: body, retry: false });
+        const r = await this.http.request<Wire>('POST', `${API}/runs/create`, { json: body, retry: false, expect: ['run', 'info', 'run_id'] });
         return toInfo(r.run.info);
       } catch (e) {
         if (!(isMlflowError(e) && e.transient) || i + 1 >= tries) throw e;
@@ -211,7 +211,7 @@ export class MlflowClient {
 
   async getRun(runId: string): Promise<Run | undefined> {
     try {
-      const r = await this.http.request<Wire>('GET', `${API}/runs/get`, { query: { run_id: runId } });
+      const r = await this.http.request<Wire>('GET', `${API}/runs/get`, { query: { run_id: runId }, expect: ['run', 'info', 'run_id'] });
       return toRun(r.run);
     } catch (e) {
       if (isMlflowError(e) && e.errorCode === 'RESOURCE_DOES_NOT_EXIST') return undefined;
@@ -296,7 +296,7 @@ export class MlflowClient {
   /** GET /health: true when the server answers. */
   async health(): Promise<boolean> {
     try {
-      await this.http.request('GET', '/health', { retry: false });
+      await this.http.request('GET', '/health', { retry: false, text: true });
       return true;
     } catch {
       return false;

@@ -26,7 +26,7 @@ export interface HttpSettings {
   /** Seconds; the n-th retry waits backoffFactor * 2^(n-1), capped at backoffMax, plus jitter. */
   backoffFactor: number;
   backoffMax: number;
-  /** Per request, ms. */
+  /** Per request, ms (a request with a body gets one more second per MB). A request that timed out is not repeated. */
   timeoutMs: number;
   fetch?: typeof fetch;
 }
@@ -46,7 +46,8 @@ export function redactUri(uri: string): string {
   }
 }
 
-function num(env: NodeJS.ProcessEnv, name: string, def: number): number {
+/** A non-negative number from an environment variable, `def` when unset. */
+export function envNumber(env: NodeJS.ProcessEnv, name: string, def: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
@@ -59,8 +60,8 @@ function num(env: NodeJS.ProcessEnv, name: string, def: number): number {
 /**
  * Connection settings from a tracking URI and the MLflow environment variables
  * (MLFLOW_TRACKING_USERNAME/PASSWORD -> Basic, else MLFLOW_TRACKING_TOKEN -> Bearer; user:password in
- * the URI also works). Retries default lower than MLflow's Python client so that an unreachable
- * server delays a training run by seconds, not minutes.
+ * the URI also works). Retries and the timeout default lower than MLflow's Python client so that a
+ * dead or hanging server costs `fitspec sync` seconds, not minutes.
  */
 export function httpSettings(uri: string, env: NodeJS.ProcessEnv = process.env): HttpSettings {
   let url: URL;
@@ -86,10 +87,10 @@ export function httpSettings(uri: string, env: NodeJS.ProcessEnv = process.env):
   return {
     uri: redactUri(uri),
     authorization,
-    maxRetries: Math.floor(num(env, 'MLFLOW_HTTP_REQUEST_MAX_RETRIES', 3)),
-    backoffFactor: num(env, 'MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR', 1),
-    backoffMax: num(env, 'MLFLOW_HTTP_REQUEST_BACKOFF_MAX', 60),
-    timeoutMs: num(env, 'MLFLOW_HTTP_REQUEST_TIMEOUT', 60) * 1000,
+    maxRetries: Math.floor(envNumber(env, 'MLFLOW_HTTP_REQUEST_MAX_RETRIES', 3)),
+    backoffFactor: envNumber(env, 'MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR', 1),
+    backoffMax: envNumber(env, 'MLFLOW_HTTP_REQUEST_BACKOFF_MAX', 60),
+    timeoutMs: envNumber(env, 'MLFLOW_HTTP_REQUEST_TIMEOUT', 30) * 1000,
   };
 }
 
@@ -103,6 +104,13 @@ export interface RequestOptions {
   url?: string;
   /** false: a failed attempt is not repeated (the caller decides whether repeating is safe). */
   retry?: boolean;
+  /** The answer is plain text (GET /health), not MLflow's JSON. */
+  text?: boolean;
+  /**
+   * What a successful answer must contain, e.g. `['run', 'info']`: MLflow always sends it, so its
+   * absence means the URI points at something else (a proxy, a login page, another service).
+   */
+  expect?: string[];
 }
 
 interface RawResponse {
@@ -111,7 +119,16 @@ interface RawResponse {
   headers: Headers;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((res) => {
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      res();
+    }
+  });
 
 function retryAfterMs(h: Headers): number | undefined {
   const v = h.get('retry-after');
@@ -124,45 +141,108 @@ function retryAfterMs(h: Headers): number | undefined {
 
 function connectionReason(e: unknown): string {
   const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'timed out';
-  return err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
+  return oneLine(err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e), 200);
 }
 
-/** Parses `{error_code, message}` or returns the plain-text body. */
-export function parseError(text: string): { errorCode?: string; message: string } {
+/** Whitespace collapsed, at most `max` characters: server answers end up in one-line warnings and run.json. */
+function oneLine(text: string, max: number): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+const isHtml = (text: string, contentType: string | null) => /html/i.test(contentType ?? '') || /^\s*<(!doctype|html|head|body)/i.test(text);
+
+/** What came back, in a few words: `an HTML page titled "Sign in"`, `JSON {"ok":true}`, `text "..."`, `an empty body`. */
+export function describeBody(text: string, contentType: string | null = null): string {
+  if (!text.trim()) return 'an empty body';
+  if (isHtml(text, contentType)) {
+    const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1];
+    return title?.trim() ? `an HTML page titled ${JSON.stringify(oneLine(title, 80))}` : `an HTML page (${JSON.stringify(oneLine(text, 80))})`;
+  }
+  try {
+    JSON.parse(text);
+    return `JSON ${oneLine(text, 120)}`;
+  } catch {
+    return `text ${JSON.stringify(oneLine(text, 120))}`;
+  }
+}
+
+/** Parses `{error_code, message}` or returns the plain-text body (an HTML page as its title). */
+export function parseError(text: string, contentType: string | null = null): { errorCode?: string; message: string } {
   try {
     const j = JSON.parse(text) as { error_code?: string; message?: string; detail?: unknown };
-    if (j && typeof j === 'object' && (j.error_code || j.message)) return { errorCode: j.error_code, message: j.message ?? text };
-    if (j && typeof j === 'object' && j.detail !== undefined) return { message: typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail) };
+    if (j && typeof j === 'object' && (j.error_code || j.message)) return { errorCode: j.error_code, message: oneLine(j.message ?? text, 500) };
+    if (j && typeof j === 'object' && j.detail !== undefined) return { message: oneLine(typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail), 500) };
   } catch {
     /* plain text */
   }
-  return { message: text.trim().slice(0, 500) };
+  return { message: isHtml(text, contentType) ? describeBody(text, contentType) : oneLine(text, 500) };
 }
+
+const isJsonObject = (text: string): boolean => {
+  try {
+    const v = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+};
 
 function isArtifactServingDisabled(status: number, text: string): boolean {
   return status === 503 && /serve-artifacts/.test(text);
 }
 
-/** fetch with the MLflow client's retry rules: 408/429/5xx and connection errors, Retry-After, jittered exponential backoff. */
+/**
+ * fetch with the MLflow client's retry rules: 408/429/5xx and connection errors, Retry-After, jittered
+ * exponential backoff; a per-request timeout; answers that are not MLflow's JSON are errors.
+ */
 export class MlflowHttp {
+  private readonly cancel = new AbortController();
+  /** Requests answered so far (any status): lets a caller waiting on a queue of requests tell a slow server from a stuck one. */
+  answered = 0;
+  /** Why the last attempt that will be repeated failed (a connection error or a retryable status). */
+  lastFailure?: string;
+
   constructor(readonly settings: HttpSettings, private readonly onRetry?: (msg: string) => void) {}
 
   get uri(): string {
     return this.settings.uri;
   }
 
+  /** Ends every request in flight and refuses new ones, each failing with `reason`. */
+  abortAll(reason: MlflowError): void {
+    this.cancel.abort(reason);
+  }
+
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.raw(method, path, opts);
-    if (res.status >= 200 && res.status < 300) {
-      if (!res.text) return {} as T;
-      try {
-        return JSON.parse(res.text) as T;
-      } catch {
-        return res.text as unknown as T;
-      }
+    const where = path || new URL(opts.url ?? this.settings.uri).pathname;
+    if (res.status < 200 || res.status >= 300) throw this.httpError(method, where, res);
+    if (opts.text) return res.text as unknown as T;
+    if (!res.text) return {} as T;
+    if (!isJsonObject(res.text)) throw this.notMlflow(method, where, res);
+    const body = JSON.parse(res.text) as Record<string, unknown>;
+    if (opts.expect) {
+      let v: unknown = body;
+      for (const k of opts.expect) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+      if (v === undefined || v === null) throw this.notMlflow(method, where, res, opts.expect.join('.'));
     }
-    throw this.httpError(method, path || new URL(opts.url ?? this.settings.uri).pathname, res);
+    return body as T;
+  }
+
+  private notMlflow(method: string, path: string, res: RawResponse, lacking?: string): MlflowError {
+    const got = describeBody(res.text, res.headers.get('content-type'));
+    const what = lacking ? `${got} without ${lacking}` : got;
+    const maybe = res.status === 404 ? ' (or an MLflow version without this endpoint)' : '';
+    return new MlflowError(
+      {
+        code: 'mlflow.not-mlflow',
+        message: `${this.settings.uri} is not an MLflow tracking server${maybe}: it answered ${method} ${path} with HTTP ${res.status} and ${what}`,
+        received: `HTTP ${res.status} and ${got}`,
+        hint: 'check the tracking URI (MLFLOW_TRACKING_URI or tracking.uri): it must point at `mlflow server`, e.g. http://127.0.0.1:5000',
+      },
+      { status: res.status, transient: false },
+    );
   }
 
   private async raw(method: string, path: string, opts: RequestOptions): Promise<RawResponse> {
@@ -181,18 +261,35 @@ export class MlflowHttp {
     }
     const f = s.fetch ?? fetch;
     const maxRetries = opts.retry === false ? 0 : s.maxRetries;
+    const timeoutMs = Math.ceil(s.timeoutMs + (opts.body ? opts.body.byteLength / 1000 : 0));
     for (let attempt = 0; ; attempt++) {
+      this.throwIfCancelled();
       let wait: number | undefined;
       let failure: string;
+      const timeout = AbortSignal.timeout(timeoutMs);
       try {
-        const r = await f(url, { method, headers, body, signal: AbortSignal.timeout(s.timeoutMs) });
+        const r = await f(url, { method, headers, body, signal: AbortSignal.any([timeout, this.cancel.signal]) });
         const text = await r.text();
+        this.answered++;
         const res = { status: r.status, text, headers: r.headers };
         if (!RETRY_STATUS.has(r.status) || isArtifactServingDisabled(r.status, text)) return res;
         if (attempt >= maxRetries) return res;
         wait = retryAfterMs(r.headers);
         failure = `HTTP ${r.status}`;
       } catch (e) {
+        this.throwIfCancelled();
+        // A server that took the whole timeout to not answer would most likely do it again.
+        if (timeout.aborted) {
+          throw new MlflowError(
+            {
+              code: 'mlflow.timeout',
+              message: `MLflow server ${s.uri} did not answer ${method} ${url.pathname} within ${+(timeoutMs / 1000).toFixed(1)} s`,
+              hint: 'check that the server is not stuck; MLFLOW_HTTP_REQUEST_TIMEOUT sets the limit in seconds',
+              received: 'no answer',
+            },
+            { transient: true },
+          );
+        }
         const reason = connectionReason(e);
         if (attempt >= maxRetries) {
           throw new MlflowError(
@@ -209,13 +306,18 @@ export class MlflowHttp {
       }
       const backoff = Math.min(s.backoffMax, s.backoffFactor * 2 ** attempt) * 1000;
       const delay = wait !== undefined ? Math.min(wait, s.backoffMax * 1000) : backoff + Math.random() * Math.min(1000, backoff);
+      this.lastFailure = failure;
       this.onRetry?.(`MLflow ${method} ${url.pathname}: ${failure}; retrying in ${(delay / 1000).toFixed(1)} s`);
-      await sleep(delay);
+      await sleep(delay, this.cancel.signal);
     }
   }
 
+  private throwIfCancelled(): void {
+    if (this.cancel.signal.aborted) throw this.cancel.signal.reason;
+  }
+
   private httpError(method: string, path: string, res: RawResponse): MlflowError {
-    const { errorCode, message } = parseError(res.text);
+    const { errorCode, message } = parseError(res.text, res.headers.get('content-type'));
     const s = this.settings;
     const base = { status: res.status, errorCode };
     const received = `HTTP ${res.status}${errorCode ? ` ${errorCode}` : ''}: ${message}`;
@@ -248,6 +350,19 @@ export class MlflowHttp {
       );
     }
     const transient = RETRY_STATUS.has(res.status);
+    if (res.status >= 500) {
+      return new MlflowError(
+        {
+          code: 'mlflow.server-error',
+          message: `MLflow server ${s.uri} failed on ${method} ${path} with HTTP ${res.status}${errorCode ? ` ${errorCode}` : ''}: ${message || 'no details'}`,
+          received,
+          hint: "the server's own log says why",
+        },
+        { ...base, transient },
+      );
+    }
+    // MLflow explains every refusal in JSON; anything else came from something that is not MLflow.
+    if (!errorCode && !isJsonObject(res.text) && res.status !== 429 && res.status !== 408) return this.notMlflow(method, path, res);
     return new MlflowError(
       {
         code: transient ? 'mlflow.server-error' : 'mlflow.request',
