@@ -32,11 +32,25 @@ export function builtinArchitectures(): string[] {
 
 let validator: ReturnType<typeof cachedValidator> | undefined;
 
-/** A name (`vgg16`) is a built-in; anything with a slash or a .yaml suffix is a path relative to the experiment file. */
-export function loadArchitecture(ref: string, fromFile: string): { file: string; architecture: Architecture } {
+/** Reads a file's bytes; throws an error with code ENOENT when it does not exist (the shape of `ConfigReader`). */
+type Reader = { read(file: string): Uint8Array };
+const diskReader: Reader = { read: (file) => fs.readFileSync(file) };
+
+/**
+ * A name (`vgg16`) is a built-in; anything with a slash or a .yaml suffix is a path relative to the experiment file.
+ * Read through `reader`, so that `diff --git` and `review` see the architecture as it was at a revision.
+ */
+export function loadArchitecture(ref: string, fromFile: string, reader: Reader = diskReader): { file: string; architecture: Architecture } {
   const isPath = ref.includes('/') || /\.ya?ml$/.test(ref);
   const file = isPath ? path.resolve(path.dirname(fromFile), ref) : path.join(BUILTIN_ARCHITECTURES_DIR, `${ref}.yaml`);
-  if (!fs.existsSync(file)) {
+  let text: string | undefined;
+  try {
+    text = new TextDecoder().decode(reader.read(file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'EISDIR' && code !== 'ENOTDIR') throw e;
+  }
+  if (text === undefined) {
     throw new FitspecError({
       code: 'config.unknown-architecture',
       message: isPath ? `Architecture file ${file} does not exist.` : `Unknown architecture \`${ref}\`; built-in ones are ${builtinArchitectures().join(', ')}, or give a path to an architecture YAML file.`,
@@ -47,7 +61,7 @@ export function loadArchitecture(ref: string, fromFile: string): { file: string;
   }
   let data: unknown;
   try {
-    data = parse(fs.readFileSync(file, 'utf8'), { maxAliasCount: 100 });
+    data = parse(text, { maxAliasCount: 100 });
   } catch (e) {
     throw new FitspecError({ code: 'config.architecture-yaml', message: `Cannot parse architecture ${file}: ${(e as Error).message}`, file });
   }
@@ -69,10 +83,10 @@ export function loadArchitecture(ref: string, fromFile: string): { file: string;
  * so that the resolved config describes the whole network and its hash changes when the architecture does.
  * Returns the architecture file it read, if any.
  */
-export function expandBase(config: unknown, fromFile: string): string | undefined {
+export function expandBase(config: unknown, fromFile: string, reader?: Reader): string | undefined {
   const base = (config as { model?: { base?: { architecture?: unknown; layers?: unknown } } })?.model?.base;
   if (!base || typeof base.architecture !== 'string' || base.layers !== undefined) return undefined;
-  const { file, architecture } = loadArchitecture(base.architecture, fromFile);
+  const { file, architecture } = loadArchitecture(base.architecture, fromFile, reader);
   base.layers = structuredClone(architecture.layers);
   return file;
 }

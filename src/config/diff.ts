@@ -52,9 +52,9 @@ function lcs(a: string[], b: string[]): [number, number][] {
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isScalarList = (v: unknown): v is unknown[] => Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object');
 
-/** One-line value: scalars as they are (multi-line strings escaped), subtrees as flow YAML, long ones shortened. */
+/** One-line value: scalars as they are (multi-line strings too: formatting shows them as blocks), subtrees as flow YAML, long ones shortened. */
 function compact(v: unknown): FlatValue {
-  if (typeof v === 'string') return v.includes('\n') ? JSON.stringify(v) : v;
+  if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return v;
   if (isScalarList(v)) return JSON.stringify(v);
   const flow = stringify(v, { collectionStyle: 'flow', lineWidth: 0 }).trim();
@@ -103,6 +103,16 @@ function diffLayers(a: readonly unknown[], b: readonly unknown[], at: string, li
   flush(a.length, b.length);
 }
 
+/**
+ * An added or removed subtree, one line per leaf key (an `augment` block per setting), with lists of
+ * mappings (phases, callbacks, layers) one item per line.
+ */
+function oneSided(path: string, v: unknown): [string, unknown][] {
+  if (isMap(v) && Object.keys(v).length) return Object.entries(v).flatMap(([k, x]) => oneSided(`${path}.${k}`, x));
+  if (Array.isArray(v) && v.length && !isScalarList(v)) return v.map((x, i) => [`${path}.${i}`, x]);
+  return [[path, v]];
+}
+
 function diffValue(a: unknown, b: unknown, path: string, lines: DiffLine[]): void {
   if (isMap(a) && isMap(b)) {
     for (const k of unionKeys(Object.keys(a), Object.keys(b))) {
@@ -111,9 +121,7 @@ function diffValue(a: unknown, b: unknown, path: string, lines: DiffLine[]): voi
       else {
         const v = k in a ? a[k] : b[k];
         const op = k in a ? '-' : '+';
-        // An added or removed list of mappings (phases, callbacks) reads better one item per line.
-        const items: [string, unknown][] = Array.isArray(v) && v.length && !isScalarList(v) ? v.map((x, i) => [`${p}.${i}`, x]) : [[p, v]];
-        for (const [ip, x] of items) lines.push(op === '+' ? { op, path: ip, new: compact(x) } : { op, path: ip, old: compact(x) });
+        for (const [ip, x] of oneSided(p, v)) lines.push(op === '+' ? { op, path: ip, new: compact(x) } : { op, path: ip, old: compact(x) });
       }
     }
   } else if (Array.isArray(a) && Array.isArray(b) && STACKS.has(path)) {
@@ -137,20 +145,48 @@ export function diffExperiments(a: Experiment, b: Experiment): ConfigDiff {
 }
 
 const showValue = (v: FlatValue | undefined) => (v === undefined ? '' : String(v));
+const multiLine = (l: DiffLine) => [l.old, l.new].some((v) => typeof v === 'string' && v.includes('\n'));
 
-/** `text`: one line per difference; `markdown`: a table for a pull-request comment. */
+/** A multi-line value's change, line by line: `  ` kept, `- ` removed, `+ ` added. */
+function textBlock(l: DiffLine): string[] {
+  const split = (v: FlatValue | undefined) => (v === undefined || v === '' ? [] : String(v).replace(/\n$/, '').split('\n'));
+  const a = split(l.old);
+  const b = split(l.new);
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  for (const [pa, pb] of [...lcs(a, b), [a.length, b.length] as [number, number]]) {
+    for (; i < pa; i++) out.push(`- ${a[i]}`);
+    for (; j < pb; j++) out.push(`+ ${b[j]}`);
+    if (pa < a.length) out.push(`  ${a[pa]}`);
+    i = pa + 1;
+    j = pb + 1;
+  }
+  return out;
+}
+
+/** `text`: one line per difference (multi-line values as an indented block); `markdown`: a table, then each multi-line value as a diff block. */
 export function formatDiff(d: ConfigDiff, format: 'text' | 'markdown', labels: [string, string]): string {
   if (format === 'markdown') {
     if (d.equal) return `No differences between \`${labels[0]}\` and \`${labels[1]}\` after resolving.\n`;
-    const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-    const rows = d.lines.map((l) => `| ${l.op} | \`${cell(l.path)}\`${l.note ? ` (${cell(l.note)})` : ''} | ${l.old !== undefined ? `\`${cell(showValue(l.old))}\`` : ''} | ${l.new !== undefined ? `\`${cell(showValue(l.new))}\`` : ''} |`);
-    return [`**${d.lines.length} difference${d.lines.length === 1 ? '' : 's'}** between \`${labels[0]}\` and \`${labels[1]}\` (resolved configs):`, '', `| | path | ${cell(labels[0])} | ${cell(labels[1])} |`, '| --- | --- | --- | --- |', ...rows, ''].join('\n');
+    const cell = (s: string) => s.replace(/\|/g, '\\|');
+    const code = (v: FlatValue | undefined) => (v === undefined ? '' : `\`${cell(showValue(v))}\``);
+    const rows = d.lines.filter((l) => !multiLine(l)).map((l) => `| ${l.op} | \`${cell(l.path)}\`${l.note ? ` (${cell(l.note)})` : ''} | ${code(l.old)} | ${code(l.new)} |`);
+    const blocks = d.lines.filter(multiLine).flatMap((l) => {
+      const body = textBlock(l);
+      const fence = '`'.repeat(Math.max(3, ...body.map((x) => (x.match(/`+/g) ?? []).reduce((m, r) => Math.max(m, r.length + 1), 0))));
+      return ['', `${l.op} \`${l.path}\`${l.note ? ` (${l.note})` : ''}:`, '', `${fence}diff`, ...body, fence];
+    });
+    const head = `**${d.lines.length} difference${d.lines.length === 1 ? '' : 's'}** between \`${labels[0]}\` and \`${labels[1]}\` (resolved configs):`;
+    const table = rows.length ? ['', `| | path | ${cell(labels[0])} | ${cell(labels[1])} |`, '| --- | --- | --- | --- |', ...rows] : [];
+    return [head, ...table, ...blocks, ''].join('\n');
   }
   if (d.equal) return '';
   return (
     d.lines
       .map((l) => {
         const note = l.note ? ` (${l.note})` : '';
+        if (multiLine(l)) return [`${l.op} ${l.path}:${note}`, ...textBlock(l).map((x) => `    ${x}`)].join('\n');
         if (l.op === '~') return `~ ${l.path}: ${showValue(l.old)} -> ${showValue(l.new)}${note}`;
         if (l.op === '+') return `+ ${l.path}: ${showValue(l.new)}${note}`;
         return `- ${l.path}: ${showValue(l.old)}${note}`;

@@ -1,25 +1,51 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import type { ConfigReader } from './load.js';
+import { fsReader, type ConfigReader } from './load.js';
 import { FitspecError } from '../errors.js';
 
-/** Reads config files as they were at a git revision, so that `extends` resolves within that revision too. */
-export function gitReader(rev: string): ConfigReader {
-  let top: string;
+const git = (args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+
+/** The top folder of the git repository around the working directory, and `rev` checked to be a commit. */
+function checkRevision(rev: string): string {
   try {
-    top = execFileSync('git', ['rev-parse', '--show-toplevel'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-    execFileSync('git', ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const top = git(['rev-parse', '--show-toplevel']).trim();
+    git(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
+    return top;
   } catch {
     throw new FitspecError({ code: 'git.revision', message: `\`${rev}\` is not a commit of a git repository here; run inside the repository and give a branch, tag or commit.`, received: rev });
   }
+}
+
+/**
+ * Reads config files as they were at a git revision, so that `extends` and architecture files resolve
+ * within that revision too. Files outside the repository (the built-in architectures of an installed
+ * fitspec) are not versioned by it and are read from disk.
+ */
+export function gitReader(rev: string): ConfigReader {
+  const top = checkRevision(rev);
+  const cache = new Map<string, Uint8Array | Error>();
   return {
     read(file) {
-      const rel = path.relative(top, path.resolve(file)).split(path.sep).join('/');
-      try {
-        return execFileSync('git', ['show', `${rev}:${rel}`], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 8 * 1024 * 1024 });
-      } catch {
-        throw Object.assign(new Error(`${file} is not in ${rev}`), { code: 'ENOENT' });
+      const rel = path.relative(top, path.resolve(file));
+      if (rel.startsWith('..') || path.isAbsolute(rel)) return fsReader.read(file);
+      const spec = `${rev}:${rel.split(path.sep).join('/')}`;
+      if (!cache.has(spec)) {
+        try {
+          cache.set(spec, execFileSync('git', ['show', spec], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 8 * 1024 * 1024 }));
+        } catch {
+          cache.set(spec, Object.assign(new Error(`${file} is not in ${rev}`), { code: 'ENOENT' }));
+        }
       }
+      const hit = cache.get(spec)!;
+      if (hit instanceof Error) throw hit;
+      return hit;
     },
   };
+}
+
+/** The files under `paths` (relative to the working directory) at a revision, relative to the working directory. */
+export function gitFiles(rev: string, paths: string[]): string[] {
+  checkRevision(rev);
+  const out = git(['ls-tree', '-r', '--name-only', rev, '--', ...paths]);
+  return out.split('\n').filter(Boolean);
 }

@@ -26,6 +26,8 @@ export interface LoadedExperiment {
   experiment: Experiment;
   file: string;
   chain: string[];
+  /** The architecture file whose layers fill `model.base.layers`, if any. */
+  architecture?: string;
   overrides: string[];
   /** The config hash: what is trained, not how the run is named or tracked (see `configHash`). */
   hash: string;
@@ -62,6 +64,7 @@ interface Ctx {
   chain: string[];
   cache: Map<string, Record<string, unknown> | undefined>;
   texts: Map<string, string>;
+  architecture?: string;
 }
 
 const parsedFiles = new Map<string, Record<string, unknown>>();
@@ -173,12 +176,13 @@ function expandArchitecture(tree: Record<string, unknown>, file: string, ctx: Ct
   const from = origin?.kind === 'file' ? origin.file : file;
   let archFile: string | undefined;
   try {
-    archFile = expandBase(tree, from);
+    archFile = expandBase(tree, from, ctx.reader);
   } catch (e) {
     if (!isFitspecError(e)) throw e;
     throw new FitspecError(e.problems.map((p) => (p.path === 'model.base.architecture' ? { ...p, ...placeOf(origin, ctx.sources) } : p)));
   }
   if (!archFile) return;
+  ctx.architecture = archFile;
   const m = metaOf(base);
   const archOrigin: Origin = { kind: 'file', file: path.relative(process.cwd(), archFile) || archFile, line: 1, col: 1 };
   m?.keys.set('layers', archOrigin);
@@ -240,6 +244,7 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
     experiment: deepFreeze(experiment),
     file,
     chain: ctx.chain,
+    ...(ctx.architecture ? { architecture: ctx.architecture } : {}),
     overrides,
     hash: configHash(experiment),
     sourceText: ctx.texts.get(path.resolve(file)) ?? '',

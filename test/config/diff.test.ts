@@ -39,10 +39,16 @@ const cases: Case[] = [
     text: '+ train.phases.0: { epochs: 1, freeze: none }\n+ train.phases.1: { epochs: 2, freeze: base }\n',
   },
   {
-    description: 'multi-line strings stay on one line',
-    a: layers('flatten: {}', 'dense: {units: 3}') + 'description: |\n  one\n  two\n',
-    b: layers('flatten: {}', 'dense: {units: 3}') + 'description: one\n',
-    text: '~ description: "one\\ntwo\\n" -> one\n',
+    description: 'multi-line strings show as a block, line by line',
+    a: layers('flatten: {}', 'dense: {units: 3}') + 'description: |\n  one\n  two\n  three\n',
+    b: layers('flatten: {}', 'dense: {units: 3}') + 'description: |\n  one\n  2\n  three\n',
+    text: '~ description:\n      one\n    - two\n    + 2\n      three\n',
+  },
+  {
+    description: 'an added section is one line per key',
+    a: layers('flatten: {}', 'dense: {units: 3}'),
+    b: layers('flatten: {}', 'dense: {units: 3}') + 'augment: {rotation: 40, zoom: [0.8, 1.2]}\n',
+    text: '+ augment.rotation: 40\n+ augment.widthShift: 0\n+ augment.heightShift: 0\n+ augment.shear: 0\n+ augment.zoom: [0.8,1.2]\n+ augment.horizontalFlip: false\n+ augment.verticalFlip: false\n+ augment.fill: nearest\n+ augment.fillValue: 0\n+ augment.interpolation: bilinear\n+ augment.channelShift: 0\n',
   },
   {
     description: 'an inserted layer is one line, aligned by kind',
@@ -101,5 +107,28 @@ describe('semantic diff of resolved configs', () => {
       '**1 difference** between `A.yaml` and `B.yaml` (resolved configs):\n\n| | path | A.yaml | B.yaml |\n| --- | --- | --- | --- |\n| ~ | `model.layers.1.dense.units` (dense) | `3` | `4` |\n',
     );
     expect(formatDiff({ equal: true, lines: [] }, 'markdown', ['A', 'B'])).toMatch(/No differences/);
+  });
+
+  it('shows a multi-line value in markdown as a diff block after the table, not an escaped cell', () => {
+    const a = load(layers('flatten: {}', 'dense: {units: 3}') + 'description: |\n  first line\n  with a | pipe\n');
+    const b = load(layers('flatten: {}', 'dense: {units: 4}') + 'description: |\n  first line\n  changed\n');
+    expect(formatDiff(diffExperiments(a, b), 'markdown', ['A.yaml', 'B.yaml'])).toBe(
+      [
+        '**2 differences** between `A.yaml` and `B.yaml` (resolved configs):',
+        '',
+        '| | path | A.yaml | B.yaml |',
+        '| --- | --- | --- | --- |',
+        '| ~ | `model.layers.1.dense.units` (dense) | `3` | `4` |',
+        '',
+        '~ `description`:',
+        '',
+        '```diff',
+        '  first line',
+        '- with a | pipe',
+        '+ changed',
+        '```',
+        '',
+      ].join('\n'),
+    );
   });
 });

@@ -8,6 +8,7 @@ import compare from './compare.js';
 import validate from './validate.js';
 import resolve from './resolve.js';
 import diff from './diff.js';
+import review from './review.js';
 import schema from './schema.js';
 import doctor from './doctor.js';
 import data from './data.js';
@@ -18,4 +19,4 @@ import worker from './worker.js';
 import notebook from './notebook.js';
 
 /** Every CLI command, in the order `fitspec --help` lists them. */
-export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, schema, doctor, data, augmentPreview, sync, sweep, worker, notebook];
+export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, review, schema, doctor, data, augmentPreview, sync, sweep, worker, notebook];
