@@ -67,20 +67,49 @@ export function historyFromPoints(points: { key: string; value: number; step: nu
   return [...byStep.values()].sort((a, b) => a.epoch - b.epoch);
 }
 
-/** Params never worth a column: the name has its own, the description is prose. */
-const IGNORED_PARAMS = new Set(['name', 'description']);
+/** Params never worth a column: the name has its own, the description is prose, the others only place the run. */
+const IGNORED_PARAMS = new Set(['name', 'description', 'tracking.runName', 'tracking.runsDir', 'tracking.uri']);
+
+/** Top-level config values without a dot in their flattened name. */
+const TOP_LEVEL_CONFIG = new Set(['seed']);
 
 /** Layer arguments shift whenever a layer is inserted, so they come after the settings people change by hand. */
 const isLayerParam = (k: string) => /^model\.(base\.)?layers\./.test(k);
 
 /**
- * Names of params that differ between runs (a param missing from some runs differs too): settings
- * first, then layer arguments, each in alphabetical order.
+ * The params that are config values. A fitspec run logs its resolved config (`train.epochs`) and,
+ * for MLflow's Keras views, the same values under Keras autolog names (`epochs`, `batch_size`): only
+ * the config values count. Runs logged by Keras autolog alone keep their names.
+ */
+export function configParams(params: Record<string, string>): Record<string, string> {
+  const keys = Object.keys(params);
+  if (!keys.some((k) => k.includes('.'))) return params;
+  return Object.fromEntries(Object.entries(params).filter(([k]) => k.includes('.') || TOP_LEVEL_CONFIG.has(k)));
+}
+
+/**
+ * One spelling per value, so that values which only look different compare equal: a missing param,
+ * an empty list or mapping and `null` / `None`; `1e-4` and `0.0001`; Python's `True` and `true`.
+ */
+export function canonicalValue(v: string | undefined): string {
+  if (v === undefined) return '';
+  const t = v.trim();
+  if (t === '' || t === '[]' || t === '{}' || t === 'null' || t === 'None') return '';
+  if (t === 'True' || t === 'False') return t.toLowerCase();
+  const n = Number(t);
+  return Number.isFinite(n) && /^[-+.\de]+$/i.test(t) ? String(n) : t;
+}
+
+/**
+ * Names of params whose values differ between runs (a param missing from some runs differs too,
+ * unless the others hold an empty value): settings first, then layer arguments, each in
+ * alphabetical order.
  */
 export function differingParams(runs: { params: Record<string, string> }[]): string[] {
   if (runs.length < 2) return [];
-  const keys = new Set(runs.flatMap((r) => Object.keys(r.params)));
-  const differ = [...keys].filter((k) => !IGNORED_PARAMS.has(k) && new Set(runs.map((r) => r.params[k] ?? '\u0000missing')).size > 1).sort();
+  const params = runs.map((r) => configParams(r.params));
+  const keys = new Set(params.flatMap((p) => Object.keys(p)));
+  const differ = [...keys].filter((k) => !IGNORED_PARAMS.has(k) && new Set(params.map((p) => canonicalValue(p[k]))).size > 1).sort();
   return [...differ.filter((k) => !isLayerParam(k)), ...differ.filter(isLayerParam)];
 }
 
@@ -163,7 +192,7 @@ export function formatComparison(c: Comparison, opts: FormatOptions): string {
     { title: 'final loss', right: true, cell: (r) => num(r.finalLoss) },
     { title: 'final val_loss', right: true, cell: (r) => num(r.finalValLoss) },
     { title: 'train-val gap', right: true, cell: (r) => (r.finalGap === undefined ? '-' : `${r.finalGap >= 0 ? '+' : ''}${r.finalGap.toFixed(4)}`) },
-    { title: 'epochs', right: true, cell: (r) => String(r.epochs) },
+    { title: 'epochs run', right: true, cell: (r) => String(r.epochs) },
     { title: 'wall time', right: true, cell: (r) => formatDuration(r.wallTimeS) },
   ];
   const body = c.rows.map((r) => columns.map((col) => col.cell(r)));
@@ -183,6 +212,29 @@ export function formatComparison(c: Comparison, opts: FormatOptions): string {
   if (c.rows.length > 1 && c.differing.length === 0) lines.push('', 'The runs have the same params.');
   if (hidden.length > 0) lines.push('', `${hidden.length} more params differ: ${groupNames(hidden)} (--param-columns shows more)`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Legend labels: the run name; runs that share a name get the values that tell them apart
+ * (`01-baseline train.epochs=3`), and the run id only when even those are equal.
+ */
+export function runLabels(runs: RunData[]): string[] {
+  const groups = new Map<string, number[]>();
+  runs.forEach((r, i) => groups.set(r.name, [...(groups.get(r.name) ?? []), i]));
+  const labels = runs.map((r) => r.name);
+  for (const members of groups.values()) {
+    if (members.length < 2) continue;
+    const group = members.map((i) => runs[i]!);
+    const keys = differingParams(group).slice(0, 2);
+    for (const i of members) {
+      const p = configParams(runs[i]!.params);
+      if (keys.length) labels[i] = `${runs[i]!.name} ${keys.map((k) => `${k}=${p[k] ?? '-'}`).join(' ')}`;
+    }
+    const seen = new Map<string, number>();
+    for (const i of members) seen.set(labels[i]!, (seen.get(labels[i]!) ?? 0) + 1);
+    for (const i of members) if (seen.get(labels[i]!)! > 1) labels[i] = `${labels[i]} (${runs[i]!.id})`;
+  }
+  return labels;
 }
 
 const METRIC_TITLES: Record<string, string> = { val_accuracy: 'Validation accuracy', val_loss: 'Validation loss', accuracy: 'Training accuracy', loss: 'Training loss' };

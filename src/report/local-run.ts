@@ -2,8 +2,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { flattenValue } from '../config/flatten.js';
+import { loadExperimentText } from '../config/index.js';
 import { readMetrics, readRun } from '../track/runs.js';
 import { historyFromPoints, parseMetricsCsv, type RunData } from './compare.js';
+
+/**
+ * The run's resolved config with today's defaults filled in, flattened: a run trained before a
+ * setting existed then compares equal to one that has its default. Older files that no longer
+ * validate are flattened as written.
+ */
+function resolvedParams(dir: string): Record<string, string> | undefined {
+  const resolved = path.join(dir, 'resolved.yaml');
+  if (!fs.existsSync(resolved)) return undefined;
+  const text = fs.readFileSync(resolved, 'utf8');
+  let value: unknown;
+  try {
+    value = loadExperimentText(text, resolved).experiment;
+  } catch {
+    value = YAML.parse(text);
+  }
+  return Object.fromEntries(Object.entries(flattenValue(value)).map(([k, v]) => [k, String(v)]));
+}
 
 /** A local run folder as the comparison sees it. */
 export async function loadLocalRun(dir: string): Promise<RunData & { dir: string; experiment: string }> {
@@ -16,11 +35,7 @@ export async function loadLocalRun(dir: string): Promise<RunData & { dir: string
   } catch {
     /* a run still going or killed hard has no summary yet */
   }
-  let params = record.params;
-  const resolved = path.join(dir, 'resolved.yaml');
-  if (Object.keys(params).length === 0 && fs.existsSync(resolved)) {
-    params = Object.fromEntries(Object.entries(flattenValue(YAML.parse(fs.readFileSync(resolved, 'utf8')))).map(([k, v]) => [k, String(v)]));
-  }
+  const params = resolvedParams(dir) ?? record.params;
   const wall = summary.wall_time_s ?? (record.endTime !== undefined ? (record.endTime - record.startTime) / 1000 : undefined);
   return {
     dir,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { compareCurvesSpec, compareRuns, differingParams, formatComparison, historyFromPoints, parseMetricsCsv, vegaLiteToSvg, type EpochRow, type RunData } from '../../src/report/index.js';
+import { canonicalValue, compareCurvesSpec, compareRuns, differingParams, formatComparison, historyFromPoints, parseMetricsCsv, runLabels, vegaLiteToSvg, type EpochRow, type RunData } from '../../src/report/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fitspec-compare-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -86,7 +86,7 @@ describe('comparison (pure)', () => {
     expect(text[2]!.slice(col - 6, col)).toBe('0.6800');
     expect(text[3]!.slice(col - 6, col)).toBe('0.6500');
     const md = formatComparison(c, { format: 'markdown' }).trimEnd().split('\n');
-    expect(md[0]).toBe('| run | name | config | aug | best val_accuracy | at epoch | min val_loss epoch | final loss | final val_loss | train-val gap | epochs | wall time |');
+    expect(md[0]).toBe('| run | name | config | aug | best val_accuracy | at epoch | min val_loss epoch | final loss | final val_loss | train-val gap | epochs run | wall time |');
     expect(md[1]).toBe('| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     expect(md[2]).toMatch(/^\| r1 \| baseline \| - \| - \| 0\.6800 \| 5 \| 4 \| 0\.1667 \| 0\.8400 \| \+0\.\d{4} \| 6 \| 10\.0s \|$/);
   });
@@ -108,6 +108,37 @@ describe('comparison (pure)', () => {
     const text = formatComparison(compareRuns(runs), { format: 'text', maxParamColumns: 2 });
     expect(text).toMatch(/^run\s+name\s+config\s+augment\.shear\s+augment\.zoom\s+best/);
     expect(text).toContain('5 more params differ: train.epochs, model.layers.* (4)');
+  });
+
+  it('one column per differing config value: Keras autolog duplicates, placement and presentation are not differences', () => {
+    const fitspecRun = (epochs: string, extra: Record<string, string> = {}) => ({
+      // As the trainer logs them: the resolved config, and the same values under Keras autolog names.
+      params: { 'train.epochs': epochs, epochs, batch_size: '32', seed: '42', 'tracking.runName': `r${epochs}`, 'tracking.runsDir': `/tmp/${epochs}`, ...extra },
+    });
+    const cases: { description: string; runs: { params: Record<string, string> }[]; differing: string[] }[] = [
+      { description: 'epochs appear once, as the config path', runs: [fitspecRun('3'), fitspecRun('5')], differing: ['train.epochs'] },
+      { description: 'a missing value equals an empty list, mapping or null', runs: [fitspecRun('3'), fitspecRun('3', { 'train.callbacks': '[]', 'data.classes': 'null', 'model.base': '{}' })], differing: [] },
+      { description: 'numbers in another notation are equal', runs: [fitspecRun('3', { 'train.optimizer.learningRate': '0.0001' }), fitspecRun('3', { 'train.optimizer.learningRate': '1e-4' })], differing: [] },
+      { description: 'Python and YAML booleans are equal', runs: [fitspecRun('3', { 'train.shuffle': 'True' }), fitspecRun('3', { 'train.shuffle': 'true' })], differing: [] },
+      { description: 'a seed differs like any config value', runs: [fitspecRun('3', { seed: '1' }), fitspecRun('3', { seed: '2' })], differing: ['seed'] },
+      { description: 'runs logged by Keras autolog alone keep their names', runs: [{ params: { epochs: '3', batch_size: '32' } }, { params: { epochs: '4', batch_size: '32' } }], differing: ['epochs'] },
+    ];
+    for (const c of cases) expect(differingParams(c.runs), c.description).toEqual(c.differing);
+    expect(['1e-4', '0.00010', 'None', '[]', 'False', 'relu'].map(canonicalValue)).toEqual(['0.0001', '0.0001', '', '', 'false', 'relu']);
+    const table = formatComparison(compareRuns(cases[0]!.runs.map((r, i) => ({ id: `r${i}`, name: 'x', params: r.params, history: curve(Number(r.params['train.epochs']), 0.6, 0) }))), { format: 'text' });
+    expect(table.split('\n')[0]!.match(/epochs/g)).toEqual(['epochs', 'epochs']);
+    expect(table.split('\n')[0]).toMatch(/^run\s+name\s+config\s+train\.epochs\s+best.*\s+epochs run\s+wall time$/);
+  });
+
+  it('labels the curves with run names, told apart by what differs, and by id only when nothing does', () => {
+    const runs: RunData[] = [
+      { id: 'r1', name: '01-baseline', params: { 'train.epochs': '3', epochs: '3' }, history: [] },
+      { id: 'r2', name: '01-baseline', params: { 'train.epochs': '5', epochs: '5' }, history: [] },
+      { id: 'r3', name: 'augmented', params: { 'train.epochs': '5' }, history: [] },
+      { id: 'r4', name: 'same', params: { 'train.epochs': '5' }, history: [] },
+      { id: 'r5', name: 'same', params: { 'train.epochs': '5' }, history: [] },
+    ];
+    expect(runLabels(runs)).toEqual(['01-baseline train.epochs=3', '01-baseline train.epochs=5', 'augmented', 'same (r4)', 'same (r5)']);
   });
 
   it('reads metrics.csv and metric points into the same rows', () => {
@@ -151,6 +182,20 @@ describe('fitspec compare', () => {
     expect(out).toMatch(/20260101-100003-cccc\s+03-augmentation\s+KILLED\s+tag20260\s+\[\{"flip":\{\}\}\]\s+x\s+0\.7400\s+5\s+4\s+0\.1250\s+.*\s+8\s+1m 30s/);
     const written = readdirSync(runsDir).filter((f) => /^compare-\d{8}-\d{6}\.png$/.test(f));
     expect(written).toHaveLength(1);
+  });
+
+  it('compares the resolved configs with defaults filled in: a default written out is no difference', async () => {
+    const minimal = `name: r\ndata: {source: {type: directory, path: data/x}}\nmodel: {layers: [{flatten: {}}, {dense: {units: 3, activation: softmax}}]}\n`;
+    const d1 = writeRun('resolved', '20260101-100004-dddd', { params: {}, history: curve(3, 0.6, 0), wall: 10 });
+    const d2 = writeRun('resolved', '20260101-100005-eeee', { params: {}, history: curve(3, 0.6, 0), wall: 10 });
+    const d3 = writeRun('resolved', '20260101-100006-ffff', { params: {}, history: curve(3, 0.6, 0), wall: 10 });
+    writeFileSync(join(d1, 'resolved.yaml'), minimal);
+    writeFileSync(join(d2, 'resolved.yaml'), minimal + 'train: {shuffle: true, callbacks: [], optimizer: {name: rmsprop, learningRate: 1.0e-3}}\ntracking: {runName: other}\n');
+    writeFileSync(join(d3, 'resolved.yaml'), minimal + 'train: {epochs: 7}\n');
+    expect(await cli(['compare', d1, d2, '--no-plot'])).toBe(0);
+    expect(out).toContain('The runs have the same params.');
+    expect(await cli(['compare', d1, d2, d3, '--no-plot'])).toBe(0);
+    expect(out.split('\n')[0]).toMatch(/^run\s+name\s+config\s+train\.epochs\s+best/);
   });
 
   it('--metric plots one metric', async () => {

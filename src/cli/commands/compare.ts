@@ -53,9 +53,12 @@ async function loadMlflowRuns(ids: string[], opts: CompareOptions): Promise<RunD
       const keys = MLFLOW_KEYS.filter((k) => k in run.metrics);
       const points = (await Promise.all(keys.map((k) => client.getMetricHistory(run.info.runId, k)))).flat();
       const { startTime, endTime } = run.info;
+      const fitspecId = run.tags['fitspec.run_id'];
+      const runName = run.info.runName ?? run.info.runId;
       return {
-        id: run.tags['fitspec.run_id'] ?? run.info.runId,
-        name: run.info.runName ?? run.info.runId,
+        id: fitspecId ?? run.info.runId,
+        // fitspec names a run `<experiment>-<run id>` unless told otherwise; the id has its own column.
+        name: fitspecId && runName.endsWith(`-${fitspecId}`) ? runName.slice(0, -fitspecId.length - 1) : runName,
         status: run.info.status,
         configHash: run.tags['fitspec.config_hash'],
         params: run.params,
@@ -104,7 +107,7 @@ async function localRuns(runDirs: string[], opts: CompareOptions): Promise<RunDa
 }
 
 async function printAndPlot(runs: RunData[], opts: CompareOptions, maxParamColumns: number): Promise<void> {
-  const { compareRuns, formatComparison, compareCurvesPng } = await import('../../report/compare.js');
+  const { compareRuns, formatComparison, compareCurvesPng, runLabels } = await import('../../report/compare.js');
   process.stdout.write(formatComparison(compareRuns(runs), { format: opts.format, maxParamColumns }));
 
   if (opts.plot) {
@@ -116,9 +119,8 @@ async function printAndPlot(runs: RunData[], opts: CompareOptions, maxParamColum
         hint: available.length ? `did you mean \`${(await import('fastest-levenshtein')).closest(opts.metric, available)}\`?` : undefined,
       });
     }
-    const nameCount = new Map<string, number>();
-    for (const r of runs) nameCount.set(r.name, (nameCount.get(r.name) ?? 0) + 1);
-    const curves = runs.map((r) => ({ label: nameCount.get(r.name)! > 1 ? `${r.name} ${r.id}` : r.name, history: r.history }));
+    const labels = runLabels(runs);
+    const curves = runs.map((r, i) => ({ label: labels[i]!, history: r.history }));
     const out = opts.out ?? path.join(opts.runsDir, `compare-${timestamp()}.png`);
     await compareCurvesPng(curves, out, opts.metric);
     process.stderr.write(`curves written to ${out}\n`);
