@@ -26,12 +26,12 @@ function bundleIsFresh() {
   }
 }
 
-let main;
+let cli;
 if (bundleIsFresh()) {
-  ({ main } = await import('../dist/main.js'));
+  ({ cli } = await import('../dist/main.js'));
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  ({ main } = await import('../src/cli/main.ts'));
+  ({ cli } = await import('../src/cli/main.ts'));
 }
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await cli(process.argv.slice(2));

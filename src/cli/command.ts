@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 /** One CLI command per file, listed in ./commands/index.ts. */
 export interface CliCommand {
   name: string;
+  /** Loads TensorFlow: run in a child process whose stderr is filtered of TensorFlow's start-up lines (src/cli/quiet.ts). */
+  loadsTensorFlow?: boolean;
   register(program: Command): void;
 }
 

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
 import { reportError } from './output.js';
+import { runQuiet, watchFilteringParent } from './quiet.js';
 import { packageVersion } from './version.js';
 
 /** Entry point shared by bin/fitspec.js and tests; returns the process exit code. */
@@ -9,6 +10,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('One YAML file per experiment: validate, train, track, compare.')
     .version(`fitspec ${packageVersion()}`, '-V, --version', 'print the fitspec version')
     .option('--debug', 'print stack traces for every error')
+    .option('--verbose', "also print TensorFlow's own log lines (oneDNN, CPU features, ...)")
     .exitOverride()
     .showHelpAfterError();
   for (const c of commands) c.register(program);
@@ -23,4 +25,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     return reportError(e, debug);
   }
+}
+
+/** Entry point of bin/fitspec.js: like `main`, with TensorFlow's start-up lines kept off stderr. */
+export async function cli(argv: string[]): Promise<number> {
+  watchFilteringParent();
+  const quiet = runQuiet(argv, (name) => commands.some((c) => c.name === name && c.loadsTensorFlow));
+  if (quiet) return quiet;
+  if (argv.includes('--verbose')) process.env.TF_CPP_MIN_LOG_LEVEL ??= '0';
+  return main(argv);
 }

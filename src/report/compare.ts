@@ -44,16 +44,22 @@ export interface Comparison {
   rows: CompareRow[];
 }
 
-/** metrics.csv text -> rows; empty cells are left out, `NaN` / `Infinity` kept as numbers. */
+/**
+ * metrics.csv text -> rows with 0-based epochs; empty cells are left out, `NaN` / `Infinity` kept as
+ * numbers. The file counts epochs from 1; run folders written before that counted from 0, and are
+ * recognised by their epoch 0.
+ */
 export function parseMetricsCsv(text: string): EpochRow[] {
   const records = parse(text, { columns: true, skip_empty_lines: true, relax_column_count: true }) as Record<string, string>[];
-  return records
+  const rows = records
     .map((rec) => {
       const row: Record<string, number> = {};
       for (const [k, v] of Object.entries(rec)) if (v !== undefined && v.trim() !== '') row[k] = Number(v);
       return row as EpochRow;
     })
     .filter((r) => Number.isInteger(r.epoch));
+  const fromZero = rows.some((r) => r.epoch === 0);
+  return fromZero ? rows : rows.map((r) => ({ ...r, epoch: r.epoch - 1 }));
 }
 
 /** Metric points (`metrics.jsonl`, MLflow metric history) -> one row per step, the last value of a key winning. */

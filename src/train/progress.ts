@@ -18,6 +18,8 @@ export function epochProgress(label: string, total: number, opts: { tty?: boolea
       barsize: 24,
       hideCursor: true,
       clearOnComplete: true,
+      // stdout decides whether there is a terminal; stderr may be a pipe (src/cli/quiet.ts).
+      stream: process.stdout,
       etaBuffer: 20,
     },
     cliProgress.Presets.shades_classic,

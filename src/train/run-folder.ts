@@ -23,9 +23,12 @@ export function writeJson(runDir: string, rel: string, value: unknown): string {
 
 export type EpochRow = { epoch: number } & Record<string, number>;
 
-/** metrics.csv with Keras' column names; rewritten whole each epoch so it is always complete and consistent. */
+/**
+ * metrics.csv with Keras' column names, `epoch` counted from 1 as the terminal prints it (the
+ * in-memory rows and MLflow steps are 0-based); rewritten whole each epoch so it is always complete.
+ */
 export function writeMetricsCsv(runDir: string, history: EpochRow[]): string {
   const keys = ['epoch', ...new Set(history.flatMap((r) => Object.keys(r).filter((k) => k !== 'epoch')))];
-  const rows = history.map((r) => keys.map((k) => (r[k] === undefined ? '' : r[k])));
+  const rows = history.map((r) => keys.map((k) => (k === 'epoch' ? r.epoch + 1 : r[k] === undefined ? '' : r[k])));
   return writeText(runDir, 'metrics.csv', stringify([keys, ...rows]));
 }

@@ -43,6 +43,7 @@ export interface RunSummary {
   status: RunStatus;
   epochs: number;
   best_val_accuracy?: number;
+  /** Epoch numbers count from 1, as the terminal, the plots and metrics.csv show them. */
   best_val_accuracy_epoch?: number;
   min_val_loss?: number;
   min_val_loss_epoch?: number;
@@ -303,7 +304,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
         const v = r[key];
         if (v !== undefined && Number.isFinite(v) && (idx < 0 || better(v, h[idx]![key]!))) idx = i;
       });
-      return idx < 0 ? undefined : { value: h[idx]![key]!, epoch: h[idx]!.epoch };
+      return idx < 0 ? undefined : { value: h[idx]![key]!, epoch: h[idx]!.epoch + 1 };
     };
     const acc = best('val_accuracy', (a, b) => a > b);
     const vl = best('val_loss', (a, b) => a < b);

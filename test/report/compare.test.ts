@@ -142,6 +142,8 @@ describe('comparison (pure)', () => {
   });
 
   it('reads metrics.csv and metric points into the same rows', () => {
+    // Today's files count epochs from 1; run folders written before count from 0.
+    expect(parseMetricsCsv('epoch,loss,val_loss\n1,1.5,NaN\n2,1.2,\n')).toEqual([{ epoch: 0, loss: 1.5, val_loss: Number.NaN }, { epoch: 1, loss: 1.2 }]);
     expect(parseMetricsCsv('epoch,loss,val_loss\n0,1.5,NaN\n1,1.2,\n')).toEqual([{ epoch: 0, loss: 1.5, val_loss: Number.NaN }, { epoch: 1, loss: 1.2 }]);
     expect(historyFromPoints([{ key: 'loss', value: 2, step: 1 }, { key: 'loss', value: 3, step: 0 }, { key: 'val_loss', value: 4, step: 1 }])).toEqual([{ epoch: 0, loss: 3 }, { epoch: 1, loss: 2, val_loss: 4 }]);
   });

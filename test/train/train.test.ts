@@ -28,10 +28,15 @@ describe('fitspec train', () => {
     expect(isPng(path.join(run, 'plots/validation_confusion_matrix.png'))).toBe(true);
     expect(isPng(path.join(run, 'plots/augment_preview.png'))).toBe(true);
     const rows = parse(fs.readFileSync(path.join(run, 'metrics.csv')), { columns: true }) as Record<string, string>[];
-    expect(rows.map((x) => x.epoch)).toEqual(['0', '1']);
+    // Epochs count from 1 in every file, as the terminal prints them.
+    expect(rows.map((x) => x.epoch)).toEqual(['1', '2']);
+    expect(r.stdout).toMatch(/^epoch 2\/2: /m);
     for (const k of ['loss', 'accuracy', 'val_loss', 'val_accuracy']) expect(Number.isFinite(Number(rows[1]![k])), k).toBe(true);
     const summary = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ status: 'FINISHED', epochs: 2, backend: 'tensorflow', classes: ['middle', 'old', 'young'] });
+    const bestRow = rows.reduce((b, x) => (Number(x.val_accuracy) > Number(b.val_accuracy) ? x : b));
+    expect(summary.best_val_accuracy_epoch).toBe(Number(bestRow.epoch));
+    expect([1, 2]).toContain(summary.min_val_loss_epoch);
     expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('FINISHED');
     expect(fs.readFileSync(path.join(run, 'split/train.txt'), 'utf8').trim().split('\n')).toHaveLength(24);
     expect(fs.readFileSync(path.join(run, 'config.yaml'), 'utf8')).toBe(fs.readFileSync(file, 'utf8'));
@@ -69,7 +74,7 @@ describe('fitspec train', () => {
     expect(r.stdout).toMatch(new RegExp(`resuming at epoch ${done + 2}`));
     expect(onlyRun(path.join(dir, 'runs'))).toBe(run);
     const rows = parse(fs.readFileSync(path.join(run, 'metrics.csv')), { columns: true }) as Record<string, string>[];
-    expect(rows.map((x) => x.epoch)).toEqual(Array.from({ length: EPOCHS }, (_, i) => String(i)));
+    expect(rows.map((x) => x.epoch)).toEqual(Array.from({ length: EPOCHS }, (_, i) => String(i + 1)));
     const points = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const lossSteps = points.filter((x) => x.key === 'loss').map((x) => x.step);
     expect(lossSteps).toEqual(Array.from({ length: EPOCHS }, (_, i) => i));
@@ -100,8 +105,8 @@ describe('training phases', () => {
     expect(tune.total).toBe(head.total);
     const rows = parse(fs.readFileSync(path.join(run, 'metrics.csv')), { columns: true }) as Record<string, string>[];
     expect(rows.map((x) => [x.epoch, Number(x.lr)])).toEqual([
-      ['0', 0.01],
-      ['1', 0.001],
+      ['1', 0.01],
+      ['2', 0.001],
     ]);
   });
 });

@@ -3,6 +3,7 @@ import { withConfigOptions } from '../command.js';
 
 const command: CliCommand = {
   name: 'augment-preview',
+  loadsTensorFlow: true,
   register(program) {
     withConfigOptions(
       program

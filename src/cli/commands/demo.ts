@@ -8,6 +8,7 @@ const root = PACKAGE_ROOT;
 
 const command: CliCommand = {
   name: 'demo',
+  loadsTensorFlow: true,
   register(program) {
     program
       .command('demo')
@@ -36,7 +37,7 @@ const command: CliCommand = {
             `run folder:       ${result.runDir}`,
             `learning curves:  ${path.join(plots, 'learning_curves.png')}`,
             `confusion matrix: ${path.join(plots, 'validation_confusion_matrix.png')}`,
-            result.summary.best_val_accuracy !== undefined ? `best val_accuracy ${result.summary.best_val_accuracy.toFixed(3)} at epoch ${result.summary.best_val_accuracy_epoch! + 1}` : '',
+            result.summary.best_val_accuracy !== undefined ? `best val_accuracy ${result.summary.best_val_accuracy.toFixed(3)} at epoch ${result.summary.best_val_accuracy_epoch}` : '',
             '',
           ].join('\n'),
         );

@@ -2,6 +2,7 @@ import type { CliCommand } from '../command.js';
 
 const command: CliCommand = {
   name: 'doctor',
+  loadsTensorFlow: true,
   register(program) {
     program
       .command('doctor')

@@ -6,6 +6,7 @@ import { FitspecError } from '../../errors.js';
 
 const command: CliCommand = {
   name: 'evaluate',
+  loadsTensorFlow: true,
   register(program) {
     program
       .command('evaluate')

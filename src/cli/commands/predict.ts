@@ -3,6 +3,7 @@ import type { CliCommand } from '../command.js';
 
 const command: CliCommand = {
   name: 'predict',
+  loadsTensorFlow: true,
   register(program) {
     program
       .command('predict')

@@ -3,6 +3,7 @@ import { printProblems } from '../output.js';
 
 const command: CliCommand = {
   name: 'summary',
+  loadsTensorFlow: true,
   register(program) {
     withConfigOptions(
       program

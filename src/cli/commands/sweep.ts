@@ -20,6 +20,7 @@ const int = (v: string) => Number.parseInt(v, 10);
 
 const command: CliCommand = {
   name: 'sweep',
+  loadsTensorFlow: true,
   register(program) {
     withConfigOptions(
       program

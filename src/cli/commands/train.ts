@@ -6,6 +6,7 @@ import { printProblems } from '../output.js';
 
 const command: CliCommand = {
   name: 'train',
+  loadsTensorFlow: true,
   register(program) {
     withConfigOptions(
       program

@@ -6,6 +6,7 @@ const int = (v: string) => Number.parseInt(v, 10);
 
 const command: CliCommand = {
   name: 'worker',
+  loadsTensorFlow: true,
   register(program) {
     program
       .command('worker')

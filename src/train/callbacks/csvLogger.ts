@@ -11,6 +11,7 @@ type Args = Static<(typeof callbackSchemas)['csvLogger']>;
 /**
  * Keras `CSVLogger`: `epoch` then the metric names in sorted order (fixed at the first epoch), `NA`
  * for a value missing later; with `append`, the header is written only to an empty or new file.
+ * Unlike Keras, `epoch` counts from 1, like every epoch number fitspec prints or writes.
  */
 export class CsvLogger implements Callback {
   readonly kind = 'csvLogger';
@@ -61,7 +62,7 @@ export class CsvLogger implements Callback {
       rows.push(['epoch', ...this.keys]);
       this.writeHeader = false;
     }
-    rows.push([epoch, ...this.keys.map((k) => (logs[k] === undefined ? 'NA' : logs[k]!))]);
+    rows.push([epoch + 1, ...this.keys.map((k) => (logs[k] === undefined ? 'NA' : logs[k]!))]);
     // One append per epoch so the file is complete up to the last finished epoch if training dies.
     appendFileSync(this.file, stringify(rows));
   }

@@ -269,27 +269,27 @@ describe('csvLogger', () => {
 
   it('writes epoch then the sorted metric names, NA for values missing later', async () => {
     await runScripted(make({ csvLogger: {} }), [{ logs: { val_loss: 0.5, loss: 0.7, accuracy: 0.25 } }, { logs: { loss: 0.6, accuracy: 0.5 } }], { runDir: dir });
-    expect(readFileSync(join(dir, 'log.csv'), 'utf8')).toBe('epoch,accuracy,loss,lr,val_loss\n0,0.25,0.7,0.1,0.5\n1,0.5,0.6,0.1,NA\n');
+    expect(readFileSync(join(dir, 'log.csv'), 'utf8')).toBe('epoch,accuracy,loss,lr,val_loss\n1,0.25,0.7,0.1,0.5\n2,0.5,0.6,0.1,NA\n');
   });
 
   it('never writes an `epoch` metric twice (it is the first column)', async () => {
     await runScripted(make({ csvLogger: { filename: 'rows.csv' } }), [{ logs: { epoch: 0, loss: 0.7 } }], { runDir: dir });
-    expect(readFileSync(join(dir, 'rows.csv'), 'utf8')).toBe('epoch,loss,lr\n0,0.7,0.1\n');
+    expect(readFileSync(join(dir, 'rows.csv'), 'utf8')).toBe('epoch,loss,lr\n1,0.7,0.1\n');
   });
 
   it('overwrites by default and appends without a second header with append: true', async () => {
     const spec: CallbackSpecInput = { csvLogger: { filename: 'logs/phase.csv' } };
     await runScripted(make(spec), series('loss', [3]), { runDir: dir });
     await runScripted(make(spec), series('loss', [2]), { runDir: dir, firstEpoch: 1 });
-    expect(readFileSync(join(dir, 'logs/phase.csv'), 'utf8')).toBe('epoch,loss,lr\n1,2,0.1\n');
+    expect(readFileSync(join(dir, 'logs/phase.csv'), 'utf8')).toBe('epoch,loss,lr\n2,2,0.1\n');
     await runScripted(make({ csvLogger: { filename: 'logs/phase.csv', append: true } }), series('loss', [1]), { runDir: dir, firstEpoch: 2 });
-    expect(readFileSync(join(dir, 'logs/phase.csv'), 'utf8')).toBe('epoch,loss,lr\n1,2,0.1\n2,1,0.1\n');
+    expect(readFileSync(join(dir, 'logs/phase.csv'), 'utf8')).toBe('epoch,loss,lr\n2,2,0.1\n3,1,0.1\n');
   });
 
   it('appending to an empty file writes the header', async () => {
     writeFileSync(join(dir, 'empty.csv'), '');
     await runScripted(make({ csvLogger: { filename: 'empty.csv', append: true } }), series('loss', [1]), { runDir: dir });
-    expect(readFileSync(join(dir, 'empty.csv'), 'utf8')).toBe('epoch,loss,lr\n0,1,0.1\n');
+    expect(readFileSync(join(dir, 'empty.csv'), 'utf8')).toBe('epoch,loss,lr\n1,1,0.1\n');
   });
 
   it('refuses a file outside the run folder', async () => {
@@ -349,7 +349,7 @@ describe('resume (getState / setState)', () => {
       const ctx = { totalEpochs: 2, initialLearningRate: 0.1 };
       const first = await runScripted(createCallbacks([{ csvLogger: {} }], ctx), [{ logs: { loss: 2, accuracy: 0.5 } }], { runDir: dir });
       await runScripted(createCallbacks([{ csvLogger: {} }], ctx), [{ logs: { loss: 1, accuracy: 0.75, extra: 3 } }], { runDir: dir, firstEpoch: 1, state: first.state });
-      expect(readFileSync(join(dir, 'log.csv'), 'utf8')).toBe('epoch,accuracy,loss,lr\n0,0.5,2,0.1\n1,0.75,1,0.1\n');
+      expect(readFileSync(join(dir, 'log.csv'), 'utf8')).toBe('epoch,accuracy,loss,lr\n1,0.5,2,0.1\n2,0.75,1,0.1\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
