@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { globSync, isDynamicPattern } from 'tinyglobby';
 import type { DiscoveredClasses } from '../config/checks/types.js';
 import type { DataConfig } from '../config/schema/experiment.js';
 import { fail, type Problem } from '../errors.js';
@@ -220,4 +221,31 @@ export function discoverClasses(data: DataConfig): DiscoveredClasses {
   }
   const d = directoryClasses(data);
   return { classes: d.classes, from: data.classes ? '`data.classes`' : `the class folders of ${d.root}` };
+}
+
+/**
+ * Image files named on a command line: a file as given, a folder as every image inside it
+ * (recursively, sorted, hidden files left out), a glob pattern (quoted, so the shell left it alone)
+ * as the images it matches.
+ */
+export function expandImagePaths(args: string[]): string[] {
+  const out: string[] = [];
+  for (const arg of args) {
+    if (existsSync(arg) && statSync(arg).isDirectory()) {
+      const images = walk(arg).filter(isImage);
+      if (!images.length) fail('predict.no-images', `${arg} holds no images (${IMAGE_EXTENSIONS.join(' ')}).`, { file: arg, expected: 'a folder with image files', received: 'no images' });
+      out.push(...images);
+    } else if (existsSync(arg)) {
+      out.push(arg);
+    } else if (isDynamicPattern(arg)) {
+      const images = globSync(arg, { onlyFiles: true, dot: false, expandDirectories: false })
+        .filter(isImage)
+        .sort();
+      if (!images.length) fail('predict.no-images', `no image matches ${arg}.`, { expected: `image files (${IMAGE_EXTENSIONS.join(' ')})`, received: 'no match' });
+      out.push(...images);
+    } else {
+      fail('predict.missing-image', `Image ${arg} does not exist.`, { file: arg, expected: 'an image file, a folder of images or a quoted glob pattern', received: 'nothing' });
+    }
+  }
+  return out;
 }

@@ -4,6 +4,20 @@ import { Option } from 'commander';
 import type { CliCommand } from '../command.js';
 import { FitspecError } from '../../errors.js';
 
+type Source = import('../../config/schema/experiment.js').DataConfig['source'];
+
+/** `--data` as a data source: a CSV file is a `csv` source, anything else a folder of class folders. */
+function otherSource(opts: { data?: string; images?: string; idColumn?: string; labelColumn?: string }, runSource: Source): Source {
+  const data = opts.data!;
+  const isCsv = fs.existsSync(data) && fs.statSync(data).isFile();
+  if (!isCsv) {
+    if (opts.images || opts.idColumn || opts.labelColumn) throw new FitspecError({ code: 'cli.usage', message: '--images, --id-column and --label-column go with a labels CSV as --data, not a folder.', received: data });
+    return { type: 'directory', path: data };
+  }
+  const csv = runSource.type === 'csv' ? runSource : undefined;
+  return { type: 'csv', labels: data, images: opts.images ?? path.dirname(data), idColumn: opts.idColumn ?? csv?.idColumn ?? 'ID', labelColumn: opts.labelColumn ?? csv?.labelColumn ?? 'Class' } as Source;
+}
+
 const command: CliCommand = {
   name: 'evaluate',
   loadsTensorFlow: true,
@@ -11,11 +25,14 @@ const command: CliCommand = {
     program
       .command('evaluate')
       .argument('<runDir>', 'a finished run folder (runs/<experiment>/<run id>)')
-      .description("Evaluate a run's trained model on its own validation/test split, or on another class-folder dataset")
-      .option('--data <dir>', 'a folder with one subfolder per class (same class names as the run)')
+      .description("Evaluate a run's trained model on its own validation/test split, or on other labelled images")
+      .option('--data <path>', 'other labelled images, in either source form of `data.source`: a folder with one subfolder per class, or a labels CSV (same class names as the run)')
+      .option('--images <dir>', 'with a CSV --data: the folder of the images (default: the folder of the CSV)')
+      .option('--id-column <name>', "with a CSV --data: the column of image ids (default: the run's, else ID)")
+      .option('--label-column <name>', "with a CSV --data: the column of labels (default: the run's, else Class)")
       .addOption(new Option('--part <part>', 'split of the run to evaluate when --data is not given').choices(['validation', 'test', 'train']).default('validation'))
       .option('--json', 'print the report as JSON')
-      .action(async (runDir: string, opts: { data?: string; part: 'validation' | 'test' | 'train'; json?: boolean }) => {
+      .action(async (runDir: string, opts: { data?: string; images?: string; idColumn?: string; labelColumn?: string; part: 'validation' | 'test' | 'train'; json?: boolean }) => {
         const { loadExperiment } = await import('../../config/index.js');
         const exp = loadExperiment(path.join(runDir, 'resolved.yaml')).experiment;
         const { initBackend } = await import('../../backend.js');
@@ -28,8 +45,8 @@ const command: CliCommand = {
         let label: string;
         if (opts.data) {
           const { listSource } = await import('../../data/sources.js');
-          const listing = listSource({ ...exp.data, source: { type: 'directory', path: opts.data }, classes: run.classes });
-          if (listing.problems.length) throw new FitspecError(listing.problems);
+          const listing = listSource({ ...exp.data, source: otherSource(opts, exp.data.source), classes: run.classes });
+          if (listing.problems.length && exp.data.onError === 'fail') throw new FitspecError(listing.problems);
           const probs = await predictFiles(run, exp, listing.items.map((i) => i.file));
           truth = listing.items.map((i) => i.label);
           pred = probs.map((p) => p.indexOf(Math.max(...p)));

@@ -8,11 +8,12 @@ const command: CliCommand = {
     program
       .command('predict')
       .argument('<runDir>', 'a finished run folder (runs/<experiment>/<run id>)')
-      .argument('<images...>', 'image files')
+      .argument('<images...>', 'image files, folders (every image inside) or quoted glob patterns ("photos/*.jpg")')
       .description('Class probabilities of images, from the trained model of a run')
       .option('--json', 'print JSON')
-      .action(async (runDir: string, images: string[], opts: { json?: boolean }) => {
+      .action(async (runDir: string, args: string[], opts: { json?: boolean }) => {
         const { loadExperiment } = await import('../../config/index.js');
+        const images = (await import('../../data/sources.js')).expandImagePaths(args);
         const exp = loadExperiment(path.join(runDir, 'resolved.yaml')).experiment;
         const { initBackend } = await import('../../backend.js');
         await initBackend(exp.train.backend, exp.train.threads);
