@@ -23,6 +23,17 @@ export function padding(size: number): 'valid' | 'same' {
   return size >= 128 ? 'valid' : 'same';
 }
 
+/** The models the benchmark trains: an experiment file of the notebook, and what the bench overrides in it. */
+export const BENCH_MODELS = {
+  /** Notebook step 1: five Conv2D + MaxPool, Dense 512, softmax 3. */
+  baseline: { experiment: '01-baseline.yaml', set: (pad: string) => [0, 2, 4, 6, 8].map((i) => `model.layers.${i}.conv2d.padding=${pad}`), freezeBase: false },
+  /** Notebook step 2: BatchNormalization(axis=1) after every conv and Dense 512, Dropout 0.3 (valid padding: 128x128 only). */
+  'bn-dropout': { experiment: '02-bn-dropout.yaml', set: () => [], freezeBase: false },
+  /** Notebook step 4: VGG16 base (random weights: the speed is the same), frozen, Flatten, Dense 256, softmax 3. */
+  'vgg16-head': { experiment: '04-vgg16-frozen.yaml', set: () => ['model.base.weights=null'], freezeBase: true },
+} as const;
+export type BenchModel = keyof typeof BENCH_MODELS;
+
 /** Deterministic uint8 images and labels (mulberry32), written once and read by every worker. */
 export function generate(size: number, seed = 1234): { images: Uint8Array; labels: Uint8Array } {
   let a = seed >>> 0;
@@ -50,6 +61,7 @@ export interface WorkerResult {
   backend: string;
   /** fitspec's training engine (eager: tfjs op by op; graph: one TensorFlow session run per step). */
   engine?: string;
+  model?: string;
   size: number;
   batch: number;
   warmupSteps: number;

@@ -1,13 +1,14 @@
 /**
- * Trains the notebook's baseline CNN, built by fitspec's own model builder from
- * experiments/01-baseline.yaml, for a fixed number of steps and prints one JSON line.
- * Usage: tsx fitspec-worker.ts <tensorflow|cpu> <size> <warmupSteps> <steps> <dataDir> [batch] [eager|graph]
+ * Trains one of the notebook's models, built by fitspec's own model builder from its experiment
+ * file, for a fixed number of steps and prints one JSON line.
+ * Usage: tsx fitspec-worker.ts <tensorflow|cpu> <size> <warmupSteps> <steps> <dataDir> [batch] [eager|graph] [model]
  */
 import { resolve } from 'node:path';
 import { initBackend } from '../../src/backend.js';
-import { BATCH, CLASSES, IMAGES, padding, readData, type WorkerResult } from './common.js';
+import { BATCH, BENCH_MODELS, CLASSES, IMAGES, padding, readData, type BenchModel, type WorkerResult } from './common.js';
 
-const [backendArg, sizeArg, warmupArg, stepsArg, dataDir, batchArg, engineArg] = process.argv.slice(2);
+const [backendArg, sizeArg, warmupArg, stepsArg, dataDir, batchArg, engineArg, modelArg] = process.argv.slice(2);
+const modelName = (modelArg ?? 'baseline') as BenchModel;
 const engineKind = engineArg === 'graph' ? 'graph' : 'eager';
 const batch = Number(batchArg ?? BATCH);
 const size = Number(sizeArg);
@@ -17,12 +18,14 @@ const steps = Number(stepsArg);
 const info = await initBackend(backendArg as 'tensorflow' | 'cpu');
 const tf = await import('@tensorflow/tfjs');
 const { loadExperiment } = await import('../../src/config/index.js');
-const { buildModel, buildOptimizer } = await import('../../src/model/index.js');
+const { applyTrainable, buildModel, buildOptimizer } = await import('../../src/model/index.js');
 
-const convIndices = [0, 2, 4, 6, 8];
-const set = [`data.image.height=${size}`, `data.image.width=${size}`, ...convIndices.map((i) => `model.layers.${i}.conv2d.padding=${padding(size)}`)];
-const { experiment: exp } = loadExperiment(resolve(import.meta.dirname, '../../experiments/01-baseline.yaml'), { set });
-const { model } = await buildModel(exp);
+const spec = BENCH_MODELS[modelName];
+const set = [`data.image.height=${size}`, `data.image.width=${size}`, ...spec.set(padding(size))];
+const { experiment: exp } = loadExperiment(resolve(import.meta.dirname, '../../experiments', spec.experiment), { set });
+const built = await buildModel(exp);
+if (spec.freezeBase) applyTrainable(built, 'base', undefined);
+const { model } = built;
 model.compile({ optimizer: buildOptimizer(exp.train.optimizer), loss: exp.train.loss, metrics: exp.train.metrics });
 let step = async (x: import('@tensorflow/tfjs').Tensor, y: import('@tensorflow/tfjs').Tensor): Promise<number> => {
   const out = await model.trainOnBatch(x, y);
@@ -62,6 +65,7 @@ const result: WorkerResult = {
   framework: 'fitspec',
   backend: info.name,
   engine: engineKind,
+  model: modelName,
   size,
   batch,
   warmupSteps: warmup,

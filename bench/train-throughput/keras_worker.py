@@ -1,6 +1,6 @@
 """The notebook's baseline CNN in Keras 3 on TensorFlow, trained with train_on_batch on the
 same uint8 images the fitspec worker reads; prints one JSON line.
-Usage: python keras_worker.py <size> <warmup_steps> <steps> <data_dir>"""
+Usage: python keras_worker.py <size> <warmup_steps> <steps> <data_dir> [baseline|bn-dropout|vgg16-head]"""
 import json
 import os
 import resource
@@ -14,6 +14,7 @@ import tensorflow as tf  # noqa: E402
 
 BATCH, CLASSES, IMAGES = 32, 3, 128
 size, warmup, steps, data_dir = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+model_name = sys.argv[5] if len(sys.argv) > 5 else "baseline"
 padding = "valid" if size >= 128 else "same"  # same rule as common.ts
 
 images = np.fromfile(os.path.join(data_dir, f"images-{size}x{size}x3.u8"), dtype=np.uint8)
@@ -24,9 +25,20 @@ batches = [(images[b * BATCH:(b + 1) * BATCH], onehot[b * BATCH:(b + 1) * BATCH]
 
 keras.utils.set_random_seed(42)
 layers = [keras.Input((size, size, 3))]
-for filters in (32, 64, 128, 128, 128):
-    layers += [keras.layers.Conv2D(filters, (3, 3), activation="relu", padding=padding), keras.layers.MaxPooling2D((2, 2))]
-layers += [keras.layers.Flatten(), keras.layers.Dense(512, activation="relu"), keras.layers.Dense(CLASSES, activation="softmax")]
+if model_name == "vgg16-head":
+    # The notebook's step 4: VGG16 convolutional base, frozen, under Flatten, Dense 256, softmax.
+    base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(size, size, 3))
+    base.trainable = False
+    layers += [base, keras.layers.Flatten(), keras.layers.Dense(256, activation="relu"), keras.layers.Dense(CLASSES, activation="softmax")]
+else:
+    bn = model_name == "bn-dropout"  # the notebook's step 2: BatchNormalization(axis=1) and Dropout 0.3
+    for filters in (32, 64, 128, 128, 128):
+        layers += [keras.layers.Conv2D(filters, (3, 3), activation="relu", padding=padding)]
+        layers += [keras.layers.BatchNormalization(axis=1)] if bn else []
+        layers += [keras.layers.MaxPooling2D((2, 2))]
+    layers += [keras.layers.Flatten()] + ([keras.layers.Dropout(0.3)] if bn else [])
+    layers += [keras.layers.Dense(512, activation="relu")] + ([keras.layers.BatchNormalization(axis=1), keras.layers.Dropout(0.3)] if bn else [])
+    layers += [keras.layers.Dense(CLASSES, activation="softmax")]
 model = keras.Sequential(layers)
 model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(learning_rate=1e-4), metrics=["accuracy"])
 
@@ -44,7 +56,7 @@ for s in range(warmup + steps):
         first = time.perf_counter() - started
 seconds = time.perf_counter() - t0
 print(json.dumps({
-    "framework": "keras", "backend": "tensorflow", "size": size, "batch": BATCH, "warmupSteps": warmup, "steps": steps,
+    "framework": "keras", "backend": "tensorflow", "model": model_name, "size": size, "batch": BATCH, "warmupSteps": warmup, "steps": steps,
     "seconds": seconds, "imagesPerSec": steps * BATCH / seconds, "firstStepSeconds": first,
     "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "threads": {"intraOp": tf.config.threading.get_intra_op_parallelism_threads(), "interOp": tf.config.threading.get_inter_op_parallelism_threads()},

@@ -1,8 +1,11 @@
 /**
- * Training throughput of the notebook's baseline CNN: fitspec on native TensorFlow vs Keras 3 on
- * TensorFlow vs fitspec's pure-JS backend, on the same generated images, in one run.
+ * Training throughput of the notebook's models: fitspec on native TensorFlow (graph engine and
+ * eager engine) vs Keras 3 on TensorFlow vs fitspec's pure-JS backend, on the same generated
+ * images, in one run. The baseline CNN at every size; the BN/Dropout model at 128x128 and the
+ * frozen VGG16 head at 64x64.
  *
- *   npm run bench:train [-- --steps=10 --warmup=3 --sizes=128,64 --rounds=1 --cpu-size=64 --cpu-batch=4 --no-keras --no-cpu]
+ *   npm run bench:train [-- --steps=10 --warmup=3 --sizes=128,64 --models=baseline,bn-dropout,vgg16-head
+ *                           --engines=graph,eager --rounds=1 --cpu-size=64 --cpu-batch=4 --no-keras --no-cpu]
  *
  * The pure-JS step uses a batch of 4 by default: one batch of 32 at 64x64 takes over five minutes,
  * and that single-threaded backend's images/s hardly depends on the batch size.
@@ -15,7 +18,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TF_VERSION } from '../../scripts/native/layout.mjs';
-import { BATCH, generate, imagesFile, labelsFile, type WorkerResult } from './common.js';
+import { BATCH, BENCH_MODELS, generate, imagesFile, labelsFile, type BenchModel, type WorkerResult } from './common.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const benchDir = join(root, '.bench');
@@ -30,6 +33,10 @@ const rounds = Number(opts.rounds ?? 1);
 const cpuSize = Number(opts['cpu-size'] ?? 64);
 const cpuBatch = Number(opts['cpu-batch'] ?? 4);
 const stepsFor = (size: number): number => Number(opts.steps ?? (size >= 128 ? 10 : 20));
+const models = String(opts.models ?? Object.keys(BENCH_MODELS).join(',')).split(',') as BenchModel[];
+const engines = String(opts.engines ?? 'graph,eager').split(',');
+/** Which sizes each model runs at: the baseline at all, the others where the notebook comparison needs them. */
+const sizesOf = (m: BenchModel): number[] => (m === 'baseline' ? sizes : sizes.filter((s) => s === (m === 'bn-dropout' ? 128 : 64)));
 
 function parseArgs(argv: string[]): Record<string, string | boolean> {
   const out: Record<string, string | boolean> = {};
@@ -91,31 +98,37 @@ function worker(cmd: string, args: string[], label: string): WorkerResult | unde
   }
 }
 
-const fitspecWorker = (backend: string, size: number, w: number, steps: number, batch = BATCH): WorkerResult | undefined =>
-  worker(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), backend, String(size), String(w), String(steps), dataDir, String(batch)],
-    `fitspec ${backend} ${size}x${size}, batch ${batch}, ${w} warm-up + ${steps} steps`);
-const kerasWorker = (size: number, steps: number): WorkerResult | undefined =>
-  worker(venvPython, [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), String(steps), dataDir],
-    `keras ${size}x${size}, ${warmup} warm-up + ${steps} steps`);
+const fitspecWorker = (backend: string, size: number, w: number, steps: number, batch = BATCH, engine = 'eager', model: BenchModel = 'baseline'): WorkerResult | undefined =>
+  worker(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), backend, String(size), String(w), String(steps), dataDir, String(batch), engine, model],
+    `fitspec ${backend} ${engine} engine, ${model} ${size}x${size}, batch ${batch}, ${w} warm-up + ${steps} steps`);
+const kerasWorker = (size: number, steps: number, model: BenchModel): WorkerResult | undefined =>
+  worker(venvPython, [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), String(steps), dataDir, model],
+    `keras ${model} ${size}x${size}, ${warmup} warm-up + ${steps} steps`);
 
 // ---------------------------------------------------------------------------------------------
 
 const load0 = loadavg()[0]!;
-console.log('train-throughput: notebook baseline CNN (Conv2D 32-64-128-128-128 3x3 relu + MaxPool 2, Dense 512 relu, Dense 3 softmax),');
-console.log(`  RMSprop lr 1e-4, categorical crossentropy, batch ${BATCH}, same generated uint8 images (/255) on every side`);
-console.log(`  at 128x128 the notebook's valid padding; below 128, same padding (valid would shrink the map to nothing)`);
+console.log('train-throughput: the notebook\'s models, RMSprop lr 1e-4, categorical crossentropy, batch 32, same generated uint8 images (/255) on every side');
+console.log('  baseline: Conv2D 32-64-128-128-128 3x3 relu + MaxPool 2, Dense 512 relu, Dense 3 softmax (128x128: valid padding as in the notebook; below: same)');
+console.log('  bn-dropout: the baseline with BatchNormalization(axis=1) after every conv and Dense 512, Dropout 0.3 (128x128)');
+console.log('  vgg16-head: VGG16 base frozen, Flatten, Dense 256 relu, Dense 3 softmax (64x64)');
+console.log('  fitspec engines: graph = one TensorFlow session run per step; eager = tfjs op by op');
 ensureData();
 let kerasVersion: string | undefined;
 if (opts.keras !== false) kerasVersion = ensureVenv();
 
 const results: WorkerResult[] = [];
-for (const size of sizes) {
-  for (let r = 0; r < rounds; r++) {
-    const a = fitspecWorker('tensorflow', size, warmup, stepsFor(size));
-    if (a) results.push(a);
-    if (kerasVersion) {
-      const b = kerasWorker(size, stepsFor(size));
-      if (b) results.push(b);
+for (const model of models) {
+  for (const size of sizesOf(model)) {
+    for (let r = 0; r < rounds; r++) {
+      for (const engine of engines) {
+        const a = fitspecWorker('tensorflow', size, warmup, stepsFor(size), BATCH, engine, model);
+        if (a) results.push(a);
+      }
+      if (kerasVersion) {
+        const b = kerasWorker(size, stepsFor(size), model);
+        if (b) results.push(b);
+      }
     }
   }
 }
@@ -125,10 +138,12 @@ if (opts.cpu !== false) {
 }
 const load1 = loadavg()[0]!;
 
-// Best of the rounds per (size, framework, backend): other processes only ever slow a run down.
+// Best of the rounds per (model, size, framework, backend, engine): other processes only ever slow a run down.
+const keyOf = (r: { model?: string; size: number; framework: string; backend: string; engine?: string }) =>
+  `${r.model ?? 'baseline'}|${r.size}|${r.framework}|${r.backend}|${r.engine ?? ''}`;
 const best = new Map<string, WorkerResult>();
 for (const r of results) {
-  const key = `${r.size}|${r.framework}|${r.backend}`;
+  const key = keyOf(r);
   if (!best.has(key) || best.get(key)!.imagesPerSec < r.imagesPerSec) best.set(key, r);
 }
 
@@ -136,23 +151,28 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log('');
 console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${process.platform}-${process.arch}, Node ${process.version}`);
 console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end${rounds > 1 ? `; best of ${rounds} rounds` : ''}`);
-const header = ['size', 'framework', 'backend', 'versions', 'batch', 'steps', 'images/s', 'ms/step', 'peak RSS'];
+const header = ['model', 'size', 'framework', 'engine', 'backend', 'versions', 'batch', 'steps', 'images/s', 'ms/step', 'peak RSS'];
 const rows: string[][] = [];
 for (const r of best.values()) {
   const versions = Object.entries(r.versions).filter(([k]) => k !== 'python').map(([k, v]) => `${k} ${v}`).join(', ');
-  rows.push([`${r.size}x${r.size}`, r.framework, r.backend, versions, String(r.batch), String(r.steps), r.imagesPerSec.toFixed(r.imagesPerSec < 1 ? 3 : 1),
+  rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, versions, String(r.batch), String(r.steps), r.imagesPerSec.toFixed(r.imagesPerSec < 1 ? 3 : 1),
     ((r.seconds / r.steps) * 1000).toFixed(0), `${r.peakRssMB.toFixed(0)} MB`]);
 }
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-const fmt = (row: string[]): string => row.map((c, i) => (i >= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+const fmt = (row: string[]): string => row.map((c, i) => (i >= 6 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
 console.log(fmt(header));
 for (const row of rows) console.log(fmt(row));
 console.log('');
-for (const size of sizes) {
-  const f = best.get(`${size}|fitspec|tensorflow`);
-  const k = best.get(`${size}|keras|tensorflow`);
-  if (f && k) console.log(`ratio fitspec/keras at ${size}x${size}: ${(f.imagesPerSec / k.imagesPerSec).toFixed(2)}x images/s, ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS`);
-  const c = best.get(`${size}|fitspec|cpu`);
-  if (f && c) console.log(`native vs pure JS at ${size}x${size}: ${(f.imagesPerSec / c.imagesPerSec).toFixed(0)}x faster`);
+for (const model of models) {
+  for (const size of sizesOf(model)) {
+    const k = best.get(keyOf({ model, size, framework: 'keras', backend: 'tensorflow' }));
+    for (const engine of engines) {
+      const f = best.get(keyOf({ model, size, framework: 'fitspec', backend: 'tensorflow', engine }));
+      if (f && k) console.log(`ratio fitspec ${engine}/keras, ${model} ${size}x${size}: ${(f.imagesPerSec / k.imagesPerSec).toFixed(2)}x images/s, ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS`);
+    }
+  }
 }
+const c = best.get(keyOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'cpu', engine: 'eager' }));
+const n = best.get(keyOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'tensorflow', engine: engines[0] }));
+if (c && n) console.log(`native (${engines[0]} engine) vs pure JS at ${cpuSize}x${cpuSize}: ${(n.imagesPerSec / c.imagesPerSec).toFixed(0)}x faster`);
 if (results.length === 0) process.exitCode = 1;

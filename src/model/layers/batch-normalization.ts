@@ -91,7 +91,7 @@ export const batchNormalization: LayerDef<'batchNormalization'> = {
     if (training) {
       // tfjs' moments (biased variance), and its moving-average update: v -= (v - batch) * (1 - momentum).
       mean = g.reduce('Mean', x, reduction, true);
-      variance = g.reduce('Mean', g.unary('Square', g.sub(x, mean)), reduction, true);
+      variance = g.reduce('Mean', g.binary('SquaredDifference', x, mean), reduction, true);
       const decay = g.scalar(1 - bn.momentum);
       for (const [v, batch] of [[bn.movingMean, mean], [bn.movingVariance, variance]] as const) {
         const old = read(v);
@@ -101,9 +101,13 @@ export const batchNormalization: LayerDef<'batchNormalization'> = {
       mean = param(bn.movingMean);
       variance = param(bn.movingVariance);
     }
-    let y = g.mul(g.sub(x, mean), g.unary('Rsqrt', g.add(variance, g.scalar(bn.epsilon))));
-    if (bn.scale && bn.gamma) y = g.mul(y, param(bn.gamma));
-    if (bn.center && bn.beta) y = g.add(y, param(bn.beta));
+    // x * scale + offset with per-channel scale and offset: two passes over the activation map
+    // (and two in the gradient) instead of four.
+    let scale = g.unary('Rsqrt', g.add(variance, g.scalar(bn.epsilon)));
+    if (bn.scale && bn.gamma) scale = g.mul(scale, param(bn.gamma));
+    let offset = g.unary('Neg', g.mul(mean, scale));
+    if (bn.center && bn.beta) offset = g.add(offset, param(bn.beta));
+    const y = g.add(g.mul(x, scale), offset);
     return y;
   },
 };
