@@ -181,12 +181,15 @@ function toInputSchema(node: unknown, merging: boolean, defs: Defs): unknown {
   return out;
 }
 
+const ITEM_NAMES: Record<string, string> = { layers: 'layer', callbacks: 'callback', phases: 'phase' };
+
 /** A property where files merge: `null` deletes it, and a list may instead be `{$patch: [...]}`. */
 function mergeable(s: Json, key: string, defs: Defs): Json {
   if (s.type !== 'array' || !isObj(s.items)) return nullable(s);
   const { type: _t, items: inline, minItems, maxItems, uniqueItems, ...common } = s;
-  // The list and its patches share one item schema (layers appear in the stack, the base and the edits).
-  const items = defs.ref(key, inline as Json);
+  // The list and its patches share one item schema (layers appear in the stack, the base and the edits),
+  // named by the noun editors show in messages such as `Expected "layer"`.
+  const items = (inline as Json).type === 'object' ? defs.ref(ITEM_NAMES[key] ?? `${key}Item`, inline as Json) : (inline as Json);
   return {
     ...common,
     anyOf: [
