@@ -104,7 +104,9 @@ same hash whatever their formatting, inheritance, name or tracking settings. Run
 dotted path, \`~ path: old -> new\`, \`+ path: value\`, \`- path: value\`; layer stacks are aligned by
 layer name when layers have one and otherwise by kind, and shown as inserted, removed or changed
 layers. \`--format markdown\` prints a table for a pull-request comment. Exit code 0 means equal,
-1 different, 2 an error.
+1 different, 2 an error. \`fitspec review BASE [HEAD]\` does this for every experiment between two git
+revisions, listing each one whose resolved config a change affects, through its own file, a file it
+extends or its architecture.
 
 ## Errors and checks
 

@@ -41,6 +41,7 @@ describe('canonical hash', () => {
     ['the runs folder', ['tracking.runsDir=/tmp/elsewhere']],
     ['thread pools', ['train.threads.intraOp=2', 'train.threads.interOp=1']],
     ['the backend', ['train.backend=cpu']],
+    ['the training engine', ['train.engine=eager']],
     ['the image cache', ['data.cache=none']],
     ['a callback that only writes a CSV', ['train.callbacks=[{csvLogger: {filename: x.csv}}]']],
     ['a callback that only saves checkpoints', ['train.callbacks=[{modelCheckpoint: {monitor: val_accuracy, mode: max}}]']],
