@@ -114,4 +114,11 @@ describe('fitspec schema', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(readFileSync(path.join(ROOT, 'schema/experiment.schema.json'), 'utf8'));
   });
+
+  it('--resolved prints the strict schema of resolved configs', () => {
+    const r = run(['schema', '--resolved']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(readFileSync(path.join(ROOT, 'schema/resolved.schema.json'), 'utf8'));
+    expect(JSON.parse(r.stdout).required).toEqual(expect.arrayContaining(['name', 'data', 'model', 'train', 'tracking']));
+  });
 });

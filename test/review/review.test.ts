@@ -176,14 +176,21 @@ describe('fitspec review', () => {
     expect(r.stderr).toContain('git.revision');
   });
 
-  it('never loads TensorFlow', () => {
+  it('never loads TensorFlow, from the sources or as installed', () => {
     const log = path.join(repo, '..', `review-imports-${process.pid}.log`);
     try {
-      const r = fitspec(['review', c0, '--path', 'exp'], { FITSPEC_IMPORT_LOG: log, FITSPEC_FROM_SOURCE: '1' }, ['--import', fixture('record-imports.mjs')]);
-      expect(r.code).toBe(1);
-      const loaded = readFileSync(log, 'utf8').split('\n');
-      expect(loaded.some((l) => l.includes('/src/config/review.ts'))).toBe(true);
-      expect(loaded.filter((l) => l.includes('@tensorflow'))).toEqual([]);
+      // As installed, the bundle in dist/ runs when it is up to date with the sources.
+      for (const fromSource of [true, false]) {
+        rmSync(log, { force: true });
+        const r = fitspec(['review', c0, '--path', 'exp'], { FITSPEC_IMPORT_LOG: log, ...(fromSource ? { FITSPEC_FROM_SOURCE: '1' } : {}) }, ['--import', fixture('record-imports.mjs')]);
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toMatch(/^fitspec review: /);
+        expect(r.code === 0 || r.code === 1).toBe(true);
+        const loaded = readFileSync(log, 'utf8').split('\n');
+        if (fromSource) expect(loaded.some((l) => l.includes('/src/config/review.ts'))).toBe(true);
+        expect(loaded.some((l) => l.includes('/node_modules/ajv/'))).toBe(true);
+        expect(loaded.filter((l) => l.includes('@tensorflow'))).toEqual([]);
+      }
     } finally {
       rmSync(log, { force: true });
     }
