@@ -46,6 +46,9 @@ export interface TrialOutcome {
   /** Hostname and pid of the process that trained it. */
   worker?: string;
   seconds?: number;
+  /** When the worker began and ended the trial (ms since epoch): the gaps between trials are the scheduling overhead. */
+  startedAt?: number;
+  endedAt?: number;
 }
 
 /** sweep.json in the sweep folder, and the same document in Redis for queued sweeps. */

@@ -61,7 +61,7 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     return { trial: job.trial, hash: job.hash, params: job.params, status: 'SKIPPED', metric: m, runId: remoteDone.tags['fitspec.run_id'], mlflowRunId: remoteDone.info.runId, worker };
   }
 
-  const resumable = local.filter((r) => r.record.status !== 'FINISHED' && fs.existsSync(path.join(r.dir, 'checkpoint', 'state.json'))).at(-1);
+  const resumable = local.filter((r) => r.record.status !== 'FINISHED' && hasCheckpoint(r.dir)).at(-1);
   const stale = local.filter((r) => r !== resumable && r.record.status === 'RUNNING');
   if (resumable) log(`continuing the interrupted run ${resumable.dir} from its last checkpoint`);
   else if (local.length || remote.some((r) => r.info.status === 'RUNNING')) log('an earlier attempt left no checkpoint on this machine: training from the start');
@@ -108,6 +108,8 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     resumed: Boolean(resumable),
     worker,
     seconds: (Date.now() - t0) / 1000,
+    startedAt: t0,
+    endedAt: Date.now(),
   };
 }
 
@@ -119,6 +121,22 @@ async function markChild(client: MlflowClient, runId: string, earlier: Awaited<R
   } catch (e) {
     log(`could not update MLflow after the trial: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Whether a run folder can be continued. A worker killed between the removal of the previous
+ * checkpoint and the rename of the new one leaves the new one complete in checkpoint.tmp (its
+ * state.json is written last), which is then put in place.
+ */
+function hasCheckpoint(dir: string): boolean {
+  const final = path.join(dir, 'checkpoint');
+  if (fs.existsSync(path.join(final, 'state.json'))) return true;
+  const tmp = path.join(dir, 'checkpoint.tmp');
+  if (fs.existsSync(path.join(tmp, 'state.json')) && !fs.existsSync(final)) {
+    fs.renameSync(tmp, final);
+    return true;
+  }
+  return false;
 }
 
 /** A run whose worker died (SIGKILL, machine gone) still says RUNNING; the trial finished as another run. */

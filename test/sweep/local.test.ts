@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, synth, tinyExperiment, tmpDir } from '../train/helpers.js';
+import { tinySweep } from './helpers.js';
 
 let dataDir: string;
 
@@ -13,12 +14,7 @@ beforeAll(() => {
 describe('fitspec sweep (embedded runner, no Redis, no tracking server)', () => {
   it('trains each trial once in worker processes, writes the results table, and trains nothing the second time', () => {
     const dir = tmpDir('sweep-local');
-    tinyExperiment(dir, dataDir, '');
-    fs.writeFileSync(path.join(dir, 'tiny.yaml'), fs.readFileSync(path.join(dir, 'tiny.yaml'), 'utf8').replace('split: {train: 8, validation: 4}', 'split: {train: 5, validation: 3}').replace('epochs: 2', 'epochs: 1'));
-    const file = path.join(dir, 'sweep.yaml');
-    fs.writeFileSync(file, `extends: tiny.yaml
-sweep:
-  name: lr
+    const file = tinySweep(dir, dataDir, 1, `  name: lr
   parameters:
     train.optimizer.learningRate: {values: [0.01, 0.001]}
     model.layers.0.conv2d.filters: {values: [2]}

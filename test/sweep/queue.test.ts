@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlflowPython, mlflowServer } from '../setup/mlflow.js';
 import { startRedis, type TestRedis } from '../setup/redis.js';
-import { BIN, cli, cliUntil, synth, tinyExperiment, tmpDir } from '../train/helpers.js';
+import { BIN, cli, cliUntil, synth, tmpDir } from '../train/helpers.js';
+import { tinySweep } from './helpers.js';
 
 let redis: TestRedis;
 let uri: string;
@@ -29,13 +30,7 @@ function files(dir: string): string[] {
 describe('fitspec sweep --queue with fitspec worker (real redis-server, real MLflow)', () => {
   it('survives a Redis crash and a SIGKILLed worker: every trial finishes exactly once, as a child of the sweep run', async () => {
     const dir = tmpDir('sweep-queue');
-    tinyExperiment(dir, dataDir, '');
-    const base = path.join(dir, 'tiny.yaml');
-    fs.writeFileSync(base, fs.readFileSync(base, 'utf8').replace('split: {train: 8, validation: 4}', 'split: {train: 5, validation: 3}').replace('epochs: 2', 'epochs: 4'));
-    const file = path.join(dir, 'sweep.yaml');
-    fs.writeFileSync(file, `extends: tiny.yaml
-sweep:
-  name: q
+    const file = tinySweep(dir, dataDir, 4, `  name: q
   parameters:
     train.optimizer.learningRate: {values: [0.01, 0.003]}
     model.layers.0.conv2d.filters: {values: [2, 4]}
@@ -59,7 +54,7 @@ sweep:
     expect(queued.code, queued.stderr).toBe(0);
     expect(queued.stdout).toContain('done 0, running 0, queued 4, failed 0 (of 4)');
 
-    const workerArgs = ['worker', '--queue', redis.url, '--threads', '1', '--lock', '3', '--exit-when-empty'];
+    const workerArgs = ['worker', '--queue', redis.url, '--threads', '1', '--lock', '8', '--exit-when-empty'];
     const a = cliUntil(workerArgs, dir, /\] epoch 1\/4/, env);
     const b = spawn(process.execPath, [BIN, ...workerArgs], { cwd: dir, env: { ...process.env, ...env } });
     let bOut = '';
@@ -99,7 +94,7 @@ out({
     expect(parent.metrics.best_val_accuracy).toBeGreaterThanOrEqual(0);
     const finished = seen.children.filter((c: any) => c.status === 'FINISHED');
     // Exactly once: four finished children, one per config hash, all under the parent.
-    expect(finished).toHaveLength(4);
+    expect(finished, bOut).toHaveLength(4);
     expect(new Set(finished.map((c: any) => c.hash)).size).toBe(4);
     expect(new Set(finished.map((c: any) => c.trial))).toEqual(new Set(['t001', 't002', 't003', 't004']));
     for (const c of seen.children) expect(c.parent).toBe(parent.id);
@@ -124,5 +119,22 @@ out({
     expect(local.code, local.stderr).toBe(0);
     expect(local.stdout).toContain('4 already finished, 0 to train');
     expect(fs.readdirSync(path.join(dir, 'runs', 'tiny'))).toHaveLength(records.length);
+  }, 300_000);
+
+  it('cancel removes the queued trials of a sweep; a worker then trains nothing', () => {
+    const dir = tmpDir('sweep-cancel');
+    const file = tinySweep(dir, dataDir, 1, '  name: c\n  parameters:\n    train.optimizer.learningRate: {values: [0.01, 0.02]}\n');
+    expect(cli(['sweep', file, '--queue', redis.url], dir).stdout).toContain('2 trials enqueued');
+    const cancel = cli(['sweep', 'cancel', 'c', '--queue', redis.url], dir);
+    expect(cancel.stdout, cancel.stderr).toContain('sweep c: 2 queued trials removed');
+    expect(cli(['sweep', 'status', 'c', '--queue', redis.url], dir).stdout).toContain('queued 0, failed 0, cancelled 2 (of 2)');
+    const w = cli(['worker', '--queue', redis.url, '--exit-when-empty'], dir);
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout).not.toContain('[c t00');
+    expect(fs.existsSync(path.join(dir, 'runs', 'tiny'))).toBe(false);
+    const unknown = cli(['sweep', 'status', 'nope', '--queue', redis.url], dir);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('No sweep named "nope"');
+    expect(unknown.stderr).not.toContain(redis.password);
   });
 });
