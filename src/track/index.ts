@@ -6,7 +6,7 @@ import type { CreateTrackerOptions, Tracker } from './types.js';
 
 export type * from './types.js';
 export { LocalTracker, prepareParams, shortHash, MAX_PARAM_LENGTH } from './local.js';
-export { MlflowTracker } from './mlflow-tracker.js';
+export { MlflowTracker, mlflowRunUrl } from './mlflow-tracker.js';
 export { MlflowClient } from './mlflow/client.js';
 export { MlflowError, isMlflowError, redactUri, httpSettings } from './mlflow/http.js';
 export { trackingUri, mlflowClient } from './connect.js';

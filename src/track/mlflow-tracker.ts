@@ -4,7 +4,7 @@ import { MlflowError, isMlflowError } from './mlflow/http.js';
 import { isFitspecError } from '../errors.js';
 import { RunUploader } from './upload.js';
 import { readMetrics } from './runs.js';
-import type { MetricPoint, RunStart, RunStatus, Tracker } from './types.js';
+import type { MetricPoint, MlflowLink, RunStart, RunStatus, Tracker } from './types.js';
 
 export interface MlflowTrackerOptions {
   /** Metrics are sent at least this often (ms). */
@@ -20,6 +20,12 @@ export interface MlflowTrackerOptions {
 }
 
 export const DEFAULT_WAIT_MS = 5000;
+
+/** `<tracking uri>/#/experiments/<id>/runs/<run id>`: the run's page in the MLflow UI (the uri holds no credentials). */
+export function mlflowRunUrl(link: Pick<MlflowLink, 'uri' | 'experimentId' | 'runId'> | undefined): string | undefined {
+  if (!link?.runId || !link.experimentId || !/^https?:\/\//.test(link.uri)) return undefined;
+  return `${link.uri.replace(/\/+$/, '')}/#/experiments/${link.experimentId}/runs/${link.runId}`;
+}
 /** A slow server that keeps answering may take this many waits in all (a few requests at start, the last uploads at exit). */
 const WAIT_ROUNDS = 4;
 
@@ -43,6 +49,10 @@ export class MlflowTracker implements Tracker {
   private readonly warned: string[] = [];
 
   constructor(private readonly client: MlflowClient, private readonly opts: MlflowTrackerOptions = {}) {}
+
+  runUrl(): string | undefined {
+    return mlflowRunUrl(this.local.record.mlflow);
+  }
 
   /** MLflow run id, once the run exists on the server. */
   get mlflowRunId(): string | undefined {

@@ -47,6 +47,8 @@ export interface Tracker {
   end(status: RunStatus, error?: string): Promise<void>;
   /** Things the user should know, e.g. that the run was kept locally and how to upload it later. */
   warnings(): string[];
+  /** The run's page in the MLflow UI, once the run exists on a tracking server. */
+  runUrl?(): string | undefined;
 }
 
 /** One line of metrics.jsonl. Non-finite values are stored as "NaN", "Infinity", "-Infinity". */

@@ -23,6 +23,24 @@ export function writeJson(runDir: string, rel: string, value: unknown): string {
 
 export type EpochRow = { epoch: number } & Record<string, number>;
 
+/** One `train` or `train --resume` of a run: start and end (ms since epoch) and the seconds between. */
+export interface Session {
+  start: number;
+  end: number;
+  wall_time_s: number;
+}
+
+/** The sessions an earlier summary.json of this run folder recorded (before sessions were, its wall time as one). */
+export function previousSessions(runDir: string): Session[] {
+  try {
+    const s = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as { sessions?: Session[]; wall_time_s?: number };
+    if (Array.isArray(s.sessions)) return s.sessions;
+    return typeof s.wall_time_s === 'number' ? [{ start: 0, end: 0, wall_time_s: s.wall_time_s }] : [];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * metrics.csv with Keras' column names, `epoch` counted from 1 as the terminal prints it (the
  * in-memory rows and MLflow steps are 0-based); rewritten whole each epoch so it is always complete.

@@ -18,7 +18,7 @@ import { evaluate, fitPhase, type FitTiming } from './fit.js';
 import { makeHandle } from './handle.js';
 import { trapInterrupts } from './interrupts.js';
 import { formatLogs } from './progress.js';
-import { newRunId, writeJson, writeMetricsCsv, writeText, type EpochRow } from './run-folder.js';
+import { newRunId, previousSessions, writeJson, writeMetricsCsv, writeText, type EpochRow, type Session } from './run-folder.js';
 
 export interface TrainOptions {
   /** Continue this run folder from its last checkpoint. */
@@ -49,7 +49,9 @@ export interface RunSummary {
   min_val_loss_epoch?: number;
   final: Record<string, number>;
   test?: Record<string, number>;
+  /** Seconds of every session of the run summed: a resumed run counts each `train --resume` too. */
   wall_time_s: number;
+  sessions: Session[];
   data_wait_fraction?: number;
   images_per_sec?: number;
   backend: string;
@@ -105,6 +107,11 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
 
   const tracker = createTracker({ tracking: exp.tracking, log });
   const started = Date.now();
+  const earlierSessions = opts.resume ? previousSessions(runDir) : [];
+  const printRunUrl = () => {
+    const url = tracker.runUrl?.();
+    if (url) log(`MLflow run: ${url}`);
+  };
   let trackingStarted = false;
   const artifact = (rel: string) => {
     if (trackingStarted) tracker.logArtifact(rel);
@@ -164,6 +171,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
       startTime: started,
     });
     trackingStarted = true;
+    printRunUrl();
     for (const rel of ['config.yaml', 'resolved.yaml', 'split']) if (fs.existsSync(path.join(runDir, rel))) artifact(rel);
     if (exp.augment && !opts.resume && !interrupts.signal) {
       // The notebook's figure: one training image and its random variants, so a reviewer sees what the model saw.
@@ -190,6 +198,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
       const rel = writeJson(runDir, 'summary.json', summary);
       if (status !== 'FAILED') artifact(rel);
       if (trackingStarted) {
+        tracker.setTags({ 'fitspec.wall_time_s': String(summary.wall_time_s) });
         const why = failure ? errorMessage(failure.error) : interrupts.signal ? `interrupted by ${interrupts.signal}` : undefined;
         await tracker.end(status, why);
       }
@@ -203,6 +212,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
   }
 
   log(`${status === 'FINISHED' ? 'run finished' : `run ${status.toLowerCase()}`}: ${runDir}`);
+  printRunUrl();
   return { runId, runDir, status, history, summary: summary!, warnings: tracker.warnings() };
 
   /** Every phase's epochs; FINISHED, or KILLED when a signal stopped training. */
@@ -309,6 +319,8 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
     const acc = best('val_accuracy', (a, b) => a > b);
     const vl = best('val_loss', (a, b) => a < b);
     const last = h.at(-1) ?? ({} as EpochRow);
+    const now = Date.now();
+    const sessions = [...earlierSessions, { start: started, end: now, wall_time_s: (now - started) / 1000 }];
     return {
       status,
       epochs: h.length,
@@ -318,7 +330,8 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
       min_val_loss_epoch: vl?.epoch,
       final: Object.fromEntries(Object.entries(last).filter(([k]) => k !== 'epoch')),
       test: testMetrics,
-      wall_time_s: (Date.now() - started) / 1000,
+      wall_time_s: sessions.reduce((s, x) => s + x.wall_time_s, 0),
+      sessions,
       data_wait_fraction: timing.stepTime > 0 ? timing.dataWait / timing.stepTime : undefined,
       images_per_sec: timing.stepTime > 0 ? timing.images / timing.stepTime : undefined,
       backend: backend.name,

@@ -24,6 +24,10 @@ describe('fitspec train with an MLflow server', () => {
     const record = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
     const runId = record.mlflow?.runId as string;
     expect(runId).toBeTruthy();
+    // The run's page in the MLflow UI, printed when the run starts and again when it ends.
+    const url = `${uri.replace(/\/+$/, '')}/#/experiments/${record.mlflow.experimentId}/runs/${runId}`;
+    expect(r.stdout.split('\n').filter((l) => l === `MLflow run: ${url}`)).toHaveLength(2);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`MLflow run: ${url}`);
 
     const seen = await mlflowPython<any>(`
 run = mlflow.get_run(${JSON.stringify(runId)})
@@ -50,6 +54,7 @@ out({
     for (const k of ['loss', 'accuracy', 'val_loss', 'val_accuracy']) expect(seen.hist[k], k).toEqual([0, 1, 2]);
     expect(seen.tags['mlflow.note.content']).toBe('tracked end to end');
     expect(seen.tags['fitspec.config_hash']).toMatch(/^[0-9a-f]{12,64}$/);
+    expect(Number(seen.tags['fitspec.wall_time_s'])).toBe(JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8')).wall_time_s);
     expect(seen.tags['mlflow.source.name']).toContain('tiny.yaml');
     expect(seen.datasets[0].context).toEqual(['training']);
     for (const a of ['config.yaml', 'resolved.yaml', 'metrics.csv', 'model_summary.txt', 'summary.json', 'model/model.json', 'plots/learning_curves.png', 'split/train.txt']) {

@@ -68,6 +68,8 @@ describe('fitspec train', () => {
     expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('KILLED');
     const done = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint/state.json'), 'utf8')).epoch as number;
     expect(done).toBeGreaterThanOrEqual(1);
+    const killed = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
+    expect(killed.sessions).toHaveLength(1);
 
     const r = cli(['train', '--resume', run, '--no-progress'], dir);
     expect(r.code, r.stderr).toBe(0);
@@ -79,6 +81,13 @@ describe('fitspec train', () => {
     const lossSteps = points.filter((x) => x.key === 'loss').map((x) => x.step);
     expect(lossSteps).toEqual(Array.from({ length: EPOCHS }, (_, i) => i));
     expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('FINISHED');
+    // The wall time covers both sessions, not only the resumed one.
+    const summary = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
+    expect(summary.sessions).toHaveLength(2);
+    expect(summary.sessions[0]).toEqual(killed.sessions[0]);
+    expect(summary.sessions[1].start).toBeGreaterThanOrEqual(killed.sessions[0].end);
+    expect(summary.wall_time_s).toBeCloseTo(summary.sessions[0].wall_time_s + summary.sessions[1].wall_time_s, 6);
+    expect(summary.wall_time_s).toBeGreaterThan(summary.sessions[1].wall_time_s);
   });
 });
 

@@ -63,7 +63,8 @@ async function loadMlflowRuns(ids: string[], opts: CompareOptions): Promise<RunD
         configHash: run.tags['fitspec.config_hash'],
         params: run.params,
         history: historyFromPoints(points),
-        wallTimeS: startTime !== undefined && endTime !== undefined && endTime > 0 ? (endTime - startTime) / 1000 : undefined,
+        // fitspec records the training time of every session; MLflow's start and end would count the pauses of a resumed run.
+        wallTimeS: run.tags['fitspec.wall_time_s'] ? Number(run.tags['fitspec.wall_time_s']) : startTime !== undefined && endTime !== undefined && endTime > 0 ? (endTime - startTime) / 1000 : undefined,
       };
     }),
   );
