@@ -1,9 +1,10 @@
 import pc from 'picocolors';
 import { formatProblem, isFitspecError, type Problem } from '../errors.js';
+import { redactCredentials } from '../redact.js';
 
 export function printProblems(problems: Problem[], stream: NodeJS.WriteStream = process.stderr): void {
   for (const p of problems) {
-    const text = formatProblem(p);
+    const text = redactCredentials(formatProblem(p));
     stream.write((p.severity === 'warning' ? pc.yellow(text) : pc.red(text)) + '\n');
   }
 }
@@ -16,7 +17,7 @@ export function reportError(e: unknown, debug: boolean): number {
     return 2;
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  process.stderr.write(pc.red(`internal error: ${err.message}`) + '\n');
+  process.stderr.write(pc.red(`internal error: ${redactCredentials(err.message)}`) + '\n');
   process.stderr.write((debug ? err.stack ?? '' : 'run again with --debug for the stack trace, and please report it') + '\n');
   return 1;
 }

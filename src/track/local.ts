@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeF
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { MetricPoint, MlflowLink, RunRecord, RunStart, RunStatus, Tracker } from './types.js';
+import { redactCredentials, redactValues } from '../redact.js';
 import { encodeNumber, paramString } from './values.js';
 
 /** MLflow accepts 6000 characters per param value; stay well below in case the backend counts bytes. */
@@ -67,7 +68,8 @@ export class LocalTracker implements Tracker {
   async start(run: RunStart): Promise<void> {
     this.runDir = run.runDir;
     mkdirSync(run.runDir, { recursive: true });
-    const { params, long } = prepareParams(run.params);
+    // URL credentials (tracking.uri = http://user:password@host) are never stored.
+    const { params, long } = prepareParams(redactValues(run.params));
     const artifacts: string[] = [];
     for (const [k, text] of Object.entries(long)) {
       const rel = paramFileName(k);
@@ -86,7 +88,7 @@ export class LocalTracker implements Tracker {
       status: 'RUNNING',
       startTime: same?.startTime ?? run.startTime,
       params,
-      tags: { ...run.tags },
+      tags: redactValues(run.tags),
       ...(run.dataset ? { dataset: run.dataset } : {}),
       artifacts: [...new Set([...(same?.artifacts ?? []), ...artifacts])],
       ...(same?.mlflow ? { mlflow: { ...same.mlflow, synced: false } } : {}),
@@ -105,7 +107,7 @@ export class LocalTracker implements Tracker {
 
   setTags(tags: Record<string, string>): void {
     const r = this.need();
-    Object.assign(r.tags, tags);
+    Object.assign(r.tags, redactValues(tags));
     this.save();
   }
 
@@ -121,8 +123,8 @@ export class LocalTracker implements Tracker {
     r.status = status;
     r.endTime = Date.now();
     if (error !== undefined) {
-      r.error = error;
-      r.tags['fitspec.error'] = error;
+      r.error = redactCredentials(error);
+      r.tags['fitspec.error'] = r.error;
     }
     this.save();
   }

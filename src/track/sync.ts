@@ -1,5 +1,6 @@
 import { FitspecError, isFitspecError, type Problem } from '../errors.js';
 import { mlflowClient } from './connect.js';
+import { lockRun } from './lock.js';
 import { listRuns, readMetrics, readRun, type RunFolder } from './runs.js';
 import { RunUploader, fileStore } from './upload.js';
 import { isMlflowError } from './mlflow/http.js';
@@ -26,6 +27,17 @@ export interface SyncOptions {
 
 /** Uploads one run folder to MLflow, or completes an earlier partial upload; safe to repeat. */
 export async function syncRun(dir: string, opts: SyncOptions = {}): Promise<SyncResult> {
+  readRun(dir);
+  // A run being trained (or synced by another process) is written by that process only.
+  const lock = lockRun(dir, 'fitspec sync');
+  try {
+    return await syncLocked(dir, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function syncLocked(dir: string, opts: SyncOptions): Promise<SyncResult> {
   const env = opts.env ?? process.env;
   const { record } = readRun(dir);
   const uri = opts.uri || env.MLFLOW_TRACKING_URI || record.mlflow?.uri;

@@ -6,9 +6,10 @@ import { flattenConfig, type LoadedExperiment } from '../config/index.js';
 import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
 import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
 import { FitspecError, isFitspecError } from '../errors.js';
+import { redactCredentials, redactValues } from '../redact.js';
 import { applyTrainable, buildModel, formatSummary, saveModel, summarize, type BuiltModel } from '../model/index.js';
 import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
-import { createTracker, gitInfo, kerasAutologParams, standardTags, type RunStatus } from '../track/index.js';
+import { createTracker, gitInfo, kerasAutologParams, lockRun, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
 import { readCheckpointState, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -88,7 +89,50 @@ export function resolvePhases(exp: Experiment): Phase[] {
 }
 
 export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): Promise<TrainResult> {
-  const log = opts.log ?? ((m: string) => process.stdout.write(m + '\n'));
+  let lock: RunLock | undefined;
+  try {
+    if (opts.resume) lock = openForResume(opts.resume);
+    return await trainLocked(loaded, opts, (runDir) => (lock ??= lockRun(runDir, 'fitspec train')));
+  } finally {
+    lock?.release();
+  }
+}
+
+/**
+ * Takes the run folder's lock, then checks that it can be resumed: a FINISHED run is final (resuming
+ * would replace its trained model and reports with an earlier checkpoint's).
+ */
+function openForResume(runDir: string): RunLock {
+  readRun(runDir);
+  const lock = lockRun(runDir, 'fitspec train --resume');
+  try {
+    const { record } = readRun(runDir);
+    if (record.status === 'FINISHED') {
+      throw new FitspecError({
+        code: 'train.resume-finished',
+        message: `${runDir} already finished${record.endTime ? ` (${new Date(record.endTime).toISOString()})` : ''}: there is nothing to resume, and its trained model and reports stay as they are`,
+        file: runDir,
+        hint: `to train the same experiment again, start a new run: fitspec train ${path.join(runDir, 'resolved.yaml')}`,
+      });
+    }
+    if (!readCheckpointState(runDir)) {
+      throw new FitspecError({
+        code: 'train.no-checkpoint',
+        message: `${runDir} was ${record.status === 'RUNNING' ? 'stopped' : record.status} before its first epoch ended: it has no checkpoint to resume from`,
+        file: runDir,
+        hint: `start it again as a new run: fitspec train ${path.join(runDir, 'resolved.yaml')}`,
+      });
+    }
+    return lock;
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNewRun: (runDir: string) => void): Promise<TrainResult> {
+  const print = opts.log ?? ((m: string) => process.stdout.write(m + '\n'));
+  const log = (m: string) => print(redactCredentials(m));
   const exp = loaded.experiment;
   const backend = await initBackend(exp.train.backend, exp.train.threads);
   log(describeBackend(backend));
@@ -100,10 +144,10 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
 
   // A new run, or the run being resumed.
   const resumeState = opts.resume ? readCheckpointState(opts.resume) : undefined;
-  if (opts.resume && !resumeState) throw new FitspecError({ code: 'train.no-checkpoint', message: `${opts.resume} has no checkpoint to resume from (checkpoint/state.json).`, file: opts.resume });
   const runId = opts.resume ? path.basename(opts.resume) : newRunId();
   const runDir = opts.resume ?? path.join(exp.tracking.runsDir, exp.name, runId);
   fs.mkdirSync(runDir, { recursive: true });
+  lockNewRun(runDir);
 
   const tracker = createTracker({ tracking: exp.tracking, log });
   const started = Date.now();
@@ -118,13 +162,14 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
   };
 
   if (!opts.resume) {
-    writeText(runDir, 'config.yaml', loaded.sourceText);
-    writeText(runDir, 'resolved.yaml', loaded.resolvedYaml);
+    // The files as written, but without URL credentials: a run folder is shared, its config is logged to MLflow.
+    writeText(runDir, 'config.yaml', redactCredentials(loaded.sourceText));
+    writeText(runDir, 'resolved.yaml', redactCredentials(loaded.resolvedYaml));
     writeSplit(data, path.join(runDir, 'split'));
   }
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
-  const params = { ...flattenConfig(exp), ...kerasAutologParams(exp) };
-  const tags = standardTags({
+  const params = redactValues({ ...flattenConfig(exp), ...kerasAutologParams(exp) });
+  const tags = redactValues(standardTags({
     runName,
     sourceName: loaded.file,
     git: gitInfo(process.cwd()),
@@ -136,7 +181,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
     overrides: loaded.overrides,
     runId,
     extra: exp.tracking.tags,
-  });
+  }));
 
   // From here on the run exists: whatever happens, the `finally` below records how it ended,
   // removes the signal handlers and frees the model and the engine.
@@ -164,7 +209,7 @@ export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): 
         name: `${exp.name}-data`,
         digest: data.splitDigest.slice(0, 8),
         sourceType: data.source.type,
-        source: JSON.stringify(data.source),
+        source: redactCredentials(JSON.stringify(data.source)),
         profile: data.profile,
         context: 'training',
       },

@@ -23,6 +23,13 @@ const command: CliCommand = {
         // The run folder keeps the resolved config, so a resumed run trains exactly what it started with.
         source = path.join(opts.resume, 'resolved.yaml');
         if (file) throw new FitspecError({ code: 'cli.usage', message: 'Give either an experiment file or --resume RUN_DIR, not both.' });
+        if (opts.set.length) {
+          throw new FitspecError({
+            code: 'cli.resume-set',
+            message: `--resume continues a run exactly as it started (${source}); --set ${opts.set[0]} would change what it trains, so it is not accepted with --resume`,
+            hint: `to train with other values, start a new run: fitspec train ${source} --set ...; tracking credentials for a resumed run go in MLFLOW_TRACKING_URI or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD`,
+          });
+        }
       }
       if (!source) throw new FitspecError({ code: 'cli.usage', message: 'Missing the experiment file: fitspec train experiments/01-baseline.yaml' });
       // The model is checked against the classes in the data before TensorFlow loads and before any run exists.

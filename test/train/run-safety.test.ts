@@ -1,0 +1,105 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, cliUntil, onlyRun, synth, tinyExperiment, tmpDir } from './helpers.js';
+
+let dataDir: string;
+
+beforeAll(() => {
+  dataDir = path.join(tmpDir('data'), 'faces');
+  synth(dataDir, 12);
+});
+
+/** Every file of a folder with its content hash and modification time. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = `${crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')} ${fs.statSync(p).mtimeMs}`;
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** A run stopped by SIGTERM after its second epoch, with `epochs` epochs in all. */
+async function killedRun(dir: string, epochs: number): Promise<string> {
+  const file = tinyExperiment(dir, dataDir);
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('epochs: 2', `epochs: ${epochs}`));
+  const p = cliUntil(['train', file, '--no-progress'], dir, new RegExp(`epoch 2/${epochs}:`));
+  await p.matched;
+  p.child.kill('SIGTERM');
+  expect(await p.exited).toBe(130);
+  return onlyRun(path.join(dir, 'runs'));
+}
+
+describe('a finished run is final', () => {
+  it('--resume of a FINISHED run exits 2 and writes nothing', () => {
+    const dir = tmpDir('final');
+    const file = tinyExperiment(dir, dataDir);
+    expect(cli(['train', file, '--no-progress'], dir).code).toBe(0);
+    const run = onlyRun(path.join(dir, 'runs'));
+    const before = snapshot(run);
+    const r = cli(['train', '--resume', run, '--no-progress'], dir);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/already finished/);
+    expect(r.stderr).toContain('resolved.yaml');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(snapshot(run)).toEqual(before);
+  });
+});
+
+describe('--resume takes the run as it started', () => {
+  it('refuses --set, saying why, and writes nothing', async () => {
+    const dir = tmpDir('resume-set');
+    const run = await killedRun(dir, 40);
+    const before = snapshot(run);
+    const r = cli(['train', '--resume', run, '--set', 'train.epochs=2', '--no-progress'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--set train\.epochs=2 would change what it trains/);
+    expect(snapshot(run)).toEqual(before);
+  });
+
+  it('a run stopped before its first epoch ended says it cannot be resumed', () => {
+    const dir = tmpDir('no-ckpt');
+    const file = tinyExperiment(dir, dataDir);
+    const run = path.join(dir, 'runs', 'tiny', 'r1');
+    fs.mkdirSync(run, { recursive: true });
+    fs.copyFileSync(file, path.join(run, 'resolved.yaml'));
+    fs.writeFileSync(path.join(run, 'run.json'), JSON.stringify({ format: 1, runId: 'r1', experimentName: 'tiny', runName: 'tiny-r1', status: 'KILLED', startTime: 1, params: {}, tags: {}, artifacts: [] }));
+    const r = cli(['train', '--resume', run, '--no-progress'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/KILLED before its first epoch ended: it has no checkpoint/);
+    expect(fs.existsSync(path.join(run, 'run.lock'))).toBe(false);
+  });
+});
+
+describe('one writer per run folder', () => {
+  it('two resumes at once: one trains, the other exits 2 naming it; a stale lock is taken over; no metric point twice', async () => {
+    const EPOCHS = 40;
+    const dir = tmpDir('two-writers');
+    const run = await killedRun(dir, EPOCHS);
+    // Left behind by a process that died (SIGKILL, power cut): taken over.
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    fs.writeFileSync(path.join(run, 'run.lock'), JSON.stringify({ pid: dead, host: os.hostname(), started: '2026-01-01T00:00:00Z', command: 'fitspec train', token: 'old' }));
+
+    const first = cliUntil(['train', '--resume', run, '--no-progress'], dir, /resuming at epoch/);
+    await first.matched;
+    const second = cli(['train', '--resume', run, '--no-progress'], dir);
+    expect(second.code, second.stderr).toBe(2);
+    expect(second.stderr).toMatch(new RegExp(`in use by \`fitspec train --resume\` \\(pid ${first.child.pid} on ${os.hostname()}`));
+    expect(await first.exited, first.output()).toBe(0);
+
+    const points = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const keys = points.map((p) => `${p.key}@${p.step}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(points.filter((p) => p.key === 'loss').map((p) => p.step)).toEqual(Array.from({ length: EPOCHS }, (_, i) => i));
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('FINISHED');
+    expect(fs.existsSync(path.join(run, 'run.lock'))).toBe(false);
+  });
+});
