@@ -57,9 +57,15 @@ export function valueLabel(spec: { values?: unknown[]; labels?: string[] } | und
 export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const userSets = opts.set ?? [];
   const { loaded: base, origins } = loadDetailed(file, { set: userSets });
-  const sweep = base.experiment.sweep;
-  if (!sweep) throw new FitspecError({ code: 'sweep.missing', message: `${file} has no \`sweep:\` block: add one (method, metric, parameters) or \`extends\` the experiment from a sweep file.`, file, path: 'sweep' });
+  const written = base.experiment.sweep;
+  if (!written) throw new FitspecError({ code: 'sweep.missing', message: `${file} has no \`sweep:\` block: add one (method, metric, parameters) or \`extends\` the experiment from a sweep file.`, file, path: 'sweep' });
   const place = placer(origins);
+  // Parameters in the order they are written (the resolved config sorts them): the first varies slowest in a grid, and tables show them so.
+  const line = (k: string) => {
+    const o = origins.get(`sweep.parameters.${k}`)?.key;
+    return o?.kind === 'file' ? o.line : Number.MAX_SAFE_INTEGER;
+  };
+  const sweep: SweepConfig = { ...written, parameters: Object.fromEntries(Object.entries(written.parameters).sort(([a], [b]) => line(a) - line(b))) };
   const keys = Object.keys(sweep.parameters);
 
   const specProblems: Problem[] = [];

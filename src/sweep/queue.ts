@@ -20,12 +20,12 @@ const jobId = (sweep: string, hash: string) => `${sweep}__${hash.slice(0, 16)}`;
 const OPEN_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
 
 /** One sentence for an unreachable or refusing Redis; the URL is shown without its password. */
-function unreachable(url: string, e: unknown): FitspecError {
+function unreachable(url: string, e: unknown, consequence: string): FitspecError {
   const err = e as NodeJS.ErrnoException;
   const why = err?.code ?? String(err?.message ?? e).split('\n')[0];
   return new FitspecError({
     code: 'queue.unreachable',
-    message: `Redis at ${showQueueUrl(url)} is not reachable (${why}): start it (\`redis-server --appendonly yes\`) or check --queue; nothing was enqueued.`,
+    message: `Redis at ${showQueueUrl(url)} is not reachable (${why}): start it (\`redis-server --appendonly yes\`) or check --queue${consequence}.`,
     received: redactUri(url),
   });
 }
@@ -43,7 +43,7 @@ function parseUrl(url: string): void {
 }
 
 /** A connection that has answered PING; BullMQ's connections are made from the same URL. */
-async function connect(url: string, opts: RedisOptions = {}): Promise<Redis> {
+async function connect(url: string, opts: RedisOptions = {}, consequence = ''): Promise<Redis> {
   parseUrl(url);
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 5000, enableOfflineQueue: false });
   let cause: unknown;
@@ -53,7 +53,7 @@ async function connect(url: string, opts: RedisOptions = {}): Promise<Redis> {
     await probe.ping();
   } catch (e) {
     probe.disconnect();
-    throw unreachable(url, cause ?? e);
+    throw unreachable(url, cause ?? e, consequence);
   }
   probe.disconnect();
   const conn = new Redis(url, { maxRetriesPerRequest: null, ...opts });
@@ -64,7 +64,7 @@ async function connect(url: string, opts: RedisOptions = {}): Promise<Redis> {
 
 /** Fails with one sentence, before anything is created, when Redis cannot be reached. */
 export async function checkQueue(url: string): Promise<void> {
-  (await connect(url)).disconnect();
+  (await connect(url, {}, '; nothing was enqueued')).disconnect();
 }
 
 /** A Redis URL for messages: the password replaced by `***`. */
@@ -91,7 +91,7 @@ export interface EnqueueResult {
 
 /** Adds the sweep's missing trials; failed ones are given one more chance, finished ones never run twice. */
 export async function enqueueSweep(url: string, meta: SweepMeta, jobs: TrialJob[]): Promise<EnqueueResult> {
-  const conn = await connect(url);
+  const conn = await connect(url, {}, '; nothing was enqueued');
   const queue = new Queue(QUEUE_NAME, { connection: conn });
   try {
     await conn.set(metaKey(meta.name), JSON.stringify({ ...meta, queue: redactUri(url), cancelled: false }));

@@ -21,7 +21,7 @@ describe('fitspec sweep (embedded runner, no Redis, no tracking server)', () => 
 `);
     const dry = cli(['sweep', file, '--dry-run'], dir);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toMatch(/t001\s+2\s+0\.01\s+[0-9a-f]{12}\s+to train/);
+    expect(dry.stdout).toMatch(/t001\s+0\.01\s+2\s+[0-9a-f]{12}\s+to train/);
     expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);
 
     const first = cli(['sweep', file, '--parallel', '2'], dir, { MLFLOW_TRACKING_URI: '' });
@@ -34,7 +34,8 @@ describe('fitspec sweep (embedded runner, no Redis, no tracking server)', () => 
     expect(records.map((r) => r.tags['fitspec.sweep'])).toEqual(['lr', 'lr']);
     expect(new Set(records.map((r) => r.tags['fitspec.sweep_trial']))).toEqual(new Set(['t001', 't002']));
     const csv = fs.readFileSync(path.join(dir, 'runs', 'sweeps', 'lr', 'results.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('trial,model.layers.0.conv2d.filters,train.optimizer.learningRate,val_accuracy,status,run,hash,error');
+    // Parameters in the order the sweep block lists them.
+    expect(csv[0]).toBe('trial,train.optimizer.learningRate,model.layers.0.conv2d.filters,val_accuracy,status,run,hash,error');
     expect(csv.slice(1).map((l) => l.split(',')[4])).toEqual(['FINISHED', 'FINISHED']);
 
     const again = cli(['sweep', file], dir, { MLFLOW_TRACKING_URI: '' });
