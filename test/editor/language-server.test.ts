@@ -86,6 +86,13 @@ describe('the YAML language server (as editors run it) on experiment files', () 
     const completion = await server.completion(file, 4, 2);
     expect(completion?.items.map((c) => c.label)).toEqual(expect.arrayContaining(['epochs', 'batchSize', 'callbacks', 'phases']));
     server.close(file);
+    // Inside a $patch edit, the new layer's kinds complete too.
+    const patch = `${MODELINE}extends: 01-baseline.yaml\nmodel:\n  layers:\n    $patch:\n      - insertAfter: flatten\n        with:\n          dr\n`;
+    const patchFile = path.join(EXPERIMENTS, 'unsaved-patch.yaml');
+    await server.open(patchFile, patch);
+    const kinds = await server.completion(patchFile, 7, 12);
+    expect(kinds?.items.map((c) => c.label)).toEqual(expect.arrayContaining(['dropout', 'dense', 'conv2d', 'batchNormalization']));
+    server.close(patchFile);
   }, 30_000);
 });
 

@@ -25,6 +25,7 @@ export class YamlLanguageServer {
   private diagnostics = new Map<string, Diagnostic[]>();
   private waiters = new Map<string, ((d: Diagnostic[]) => void)[]>();
   private settings: Record<string, unknown>;
+  private opened = 0;
   stderr = '';
 
   constructor(settings: Record<string, unknown> = {}) {
@@ -108,8 +109,11 @@ export class YamlLanguageServer {
   async settle(file: string, text: string, accept: (d: Diagnostic[]) => boolean, timeoutMs = 30_000): Promise<Diagnostic[]> {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const d = await this.open(file, text);
-      this.close(file);
+      // A fresh name each time: closing a document publishes empty diagnostics for it, which must not
+      // be mistaken for the result of opening it again.
+      const name = file.replace(/(\.ya?ml)$/, `-${++this.opened}$1`);
+      const d = await this.open(name, text);
+      this.close(name);
       if (accept(d) || Date.now() > until) return d;
       await new Promise((r) => setTimeout(r, 200));
     }
