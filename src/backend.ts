@@ -53,6 +53,11 @@ const SLOW_WARNING =
 
 let current: { choice: BackendChoice; info: Promise<BackendInfo> } | undefined;
 
+/** The backend this process initialized, if any (without initializing one). */
+export function activeBackend(): Promise<BackendInfo> | undefined {
+  return current?.info;
+}
+
 /**
  * Initializes the backend for `choice`; later calls return the same result.
  * `auto` takes the GPU when usable, else native TensorFlow, else the pure-JS backend with a loud warning.

@@ -3,7 +3,9 @@ import { freemem } from 'node:os';
 import { join } from 'node:path';
 import type { DataConfig } from '../config/schema/experiment.js';
 import { FitspecError, fail, type Problem } from '../errors.js';
-import type { ImageSpec } from './decode.js';
+import { activeBackend } from '../backend.js';
+import type { BatchDecoder } from './decode-native.js';
+import { DecodeError, type ImageSpec } from './decode.js';
 import { MemoryStore, createStore, type CacheMode, type ImageStore } from './store.js';
 import { listSource, type Item } from './sources.js';
 import { PART_NAMES, splitDigest, stratifiedSplit, type PartName } from './split.js';
@@ -56,6 +58,39 @@ function throwProblems(problems: Problem[]): never {
     shown[shown.length - 1] = { ...shown[shown.length - 1]!, hint: shown[shown.length - 1]!.hint ?? 'Fix the file, or set `data.onError: skip` to leave such files out (they are listed in the run summary).' };
   }
   throw new FitspecError(shown);
+}
+
+/**
+ * TensorFlow's decode and resize ops when this process runs the native backend (set up by the
+ * trainer before it prepares the data); otherwise undefined and sharp decodes everything. Commands
+ * that never start a backend (`data check`) do not load TensorFlow for this.
+ */
+async function nativeDecoder(spec: ImageSpec): Promise<BatchDecoder | undefined> {
+  const info = await activeBackend()?.catch(() => undefined);
+  if (!info?.native || process.env.FITSPEC_DECODER === 'sharp') return undefined;
+  const tf = await import('@tensorflow/tfjs');
+  const { tensorflowDecoder } = await import('./decode-native.js');
+  return tensorflowDecoder(tf, spec);
+}
+
+/**
+ * Pixels of `files`, one record after another, decoded as prepareData decodes them (the same
+ * decoder, so a model sees at prediction time what it saw in training); DecodeError names the file.
+ */
+export async function decodeLikeTraining(files: readonly string[], spec: ImageSpec): Promise<Uint8Array> {
+  const store = new MemoryStore(spec, undefined, await nativeDecoder(spec));
+  const failed = await store.fill(files);
+  for (const f of files) {
+    const why = failed.get(f);
+    if (why === undefined) continue;
+    const e = new DecodeError(why);
+    e.file = f;
+    throw e;
+  }
+  const out = new Uint8Array(files.length * store.frame);
+  const reader = await store.reader();
+  await reader.read(files, out);
+  return out;
 }
 
 const MB = 1024 * 1024;
@@ -114,7 +149,7 @@ export async function prepareData(data: DataConfig, seed: number, opts: { log?: 
   // A split that cannot be satisfied fails now, not after decoding every image.
   if (data.onError === 'fail') stratifiedSplit(listing.items, listing.classes, data.split, seed, 'fail');
   const mode = chooseCache(data, listing.items.length, spec, log);
-  const store = createStore(mode, spec, log);
+  const store = createStore(mode, spec, log, await nativeDecoder(spec));
 
   const t0 = Date.now();
   const failed = await store.fill(listing.items.map((it) => it.file));

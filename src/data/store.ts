@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
+import type { BatchDecoder } from './decode-native.js';
 import { DECODE_CONCURRENCY, DECODER_VERSION, DecodeError, cacheRoot, decodeFile, mapLimit, type ImageSpec } from './decode.js';
 
 export type CacheMode = 'memory' | 'disk' | 'none';
@@ -32,8 +33,15 @@ export abstract class ImageStore {
   constructor(
     readonly spec: ImageSpec,
     protected readonly warn: (msg: string) => void = () => {},
+    /** Decodes what it can, many images per call (TensorFlow's ops); sharp does the rest. */
+    protected readonly batchDecoder?: BatchDecoder,
   ) {
     this.frame = spec.height * spec.width * spec.channels;
+  }
+
+  /** Which decoder made the pixels: part of the disk cache key. */
+  get decoderId(): string {
+    return this.batchDecoder?.id ?? 'sharp';
   }
 
   /** Decodes (or finds) every file; returns the files that cannot be decoded, with the reason. */
@@ -53,7 +61,7 @@ export abstract class ImageStore {
 
   protected async decode(file: string): Promise<Uint8Array> {
     try {
-      const px = await decodeFile(file, this.spec);
+      const px = (this.batchDecoder && (await this.decodeBatch([file]))[0]) || (await decodeFile(file, this.spec));
       this.decoded++;
       return px;
     } catch (e) {
@@ -62,28 +70,47 @@ export abstract class ImageStore {
     }
   }
 
+  /** The batch decoder's pixels for `files` (read concurrently); undefined where it cannot decode. */
+  private async decodeBatch(files: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    const contents = await mapLimit(files, DECODE_CONCURRENCY, (f) => readFile(f).catch(() => Buffer.alloc(0)));
+    return this.batchDecoder!.decode(contents);
+  }
+
   /** Decodes every file with bounded concurrency; `use` takes each image, failures are collected. */
   protected async decodeAll(files: readonly string[], use: (px: Uint8Array, i: number) => Promise<void> | void): Promise<Map<string, string>> {
     const failed = new Map<string, string>();
-    await mapLimit(files, DECODE_CONCURRENCY, async (f, i) => {
-      let px: Uint8Array;
-      try {
-        px = await this.decode(f);
-      } catch (e) {
-        if (!(e instanceof DecodeError)) throw e;
-        failed.set(f, e.message);
-        return;
-      }
-      this.hold(px.byteLength);
-      try {
-        await use(px, i);
-      } finally {
-        this.drop(px.byteLength);
-      }
-    });
+    const chunk = this.batchDecoder ? BATCH_DECODE : files.length;
+    for (let s = 0; s < files.length; s += chunk) {
+      const part = files.slice(s, s + chunk);
+      const first = this.batchDecoder ? await this.decodeBatch(part) : [];
+      for (const px of first) if (px) (this.decoded++, this.hold(px.byteLength));
+      await mapLimit(part, DECODE_CONCURRENCY, async (f, k) => {
+        let px = first[k];
+        if (!px) {
+          // Not decoded by the batch decoder (or there is none): sharp, which also words the error.
+          try {
+            px = await decodeFile(f, this.spec);
+          } catch (e) {
+            if (!(e instanceof DecodeError)) throw e;
+            failed.set(f, e.message);
+            return;
+          }
+          this.decoded++;
+          this.hold(px.byteLength);
+        }
+        try {
+          await use(px, s + k);
+        } finally {
+          this.drop(px.byteLength);
+        }
+      });
+    }
     return failed;
   }
 }
+
+/** Images per call of the batch decoder while filling a cache. */
+const BATCH_DECODE = 32;
 
 /** Every decoded image in a Map: later epochs decode nothing, memory grows with the dataset. */
 export class MemoryStore extends ImageStore {
@@ -173,9 +200,10 @@ export class DiskStore extends ImageStore {
   constructor(
     spec: ImageSpec,
     warn?: (msg: string) => void,
+    batchDecoder?: BatchDecoder,
     private readonly root = cacheRoot(),
   ) {
-    super(spec, warn);
+    super(spec, warn, batchDecoder);
   }
 
   /** The cache file of the last `fill`. */
@@ -185,7 +213,7 @@ export class DiskStore extends ImageStore {
 
   private keyFor(files: readonly string[]): string {
     const { height, width, channels, resize } = this.spec;
-    const h = createHash('sha256').update(`fitspec-images ${DECODER_VERSION} ${height}x${width}x${channels} ${resize}\n`);
+    const h = createHash('sha256').update(`fitspec-images ${DECODER_VERSION} ${this.decoderId} ${height}x${width}x${channels} ${resize}\n`);
     for (const f of files) {
       let stamp = 'missing';
       try {
@@ -314,8 +342,8 @@ export class DiskStore extends ImageStore {
   }
 }
 
-export function createStore(mode: CacheMode, spec: ImageSpec, warn?: (msg: string) => void): ImageStore {
-  if (mode === 'disk') return new DiskStore(spec, warn);
-  if (mode === 'none') return new NoStore(spec, warn);
-  return new MemoryStore(spec, warn);
+export function createStore(mode: CacheMode, spec: ImageSpec, warn?: (msg: string) => void, batchDecoder?: BatchDecoder): ImageStore {
+  if (mode === 'disk') return new DiskStore(spec, warn, batchDecoder);
+  if (mode === 'none') return new NoStore(spec, warn, batchDecoder);
+  return new MemoryStore(spec, warn, batchDecoder);
 }

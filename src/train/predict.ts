@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Experiment } from '../config/schema/experiment.js';
-import { decodeImage } from '../data/decode.js';
-import { imageSpec } from '../data/prepare.js';
+import { DecodeError } from '../data/decode.js';
+import { decodeLikeTraining, imageSpec } from '../data/prepare.js';
 import { fail } from '../errors.js';
 import { loadModel } from '../model/index.js';
 
@@ -28,21 +28,13 @@ export async function predictFiles(run: TrainedRun, exp: Experiment, files: stri
   const out: number[][] = [];
   for (let i = 0; i < files.length; i += batchSize) {
     const chunk = files.slice(i, i + batchSize);
-    const pixels = await Promise.all(
-      chunk.map(async (f) => {
-        if (!fs.existsSync(f)) fail('predict.missing-image', `Image ${f} does not exist.`, { file: f });
-        try {
-          return await decodeImage(f, spec);
-        } catch (e) {
-          fail('predict.bad-image', `Cannot decode ${f}: ${(e as Error).message}`, { file: f });
-        }
-      }),
-    );
-    const flat = new Uint8Array(pixels.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of pixels) {
-      flat.set(p, at);
-      at += p.length;
+    for (const f of chunk) if (!fs.existsSync(f)) fail('predict.missing-image', `Image ${f} does not exist.`, { file: f });
+    let flat: Uint8Array;
+    try {
+      flat = await decodeLikeTraining(chunk, spec);
+    } catch (e) {
+      if (e instanceof DecodeError) fail('predict.bad-image', `Cannot decode ${e.file}: ${e.message}`, { file: e.file });
+      throw e;
     }
     const probs = tf.tidy(() => {
       const x = tf.tensor4d(flat, [chunk.length, spec.height, spec.width, spec.channels], 'int32').toFloat().mul(exp.data.image.rescale);

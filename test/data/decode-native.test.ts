@@ -1,0 +1,143 @@
+import type * as TF from '@tensorflow/tfjs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend.js';
+import { decodeImage, type ImageSpec } from '../../src/data/decode.js';
+import type { BatchDecoder } from '../../src/data/decode-native.js';
+import { prepareData, synthesize } from '../../src/data/index.js';
+import { decodeLikeTraining, storeFor } from '../../src/data/prepare.js';
+import { DiskStore, MemoryStore } from '../../src/data/store.js';
+import { dataConfig, tempDir } from './fixtures.js';
+
+// On the native backend the cache is filled with TensorFlow's DecodeJpeg / DecodePng and
+// ScaleAndTranslate (lanczos3, antialiased); sharp (lanczos3 too) stays for everything else. The two
+// must give close pixels. Measured: the same JPEG decoded at its own size differs by about 1 level
+// (of 255) on average, at most 3 (libjpeg builds); downscaling agrees within about 0.6 on average;
+// upscaling the synthetic faces (87x85 -> 128x128) differs by about 3 on average and up to about 70
+// at hard edges, where libvips upsamples with its own interpolator.
+let dir: string;
+let cleanup: () => void;
+let tf: typeof TF;
+let tensorflowDecoder: typeof import('../../src/data/decode-native.js').tensorflowDecoder;
+const oldXdg = process.env.XDG_CACHE_HOME;
+const spec: ImageSpec = { height: 128, width: 128, channels: 3, resize: 'stretch' };
+
+beforeAll(async () => {
+  ({ dir, cleanup } = tempDir('fitspec-decode-native-'));
+  process.env.XDG_CACHE_HOME = join(dir, 'xdg');
+  const info = await initBackend('auto');
+  expect(info.native).toBe(true);
+  tf = (await import('@tensorflow/tfjs')) as typeof TF;
+  ({ tensorflowDecoder } = await import('../../src/data/decode-native.js'));
+  await synthesize({ out: join(dir, 'faces'), perClass: 8, layout: 'directory', seed: 3 });
+});
+afterAll(() => {
+  if (oldXdg === undefined) delete process.env.XDG_CACHE_HOME;
+  else process.env.XDG_CACHE_HOME = oldXdg;
+  cleanup();
+});
+
+function diff(a: Uint8Array, b: Uint8Array): { mean: number; max: number } {
+  expect(a.length).toBe(b.length);
+  let sum = 0;
+  let max = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    sum += d;
+    if (d > max) max = d;
+  }
+  return { mean: sum / a.length, max };
+}
+
+const faces = () => ['young', 'middle', 'old'].flatMap((c) => readdirSync(join(dir, 'faces', c)).map((f) => join(dir, 'faces', c, f)));
+
+describe('TensorFlow decode + resize vs sharp', () => {
+  it('is used only for RGB stretch on the native backend', () => {
+    expect(tensorflowDecoder(tf, spec)?.id).toBe('tensorflow-lanczos3');
+    expect(tensorflowDecoder(tf, { ...spec, channels: 1 })).toBeUndefined();
+    expect(tensorflowDecoder(tf, { ...spec, resize: 'fit' })).toBeUndefined();
+  });
+
+  it('gives close pixels on the synthetic faces (upscaled JPEGs), on downscaled JPEGs and on PNGs', async () => {
+    const dec = tensorflowDecoder(tf, spec)!;
+    const files = faces();
+    const contents = files.map((f) => readFileSync(f));
+    const ours = dec.decode(contents);
+    const means: number[] = [];
+    for (const [k, c] of contents.entries()) {
+      const d = diff(ours[k]!, await decodeImage(c, spec));
+      means.push(d.mean);
+      expect(d.mean, files[k]).toBeLessThan(6);
+    }
+    expect(means.reduce((a, b) => a + b, 0) / means.length).toBeLessThan(4);
+
+    // Downscaling (a 400x380 photo-sized JPEG to 128x128): the kernels agree closely.
+    const big = await sharp(contents[0]!).resize(400, 380).jpeg({ quality: 95 }).toBuffer();
+    const down = diff(dec.decode([big])[0]!, await decodeImage(big, spec));
+    expect(down.mean).toBeLessThan(1.5);
+    expect(down.max).toBeLessThan(20);
+
+    // A PNG already at the target size: no resize, identical pixels.
+    const same = await sharp(contents[1]!).resize(128, 128).png().toBuffer();
+    expect(diff(dec.decode([same])[0]!, await decodeImage(same, spec)).max).toBe(0);
+
+    // A smooth PNG with alpha, upscaled: alpha dropped as sharp does, values within a few levels.
+    const raw = Buffer.alloc(97 * 61 * 4);
+    for (let y = 0; y < 61; y++) for (let x = 0; x < 97; x++) raw.set([Math.round((x / 96) * 200 + (y / 60) * 50), 90, 200 - x, 128], (y * 97 + x) * 4);
+    const png = await sharp(raw, { raw: { width: 97, height: 61, channels: 4 } }).png().toBuffer();
+    const up = diff(dec.decode([png])[0]!, await decodeImage(png, spec));
+    expect(up.mean).toBeLessThan(2.5);
+    expect(up.max).toBeLessThanOrEqual(6);
+  });
+
+  it('leaves other formats and damaged files to sharp, which reports the error as before', async () => {
+    const dec = tensorflowDecoder(tf, spec)!;
+    const face = readFileSync(faces()[0]!);
+    const webp = await sharp(face).webp().toBuffer();
+    const truncated = face.subarray(0, Math.floor(face.length / 2));
+    expect(dec.decode([webp, truncated, face]).map((x) => x !== undefined)).toEqual([false, false, true]);
+
+    const bad = join(dir, 'bad.jpg');
+    writeFileSync(bad, truncated);
+    const w = join(dir, 'pic.webp');
+    writeFileSync(w, webp);
+    const store = new MemoryStore(spec, undefined, dec);
+    const failed = await store.fill([faces()[0]!, w, bad]);
+    expect([...failed.keys()]).toEqual([bad]);
+    const sharpSays = await decodeImage(truncated, spec).then(() => 'decoded', (e: Error) => e.message);
+    expect(sharpSays).not.toBe('decoded');
+    expect(failed.get(bad)).toBe(sharpSays);
+    expect(store.decoded).toBe(2);
+  });
+
+  it('prepareData on the native backend fills the cache with it; the disk cache of one decoder is not reused by the other', async () => {
+    const cfg = dataConfig({ source: { type: 'directory', path: join(dir, 'faces') }, image: { height: 128, width: 128 }, split: { train: 6, validation: 2 }, cache: 'disk' });
+    const data = await prepareData(cfg, 1);
+    const store = storeFor(data);
+    expect(store.decoderId).toBe('tensorflow-lanczos3');
+    expect(store.decoded).toBe(24);
+
+    const viaTf = () => new DiskStore(spec, undefined, tensorflowDecoder(tf, spec) as BatchDecoder);
+    const first = viaTf();
+    await first.fill(faces());
+    expect(first.decoded).toBe(24);
+    const viaSharp = new DiskStore(spec);
+    await viaSharp.fill(faces());
+    expect(viaSharp.decoded).toBe(24);
+    expect(viaSharp.path).not.toBe(first.path);
+    const again = viaTf();
+    await again.fill(faces());
+    expect(again.decoded).toBe(0);
+    expect(again.reused).toBe(24);
+  });
+
+  it('predictions decode new images the way training did', async () => {
+    const files = faces().slice(0, 3);
+    const got = await decodeLikeTraining(files, spec);
+    const want = tensorflowDecoder(tf, spec)!.decode(files.map((f) => readFileSync(f)));
+    expect(diff(got, Buffer.concat(want.map((x) => x!))).max).toBe(0);
+    await expect(decodeLikeTraining([join(dir, 'bad.jpg')], spec)).rejects.toMatchObject({ file: join(dir, 'bad.jpg') });
+  });
+});
