@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/io.js';
-import { BIN, isPng, tmpDir } from '../train/helpers.js';
+import { BIN, cliUntil, isPng, tmpDir } from '../train/helpers.js';
 
 /** `npm run notebook` at the smallest scale: the quick files cut to 1 epoch on a few images, in a fresh folder. */
 const notebook = (cwd: string, ...args: string[]) => {
@@ -61,7 +61,7 @@ describe('fitspec notebook --scale tiny', () => {
     expect(isPng(path.join(cwd, 'runs/notebook/tiny/validation_curves.png'))).toBe(true);
     const json = JSON.parse(fs.readFileSync(path.join(cwd, 'runs/notebook/tiny/notebook.json'), 'utf8')) as { step: string; how: string }[];
     expect(json.map((s) => s.how)).toEqual(Array(9).fill('trained'));
-  });
+  }, 600_000);
 
   it('the pretrained base is exported and loaded by 04b (frozen: its weights are the pretrained ones), not by 04s', async () => {
     const exported = path.join(cwd, 'models/pretrained/tiny-quick-mobilenet-mini-identities');
@@ -71,7 +71,7 @@ describe('fitspec notebook --scale tiny', () => {
     expect(await weightOf(path.join(runOf('quick-pretrain-mobilenet-mini-identities'), 'model'), 'conv_pw_7')).toEqual(pretrained);
     expect(await weightOf(path.join(runOf('quick-04b-mobilenet-pretrained-frozen'), 'model'), 'conv_pw_7')).toEqual(pretrained);
     expect(await weightOf(path.join(runOf('quick-04s-mobilenet-scratch'), 'model'), 'conv_pw_7')).not.toEqual(pretrained);
-  });
+  }, 600_000);
 
   it('a second call finds every finished run by its config hash and trains nothing', () => {
     const again = notebook(cwd);
@@ -80,7 +80,7 @@ describe('fitspec notebook --scale tiny', () => {
     expect(again.out.match(/^step \S+: reusing runs\//gm)).toHaveLength(9);
     const json = JSON.parse(fs.readFileSync(path.join(cwd, 'runs/notebook/tiny/notebook.json'), 'utf8')) as { how: string }[];
     expect(json.map((s) => s.how)).toEqual(Array(9).fill('reused'));
-  });
+  }, 600_000);
 
   it('a changed config is trained again; steps depending on new pretrained weights are retrained too', () => {
     // New pretraining weights (a run of the same config, newer): 04b and 05b must not reuse runs that loaded the old ones.
@@ -94,5 +94,26 @@ describe('fitspec notebook --scale tiny', () => {
     expect(r.out).not.toMatch(/== step (01|02|03|04|05|04s|pretrain)\b/);
     // 05b was not asked for: listed as not run yet rather than reusing a run on the old weights.
     expect(fs.readFileSync(path.join(cwd, 'runs/notebook/tiny/notebook.md'), 'utf8')).toMatch(/\| 05b .* not run yet/);
-  });
+  }, 600_000);
+
+  it('Ctrl-C stops the command after the current step; the next call resumes that run from its checkpoint', async () => {
+    const args = ['notebook', '--scale', 'tiny', '--no-progress', '--runs-dir', 'runs-resume', '--only', '05'];
+    // Step 05 has two phases of one epoch: interrupted after the first.
+    const { child, matched, exited, output } = cliUntil(args, cwd, /epoch 1\/2 \(head\)/);
+    await matched;
+    child.kill('SIGINT');
+    expect(await exited, output()).toBe(130);
+    expect(output()).toMatch(/step 05 stopped \(KILLED\); run the same command again to continue it/);
+    const runDir = path.join(cwd, 'runs-resume', 'quick-05-vgg16-finetune');
+    const [id] = fs.readdirSync(runDir);
+    expect(JSON.parse(fs.readFileSync(path.join(runDir, id!, 'run.json'), 'utf8')).status).toBe('KILLED');
+
+    const again = notebook(cwd, '--runs-dir', 'runs-resume', '--only', '05');
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toContain(`resuming ${path.join('runs-resume', 'quick-05-vgg16-finetune', id!)}`);
+    expect(fs.readdirSync(runDir)).toEqual([id]);
+    const summary = JSON.parse(fs.readFileSync(path.join(runDir, id!, 'summary.json'), 'utf8'));
+    expect(summary.status).toBe('FINISHED');
+    expect(summary.epochs).toBe(2);
+  }, 600_000);
 });

@@ -8,9 +8,9 @@ const command: CliCommand = {
     program
       .command('notebook')
       .description("Reproduce the notebook's table: generate the stand-in data if missing, train every step not yet finished (same config hash in the run store), then write the table and the validation curves")
-      .addOption(new Option('--scale <scale>', 'full: the experiment files as they are (about 2-3 hours on two cores); quick: experiments/quick/; tiny: the quick files cut to 1 epoch on a few images (a smoke test)').choices(['full', 'quick', 'tiny']).default('full'))
+      .addOption(new Option('--scale <scale>', 'full: the experiment files as they are (about 20 hours on two cores, 18 of them the VGG16 steps); quick: experiments/quick/; tiny: the quick files cut to 1 epoch on a few images (a smoke test)').choices(['full', 'quick', 'tiny']).default('full'))
       .option('--quick', 'same as --scale quick')
-      .option('--only <step>', 'train only these steps (repeatable: 01 02 03 04 05 pretrain 04s 04b 05b); the report still lists every finished step', collect, [])
+      .option('--only <step>', 'train only these steps (comma-separated or repeated: 01 02 03 04 05 pretrain 04s 04b 05b); the report still lists every finished step', collect, [])
       .option('--report-only', 'write the table and curves from finished runs, train nothing')
       .option('--out <dir>', 'where to write notebook.md, validation_curves.png and notebook.json (default: <runs-dir>/notebook/<scale>)')
       .option('--runs-dir <dir>', "run store (default: the files' tracking.runsDir, runs/)")
