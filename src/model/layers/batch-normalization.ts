@@ -79,35 +79,40 @@ export const batchNormalization: LayerDef<'batchNormalization'> = {
   graph: ({ g, x, layer, training, read, update }) => {
     const bn = layer as unknown as BN;
     const shape = g.shape(x);
-    if (!shape) throw new GraphUnsupported('batchNormalization of an input of unknown rank');
+    if (!shape || shape.slice(1).some((d) => d < 0)) throw new GraphUnsupported('batchNormalization of an input without a static shape');
     const ndim = shape.length;
     const axis = bn.axis >= 0 ? bn.axis : bn.axis + ndim;
-    const reduction = Array.from({ length: ndim }, (_, i) => i).filter((i) => i !== axis);
-    // Parameters are vectors along `axis`; broadcast them as [1, .., C, .., 1].
+    const channels = shape[axis]!;
+    const decay = g.scalar(1 - bn.momentum);
+    const movingUpdate = (v: tf.LayerVariable, batch: Ref) => {
+      // tfjs' moving average: v -= (v - batch) * (1 - momentum).
+      const old = read(v);
+      update(v, g.sub(old, g.mul(g.sub(old, batch), decay)));
+    };
+    if (training) {
+      // TensorFlow's fused kernel (and its fused gradient) on any axis: viewed as [outer, C, inner, 1]
+      // in NCHW, the normalized axis is the kernel's channel axis; the last axis is plain NHWC.
+      const last = axis === ndim - 1;
+      const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+      const view = last ? g.reshape(x, [-1, 1, 1, channels]) : g.reshape(x, [-1, channels, inner, 1]);
+      const vec = (v: tf.LayerVariable | null, fill: number) => (v ? read(v) : g.constant(new Float32Array(channels).fill(fill), [channels]));
+      const out = g.op('FusedBatchNormV3', [view, vec(bn.scale ? bn.gamma : null, 1), vec(bn.center ? bn.beta : null, 0), read(bn.movingMean), read(bn.movingVariance)], [
+        ['T', 'type', 'float32'], ['U', 'type', 'float32'], ['epsilon', 'float', bn.epsilon], ['data_format', 'string', last ? 'NHWC' : 'NCHW'],
+        ['is_training', 'bool', true], ['exponential_avg_factor', 'float', 1],
+      ]);
+      // The kernel's batch variance is Bessel-corrected; tfjs' moments (the moving statistics) are not.
+      const n = g.div(g.cast(g.op('Size', [x], [['T', 'type', 'float32'], ['out_type', 'type', 'int32']]), 'int32', 'float32'), g.scalar(channels));
+      movingUpdate(bn.movingMean, [out[0], 1]);
+      movingUpdate(bn.movingVariance, g.mul([out[0], 2], g.div(g.sub(n, g.scalar(1)), n)));
+      return g.reshape(out, shape.map((d, i) => (i === 0 ? -1 : d)));
+    }
+    // Inference: x * scale + offset with per-channel scale and offset from the moving statistics.
     const bshape = shape.map((d, i) => (i === axis ? d : 1));
     const param = (v: tf.LayerVariable) => (axis === ndim - 1 ? read(v) : g.reshape(read(v), bshape));
-    let mean: Ref;
-    let variance: Ref;
-    if (training) {
-      // tfjs' moments (biased variance), and its moving-average update: v -= (v - batch) * (1 - momentum).
-      mean = g.reduce('Mean', x, reduction, true);
-      variance = g.reduce('Mean', g.binary('SquaredDifference', x, mean), reduction, true);
-      const decay = g.scalar(1 - bn.momentum);
-      for (const [v, batch] of [[bn.movingMean, mean], [bn.movingVariance, variance]] as const) {
-        const old = read(v);
-        update(v, g.sub(old, g.mul(g.sub(old, g.reshape(batch, [shape[axis]!])), decay)));
-      }
-    } else {
-      mean = param(bn.movingMean);
-      variance = param(bn.movingVariance);
-    }
-    // x * scale + offset with per-channel scale and offset: two passes over the activation map
-    // (and two in the gradient) instead of four.
-    let scale = g.unary('Rsqrt', g.add(variance, g.scalar(bn.epsilon)));
+    let scale = g.unary('Rsqrt', g.add(param(bn.movingVariance), g.scalar(bn.epsilon)));
     if (bn.scale && bn.gamma) scale = g.mul(scale, param(bn.gamma));
-    let offset = g.unary('Neg', g.mul(mean, scale));
+    let offset = g.unary('Neg', g.mul(param(bn.movingMean), scale));
     if (bn.center && bn.beta) offset = g.add(offset, param(bn.beta));
-    const y = g.add(g.mul(x, scale), offset);
-    return y;
+    return g.add(g.mul(x, scale), offset);
   },
 };

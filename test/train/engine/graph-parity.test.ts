@@ -121,6 +121,8 @@ const layerCases: { name: string; layers: unknown[] }[] = [
   { name: 'globalAveragePooling2d', layers: [{ conv2d: { filters: 6, kernelSize: 3, activation: 'tanh' } }, { globalAveragePooling2d: {} }, { dense: { units: CLASSES, activation: 'softmax' } }] },
   { name: 'batchNormalization axis -1', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { batchNormalization: {} }, { activation: { activation: 'relu' } }, ...head] },
   { name: 'batchNormalization axis 1 (the notebook)', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 1 } }, ...head] },
+  { name: 'batchNormalization after dense (rank 2)', layers: [{ flatten: {} }, { dense: { units: 6, activation: 'relu' } }, { batchNormalization: { axis: 1 } }, { dense: { units: CLASSES, activation: 'softmax' } }] },
+  { name: 'batchNormalization axis 2, no center', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 2, center: false } }, ...head] },
   { name: 'dropout rate 0 and activation', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { activation: { activation: 'sigmoid' } }, { dropout: { rate: 0 } }, ...head] },
   { name: 'dense l1 + l2, softplus', layers: [{ flatten: {} }, { dense: { units: 5, activation: 'softplus', kernelRegularizer: { l1: 0.001, l2: 0.01 } } }, { dense: { units: CLASSES, activation: 'softmax' } }] },
 ];
