@@ -81,8 +81,18 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
 
   const { train } = await import('../train/index.js');
   let result;
+  let resumed = Boolean(resumable);
   try {
-    result = await train(loaded, { resume: resumable?.dir, tty: false, log });
+    try {
+      result = await train(loaded, { resume: resumable?.dir, tty: false, log });
+    } catch (e) {
+      // The queue says no one else runs this trial, so a lock still held on the folder belongs to a
+      // worker that lost the trial (on another machine, whose processes cannot be checked from here).
+      if (!resumable || !isFitspecError(e) || e.code !== 'run.locked') throw e;
+      log(`cannot continue ${resumable.dir} (${e.message}): training from the start`);
+      resumed = false;
+      result = await train(loaded, { tty: false, log });
+    }
   } catch (e) {
     if (!isFitspecError(e)) throw e;
     log(`failed: ${e.message}`);
@@ -105,7 +115,7 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     runId: result.runId,
     runDir: result.runDir,
     mlflowRunId,
-    resumed: Boolean(resumable),
+    resumed,
     worker,
     seconds: (Date.now() - t0) / 1000,
     startedAt: t0,
