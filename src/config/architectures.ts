@@ -7,6 +7,7 @@ import { strict } from './schema/common.js';
 import { LayerSpec } from './schema/layers.js';
 import { toJsonSchema } from './json-schema.js';
 import { cachedValidator } from './validate.js';
+import { describeReadFailure, readConfigFile } from './read.js';
 import { PACKAGE_ROOT } from '../paths.js';
 
 /** An architecture file: a named layer stack usable as `model.base`. */
@@ -32,9 +33,9 @@ export function builtinArchitectures(): string[] {
 
 let validator: ReturnType<typeof cachedValidator> | undefined;
 
-/** Reads a file's bytes; throws an error with code ENOENT when it does not exist (the shape of `ConfigReader`). */
+/** Reads a file's bytes; throws an error with a code (ENOENT, EISDIR, ... see readConfigFile) when it cannot (the shape of `ConfigReader`). */
 type Reader = { read(file: string): Uint8Array };
-const diskReader: Reader = { read: (file) => fs.readFileSync(file) };
+const diskReader: Reader = { read: readConfigFile };
 
 /**
  * A name (`vgg16`) is a built-in; anything with a slash or a .yaml suffix is a path relative to the experiment file.
@@ -43,17 +44,18 @@ const diskReader: Reader = { read: (file) => fs.readFileSync(file) };
 export function loadArchitecture(ref: string, fromFile: string, reader: Reader = diskReader): { file: string; architecture: Architecture } {
   const isPath = ref.includes('/') || /\.ya?ml$/.test(ref);
   const file = isPath ? path.resolve(path.dirname(fromFile), ref) : path.join(BUILTIN_ARCHITECTURES_DIR, `${ref}.yaml`);
-  let text: string | undefined;
+  let text: string;
   try {
     text = new TextDecoder().decode(reader.read(file));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'EISDIR' && code !== 'ENOTDIR') throw e;
-  }
-  if (text === undefined) {
+    const what = describeReadFailure(e);
+    if (!what) throw e;
+    if (isPath || (e as { code?: string }).code !== 'ENOENT') {
+      throw new FitspecError({ code: 'config.unknown-architecture', message: `Architecture file ${file} ${what}.`, file: fromFile, path: 'model.base.architecture', received: ref });
+    }
     throw new FitspecError({
       code: 'config.unknown-architecture',
-      message: isPath ? `Architecture file ${file} does not exist.` : `Unknown architecture \`${ref}\`; built-in ones are ${builtinArchitectures().join(', ')}, or give a path to an architecture YAML file.`,
+      message: `Unknown architecture \`${ref}\`; built-in ones are ${builtinArchitectures().join(', ')}, or give a path to an architecture YAML file.`,
       file: fromFile,
       path: 'model.base.architecture',
       received: ref,

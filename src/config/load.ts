@@ -1,17 +1,17 @@
-import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { FitspecError, isFitspecError, type Problem } from '../errors.js';
 import { expandBase } from './architectures.js';
 import { checks, type DiscoveredClasses, type Finding } from './checks/index.js';
 import { configHash } from './hash.js';
+import { describeReadFailure, readConfigFile } from './read.js';
 import { cloneTracked, mergeMaps, stamp } from './merge.js';
 import { applyOverrides } from './overrides.js';
-import { collectOrigins, dotted, isMapping, metaOf, placeOf, type Origin, type PathOrigin, type Sources } from './origins.js';
+import { collectOrigins, dotted, isMapping, metaOf, placeOf, setKey, type Origin, type PathOrigin, type Sources } from './origins.js';
 import { decodeConfig, MAX_CONFIG_BYTES, parseConfigText } from './parse.js';
 import { orderBySchema, toResolvedYaml } from './output.js';
 import type { Experiment } from './schema/experiment.js';
 import { upgradeConfig } from './upgrade/index.js';
-import { validateConfig } from './validate.js';
+import { nonFiniteProblems, validateConfig } from './validate.js';
 
 export interface LoadOptions {
   set?: string[];
@@ -38,19 +38,11 @@ export interface LoadedExperiment {
 
 /** How config files are read: from disk, or from a git revision (`fitspec diff --git`). */
 export interface ConfigReader {
-  /** The bytes of a file; throws an error with code ENOENT when it does not exist. */
+  /** The bytes of a file; throws an error with a code (ENOENT, EISDIR, ... see readConfigFile) when it cannot. */
   read(file: string): Uint8Array;
 }
 
-export const fsReader: ConfigReader = {
-  read(file) {
-    const st = statSync(file);
-    if (st.isDirectory()) throw Object.assign(new Error(`${file} is a directory`), { code: 'EISDIR' });
-    // Refuse huge files before reading them whole.
-    if (st.size > MAX_CONFIG_BYTES) throw Object.assign(new Error(`${file} is too large`), { code: 'EFBIG', size: st.size });
-    return readFileSync(file);
-  },
-};
+export const fsReader: ConfigReader = { read: readConfigFile };
 
 export interface Detailed {
   loaded: LoadedExperiment;
@@ -76,8 +68,22 @@ function sortProblems(list: Problem[]): Problem[] {
     .map(([p]) => p);
 }
 
+/** How many files an `extends` chain may stack; real ones are a handful deep (experiment, mixin, base). */
+export const MAX_EXTENDS_DEPTH = 64;
+
 /** Reads one file and everything it extends, merged; `via` is the `extends` entry that named it. */
 function loadTree(file: string, ctx: Ctx, stack: string[], via?: Origin): Record<string, unknown> | undefined {
+  if (stack.length >= MAX_EXTENDS_DEPTH) {
+    const chain = [...stack.slice(0, 2), '...', ...stack.slice(-2), file].join(' -> ');
+    ctx.problems.push({
+      code: 'extends.too-deep',
+      message: `\`extends\` chain is more than ${MAX_EXTENDS_DEPTH} files deep (${chain}); a chain is a few files (experiment, mixins, a base): merge some of them.`,
+      expected: `at most ${MAX_EXTENDS_DEPTH} files`,
+      received: `more than ${MAX_EXTENDS_DEPTH}`,
+      ...placeOf(via, ctx.sources),
+    });
+    return undefined;
+  }
   const key = path.resolve(file);
   const cycleAt = stack.findIndex((s) => path.resolve(s) === key);
   if (cycleAt >= 0) {
@@ -97,12 +103,19 @@ function loadTree(file: string, ctx: Ctx, stack: string[], via?: Origin): Record
         ctx.cache.set(key, undefined);
         return undefined;
       }
-      if (code !== 'ENOENT' && code !== 'EISDIR' && code !== 'ENOTDIR') throw e;
+      const what = describeReadFailure(e);
+      if (!what) throw e;
+      const missing = code === 'ENOENT' || code === 'ENOTDIR';
       const chain = [...stack, file].join(' -> ');
       ctx.problems.push(
         via
-          ? { code: 'extends.missing', message: `\`extends\` names ${file}, which does not exist (chain: ${chain}); paths are relative to the file that says \`extends\`.`, received: file, ...placeOf(via, ctx.sources) }
-          : { code: 'config.not-found', message: `config file ${file} ${code === 'EISDIR' ? 'is a directory' : 'does not exist'}.`, file },
+          ? {
+              code: missing ? 'extends.missing' : 'extends.unreadable',
+              message: `\`extends\` names ${file}, which ${what} (chain: ${chain}); ${missing ? 'paths are relative to the file that says `extends`' : 'name a YAML file'}.`,
+              received: file,
+              ...placeOf(via, ctx.sources),
+            }
+          : { code: missing ? 'config.not-found' : 'config.unreadable', message: `config file ${file} ${what}${missing ? '' : '; give the path of a YAML file'}.`, file },
       );
       ctx.cache.set(key, undefined);
       return undefined;
@@ -146,7 +159,7 @@ function loadTree(file: string, ctx: Ctx, stack: string[], via?: Origin): Record
   }
   if (!ctx.chain.some((c) => path.resolve(c) === key)) ctx.chain.push(file);
   const own: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (k !== 'extends') own[k] = v;
+  for (const [k, v] of Object.entries(value)) if (k !== 'extends') setKey(own, k, v);
   return mergeMaps(base, copyWithMeta(value, own), [], ctx);
 }
 
@@ -211,8 +224,11 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
 
   const origins = collectOrigins(tree);
   delete tree.$schema;
+  const nonFinite = nonFiniteProblems(tree, origins, ctx.sources, file);
   const data = JSON.parse(JSON.stringify(tree)) as Record<string, unknown>;
-  const schemaProblems = validateConfig(data, origins, ctx.sources, file);
+  // JSON turned those numbers into null; the schema's "got null" for them would say less.
+  const atNonFinite = new Set(nonFinite.map((p) => p.path));
+  const schemaProblems = [...nonFinite, ...validateConfig(data, origins, ctx.sources, file).filter((p) => !atNonFinite.has(p.path))];
   if (schemaProblems.length) throw new FitspecError(sortProblems(schemaProblems));
 
   const experiment = orderBySchema(data) as Experiment;

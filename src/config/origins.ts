@@ -48,10 +48,13 @@ export function isMapping(v: unknown): v is Record<string, unknown> {
 /** Texts of every file read, for caret excerpts. */
 export type Sources = Map<string, string>;
 
+// The lines of the text excerpts were last taken from: a file with thousands of problems is split once.
+let split: { text: string; lines: string[] } | undefined;
+
 /** `  12 |   rate: 1.5` and a caret under the column. */
 export function renderExcerpt(text: string, line: number, col: number): string {
-  const lines = text.split(/\r?\n/);
-  const src = lines[line - 1];
+  if (split?.text !== text) split = { text, lines: text.split(/\r?\n/) };
+  const src = split.lines[line - 1];
   if (src === undefined) return '';
   const num = String(line);
   const gutter = ' '.repeat(num.length);

@@ -54,12 +54,12 @@ export function parseConfigText(text: string, file: string, sources: Sources, pr
   if (problems.length > before) return { text };
 
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true, merge: false });
+  // Duplicate keys are found below with a set per mapping: the parser's own check compares every key
+  // with every earlier one, which takes minutes on a file with tens of thousands of keys.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, strict: true, merge: false });
   for (const err of doc.errors) {
     const { line, col } = lineCounter.linePos(err.pos[0]);
-    const duplicate = err.code === 'DUPLICATE_KEY';
-    const message = duplicate ? 'duplicate key: a key may appear only once in a mapping; remove or rename one of them.' : `invalid YAML: ${err.message.split('\n')[0]}`;
-    problems.push(problemAt(duplicate ? 'yaml.duplicate-key' : 'yaml.syntax', message, file, text, line, col));
+    problems.push(problemAt('yaml.syntax', `invalid YAML: ${err.message.split('\n')[0]}`, file, text, line, col));
   }
   if (problems.length > before) return { text };
 
@@ -104,6 +104,11 @@ export function parseConfigText(text: string, file: string, sources: Sources, pr
           continue;
         }
         const key = String(keyNode.value);
+        if (meta.keys.has(key)) {
+          const o = keyOrigin as Extract<Origin, { kind: 'file' }>;
+          problems.push(problemAt('yaml.duplicate-key', 'duplicate key: a key may appear only once in a mapping; remove or rename one of them.', file, text, o.line, o.col));
+          continue;
+        }
         const valueNode = pair.value as Node | null;
         const valueOrigin = valueNode?.range && valueNode.range[0] !== valueNode.range[1] ? pos(valueNode, keyOrigin) : keyOrigin;
         setKey(obj, key, build(valueNode, valueOrigin));

@@ -103,14 +103,9 @@ function nounFor(itemPath: string[]): string {
   return 'kind';
 }
 
-/**
- * Validates (and fills defaults into) `data` in place. Every ajv error becomes a Problem placed at the
- * file, line and column the offending value (or key) came from.
- */
-export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sources: Sources, rootFile: string): Problem[] {
-  const validate = validator();
-  if (validate(data)) return [];
-  const where = (path: string[], preferKey = false) => {
+/** Where the value (or key) at a path was written: the nearest enclosing origin that is not a default. */
+function placer(origins: Map<string, PathOrigin>, sources: Sources, rootFile: string) {
+  return (path: string[], preferKey = false): Partial<Problem> => {
     for (let i = path.length; i >= 0; i--) {
       const o = origins.get(path.slice(0, i).join('.'));
       const origin = preferKey || i < path.length ? o?.key ?? o?.value : o?.value ?? o?.key;
@@ -118,6 +113,36 @@ export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sou
     }
     return placeOf({ kind: 'file', file: rootFile, line: 1, col: 1 }, sources);
   };
+}
+
+/**
+ * YAML's `.inf`, `-.inf` and `.nan`, anywhere in the tree: no setting takes them, and JSON (which the
+ * schema checks) has no way to write them, so they are reported here as what was written.
+ */
+export function nonFiniteProblems(tree: unknown, origins: Map<string, PathOrigin>, sources: Sources, rootFile: string): Problem[] {
+  const where = placer(origins, sources, rootFile);
+  const out: Problem[] = [];
+  const walk = (v: unknown, path: string[]) => {
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      const got = Number.isNaN(v) ? '.nan (not a number)' : v > 0 ? '.inf (infinity)' : '-.inf (minus infinity)';
+      const name = path.join('.') || '(root)';
+      out.push({ code: 'schema.not-finite', message: `\`${name}\` must be a finite number, got ${got}.`, path: name, expected: 'a finite number', received: got, ...where(path) });
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+    }
+  };
+  walk(tree, []);
+  return out;
+}
+
+/**
+ * Validates (and fills defaults into) `data` in place. Every ajv error becomes a Problem placed at the
+ * file, line and column the offending value (or key) came from.
+ */
+export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sources: Sources, rootFile: string): Problem[] {
+  const validate = validator();
+  if (validate(data)) return [];
+  const where = placer(origins, sources, rootFile);
   const problems: Problem[] = [];
   const seen = new Set<string>();
   for (const e of collapseAnyOf(validate.errors ?? [])) {

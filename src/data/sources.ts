@@ -1,10 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import type { DiscoveredClasses } from '../config/checks/types.js';
 import type { DataConfig } from '../config/schema/experiment.js';
-import { fail, type Problem } from '../errors.js';
+import { fail, FitspecError, type Problem } from '../errors.js';
 
 /** Extensions sharp decodes and Keras lists (plus WebP and GIF, which sharp reads). */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff'];
@@ -45,8 +45,52 @@ function walk(dir: string): string[] {
   return out;
 }
 
-function emptyFileProblem(file: string): Problem {
-  return { code: 'data.empty-file', message: `${file} is empty (0 bytes).`, file, expected: 'an image file', received: '0 bytes' };
+/**
+ * Why a listed image file cannot be used, before anything reads it: a symbolic link to nothing or to
+ * itself, something that is not a regular file (a FIFO would block the decoder), an empty file.
+ */
+function imageFileProblem(file: string, at: { line?: number; where?: string } = {}): Problem | undefined {
+  const place = at.where ? ` (${at.where})` : '';
+  const base = { file, ...(at.line !== undefined ? { line: at.line } : {}), expected: 'an image file' };
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    let target = '';
+    try {
+      if (lstatSync(file).isSymbolicLink()) target = readlinkSync(file);
+    } catch {
+      /* gone meanwhile */
+    }
+    if (code === 'ENOENT' && target) return { ...base, code: 'data.broken-link', message: `${file}${place} is a symbolic link to ${target}, which does not exist; fix or delete the link.`, received: `a link to missing ${target}` };
+    if (code === 'ELOOP') return { ...base, code: 'data.broken-link', message: `${file}${place} is a loop of symbolic links; fix or delete the link.`, received: 'a symbolic link loop' };
+    if (code === 'EACCES' || code === 'EPERM') return { ...base, code: 'data.unreadable-image', message: `${file}${place} cannot be read (permission denied).`, received: 'permission denied' };
+    if (code === 'ENOENT') return { ...base, code: 'data.missing-image', message: `${file}${place} disappeared while the data was listed.`, received: 'no such file' };
+    throw e;
+  }
+  if (!st.isFile()) return { ...base, code: 'data.not-a-file', message: `${file}${place} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, not an image file.`, received: st.isDirectory() ? 'a folder' : 'a special file' };
+  if (st.size === 0) return { ...base, code: 'data.empty-file', message: `${file}${place} is empty (0 bytes).`, received: '0 bytes' };
+  return undefined;
+}
+
+/** C0 control characters and DEL: a label holding one (a NUL byte, a stray newline) is a broken CSV cell, not a class name. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const controlProblem = (name: string) => {
+  const c = CONTROL.exec(name)![0].charCodeAt(0);
+  return `a control character (U+${c.toString(16).toUpperCase().padStart(4, '0')}${c === 0 ? ', a NUL byte' : ''})`;
+};
+
+function badLabel(labelsFile: string, line: number, id: string, label: string): Problem {
+  return { code: 'data.bad-label', message: `${labelsFile}:${line}: the label of ${id}, ${JSON.stringify(label)}, contains ${controlProblem(label)}; fix the cell.`, file: labelsFile, line, path: 'data.source.labels', expected: 'printable text', received: JSON.stringify(label) };
+}
+
+/** Class names end up in reports, plots and MLflow: each must be printable text. */
+function checkClassNames(names: readonly string[], where: { file: string; path: string; what: string }): void {
+  const bad = names.find((n) => CONTROL.test(n));
+  if (bad !== undefined) {
+    fail('data.bad-class-name', `${where.what} ${JSON.stringify(bad)} contains ${controlProblem(bad)}; rename it to printable text.`, { file: where.file, path: where.path, expected: 'printable text', received: JSON.stringify(bad) });
+  }
 }
 
 /** Class subfolders of a directory source, sorted; `data.classes` when given (each must exist). */
@@ -59,8 +103,10 @@ function directoryClasses(data: DataConfig): { root: string; classes: string[] }
     .filter((e) => e.isDirectory() && !hidden(e.name))
     .map((e) => e.name)
     .sort();
+  checkClassNames(folders, { file: root, path: 'data.source.path', what: 'Class folder' });
   if (data.classes) {
     const classes = [...data.classes];
+    checkClassNames(classes, { file: root, path: 'data.classes', what: 'Class' });
     const missing = classes.filter((c) => !folders.includes(c));
     if (missing.length) {
       fail('data.missing-class-folder', `Class folder${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} not found in ${root}.`, { file: root, path: 'data.classes', expected: `subfolders ${classes.join(', ')}`, received: folders.length ? folders.join(', ') : 'no subfolders' });
@@ -86,8 +132,9 @@ export function listDirectory(data: DataConfig): Listing {
         continue;
       }
       images++;
-      if (statSync(file).size === 0) {
-        problems.push(emptyFileProblem(file));
+      const bad = imageFileProblem(file);
+      if (bad) {
+        problems.push(bad);
         continue;
       }
       items.push({ id: relative(root, file).split(sep).join('/'), file, label });
@@ -133,11 +180,19 @@ function readCsv(data: DataConfig): CsvTable {
   if (!rows.length) fail('data.csv-empty', `${labelsFile} has no rows.`, { file: labelsFile, expected: `a header ${idCol},${labelCol} and one row per image`, received: 'no rows' });
 
   const counts = new Map<string, number>();
-  for (const r of rows) {
+  const broken: Problem[] = [];
+  rows.forEach((r, i) => {
     const label = (r[labelCol] ?? '').trim();
-    if (label) counts.set(label, (counts.get(label) ?? 0) + 1);
+    // A label with a control character is a broken cell, not a class: `onError: skip` leaves its row out.
+    if (CONTROL.test(label)) broken.push(badLabel(labelsFile, i + 2, (r[idCol] ?? '').trim(), label));
+    else if (label) counts.set(label, (counts.get(label) ?? 0) + 1);
+  });
+  if (broken.length && data.onError !== 'skip') {
+    const more = broken.length > 1 ? ` (${broken.length - 1} more row(s) like it)` : '';
+    throw new FitspecError({ ...broken[0]!, message: `${broken[0]!.message.replace(/; fix the cell\.$/, '')}${more}; fix the cell, or set \`data.onError: skip\` to leave such rows out.` });
   }
   const classes = data.classes ? [...data.classes] : [...counts.keys()].sort();
+  checkClassNames(classes, { file: labelsFile, path: 'data.classes', what: 'Class' });
   if (!data.classes && classes.length < 2) fail('data.too-few-classes', `${labelsFile} has ${classes.length} distinct label${classes.length === 1 ? '' : 's'} in column ${labelCol}; a classifier needs at least 2.`, { file: labelsFile, received: classes.join(', ') || 'none' });
   return { imagesDir, labelsFile, idCol, labelCol, rows, classes, counts };
 }
@@ -171,6 +226,10 @@ export function listCsv(data: DataConfig): Listing {
       problems.push({ code: 'data.missing-id', message: `${labelsFile}:${line} has an empty ${idCol}.`, file: labelsFile, line, expected: 'an image file name', received: 'an empty cell' });
       return;
     }
+    if (CONTROL.test(labelText)) {
+      problems.push(badLabel(labelsFile, line, id, labelText));
+      return;
+    }
     const first = seen.get(id);
     if (first !== undefined) {
       problems.push({ code: 'data.duplicate-id', message: `${labelsFile}:${line}: id ${id} already appears on line ${first}.`, file: labelsFile, line, expected: 'each id once', received: `${id} again` });
@@ -197,8 +256,9 @@ export function listCsv(data: DataConfig): Listing {
       problems.push({ code: 'data.not-an-image', message: `${file} (${labelsFile}:${line}) is not an image (expected ${IMAGE_EXTENSIONS.join(' ')}).`, file, line, expected: 'an image file', received: extname(name) || 'no extension' });
       return;
     }
-    if (statSync(file).size === 0) {
-      problems.push(emptyFileProblem(file));
+    const bad = imageFileProblem(file, { line, where: `${labelsFile}:${line}` });
+    if (bad) {
+      problems.push(bad);
       return;
     }
     items.push({ id, file, label });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { DataConfig } from '../../src/config/schema/experiment.js';
+import { FitspecError } from '../../src/errors.js';
 
 export function tempDir(prefix = 'fitspec-data-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -45,4 +46,15 @@ export function dataConfig(over: Partial<Omit<DataConfig, 'source' | 'image' | '
     image: { height: 6, width: 8, channels: 3, rescale: 1 / 255, resize: 'stretch', ...over.image },
     split: { train: 0.5, validation: 0.5, test: 0, ...over.split },
   } as DataConfig;
+}
+
+/** The FitspecError a promise rejects with (fails the test on anything else). */
+export async function failure(p: Promise<unknown>): Promise<FitspecError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof FitspecError) return e;
+    throw e;
+  }
+  throw new Error('expected a FitspecError');
 }

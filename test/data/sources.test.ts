@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareData, writeSplit } from '../../src/data/index.js';
-import { FitspecError } from '../../src/errors.js';
-import { dataConfig, makeCsvDataset, makeDirectoryDataset, tempDir, writeImage } from './fixtures.js';
+import { dataConfig, failure, makeCsvDataset, makeDirectoryDataset, tempDir, writeImage } from './fixtures.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -13,16 +12,6 @@ afterEach(() => cleanup());
 
 const dirSource = () => ({ type: 'directory' as const, path: join(dir, 'faces') });
 const csvSource = () => ({ type: 'csv' as const, images: join(dir, 'Train'), labels: join(dir, 'train.csv'), idColumn: 'ID', labelColumn: 'Class' });
-
-async function failure(p: Promise<unknown>): Promise<FitspecError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof FitspecError) return e;
-    throw e;
-  }
-  throw new Error('expected a FitspecError');
-}
 
 /** A real JPEG cut in half: decoders see a premature end of data. */
 async function truncatedJpeg(file: string): Promise<void> {
