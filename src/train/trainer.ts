@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeBackend, initBackend } from '../backend.js';
+import { softmaxUnits } from '../config/checks/softmax-units.js';
 import { flattenConfig, type LoadedExperiment } from '../config/index.js';
 import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
 import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
@@ -139,6 +140,9 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
 
   const data = await prepareData(exp.data, exp.seed, { log });
   const classes = data.classes;
+  // `fitspec train` checks this before loading anything; callers of train() get the same error instead of a shape error mid-run.
+  const [mismatch] = softmaxUnits.run(exp, { classes, from: data.source.type === 'csv' ? `the labels of ${data.source.location}` : `the class folders of ${data.source.location}` });
+  if (mismatch) throw new FitspecError({ code: mismatch.code, message: mismatch.message, hint: mismatch.hint, file: loaded.file, path: mismatch.path.join('.'), expected: mismatch.expected, received: mismatch.received });
   const trainSize = data.parts.train.ids.length;
   if (trainSize === 0) throw new FitspecError({ code: 'data.empty-train', message: 'The training split is empty: check data.split and the data folder.', path: 'data.split' });
 
