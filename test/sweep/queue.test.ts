@@ -113,8 +113,10 @@ out({
     for (const f of files(path.join(dir, 'runs'))) expect(fs.readFileSync(f).includes(redis.password), f).toBe(false);
 
     // Running the sweep again trains nothing, with the queue or without it.
-    const again = cli(['sweep', file, '--queue', redis.url], dir, env);
-    expect(again.stdout, again.stderr).toContain('0 trials enqueued, 4 already queued or done');
+    const again = cli(['sweep', file, '--queue', redis.url, '--follow'], dir, env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('0 trials enqueued, 4 already queued or done');
+    expect(again.stdout).toContain('sweep q: done 4, running 0, queued 0, failed 0 (of 4)');
     const local = cli(['sweep', file], dir, env);
     expect(local.code, local.stderr).toBe(0);
     expect(local.stdout).toContain('4 already finished, 0 to train');
