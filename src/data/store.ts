@@ -71,18 +71,21 @@ export abstract class ImageStore {
   }
 
   /** The batch decoder's pixels for `files` (read concurrently); undefined where it cannot decode. */
-  private async decodeBatch(files: readonly string[]): Promise<(Uint8Array | undefined)[]> {
-    const contents = await mapLimit(files, DECODE_CONCURRENCY, (f) => readFile(f).catch(() => Buffer.alloc(0)));
-    return this.batchDecoder!.decode(contents);
+  private async decodeBatch(files: readonly string[], contents = readAll(files)): Promise<(Uint8Array | undefined)[]> {
+    return this.batchDecoder!.decode(await contents);
   }
 
   /** Decodes every file with bounded concurrency; `use` takes each image, failures are collected. */
   protected async decodeAll(files: readonly string[], use: (px: Uint8Array, i: number) => Promise<void> | void): Promise<Map<string, string>> {
     const failed = new Map<string, string>();
     const chunk = this.batchDecoder ? BATCH_DECODE : files.length;
+    let reading = this.batchDecoder ? readAll(files.slice(0, chunk)) : undefined;
     for (let s = 0; s < files.length; s += chunk) {
       const part = files.slice(s, s + chunk);
-      const first = this.batchDecoder ? await this.decodeBatch(part) : [];
+      const contents = reading;
+      // The next files are read while this chunk is decoded.
+      reading = this.batchDecoder && s + chunk < files.length ? readAll(files.slice(s + chunk, s + 2 * chunk)) : undefined;
+      const first = contents ? await this.decodeBatch(part, contents) : [];
       for (const px of first) if (px) (this.decoded++, this.hold(px.byteLength));
       await mapLimit(part, DECODE_CONCURRENCY, async (f, k) => {
         let px = first[k];
@@ -107,6 +110,11 @@ export abstract class ImageStore {
     }
     return failed;
   }
+}
+
+/** File contents for the batch decoder; an unreadable file is left to sharp, which words the error. */
+function readAll(files: readonly string[]): Promise<Buffer[]> {
+  return mapLimit(files, DECODE_CONCURRENCY, (f) => readFile(f).catch(() => Buffer.alloc(0)));
 }
 
 /** Images per call of the batch decoder while filling a cache. */
