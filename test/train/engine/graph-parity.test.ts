@@ -9,6 +9,7 @@ import { applyTrainable, buildModel, buildOptimizer, type BuiltModel } from '../
 import { createGraphEngine } from '../../../src/train/engine/graph/index.js';
 import { restoreCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
 import { EagerEngine } from '../../../src/train/engine/eager.js';
+import { createEngine } from '../../../src/train/engine/index.js';
 import type { Engine, EnginePhase } from '../../../src/train/engine/types.js';
 
 /**
@@ -261,5 +262,23 @@ describe('graph engine parity with tfjs training', () => {
       expectClose(rest, full.slice(2));
       expectSameWeights(a.model, c.model);
     }
+  });
+
+  it('falls back to eager with one warning line naming what the graph engine cannot run', async () => {
+    const built = await buildModel(experiment(layerCases[0]!.layers));
+    const cases: [BackendInfo, { loss: string; metrics: string[] }, RegExp][] = [
+      [backend, { loss: 'meanSquaredError', metrics: ['accuracy'] }, /loss `meanSquaredError`/],
+      [{ ...backend, name: 'cpu', native: false }, { loss: 'categoricalCrossentropy', metrics: ['accuracy'] }, /the `cpu` backend/],
+    ];
+    for (const [b, spec, why] of cases) {
+      const lines: string[] = [];
+      const engine = createEngine('graph', built.model, b, (m) => lines.push(m), spec);
+      expect(engine.name).toBe('eager');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(why);
+    }
+    const lines: string[] = [];
+    expect(createEngine('graph', built.model, backend, (m) => lines.push(m), { loss: 'categoricalCrossentropy', metrics: ['accuracy'] }).name).toBe('graph');
+    expect(lines).toEqual([]);
   });
 });
