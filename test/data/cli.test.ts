@@ -95,4 +95,17 @@ describe('fitspec data', () => {
     expect(c.err.join('')).toContain('--layout must be csv or directory');
     expect(c.err.join('')).not.toContain('    at ');
   });
+
+  it('synth --profile identities --identities N: one folder per person; an unknown profile exits 2 naming the profiles', async () => {
+    const c = capture();
+    const code = await main(['data', 'synth', '--out', join(dir, 'persons'), '--per-class', '2', '--layout', 'directory', '--profile', 'identities', '--identities', '3']);
+    const bad = await main(['data', 'synth', '--out', join(dir, 'y'), '--profile', 'hard']);
+    c.restore();
+    expect(code).toBe(0);
+    expect(c.out.join('')).toMatch(/wrote 6 images/);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(join(dir, 'persons')).sort()).toEqual(['p000', 'p001', 'p002']);
+    expect(bad).toBe(2);
+    expect(c.err.join('')).toMatch(/Unknown data profile `hard`; the profiles are default, film-stills, identities/);
+  });
 });

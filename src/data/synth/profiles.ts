@@ -62,6 +62,6 @@ export const SYNTH_PROFILES: readonly SynthProfile[] = [
 
 export function synthProfile(name: string): SynthProfile {
   const p = SYNTH_PROFILES.find((x) => x.name === name);
-  if (!p) fail('synth.profile', `Unknown data profile \`${name}\`.`, { expected: SYNTH_PROFILES.map((x) => x.name).join(' | '), received: name });
+  if (!p) fail('synth.profile', `Unknown data profile \`${name}\`; the profiles are ${SYNTH_PROFILES.map((x) => x.name).join(', ')}.`, { expected: SYNTH_PROFILES.map((x) => x.name).join(' | '), received: name });
   return p;
 }
