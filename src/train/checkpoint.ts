@@ -19,14 +19,56 @@ export interface CheckpointState {
 }
 
 const DIR = 'checkpoint';
+const NEW = `${DIR}.tmp`;
+const OLD = `${DIR}.old`;
+const STATE = 'state.json';
 
 /**
- * Written after every epoch, into a temporary folder renamed over the old one, so a crash mid-write
- * leaves the previous checkpoint intact.
+ * A copy is complete once its state.json exists and parses: it is written last, through a rename.
+ * A kill during a save leaves at most three copies; by the order of the swap in saveCheckpoint a
+ * complete `checkpoint.tmp` is always the newest, then `checkpoint`, then `checkpoint.old`.
+ */
+function complete(runDir: string, name: string): CheckpointState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(runDir, name, STATE), 'utf8')) as CheckpointState;
+  } catch {
+    return undefined;
+  }
+}
+
+function newestComplete(runDir: string): { name: string; state: CheckpointState } | undefined {
+  for (const name of [NEW, DIR, OLD]) {
+    const state = complete(runDir, name);
+    if (state) return { name, state };
+  }
+  return undefined;
+}
+
+/** Removing state.json first makes a copy incomplete before any of its files goes, so a kill mid-removal cannot leave a copy that looks whole. */
+function discard(runDir: string, name: string): void {
+  const dir = path.join(runDir, name);
+  fs.rmSync(path.join(dir, STATE), { force: true });
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Puts the newest complete copy left by an interrupted save in place as `checkpoint` and removes the others. */
+function settle(runDir: string): void {
+  const newest = newestComplete(runDir);
+  if (newest && newest.name !== DIR) {
+    if (fs.existsSync(path.join(runDir, DIR))) discard(runDir, DIR);
+    fs.renameSync(path.join(runDir, newest.name), path.join(runDir, DIR));
+  }
+  for (const name of [NEW, OLD]) discard(runDir, name);
+}
+
+/**
+ * Written after every epoch into `checkpoint.tmp`; the previous checkpoint is renamed aside before
+ * the new one is renamed into place and only removed after, so a kill at any point leaves a
+ * complete copy (the newest one is picked on resume).
  */
 export async function saveCheckpoint(runDir: string, model: tf.LayersModel, engine: Engine, state: Omit<CheckpointState, 'optimizerSaved'>): Promise<void> {
-  const tmp = path.join(runDir, `${DIR}.tmp`);
-  fs.rmSync(tmp, { recursive: true, force: true });
+  settle(runDir);
+  const tmp = path.join(runDir, NEW);
   await engine.syncToModel();
   await saveModel(model, path.join(tmp, 'model'));
   let optimizerSaved = false;
@@ -40,19 +82,22 @@ export async function saveCheckpoint(runDir: string, model: tf.LayersModel, engi
   } catch {
     // Some tfjs optimizers cannot export their slots; resuming then restarts them from zero (said on resume).
   }
-  fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify({ ...state, optimizerSaved }, null, 2));
+  fs.writeFileSync(path.join(tmp, `${STATE}.part`), JSON.stringify({ ...state, optimizerSaved }, null, 2));
+  fs.renameSync(path.join(tmp, `${STATE}.part`), path.join(tmp, STATE));
   const final = path.join(runDir, DIR);
-  fs.rmSync(final, { recursive: true, force: true });
+  if (fs.existsSync(final)) fs.renameSync(final, path.join(runDir, OLD));
   fs.renameSync(tmp, final);
+  discard(runDir, OLD);
 }
 
+/** The state of the newest complete checkpoint, also when a save was interrupted. */
 export function readCheckpointState(runDir: string): CheckpointState | undefined {
-  const f = path.join(runDir, DIR, 'state.json');
-  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as CheckpointState) : undefined;
+  return newestComplete(runDir)?.state;
 }
 
 /** Copies checkpointed weights into `model` (built from the same config) and the engine, and restores optimizer slots where saved. */
 export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, engine: Engine): Promise<boolean> {
+  settle(runDir);
   const saved = await loadModel(path.join(runDir, DIR, 'model'));
   model.setWeights(saved.getWeights());
   saved.dispose();
