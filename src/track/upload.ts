@@ -8,6 +8,8 @@ import { writeJsonAtomic } from './local.js';
 
 /** The tag that ties an MLflow run to its local run folder; sync looks runs up by it. */
 export const RUN_ID_TAG = 'fitspec.run_id';
+/** Why the run failed or was stopped; absent once it finished. */
+export const ERROR_TAG = 'fitspec.error';
 
 /** A run folder's state as the uploader sees it: the record (run.json) and how to persist it. */
 export interface RunStore {
@@ -171,6 +173,12 @@ export class RunUploader {
     const info = await this.ensureRun();
     const r = this.store.record;
     if (r.status !== 'RUNNING') await this.client.updateRun(info.runId, r.status, r.endTime);
+    // A run resumed after a failure or an interruption keeps no error from the earlier attempt.
+    if (!this.created && r.status !== 'RUNNING' && r.tags[ERROR_TAG] === undefined) {
+      await this.client.deleteTag(info.runId, ERROR_TAG).catch((e) => {
+        if (!(isMlflowError(e) && e.errorCode === 'RESOURCE_DOES_NOT_EXIST')) throw e;
+      });
+    }
     this.link.synced = r.status !== 'RUNNING';
     delete this.link.lastError;
     this.store.save();

@@ -189,8 +189,10 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
 
   // From here on the run exists: whatever happens, the `finally` below records how it ended,
   // removes the signal handlers and frees the model and the engine.
+  // run.json exists once start() began (it is written before any request); ending it is synchronous up to the network.
+  let trackingBegun = false;
   const interrupts = trapInterrupts(log, runDir, (sig) => {
-    if (trackingStarted) void tracker.end('KILLED', `interrupted by ${sig}`).catch(() => undefined);
+    if (trackingBegun) void tracker.end('KILLED', `interrupted by ${sig}`).catch(() => undefined);
   });
   const history: EpochRow[] = resumeState?.history ?? [];
   const timing: FitTiming = { dataWait: 0, stepTime: 0, images: 0 };
@@ -202,6 +204,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   let engine: Engine | undefined;
   let summary: RunSummary | undefined;
   try {
+    trackingBegun = true;
     await tracker.start({
       experimentName: exp.tracking.experiment ?? exp.name,
       runName,

@@ -3,7 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
+import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mlflowPython, mlflowServer } from '../setup/mlflow.js';
 import { cli, cliUntil, onlyRun, synth, tinyExperiment, tmpDir } from './helpers.js';
 
 let dataDir: string;
@@ -28,10 +31,10 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 /** A run stopped by SIGTERM after its second epoch, with `epochs` epochs in all. */
-async function killedRun(dir: string, epochs: number): Promise<string> {
+async function killedRun(dir: string, epochs: number, env: NodeJS.ProcessEnv = {}): Promise<string> {
   const file = tinyExperiment(dir, dataDir);
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('epochs: 2', `epochs: ${epochs}`));
-  const p = cliUntil(['train', file, '--no-progress'], dir, new RegExp(`epoch 2/${epochs}:`));
+  const p = cliUntil(['train', file, '--no-progress'], dir, new RegExp(`epoch 2/${epochs}:`), env);
   await p.matched;
   p.child.kill('SIGTERM');
   expect(await p.exited).toBe(130);
@@ -109,4 +112,98 @@ describe('one writer per run folder', () => {
     expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('FINISHED');
     expect(fs.existsSync(path.join(run, 'run.lock'))).toBe(false);
   });
+});
+
+describe('interruptions', () => {
+  it.each([
+    ['a signal', 1],
+    ['a second signal (stop at once)', 2],
+  ])('%s while start-up waits on the tracking server ends the run KILLED, and --resume says it has nothing to resume', async (_d, signals) => {
+    // Accepts connections and never answers.
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const dir = tmpDir('start-signal');
+      const file = tinyExperiment(dir, dataDir);
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('tracking:\n', `tracking:\n  uri: http://127.0.0.1:${(server.address() as net.AddressInfo).port}\n`));
+      const p = cliUntil(['train', file, '--no-progress'], dir, /data: train/, { MLFLOW_TRACKING_URI: '' });
+      p.matched.catch(() => undefined);
+      // run.json is written just before the first request to the server.
+      const runs = path.join(dir, 'runs', 'tiny');
+      const t0 = Date.now();
+      while (!(fs.existsSync(runs) && fs.readdirSync(runs).some((r) => fs.existsSync(path.join(runs, r, 'run.json'))))) {
+        if (Date.now() - t0 > 120_000) throw new Error(`no run.json:\n${p.output()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      p.child.kill('SIGTERM');
+      if (signals === 2) {
+        while (!/SIGTERM: stopping/.test(p.output())) await new Promise((r) => setTimeout(r, 50));
+        p.child.kill('SIGTERM');
+      }
+      expect(await p.exited, p.output()).toBe(130);
+      const run = onlyRun(path.join(dir, 'runs'));
+      const rec = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+      expect(rec).toMatchObject({ status: 'KILLED', error: 'interrupted by SIGTERM' });
+      expect(fs.existsSync(path.join(run, 'checkpoint'))).toBe(false);
+      expect(fs.existsSync(path.join(run, 'run.lock'))).toBe(false);
+      const r = cli(['train', '--resume', run, '--no-progress'], dir, { MLFLOW_TRACKING_URI: '' });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/KILLED before its first epoch ended: it has no checkpoint/);
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      server.close();
+    }
+  });
+
+  it('a resumed KILLED run that finishes keeps no error, locally or in MLflow', async () => {
+    const uri = await mlflowServer();
+    const dir = tmpDir('resume-error');
+    const env = { MLFLOW_TRACKING_URI: uri, FITSPEC_TRACKING_WAIT: '120' };
+    const run = await killedRun(dir, 30, env);
+    const runId = () => JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).mlflow.runId as string;
+    const tags = async () => (await mlflowPython<Record<string, string>>(`out(client.get_run(${JSON.stringify(runId())}).data.tags)`, { uri }))['fitspec.error'];
+    expect(await tags()).toBe('interrupted by SIGTERM');
+    const r = cli(['train', '--resume', run, '--no-progress'], dir, env);
+    expect(r.code, r.stderr).toBe(0);
+    const rec = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+    expect(rec.status).toBe('FINISHED');
+    expect(rec.error).toBeUndefined();
+    expect(rec.tags['fitspec.error']).toBeUndefined();
+    expect(await tags()).toBeUndefined();
+  }, 600_000);
+});
+
+describe('a resumed seeded run', () => {
+  // On the graph engine, dropout masks come from TensorFlow's stateful random op, whose stream starts
+  // over when a session is built, so there a resumed run matches only without dropout (see README).
+  it.each([
+    ['the graph engine, augmentation, no dropout', 'graph', ''],
+    ['the eager engine, augmentation and dropout', 'eager', '    - dropout: {rate: 0.5}\n'],
+  ])('gives the same losses as the uninterrupted run: %s', async (_d, engine, dropout) => {
+    const EPOCHS = 30;
+    const metrics = async (killed: boolean) => {
+      const dir = tmpDir('repro');
+      const file = tinyExperiment(dir, dataDir, 'augment: {horizontalFlip: true, rotation: 10}\n');
+      const text = fs.readFileSync(file, 'utf8').replace('epochs: 2', `epochs: ${EPOCHS}\n  engine: ${engine}`).replace('    - flatten: {}\n', `    - flatten: {}\n${dropout}`);
+      fs.writeFileSync(file, text);
+      if (killed) {
+        const p = cliUntil(['train', file, '--no-progress'], dir, new RegExp(`epoch 2/${EPOCHS}:`));
+        await p.matched;
+        p.child.kill('SIGTERM');
+        expect(await p.exited).toBe(130);
+        const r = cli(['train', '--resume', onlyRun(path.join(dir, 'runs')), '--no-progress'], dir);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/resuming at epoch/);
+      } else expect(cli(['train', file, '--no-progress'], dir).code).toBe(0);
+      const rows = parse(fs.readFileSync(path.join(onlyRun(path.join(dir, 'runs')), 'metrics.csv')), { columns: true }) as Record<string, string>[];
+      return rows.map((r) => [Number(r.loss), Number(r.val_loss)]);
+    };
+    const [whole, resumed] = [await metrics(false), await metrics(true)];
+    expect(resumed).toHaveLength(EPOCHS);
+    resumed.forEach(([loss, val], i) => {
+      expect(loss, `loss, epoch ${i + 1}`).toBeCloseTo(whole[i]![0]!, 5);
+      expect(val, `val_loss, epoch ${i + 1}`).toBeCloseTo(whole[i]![1]!, 5);
+    });
+  }, 600_000);
 });

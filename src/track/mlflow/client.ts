@@ -251,6 +251,10 @@ export class MlflowClient {
     await this.http.request('POST', `${API}/runs/set-tag`, { json: { run_id: runId, key, value: value.slice(0, MAX_TAG_LENGTH) } });
   }
 
+  async deleteTag(runId: string, key: string): Promise<void> {
+    await this.http.request('POST', `${API}/runs/delete-tag`, { json: { run_id: runId, key } });
+  }
+
   async logInputs(runId: string, datasets: { dataset: DatasetSpec; tags?: Record<string, string> }[]): Promise<void> {
     await this.http.request('POST', `${API}/runs/log-inputs`, {
       json: {
