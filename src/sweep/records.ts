@@ -24,8 +24,17 @@ export interface TrialJob {
   /** MLflow server of the sweep, without credentials (a worker's MLFLOW_TRACKING_URI wins). */
   trackingUri?: string;
   parentRunId?: string;
+  /** The sweep's rule for stopping weak trials, its metric resolved. */
+  earlyStop?: EarlyStopRule;
   /** Searched path -> how the value is shown (its label, when the sweep names its values). */
   labels?: Record<string, string>;
+}
+
+export interface EarlyStopRule {
+  type: 'medianStopping';
+  metric: string;
+  afterEpoch: number;
+  minTrials: number;
 }
 
 export type TrialStatus = 'FINISHED' | 'FAILED' | 'KILLED' | 'SKIPPED' | 'CANCELLED';
@@ -40,6 +49,8 @@ export interface TrialOutcome {
   runId?: string;
   runDir?: string;
   mlflowRunId?: string;
+  /** The early-stopping rule that ended the trial before its last epoch. */
+  stoppedBy?: string;
   /** The run continued from the checkpoint of an interrupted one. */
   resumed?: boolean;
   error?: string;
@@ -63,6 +74,7 @@ export interface SweepMeta {
   metric: string;
   mode: 'max' | 'min';
   parameters: SweepConfig['parameters'];
+  earlyStop?: EarlyStopRule;
   trials: { id: string; hash: string; params: Record<string, unknown> }[];
   trackingUri?: string;
   parentRunId?: string;
@@ -89,6 +101,7 @@ export function sweepMeta(plan: SweepPlan, trackingUri: string | undefined): Swe
     metric: plan.sweep.metric,
     mode: plan.sweep.mode,
     parameters: plan.sweep.parameters,
+    earlyStop: plan.sweep.earlyStop && { type: plan.sweep.earlyStop.type, metric: plan.sweep.earlyStop.metric ?? plan.sweep.metric, afterEpoch: plan.sweep.earlyStop.afterEpoch ?? 1, minTrials: plan.sweep.earlyStop.minTrials ?? 3 },
     trials: plan.trials.map((t) => ({ id: t.id, hash: t.hash, params: t.params })),
     trackingUri: trackingUri ? redactUri(trackingUri) : undefined,
     createdAt: Date.now(),
@@ -111,6 +124,7 @@ export function trialJobs(plan: SweepPlan, meta: SweepMeta): TrialJob[] {
     mode: meta.mode,
     trackingUri: meta.trackingUri,
     parentRunId: meta.parentRunId,
+    earlyStop: meta.earlyStop,
     labels: Object.fromEntries(Object.keys(t.params).map((k) => [k, valueLabel(meta.parameters[k], t.params[k])])),
   }));
 }
@@ -129,7 +143,8 @@ export function bestMetric(values: number[], mode: 'max' | 'min'): number | unde
 /** The outcome of a trial that an earlier run already finished. */
 export function outcomeOfRun(r: RunFolder, job: Pick<TrialJob, 'trial' | 'hash' | 'params' | 'metric' | 'mode'>, status: TrialStatus): TrialOutcome {
   const values = readMetrics(r.dir).filter((p) => p.key === job.metric).map((p) => p.value);
-  return { trial: job.trial, hash: job.hash, params: job.params, status, metric: bestMetric(values, job.mode), runId: r.record.runId, runDir: r.dir, mlflowRunId: r.record.mlflow?.runId };
+  const stoppedBy = r.record.tags['fitspec.stopped_by'];
+  return { trial: job.trial, hash: job.hash, params: job.params, status, metric: bestMetric(values, job.mode), runId: r.record.runId, runDir: r.dir, mlflowRunId: r.record.mlflow?.runId, ...(stoppedBy ? { stoppedBy } : {}) };
 }
 
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -167,6 +182,7 @@ export function resultRows(meta: SweepMeta, outcomes: TrialOutcome[]): Record<st
       ...Object.fromEntries(keys.map((k) => [k, valueLabel(meta.parameters[k], t.params[k])])),
       [meta.metric]: o?.metric !== undefined ? String(Number(o.metric.toPrecision(6))) : '',
       status,
+      ...(meta.earlyStop ? { stopped_by: o?.stoppedBy ?? '' } : {}),
       run: o?.runId ?? '',
       hash: t.hash.slice(0, 12),
       error: o?.error ?? '',

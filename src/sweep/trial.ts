@@ -6,6 +6,7 @@ import type { Experiment } from '../config/schema/experiment.js';
 import { FitspecError, isFitspecError } from '../errors.js';
 import { trackingUri, type MlflowClient } from '../track/index.js';
 import { bestMetric, localTrialRuns, mlflowTrialRuns, outcomeOfRun, sweepClient, type TrialJob, type TrialOutcome } from './records.js';
+import { medianStopping, STOPPED_BY_TAG } from './early-stop.js';
 import { showValue } from './plan.js';
 
 export interface RunTrialOptions {
@@ -79,19 +80,21 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
   if (opts.threads) exp.train.threads = { intraOp: opts.threads, interOp: 1 };
   const loaded: LoadedExperiment = { ...base, experiment: exp, file: job.sourceFile, sourceText: job.sourceText, chain: job.chain, overrides: job.overrides, resolvedYaml: base.resolvedYaml };
 
+  const early = job.earlyStop ? medianStopping(job, runsDir, exp0.name, log) : undefined;
+  const shouldStop = early?.shouldStop;
   const { train } = await import('../train/index.js');
   let result;
   let resumed = Boolean(resumable);
   try {
     try {
-      result = await train(loaded, { resume: resumable?.dir, tty: false, log });
+      result = await train(loaded, { resume: resumable?.dir, tty: false, log, shouldStop });
     } catch (e) {
       // The queue says no one else runs this trial, so a lock still held on the folder belongs to a
       // worker that lost the trial (on another machine, whose processes cannot be checked from here).
       if (!resumable || !isFitspecError(e) || e.code !== 'run.locked') throw e;
       log(`cannot continue ${resumable.dir} (${e.message}): training from the start`);
       resumed = false;
-      result = await train(loaded, { tty: false, log });
+      result = await train(loaded, { tty: false, log, shouldStop });
     }
   } catch (e) {
     if (!isFitspecError(e)) throw e;
@@ -102,9 +105,12 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     result.history.map((h) => h[job.metric]).filter((v): v is number => v !== undefined),
     job.mode,
   );
-  const record = JSON.parse(fs.readFileSync(path.join(result.runDir, 'run.json'), 'utf8')) as { mlflow?: { runId?: string } };
+  const stoppedBy = early?.state.stoppedAt !== undefined && result.status === 'FINISHED' ? 'medianStopping' : undefined;
+  const runFile = path.join(result.runDir, 'run.json');
+  const record = JSON.parse(fs.readFileSync(runFile, 'utf8')) as { mlflow?: { runId?: string }; tags?: Record<string, string> };
+  if (stoppedBy) fs.writeFileSync(runFile, JSON.stringify({ ...record, tags: { ...record.tags, [STOPPED_BY_TAG]: stoppedBy } }, null, 2) + '\n');
   const mlflowRunId = record.mlflow?.runId;
-  if (client && mlflowRunId && result.status === 'FINISHED') await markChild(client, mlflowRunId, remote, job, metric, log);
+  if (client && mlflowRunId && result.status === 'FINISHED') await markChild(client, mlflowRunId, remote, job, metric, log, stoppedBy);
   for (const r of stale) markLocalKilled(r.dir, result.runId);
   return {
     trial: job.trial,
@@ -116,6 +122,7 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     runDir: result.runDir,
     mlflowRunId,
     resumed,
+    ...(stoppedBy ? { stoppedBy } : {}),
     worker,
     seconds: (Date.now() - t0) / 1000,
     startedAt: t0,
@@ -124,9 +131,10 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
 }
 
 /** The child's best metric (for MLflow's parallel-coordinates view), and earlier attempts that died marked KILLED. */
-async function markChild(client: MlflowClient, runId: string, earlier: Awaited<ReturnType<typeof mlflowTrialRuns>>, job: TrialJob, metric: number | undefined, log: (m: string) => void) {
+async function markChild(client: MlflowClient, runId: string, earlier: Awaited<ReturnType<typeof mlflowTrialRuns>>, job: TrialJob, metric: number | undefined, log: (m: string) => void, stoppedBy?: string) {
   try {
     if (metric !== undefined) await client.logBatch(runId, { metrics: [{ key: `best_${job.metric}`, value: metric, timestamp: Date.now(), step: 0 }] });
+    if (stoppedBy) await client.setTag(runId, STOPPED_BY_TAG, stoppedBy);
     for (const r of earlier) if (r.info.runId !== runId && r.info.status === 'RUNNING') await client.updateRun(r.info.runId, 'KILLED', Date.now());
   } catch (e) {
     log(`could not update MLflow after the trial: ${(e as Error).message}`);

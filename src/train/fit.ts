@@ -33,6 +33,8 @@ export interface FitPhaseArgs {
   validationBatches?(): AsyncIterable<Batch>;
   /** True once the user asked to stop (signal): the epoch in progress is dropped, not logged. */
   interrupted(): boolean;
+  /** True ends the whole run after this epoch (checked once the epoch is committed). */
+  shouldStop?(epoch: number, logs: StepLogs): boolean | Promise<boolean>;
   /** False to stop before starting this epoch (an epoch limit). */
   mayStart?(epoch: number): boolean;
   /** The epoch's row, before callbacks see it (history, the epoch line). */
@@ -44,7 +46,7 @@ export interface FitPhaseArgs {
 }
 
 /** How a phase ended. */
-export type FitOutcome = 'completed' | 'stopped' | 'interrupted' | 'limit';
+export type FitOutcome = 'completed' | 'stopped' | 'stoppedOutside' | 'interrupted' | 'limit';
 
 /**
  * Keras' fit loop over one phase: epochs of engine steps, validation, callbacks. Callbacks get Keras'
@@ -77,6 +79,10 @@ export async function fitPhase(a: FitPhaseArgs): Promise<FitOutcome> {
     a.onEpochLogs?.(row);
     await callbacks.onEpochEnd(e, logs);
     await a.onEpochCommitted?.(row);
+    if (a.shouldStop && (await a.shouldStop(e, logs))) {
+      outcome = 'stoppedOutside';
+      break;
+    }
     if (callbacks.stopTraining) {
       outcome = 'stopped';
       break;

@@ -30,6 +30,11 @@ export interface TrainOptions {
   tty?: boolean;
   /** Set by tests and `--dry-run`-like callers to stop after this many epochs. */
   maxEpochs?: number;
+  /**
+   * Asked at the end of each epoch (0-based global epoch, Keras' logs) once the epoch is saved: true
+   * ends the run there as FINISHED, as Keras' EarlyStopping does (a sweep stopping weak trials).
+   */
+  shouldStop?: (epoch: number, logs: Record<string, number>) => boolean | Promise<boolean>;
 }
 
 export interface TrainResult {
@@ -316,6 +321,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         trainBatches: (e) => batches(data, 'train', { batchSize: exp.train.batchSize, shuffle: exp.train.shuffle, seed: exp.seed, epoch: e, augment: exp.augment, rescale: exp.data.image.rescale, steps }),
         validationBatches: data.parts.validation?.ids.length ? () => evalBatches('validation') : undefined,
         interrupted: () => Boolean(interrupts.signal),
+        shouldStop: opts.shouldStop,
         mayStart: () => opts.maxEpochs === undefined || history.length < opts.maxEpochs,
         onEpochLogs: (row) => {
           history.push(row);
@@ -333,6 +339,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       });
       if (outcome === 'interrupted') return 'KILLED';
       if (outcome === 'stopped') log(`stopped early at epoch ${history.at(-1)!.epoch + 1}`);
+      if (outcome === 'stoppedOutside') break;
     }
     return interrupts.signal ? 'KILLED' : 'FINISHED';
   }

@@ -19,6 +19,16 @@ export const SweepParameterSchema = Type.Object(
   { ...strict, description: 'How one config path is searched.', examples: [{ values: [0.001, 0.0003] }, { distribution: 'logUniform', min: 0.00001, max: 0.01 }] },
 );
 
+export const EarlyStopSchema = Type.Object(
+  {
+    type: Enum(['medianStopping'] as const, { description: '`medianStopping`: at the end of an epoch, a trial whose best `metric` so far is worse than the median of the completed trials\' values at that epoch is stopped (its run is FINISHED, tagged `fitspec.stopped_by`).', examples: ['medianStopping'] }),
+    metric: Type.Optional(Type.String({ minLength: 1, description: 'The metric compared (Keras name); defaults to the sweep `metric`, better per the sweep `mode`.', examples: ['val_loss'] })),
+    afterEpoch: Type.Integer({ minimum: 1, description: 'First epoch (counted from 1) at whose end a trial may be stopped.', default: 1, examples: [3] }),
+    minTrials: Type.Integer({ minimum: 1, description: 'Completed trials with a value at that epoch needed before the rule applies.', default: 3, examples: [3] }),
+  },
+  { ...strict, description: 'Stops weak trials early to save their remaining epochs.', examples: [{ type: 'medianStopping', afterEpoch: 3, minTrials: 3 }] },
+);
+
 export const SweepSchema = Type.Object(
   {
     name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', maxLength: 100, description: 'Name of the sweep (`fitspec sweep status NAME`, the MLflow parent run); defaults to the experiment `name`.', examples: ['notebook-comparison'] })),
@@ -33,6 +43,7 @@ export const SweepSchema = Type.Object(
     count: Type.Optional(Type.Integer({ minimum: 1, description: 'Random search: the number of trials.', examples: [20] })),
     seed: Type.Integer({ minimum: 0, description: 'Random search: seed of the draws.', default: 0 }),
     parallel: Type.Integer({ minimum: 1, description: 'Trials trained at once on this machine by `fitspec sweep` (worker processes); `--parallel` overrides it.', default: 1 }),
+    earlyStop: Type.Optional(EarlyStopSchema),
     maxTrials: Type.Integer({ minimum: 1, description: 'A sweep with more trials is refused unless `--yes` is given: a guard against a grid growing by accident.', default: 64 }),
   },
   { ...strict, description: 'A search over this experiment: each trial is the experiment with some paths set, trained as its own run (`fitspec sweep`). Not part of a trial\'s config hash.',
