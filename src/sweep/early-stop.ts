@@ -23,11 +23,12 @@ function completedValuesAt(runsDir: string, experimentName: string, job: TrialJo
 
 /**
  * The median stopping rule: once `afterEpoch` epochs are done, a trial whose best value so far is
- * worse than the median of the completed trials' values at the same epoch is stopped.
+ * worse than the median of the completed trials' values at the same epoch is stopped. `resumedFrom`:
+ * the run folder a resumed trial continues, whose earlier epochs count towards its best value.
  */
-export function medianStopping(job: TrialJob, runsDir: string, experimentName: string, log: (m: string) => void) {
+export function medianStopping(job: TrialJob, runsDir: string, experimentName: string, log: (m: string) => void, resumedFrom?: string) {
   const rule = job.earlyStop!;
-  let best: number | undefined;
+  let best = resumedFrom ? bestMetric(readMetrics(resumedFrom).filter((p) => p.key === rule.metric).map((p) => p.value), job.mode) : undefined;
   const state = { stoppedAt: undefined as number | undefined };
   const shouldStop = (epoch: number, logs: Record<string, number>): boolean => {
     best = bestMetric([...(best === undefined ? [] : [best]), logs[rule.metric] ?? NaN], job.mode);

@@ -80,7 +80,7 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
   if (opts.threads) exp.train.threads = { intraOp: opts.threads, interOp: 1 };
   const loaded: LoadedExperiment = { ...base, experiment: exp, file: job.sourceFile, sourceText: job.sourceText, chain: job.chain, overrides: job.overrides, resolvedYaml: base.resolvedYaml };
 
-  const early = job.earlyStop ? medianStopping(job, runsDir, exp0.name, log) : undefined;
+  const early = job.earlyStop ? medianStopping(job, runsDir, exp0.name, log, resumable?.dir) : undefined;
   const shouldStop = early?.shouldStop;
   const { train } = await import('../train/index.js');
   let result;
