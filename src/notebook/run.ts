@@ -7,6 +7,7 @@ import { fail } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { compareCurvesPng, compareRuns, formatDuration, loadLocalRun, type CompareRow, type ReferenceLine } from '../report/index.js';
 import { listRuns } from '../track/runs.js';
+import { readCheckpointState } from '../train/checkpoint-files.js';
 import { DATASETS, datasetDir, STEPS, type DatasetKey, type NotebookStep, type Scale } from './plan.js';
 
 export interface NotebookOptions {
@@ -83,7 +84,7 @@ function findRun(loaded: LoadedExperiment, notBefore: number): { dir: string; fi
     .reverse();
   const finished = runs.find((r) => r.record.status === 'FINISHED' && fs.existsSync(path.join(r.dir, 'model', 'model.json')));
   if (finished) return { dir: finished.dir, finished: true };
-  const resumable = runs.find((r) => r.record.status !== 'FINISHED' && fs.existsSync(path.join(r.dir, 'checkpoint', 'state.json')));
+  const resumable = runs.find((r) => r.record.status !== 'FINISHED' && readCheckpointState(r.dir) !== undefined);
   return resumable ? { dir: resumable.dir, finished: false } : undefined;
 }
 

@@ -8,6 +8,7 @@ import { trackingUri, type MlflowClient } from '../track/index.js';
 import { bestMetric, localTrialRuns, mlflowTrialRuns, outcomeOfRun, sweepClient, type TrialJob, type TrialOutcome } from './records.js';
 import { medianStopping, STOPPED_BY_TAG } from './early-stop.js';
 import { showValue } from './plan.js';
+import { readCheckpointState } from '../train/checkpoint-files.js';
 
 export interface RunTrialOptions {
   /** Native TensorFlow threads of this worker (intra-op); several workers can share a machine. */
@@ -62,7 +63,7 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     return { trial: job.trial, hash: job.hash, params: job.params, status: 'SKIPPED', metric: m, runId: remoteDone.tags['fitspec.run_id'], mlflowRunId: remoteDone.info.runId, worker };
   }
 
-  const resumable = local.filter((r) => r.record.status !== 'FINISHED' && hasCheckpoint(r.dir)).at(-1);
+  const resumable = local.filter((r) => r.record.status !== 'FINISHED' && readCheckpointState(r.dir) !== undefined).at(-1);
   const stale = local.filter((r) => r !== resumable && r.record.status === 'RUNNING');
   if (resumable) log(`continuing the interrupted run ${resumable.dir} from its last checkpoint`);
   else if (local.length || remote.some((r) => r.info.status === 'RUNNING')) log('an earlier attempt left no checkpoint on this machine: training from the start');
@@ -141,21 +142,6 @@ async function markChild(client: MlflowClient, runId: string, earlier: Awaited<R
   }
 }
 
-/**
- * Whether a run folder can be continued. A worker killed between the removal of the previous
- * checkpoint and the rename of the new one leaves the new one complete in checkpoint.tmp (its
- * state.json is written last), which is then put in place.
- */
-function hasCheckpoint(dir: string): boolean {
-  const final = path.join(dir, 'checkpoint');
-  if (fs.existsSync(path.join(final, 'state.json'))) return true;
-  const tmp = path.join(dir, 'checkpoint.tmp');
-  if (fs.existsSync(path.join(tmp, 'state.json')) && !fs.existsSync(final)) {
-    fs.renameSync(tmp, final);
-    return true;
-  }
-  return false;
-}
 
 /** A run whose worker died (SIGKILL, machine gone) still says RUNNING; the trial finished as another run. */
 function markLocalKilled(dir: string, by: string): void {

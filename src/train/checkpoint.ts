@@ -3,63 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel, saveModel } from '../model/index.js';
 import type { Engine } from './engine/types.js';
-import type { EpochRow } from './run-folder.js';
+import { CHECKPOINT_DIR as DIR, CHECKPOINT_NEW as NEW, CHECKPOINT_OLD as OLD, discard, settle, STATE, type CheckpointState } from './checkpoint-files.js';
 
-/** What `--resume` needs besides the weights. */
-export interface CheckpointState {
-  /** Last completed global epoch (0-based). */
-  epoch: number;
-  phase: number;
-  learningRate: number;
-  history: EpochRow[];
-  /** Whether the optimizer's slots (moments, accumulators) were saved too. */
-  optimizerSaved: boolean;
-  /** Each callback's counters (patience, best value), in the order of the phase's callbacks. */
-  callbacks?: unknown[];
-}
-
-const DIR = 'checkpoint';
-const NEW = `${DIR}.tmp`;
-const OLD = `${DIR}.old`;
-const STATE = 'state.json';
-
-/**
- * A copy is complete once its state.json exists and parses: it is written last, through a rename.
- * A kill during a save leaves at most three copies; by the order of the swap in saveCheckpoint a
- * complete `checkpoint.tmp` is always the newest, then `checkpoint`, then `checkpoint.old`.
- */
-function complete(runDir: string, name: string): CheckpointState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(runDir, name, STATE), 'utf8')) as CheckpointState;
-  } catch {
-    return undefined;
-  }
-}
-
-function newestComplete(runDir: string): { name: string; state: CheckpointState } | undefined {
-  for (const name of [NEW, DIR, OLD]) {
-    const state = complete(runDir, name);
-    if (state) return { name, state };
-  }
-  return undefined;
-}
-
-/** Removing state.json first makes a copy incomplete before any of its files goes, so a kill mid-removal cannot leave a copy that looks whole. */
-function discard(runDir: string, name: string): void {
-  const dir = path.join(runDir, name);
-  fs.rmSync(path.join(dir, STATE), { force: true });
-  fs.rmSync(dir, { recursive: true, force: true });
-}
-
-/** Puts the newest complete copy left by an interrupted save in place as `checkpoint` and removes the others. */
-function settle(runDir: string): void {
-  const newest = newestComplete(runDir);
-  if (newest && newest.name !== DIR) {
-    if (fs.existsSync(path.join(runDir, DIR))) discard(runDir, DIR);
-    fs.renameSync(path.join(runDir, newest.name), path.join(runDir, DIR));
-  }
-  for (const name of [NEW, OLD]) discard(runDir, name);
-}
+export { readCheckpointState, type CheckpointState } from './checkpoint-files.js';
 
 /**
  * Written after every epoch into `checkpoint.tmp`; the previous checkpoint is renamed aside before
@@ -90,10 +36,6 @@ export async function saveCheckpoint(runDir: string, model: tf.LayersModel, engi
   discard(runDir, OLD);
 }
 
-/** The state of the newest complete checkpoint, also when a save was interrupted. */
-export function readCheckpointState(runDir: string): CheckpointState | undefined {
-  return newestComplete(runDir)?.state;
-}
 
 /** Copies checkpointed weights into `model` (built from the same config) and the engine, and restores optimizer slots where saved. */
 export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, engine: Engine): Promise<boolean> {
