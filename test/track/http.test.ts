@@ -145,6 +145,7 @@ describe('MLflow HTTP: retries, timeouts, errors', () => {
     expect(JSON.parse(requests[0].body)).toEqual({ run_id: 'r', status: 'FINISHED', end_time: 5 });
     expect(httpSettings(uri, { MLFLOW_TRACKING_TOKEN: 'tok' }).authorization).toBe('Bearer tok');
     expect(httpSettings(withUser, { MLFLOW_TRACKING_USERNAME: 'bob', MLFLOW_TRACKING_PASSWORD: 'pw' }).authorization).toBe('Basic ' + Buffer.from('bob:pw').toString('base64'));
+    expect(httpSettings(withUser, { MLFLOW_TRACKING_USERNAME: '', MLFLOW_TRACKING_PASSWORD: '' }).authorization).toBe('Basic ' + Buffer.from('ana:s3cret').toString('base64'));
     expect(redactUri('https://u:p@host/x/')).toBe('https://host/x');
     expect(() => httpSettings('file:///tmp/mlruns', {})).toThrow(/REST API/);
     expect(() => httpSettings(uri, { MLFLOW_HTTP_REQUEST_TIMEOUT: 'soon' })).toThrow(/MLFLOW_HTTP_REQUEST_TIMEOUT/);

@@ -80,8 +80,9 @@ export function httpSettings(uri: string, env: NodeJS.ProcessEnv = process.env):
     });
   }
   let authorization: string | undefined;
-  const user = env.MLFLOW_TRACKING_USERNAME ?? (url.username ? decodeURIComponent(url.username) : undefined);
-  const pass = env.MLFLOW_TRACKING_PASSWORD ?? (url.password ? decodeURIComponent(url.password) : undefined);
+  // An empty variable (as left by `export MLFLOW_TRACKING_USERNAME=`) does not hide credentials in the URI.
+  const user = env.MLFLOW_TRACKING_USERNAME || (url.username ? decodeURIComponent(url.username) : undefined);
+  const pass = env.MLFLOW_TRACKING_PASSWORD || (url.password ? decodeURIComponent(url.password) : undefined);
   if (user !== undefined && user !== '') authorization = 'Basic ' + Buffer.from(`${user}:${pass ?? ''}`).toString('base64');
   else if (env.MLFLOW_TRACKING_TOKEN) authorization = `Bearer ${env.MLFLOW_TRACKING_TOKEN}`;
   return {
