@@ -140,27 +140,11 @@ export class GraphBuilder {
 
   /** tfjs / Keras activation by its tfjs name. */
   activation(name: string, x: Ref): Ref {
+    const op = UNARY_ACTIVATIONS.get(name);
+    if (op) return this.unary(op, x);
     switch (name) {
       case 'linear':
         return x;
-      case 'relu':
-        return this.unary('Relu', x);
-      case 'relu6':
-        return this.unary('Relu6', x);
-      case 'elu':
-        return this.unary('Elu', x);
-      case 'selu':
-        return this.unary('Selu', x);
-      case 'sigmoid':
-        return this.unary('Sigmoid', x);
-      case 'tanh':
-        return this.unary('Tanh', x);
-      case 'softplus':
-        return this.unary('Softplus', x);
-      case 'softsign':
-        return this.unary('Softsign', x);
-      case 'softmax':
-        return this.unary('Softmax', x);
       case 'swish':
         return this.mul(x, this.unary('Sigmoid', x));
       case 'mish':
@@ -176,6 +160,19 @@ export class GraphBuilder {
     }
   }
 }
+
+/** Activations that are one TensorFlow op of the same meaning. */
+const UNARY_ACTIVATIONS = new Map<string, string>([
+  ['relu', 'Relu'],
+  ['relu6', 'Relu6'],
+  ['elu', 'Elu'],
+  ['selu', 'Selu'],
+  ['sigmoid', 'Sigmoid'],
+  ['tanh', 'Tanh'],
+  ['softplus', 'Softplus'],
+  ['softsign', 'Softsign'],
+  ['softmax', 'Softmax'],
+]);
 
 /** What a layer kind's graph builder receives: its tfjs layer (configuration and variables) and its input. */
 export interface GraphLayerContext {
