@@ -17,6 +17,19 @@ export interface CheckpointState {
   callbacks?: unknown[];
 }
 
+/**
+ * What a resumed run takes from its checkpoint for the phase spanning global epochs [start, end):
+ * `done` skips a phase the checkpoint completed; `weights` starts a phase that begins right after the
+ * checkpoint from its weights with a new optimizer at the phase's learning rate, as an uninterrupted
+ * run does at a phase change; `all` continues inside the phase (weights, optimizer state, learning
+ * rate, callback counters); `fresh` is no resume.
+ */
+export function phaseResume(state: Pick<CheckpointState, 'epoch'> | undefined, start: number, end: number): 'done' | 'weights' | 'all' | 'fresh' {
+  if (!state || state.epoch < start - 1) return 'fresh';
+  if (state.epoch >= end - 1) return 'done';
+  return state.epoch < start ? 'weights' : 'all';
+}
+
 export const CHECKPOINT_DIR = 'checkpoint';
 export const CHECKPOINT_NEW = `${CHECKPOINT_DIR}.tmp`;
 export const CHECKPOINT_OLD = `${CHECKPOINT_DIR}.old`;

@@ -5,7 +5,7 @@ import { loadModel, saveModel } from '../model/index.js';
 import type { Engine } from './engine/types.js';
 import { CHECKPOINT_DIR as DIR, CHECKPOINT_NEW as NEW, CHECKPOINT_OLD as OLD, discard, settle, STATE, type CheckpointState } from './checkpoint-files.js';
 
-export { readCheckpointState, type CheckpointState } from './checkpoint-files.js';
+export { phaseResume, readCheckpointState, type CheckpointState } from './checkpoint-files.js';
 
 /**
  * Written after every epoch into `checkpoint.tmp`; the previous checkpoint is renamed aside before
@@ -37,13 +37,17 @@ export async function saveCheckpoint(runDir: string, model: tf.LayersModel, engi
 }
 
 
-/** Copies checkpointed weights into `model` (built from the same config) and the engine, and restores optimizer slots where saved. */
-export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, engine: Engine): Promise<boolean> {
+/**
+ * Copies checkpointed weights into `model` (built from the same config) and the engine, and restores
+ * optimizer slots where saved (unless `optimizer: false`); true when the slots were restored.
+ */
+export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, engine: Engine, opts: { optimizer?: boolean } = {}): Promise<boolean> {
   settle(runDir);
   const saved = await loadModel(path.join(runDir, DIR, 'model'));
-  model.setWeights(saved.getWeights());
+  copyWeights(saved, model);
   saved.dispose();
   await engine.syncFromModel();
+  if (opts.optimizer === false) return false;
   const specFile = path.join(runDir, DIR, 'optimizer.json');
   if (!fs.existsSync(specFile)) return false;
   const specs = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { name: string; shape: number[]; dtype: 'float32' | 'int32' }[];
@@ -59,4 +63,17 @@ export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, e
   });
   await engine.setOptimizerState(named);
   return true;
+}
+
+/**
+ * Layer by layer (the same config builds the same layers in the same order): a model's getWeights()
+ * lists trainable variables first, so its order changes with the trainable flags, and a checkpoint
+ * saved in one phase may be restored in the next.
+ */
+function copyWeights(from: tf.LayersModel, to: tf.LayersModel): void {
+  const leaves = (m: tf.LayersModel): tf.layers.Layer[] => m.layers.flatMap((l) => (l instanceof tf.LayersModel ? leaves(l) : [l]));
+  const saved = leaves(from);
+  const layers = leaves(to);
+  if (saved.length !== layers.length) throw new Error(`the checkpoint's model has ${saved.length} layers, this one ${layers.length}`);
+  layers.forEach((layer, i) => layer.setWeights(saved[i]!.getWeights()));
 }

@@ -110,7 +110,8 @@ async function trainEpoch(a: FitPhaseArgs, epoch: number): Promise<{ logs: StepL
       const { xs, ys, size } = next.value;
       let batchLogs: StepLogs;
       try {
-        batchLogs = await a.engine.trainBatch(xs, ys);
+        // Every epoch has exactly `steps` batches, so this numbers the run's steps the same in a resumed run.
+        batchLogs = await a.engine.trainBatch(xs, ys, epoch * a.steps + step);
       } finally {
         xs.dispose();
         ys.dispose();

@@ -13,7 +13,7 @@ import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurv
 import { createTracker, gitInfo, kerasAutologParams, lockRun, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
-import { readCheckpointState, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { phaseResume, readCheckpointState, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { classWeights } from './class-weights.js';
 import { createEngine, resolveEngine, type Engine } from './engine/index.js';
 import { evaluate, fitPhase, type FitTiming } from './fit.js';
@@ -286,8 +286,8 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       const phase = phases[pi]!;
       const phaseStart = epoch;
       epoch += phase.epochs;
-      // Resuming: skip phases that were complete at the checkpoint.
-      if (resumeState && resumeState.epoch >= epoch - 1) continue;
+      const resume = phaseResume(resumeState, phaseStart, epoch);
+      if (resume === 'done') continue;
       applyTrainable(built, phase.freeze, phase.unfreezeFrom);
       await engine.beginPhase({ optimizer: phase.optimizer, loss: exp.train.loss, metrics: [...exp.train.metrics], classWeights: cw });
       const s = summarize(built);
@@ -299,11 +299,11 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       if (phases.length > 1) log(`phase ${pi + 1}/${phases.length} \`${phase.name}\`: ${phase.epochs} epochs, ${phase.optimizer.name} lr ${phase.optimizer.learningRate}, ${s.trainable.toLocaleString('en-US')} trainable params`);
 
       let startEpoch = phaseStart;
-      if (resumeState && resumeState.epoch >= phaseStart) {
-        const restored = await restoreCheckpoint(runDir, model, engine);
-        engine.setLearningRate(resumeState.learningRate);
+      if (resumeState && resume !== 'fresh') {
+        const restored = await restoreCheckpoint(runDir, model, engine, { optimizer: resume === 'all' });
+        if (resume === 'all') engine.setLearningRate(resumeState.learningRate);
         startEpoch = resumeState.epoch + 1;
-        log(`resuming at epoch ${startEpoch + 1}${restored ? '' : ' (optimizer state was not saved for this optimizer and restarts from zero)'}`);
+        log(`resuming at epoch ${startEpoch + 1}${restored || resume === 'weights' ? '' : ' (optimizer state was not saved for this optimizer and restarts from zero)'}`);
       }
 
       const callbacks = new CallbackList(

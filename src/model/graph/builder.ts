@@ -181,6 +181,12 @@ export interface GraphLayerContext {
   layer: tf.layers.Layer;
   /** Training branch (dropout active, batch statistics) or inference branch. */
   training: boolean;
+  /**
+   * The run's global training step (int32 scalar, fed at every step). Random ops take their seed from
+   * it through TensorFlow's stateless kernels, so a draw depends on the step alone, not on how long
+   * the session has lived: a resumed run draws exactly what the uninterrupted run drew.
+   */
+  step: Ref;
   /** The current value of one of the layer's variables. */
   read(v: tf.LayerVariable): Ref;
   /** Assigns a non-trainable variable at each training step (moving statistics). */

@@ -25,8 +25,13 @@ export interface Engine {
   readonly name: 'eager' | 'graph';
   /** Start of each phase, after applyTrainable(): (re)build the step for the model's current trainable set and this optimizer. */
   beginPhase(phase: EnginePhase): Promise<void>;
-  /** One optimizer step on one batch (xs NHWC float32, ys one-hot float32). Does not dispose its inputs. */
-  trainBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<StepLogs>;
+  /**
+   * One optimizer step on one batch (xs NHWC float32, ys one-hot float32). Does not dispose its inputs.
+   * `step`: the run's global step (epoch x steps per epoch + batch index), which the graph engine's
+   * dropout masks are drawn from, so that a resumed run continues with the masks of the uninterrupted
+   * one; without it the engine counts its own calls.
+   */
+  trainBatch(xs: tf.Tensor, ys: tf.Tensor, step?: number): Promise<StepLogs>;
   /** Loss and metrics of one batch, nothing updated (dropout off, BN moving stats). */
   evaluateBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<StepLogs>;
   getLearningRate(): number;

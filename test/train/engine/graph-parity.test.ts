@@ -7,7 +7,10 @@ import { initBackend, type BackendInfo } from '../../../src/backend.js';
 import type { OptimizerConfig } from '../../../src/config/schema/experiment.js';
 import { applyTrainable, buildModel, buildOptimizer, type BuiltModel } from '../../../src/model/index.js';
 import { createGraphEngine } from '../../../src/train/engine/graph/index.js';
-import { restoreCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
+import { CallbackList } from '../../../src/train/callbacks/list.js';
+import { phaseResume, readCheckpointState, restoreCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
+import { fitPhase } from '../../../src/train/fit.js';
+import { makeHandle } from '../../../src/train/handle.js';
 import { EagerEngine } from '../../../src/train/engine/eager.js';
 import { createEngine } from '../../../src/train/engine/index.js';
 import type { Engine, EnginePhase } from '../../../src/train/engine/types.js';
@@ -262,6 +265,118 @@ describe('graph engine parity with tfjs training', () => {
       expectClose(rest, full.slice(2));
       expectSameWeights(a.model, c.model);
     }
+  });
+
+  it('dropout masks are a function of the global step alone: the same step draws the same mask, another step another', async () => {
+    const layers = [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { dropout: { rate: 0.5 } }, ...head];
+    const built = await buildModel(experiment(layers));
+    const engine = graphEngine(built.model);
+    // Learning rate 0: the weights stay, so the loss changes only with the mask.
+    await engine.beginPhase({ optimizer: { name: 'sgd', learningRate: 0 }, loss: 'categoricalCrossentropy', metrics: [] });
+    const [{ xs, ys }] = batchesFor(12, 1);
+    const at = async (step: number) => (await engine.trainBatch(xs!, ys!, step)).loss!;
+    const [a, b, c, again] = [await at(5), await at(6), await at(7), await at(5)];
+    engine.dispose();
+    expect(again).toBe(a);
+    expect(new Set([a, b, c]).size).toBe(3);
+  });
+
+  describe('a graph-engine run with dropout and BatchNormalization resumed from a checkpoint continues exactly', () => {
+    // Stateless dropout masks, restored weights, moving statistics and optimizer slots: a resumed run
+    // repeats the uninterrupted one bit for bit (same process, same thread settings).
+    const EPOCHS_STEPS = 2;
+    const data = () => batchesFor(12, EPOCHS_STEPS, 21);
+    interface RunPhase {
+      phase: EnginePhase;
+      epochs: number;
+      freeze?: 'base';
+      unfreezeFrom?: string;
+    }
+
+    /** The trainer's phase loop (src/train/trainer.ts, with its phaseResume) over the real fit loop: stops after `stopAfter`, or resumes from `dir`'s checkpoint. */
+    async function run(exp: never, phases: RunPhase[], dir: string, opts: { stopAfter?: number; resume?: boolean }): Promise<{ losses: number[]; model: tf.LayersModel }> {
+      const built = await buildModel(exp);
+      const engine = graphEngine(built.model);
+      const state = opts.resume ? readCheckpointState(dir) : undefined;
+      const losses: number[] = [];
+      const batches = data();
+      let end = 0;
+      for (const p of phases) {
+        const start = end;
+        end += p.epochs;
+        const resume = phaseResume(state, start, end);
+        if (resume === 'done') continue;
+        applyTrainable(built, p.freeze, p.unfreezeFrom);
+        await engine.beginPhase(p.phase);
+        let from = start;
+        if (state && resume !== 'fresh') {
+          expect(await restoreCheckpoint(dir, built.model, engine, { optimizer: resume === 'all' })).toBe(resume === 'all');
+          if (resume === 'all') engine.setLearningRate(state.learningRate);
+          from = state.epoch + 1;
+        }
+        const callbacks = new CallbackList([], makeHandle(built.model, engine, dir, () => {}));
+        await fitPhase({
+          engine,
+          callbacks,
+          from,
+          to: end,
+          totalEpochs: 0,
+          steps: EPOCHS_STEPS,
+          trainBatches: async function* () {
+            for (const b of batches) yield { xs: b.xs.clone(), ys: b.ys.clone(), size: BATCH };
+          } as never,
+          interrupted: () => false,
+          mayStart: (e) => opts.stopAfter === undefined || e <= opts.stopAfter,
+          onEpochLogs: (row) => losses.push(row.loss!),
+          onEpochCommitted: (row) => saveCheckpoint(dir, built.model, engine, { epoch: row.epoch, phase: 0, learningRate: engine.getLearningRate(), history: [] }),
+          timing: { dataWait: 0, stepTime: 0, images: 0 },
+          tty: false,
+        });
+        if (opts.stopAfter !== undefined && end - 1 >= opts.stopAfter) break;
+      }
+      engine.dispose();
+      return { losses, model: built.model };
+    }
+
+    function expectIdentical(a: tf.LayersModel, b: tf.LayersModel) {
+      a.weights.forEach((w, i) => expect(Array.from(b.weights[i]!.read().dataSync()), w.name).toEqual(Array.from(w.read().dataSync())));
+    }
+
+    async function expectResumesExactly(exp: never, phases: RunPhase[], stopAfter: number) {
+      const whole = await run(exp, phases, fs.mkdtempSync(path.join(os.tmpdir(), 'fitspec-whole-')), {});
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fitspec-resume-'));
+      const first = await run(exp, phases, dir, { stopAfter });
+      first.model.dispose();
+      expect(readCheckpointState(dir)?.epoch).toBe(stopAfter);
+      const rest = await run(exp, phases, dir, { resume: true });
+      expect([...first.losses, ...rest.losses]).toEqual(whole.losses);
+      expectIdentical(whole.model, rest.model);
+      whole.model.dispose();
+      rest.model.dispose();
+    }
+
+    const adam: EnginePhase = { optimizer: { name: 'adam', learningRate: 1e-2 }, loss: 'categoricalCrossentropy', metrics: ['accuracy'] };
+
+    it('one phase, stopped after epoch 2 of 4', async () => {
+      const layers = [
+        { conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 1 } }, { dropout: { rate: 0.3 } },
+        { flatten: {} }, { dense: { units: 8, activation: 'relu' } }, { batchNormalization: {} }, { dropout: { rate: 0.5 } },
+        { dense: { units: CLASSES, activation: 'softmax' } },
+      ];
+      await expectResumesExactly(experiment(layers), [{ phase: adam, epochs: 4 }], 1);
+    });
+
+    it('across a phase change (frozen base, then fine-tuning), stopped at the end of the first phase and inside the second', async () => {
+      const baseLayers = [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu', name: 'block1_conv1' } }, { conv2d: { filters: 4, kernelSize: 3, activation: 'relu', name: 'block2_conv1' } }];
+      const top = [{ flatten: {} }, { dense: { units: 8, activation: 'relu' } }, { batchNormalization: {} }, { dropout: { rate: 0.5 } }, { dense: { units: CLASSES, activation: 'softmax' } }];
+      const exp = experiment(top, 12, { architecture: 'tiny', layers: baseLayers, trainable: true });
+      const phases: RunPhase[] = [
+        { phase: adam, epochs: 2, freeze: 'base' },
+        { phase: { ...adam, optimizer: rmsprop }, epochs: 2, unfreezeFrom: 'block2_conv1' },
+      ];
+      await expectResumesExactly(exp, phases, 1);
+      await expectResumesExactly(exp, phases, 2);
+    });
   });
 
   it('falls back to eager with one warning line naming what the graph engine cannot run', async () => {

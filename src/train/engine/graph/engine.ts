@@ -48,6 +48,7 @@ interface PhaseGraph {
   x: Ref;
   y: Ref;
   lr: Ref;
+  step: Ref;
   scalars: Record<string, Ref>;
   trainFetches: Ref[];
   trainTargets: string[];
@@ -72,6 +73,7 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
   const x = g.placeholder('x', model.inputs[0]!.shape.map((d) => d ?? -1));
   const y = g.placeholder('y', model.outputs[0]!.shape.map((d) => d ?? -1));
   const lr = g.placeholder('lr', []);
+  const step = g.placeholder('step', [], 'int32');
 
   const weights = model.weights;
   const index = new Map(weights.map((w, i) => [w, i]));
@@ -100,6 +102,7 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
           x: h,
           layer,
           training,
+          step,
           read: (v) => {
             const i = idx(v);
             if (!reads.has(i)) reads.set(i, g.read(vars[i]!.handle));
@@ -152,7 +155,7 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
   const evalFetches = [crossentropy(evaluation.out), ...phase.metrics.map(() => accuracy(evaluation.out))];
 
   const session = new addon.Session(native, threads ? sessionConfig(threads.intraOp, threads.interOp) : undefined);
-  return { session, weights, vars, trainable, optimizer, x, y, lr, scalars, trainFetches, trainTargets: [...applies, ...train.updates], evalFetches, metricNames };
+  return { session, weights, vars, trainable, optimizer, x, y, lr, step, scalars, trainFetches, trainTargets: [...applies, ...train.updates], evalFetches, metricNames };
 }
 
 export class GraphEngine implements Engine {
@@ -162,6 +165,8 @@ export class GraphEngine implements Engine {
   private lr = 0.001;
   /** Optimizer steps in this phase (tfjs' `iterations`). */
   private iterations = 0;
+  /** Training steps since this engine was made: the global step when the caller gives none. */
+  private calls = 0;
 
   constructor(
     private readonly model: tf.LayersModel,
@@ -194,13 +199,15 @@ export class GraphEngine implements Engine {
     if (targets.length) await pg.session.run(feeds, [], targets);
   }
 
-  async trainBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<StepLogs> {
+  async trainBatch(xs: tf.Tensor, ys: tf.Tensor, step = this.calls): Promise<StepLogs> {
     const pg = this.need();
     this.iterations++;
+    this.calls++;
     const feeds: Feed[] = [
       [pg.x, await floats(xs), xs.shape],
       [pg.y, await floats(ys), ys.shape],
       [pg.lr, new Float32Array([this.lr]), []],
+      [pg.step, new Int32Array([step]), []],
     ];
     for (const [k, v] of Object.entries(pg.optimizer.stepScalars(this.iterations))) feeds.push([pg.scalars[k]!, new Float32Array([v]), []]);
     const out = await pg.session.run(feeds, pg.trainFetches, pg.trainTargets);
