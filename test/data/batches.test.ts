@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Augment } from '../../src/config/schema/experiment.js';
 import { batches, prepareData, type PreparedData } from '../../src/data/index.js';
 import { batchIndices } from '../../src/data/batches.js';
+import { storeFor } from '../../src/data/prepare.js';
 import { dataConfig, makeDirectoryDataset, tempDir } from './fixtures.js';
 
 let data: PreparedData;
@@ -95,6 +96,47 @@ describe('batches', () => {
     }
     await new Promise((r) => setTimeout(r, 50));
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('prepares prefetch + 1 batches while the consumer works, and none while it takes a ready one', async () => {
+    const store = storeFor(data);
+    const original = store.reader;
+    let reads = 0;
+    store.reader = async () => {
+      const r = await original.call(store);
+      return { read: (files, out) => (reads++, r.read(files, out)), close: () => r.close() };
+    };
+    const consumerWorks = () => new Promise((r) => setImmediate(r));
+    try {
+      // 15 images in batches of 4: batches 0-3.
+      const it = batches(data, 'train', { ...base, prefetch: 1 });
+      const got: number[] = [];
+      const take = async () => {
+        const n = await it.next();
+        if (n.done) return false;
+        got.push(n.value.size);
+        n.value.xs.dispose();
+        n.value.ys.dispose();
+        return true;
+      };
+      await take();
+      // Only the batch asked for was started before the consumer had it.
+      expect(reads).toBe(1);
+      await consumerWorks();
+      // While the consumer works on batch 0, batches 1 and 2 are prepared.
+      expect(reads).toBe(3);
+      await take();
+      // Taking a ready batch starts nothing in the consumer's wait...
+      expect(reads).toBe(3);
+      await consumerWorks();
+      // ...the window is refilled while it works.
+      expect(reads).toBe(4);
+      while (await take()) await consumerWorks();
+      expect(got).toEqual([4, 4, 4, 3]);
+      expect(reads).toBe(4);
+    } finally {
+      store.reader = original;
+    }
   });
 
   it('an empty part is a user error', async () => {
