@@ -24,6 +24,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { initBackend } from '../../src/backend.js';
 import type { Augment, DataConfig } from '../../src/config/schema/experiment.js';
 import { synthesize } from '../../src/data/index.js';
+import { loadGraphAddon } from '../../src/native-addon.js';
 import { NOTEBOOK_AUGMENT, baselineCnn, timeTraining } from './train-loop.js';
 
 const { values: args } = parseArgs({
@@ -97,10 +98,10 @@ async function main() {
   }
 
   // Every image of the folder in the training part.
-  const all = (cache: DataConfig['cache']) =>
+  const all = (cache: DataConfig['cache'], interpolation: DataConfig['image']['interpolation'] = 'lanczos3') =>
     ({
       source: { type: 'directory', path: dataDir },
-      image: { height: size, width: size, channels: 3, rescale: 1 / 255, resize: 'stretch' },
+      image: { height: size, width: size, channels: 3, rescale: 1 / 255, resize: 'stretch', interpolation },
       split: { train: perClass, validation: 0, test: 0 },
       onError: 'fail',
       cache,
@@ -123,22 +124,33 @@ async function main() {
     return rates;
   }
 
-  // The first decode fills the cache: TensorFlow's decode + resize ops on the native backend, and
-  // sharp (FITSPEC_DECODER=sharp) for comparison.
-  const firstDecodeRate = async (decoder?: string) => {
+  // The first decode fills the cache: on the native backend TensorFlow's decode + resize ops in one
+  // graph run off the main thread (the default), the same ops called one by one through tfjs
+  // (FITSPEC_DECODER=tfjs, used when the graph addon is missing), and sharp (FITSPEC_DECODER=sharp).
+  // Keras' flow_from_directory resizes with PIL's `nearest`; fitspec's default is `lanczos3`, so
+  // both kernels are measured and the row to compare with Keras is the one with the same kernel.
+  const firstDecodeRate = async (decoder: string | undefined, interpolation: DataConfig['image']['interpolation']) => {
     const old = process.env.FITSPEC_DECODER;
     if (decoder) process.env.FITSPEC_DECODER = decoder;
     try {
       const t = performance.now();
-      const d = await prepareData(all('memory'), 1);
+      const d = await prepareData(all('memory', interpolation), 1);
       return { data: d, rate: (3 * perClass) / ((performance.now() - t) / 1000) };
     } finally {
       if (old === undefined) delete process.env.FITSPEC_DECODER;
       else process.env.FITSPEC_DECODER = old;
     }
   };
-  const firstSharp = (await firstDecodeRate('sharp')).rate;
-  const { data: prep, rate: firstDecode } = await firstDecodeRate();
+  const first: { label: string; rate: number }[] = [];
+  const defaultDecoder = info.native ? (typeof loadGraphAddon() === 'string' ? 'TensorFlow ops via tfjs' : 'TensorFlow graph') : 'sharp';
+  for (const [decoder, label] of [[undefined, defaultDecoder], ...(info.native ? [['tfjs', 'TensorFlow ops via tfjs']] : []), ['sharp', 'sharp']] as const) {
+    if (decoder && label === defaultDecoder) continue;
+    for (const interpolation of ['nearest', 'lanczos3'] as const) {
+      if (decoder === 'tfjs' && interpolation !== 'lanczos3') continue;
+      first.push({ label: `first decode, ${label}, ${interpolation}`, rate: (await firstDecodeRate(decoder, interpolation)).rate });
+    }
+  }
+  const { data: prep } = await firstDecodeRate(undefined, 'lanczos3');
 
   const ours = {
     plainCold: median(await fitspecRates('none')),
@@ -155,13 +167,13 @@ async function main() {
     keras = { plain: median(out.plain), augment: median(out.augment) };
   }
 
-  console.log('\nimages/s (median epoch)                       fitspec    Keras    ratio');
-  const row = (label: string, a: number, b?: number) => console.log(`${label.padEnd(44)}${fmt(a)} ${b ? fmt(b) : '       -'}   ${b ? (a / b).toFixed(1) + 'x' : '-'}`);
+  console.log(`\nimages/s (median epoch; load average now ${load()})`.padEnd(53) + '   fitspec    Keras    ratio');
+  const row = (label: string, a: number, b?: number) => console.log(`${label.padEnd(52)}${fmt(a)} ${b ? fmt(b) : '       -'}   ${b ? (a / b).toFixed(2) + "x" : '-'}`);
   row('decode + resize, every epoch (cache: none)', ours.plainCold, keras?.plain);
   row('decode + resize + augment (cache: none)', ours.augmentCold, keras?.augment);
   row('cached + augment, epoch 2+ (cache: memory)', ours.augmentWarm, keras?.augment);
-  row(`first decode in prepareData (${info.native ? 'TensorFlow ops' : 'sharp'})`, firstDecode, keras?.plain);
-  row('first decode in prepareData (sharp)', firstSharp, keras?.plain);
+  for (const f of first) row(f.label, f.rate, keras?.plain);
+  console.log("(Keras: flow_from_directory, PIL decode + resize with `nearest`, its default; compare the rows with the same kernel.\n fitspec's default kernel is lanczos3: `data.image.interpolation`)");
 
   // A real training loop: the notebook's baseline CNN fed by batches() with augmentation on.
   const m = baselineCnn(tf, size);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tensorflow/c/c_api.h"
+#include "tensorflow/c/tf_tstring.h"
 
 namespace {
 
@@ -27,6 +28,7 @@ TF_DataType DtypeOf(const Napi::Value& v) {
   if (s == "bool") return TF_BOOL;
   if (s == "resource") return TF_RESOURCE;
   if (s == "uint8") return TF_UINT8;
+  if (s == "string") return TF_STRING;
   throw Napi::Error::New(v.Env(), "unknown dtype " + s);
 }
 
@@ -51,10 +53,30 @@ TF_Output OutputOf(TF_Graph* g, const Napi::Value& v) {
   return TF_Output{Lookup(g, a.Get(0u).As<Napi::String>().Utf8Value(), v.Env()), a.Get(1u).As<Napi::Number>().Int32Value()};
 }
 
+// A plain array of byte arrays (Buffers) is a string tensor: encoded images for the decode ops.
+TF_Tensor* StringTensorFromJs(Napi::Env env, const Napi::Array& items, const std::vector<int64_t>& dims, size_t n) {
+  if (items.Length() != n) throw Napi::Error::New(env, "string feed has " + std::to_string(items.Length()) + " items, the shape needs " + std::to_string(n));
+  TF_Tensor* t = TF_AllocateTensor(TF_STRING, dims.data(), static_cast<int>(dims.size()), n * sizeof(TF_TString));
+  auto* s = static_cast<TF_TString*>(TF_TensorData(t));
+  for (size_t i = 0; i < n; i++) TF_StringInit(&s[i]);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = items.Get(i);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      for (uint32_t j = 0; j < i; j++) TF_StringDealloc(&s[j]);
+      TF_DeleteTensor(t);
+      throw Napi::Error::New(env, "string feeds must be arrays of Uint8Array");
+    }
+    auto b = v.As<Napi::Uint8Array>();
+    TF_StringCopy(&s[i], reinterpret_cast<const char*>(b.Data()), b.ByteLength());
+  }
+  return t;
+}
+
 TF_Tensor* TensorFromJs(Napi::Env env, const Napi::Value& data, const Napi::Value& shapeV) {
   auto dims = Ints(shapeV);
   size_t n = 1;
   for (auto d : dims) n *= static_cast<size_t>(d);
+  if (data.IsArray()) return StringTensorFromJs(env, data.As<Napi::Array>(), dims, n);
   auto ta = data.As<Napi::TypedArray>();
   TF_DataType dt;
   size_t width;
@@ -101,7 +123,8 @@ Napi::Value TensorToJs(Napi::Env env, TF_Tensor* t) {
       data = a;
       break;
     }
-    case TF_BOOL: {
+    case TF_BOOL:
+    case TF_UINT8: {
       auto a = Napi::Uint8Array::New(env, n);
       if (n) std::memcpy(a.Data(), TF_TensorData(t), n);
       data = a;
@@ -265,7 +288,14 @@ struct RunArgs {
   std::vector<TF_Operation*> targets;
   std::vector<TF_Tensor*> fetched;
   ~RunArgs() {
-    for (auto* t : feedValues) TF_DeleteTensor(t);
+    for (auto* t : feedValues) {
+      // The buffer's deallocator frees the array, not what its strings point to.
+      if (TF_TensorType(t) == TF_STRING) {
+        auto* s = static_cast<TF_TString*>(TF_TensorData(t));
+        for (int64_t i = 0, n = TF_TensorElementCount(t); i < n; i++) TF_StringDealloc(&s[i]);
+      }
+      TF_DeleteTensor(t);
+    }
     for (auto* t : fetched) if (t) TF_DeleteTensor(t);
   }
 };

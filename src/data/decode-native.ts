@@ -8,11 +8,16 @@ import type { ImageSpec } from './decode.js';
 export interface BatchDecoder {
   /** Part of the disk cache key: another decoder gives (slightly) other pixels. */
   readonly id: string;
+  decode(contents: readonly Buffer[]): Promise<(Uint8Array | undefined)[]> | (Uint8Array | undefined)[];
+}
+
+/** A batch decoder that works on the calling thread. */
+export interface SyncBatchDecoder extends BatchDecoder {
   decode(contents: readonly Buffer[]): (Uint8Array | undefined)[];
 }
 
-const isJpeg = (b: Buffer) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
-const isPng = (b: Buffer) => b.length > 8 && b.readUInt32BE(0) === 0x89504e47 && b.readUInt32BE(4) === 0x0d0a1a0a;
+export const isJpeg = (b: Buffer) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
+export const isPng = (b: Buffer) => b.length > 8 && b.readUInt32BE(0) === 0x89504e47 && b.readUInt32BE(4) === 0x0d0a1a0a;
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -20,13 +25,13 @@ const isPng = (b: Buffer) => b.length > 8 && b.readUInt32BE(0) === 0x89504e47 &&
  * (lanczos3 with antialiasing, what `tf.image.resize(method='lanczos3', antialias=True)` runs): the
  * same kernel as sharp's default, so pixels differ from sharp's by rounding, not by method. Images
  * of one source size are resized in one call. Only on the native backend, for RGB and `stretch`
- * (Keras' behaviour); everything else stays with sharp. Runs on the calling thread: it is used where
- * the cache is filled, before training starts.
+ * (Keras' behaviour) and the default lanczos3; everything else stays with sharp. Runs op by op on the
+ * calling thread, so it is only the fallback for when the graph addon (decode-graph.ts) is missing.
  */
-export function tensorflowDecoder(tf: typeof tfjs, spec: ImageSpec): BatchDecoder | undefined {
+export function tensorflowDecoder(tf: typeof tfjs, spec: ImageSpec): SyncBatchDecoder | undefined {
   const backend = tf.backend() as any;
   if (tf.getBackend() !== 'tensorflow' || typeof backend?.executeSingleOutput !== 'function' || !backend.binding) return undefined;
-  if (spec.channels !== 3 || spec.resize !== 'stretch') return undefined;
+  if (spec.channels !== 3 || spec.resize !== 'stretch' || (spec.interpolation ?? 'lanczos3') !== 'lanczos3') return undefined;
   const binding = backend.binding;
   const { height: H, width: W } = spec;
   const op = (name: string, attrs: { name: string; type: number; value: unknown }[], inputs: tfjs.Tensor[]) => backend.executeSingleOutput(name, attrs, inputs) as tfjs.Tensor;

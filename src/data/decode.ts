@@ -8,7 +8,23 @@ export interface ImageSpec {
   width: number;
   channels: 1 | 3;
   resize: 'stretch' | 'fit' | 'cover';
+  /** How pixels are resampled when resized; lanczos3 when omitted. */
+  interpolation?: Interpolation;
 }
+
+export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3';
+
+/**
+ * Each resize kernel in sharp and in TensorFlow (`ScaleAndTranslate` kernel, antialiased as
+ * `tf.image.resize(..., antialias=True)`, or `ResizeNearestNeighbor`). PIL, behind Keras'
+ * `load_img`, has the same four: NEAREST, BILINEAR, BICUBIC, LANCZOS.
+ */
+export const INTERPOLATION: Record<Interpolation, { sharp: 'nearest' | 'linear' | 'cubic' | 'lanczos3'; tensorflow: string }> = {
+  nearest: { sharp: 'nearest', tensorflow: 'nearest' },
+  bilinear: { sharp: 'linear', tensorflow: 'triangle' },
+  bicubic: { sharp: 'cubic', tensorflow: 'keyscubic' },
+  lanczos3: { sharp: 'lanczos3', tensorflow: 'lanczos3' },
+};
 
 /** Bump when the decoded bytes for the same file and spec could change. */
 export const DECODER_VERSION = 2;
@@ -26,7 +42,7 @@ export async function decodeImage(input: Buffer | string, spec: ImageSpec): Prom
     let img = sharp(input, { failOn: 'warning' }).removeAlpha();
     img = spec.channels === 1 ? img.grayscale() : img.toColourspace('srgb');
     const { data, info } = await img
-      .resize(spec.width, spec.height, { fit: FIT[spec.resize], background: { r: 0, g: 0, b: 0 } })
+      .resize(spec.width, spec.height, { fit: FIT[spec.resize], kernel: INTERPOLATION[spec.interpolation ?? 'lanczos3'].sharp, background: { r: 0, g: 0, b: 0 } })
       .raw()
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== spec.channels || info.width !== spec.width || info.height !== spec.height) {

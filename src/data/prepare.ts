@@ -36,7 +36,7 @@ export interface PreparedData {
 const stores = new WeakMap<PreparedData, ImageStore>();
 
 export function imageSpec(data: DataConfig): ImageSpec {
-  return { height: data.image.height, width: data.image.width, channels: data.image.channels, resize: data.image.resize };
+  return { height: data.image.height, width: data.image.width, channels: data.image.channels, resize: data.image.resize, interpolation: data.image.interpolation };
 }
 
 export function storeFor(data: PreparedData, spec?: ImageSpec): ImageStore {
@@ -66,8 +66,27 @@ function throwProblems(problems: Problem[]): never {
  * that never start a backend (`data check`) do not load TensorFlow for this.
  */
 async function nativeDecoder(spec: ImageSpec): Promise<BatchDecoder | undefined> {
+  const key = JSON.stringify([spec, process.env.FITSPEC_DECODER]);
+  // One decoder (one graph and session) per spec for the process: predictions decode in many calls.
+  let dec = decoders.get(key);
+  if (!dec) decoders.set(key, (dec = makeNativeDecoder(spec)));
+  return dec;
+}
+const decoders = new Map<string, Promise<BatchDecoder | undefined>>();
+
+async function makeNativeDecoder(spec: ImageSpec): Promise<BatchDecoder | undefined> {
   const info = await activeBackend()?.catch(() => undefined);
-  if (!info?.native || process.env.FITSPEC_DECODER === 'sharp') return undefined;
+  const choice = process.env.FITSPEC_DECODER;
+  if (!info?.native || choice === 'sharp') return undefined;
+  if (choice !== 'tfjs') {
+    const { loadGraphAddon } = await import('../native-addon.js');
+    const addon = loadGraphAddon();
+    if (typeof addon !== 'string') {
+      const { graphDecoder } = await import('./decode-graph.js');
+      const dec = graphDecoder(addon, spec);
+      if (dec) return dec;
+    }
+  }
   const tf = await import('@tensorflow/tfjs');
   const { tensorflowDecoder } = await import('./decode-native.js');
   return tensorflowDecoder(tf, spec);

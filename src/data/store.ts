@@ -79,13 +79,15 @@ export abstract class ImageStore {
   protected async decodeAll(files: readonly string[], use: (px: Uint8Array, i: number) => Promise<void> | void): Promise<Map<string, string>> {
     const failed = new Map<string, string>();
     const chunk = this.batchDecoder ? BATCH_DECODE : files.length;
-    let reading = this.batchDecoder ? readAll(files.slice(0, chunk)) : undefined;
+    const start = (s: number) => (this.batchDecoder && s < files.length ? this.decodeBatch(files.slice(s, s + chunk)) : undefined);
+    let decoding = start(0);
     for (let s = 0; s < files.length; s += chunk) {
       const part = files.slice(s, s + chunk);
-      const contents = reading;
-      // The next files are read while this chunk is decoded.
-      reading = this.batchDecoder && s + chunk < files.length ? readAll(files.slice(s + chunk, s + 2 * chunk)) : undefined;
-      const first = contents ? await this.decodeBatch(part, contents) : [];
+      const pending = decoding;
+      // Two chunks in flight: the next one is read and decoded (off this thread with the graph
+      // decoder) while this one is stored.
+      decoding = start(s + chunk);
+      const first = pending ? await pending : [];
       for (const px of first) if (px) (this.decoded++, this.hold(px.byteLength));
       await mapLimit(part, DECODE_CONCURRENCY, async (f, k) => {
         let px = first[k];
@@ -221,7 +223,7 @@ export class DiskStore extends ImageStore {
 
   private keyFor(files: readonly string[]): string {
     const { height, width, channels, resize } = this.spec;
-    const h = createHash('sha256').update(`fitspec-images ${DECODER_VERSION} ${this.decoderId} ${height}x${width}x${channels} ${resize}\n`);
+    const h = createHash('sha256').update(`fitspec-images ${DECODER_VERSION} ${this.decoderId} ${height}x${width}x${channels} ${resize} ${this.spec.interpolation ?? 'lanczos3'}\n`);
     for (const f of files) {
       let stamp = 'missing';
       try {

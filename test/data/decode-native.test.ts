@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { decodeImage, type ImageSpec } from '../../src/data/decode.js';
+import { decodeImage, type ImageSpec, type Interpolation } from '../../src/data/decode.js';
+import { graphDecoder, jpegRatio, jpegSize } from '../../src/data/decode-graph.js';
+import { loadGraphAddon, type GraphAddon } from '../../src/native-addon.js';
 import type { BatchDecoder } from '../../src/data/decode-native.js';
 import { prepareData, synthesize } from '../../src/data/index.js';
 import { decodeLikeTraining, storeFor } from '../../src/data/prepare.js';
@@ -26,6 +28,8 @@ const spec: ImageSpec = { height: 128, width: 128, channels: 3, resize: 'stretch
 
 beforeAll(async () => {
   ({ dir, cleanup } = tempDir('fitspec-decode-native-'));
+  // Loaded (once per process) from the install cache before the image cache moves to the temp folder.
+  expect(typeof loadGraphAddon()).not.toBe('string');
   process.env.XDG_CACHE_HOME = join(dir, 'xdg');
   const info = await initBackend('auto');
   expect(info.native).toBe(true);
@@ -52,6 +56,106 @@ function diff(a: Uint8Array, b: Uint8Array): { mean: number; max: number } {
 }
 
 const faces = () => ['young', 'middle', 'old'].flatMap((c) => readdirSync(join(dir, 'faces', c)).map((f) => join(dir, 'faces', c, f)));
+
+describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
+  const graph = (interpolation?: Interpolation) => {
+    const addon = loadGraphAddon();
+    if (typeof addon === 'string') throw new Error(addon);
+    return graphDecoder(addon, { ...spec, interpolation })!;
+  };
+
+  it('reads the size from the JPEG frame header and picks the DCT scaling as sharp does (at least 2x left to the kernel)', async () => {
+    const face = readFileSync(faces()[0]!);
+    const meta = await sharp(face).metadata();
+    expect(jpegSize(face)).toEqual({ width: meta.width, height: meta.height });
+    const big = await sharp(face).resize(1100, 1030).jpeg().toBuffer();
+    expect(jpegSize(big)).toEqual({ width: 1100, height: 1030 });
+    expect(jpegRatio(jpegSize(big), spec)).toBe(4);
+    expect(jpegRatio({ width: 600, height: 520 }, spec)).toBe(2);
+    expect(jpegRatio({ width: 400, height: 380 }, spec)).toBe(1);
+    expect(jpegRatio(undefined, spec)).toBe(1);
+    expect(jpegSize(face.subarray(0, 20))).toBeUndefined();
+  });
+
+  it('lanczos3 gives exactly the pixels of the op-by-op path; the decoder is used for RGB stretch only', async () => {
+    expect(graphDecoder(loadGraphAddon() as GraphAddon, { ...spec, channels: 1 })).toBeUndefined();
+    expect(graphDecoder(loadGraphAddon() as GraphAddon, { ...spec, resize: 'cover' })).toBeUndefined();
+    const dec = graph();
+    expect(dec.id).toBe('tensorflow-lanczos3');
+    const contents = faces().map((f) => readFileSync(f));
+    const big = await sharp(contents[0]!).resize(400, 380).jpeg({ quality: 95 }).toBuffer();
+    const png = await sharp(contents[1]!).resize(97, 61).png().toBuffer();
+    const all = [...contents, big, png];
+    // More than one run of images, in two formats, all in one call.
+    const ours = await dec.decode(all);
+    const old = tensorflowDecoder(tf, spec)!.decode(all);
+    for (const [k] of all.entries()) expect(diff(ours[k]!, old[k]!).max, String(k)).toBe(0);
+  });
+
+  it.each([
+    ['nearest', 1, 2.5],
+    ['bilinear', 1.5, 1.5],
+    ['bicubic', 1.5, 1.5],
+    ['lanczos3', 1.5, 1.5],
+  ] as const)('%s stays close to sharp with the same kernel (upscaled faces, downscaled and DCT-scaled JPEGs)', async (interpolation, downMean, bigMean) => {
+    const dec = graph(interpolation);
+    expect(dec.id).toBe(`tensorflow-${interpolation}`);
+    const s = { ...spec, interpolation };
+    const contents = faces().map((f) => readFileSync(f));
+    const ours = await dec.decode(contents);
+    let sum = 0;
+    for (const [k, c] of contents.entries()) sum += diff(ours[k]!, await decodeImage(c, s)).mean;
+    // Upscaling a small face: the kernels agree but sample at slightly other positions at edges.
+    expect(sum / contents.length).toBeLessThan(6);
+    const down = await sharp(contents[0]!).resize(400, 380).jpeg({ quality: 95 }).toBuffer();
+    expect(diff((await dec.decode([down]))[0]!, await decodeImage(down, s)).mean).toBeLessThan(downMean);
+    // 1100x1030 to 128x128: libjpeg decodes at 1/4 (TensorFlow's `ratio`, sharp's shrink-on-load).
+    const big = await sharp(contents[0]!).resize(1100, 1030).jpeg({ quality: 95 }).toBuffer();
+    expect(diff((await dec.decode([big]))[0]!, await decodeImage(big, s)).mean).toBeLessThan(bigMean);
+  });
+
+  it('leaves other formats and damaged files to sharp, whose error names the file; a bad image does not fail its run', async () => {
+    const dec = graph();
+    const files = faces();
+    const face = readFileSync(files[0]!);
+    const webp = await sharp(face).webp().toBuffer();
+    // Not the half the op-by-op test below uses: libvips words a second failure on the same bytes otherwise.
+    const truncated = face.subarray(0, Math.floor(face.length * 0.6));
+    const got = await dec.decode([...files.slice(0, 5).map((f) => readFileSync(f)), truncated, webp, face]);
+    expect(got.map((x) => x !== undefined)).toEqual([true, true, true, true, true, false, false, true]);
+
+    const bad = join(dir, 'bad-graph.jpg');
+    writeFileSync(bad, truncated);
+    const store = new MemoryStore(spec, undefined, dec);
+    const failed = await store.fill([files[0]!, bad, files[1]!]);
+    expect([...failed.keys()]).toEqual([bad]);
+    expect(failed.get(bad)).toBe(await decodeImage(truncated, spec).then(() => 'decoded', (e: Error) => e.message));
+    await expect(decodeLikeTraining([bad], spec)).rejects.toMatchObject({ file: bad });
+  });
+
+  it('prepareData uses it by default; FITSPEC_DECODER=tfjs falls back to the op-by-op path, which has no nearest (sharp then)', async () => {
+    const cfg = (interpolation: Interpolation) =>
+      dataConfig({ source: { type: 'directory', path: join(dir, 'faces') }, image: { height: 128, width: 128, interpolation }, split: { train: 6, validation: 2 }, cache: 'memory' });
+    const px = async (interpolation: Interpolation) => {
+      const data = await prepareData(cfg(interpolation), 1);
+      return { id: storeFor(data).decoderId, px: await decodeLikeTraining(faces().slice(0, 2), { ...spec, interpolation }) };
+    };
+    const viaGraph = await px('nearest');
+    expect(viaGraph.id).toBe('tensorflow-nearest');
+    const want = await graph('nearest').decode(faces().slice(0, 2).map((f) => readFileSync(f)));
+    expect(diff(viaGraph.px, Buffer.concat(want.map((x) => x!))).max).toBe(0);
+    process.env.FITSPEC_DECODER = 'tfjs';
+    try {
+      expect((await px('lanczos3')).id).toBe('tensorflow-lanczos3');
+      const nearest = await px('nearest');
+      expect(nearest.id).toBe('sharp');
+      const bySharp = await Promise.all(faces().slice(0, 2).map((f) => decodeImage(readFileSync(f), { ...spec, interpolation: 'nearest' })));
+      expect(diff(nearest.px, Buffer.concat(bySharp)).max).toBe(0);
+    } finally {
+      delete process.env.FITSPEC_DECODER;
+    }
+  });
+});
 
 describe('TensorFlow decode + resize vs sharp', () => {
   it('is used only for RGB stretch on the native backend', () => {

@@ -27,6 +27,12 @@ export const DataSchema = Type.Object(
         channels: Type.Union([Type.Literal(1), Type.Literal(3)], { description: '1 for grayscale, 3 for RGB.', default: 3, examples: [3] }),
         rescale: Type.Number({ exclusiveMinimum: 0, description: 'Factor applied to pixel values (Keras `rescale`); 1/255 maps them to [0, 1].', default: 0.00392156862745098, examples: [0.00392156862745098] }),
         resize: Enum(['stretch', 'fit', 'cover'] as const, { description: '`stretch` ignores the aspect ratio, like Keras; `fit` keeps it and pads with black; `cover` keeps it and crops the centre.', default: 'stretch', examples: ['cover'] }),
+        interpolation: Enum(['nearest', 'bilinear', 'bicubic', 'lanczos3'] as const, {
+          description:
+            'Resampling kernel when images are resized, antialiased when shrinking (except `nearest`). `lanczos3` is the sharpest; Keras\' `flow_from_directory` uses `nearest` (fastest, aliased).',
+          default: 'lanczos3',
+          examples: ['nearest'],
+        }),
       },
       { ...strict, description: 'Size, channels and scaling of the decoded images.', default: {}, examples: [{ height: 128, width: 128, channels: 3 }] },
     ),

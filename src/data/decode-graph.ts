@@ -1,0 +1,156 @@
+import { availableParallelism } from 'node:os';
+import type { Attr, NativeGraph, Ref } from '../model/graph/builder.js';
+import { sessionConfig, type Feed, type GraphAddon, type NativeSession } from '../native-addon.js';
+import { INTERPOLATION, type ImageSpec, type Interpolation } from './decode.js';
+import { isJpeg, isPng, type BatchDecoder } from './decode-native.js';
+
+/** Images decoded by one session run: independent branches, so TensorFlow's inter-op pool spreads them over the cores. */
+const SLOTS = 16;
+
+/** libjpeg's scaled decoding (DCT scaling, like PIL's draft mode): 1/2, 1/4, 1/8 of the size, much faster. */
+const RATIOS = [8, 4, 2, 1] as const;
+type Variant = 'png' | `jpeg${(typeof RATIOS)[number]}`;
+
+/**
+ * Width and height from a JPEG's frame header, or undefined when there is none before the scan (a
+ * damaged file, which TensorFlow then rejects and sharp words).
+ */
+export function jpegSize(b: Uint8Array): { width: number; height: number } | undefined {
+  let i = 2;
+  while (i + 9 < b.length) {
+    if (b[i] !== 0xff) return undefined;
+    const m = b[i + 1]!;
+    if (m === 0xff) {
+      i++;
+      continue;
+    }
+    // SOF0..SOF15 carry the size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return { height: (b[i + 5]! << 8) | b[i + 6]!, width: (b[i + 7]! << 8) | b[i + 8]! };
+    if (m === 0xda || m === 0xd9) return undefined;
+    i += 2 + ((b[i + 2]! << 8) | b[i + 3]!);
+  }
+  return undefined;
+}
+
+/**
+ * The largest DCT scaling that still leaves at least a 2x reduction to the resize kernel, as sharp's
+ * shrink-on-load does: the kernel then still smooths, and pixels stay close to sharp's.
+ */
+export function jpegRatio(size: { width: number; height: number } | undefined, spec: ImageSpec): (typeof RATIOS)[number] {
+  if (!size) return 1;
+  const factor = Math.min(size.height / spec.height, size.width / spec.width);
+  return RATIOS.find((r) => factor >= 2 * r) ?? 1;
+}
+
+/**
+ * JPEG and PNG decoded and resized by TensorFlow's ops in one graph per image spec, run through
+ * the project's graph addon: every run decodes up to SLOTS images as independent branches (so all
+ * cores work) on a worker thread (so the event loop and the trainer's thread stay free), and two runs
+ * are kept in flight. Pixels are those of tfjs' TensorFlow ops path for lanczos3 (the same ops),
+ * within rounding of sharp for the other kernels. RGB and `stretch` only; everything else, and
+ * every image a run cannot decode, is left to the next decoder.
+ */
+export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder & { close(): void }) | undefined {
+  if (spec.channels !== 3 || spec.resize !== 'stretch') return undefined;
+  const interpolation: Interpolation = spec.interpolation ?? 'lanczos3';
+  const g = new addon.Graph() as NativeGraph;
+  const { height: H, width: W } = spec;
+  const op = (type: string, name: string, inputs: (Ref | Ref[])[], attrs: Attr[] = []): Ref => (g.op(type, name, inputs, attrs), [name, 0]);
+  const konst = (name: string, dtype: 'int32' | 'float32', data: number[]) =>
+    op('Const', name, [], [
+      ['dtype', 'type', dtype],
+      ['value', 'tensor', { data: dtype === 'int32' ? Int32Array.from(data) : Float32Array.from(data), shape: [data.length] }],
+    ]);
+  const size = konst('size', 'int32', [H, W]);
+  const target = konst('target', 'float32', [H, W]);
+  const zero = konst('translation', 'float32', [0, 0]);
+  const axis0 = op('Const', 'axis0', [], [['dtype', 'type', 'int32'], ['value', 'tensor', { data: Int32Array.from([0]), shape: [] }]]);
+  const begin = konst('begin', 'int32', [0]);
+  const two = konst('two', 'int32', [2]);
+  const lo = op('Const', 'lo', [], [['dtype', 'type', 'float32'], ['value', 'tensor', { data: Float32Array.from([0]), shape: [] }]]);
+  const hi = op('Const', 'hi', [], [['dtype', 'type', 'float32'], ['value', 'tensor', { data: Float32Array.from([255]), shape: [] }]]);
+  const kernel = INTERPOLATION[interpolation].tensorflow;
+
+  /** `[h, w, 3]` uint8 of any size -> `[H, W, 3]` uint8. */
+  const resize = (p: string, img: Ref): Ref => {
+    const batch = op('ExpandDims', `${p}/batch`, [img, axis0], [['T', 'type', 'uint8']]);
+    let out: Ref;
+    if (kernel === 'nearest') {
+      out = op('ResizeNearestNeighbor', `${p}/resize`, [batch, size], [['T', 'type', 'uint8'], ['align_corners', 'bool', false], ['half_pixel_centers', 'bool', true]]);
+    } else {
+      // What tf.image.resize(method, antialias=True) runs: the kernel widens when it shrinks, as sharp's and PIL's do.
+      const hw = op('Slice', `${p}/hw`, [op('Shape', `${p}/shape`, [img], [['T', 'type', 'uint8'], ['out_type', 'type', 'int32']]), begin, two], [['T', 'type', 'int32'], ['Index', 'type', 'int32']]);
+      const scale = op('RealDiv', `${p}/scale`, [target, op('Cast', `${p}/hwf`, [hw], [['SrcT', 'type', 'int32'], ['DstT', 'type', 'float32']])], [['T', 'type', 'float32']]);
+      const f = op('ScaleAndTranslate', `${p}/resize`, [batch, size, scale, zero], [['T', 'type', 'uint8'], ['kernel_type', 'string', kernel], ['antialias', 'bool', true]]);
+      // Kernels with negative lobes overshoot at edges: round half to even (as a clamped typed array does), clip, then narrow.
+      const r = op('ClipByValue', `${p}/clip`, [op('Round', `${p}/round`, [f], [['T', 'type', 'float32']]), lo, hi], [['T', 'type', 'float32']]);
+      out = op('Cast', `${p}/u8`, [r], [['SrcT', 'type', 'float32'], ['DstT', 'type', 'uint8']]);
+    }
+    return op('Squeeze', `${p}/out`, [out], [['T', 'type', 'uint8'], ['squeeze_dims', 'ints', [0]]]);
+  };
+
+  const slots = new Map<Variant, { input: Ref; output: Ref }[]>();
+  const variants: Variant[] = ['png', ...RATIOS.map((r) => `jpeg${r}` as const)];
+  for (const v of variants) {
+    const list: { input: Ref; output: Ref }[] = [];
+    for (let k = 0; k < SLOTS; k++) {
+      const p = `${v}_${k}`;
+      const input = op('Placeholder', `${p}/in`, [], [['dtype', 'type', 'string'], ['shape', 'shape', []]]);
+      const img =
+        v === 'png'
+          ? op('DecodePng', `${p}/decode`, [input], [['channels', 'int', 3], ['dtype', 'type', 'uint8']])
+          : op('DecodeJpeg', `${p}/decode`, [input], [
+              ['channels', 'int', 3],
+              ['ratio', 'int', Number(v.slice(4))],
+              ['fancy_upscaling', 'bool', true],
+              ['try_recover_truncated', 'bool', false],
+              ['acceptable_fraction', 'float', 1],
+              ['dct_method', 'string', ''],
+            ]);
+      list.push({ input, output: resize(p, img) });
+    }
+    slots.set(v, list);
+  }
+  const cores = availableParallelism();
+  const session: NativeSession = new addon.Session(g, sessionConfig(1, cores));
+
+  const run = async (v: Variant, items: Buffer[]): Promise<(Uint8Array | undefined)[]> => {
+    const s = slots.get(v)!;
+    const feeds: Feed[] = items.map((b, k) => [s[k]!.input, [b], []]);
+    try {
+      return (await session.run(feeds, items.map((_, k) => s[k]!.output), [])).map((r) => r.data as Uint8Array);
+    } catch {
+      // One bad image fails its whole run: decode each alone, so that only the bad ones go to sharp.
+      if (items.length === 1) return [undefined];
+      return (await Promise.all(items.map((b) => run(v, [b])))).flat();
+    }
+  };
+
+  return {
+    id: `tensorflow-${interpolation}`,
+    async decode(contents) {
+      const out: (Uint8Array | undefined)[] = new Array(contents.length).fill(undefined);
+      const groups = new Map<Variant, number[]>();
+      for (const [k, c] of contents.entries()) {
+        const v: Variant | undefined = isPng(c) ? 'png' : isJpeg(c) ? `jpeg${jpegRatio(jpegSize(c), spec)}` : undefined;
+        if (!v) continue;
+        let list = groups.get(v);
+        if (!list) groups.set(v, (list = []));
+        list.push(k);
+      }
+      const runs: Promise<void>[] = [];
+      for (const [v, ks] of groups) {
+        // Even runs: 32 images are two runs of 16, not 16 + 16 + 0.
+        const n = Math.ceil(ks.length / SLOTS);
+        const per = Math.ceil(ks.length / n);
+        for (let s = 0; s < ks.length; s += per) {
+          const part = ks.slice(s, s + per);
+          runs.push(run(v, part.map((k) => contents[k]!)).then((px) => part.forEach((k, j) => (out[k] = px[j]))));
+        }
+      }
+      await Promise.all(runs);
+      return out;
+    },
+    close: () => session.close(),
+  };
+}
