@@ -57,6 +57,11 @@ function graphEngine(model: tf.LayersModel): Engine {
   return e;
 }
 
+/** The labels tfjs takes for this loss: class indices ([batch, 1]) for sparseCategoricalCrossentropy, else the one-hot rows the engines get. */
+function tfjsLabels(loss: string, ys: tf.Tensor): tf.Tensor {
+  return loss === 'sparseCategoricalCrossentropy' ? tf.argMax(ys, -1).reshape([-1, 1]).toFloat() : ys;
+}
+
 /** tfjs' path: compile + trainOnBatch, or a one-batch fit with classWeight (what the eager engine does). */
 async function eagerSteps(model: tf.LayersModel, phase: EnginePhase, data: { xs: tf.Tensor; ys: tf.Tensor }[]): Promise<number[]> {
   const optimizer = buildOptimizer(phase.optimizer);
@@ -65,7 +70,8 @@ async function eagerSteps(model: tf.LayersModel, phase: EnginePhase, data: { xs:
   const inner = (model as unknown as { model?: { collectedTrainableWeights: unknown } }).model;
   if (inner) inner.collectedTrainableWeights = model.trainableWeights;
   const losses: number[] = [];
-  for (const { xs, ys } of data) {
+  for (const { xs, ys: oneHot } of data) {
+    const ys = tfjsLabels(phase.loss, oneHot);
     if (phase.classWeights) {
       const h = await model.fit(xs, ys, { batchSize: BATCH, epochs: 1, verbose: 0, shuffle: false, classWeight: Object.fromEntries(phase.classWeights.map((w, i) => [i, w])) });
       losses.push(h.history.loss![0] as number);
@@ -192,6 +198,30 @@ describe('graph engine parity with tfjs training', () => {
 
   it('class weights (Keras semantics: each example weighted by its class, then the batch mean)', async () => {
     await expectParity(layerCases[0]!.layers, { optimizer: rmsprop, loss: 'categoricalCrossentropy', metrics: ['accuracy'], classWeights: [0.5, 2, 1.25] });
+  });
+
+  for (const loss of ['sparseCategoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError']) {
+    it(`loss ${loss}: the same training losses and weights, and the same evaluation loss and accuracy, as tfjs`, async () => {
+      const phase: EnginePhase = { optimizer: rmsprop, loss, metrics: ['accuracy'] };
+      const [a, b] = await twins(experiment(layerCases[0]!.layers));
+      const data = batchesFor(12, STEPS);
+      const eager = await eagerSteps(a.model, phase, data);
+      const engine = graphEngine(b.model);
+      const graph = await graphSteps(engine, phase, data);
+      expectClose(graph, eager);
+      expectSameWeights(a.model, b.model);
+      // Half-trained weights give accuracies away from 0 and 1.
+      const [{ xs, ys }] = batchesFor(12, 1, 31);
+      const logs = await engine.evaluateBatch(xs!, ys!);
+      engine.dispose();
+      const [l, acc] = (a.model.evaluate(xs!, tfjsLabels(loss, ys!)) as tf.Scalar[]).map((s) => s.dataSync()[0]!);
+      expect(Math.abs(logs.loss! - l!)).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(l!) + 1e-6);
+      expect(logs.accuracy).toBeCloseTo(acc!, 6);
+    });
+  }
+
+  it('class weights with binaryCrossentropy', async () => {
+    await expectParity(layerCases[0]!.layers, { optimizer: rmsprop, loss: 'binaryCrossentropy', metrics: ['accuracy'], classWeights: [0.5, 2, 1.25] });
   });
 
   it('evaluation matches tfjs evaluate (inference branch: moving statistics, no dropout)', async () => {
@@ -382,7 +412,7 @@ describe('graph engine parity with tfjs training', () => {
   it('falls back to eager with one warning line naming what the graph engine cannot run', async () => {
     const built = await buildModel(experiment(layerCases[0]!.layers));
     const cases: [BackendInfo, { loss: string; metrics: string[] }, RegExp][] = [
-      [backend, { loss: 'meanSquaredError', metrics: ['accuracy'] }, /loss `meanSquaredError`/],
+      [backend, { loss: 'hinge', metrics: ['accuracy'] }, /loss `hinge`/],
       [{ ...backend, name: 'cpu', native: false }, { loss: 'categoricalCrossentropy', metrics: ['accuracy'] }, /the `cpu` backend/],
     ];
     for (const [b, spec, why] of cases) {

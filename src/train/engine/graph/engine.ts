@@ -4,12 +4,10 @@ import { GraphBuilder, GraphUnsupported, type Ref } from '../../../model/graph/b
 import { layerDefByClass } from '../../../model/layers/index.js';
 import type { Engine, EnginePhase, NamedTensor, StepLogs } from '../types.js';
 import { sessionConfig, type Feed, type GraphAddon, type NativeSession } from './native.js';
+import { graphLosses, type LossName } from './losses.js';
 import { graphOptimizer, type GraphOptimizer } from './optimizers.js';
 
-const LOSSES = ['categoricalCrossentropy'];
 const METRICS = ['accuracy'];
-/** tfjs' (and Keras') epsilon: probabilities are clipped to [eps, 1 - eps] before the log. */
-const EPSILON = 1e-7;
 
 /** The model's layers in order, nested Sequential bases flattened; throws GraphUnsupported for what has no graph builder. */
 export function graphLayers(model: tf.LayersModel): tf.layers.Layer[] {
@@ -62,7 +60,8 @@ interface PhaseGraph {
  * branch on the same variables, and runs each step as one session call.
  */
 export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase: EnginePhase, threads?: Threads): PhaseGraph {
-  if (!LOSSES.includes(phase.loss)) throw new GraphUnsupported(`loss \`${phase.loss}\``);
+  const lossDef = Object.hasOwn(graphLosses, phase.loss) ? graphLosses[phase.loss as LossName] : undefined;
+  if (!lossDef) throw new GraphUnsupported(`loss \`${phase.loss}\``);
   const unknownMetric = phase.metrics.find((m) => !METRICS.includes(m));
   if (unknownMetric) throw new GraphUnsupported(`metric \`${unknownMetric}\``);
   if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new GraphUnsupported('a model with several inputs or outputs');
@@ -116,21 +115,26 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
     return { out: h, reads, updates, losses };
   };
 
-  // tfjs' categoricalCrossentropy on probabilities: renormalize, clip to [eps, 1 - eps], -sum(y log p).
-  const crossentropy = (p: Ref, weightsPerClass?: number[]) =>
+  const lossOf = (p: Ref, weightsPerClass?: number[]) =>
     g.within('loss', () => {
-      const pn = g.div(p, g.reduce('Sum', p, [-1], true));
-      const clipped = g.binary('Maximum', g.binary('Minimum', pn, g.scalar(1 - EPSILON)), g.scalar(EPSILON));
-      let l = g.unary('Neg', g.reduce('Sum', g.mul(y, g.unary('Log', clipped)), [-1]));
+      let l = lossDef.perExample(g, y, p);
       // Keras / tfjs class_weight: each example's loss times its class' weight, then the batch mean.
       if (weightsPerClass) l = g.mul(l, g.reduce('Sum', g.mul(y, g.constant(new Float32Array(weightsPerClass), [weightsPerClass.length])), [-1]));
       return g.reduce('Mean', l, [0]);
     });
+  // tfjs' `accuracy`: binary (thresholded at 0.5, averaged over the units) for binaryCrossentropy or a
+  // single output unit, else categorical (argmax).
+  const binaryAccuracy = lossDef.accuracy === 'binary' || model.outputs[0]!.shape.at(-1) === 1;
+  const equal = (a: Ref, b: Ref, type: string) => g.cast(g.op('Equal', [a, b], [['T', 'type', type], ['incompatible_shape_error', 'bool', true]]), 'bool', 'float32');
   const accuracy = (p: Ref) =>
-    g.within('accuracy', () => g.reduce('Mean', g.cast(g.op('Equal', [g.argMax(y, -1), g.argMax(p, -1)], [['T', 'type', 'int32'], ['incompatible_shape_error', 'bool', true]]), 'bool', 'float32'), [0]));
+    g.within('accuracy', () =>
+      binaryAccuracy
+        ? g.reduce('Mean', g.reduce('Mean', equal(y, g.cast(g.op('Greater', [p, g.scalar(0.5)], [['T', 'type', 'float32']]), 'bool', 'float32'), 'float32'), [-1]), [0])
+        : g.reduce('Mean', equal(g.argMax(y, -1), g.argMax(p, -1), 'int32'), [0]),
+    );
 
   const train = forward(true);
-  let loss = crossentropy(train.out, phase.classWeights);
+  let loss = lossOf(train.out, phase.classWeights);
   if (train.losses.length) loss = g.op('AddN', [[loss, ...train.losses]], [['N', 'int', train.losses.length + 1], ['T', 'type', 'float32']]);
   const metricNames = ['loss', ...phase.metrics];
   const trainFetches = [loss, ...phase.metrics.map(() => accuracy(train.out))];
@@ -152,7 +156,7 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
   });
 
   const evaluation = forward(false);
-  const evalFetches = [crossentropy(evaluation.out), ...phase.metrics.map(() => accuracy(evaluation.out))];
+  const evalFetches = [lossOf(evaluation.out), ...phase.metrics.map(() => accuracy(evaluation.out))];
 
   const session = new addon.Session(native, threads ? sessionConfig(threads.intraOp, threads.interOp) : undefined);
   return { session, weights, vars, trainable, optimizer, x, y, lr, step, scalars, trainFetches, trainTargets: [...applies, ...train.updates], evalFetches, metricNames };
