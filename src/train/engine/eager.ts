@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { buildOptimizer, getLearningRate, setLearningRate } from '../../model/index.js';
 import type { Engine, EnginePhase, NamedTensor, StepLogs } from './types.js';
 
@@ -12,6 +12,8 @@ export class EagerEngine implements Engine {
   readonly name = 'eager';
   private optimizer?: tf.Optimizer;
   private classWeight?: Record<number, number>;
+  /** sparseCategoricalCrossentropy: tfjs wants class indices ([batch, 1]) where the batches hold one-hot rows. */
+  private sparse = false;
 
   constructor(private readonly model: tf.LayersModel) {}
 
@@ -23,29 +25,41 @@ export class EagerEngine implements Engine {
     // trainable, so the "frozen" base trained; Keras trains exactly model.trainableWeights.
     const inner = (this.model as unknown as { model?: { collectedTrainableWeights?: unknown } }).model;
     if (inner?.collectedTrainableWeights) inner.collectedTrainableWeights = this.model.trainableWeights;
+    this.sparse = phase.loss === 'sparseCategoricalCrossentropy';
     this.classWeight = phase.classWeights ? Object.fromEntries(phase.classWeights.map((w, i) => [i, w])) : undefined;
   }
 
-  async trainBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<StepLogs> {
+  async trainBatch(xs: tf.Tensor, oneHot: tf.Tensor): Promise<StepLogs> {
     const model = this.model;
+    const ys = this.labels(oneHot);
     let values: number[];
-    if (this.classWeight) {
-      // trainOnBatch has no class weights in tfjs; a one-batch fit applies them with Keras semantics.
-      const h = await model.fit(xs, ys, { batchSize: xs.shape[0], epochs: 1, verbose: 0, shuffle: false, classWeight: this.classWeight });
-      values = model.metricsNames.map((n) => (h.history[n]?.[0] as number) ?? NaN);
-    } else {
-      const r = await model.trainOnBatch(xs, ys);
-      values = Array.isArray(r) ? r : [r];
+    try {
+      if (this.classWeight) {
+        // trainOnBatch has no class weights in tfjs; a one-batch fit applies them with Keras semantics.
+        const h = await model.fit(xs, ys, { batchSize: xs.shape[0], epochs: 1, verbose: 0, shuffle: false, classWeight: this.classWeight });
+        values = model.metricsNames.map((n) => (h.history[n]?.[0] as number) ?? NaN);
+      } else {
+        const r = await model.trainOnBatch(xs, ys);
+        values = Array.isArray(r) ? r : [r];
+      }
+    } finally {
+      if (ys !== oneHot) ys.dispose();
     }
     return namedMetrics(model.metricsNames, values);
   }
 
-  async evaluateBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<StepLogs> {
+  async evaluateBatch(xs: tf.Tensor, oneHot: tf.Tensor): Promise<StepLogs> {
+    const ys = this.labels(oneHot);
     const out = this.model.evaluate(xs, ys, { batchSize: xs.shape[0] }) as tf.Scalar | tf.Scalar[];
+    if (ys !== oneHot) ys.dispose();
     const scalars = Array.isArray(out) ? out : [out];
     const values = await Promise.all(scalars.map(async (s) => (await s.data())[0]!));
     scalars.forEach((s) => s.dispose());
     return namedMetrics(this.model.metricsNames, values);
+  }
+
+  private labels(oneHot: tf.Tensor): tf.Tensor {
+    return this.sparse ? tf.tidy(() => tf.cast(tf.reshape(tf.argMax(oneHot, -1), [-1, 1]), 'float32')) : oneHot;
   }
 
   getLearningRate(): number {

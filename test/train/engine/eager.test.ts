@@ -26,16 +26,17 @@ describe('eager engine', () => {
     expect(engines[0]!.kind).toBe('eager');
   });
 
-  it('reports the loss of the batch it trained on, with and without class weights (Keras class_weight semantics)', async () => {
-    for (const classWeights of [undefined, [1, 3]]) {
+  it('reports the loss of the batch it trained on, with and without class weights (Keras class_weight semantics), from one-hot labels also with sparseCategoricalCrossentropy', async () => {
+    for (const [loss, classWeights] of [['categoricalCrossentropy', undefined], ['categoricalCrossentropy', [1, 3]], ['sparseCategoricalCrossentropy', undefined], ['sparseCategoricalCrossentropy', [1, 3]]] as const) {
       const m = model(1);
       created.push(m);
       const engine = createEngine('eager', m, backend, () => undefined);
-      await engine.beginPhase({ ...phase, classWeights });
+      await engine.beginPhase({ ...phase, loss, classWeights: classWeights && [...classWeights] });
       const x = xs();
       const y = ys();
       const ce = crossEntropy(m, x, y);
       const w = [0, 1, 1, 0].map((c) => classWeights?.[c] ?? 1);
+      expect((await engine.evaluateBatch(x, y)).loss).toBeCloseTo(ce.reduce((s, v) => s + v, 0) / ce.length, 5);
       const logs = await engine.trainBatch(x, y);
       expect(Object.keys(logs).sort()).toEqual(['accuracy', 'loss']);
       expect(logs.loss).toBeCloseTo(ce.reduce((s, v, i) => s + v * w[i]!, 0) / ce.length, 5);
