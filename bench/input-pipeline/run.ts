@@ -12,20 +12,26 @@
  *
  *   npm run bench:input -- --scaling [--scales 1,4,16] [--base 2400] [--modes memory,disk,none]
  *                                    [--size 128] [--read-batches 200] [--steps 30]
+ *                                    [--engine auto|graph|eager] [--memory-budget MB]
+ *
+ * `--modes` also takes `auto`; `--memory-budget` sets `data.memoryBudget`, so that a small check
+ * shows the memory check at work (a pinned `memory` row refused, an `auto` row switched to disk).
  *
  * Keras runs in a local virtual environment, .bench/venv (tensorflow-cpu + keras), created on
  * first use.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, rmdirSync, statfsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { arch, availableParallelism, cpus, freemem, loadavg, platform, totalmem } from 'node:os';
 import { initBackend } from '../../src/backend.js';
 import type { Augment, DataConfig } from '../../src/config/schema/experiment.js';
 import { synthesize } from '../../src/data/index.js';
 import { loadGraphAddon } from '../../src/native-addon.js';
-import { NOTEBOOK_AUGMENT, baselineCnn, timeTraining } from './train-loop.js';
+import { cacheRoot as nativeCacheRoot } from '../../scripts/native/layout.mjs';
+import type { EngineChoice } from '../../src/train/engine/index.js';
+import { DATA_WAIT_DEFINITION, NOTEBOOK_AUGMENT, WARMUP_STEPS, baselineCnn, timeTraining, trainerEngine } from './train-loop.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +45,8 @@ const { values: args } = parseArgs({
     base: { type: 'string', default: '2400' },
     modes: { type: 'string', default: 'memory,disk,none' },
     'read-batches': { type: 'string', default: '200' },
+    engine: { type: 'string', default: 'auto' },
+    'memory-budget': { type: 'string' },
   },
 });
 const perClass = Number(args['per-class']);
@@ -176,26 +184,62 @@ async function main() {
   console.log("(Keras: flow_from_directory, PIL decode + resize with `nearest`, its default; compare the rows with the same kernel.\n fitspec's default kernel is lanczos3: `data.image.interpolation`)");
 
   // A real training loop: the notebook's baseline CNN fed by batches() with augmentation on.
-  const m = baselineCnn(tf, size);
-  const { msPerStep, waitFraction } = await timeTraining(m, batches(prep, 'train', { batchSize: 32, shuffle: true, seed: 1, epoch: 0, augment: NOTEBOOK_AUGMENT, rescale: 1 / 255, steps: trainSteps + 2 }), trainSteps);
+  const engine = await trainerEngine(baselineCnn(tf, size), info, args.engine as EngineChoice);
+  const { msPerStep, waitFraction } = await timeTraining(engine, batches(prep, 'train', { batchSize: 32, shuffle: true, seed: 1, epoch: 0, augment: NOTEBOOK_AUGMENT, rescale: 1 / 255, steps: trainSteps + WARMUP_STEPS }), trainSteps);
   const augmentShare = ((32 / ours.augmentWarm) * 1000) / msPerStep;
-  console.log(`\ntraining the notebook's baseline CNN (${trainSteps} steps of 32, augmentation on): ${msPerStep.toFixed(0)} ms/step, waiting for data ${(100 * waitFraction).toFixed(1)}% of step time`);
-  console.log(`(building an augmented batch from the cache costs ${(100 * augmentShare).toFixed(1)}% of a step on this thread; load average now ${load()})`);
+  console.log(`\ntraining the notebook's baseline CNN on the ${engine.name} engine (${trainSteps} steps of 32, augmentation on): ${msPerStep.toFixed(0)} ms/step, waiting for data ${(100 * waitFraction).toFixed(1)}% of step time`);
+  console.log(`(${DATA_WAIT_DEFINITION}; building an augmented batch from the cache costs ${(100 * augmentShare).toFixed(1)}% of a step; load average now ${load()})`);
 }
+
+/** One scaling row as scale-worker.ts prints it. */
+interface ScaleRow {
+  mode: string;
+  refused?: string;
+  cache: string;
+  warnings: string[];
+  engine: string;
+  images: number;
+  fillSeconds: number;
+  readRate: number;
+  stepAloneMs: number;
+  msPerStep: number;
+  waitFraction: number;
+  storePeakMB: number;
+  peakRssMB: number;
+  loadStart: number;
+  loadEnd: number;
+}
+
+/** The goals the scaling rows are checked against, for `cache: disk`. */
+const RSS_GOAL = 0.1;
+const WAIT_GOAL = 0.05;
 
 /** The scaling rows: each (scale, cache mode) in its own process, so that peak RSS is per row. */
 async function scaling() {
+  const started = performance.now();
   const scales = args.scales.split(',').map(Number);
   const base = Number(args.base);
   const modes = args.modes.split(',');
   const steps = Number(args.steps);
   const readBatches = Number(args['read-batches']);
+  const engineChoice = args.engine;
+  const budget = args['memory-budget'];
   const cache = join(root, 'cache');
+  mkdirSync(root, { recursive: true });
   const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
-  console.log(`${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}; load average ${load()}`);
-  console.log(`scaling: ${scales.join('x, ')}x of ${3 * base} images at ${size}x${size}, modes ${modes.join(', ')}; ${readBatches} shuffled batches of 32 read, ${steps} training steps of the baseline CNN with the notebook's augmentation\n`);
-  console.log('scale  images  cache   fill s  fill img/s  read img/s  ms/step  data wait  store peak  peak RSS  load');
-  const peaks: Record<string, [number, number][]> = {};
+  const gb = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+  const fs = statfsSync(root);
+  const maxImages = 3 * Math.round(base * Math.max(...scales));
+  // The generated JPEGs (about 4 KB each) of every scale, plus the largest disk cache (one row at a time).
+  const needDisk = scales.reduce((a, sc) => a + 3 * Math.round(base * sc) * 4096, 0) + maxImages * size * size * 3;
+  console.log(`machine: ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores, ${gb(totalmem())} GB RAM (${gb(freemem())} GB free), ${platform()}-${arch()}, Node ${process.version}`);
+  console.log(`disk: ${gb(fs.bavail * fs.bsize)} GB free under ${root}, this run needs about ${gb(needDisk)} GB`);
+  console.log(`load average (1, 5, 15 min): ${load()} at start`);
+  console.log(`scaling: ${scales.join('x, ')}x of ${3 * base} images at ${size}x${size}, modes ${modes.join(', ')}${budget ? `, data.memoryBudget ${budget} MB` : ''}; ${readBatches} shuffled batches of 32 read, then ${steps} timed training steps (after ${WARMUP_STEPS} warm-up) of the baseline CNN with the notebook's augmentation on the ${engineChoice === 'auto' ? "trainer's default" : engineChoice} engine`);
+  console.log(`${DATA_WAIT_DEFINITION}; "step alone": the same engine's step on one batch held in memory, no input pipeline\n`);
+  console.log('scale  images  cache         fill s  fill img/s  read img/s  step alone  ms/step  data wait  store peak  peak RSS  load');
+  const rows: Record<string, { scale: number; row: ScaleRow }[]> = {};
+  let engineName = '';
   for (const scale of scales) {
     const perClass = Math.round(base * scale);
     const dir = join(root, `scale-${perClass}`);
@@ -209,30 +253,48 @@ async function scaling() {
     for (const mode of modes) {
       // A fresh disk cache per row, so that the fill is measured, not reused.
       rmSync(cache, { recursive: true, force: true });
-      const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'scale-worker.ts'), dir, String(perClass), mode, String(size), String(readBatches), String(steps)], {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'scale-worker.ts'), dir, String(perClass), mode, String(size), String(readBatches), String(steps), engineChoice, ...(budget ? [budget] : [])], {
         encoding: 'utf8',
         maxBuffer: 64 << 20,
-        env: { ...process.env, XDG_CACHE_HOME: cache, TF_CPP_MIN_LOG_LEVEL: '2' },
+        // The image cache under .bench; the native library and graph addon where the install put them.
+        env: { ...process.env, XDG_CACHE_HOME: cache, FITSPEC_CACHE_DIR: nativeCacheRoot(), TF_CPP_MIN_LOG_LEVEL: '2' },
       });
       if (r.status !== 0) throw new Error(`scaling row ${scale}x ${mode} failed:\n${r.stderr}`);
-      const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number> & { refused?: string };
-      const head = `${(scale + 'x').padEnd(5)}  ${String(3 * perClass).padStart(6)}  ${mode.padEnd(6)}`;
+      const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ScaleRow;
+      const head = `${(scale + 'x').padEnd(5)}  ${String(3 * perClass).padStart(6)}`;
       if (o.refused) {
-        console.log(`${head}  refused: ${o.refused}`);
+        console.log(`${head}  ${mode.padEnd(12)}  refused (exit 2 in a run): ${o.refused}`);
         continue;
       }
-      (peaks[mode] ??= []).push([scale, o.peakRssMB]);
+      engineName = o.engine;
+      const used = o.cache === mode ? mode : `${mode}->${o.cache}`;
+      (rows[mode] ??= []).push({ scale, row: o });
       console.log(
-        `${head}  ${o.fillSeconds.toFixed(1).padStart(6)}  ${(o.images / o.fillSeconds).toFixed(0).padStart(10)}  ${o.readRate.toFixed(0).padStart(10)}  ${o.msPerStep.toFixed(0).padStart(7)}  ${(100 * o.waitFraction).toFixed(1).padStart(8)}%  ${o.storePeakMB.toFixed(1).padStart(7)} MB  ${o.peakRssMB.toFixed(0).padStart(5)} MB  ${o.loadStart.toFixed(1)}-${o.loadEnd.toFixed(1)}`,
+        `${head}  ${used.padEnd(12)}  ${o.fillSeconds.toFixed(1).padStart(6)}  ${(o.images / o.fillSeconds).toFixed(0).padStart(10)}  ${o.readRate.toFixed(0).padStart(10)}  ${o.stepAloneMs.toFixed(0).padStart(7)} ms  ${o.msPerStep.toFixed(0).padStart(7)}  ${(100 * o.waitFraction).toFixed(1).padStart(8)}%  ${o.storePeakMB.toFixed(1).padStart(7)} MB  ${o.peakRssMB.toFixed(0).padStart(5)} MB  ${o.loadStart.toFixed(1)}-${o.loadEnd.toFixed(1)}`,
       );
+      for (const w of o.warnings) console.log(`       ${w}`);
     }
   }
   rmSync(cache, { recursive: true, force: true });
-  for (const [mode, p] of Object.entries(peaks)) {
-    const [first, last] = [p[0]!, p.at(-1)!];
-    if (p.length > 1) console.log(`${mode}: peak RSS at ${last[0]}x / ${first[0]}x = ${(last[1] / first[1]).toFixed(2)}`);
+
+  console.log(`\nengine: ${engineName || '-'}`);
+  for (const [mode, p] of Object.entries(rows)) {
+    if (p.length < 2) continue;
+    const first = p[0]!;
+    console.log(`${mode}: peak RSS ${p.map((x) => `${x.scale}x ${x.row.peakRssMB.toFixed(0)} MB`).join(', ')}; ${p.slice(1).map((x) => `${x.scale}x/${first.scale}x ${(x.row.peakRssMB / first.row.peakRssMB).toFixed(2)}`).join(', ')}`);
   }
-  console.log(`load average now ${load()}`);
+  const disk = rows.disk ?? [];
+  if (disk.length) {
+    const first = disk[0]!;
+    const spread = Math.max(...disk.map((x) => Math.abs(x.row.peakRssMB / first.row.peakRssMB - 1)));
+    const worstWait = Math.max(...disk.map((x) => x.row.waitFraction));
+    const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+    if (disk.length > 1) console.log(`goal, cache: disk peak RSS within ${100 * RSS_GOAL}% from ${first.scale}x to ${disk.at(-1)!.scale}x: largest difference ${(100 * spread).toFixed(1)}%: ${verdict(spread <= RSS_GOAL)}`);
+    console.log(`goal, cache: disk data wait under ${100 * WAIT_GOAL}% of step time: highest ${(100 * worstWait).toFixed(1)}% (${disk.map((x) => `${x.scale}x ${(100 * x.row.waitFraction).toFixed(1)}%`).join(', ')}): ${verdict(worstWait < WAIT_GOAL)}`);
+  }
+  const end = loadavg();
+  console.log(`load average (1, 5, 15 min): ${load()} at end; ${((performance.now() - started) / 60000).toFixed(1)} min in all`);
+  if (end[0]! > availableParallelism()) console.log(`(load above the ${availableParallelism()} cores: other work shared the machine, so these figures are indications only)`);
 }
 
 await (args.scaling ? scaling() : main());
