@@ -89,10 +89,13 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
     return op('Squeeze', `${p}/out`, [out], [['T', 'type', 'uint8'], ['squeeze_dims', 'ints', [0]]]);
   };
 
+  // Branches of a variant are added when it is first met (a session picks up graph additions on
+  // its next run): most datasets are one format at one size.
   const slots = new Map<Variant, { input: Ref; output: Ref }[]>();
-  const variants: Variant[] = ['png', ...RATIOS.map((r) => `jpeg${r}` as const)];
-  for (const v of variants) {
-    const list: { input: Ref; output: Ref }[] = [];
+  const branches = (v: Variant) => {
+    let list = slots.get(v);
+    if (list) return list;
+    list = [];
     for (let k = 0; k < SLOTS; k++) {
       const p = `${v}_${k}`;
       const input = op('Placeholder', `${p}/in`, [], [['dtype', 'type', 'string'], ['shape', 'shape', []]]);
@@ -110,15 +113,50 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
       list.push({ input, output: resize(p, img) });
     }
     slots.set(v, list);
-  }
-  const cores = availableParallelism();
-  const session: NativeSession = new addon.Session(g, sessionConfig(1, cores));
+    return list;
+  };
+  // Graph optimizations have nothing to gain on independent decode branches and would cost their
+  // passes on every new feed/fetch signature. ConfigProto.graph_options (10): rewrite_options (10)
+  // .disable_meta_optimizer (15) = true, optimizer_options (3).opt_level (3) = L0 (-1).
+  const graphOptions = [0x52, 0x02, 0x78, 0x01, 0x1a, 0x0b, 0x18, ...new Array<number>(9).fill(0xff), 0x01];
+  const noGrappler = [0x52, graphOptions.length, ...graphOptions];
+  // use_per_session_threads (9): its own pools, so that it neither takes nor sets the sizes of the
+  // process-wide pools the training session uses (TensorFlow sizes them from the first session).
+  const ownThreads = [0x48, 0x01];
+  const session: NativeSession = new addon.Session(g, new Uint8Array([...sessionConfig(1, availableParallelism()), ...noGrappler, ...ownThreads]));
+
+  /**
+   * Every new number of images per run costs TensorFlow an executor (tens of ms, the time of dozens
+   * of images): a short run is padded with copies of its first image up to a size already run.
+   */
+  const sizes = new Map<Variant, Set<number>>();
+  const runSize = (v: Variant, n: number) => {
+    let seen = sizes.get(v);
+    if (!seen) sizes.set(v, (seen = new Set()));
+    const m = seen.has(n) ? n : Math.min(...[...seen].filter((x) => x > n), n);
+    seen.add(m);
+    return m;
+  };
+
+  // Runs of one signature wait for its first run: concurrent first runs would each build the executor.
+  const built = new Map<string, Promise<unknown>>();
 
   const run = async (v: Variant, items: Buffer[]): Promise<(Uint8Array | undefined)[]> => {
-    const s = slots.get(v)!;
-    const feeds: Feed[] = items.map((b, k) => [s[k]!.input, [b], []]);
+    const s = branches(v);
+    const m = runSize(v, items.length);
+    const fed = [...items, ...new Array<Buffer>(m - items.length).fill(items[0]!)];
+    const key = `${v} ${m}`;
+    const first = built.get(key);
+    if (first) await first;
     try {
-      return (await session.run(feeds, items.map((_, k) => s[k]!.output), [])).map((r) => r.data as Uint8Array);
+      const running = session.run(
+        fed.map((b, k): Feed => [s[k]!.input, [b], []]),
+        fed.map((_, k) => s[k]!.output),
+        [],
+      );
+      if (!first) built.set(key, running.catch(() => undefined));
+      const got = await running;
+      return got.slice(0, items.length).map((r) => r.data as Uint8Array);
     } catch {
       // One bad image fails its whole run: decode each alone, so that only the bad ones go to sharp.
       if (items.length === 1) return [undefined];
@@ -140,11 +178,8 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
       }
       const runs: Promise<void>[] = [];
       for (const [v, ks] of groups) {
-        // Even runs: 32 images are two runs of 16, not 16 + 16 + 0.
-        const n = Math.ceil(ks.length / SLOTS);
-        const per = Math.ceil(ks.length / n);
-        for (let s = 0; s < ks.length; s += per) {
-          const part = ks.slice(s, s + per);
+        for (let s = 0; s < ks.length; s += SLOTS) {
+          const part = ks.slice(s, s + SLOTS);
           runs.push(run(v, part.map((k) => contents[k]!)).then((px) => part.forEach((k, j) => (out[k] = px[j]))));
         }
       }
