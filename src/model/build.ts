@@ -88,6 +88,11 @@ export async function loadBaseWeights(base: tf.Sequential, location: string): Pr
   source.dispose();
 }
 
+/** The model's layers in order, nested models (a base) replaced by their own layers. */
+export function leafLayers(model: tf.LayersModel): tf.layers.Layer[] {
+  return model.layers.flatMap((l) => (l instanceof tf.LayersModel ? leafLayers(l) : [l]));
+}
+
 /** Freezes the base, or unfreezes it from a named layer on (Keras fine-tuning); returns nothing, recompile afterwards. */
 export function applyTrainable(built: BuiltModel, freeze: 'none' | 'base' | undefined, unfreezeFrom: string | undefined): void {
   const base = built.base;

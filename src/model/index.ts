@@ -1,6 +1,7 @@
-export { buildModel, applyTrainable, loadBaseWeights, type BuiltModel } from './build.js';
+export { buildModel, applyTrainable, leafLayers, loadBaseWeights, type BuiltModel } from './build.js';
 export { buildOptimizer, getLearningRate, setLearningRate } from './optimizers.js';
 export { summarize, formatSummary, type ModelSummary } from './summary.js';
 export { saveModel, loadModel } from './io.js';
 export { layerDefs, layerDefByKind } from './layers/index.js';
+export { SteppedDropout } from './layers/dropout.js';
 export { layerNames, layerKind } from './names.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel, saveModel } from '../model/index.js';
+import { leafLayers, loadModel, saveModel } from '../model/index.js';
 import type { Engine } from './engine/types.js';
 import { CHECKPOINT_DIR as DIR, CHECKPOINT_NEW as NEW, CHECKPOINT_OLD as OLD, discard, settle, STATE, type CheckpointState } from './checkpoint-files.js';
 
@@ -71,9 +71,8 @@ export async function restoreCheckpoint(runDir: string, model: tf.LayersModel, e
  * saved in one phase may be restored in the next.
  */
 function copyWeights(from: tf.LayersModel, to: tf.LayersModel): void {
-  const leaves = (m: tf.LayersModel): tf.layers.Layer[] => m.layers.flatMap((l) => (l instanceof tf.LayersModel ? leaves(l) : [l]));
-  const saved = leaves(from);
-  const layers = leaves(to);
+  const saved = leafLayers(from);
+  const layers = leafLayers(to);
   if (saved.length !== layers.length) throw new Error(`the checkpoint's model has ${saved.length} layers, this one ${layers.length}`);
   layers.forEach((layer, i) => layer.setWeights(saved[i]!.getWeights()));
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { buildOptimizer, getLearningRate, setLearningRate } from '../../model/index.js';
+import { buildOptimizer, getLearningRate, leafLayers, setLearningRate, SteppedDropout } from '../../model/index.js';
 import type { Engine, EnginePhase, NamedTensor, StepLogs } from './types.js';
 
 /** tfjs calls accuracy `acc`; Keras and MLflow autolog call it `accuracy`. */
@@ -14,8 +14,14 @@ export class EagerEngine implements Engine {
   private classWeight?: Record<number, number>;
   /** sparseCategoricalCrossentropy: tfjs wants class indices ([batch, 1]) where the batches hold one-hot rows. */
   private sparse = false;
+  /** The model's dropout layers (nested bases included), told the global step before each step. */
+  private readonly dropouts: SteppedDropout[];
+  /** Training steps since this engine was made: the global step when the caller gives none. */
+  private calls = 0;
 
-  constructor(private readonly model: tf.LayersModel) {}
+  constructor(private readonly model: tf.LayersModel) {
+    this.dropouts = leafLayers(model).filter((l): l is SteppedDropout => l instanceof SteppedDropout);
+  }
 
   async beginPhase(phase: EnginePhase): Promise<void> {
     this.optimizer?.dispose();
@@ -29,8 +35,10 @@ export class EagerEngine implements Engine {
     this.classWeight = phase.classWeights ? Object.fromEntries(phase.classWeights.map((w, i) => [i, w])) : undefined;
   }
 
-  async trainBatch(xs: tf.Tensor, oneHot: tf.Tensor): Promise<StepLogs> {
+  async trainBatch(xs: tf.Tensor, oneHot: tf.Tensor, step = this.calls): Promise<StepLogs> {
     const model = this.model;
+    this.calls++;
+    for (const d of this.dropouts) d.step = step;
     const ys = this.labels(oneHot);
     let values: number[];
     try {

@@ -27,8 +27,8 @@ export interface Engine {
   beginPhase(phase: EnginePhase): Promise<void>;
   /**
    * One optimizer step on one batch (xs NHWC float32, ys one-hot float32). Does not dispose its inputs.
-   * `step`: the run's global step (epoch x steps per epoch + batch index), which the graph engine's
-   * dropout masks are drawn from, so that a resumed run continues with the masks of the uninterrupted
+   * `step`: the run's global step (epoch x steps per epoch + batch index), which dropout masks are
+   * drawn from (on both engines), so that a resumed run continues with the masks of the uninterrupted
    * one; without it the engine counts its own calls.
    */
   trainBatch(xs: tf.Tensor, ys: tf.Tensor, step?: number): Promise<StepLogs>;

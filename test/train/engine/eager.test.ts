@@ -1,5 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { buildModel, loadModel, saveModel, SteppedDropout } from '../../../src/model/index.js';
 import { createEngine, engines } from '../../../src/train/engine/index.js';
 import type { BackendInfo } from '../../../src/backend.js';
 
@@ -70,5 +74,63 @@ describe('eager engine', () => {
     x.dispose();
     y.dispose();
     for (const e of [ea, eb, ec]) e!.dispose();
+  });
+
+  describe('dropout', () => {
+    const net = (rate: number) => [{ flatten: {} }, { dense: { units: 16, activation: 'relu' } }, { dropout: { rate } }, { dense: { units: 2, activation: 'softmax' } }];
+    const built = async (rate: number) => {
+      const { model: m } = await buildModel({ name: 'd', seed: 5, data: { image: { height: 3, width: 2, channels: 1 } }, model: { layers: net(rate) } } as never);
+      created.push(m);
+      return m;
+    };
+    const images = () => tf.randomUniform([4, 3, 2, 1], 0, 1, 'float32', 11);
+
+    it('draws a new mask at every step, the same mask again for the same global step', async () => {
+      const engine = createEngine('eager', await built(0.5), backend, () => undefined);
+      // Learning rate 0: the weights stay, so the loss changes only with the mask.
+      await engine.beginPhase({ ...phase, optimizer: { name: 'sgd', learningRate: 0 } });
+      const [x, y] = [images(), ys()];
+      const at = async (step?: number) => (await engine.trainBatch(x, y, step)).loss!;
+      const [first, second] = [await at(), await at()];
+      expect(second).not.toBe(first);
+      const [a, b, c, again] = [await at(5), await at(6), await at(7), await at(5)];
+      expect(again).toBe(a);
+      expect(new Set([a, b, c]).size).toBe(3);
+      // Without a step the engine counts its own calls: the first two calls were steps 0 and 1.
+      expect([await at(0), await at(1)]).toEqual([first, second]);
+      engine.dispose();
+    });
+
+    it('is off in predict and evaluate', async () => {
+      const [dropping, plain] = [await built(0.5), await built(0)];
+      const x = images();
+      const out = (m: tf.LayersModel) => Array.from((m.predict(x) as tf.Tensor).dataSync());
+      expect(out(dropping)).toEqual(out(plain));
+      const [e1, e2] = [dropping, plain].map((m) => createEngine('eager', m, backend, () => undefined));
+      for (const e of [e1, e2]) await e!.beginPhase(phase);
+      expect((await e1!.evaluateBatch(x, ys())).loss).toBe((await e2!.evaluateBatch(x, ys())).loss);
+      e1!.dispose();
+      e2!.dispose();
+    });
+
+    it("saves as tfjs' own Dropout: model.json names the standard class and the model loads in plain tfjs", async () => {
+      const m = await built(0.5);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fitspec-dropout-'));
+      await saveModel(m, dir);
+      const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+      const saved = json.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'Dropout');
+      expect(saved.config).toMatchObject({ rate: 0.5, seed: expect.any(Number) });
+      const plain = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: new Uint8Array(fs.readFileSync(path.join(dir, 'weights.bin'))).buffer }));
+      const back = await loadModel(dir);
+      created.push(plain, back);
+      const layer = plain.layers.find((l) => l.getClassName() === 'Dropout')!;
+      expect(layer).not.toBeInstanceOf(SteppedDropout);
+      expect(layer.getConfig()).toMatchObject({ rate: 0.5, seed: saved.config.seed });
+      const x = images();
+      const out = (n: tf.LayersModel) => Array.from((n.predict(x) as tf.Tensor).dataSync());
+      expect(out(plain)).toEqual(out(m));
+      expect(out(back)).toEqual(out(m));
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
   });
 });

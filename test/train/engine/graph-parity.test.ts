@@ -311,9 +311,9 @@ describe('graph engine parity with tfjs training', () => {
     expect(new Set([a, b, c]).size).toBe(3);
   });
 
-  describe('a graph-engine run with dropout and BatchNormalization resumed from a checkpoint continues exactly', () => {
-    // Stateless dropout masks, restored weights, moving statistics and optimizer slots: a resumed run
-    // repeats the uninterrupted one bit for bit (same process, same thread settings).
+  describe.each(['graph', 'eager'] as const)('a %s-engine run with dropout and BatchNormalization resumed from a checkpoint continues exactly', (kind) => {
+    // Dropout masks from (seed, layer, global step), restored weights, moving statistics and optimizer
+    // slots: a resumed run repeats the uninterrupted one bit for bit (same process, same thread settings).
     const EPOCHS_STEPS = 2;
     const data = () => batchesFor(12, EPOCHS_STEPS, 21);
     interface RunPhase {
@@ -326,7 +326,7 @@ describe('graph engine parity with tfjs training', () => {
     /** The trainer's phase loop (src/train/trainer.ts, with its phaseResume) over the real fit loop: stops after `stopAfter`, or resumes from `dir`'s checkpoint. */
     async function run(exp: never, phases: RunPhase[], dir: string, opts: { stopAfter?: number; resume?: boolean }): Promise<{ losses: number[]; model: tf.LayersModel }> {
       const built = await buildModel(exp);
-      const engine = graphEngine(built.model);
+      const engine = kind === 'graph' ? graphEngine(built.model) : new EagerEngine(built.model);
       const state = opts.resume ? readCheckpointState(dir) : undefined;
       const losses: number[] = [];
       const batches = data();
