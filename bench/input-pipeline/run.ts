@@ -177,8 +177,8 @@ async function main() {
 
   console.log(`\nimages/s (median epoch; load average now ${load()})`.padEnd(53) + '   fitspec    Keras    ratio');
   const row = (label: string, a: number, b?: number) => console.log(`${label.padEnd(52)}${fmt(a)} ${b ? fmt(b) : '       -'}   ${b ? (a / b).toFixed(2) + "x" : '-'}`);
-  row('decode + resize, every epoch (cache: none)', ours.plainCold, keras?.plain);
-  row('decode + resize + augment (cache: none)', ours.augmentCold, keras?.augment);
+  row('decode + resize (lanczos3), every epoch, cache none', ours.plainCold, keras?.plain);
+  row('decode + resize (lanczos3) + augment, cache none', ours.augmentCold, keras?.augment);
   row('cached + augment, epoch 2+ (cache: memory)', ours.augmentWarm, keras?.augment);
   for (const f of first) row(f.label, f.rate, keras?.plain);
   console.log("(Keras: flow_from_directory, PIL decode + resize with `nearest`, its default; compare the rows with the same kernel.\n fitspec's default kernel is lanczos3: `data.image.interpolation`)");

@@ -60,6 +60,26 @@ describe('decoding', () => {
     const grey = await decodeImage(f, { height: 4, width: 4, channels: 1, resize: 'stretch' });
     expect(grey.length).toBe(16);
   });
+
+  it('data.image.interpolation picks the resize kernel (sharp, also on the pure-JS backend): nearest copies pixels, the others blend', async () => {
+    // A 4x4 checkerboard of 0 and 200, enlarged 2x.
+    const raw = Buffer.alloc(4 * 4 * 3);
+    for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) raw.fill((x + y) % 2 ? 200 : 0, (y * 4 + x) * 3, (y * 4 + x + 1) * 3);
+    const f = join(dir, 'checker.png');
+    writeFileSync(f, await (await import('sharp')).default(raw, { raw: { width: 4, height: 4, channels: 3 } }).png().toBuffer());
+    const values = async (interpolation?: 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3') => new Set(await decodeImage(f, { height: 8, width: 8, channels: 3, resize: 'stretch', interpolation }));
+    expect([...(await values('nearest'))].sort((a, b) => a - b)).toEqual([0, 200]);
+    for (const k of ['bilinear', 'bicubic', 'lanczos3'] as const) expect((await values(k)).size, k).toBeGreaterThan(2);
+    expect([...(await values())]).toEqual([...(await values('lanczos3'))]);
+    // The disk cache of one kernel is not reused for another.
+    const fs = await files('kernels', 2);
+    const lanczos = new DiskStore(spec);
+    await lanczos.fill(fs);
+    const nearest = new DiskStore({ ...spec, interpolation: 'nearest' });
+    await nearest.fill(fs);
+    expect(nearest.decoded).toBe(2);
+    expect(nearest.path).not.toBe(lanczos.path);
+  });
 });
 
 describe('image stores', () => {
