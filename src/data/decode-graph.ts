@@ -6,6 +6,8 @@ import { isJpeg, isPng, type BatchDecoder } from './decode-native.js';
 
 /** Images decoded by one session run: independent branches, so TensorFlow's inter-op pool spreads them over the cores. */
 const SLOTS = 16;
+/** Session runs at once. */
+const IN_FLIGHT = 2;
 
 /** libjpeg's scaled decoding (DCT scaling, like PIL's draft mode): 1/2, 1/4, 1/8 of the size, much faster. */
 const RATIOS = [8, 4, 2, 1] as const;
@@ -50,7 +52,7 @@ export function jpegRatio(size: { width: number; height: number } | undefined, s
  * within rounding of sharp for the other kernels. RGB and `stretch` only; everything else, and
  * every image a run cannot decode, is left to the next decoder.
  */
-export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder & { close(): void }) | undefined {
+export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder & { close(): void; readonly runSizes: ReadonlyMap<string, ReadonlySet<number>> }) | undefined {
   if (spec.channels !== 3 || spec.resize !== 'stretch') return undefined;
   const interpolation: Interpolation = spec.interpolation ?? 'lanczos3';
   const g = new addon.Graph() as NativeGraph;
@@ -133,21 +135,32 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
   const runSize = (v: Variant, n: number) => {
     let seen = sizes.get(v);
     if (!seen) sizes.set(v, (seen = new Set()));
-    const m = seen.has(n) ? n : Math.min(...[...seen].filter((x) => x > n), n);
+    const larger = [...seen].filter((x) => x > n);
+    const m = seen.has(n) || !larger.length ? n : Math.min(...larger);
     seen.add(m);
     return m;
   };
 
   // Runs of one signature wait for its first run: concurrent first runs would each build the executor.
   const built = new Map<string, Promise<unknown>>();
+  // Two runs at a time fill TensorFlow's pool; more would hold libuv's threads, which read the next files.
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  const acquire = () => (active < IN_FLIGHT ? (active++, Promise.resolve()) : new Promise<void>((r) => waiting.push(r)));
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else active--;
+  };
 
-  const run = async (v: Variant, items: Buffer[]): Promise<(Uint8Array | undefined)[]> => {
+  const run = async (v: Variant, items: Buffer[], pad = true): Promise<(Uint8Array | undefined)[]> => {
     const s = branches(v);
-    const m = runSize(v, items.length);
+    const m = pad ? runSize(v, items.length) : items.length;
     const fed = [...items, ...new Array<Buffer>(m - items.length).fill(items[0]!)];
     const key = `${v} ${m}`;
     const first = built.get(key);
     if (first) await first;
+    await acquire();
     try {
       const running = session.run(
         fed.map((b, k): Feed => [s[k]!.input, [b], []]),
@@ -155,12 +168,12 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
         [],
       );
       if (!first) built.set(key, running.catch(() => undefined));
-      const got = await running;
+      const got = await running.finally(release);
       return got.slice(0, items.length).map((r) => r.data as Uint8Array);
     } catch {
       // One bad image fails its whole run: decode each alone, so that only the bad ones go to sharp.
       if (items.length === 1) return [undefined];
-      return (await Promise.all(items.map((b) => run(v, [b])))).flat();
+      return (await Promise.all(items.map((b) => run(v, [b], false)))).flat();
     }
   };
 
@@ -187,5 +200,6 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
       return out;
     },
     close: () => session.close(),
+    runSizes: sizes,
   };
 }

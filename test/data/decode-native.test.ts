@@ -88,6 +88,8 @@ describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
     const all = [...contents, big, png];
     // More than one run of images, in two formats, all in one call.
     const ours = await dec.decode(all);
+    // 25 JPEGs are a run of 16 and one of 9 padded to 16 (no second executor); the PNG a run of 1.
+    expect(dec.runSizes).toEqual(new Map([['jpeg1', new Set([16])], ['png', new Set([1])]]));
     const old = tensorflowDecoder(tf, spec)!.decode(all);
     for (const [k] of all.entries()) expect(diff(ours[k]!, old[k]!).max, String(k)).toBe(0);
   });
