@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Augment } from '../config/schema/experiment.js';
-import { augmentBatch } from './augment/index.js';
+import { applyDraws, drawBatch, isIdentity } from './augment/index.js';
+import { graphAssembler, paddedLength, type GraphAssembler } from './augment-graph.js';
+import { loadGraphAddon } from '../native-addon.js';
+import { activeBackend } from '../backend.js';
 import { DecodeError } from './decode.js';
 import { storeFor, type PreparedData } from './prepare.js';
 import { Rng } from './random.js';
@@ -62,28 +65,40 @@ export async function* batchStream(data: PreparedData, part: 'train' | 'validati
   const frame = H * W * C;
 
   const reader = await store.reader();
+  // On native TensorFlow, cast + augmentation + rescale run as one graph off the main thread; the
+  // per-pixel ops (channel shift, brightness) and other backends use tfjs ops on this thread.
+  const assembler = await assemblerFor(data.image, o.augment);
 
   const build = async (bi: number): Promise<Batch> => {
     const idx = plan[bi]!;
     const files = idx.map((i) => p.files[i]!);
     // Counted as held by the store until the tensor has copied it: the prefetch window is what
     // `disk` and `none` keep in RAM.
-    const pixels = new Uint8Array(idx.length * frame);
-    store.hold(pixels.byteLength);
+    const bytes = idx.length * frame;
+    const pixels = new Uint8Array(assembler ? paddedLength(bytes) : bytes);
+    store.hold(bytes);
+    let xs: tf.Tensor4D;
     try {
       await reader.read(files, pixels);
+      const draws = o.augment ? drawBatch(o.augment, Rng.from(o.seed, 'augment', o.epoch, bi), idx.length, H, W) : undefined;
+      if (assembler && !draws?.pixel.length) {
+        const maps = draws && !draws.maps.every(isIdentity) ? draws.maps : undefined;
+        const fillValue = o.augment?.fill === 'constant' ? o.augment.fillValue : 0;
+        xs = tf.tensor4d(await assembler.assemble(pixels, idx.length, maps, fillValue, o.rescale), [idx.length, H, W, C]);
+      } else {
+        xs = tf.tidy(() => {
+          let x = tf.tensor4d(new Float32Array(pixels), [idx.length, H, W, C], 'float32');
+          if (o.augment) x = applyDraws(x, o.augment, draws!);
+          return o.rescale === 1 ? x : (tf.mul(x, o.rescale) as tf.Tensor4D);
+        });
+      }
     } catch (e) {
-      store.drop(pixels.byteLength);
       if (e instanceof DecodeError) fail('data.unreadable-image', `${e.file} cannot be decoded: ${e.message}.`, { file: e.file });
       throw e;
+    } finally {
+      store.drop(bytes);
     }
     const labels = Int32Array.from(idx, (i) => p.labels[i]!);
-    const xs = tf.tidy(() => {
-      let x = tf.tensor4d(new Float32Array(pixels), [idx.length, H, W, C], 'float32');
-      if (o.augment) x = augmentBatch(x, o.augment, Rng.from(o.seed, 'augment', o.epoch, bi));
-      return o.rescale === 1 ? x : (tf.mul(x, o.rescale) as tf.Tensor4D);
-    });
-    store.drop(pixels.byteLength);
     const ys = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), K), 'float32') as tf.Tensor2D);
     return { xs, ys, size: idx.length };
   };
@@ -119,4 +134,24 @@ export async function* batchStream(data: PreparedData, part: 'train' | 'validati
     const pending = queue.splice(0).map((pr) => pr.then((b) => { b.xs.dispose(); b.ys.dispose(); }, () => {}));
     void Promise.all(pending).then(() => reader.close());
   }
+}
+
+const assemblers = new Map<string, Promise<GraphAssembler | undefined>>();
+
+/** One graph assembler per image shape, fill mode and interpolation for the process, on native TensorFlow (CPU) with the graph addon. */
+function assemblerFor(image: { height: number; width: number; channels: number }, augment: Augment | undefined): Promise<GraphAssembler | undefined> {
+  const fill = augment?.fill ?? 'nearest';
+  const interpolation = augment?.interpolation ?? 'bilinear';
+  const key = JSON.stringify([image.height, image.width, image.channels, fill, interpolation]);
+  let a = assemblers.get(key);
+  if (!a) {
+    a = (async () => {
+      const info = await activeBackend()?.catch(() => undefined);
+      if (info?.name !== 'tensorflow') return undefined;
+      const addon = loadGraphAddon();
+      return typeof addon === 'string' ? undefined : graphAssembler(addon, image, fill, interpolation);
+    })();
+    assemblers.set(key, a);
+  }
+  return a;
 }

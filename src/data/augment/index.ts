@@ -42,12 +42,17 @@ export function drawBatch(a: Augment, s: Sampler, batch: number, height: number,
   return { maps, pixel };
 }
 
-const isIdentity = (m: Affine) => m.every((v, i) => v === IDENTITY[i]);
+export const isIdentity = (m: Affine) => m.every((v, i) => v === IDENTITY[i]);
 
 /** Augments a batch in pixel units (before rescale, as Keras does). Returns a new tensor. */
 export function augmentBatch(x: tf.Tensor4D, a: Augment, s: Sampler, opts: { resampler?: 'native' | 'portable' } = {}): tf.Tensor4D {
   const [B, H, W] = x.shape;
-  const d = drawBatch(a, s, B, H, W);
+  return applyDraws(x, a, drawBatch(a, s, B, H, W), opts);
+}
+
+/** Applies the draws of `drawBatch` to a batch in pixel units. Returns a new tensor. */
+export function applyDraws(x: tf.Tensor4D, a: Augment, d: Draws, opts: { resampler?: 'native' | 'portable' } = {}): tf.Tensor4D {
+  const B = x.shape[0];
   let out = x.clone();
   if (!d.maps.every(isIdentity)) {
     const next = transformBatch(tf, out, d.maps, a.fill, a.interpolation ?? 'bilinear', a.fill === 'constant' ? a.fillValue : 0, opts.resampler);
