@@ -129,13 +129,14 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
 
   /**
    * Every new number of images per run costs TensorFlow an executor (tens of ms, the time of dozens
-   * of images): a short run is padded with copies of its first image up to a size already run.
+   * of images): a short run is padded with copies of its first image up to a size already run, when
+   * that at most doubles its work (a lone image gets a run of its own size).
    */
   const sizes = new Map<Variant, Set<number>>();
   const runSize = (v: Variant, n: number) => {
     let seen = sizes.get(v);
     if (!seen) sizes.set(v, (seen = new Set()));
-    const larger = [...seen].filter((x) => x > n);
+    const larger = [...seen].filter((x) => x > n && x <= 2 * n);
     const m = seen.has(n) || !larger.length ? n : Math.min(...larger);
     seen.add(m);
     return m;

@@ -60,14 +60,22 @@ export abstract class ImageStore {
   }
 
   protected async decode(file: string): Promise<Uint8Array> {
-    try {
-      const px = (this.batchDecoder && (await this.decodeBatch([file]))[0]) || (await decodeFile(file, this.spec));
-      this.decoded++;
-      return px;
-    } catch (e) {
-      if (e instanceof DecodeError) e.file = file;
-      throw e;
-    }
+    return (await this.decodeMany([file]))[0]!;
+  }
+
+  /** Pixels of each file, the batch decoder's in one call where it can; DecodeError names the file. */
+  protected async decodeMany(files: readonly string[]): Promise<Uint8Array[]> {
+    const first = this.batchDecoder ? await this.decodeBatch(files) : [];
+    return mapLimit(files, DECODE_CONCURRENCY, async (file, k) => {
+      try {
+        const px = first[k] ?? (await decodeFile(file, this.spec));
+        this.decoded++;
+        return px;
+      } catch (e) {
+        if (e instanceof DecodeError) e.file = file;
+        throw e;
+      }
+    });
   }
 
   /** The batch decoder's pixels for `files` (read concurrently); undefined where it cannot decode. */
@@ -174,7 +182,7 @@ export class NoStore extends ImageStore {
   async reader(): Promise<StoreReader> {
     return {
       read: async (files, out) => {
-        await mapLimit(files, DECODE_CONCURRENCY, async (f, k) => out.set(await this.decode(f), k * this.frame));
+        for (const [k, px] of (await this.decodeMany(files)).entries()) out.set(px, k * this.frame);
       },
       close: async () => {},
     };

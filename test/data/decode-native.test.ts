@@ -10,7 +10,7 @@ import { loadGraphAddon, type GraphAddon } from '../../src/native-addon.js';
 import type { BatchDecoder } from '../../src/data/decode-native.js';
 import { prepareData, synthesize } from '../../src/data/index.js';
 import { decodeLikeTraining, storeFor } from '../../src/data/prepare.js';
-import { DiskStore, MemoryStore } from '../../src/data/store.js';
+import { DiskStore, MemoryStore, NoStore } from '../../src/data/store.js';
 import { dataConfig, tempDir } from './fixtures.js';
 
 // On the native backend the cache is filled with TensorFlow's DecodeJpeg / DecodePng and
@@ -114,6 +114,19 @@ describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
     // 1100x1030 to 128x128: libjpeg decodes at 1/4 (TensorFlow's `ratio`, sharp's shrink-on-load).
     const big = await sharp(contents[0]!).resize(1100, 1030).jpeg({ quality: 95 }).toBuffer();
     expect(diff((await dec.decode([big]))[0]!, await decodeImage(big, s)).mean).toBeLessThan(bigMean);
+  });
+
+  it('cache none decodes each batch in one call, not image by image', async () => {
+    const dec = graph('bilinear');
+    const files = faces();
+    const store = new NoStore({ ...spec, interpolation: 'bilinear' }, undefined, dec);
+    const r = await store.reader();
+    const out = new Uint8Array(files.length * store.frame);
+    await r.read(files, out);
+    await r.close();
+    expect(dec.runSizes.get('jpeg1')).toEqual(new Set([16]));
+    const want = await dec.decode(files.map((f) => readFileSync(f)));
+    expect(diff(out, Buffer.concat(want.map((x) => x!))).max).toBe(0);
   });
 
   it('leaves other formats and damaged files to sharp, whose error names the file; a bad image does not fail its run', async () => {
