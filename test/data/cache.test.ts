@@ -102,6 +102,21 @@ describe('image stores', () => {
     expect([...b]).toEqual([...a]);
   });
 
+  it('none decodes a read batch in one call of the batch decoder; a file damaged after the fill is named', async () => {
+    const fs = await files('none-batch', 3);
+    const calls: number[] = [];
+    // Decodes nothing itself, so sharp does the pixels: only how it is called is checked here.
+    const none = new NoStore(spec, undefined, { id: 'counting', decode: async (contents) => (calls.push(contents.length), contents.map(() => undefined)) });
+    await none.fill(fs);
+    calls.length = 0;
+    const b = await readAll(none, fs);
+    expect(calls).toEqual([3]);
+    expect([...b]).toEqual([...(await readAll(new NoStore(spec), fs))]);
+    writeFileSync(fs[1]!, 'not an image');
+    await expect(readAll(none, fs)).rejects.toMatchObject({ file: fs[1] });
+    expect(none.resident).toBe(0);
+  });
+
   it('disk writes one record file + index under $XDG_CACHE_HOME/fitspec/images; a later store decodes nothing', async () => {
     const fs = await files('disk', 4);
     const first = new DiskStore(spec);
