@@ -227,7 +227,9 @@ describe('TensorFlow decode + resize vs sharp', () => {
     expect([...failed.keys()]).toEqual([bad]);
     const sharpSays = await decodeImage(truncated, spec).then(() => 'decoded', (e: Error) => e.message);
     expect(sharpSays).not.toBe('decoded');
-    expect(failed.get(bad)).toBe(sharpSays);
+    // libvips has one error buffer for all its threads: while the WebP decodes beside it, sharp may
+    // word the damaged JPEG with its generic failOn message instead.
+    expect([sharpSays, 'Warning treated as error due to failOn setting']).toContain(failed.get(bad));
     expect(store.decoded).toBe(2);
   });
 
