@@ -140,6 +140,41 @@ describe('graph assembler', () => {
     }
   });
 
+  it('with cache: disk the store holds only the prefetch window of pixels while batches are assembled in the graph', async () => {
+    const t = tempDir();
+    const oldXdg = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = join(t.dir, 'xdg');
+    try {
+      await makeDirectoryDataset(join(t.dir, 'faces'), ['a', 'b', 'c'], 12);
+      const { batches, prepareData } = await import('../../src/data/index.js');
+      const { storeFor } = await import('../../src/data/prepare.js');
+      const data = await prepareData(dataConfig({ source: { type: 'directory', path: join(t.dir, 'faces') }, image: { height: 16, width: 16 }, split: { train: 12, validation: 0, test: 0 }, cache: 'disk' }), 1);
+      const store = storeFor(data);
+      // Only the batches' window from here on (the fill decodes in chunks of its own).
+      expect(store.resident).toBe(0);
+      store.peakResident = 0;
+      const img = 16 * 16 * 3;
+      const batchSize = 4;
+      let n = 0;
+      for (let epoch = 0; epoch < 2; epoch++) {
+        for await (const b of batches(data, 'train', { batchSize, shuffle: true, seed: 1, epoch, augment: notebook, rescale: 1 / 255, prefetch: 1 })) {
+          n += b.size;
+          tf.dispose([b.xs, b.ys]);
+          // The consumer's step: the window is refilled meanwhile.
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      expect(n).toBe(72);
+      // prefetch 1: at most two batches being read and assembled, and the window was used.
+      expect(store.peakResident).toBe(2 * batchSize * img);
+      expect(store.resident).toBe(0);
+    } finally {
+      if (oldXdg === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = oldXdg;
+      t.cleanup();
+    }
+  });
+
   it('every fill mode and nearest interpolation, constant fill with its value', async () => {
     for (const fill of ['nearest', 'reflect', 'wrap', 'constant'] as const) {
       for (const interpolation of ['bilinear', 'nearest'] as const) {
