@@ -217,6 +217,9 @@ const WAIT_GOAL = 0.05;
 /** The scaling rows: each (scale, cache mode) in its own process, so that peak RSS is per row. */
 async function scaling() {
   const started = performance.now();
+  // Taken before any work of the benchmark: the load during the run includes its own threads
+  // (TensorFlow's pools, the decoder), which alone exceed 2 on a 2-core machine.
+  const loadBefore = loadavg()[0]!;
   const scales = args.scales.split(',').map(Number);
   const base = Number(args.base);
   const modes = args.modes.split(',');
@@ -234,7 +237,7 @@ async function scaling() {
   const needDisk = scales.reduce((a, sc) => a + 3 * Math.round(base * sc) * 4096, 0) + maxImages * size * size * 3;
   console.log(`machine: ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores, ${gb(totalmem())} GB RAM (${gb(freemem())} GB free), ${platform()}-${arch()}, Node ${process.version}`);
   console.log(`disk: ${gb(fs.bavail * fs.bsize)} GB free under ${root}, this run needs about ${gb(needDisk)} GB`);
-  console.log(`load average (1, 5, 15 min): ${load()} at start`);
+  console.log(`load average (1, 5, 15 min): ${load()} at start, before any work of the benchmark`);
   console.log(`scaling: ${scales.join('x, ')}x of ${3 * base} images at ${size}x${size}, modes ${modes.join(', ')}${budget ? `, data.memoryBudget ${budget} MB` : ''}; ${readBatches} shuffled batches of 32 read, then ${steps} timed training steps (after ${WARMUP_STEPS} warm-up) of the baseline CNN with the notebook's augmentation on the ${engineChoice === 'auto' ? "trainer's default" : engineChoice} engine`);
   console.log(`${DATA_WAIT_DEFINITION}; "step alone": the same engine's step on one batch held in memory, no input pipeline\n`);
   console.log('scale  images  cache         fill s  fill img/s  read img/s  step alone  ms/step  data wait  store peak  peak RSS  load');
@@ -294,7 +297,9 @@ async function scaling() {
   }
   const end = loadavg();
   console.log(`load average (1, 5, 15 min): ${load()} at end; ${((performance.now() - started) / 60000).toFixed(1)} min in all`);
-  if (end[0]! > availableParallelism()) console.log(`(load above the ${availableParallelism()} cores: other work shared the machine, so these figures are indications only)`);
+  const cores = availableParallelism();
+  console.log(`(the load during the run, ${end[0]!.toFixed(1)} at end, includes the benchmark's own threads: TensorFlow's pools and the decoder)`);
+  if (loadBefore > cores) console.log(`(load ${loadBefore.toFixed(1)} before the benchmark started, above the ${cores} cores: other work shared the machine, so these figures are indications only)`);
 }
 
 await (args.scaling ? scaling() : main());

@@ -210,7 +210,9 @@ const INDEX_VERSION = 1;
  */
 export class DiskStore extends ImageStore {
   readonly mode = 'disk';
-  private records = new Map<string, number>();
+  /** Record lookup without a Map entry per file: the listing, and its positions in path order. */
+  private files: readonly string[] = [];
+  private byPath = new Uint32Array(0);
   private crc: Uint32Array = new Uint32Array(0);
   private dataPath = '';
   private indexPath = '';
@@ -246,7 +248,8 @@ export class DiskStore extends ImageStore {
   }
 
   async fill(files: readonly string[]): Promise<Map<string, string>> {
-    this.records = new Map(files.map((f, i) => [f, i]));
+    this.files = files;
+    this.byPath = Uint32Array.from(files.keys()).sort((a, b) => (files[a]! < files[b]! ? -1 : files[a]! > files[b]! ? 1 : b - a));
     const key = this.keyFor(files);
     const dir = join(this.root, key.slice(0, 2));
     this.dataPath = join(dir, `${key}.u8`);
@@ -283,7 +286,7 @@ export class DiskStore extends ImageStore {
       spec: this.spec,
       count: files.length,
       crc: Buffer.from(crc.buffer).toString('base64'),
-      failed: Object.fromEntries([...failed].map(([f, why]) => [String(this.records.get(f)), why])),
+      failed: Object.fromEntries([...failed].map(([f, why]) => [String(this.recordOf(f)), why])),
     };
     this.writeIndex(index);
     return failed;
@@ -324,6 +327,19 @@ export class DiskStore extends ImageStore {
     return { crc, failed: index.failed ?? {} };
   }
 
+  /** Record index of `file` (its last place in the listing, as a Map built from it would give), by binary search of the path order. */
+  private recordOf(file: string): number | undefined {
+    let lo = 0;
+    let hi = this.byPath.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.files[this.byPath[mid]!]! < file) lo = mid + 1;
+      else hi = mid;
+    }
+    const i = this.byPath[lo];
+    return i !== undefined && this.files[i] === file ? i : undefined;
+  }
+
   async reader(): Promise<StoreReader> {
     const fh = await open(this.dataPath, 'r');
     return {
@@ -335,7 +351,7 @@ export class DiskStore extends ImageStore {
   }
 
   private async readRecord(fh: FileHandle, file: string, out: Uint8Array): Promise<void> {
-    const i = this.records.get(file);
+    const i = this.recordOf(file);
     if (i === undefined) throw new Error(`${file} is not in the image cache`);
     const { bytesRead } = await fh.read(out, 0, this.frame, i * this.frame);
     if (bytesRead === this.frame && crc32(out) === this.crc[i]) return;
