@@ -211,7 +211,8 @@ export async function prepareData(data: DataConfig, seed: number, opts: { log?: 
     if (!part) continue;
     out.profile[p] = Object.fromEntries(listing.classes.map((c, i) => [c, part.labels.filter((l) => l === i).length]));
   }
-  store.retain(new Set(PART_NAMES.flatMap((p) => out.parts[p]?.files ?? [])));
+  // Only the memory store holds pixels to free; the set of every file is not built for the others.
+  if (store.mode === 'memory') store.retain(new Set(PART_NAMES.flatMap((p) => out.parts[p]?.files ?? [])));
   stores.set(out, store);
   log(`data: ${PART_NAMES.filter((p) => out.parts[p]).map((p) => `${p} ${out.parts[p]!.ids.length}`).join(', ')} (${listing.classes.join(', ')})`);
   return out;
