@@ -73,21 +73,17 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
   const hi = op('Const', 'hi', [], [['dtype', 'type', 'float32'], ['value', 'tensor', { data: Float32Array.from([255]), shape: [] }]]);
   const kernel = INTERPOLATION[interpolation].tensorflow;
 
-  /** `[h, w, 3]` uint8 of any size -> `[H, W, 3]` uint8. */
+  /** `[h, w, 3]` uint8 of any size -> `[H, W, 3]` uint8; `nearest` is left to `nearestResize`, on the decoded image. */
   const resize = (p: string, img: Ref): Ref => {
+    if (kernel === 'nearest') return img;
     const batch = op('ExpandDims', `${p}/batch`, [img, axis0], [['T', 'type', 'uint8']]);
-    let out: Ref;
-    if (kernel === 'nearest') {
-      out = op('ResizeNearestNeighbor', `${p}/resize`, [batch, size], [['T', 'type', 'uint8'], ['align_corners', 'bool', false], ['half_pixel_centers', 'bool', true]]);
-    } else {
-      // What tf.image.resize(method, antialias=True) runs: the kernel widens when it shrinks, as sharp's and PIL's do.
-      const hw = op('Slice', `${p}/hw`, [op('Shape', `${p}/shape`, [img], [['T', 'type', 'uint8'], ['out_type', 'type', 'int32']]), begin, two], [['T', 'type', 'int32'], ['Index', 'type', 'int32']]);
-      const scale = op('RealDiv', `${p}/scale`, [target, op('Cast', `${p}/hwf`, [hw], [['SrcT', 'type', 'int32'], ['DstT', 'type', 'float32']])], [['T', 'type', 'float32']]);
-      const f = op('ScaleAndTranslate', `${p}/resize`, [batch, size, scale, zero], [['T', 'type', 'uint8'], ['kernel_type', 'string', kernel], ['antialias', 'bool', true]]);
-      // Kernels with negative lobes overshoot at edges: round half to even (as a clamped typed array does), clip, then narrow.
-      const r = op('ClipByValue', `${p}/clip`, [op('Round', `${p}/round`, [f], [['T', 'type', 'float32']]), lo, hi], [['T', 'type', 'float32']]);
-      out = op('Cast', `${p}/u8`, [r], [['SrcT', 'type', 'float32'], ['DstT', 'type', 'uint8']]);
-    }
+    // What tf.image.resize(method, antialias=True) runs: the kernel widens when it shrinks, as sharp's and PIL's do.
+    const hw = op('Slice', `${p}/hw`, [op('Shape', `${p}/shape`, [img], [['T', 'type', 'uint8'], ['out_type', 'type', 'int32']]), begin, two], [['T', 'type', 'int32'], ['Index', 'type', 'int32']]);
+    const scale = op('RealDiv', `${p}/scale`, [target, op('Cast', `${p}/hwf`, [hw], [['SrcT', 'type', 'int32'], ['DstT', 'type', 'float32']])], [['T', 'type', 'float32']]);
+    const f = op('ScaleAndTranslate', `${p}/resize`, [batch, size, scale, zero], [['T', 'type', 'uint8'], ['kernel_type', 'string', kernel], ['antialias', 'bool', true]]);
+    // Kernels with negative lobes overshoot at edges: round half to even (as a clamped typed array does), clip, then narrow.
+    const r = op('ClipByValue', `${p}/clip`, [op('Round', `${p}/round`, [f], [['T', 'type', 'float32']]), lo, hi], [['T', 'type', 'float32']]);
+    const out = op('Cast', `${p}/u8`, [r], [['SrcT', 'type', 'float32'], ['DstT', 'type', 'uint8']]);
     return op('Squeeze', `${p}/out`, [out], [['T', 'type', 'uint8'], ['squeeze_dims', 'ints', [0]]]);
   };
 
@@ -142,6 +138,14 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
     return m;
   };
 
+  const tables = new Map<string, { rows: Int32Array; cols: Int32Array }>();
+  const nearest = (px: Uint8Array, h: number, w: number) => {
+    const key = `${h}x${w}`;
+    let t = tables.get(key);
+    if (!t) tables.set(key, (t = nearestIndices(h, w, spec)));
+    return nearestResize(px, w, t, spec);
+  };
+
   // Runs of one signature wait for its first run: concurrent first runs would each build the executor.
   const built = new Map<string, Promise<unknown>>();
   // Two runs at a time fill TensorFlow's pool; more would hold libuv's threads, which read the next files.
@@ -170,7 +174,7 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
       );
       if (!first) built.set(key, running.catch(() => undefined));
       const got = await running.finally(release);
-      return got.slice(0, items.length).map((r) => r.data as Uint8Array);
+      return got.slice(0, items.length).map((r) => (kernel === 'nearest' ? nearest(r.data as Uint8Array, r.shape[0]!, r.shape[1]!) : (r.data as Uint8Array)));
     } catch {
       // One bad image fails its whole run: decode each alone, so that only the bad ones go to sharp.
       if (items.length === 1) return [undefined];
@@ -203,4 +207,38 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
     close: () => session.close(),
     runSizes: sizes,
   };
+}
+
+/**
+ * Source rows and columns of TensorFlow's ResizeNearestNeighbor (half_pixel_centers, no
+ * align_corners), in its float32 arithmetic: floor((i + 0.5) * (in / out)), clamped.
+ */
+export function nearestIndices(h: number, w: number, spec: { height: number; width: number }): { rows: Int32Array; cols: Int32Array } {
+  const table = (n: number, out: number) => {
+    const scale = Math.fround(n / out);
+    return Int32Array.from({ length: out }, (_, i) => Math.min(Math.max(Math.floor(Math.fround(Math.fround(i + 0.5) * scale)), 0), n - 1));
+  };
+  return { rows: table(h, spec.height), cols: table(w, spec.width) };
+}
+
+/**
+ * `[h, w, 3]` -> `[H, W, 3]` by table lookup: the pixels of TensorFlow's ResizeNearestNeighbor at a
+ * fraction of its cost (its kernel costs several times the JPEG decoding of a small image), done here
+ * while TensorFlow's threads decode the next run.
+ */
+export function nearestResize(px: Uint8Array, w: number, t: { rows: Int32Array; cols: Int32Array }, spec: { height: number; width: number }): Uint8Array {
+  const out = new Uint8Array(spec.height * spec.width * 3);
+  const src = new Int32Array(spec.width);
+  for (let x = 0; x < spec.width; x++) src[x] = 3 * t.cols[x]!;
+  let o = 0;
+  for (let y = 0; y < spec.height; y++) {
+    const row = 3 * w * t.rows[y]!;
+    for (let x = 0; x < spec.width; x++) {
+      const i = row + src[x]!;
+      out[o++] = px[i]!;
+      out[o++] = px[i + 1]!;
+      out[o++] = px[i + 2]!;
+    }
+  }
+  return out;
 }
