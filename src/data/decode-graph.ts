@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Attr, NativeGraph, Ref } from '../model/graph/builder.js';
 import { sessionConfig, type Feed, type GraphAddon, type NativeSession } from '../native-addon.js';
-import { INTERPOLATION, type ImageSpec, type Interpolation } from './decode.js';
+import { INTERPOLATION, interpolationOf, type ImageSpec, type Interpolation } from './decode.js';
 import { isJpeg, isPng, type BatchDecoder } from './decode-native.js';
 
 /** Images decoded by one session run: independent branches, so TensorFlow's inter-op pool spreads them over the cores. */
@@ -54,7 +54,7 @@ export function jpegRatio(size: { width: number; height: number } | undefined, s
  */
 export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder & { close(): void; readonly runSizes: ReadonlyMap<string, ReadonlySet<number>> }) | undefined {
   if (spec.channels !== 3 || spec.resize !== 'stretch') return undefined;
-  const interpolation: Interpolation = spec.interpolation ?? 'lanczos3';
+  const interpolation: Interpolation = interpolationOf(spec);
   const g = new addon.Graph() as NativeGraph;
   const { height: H, width: W } = spec;
   const op = (type: string, name: string, inputs: (Ref | Ref[])[], attrs: Attr[] = []): Ref => (g.op(type, name, inputs, attrs), [name, 0]);

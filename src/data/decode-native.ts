@@ -1,5 +1,5 @@
 import type * as tfjs from '@tensorflow/tfjs';
-import type { ImageSpec } from './decode.js';
+import { interpolationOf, type ImageSpec } from './decode.js';
 
 /**
  * Decodes many encoded images at once; `undefined` where this decoder cannot (another format, a
@@ -31,7 +31,7 @@ export const isPng = (b: Buffer) => b.length > 8 && b.readUInt32BE(0) === 0x8950
 export function tensorflowDecoder(tf: typeof tfjs, spec: ImageSpec): SyncBatchDecoder | undefined {
   const backend = tf.backend() as any;
   if (tf.getBackend() !== 'tensorflow' || typeof backend?.executeSingleOutput !== 'function' || !backend.binding) return undefined;
-  if (spec.channels !== 3 || spec.resize !== 'stretch' || (spec.interpolation ?? 'lanczos3') !== 'lanczos3') return undefined;
+  if (spec.channels !== 3 || spec.resize !== 'stretch' || interpolationOf(spec) !== 'lanczos3') return undefined;
   const binding = backend.binding;
   const { height: H, width: W } = spec;
   const op = (name: string, attrs: { name: string; type: number; value: unknown }[], inputs: tfjs.Tensor[]) => backend.executeSingleOutput(name, attrs, inputs) as tfjs.Tensor;

@@ -26,6 +26,9 @@ export const INTERPOLATION: Record<Interpolation, { sharp: 'nearest' | 'linear' 
   lanczos3: { sharp: 'lanczos3', tensorflow: 'lanczos3' },
 };
 
+/** The spec's resize kernel; specs written before the option existed mean lanczos3 (sharp's default). */
+export const interpolationOf = (spec: Pick<ImageSpec, 'interpolation'>): Interpolation => spec.interpolation ?? 'lanczos3';
+
 /** Bump when the decoded bytes for the same file and spec could change. */
 export const DECODER_VERSION = 2;
 
@@ -42,7 +45,7 @@ export async function decodeImage(input: Buffer | string, spec: ImageSpec): Prom
     let img = sharp(input, { failOn: 'warning' }).removeAlpha();
     img = spec.channels === 1 ? img.grayscale() : img.toColourspace('srgb');
     const { data, info } = await img
-      .resize(spec.width, spec.height, { fit: FIT[spec.resize], kernel: INTERPOLATION[spec.interpolation ?? 'lanczos3'].sharp, background: { r: 0, g: 0, b: 0 } })
+      .resize(spec.width, spec.height, { fit: FIT[spec.resize], kernel: INTERPOLATION[interpolationOf(spec)].sharp, background: { r: 0, g: 0, b: 0 } })
       .raw()
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== spec.channels || info.width !== spec.width || info.height !== spec.height) {

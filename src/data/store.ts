@@ -4,7 +4,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { BatchDecoder } from './decode-native.js';
-import { DECODE_CONCURRENCY, DECODER_VERSION, DecodeError, cacheRoot, decodeFile, mapLimit, type ImageSpec } from './decode.js';
+import { DECODE_CONCURRENCY, DECODER_VERSION, DecodeError, cacheRoot, decodeFile, interpolationOf, mapLimit, type ImageSpec } from './decode.js';
 
 export type CacheMode = 'memory' | 'disk' | 'none';
 
@@ -245,7 +245,7 @@ export class DiskStore extends ImageStore {
 
   private keyFor(files: readonly string[]): string {
     const { height, width, channels, resize } = this.spec;
-    const h = createHash('sha256').update(`fitspec-images ${DECODER_VERSION} ${this.decoderId} ${height}x${width}x${channels} ${resize} ${this.spec.interpolation ?? 'lanczos3'}\n`);
+    const h = createHash('sha256').update(`fitspec-images ${DECODER_VERSION} ${this.decoderId} ${height}x${width}x${channels} ${resize} ${interpolationOf(this.spec)}\n`);
     for (const f of files) {
       let stamp = 'missing';
       try {
