@@ -12,8 +12,17 @@ export interface Fetched {
 /** A Uint8Array feeds a bool tensor; an array of Uint8Arrays a string tensor (encoded images). */
 export type Feed = [Ref, Float32Array | Int32Array | Uint8Array | Uint8Array[], number[]];
 
+export interface RunOptions {
+  /**
+   * `[height, width]`: every fetched `[h, w, c]` uint8 tensor is resized to `[height, width, c]` with
+   * the pixels of TensorFlow's ResizeNearestNeighbor (half_pixel_centers, no align_corners), on the
+   * run's thread, before it is copied to JS.
+   */
+  nearest?: [number, number];
+}
+
 export interface NativeSession {
-  run(feeds: Feed[], fetches: Ref[], targets: string[]): Promise<Fetched[]>;
+  run(feeds: Feed[], fetches: Ref[], targets: string[], options?: RunOptions): Promise<Fetched[]>;
   runSync(feeds: Feed[], fetches: Ref[], targets: string[]): Fetched[];
   close(): void;
 }

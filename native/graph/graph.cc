@@ -2,6 +2,8 @@
 // optimizers: TypeScript assembles the graph op by op, and a training step is one Session.run.
 #include <napi.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -281,7 +283,37 @@ class Graph : public Napi::ObjectWrap<Graph> {
 };
 Napi::FunctionReference Graph::ctor;
 
+// Source index of each output row (or column) of TensorFlow's ResizeNearestNeighbor with
+// half_pixel_centers and no align_corners, in its float arithmetic.
+std::vector<int64_t> NearestIndices(int64_t in, int64_t out) {
+  const float scale = static_cast<float>(in) / static_cast<float>(out);
+  std::vector<int64_t> idx(out);
+  for (int64_t i = 0; i < out; i++) {
+    auto at = static_cast<int64_t>(std::floor((static_cast<float>(i) + 0.5f) * scale));
+    idx[i] = std::max<int64_t>(0, std::min(at, in - 1));
+  }
+  return idx;
+}
+
+// [h, w, c] uint8 -> [height, width, c]: the pixels of ResizeNearestNeighbor (above), by lookup.
+TF_Tensor* ResizeNearest(TF_Tensor* t, int64_t height, int64_t width) {
+  const int64_t h = TF_Dim(t, 0), w = TF_Dim(t, 1), c = TF_Dim(t, 2);
+  const int64_t dims[3] = {height, width, c};
+  TF_Tensor* out = TF_AllocateTensor(TF_UINT8, dims, 3, static_cast<size_t>(height * width * c));
+  const auto rows = NearestIndices(h, height), cols = NearestIndices(w, width);
+  const auto* src = static_cast<const uint8_t*>(TF_TensorData(t));
+  auto* dst = static_cast<uint8_t*>(TF_TensorData(out));
+  for (int64_t y = 0; y < height; y++) {
+    const uint8_t* row = src + rows[y] * w * c;
+    for (int64_t x = 0; x < width; x++, dst += c) std::memcpy(dst, row + cols[x] * c, static_cast<size_t>(c));
+  }
+  return out;
+}
+
 struct RunArgs {
+  // When set, every fetched [h, w, c] uint8 tensor is resized to [nearestH, nearestW, c] before it
+  // crosses to JS (decoded images: the resize runs on the run's thread, and only the small image is copied).
+  int64_t nearestH = 0, nearestW = 0;
   std::vector<TF_Output> feeds;
   std::vector<TF_Tensor*> feedValues;
   std::vector<TF_Output> fetches;
@@ -300,7 +332,7 @@ struct RunArgs {
   }
 };
 
-// run(feeds: [ref, TypedArray, shape][], fetches: ref[], targets: string[])
+// run(feeds: [ref, TypedArray, shape][], fetches: ref[], targets: string[], options?: { nearest?: [height, width] })
 std::unique_ptr<RunArgs> ParseRun(const Napi::CallbackInfo& info, TF_Graph* g) {
   Napi::Env env = info.Env();
   auto a = std::make_unique<RunArgs>();
@@ -315,12 +347,28 @@ std::unique_ptr<RunArgs> ParseRun(const Napi::CallbackInfo& info, TF_Graph* g) {
   auto targets = info[2].As<Napi::Array>();
   for (uint32_t i = 0; i < targets.Length(); i++) a->targets.push_back(Lookup(g, targets.Get(i).As<Napi::String>().Utf8Value(), env));
   a->fetched.assign(a->fetches.size(), nullptr);
+  if (info.Length() > 3 && info[3].IsObject()) {
+    Napi::Value nearest = info[3].As<Napi::Object>().Get("nearest");
+    if (nearest.IsArray()) {
+      auto hw = Ints(nearest);
+      if (hw.size() != 2 || hw[0] < 1 || hw[1] < 1) throw Napi::Error::New(env, "options.nearest must be [height, width], both at least 1");
+      a->nearestH = hw[0];
+      a->nearestW = hw[1];
+    }
+  }
   return a;
 }
 
 void DoRun(TF_Session* s, RunArgs* a, TF_Status* st) {
   TF_SessionRun(s, nullptr, a->feeds.data(), a->feedValues.data(), static_cast<int>(a->feeds.size()), a->fetches.data(), a->fetched.data(),
                 static_cast<int>(a->fetches.size()), a->targets.data(), static_cast<int>(a->targets.size()), nullptr, st);
+  if (TF_GetCode(st) != TF_OK || !a->nearestH) return;
+  for (auto& t : a->fetched) {
+    if (!t || TF_TensorType(t) != TF_UINT8 || TF_NumDims(t) != 3 || TF_Dim(t, 0) < 1 || TF_Dim(t, 1) < 1) continue;
+    TF_Tensor* resized = ResizeNearest(t, a->nearestH, a->nearestW);
+    TF_DeleteTensor(t);
+    t = resized;
+  }
 }
 
 Napi::Value Results(Napi::Env env, RunArgs* a) {

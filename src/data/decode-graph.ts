@@ -73,7 +73,7 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
   const hi = op('Const', 'hi', [], [['dtype', 'type', 'float32'], ['value', 'tensor', { data: Float32Array.from([255]), shape: [] }]]);
   const kernel = INTERPOLATION[interpolation].tensorflow;
 
-  /** `[h, w, 3]` uint8 of any size -> `[H, W, 3]` uint8; `nearest` is left to `nearestResize`, on the decoded image. */
+  /** `[h, w, 3]` uint8 of any size -> `[H, W, 3]` uint8; `nearest` is left to the addon (`options` below). */
   const resize = (p: string, img: Ref): Ref => {
     if (kernel === 'nearest') return img;
     const batch = op('ExpandDims', `${p}/batch`, [img, axis0], [['T', 'type', 'uint8']]);
@@ -138,13 +138,10 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
     return m;
   };
 
-  const tables = new Map<string, { rows: Int32Array; cols: Int32Array }>();
-  const nearest = (px: Uint8Array, h: number, w: number) => {
-    const key = `${h}x${w}`;
-    let t = tables.get(key);
-    if (!t) tables.set(key, (t = nearestIndices(h, w, spec)));
-    return nearestResize(px, w, t, spec);
-  };
+  // `nearest` is resized by the addon on the run's thread, by lookup: the pixels of TensorFlow's
+  // ResizeNearestNeighbor (half-pixel centers) at a fraction of the op's cost, and only the small image crosses to JS.
+  const options = kernel === 'nearest' ? { nearest: [H, W] as [number, number] } : undefined;
+  const frame = H * W * 3;
 
   // Runs of one signature wait for its first run: concurrent first runs would each build the executor.
   const built = new Map<string, Promise<unknown>>();
@@ -171,10 +168,11 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
         fed.map((b, k): Feed => [s[k]!.input, [b], []]),
         fed.map((_, k) => s[k]!.output),
         [],
+        options,
       );
       if (!first) built.set(key, running.catch(() => undefined));
       const got = await running.finally(release);
-      return got.slice(0, items.length).map((r) => (kernel === 'nearest' ? nearest(r.data as Uint8Array, r.shape[0]!, r.shape[1]!) : (r.data as Uint8Array)));
+      return got.slice(0, items.length).map((r) => (r.data.length === frame ? (r.data as Uint8Array) : undefined));
     } catch {
       // One bad image fails its whole run: decode each alone, so that only the bad ones go to sharp.
       if (items.length === 1) return [undefined];
@@ -207,38 +205,4 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
     close: () => session.close(),
     runSizes: sizes,
   };
-}
-
-/**
- * Source rows and columns of TensorFlow's ResizeNearestNeighbor (half_pixel_centers, no
- * align_corners), in its float32 arithmetic: floor((i + 0.5) * (in / out)), clamped.
- */
-export function nearestIndices(h: number, w: number, spec: { height: number; width: number }): { rows: Int32Array; cols: Int32Array } {
-  const table = (n: number, out: number) => {
-    const scale = Math.fround(n / out);
-    return Int32Array.from({ length: out }, (_, i) => Math.min(Math.max(Math.floor(Math.fround(Math.fround(i + 0.5) * scale)), 0), n - 1));
-  };
-  return { rows: table(h, spec.height), cols: table(w, spec.width) };
-}
-
-/**
- * `[h, w, 3]` -> `[H, W, 3]` by table lookup: the pixels of TensorFlow's ResizeNearestNeighbor at a
- * fraction of its cost (its kernel costs several times the JPEG decoding of a small image), done here
- * while TensorFlow's threads decode the next run.
- */
-export function nearestResize(px: Uint8Array, w: number, t: { rows: Int32Array; cols: Int32Array }, spec: { height: number; width: number }): Uint8Array {
-  const out = new Uint8Array(spec.height * spec.width * 3);
-  const src = new Int32Array(spec.width);
-  for (let x = 0; x < spec.width; x++) src[x] = 3 * t.cols[x]!;
-  let o = 0;
-  for (let y = 0; y < spec.height; y++) {
-    const row = 3 * w * t.rows[y]!;
-    for (let x = 0; x < spec.width; x++) {
-      const i = row + src[x]!;
-      out[o++] = px[i]!;
-      out[o++] = px[i + 1]!;
-      out[o++] = px[i + 2]!;
-    }
-  }
-  return out;
 }

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
 import { decodeImage, type ImageSpec, type Interpolation } from '../../src/data/decode.js';
-import { graphDecoder, jpegRatio, jpegSize, nearestIndices, nearestResize } from '../../src/data/decode-graph.js';
+import { graphDecoder, jpegRatio, jpegSize } from '../../src/data/decode-graph.js';
 import { loadGraphAddon, type GraphAddon } from '../../src/native-addon.js';
 import type { BatchDecoder } from '../../src/data/decode-native.js';
 import { prepareData, synthesize } from '../../src/data/index.js';
@@ -94,31 +94,31 @@ describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
     for (const [k] of all.entries()) expect(diff(ours[k]!, old[k]!).max, String(k)).toBe(0);
   });
 
-  it('nearest gives exactly the pixels of TensorFlow\'s ResizeNearestNeighbor (half-pixel centers), up and down, odd sizes', async () => {
+  it('nearest gives exactly the pixels of TensorFlow\'s ResizeNearestNeighbor (half-pixel centers), up and down, odd sizes, DCT-scaled', async () => {
     const contents = faces().slice(0, 2).map((f) => readFileSync(f));
     const down = await sharp(contents[0]!).resize(401, 379).jpeg({ quality: 95 }).toBuffer();
-    // Loaded already by the native backend: its decodeJpeg is TensorFlow's DecodeJpeg at full size.
+    const png = await sharp(contents[1]!).resize(97, 61).png().toBuffer();
+    // Loaded already by the native backend: its decodeJpeg / decodePng are TensorFlow's ops.
     const { node } = await import('@tensorflow/tfjs-node');
+    const all = [...contents, down, png];
+    const ratios = new Set<number>();
     for (const target of [spec, { ...spec, height: 97, width: 131 }, { ...spec, height: 7, width: 5 }]) {
       const s = { ...target, interpolation: 'nearest' as const };
       const dec = graph('nearest', target);
-      const ours = await dec.decode([...contents, down]);
-      for (const [k, c] of [...contents, down].entries()) {
-        const img = node.decodeJpeg(c, 3);
+      const ours = await dec.decode(all);
+      for (const [k, c] of all.entries()) {
+        // The same DCT scaling as the decoder (1/8 for the 7x5 target), then the op itself.
+        const ratio = k < 3 ? jpegRatio(jpegSize(c), s) : 1;
+        ratios.add(ratio);
+        const img = k < 3 ? node.decodeJpeg(c, 3, ratio) : node.decodePng(c, 3);
         const want = tf.image.resizeNearestNeighbor(img as TF.Tensor3D, [s.height, s.width], false, true);
-        const [h, w] = img.shape;
-        const raw = await img.data();
-        const direct = nearestResize(raw as Uint8Array, w!, nearestIndices(h!, w!, s), s);
-        const wanted = Uint8Array.from(await want.data());
-        expect(diff(direct, wanted).max, `${k} ${s.height}x${s.width}`).toBe(0);
-        // Where libjpeg decodes at full size (no DCT scaling), the decoder's pixels are the op's.
-        if (jpegRatio(jpegSize(c), s) === 1) expect(diff(ours[k]!, wanted).max, `decoder ${k} ${s.height}x${s.width}`).toBe(0);
-        else expect(ours[k]!.length).toBe(s.height * s.width * 3);
+        expect(diff(ours[k]!, Uint8Array.from(await want.data())).max, `${k} ${s.height}x${s.width}`).toBe(0);
         img.dispose();
         want.dispose();
       }
       dec.close();
     }
+    expect([...ratios].sort()).toEqual([1, 4, 8]);
   });
 
   it.each([
