@@ -1,19 +1,20 @@
 /**
  * Trains one of the notebook's models, built by fitspec's own model builder from its experiment
- * file, for a fixed number of steps and prints one JSON line.
- * Usage: tsx fitspec-worker.ts <tensorflow|cpu> <size> <warmupSteps> <steps> <dataDir> [batch] [eager|graph] [model]
+ * file, for at least <minSteps> timed steps and at least <seconds> seconds of them, and prints one JSON line.
+ * Usage: tsx fitspec-worker.ts <tensorflow|cpu> <size> <warmupSteps> <minSteps> <seconds> <dataDir> [batch] [eager|graph] [model]
  */
 import { resolve } from 'node:path';
 import { initBackend } from '../../src/backend.js';
 import { BATCH, BENCH_MODELS, CLASSES, IMAGES, padding, readData, type BenchModel, type WorkerResult } from './common.js';
 
-const [backendArg, sizeArg, warmupArg, stepsArg, dataDir, batchArg, engineArg, modelArg] = process.argv.slice(2);
+const [backendArg, sizeArg, warmupArg, stepsArg, secondsArg, dataDir, batchArg, engineArg, modelArg] = process.argv.slice(2);
 const modelName = (modelArg ?? 'baseline') as BenchModel;
 const engineKind = engineArg === 'graph' ? 'graph' : 'eager';
 const batch = Number(batchArg ?? BATCH);
 const size = Number(sizeArg);
 const warmup = Number(warmupArg);
-const steps = Number(stepsArg);
+const minSteps = Number(stepsArg);
+const minSeconds = Number(secondsArg);
 
 const info = await initBackend(backendArg as 'tensorflow' | 'cpu');
 const tf = await import('@tensorflow/tfjs');
@@ -52,13 +53,20 @@ const batches = Array.from({ length: Math.floor(IMAGES / batch) }, (_, b) => {
 
 let loss = NaN;
 let firstStepSeconds = 0;
-let t0 = 0;
-for (let s = 0; s < warmup + steps; s++) {
-  if (s === warmup) t0 = performance.now();
+for (let s = 0; s < warmup; s++) {
   const started = performance.now();
   const { x, y } = batches[s % batches.length]!;
   loss = await step(x, y);
   if (s === 0) firstStepSeconds = (performance.now() - started) / 1000;
+}
+const t0 = performance.now();
+let steps = 0;
+while (steps < minSteps || performance.now() - t0 < minSeconds * 1000) {
+  const { x, y } = batches[(warmup + steps) % batches.length]!;
+  const started = performance.now();
+  loss = await step(x, y);
+  if (warmup === 0 && steps === 0) firstStepSeconds = (performance.now() - started) / 1000;
+  steps++;
 }
 const seconds = (performance.now() - t0) / 1000;
 const result: WorkerResult = {

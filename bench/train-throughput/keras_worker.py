@@ -1,6 +1,7 @@
 """The notebook's baseline CNN in Keras 3 on TensorFlow, trained with train_on_batch on the
-same uint8 images the fitspec worker reads; prints one JSON line.
-Usage: python keras_worker.py <size> <warmup_steps> <steps> <data_dir> [baseline|bn-dropout|vgg16-head]"""
+same uint8 images the fitspec worker reads, for at least <min_steps> timed steps and at least <seconds>
+seconds of them; prints one JSON line.
+Usage: python keras_worker.py <size> <warmup_steps> <min_steps> <seconds> <data_dir> [baseline|bn-dropout|vgg16-head]"""
 import json
 import os
 import resource
@@ -13,8 +14,8 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 BATCH, CLASSES, IMAGES = 32, 3, 128
-size, warmup, steps, data_dir = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-model_name = sys.argv[5] if len(sys.argv) > 5 else "baseline"
+size, warmup, min_steps, min_seconds, data_dir = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+model_name = sys.argv[6] if len(sys.argv) > 6 else "baseline"
 padding = "valid" if size >= 128 else "same"  # same rule as common.ts
 
 images = np.fromfile(os.path.join(data_dir, f"images-{size}x{size}x3.u8"), dtype=np.uint8)
@@ -44,16 +45,27 @@ model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.RMSpro
 
 loss = float("nan")
 first = 0.0
-t0 = time.perf_counter()
-for s in range(warmup + steps):
-    if s == warmup:
-        t0 = time.perf_counter()
-    started = time.perf_counter()
+
+
+def train_step(s):
     x, y = batches[s % len(batches)]
     out = model.train_on_batch(x, y)
-    loss = float(out[0] if isinstance(out, (list, tuple)) else out)
+    return float(out[0] if isinstance(out, (list, tuple)) else out)
+
+
+for s in range(warmup):
+    started = time.perf_counter()
+    loss = train_step(s)
     if s == 0:
         first = time.perf_counter() - started
+t0 = time.perf_counter()
+steps = 0
+while steps < min_steps or time.perf_counter() - t0 < min_seconds:
+    started = time.perf_counter()
+    loss = train_step(warmup + steps)
+    if warmup == 0 and steps == 0:
+        first = time.perf_counter() - started
+    steps += 1
 seconds = time.perf_counter() - t0
 print(json.dumps({
     "framework": "keras", "backend": "tensorflow", "model": model_name, "size": size, "batch": BATCH, "warmupSteps": warmup, "steps": steps,

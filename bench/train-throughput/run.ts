@@ -4,8 +4,15 @@
  * images, in one run. The baseline CNN at every size; the BN/Dropout model at 128x128 and the
  * frozen VGG16 head at 64x64.
  *
- *   npm run bench:train [-- --steps=10 --warmup=3 --sizes=128,64 --models=baseline,bn-dropout,vgg16-head
- *                           --engines=graph,eager --rounds=1 --cpu-size=64 --cpu-batch=4 --no-keras --no-cpu]
+ *   npm run bench:train [-- --seconds=15 --steps=N --warmup=3 --rounds=3 --eager-rounds=1 --sizes=128,64
+ *                           --models=baseline,bn-dropout,vgg16-head --engines=graph,eager
+ *                           --cpu-size=64 --cpu-batch=4 --no-keras --no-cpu]
+ *
+ * Every worker times at least `--seconds` of training (and at least 5 steps) after its warm-up
+ * steps; `--steps=N` times exactly N steps instead. Rounds alternate the order of fitspec and Keras
+ * (fitspec first, Keras first, ...) so a slow minute of the machine hits both sides alike; each row
+ * reports the median and the best of its rounds, and the ratios against Keras come from the medians.
+ * The eager engine, a reference far from Keras, runs `--eager-rounds` rounds (default 1).
  *
  * The pure-JS step uses a batch of 4 by default: one batch of 32 at 64x64 takes over five minutes,
  * and that single-threaded backend's images/s hardly depends on the batch size.
@@ -29,10 +36,13 @@ const venvPython = join(venv, 'bin', 'python');
 const opts = parseArgs(process.argv.slice(2));
 const sizes = String(opts.sizes ?? '128,64').split(',').map(Number);
 const warmup = Number(opts.warmup ?? 3);
-const rounds = Number(opts.rounds ?? 1);
+const rounds = Number(opts.rounds ?? 3);
+const eagerRounds = Math.min(rounds, Number(opts['eager-rounds'] ?? 1));
 const cpuSize = Number(opts['cpu-size'] ?? 64);
 const cpuBatch = Number(opts['cpu-batch'] ?? 4);
-const stepsFor = (size: number): number => Number(opts.steps ?? (size >= 128 ? 10 : 20));
+/** Timed work per worker: at least `minSteps` steps and at least `seconds` seconds. */
+const timed = opts.steps !== undefined ? { minSteps: Number(opts.steps), seconds: 0 } : { minSteps: 5, seconds: Number(opts.seconds ?? 15) };
+const timedLabel = timed.seconds ? `>= ${timed.seconds} s (>= ${timed.minSteps} steps)` : `${timed.minSteps} steps`;
 const models = String(opts.models ?? Object.keys(BENCH_MODELS).join(',')).split(',') as BenchModel[];
 const engines = String(opts.engines ?? 'graph,eager').split(',');
 /** Which sizes each model runs at: the baseline at all, the others where the notebook comparison needs them. */
@@ -83,13 +93,13 @@ function run(cmd: string, args: string[], what: string): void {
 }
 
 function worker(cmd: string, args: string[], label: string): WorkerResult | undefined {
-  process.stdout.write(`  running ${label}... `);
+  process.stdout.write(`  running ${label} (load ${loadavg()[0]!.toFixed(1)})... `);
   const started = Date.now();
   const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
   const last = r.stdout.trim().split('\n').pop() ?? '';
   try {
     const res = JSON.parse(last) as WorkerResult;
-    console.log(`${((Date.now() - started) / 1000).toFixed(0)} s`);
+    console.log(`${((Date.now() - started) / 1000).toFixed(0)} s, ${res.imagesPerSec.toFixed(1)} images/s`);
     return res;
   } catch {
     console.log('FAILED');
@@ -98,12 +108,12 @@ function worker(cmd: string, args: string[], label: string): WorkerResult | unde
   }
 }
 
-const fitspecWorker = (backend: string, size: number, w: number, steps: number, batch = BATCH, engine = 'eager', model: BenchModel = 'baseline'): WorkerResult | undefined =>
-  worker(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), backend, String(size), String(w), String(steps), dataDir, String(batch), engine, model],
-    `fitspec ${backend} ${engine} engine, ${model} ${size}x${size}, batch ${batch}, ${w} warm-up + ${steps} steps`);
-const kerasWorker = (size: number, steps: number, model: BenchModel): WorkerResult | undefined =>
-  worker(venvPython, [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), String(steps), dataDir, model],
-    `keras ${model} ${size}x${size}, ${warmup} warm-up + ${steps} steps`);
+const fitspecWorker = (backend: string, size: number, w: number, t: typeof timed, batch = BATCH, engine = 'eager', model: BenchModel = 'baseline'): WorkerResult | undefined =>
+  worker(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), backend, String(size), String(w), String(t.minSteps), String(t.seconds), dataDir, String(batch), engine, model],
+    `fitspec ${backend} ${engine} engine, ${model} ${size}x${size}, batch ${batch}, ${w} warm-up + ${t === timed ? timedLabel : `${t.minSteps} steps`}`);
+const kerasWorker = (size: number, model: BenchModel): WorkerResult | undefined =>
+  worker(venvPython, [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), String(timed.minSteps), String(timed.seconds), dataDir, model],
+    `keras ${model} ${size}x${size}, ${warmup} warm-up + ${timedLabel}`);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -117,62 +127,90 @@ ensureData();
 let kerasVersion: string | undefined;
 if (opts.keras !== false) kerasVersion = ensureVenv();
 
+const started = Date.now();
 const results: WorkerResult[] = [];
 for (const model of models) {
   for (const size of sizesOf(model)) {
     for (let r = 0; r < rounds; r++) {
-      for (const engine of engines) {
-        const a = fitspecWorker('tensorflow', size, warmup, stepsFor(size), BATCH, engine, model);
-        if (a) results.push(a);
-      }
-      if (kerasVersion) {
-        const b = kerasWorker(size, stepsFor(size), model);
+      const fitspec = () => {
+        for (const engine of engines) {
+          if (engine === 'eager' && r >= eagerRounds) continue;
+          const a = fitspecWorker('tensorflow', size, warmup, timed, BATCH, engine, model);
+          if (a) results.push(a);
+        }
+      };
+      const keras = () => {
+        const b = kerasVersion ? kerasWorker(size, model) : undefined;
         if (b) results.push(b);
+      };
+      // fitspec, Keras | Keras, fitspec | ...: a slow minute of the machine hits both sides of a row.
+      if (r % 2 === 0) {
+        fitspec();
+        keras();
+      } else {
+        keras();
+        fitspec();
       }
     }
   }
 }
 if (opts.cpu !== false) {
-  const c = fitspecWorker('cpu', cpuSize, 0, 1, cpuBatch);
+  const c = fitspecWorker('cpu', cpuSize, 0, { minSteps: 1, seconds: 0 }, cpuBatch);
   if (c) results.push(c);
 }
 const load1 = loadavg()[0]!;
 
-// Best of the rounds per (model, size, framework, backend, engine): other processes only ever slow a run down.
+// Every round of a (model, size, framework, backend, engine) row.
 const keyOf = (r: { model?: string; size: number; framework: string; backend: string; engine?: string }) =>
   `${r.model ?? 'baseline'}|${r.size}|${r.framework}|${r.backend}|${r.engine ?? ''}`;
-const best = new Map<string, WorkerResult>();
-for (const r of results) {
-  const key = keyOf(r);
-  if (!best.has(key) || best.get(key)!.imagesPerSec < r.imagesPerSec) best.set(key, r);
+const byRow = new Map<string, WorkerResult[]>();
+for (const r of results) byRow.set(keyOf(r), [...(byRow.get(keyOf(r)) ?? []), r]);
+/** The median round by images/s (the lower middle one for an even count), its best, and every round's figure. */
+interface Row {
+  median: WorkerResult;
+  best: WorkerResult;
+  all: WorkerResult[];
+  peakRssMB: number;
+}
+const rowsByKey = new Map<string, Row>();
+for (const [key, all] of byRow) {
+  const sorted = [...all].sort((a, b) => a.imagesPerSec - b.imagesPerSec);
+  const rss = all.map((r) => r.peakRssMB).sort((a, b) => a - b);
+  rowsByKey.set(key, { median: sorted[Math.floor((sorted.length - 1) / 2)]!, best: sorted.at(-1)!, all, peakRssMB: rss[Math.floor((rss.length - 1) / 2)]! });
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const ips = (v: number): string => v.toFixed(v < 1 ? 3 : 1);
 console.log('');
 console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${process.platform}-${process.arch}, Node ${process.version}`);
-console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end${rounds > 1 ? `; best of ${rounds} rounds` : ''}`);
-const header = ['model', 'size', 'framework', 'engine', 'backend', 'versions', 'batch', 'steps', 'images/s', 'ms/step', 'peak RSS'];
+console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${rounds} round${rounds > 1 ? 's' : ''} (eager engine: ${eagerRounds}), fitspec and Keras alternating; ${((Date.now() - started) / 60000).toFixed(1)} min`);
+console.log(`timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds (best, then every round in run order); ms/step and peak RSS: median`);
+const header = ['model', 'size', 'framework', 'engine', 'backend', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'peak RSS'];
 const rows: string[][] = [];
-for (const r of best.values()) {
+for (const { median: r, best, all, peakRssMB } of rowsByKey.values()) {
   const versions = Object.entries(r.versions).filter(([k]) => k !== 'python').map(([k, v]) => `${k} ${v}`).join(', ');
-  rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, versions, String(r.batch), String(r.steps), r.imagesPerSec.toFixed(r.imagesPerSec < 1 ? 3 : 1),
-    ((r.seconds / r.steps) * 1000).toFixed(0), `${r.peakRssMB.toFixed(0)} MB`]);
+  rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, versions, String(r.batch), String(r.steps), ips(r.imagesPerSec), ips(best.imagesPerSec),
+    all.map((a) => ips(a.imagesPerSec)).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), `${peakRssMB.toFixed(0)} MB`]);
 }
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-const fmt = (row: string[]): string => row.map((c, i) => (i >= 6 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+const fmt = (row: string[]): string => row.map((c, i) => (i >= 6 && i !== 10 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
 console.log(fmt(header));
 for (const row of rows) console.log(fmt(row));
 console.log('');
+console.log('ratios against Keras from the median rounds (best of the rounds in brackets):');
 for (const model of models) {
   for (const size of sizesOf(model)) {
-    const k = best.get(keyOf({ model, size, framework: 'keras', backend: 'tensorflow' }));
+    const k = rowsByKey.get(keyOf({ model, size, framework: 'keras', backend: 'tensorflow' }));
     for (const engine of engines) {
-      const f = best.get(keyOf({ model, size, framework: 'fitspec', backend: 'tensorflow', engine }));
-      if (f && k) console.log(`ratio fitspec ${engine}/keras, ${model} ${size}x${size}: ${(f.imagesPerSec / k.imagesPerSec).toFixed(2)}x images/s, ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS`);
+      const f = rowsByKey.get(keyOf({ model, size, framework: 'fitspec', backend: 'tensorflow', engine }));
+      if (f && k) {
+        console.log(`ratio fitspec ${engine}/keras, ${model} ${size}x${size}: ${(f.median.imagesPerSec / k.median.imagesPerSec).toFixed(2)}x images/s ` +
+          `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS`);
+      }
     }
   }
 }
-const c = best.get(keyOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'cpu', engine: 'eager' }));
-const n = best.get(keyOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'tensorflow', engine: engines[0] }));
-if (c && n) console.log(`native (${engines[0]} engine) vs pure JS at ${cpuSize}x${cpuSize}: ${(n.imagesPerSec / c.imagesPerSec).toFixed(0)}x faster`);
+const c = rowsByKey.get(keyOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'cpu', engine: 'eager' }));
+const n = rowsByKey.get(keyOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'tensorflow', engine: engines[0] }));
+if (c && n) console.log(`native (${engines[0]} engine) vs pure JS at ${cpuSize}x${cpuSize}: ${(n.median.imagesPerSec / c.median.imagesPerSec).toFixed(0)}x faster`);
 if (results.length === 0) process.exitCode = 1;
