@@ -377,11 +377,35 @@ Napi::Value Results(Napi::Env env, RunArgs* a) {
   return out;
 }
 
+// The TF session and the runs in flight on it. Closing while a run is on a worker thread (a
+// decoder closed while its warm-up run goes on) only marks it: the last run to finish deletes it.
+// Touched on the JS thread only (Run, Close, OnOK/OnError).
+struct SessionState {
+  TF_Session* session = nullptr;
+  int running = 0;
+  bool closing = false;
+  void Delete() {
+    if (!session) return;
+    StatusPtr st;
+    TF_CloseSession(session, st.s);
+    TF_DeleteSession(session, st.s);
+    session = nullptr;
+  }
+  void Close() {
+    if (running > 0) closing = true;
+    else Delete();
+  }
+  void Finished() {
+    if (--running == 0 && closing) Delete();
+  }
+};
+
 class RunWorker : public Napi::AsyncWorker {
  public:
-  RunWorker(Napi::Env env, Napi::Object sessionRef, TF_Session* s, std::unique_ptr<RunArgs> a)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), session_(s), args_(std::move(a)) {
+  RunWorker(Napi::Env env, Napi::Object sessionRef, std::shared_ptr<SessionState> s, std::unique_ptr<RunArgs> a)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), state_(std::move(s)), session_(state_->session), args_(std::move(a)) {
     keep_ = Napi::Persistent(sessionRef);
+    state_->running++;
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
@@ -389,6 +413,7 @@ class RunWorker : public Napi::AsyncWorker {
     if (!st_.ok()) SetError(st_.msg());
   }
   void OnOK() override {
+    state_->Finished();
     Napi::Env env = Env();
     try {
       deferred_.Resolve(Results(env, args_.get()));
@@ -396,10 +421,14 @@ class RunWorker : public Napi::AsyncWorker {
       deferred_.Reject(e.Value());
     }
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    state_->Finished();
+    deferred_.Reject(e.Value());
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
+  std::shared_ptr<SessionState> state_;
   TF_Session* session_;
   std::unique_ptr<RunArgs> args_;
   StatusPtr st_;
@@ -431,26 +460,19 @@ class Session : public Napi::ObjectWrap<Session> {
         throw Napi::Error::New(env, "session config: " + st.msg());
       }
     }
-    session_ = TF_NewSession(graph_, opts, st.s);
+    state_->session = TF_NewSession(graph_, opts, st.s);
     TF_DeleteSessionOptions(opts);
     if (!st.ok()) throw Napi::Error::New(env, "new session: " + st.msg());
   }
-  ~Session() override { Release(); }
+  ~Session() override { state_->Delete(); }
 
  private:
-  void Release() {
-    if (!session_) return;
-    StatusPtr st;
-    TF_CloseSession(session_, st.s);
-    TF_DeleteSession(session_, st.s);
-    session_ = nullptr;
-  }
   void Check(Napi::Env env) {
-    if (!session_) throw Napi::Error::New(env, "session is closed");
+    if (!state_->session || state_->closing) throw Napi::Error::New(env, "session is closed");
   }
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Check(info.Env());
-    auto* w = new RunWorker(info.Env(), info.This().As<Napi::Object>(), session_, ParseRun(info, graph_));
+    auto* w = new RunWorker(info.Env(), info.This().As<Napi::Object>(), state_, ParseRun(info, graph_));
     auto p = w->Promise();
     w->Queue();
     return p;
@@ -459,18 +481,18 @@ class Session : public Napi::ObjectWrap<Session> {
     Check(info.Env());
     auto a = ParseRun(info, graph_);
     StatusPtr st;
-    DoRun(session_, a.get(), st.s);
+    DoRun(state_->session, a.get(), st.s);
     if (!st.ok()) throw Napi::Error::New(info.Env(), st.msg());
     return Results(info.Env(), a.get());
   }
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    Release();
+    state_->Close();
     return info.Env().Undefined();
   }
 
   Napi::ObjectReference graphRef_;
   TF_Graph* graph_ = nullptr;
-  TF_Session* session_ = nullptr;
+  std::shared_ptr<SessionState> state_ = std::make_shared<SessionState>();
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import sharp from 'sharp';
 import type { Attr, NativeGraph, Ref } from '../model/graph/builder.js';
 import { sessionConfig, type Feed, type GraphAddon, type NativeSession } from '../native-addon.js';
 import { INTERPOLATION, interpolationOf, type ImageSpec, type Interpolation } from './decode.js';
@@ -154,6 +155,25 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
     if (next) next();
     else active--;
   };
+
+  // The first run of a signature builds its executor (with the process's first session, tens of
+  // ms): a run of tiny JPEGs in every slot of the variant most folders need (JPEGs decoded at full
+  // size) builds it now on TensorFlow's threads, while the caller lists the folder; short runs of that
+  // variant are then padded to the warm size.
+  const warm: Variant = 'jpeg1';
+  sizes.set(warm, new Set([SLOTS]));
+  built.set(
+    `${warm} ${SLOTS}`,
+    sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+      .jpeg()
+      .toBuffer()
+      .then(async (tiny) => {
+        await acquire();
+        const s = branches(warm);
+        return session.run(s.map((b): Feed => [b.input, [tiny], []]), s.map((b) => b.output), [], options).finally(release);
+      })
+      .catch(() => undefined),
+  );
 
   const run = async (v: Variant, items: Buffer[], pad = true): Promise<(Uint8Array | undefined)[]> => {
     const s = branches(v);

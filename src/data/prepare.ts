@@ -162,13 +162,16 @@ export function chooseCache(data: Pick<DataConfig, 'cache' | 'memoryBudget'>, im
  */
 export async function prepareData(data: DataConfig, seed: number, opts: { log?: (msg: string) => void } = {}): Promise<PreparedData> {
   const log = opts.log ?? (() => {});
-  const listing = listSource(data);
   const spec = imageSpec(data);
+  // The decoder before the listing: its first session run (TensorFlow builds the executor) then
+  // goes on TensorFlow's threads while this one lists the folder.
+  const decoder = await nativeDecoder(spec);
+  const listing = listSource(data);
   const problems: Problem[] = [...listing.problems];
   // A split that cannot be satisfied fails now, not after decoding every image.
   if (data.onError === 'fail') stratifiedSplit(listing.items, listing.classes, data.split, seed, 'fail');
   const mode = chooseCache(data, listing.items.length, spec, log);
-  const store = createStore(mode, spec, log, await nativeDecoder(spec));
+  const store = createStore(mode, spec, log, decoder);
 
   const t0 = Date.now();
   const failed = await store.fill(listing.items.map((it) => it.file));

@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { extname, join, relative, resolve, sep } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import type { DiscoveredClasses } from '../config/checks/types.js';
@@ -34,13 +34,18 @@ function requireDir(path: string, what: string, field: string): void {
   if (!statSync(path).isDirectory()) fail('data.not-a-folder', `${what} ${path} is not a folder; check \`${field}\`.`, { file: path, path: field, expected: 'a folder', received: 'a file' });
 }
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
+/**
+ * Files under `dir`, sorted, hidden names left out; `rel` is the path below `dir` with `/` separators
+ * (built here: path.relative per file costs as much as the listing itself on large folders).
+ */
+function walk(dir: string, under = ''): { file: string; rel: string }[] {
+  const out: { file: string; rel: string }[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (hidden(e.name)) continue;
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...walk(p));
-    else if (e.isFile() || e.isSymbolicLink()) out.push(p);
+    const rel = under + e.name;
+    if (e.isDirectory()) out.push(...walk(p, rel + '/'));
+    else if (e.isFile() || e.isSymbolicLink()) out.push({ file: p, rel });
   }
   return out;
 }
@@ -126,7 +131,7 @@ export function listDirectory(data: DataConfig): Listing {
     const dir = join(root, cls);
     const files = walk(dir);
     let images = 0;
-    for (const file of files) {
+    for (const { file, rel } of files) {
       if (!isImage(file)) {
         problems.push({ code: 'data.not-an-image', message: `${file} is not an image (expected ${IMAGE_EXTENSIONS.join(' ')}).`, file, expected: 'an image file', received: extname(file) || 'no extension' });
         continue;
@@ -137,7 +142,7 @@ export function listDirectory(data: DataConfig): Listing {
         problems.push(bad);
         continue;
       }
-      items.push({ id: relative(root, file).split(sep).join('/'), file, label });
+      items.push({ id: `${cls}/${rel}`, file, label });
     }
     if (images === 0) fail('data.empty-class', `Class folder ${dir} holds no images.`, { file: dir, expected: `image files (${IMAGE_EXTENSIONS.join(' ')})`, received: files.length ? `${files.length} other file(s)` : 'an empty folder' });
   });
@@ -292,7 +297,7 @@ export function expandImagePaths(args: string[]): string[] {
   const out: string[] = [];
   for (const arg of args) {
     if (existsSync(arg) && statSync(arg).isDirectory()) {
-      const images = walk(arg).filter(isImage);
+      const images = walk(arg).map((f) => f.file).filter(isImage);
       if (!images.length) fail('predict.no-images', `${arg} holds no images (${IMAGE_EXTENSIONS.join(' ')}).`, { file: arg, expected: 'a folder with image files', received: 'no images' });
       out.push(...images);
     } else if (existsSync(arg)) {

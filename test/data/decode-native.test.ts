@@ -64,6 +64,23 @@ describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
     return graphDecoder(addon, { ...base, interpolation })!;
   };
 
+  it('a session closed while a run is on its worker thread finishes that run, then refuses new ones', async () => {
+    const addon = loadGraphAddon() as GraphAddon;
+    const g = new addon.Graph();
+    g.op('Placeholder', 'in', [], [['dtype', 'type', 'string'], ['shape', 'shape', []]]);
+    g.op('DecodeJpeg', 'decode', [['in', 0]], [['channels', 'int', 3]]);
+    const session = new addon.Session(g);
+    const face = readFileSync(faces()[0]!);
+    const running = session.run([[['in', 0], [face], []]], [['decode', 0]], [], { nearest: [7, 5] });
+    session.close();
+    const [img] = await running;
+    expect(img!.shape).toEqual([7, 5, 3]);
+    expect(() => session.run([[['in', 0], [face], []]], [['decode', 0]], [])).toThrow(/session is closed/);
+    // A decoder closed at once, while its warm-up run is in flight.
+    graph('nearest').close();
+    await new Promise((r) => setTimeout(r, 200));
+  });
+
   it('reads the size from the JPEG frame header and picks the DCT scaling as sharp does (at least 2x left to the kernel)', async () => {
     const face = readFileSync(faces()[0]!);
     const meta = await sharp(face).metadata();
