@@ -14,11 +14,12 @@ export type Feed = [Ref, Float32Array | Int32Array | Uint8Array | Uint8Array[], 
 
 export interface RunOptions {
   /**
-   * `[height, width]`: every fetched `[h, w, c]` uint8 tensor is resized to `[height, width, c]` with
-   * the pixels of TensorFlow's ResizeNearestNeighbor (half_pixel_centers, no align_corners), on the
-   * run's thread, before it is copied to JS.
+   * Every fetched `[h, w, c]` uint8 tensor is resized to `[height, width, c]` on the run's thread,
+   * before it is copied to JS, with the pixels of TensorFlow's ResizeNearestNeighbor
+   * (half_pixel_centers) for `nearest`, else of ScaleAndTranslate with that kernel (antialias, no
+   * translation), rounded half to even and clipped to 0..255.
    */
-  nearest?: [number, number];
+  resize?: { size: [number, number]; kernel: 'nearest' | 'lanczos3' | 'triangle' | 'keyscubic' };
 }
 
 export interface NativeSession {

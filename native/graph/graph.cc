@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -310,10 +311,131 @@ TF_Tensor* ResizeNearest(TF_Tensor* t, int64_t height, int64_t width) {
   return out;
 }
 
+// The kernels of TensorFlow's ScaleAndTranslate that the image decoder uses, as functions of the
+// distance |x| in source pixels, in its float arithmetic (so that the pixels are the op's).
+enum class Kernel { Nearest, Lanczos3, Triangle, KeysCubic };
+
+float KernelRadius(Kernel k) { return k == Kernel::Lanczos3 ? 3.0f : k == Kernel::KeysCubic ? 2.0f : 1.0f; }
+
+float KernelAt(Kernel k, float x) {
+  x = std::abs(x);
+  switch (k) {
+    case Kernel::Lanczos3: {
+      constexpr float pi = 3.14159265359;
+      const float r = 3.0f;
+      if (x > r) return 0.0f;
+      if (x <= 1e-3) return 1.0f;
+      return r * std::sin(pi * x) * std::sin(pi * x / r) / (pi * pi * x * x);
+    }
+    case Kernel::Triangle:
+      return x < 1.0f ? 1.0f - x : 0.0f;
+    case Kernel::KeysCubic:
+      if (x >= 2.0f) return 0.0f;
+      if (x >= 1.0f) return ((-0.5f * x + 2.5f) * x - 4.0f) * x + 2.0f;
+      return ((1.5f * x - 2.5f) * x) * x + 1.0f;
+    default:
+      return 0.0f;
+  }
+}
+
+// For every output index along one axis: the first source index and `size` weights (zero past the
+// end of its window), as ScaleAndTranslate computes them with antialiasing (the kernel widens when
+// it shrinks), no translation and scale = out / in in float.
+struct Spans {
+  int size = 0;
+  std::vector<int64_t> starts;
+  std::vector<float> weights;
+};
+
+Spans ComputeSpans(Kernel k, int64_t out, int64_t in) {
+  const float scale = static_cast<float>(out) / static_cast<float>(in);
+  const float inv = 1.0 / scale;
+  const float shift = -inv * 0.0f;
+  const float widen = std::max(inv, 1.0f);
+  const float reach = KernelRadius(k) * widen;
+  const float narrow = 1.0f / widen;
+  Spans s;
+  s.size = std::min(2 * static_cast<int>(std::ceil(reach)) + 1, static_cast<int>(in));
+  s.starts.assign(out, 0);
+  s.weights.assign(out * s.size, 0.0f);
+  std::vector<float> w;
+  for (int64_t x = 0; x < out; x++) {
+    const float center = (x + 0.5f) * inv + shift;
+    if (center < 0 || center > in) continue;
+    int64_t first = static_cast<int64_t>(std::ceil(center - reach - 0.5f));
+    int64_t last = static_cast<int64_t>(std::floor(center + reach - 0.5f));
+    first = std::min(std::max<int64_t>(first, 0), in - 1);
+    last = std::min(std::max<int64_t>(last, 0), in - 1) + 1;
+    float sum = 0.0f;
+    w.clear();
+    for (int64_t i = first; i < last; i++) {
+      const float v = KernelAt(k, std::abs((static_cast<float>(i) + 0.5f - center) * narrow));
+      sum += v;
+      w.push_back(v);
+    }
+    if (std::abs(sum) >= 1000.0f * std::numeric_limits<float>::min()) {
+      const float norm = 1.0f / sum;
+      for (size_t j = 0; j < w.size(); j++) s.weights[x * s.size + j] = w[j] * norm;
+    }
+    s.starts[x] = first;
+  }
+  return s;
+}
+
+// [h, w, c] uint8 -> [height, width, c]: rows first into a float buffer, then columns, each output
+// value accumulated from 0 over its window in order (as ScaleAndTranslate does), then rounded half
+// to even and clipped to 0..255 (the Round, ClipByValue and Cast the graph would add).
+TF_Tensor* ResizeSpans(TF_Tensor* t, const Spans& rows, const Spans& cols, int64_t height, int64_t width) {
+  const int64_t h = TF_Dim(t, 0), w = TF_Dim(t, 1), c = TF_Dim(t, 2);
+  const auto* src = static_cast<const uint8_t*>(TF_TensorData(t));
+  const int64_t inRow = w * c, outRow = width * c;
+  std::vector<float> mid(height * inRow), acc(outRow);
+  for (int64_t y = 0; y < height; y++) {
+    float* m = mid.data() + y * inRow;
+    const int64_t n = std::min<int64_t>(rows.starts[y] + rows.size, h) - rows.starts[y];
+    const float* wy = rows.weights.data() + y * rows.size;
+    for (int64_t j = 0; j < n; j++) {
+      const uint8_t* line = src + (rows.starts[y] + j) * inRow;
+      const float wj = wy[j];
+      for (int64_t i = 0; i < inRow; i++) m[i] += wj * static_cast<float>(line[i]);
+    }
+  }
+  const int64_t dims[3] = {height, width, c};
+  TF_Tensor* out = TF_AllocateTensor(TF_UINT8, dims, 3, static_cast<size_t>(height * outRow));
+  auto* dst = static_cast<uint8_t*>(TF_TensorData(out));
+  for (int64_t y = 0; y < height; y++) {
+    const float* m = mid.data() + y * inRow;
+    for (int64_t x = 0; x < width; x++) {
+      const int64_t n = std::min<int64_t>(cols.starts[x] + cols.size, w) - cols.starts[x];
+      const float* wx = cols.weights.data() + x * cols.size;
+      const float* p = m + cols.starts[x] * c;
+      if (c == 3) {
+        float r = 0.0f, g = 0.0f, b = 0.0f;
+        for (int64_t j = 0; j < n; j++, p += 3) {
+          r += wx[j] * p[0];
+          g += wx[j] * p[1];
+          b += wx[j] * p[2];
+        }
+        acc[x * 3] = r;
+        acc[x * 3 + 1] = g;
+        acc[x * 3 + 2] = b;
+        continue;
+      }
+      float* a = acc.data() + x * c;
+      for (int64_t ch = 0; ch < c; ch++) a[ch] = 0.0f;
+      for (int64_t j = 0; j < n; j++, p += c)
+        for (int64_t ch = 0; ch < c; ch++) a[ch] += wx[j] * p[ch];
+    }
+    for (int64_t i = 0; i < outRow; i++) dst[y * outRow + i] = static_cast<uint8_t>(std::min(std::max(std::nearbyint(acc[i]), 0.0f), 255.0f));
+  }
+  return out;
+}
+
 struct RunArgs {
-  // When set, every fetched [h, w, c] uint8 tensor is resized to [nearestH, nearestW, c] before it
+  // When set, every fetched [h, w, c] uint8 tensor is resized to [resizeH, resizeW, c] before it
   // crosses to JS (decoded images: the resize runs on the run's thread, and only the small image is copied).
-  int64_t nearestH = 0, nearestW = 0;
+  int64_t resizeH = 0, resizeW = 0;
+  Kernel kernel = Kernel::Nearest;
   std::vector<TF_Output> feeds;
   std::vector<TF_Tensor*> feedValues;
   std::vector<TF_Output> fetches;
@@ -332,7 +454,7 @@ struct RunArgs {
   }
 };
 
-// run(feeds: [ref, TypedArray, shape][], fetches: ref[], targets: string[], options?: { nearest?: [height, width] })
+// run(feeds: [ref, TypedArray, shape][], fetches: ref[], targets: string[], options?: { resize?: { size: [height, width], kernel } })
 std::unique_ptr<RunArgs> ParseRun(const Napi::CallbackInfo& info, TF_Graph* g) {
   Napi::Env env = info.Env();
   auto a = std::make_unique<RunArgs>();
@@ -348,12 +470,19 @@ std::unique_ptr<RunArgs> ParseRun(const Napi::CallbackInfo& info, TF_Graph* g) {
   for (uint32_t i = 0; i < targets.Length(); i++) a->targets.push_back(Lookup(g, targets.Get(i).As<Napi::String>().Utf8Value(), env));
   a->fetched.assign(a->fetches.size(), nullptr);
   if (info.Length() > 3 && info[3].IsObject()) {
-    Napi::Value nearest = info[3].As<Napi::Object>().Get("nearest");
-    if (nearest.IsArray()) {
-      auto hw = Ints(nearest);
-      if (hw.size() != 2 || hw[0] < 1 || hw[1] < 1) throw Napi::Error::New(env, "options.nearest must be [height, width], both at least 1");
-      a->nearestH = hw[0];
-      a->nearestW = hw[1];
+    Napi::Value resize = info[3].As<Napi::Object>().Get("resize");
+    if (resize.IsObject()) {
+      auto r = resize.As<Napi::Object>();
+      auto hw = r.Get("size").IsArray() ? Ints(r.Get("size")) : std::vector<int64_t>{};
+      if (hw.size() != 2 || hw[0] < 1 || hw[1] < 1) throw Napi::Error::New(env, "options.resize.size must be [height, width], both at least 1");
+      std::string k = r.Get("kernel").IsString() ? r.Get("kernel").As<Napi::String>().Utf8Value() : "";
+      if (k == "nearest") a->kernel = Kernel::Nearest;
+      else if (k == "lanczos3") a->kernel = Kernel::Lanczos3;
+      else if (k == "triangle") a->kernel = Kernel::Triangle;
+      else if (k == "keyscubic") a->kernel = Kernel::KeysCubic;
+      else throw Napi::Error::New(env, "options.resize.kernel must be nearest, lanczos3, triangle or keyscubic, not \"" + k + "\"");
+      a->resizeH = hw[0];
+      a->resizeW = hw[1];
     }
   }
   return a;
@@ -362,10 +491,19 @@ std::unique_ptr<RunArgs> ParseRun(const Napi::CallbackInfo& info, TF_Graph* g) {
 void DoRun(TF_Session* s, RunArgs* a, TF_Status* st) {
   TF_SessionRun(s, nullptr, a->feeds.data(), a->feedValues.data(), static_cast<int>(a->feeds.size()), a->fetches.data(), a->fetched.data(),
                 static_cast<int>(a->fetches.size()), a->targets.data(), static_cast<int>(a->targets.size()), nullptr, st);
-  if (TF_GetCode(st) != TF_OK || !a->nearestH) return;
+  if (TF_GetCode(st) != TF_OK || !a->resizeH) return;
+  // The images of one run mostly share a size: their spans are computed once.
+  Spans rows, cols;
+  int64_t spansH = -1, spansW = -1;
   for (auto& t : a->fetched) {
     if (!t || TF_TensorType(t) != TF_UINT8 || TF_NumDims(t) != 3 || TF_Dim(t, 0) < 1 || TF_Dim(t, 1) < 1) continue;
-    TF_Tensor* resized = ResizeNearest(t, a->nearestH, a->nearestW);
+    if (a->kernel != Kernel::Nearest && (TF_Dim(t, 0) != spansH || TF_Dim(t, 1) != spansW)) {
+      spansH = TF_Dim(t, 0);
+      spansW = TF_Dim(t, 1);
+      rows = ComputeSpans(a->kernel, a->resizeH, spansH);
+      cols = ComputeSpans(a->kernel, a->resizeW, spansW);
+    }
+    TF_Tensor* resized = a->kernel == Kernel::Nearest ? ResizeNearest(t, a->resizeH, a->resizeW) : ResizeSpans(t, rows, cols, a->resizeH, a->resizeW);
     TF_DeleteTensor(t);
     t = resized;
   }

@@ -46,12 +46,13 @@ export function jpegRatio(size: { width: number; height: number } | undefined, s
 }
 
 /**
- * JPEG and PNG decoded and resized by TensorFlow's ops in one graph per image spec, run through
- * the project's graph addon: every run decodes up to SLOTS images as independent branches (so all
- * cores work) on a worker thread (so the event loop and the trainer's thread stay free), and two runs
- * are kept in flight. Pixels are those of tfjs' TensorFlow ops path for lanczos3 (the same ops),
- * within rounding of sharp for the other kernels. RGB and `stretch` only; everything else, and
- * every image a run cannot decode, is left to the next decoder.
+ * JPEG and PNG decoded by TensorFlow's ops in one graph per image spec, run through the project's
+ * graph addon, which resizes each image after the run: every run decodes up to SLOTS images as
+ * independent branches (so all cores work) on a worker thread (so the event loop and the trainer's
+ * thread stay free), and two runs are kept in flight. Pixels are those of TensorFlow's resize ops
+ * (ResizeNearestNeighbor, ScaleAndTranslate; for lanczos3 those of tfjs' op-by-op path), within
+ * rounding of sharp. RGB and `stretch` only; everything else, and every image a run cannot decode,
+ * is left to the next decoder.
  */
 export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder & { close(): void; readonly runSizes: ReadonlyMap<string, ReadonlySet<number>> }) | undefined {
   if (spec.channels !== 3 || spec.resize !== 'stretch') return undefined;
@@ -59,34 +60,7 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
   const g = new addon.Graph() as NativeGraph;
   const { height: H, width: W } = spec;
   const op = (type: string, name: string, inputs: (Ref | Ref[])[], attrs: Attr[] = []): Ref => (g.op(type, name, inputs, attrs), [name, 0]);
-  const konst = (name: string, dtype: 'int32' | 'float32', data: number[]) =>
-    op('Const', name, [], [
-      ['dtype', 'type', dtype],
-      ['value', 'tensor', { data: dtype === 'int32' ? Int32Array.from(data) : Float32Array.from(data), shape: [data.length] }],
-    ]);
-  const size = konst('size', 'int32', [H, W]);
-  const target = konst('target', 'float32', [H, W]);
-  const zero = konst('translation', 'float32', [0, 0]);
-  const axis0 = op('Const', 'axis0', [], [['dtype', 'type', 'int32'], ['value', 'tensor', { data: Int32Array.from([0]), shape: [] }]]);
-  const begin = konst('begin', 'int32', [0]);
-  const two = konst('two', 'int32', [2]);
-  const lo = op('Const', 'lo', [], [['dtype', 'type', 'float32'], ['value', 'tensor', { data: Float32Array.from([0]), shape: [] }]]);
-  const hi = op('Const', 'hi', [], [['dtype', 'type', 'float32'], ['value', 'tensor', { data: Float32Array.from([255]), shape: [] }]]);
   const kernel = INTERPOLATION[interpolation].tensorflow;
-
-  /** `[h, w, 3]` uint8 of any size -> `[H, W, 3]` uint8; `nearest` is left to the addon (`options` below). */
-  const resize = (p: string, img: Ref): Ref => {
-    if (kernel === 'nearest') return img;
-    const batch = op('ExpandDims', `${p}/batch`, [img, axis0], [['T', 'type', 'uint8']]);
-    // What tf.image.resize(method, antialias=True) runs: the kernel widens when it shrinks, as sharp's and PIL's do.
-    const hw = op('Slice', `${p}/hw`, [op('Shape', `${p}/shape`, [img], [['T', 'type', 'uint8'], ['out_type', 'type', 'int32']]), begin, two], [['T', 'type', 'int32'], ['Index', 'type', 'int32']]);
-    const scale = op('RealDiv', `${p}/scale`, [target, op('Cast', `${p}/hwf`, [hw], [['SrcT', 'type', 'int32'], ['DstT', 'type', 'float32']])], [['T', 'type', 'float32']]);
-    const f = op('ScaleAndTranslate', `${p}/resize`, [batch, size, scale, zero], [['T', 'type', 'uint8'], ['kernel_type', 'string', kernel], ['antialias', 'bool', true]]);
-    // Kernels with negative lobes overshoot at edges: round half to even (as a clamped typed array does), clip, then narrow.
-    const r = op('ClipByValue', `${p}/clip`, [op('Round', `${p}/round`, [f], [['T', 'type', 'float32']]), lo, hi], [['T', 'type', 'float32']]);
-    const out = op('Cast', `${p}/u8`, [r], [['SrcT', 'type', 'float32'], ['DstT', 'type', 'uint8']]);
-    return op('Squeeze', `${p}/out`, [out], [['T', 'type', 'uint8'], ['squeeze_dims', 'ints', [0]]]);
-  };
 
   // Branches of a variant are added when it is first met (a session picks up graph additions on
   // its next run): most datasets are one format at one size.
@@ -109,7 +83,7 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
               ['acceptable_fraction', 'float', 1],
               ['dct_method', 'string', ''],
             ]);
-      list.push({ input, output: resize(p, img) });
+      list.push({ input, output: img });
     }
     slots.set(v, list);
     return list;
@@ -139,9 +113,11 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
     return m;
   };
 
-  // `nearest` is resized by the addon on the run's thread, by lookup: the pixels of TensorFlow's
-  // ResizeNearestNeighbor (half-pixel centers) at a fraction of the op's cost, and only the small image crosses to JS.
-  const options = kernel === 'nearest' ? { nearest: [H, W] as [number, number] } : undefined;
+  // The resize runs in the addon on the run's thread, with the pixels of TensorFlow's
+  // ResizeNearestNeighbor / ScaleAndTranslate (what tf.image.resize(method, antialias=True) runs:
+  // the kernel widens when it shrinks, as sharp's and PIL's do) at a fraction of the ops' cost, and
+  // only the small image is copied to JS.
+  const options = { resize: { size: [H, W] as [number, number], kernel } };
   const frame = H * W * 3;
 
   // Runs of one signature wait for its first run: concurrent first runs would each build the executor.

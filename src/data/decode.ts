@@ -19,7 +19,7 @@ export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3';
  * `tf.image.resize(..., antialias=True)`, or `ResizeNearestNeighbor`). PIL, behind Keras'
  * `load_img`, has the same four: NEAREST, BILINEAR, BICUBIC, LANCZOS.
  */
-export const INTERPOLATION: Record<Interpolation, { sharp: 'nearest' | 'linear' | 'cubic' | 'lanczos3'; tensorflow: string }> = {
+export const INTERPOLATION: Record<Interpolation, { sharp: 'nearest' | 'linear' | 'cubic' | 'lanczos3'; tensorflow: 'nearest' | 'triangle' | 'keyscubic' | 'lanczos3' }> = {
   nearest: { sharp: 'nearest', tensorflow: 'nearest' },
   bilinear: { sharp: 'linear', tensorflow: 'triangle' },
   bicubic: { sharp: 'cubic', tensorflow: 'keyscubic' },

@@ -71,7 +71,7 @@ describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
     g.op('DecodeJpeg', 'decode', [['in', 0]], [['channels', 'int', 3]]);
     const session = new addon.Session(g);
     const face = readFileSync(faces()[0]!);
-    const running = session.run([[['in', 0], [face], []]], [['decode', 0]], [], { nearest: [7, 5] });
+    const running = session.run([[['in', 0], [face], []]], [['decode', 0]], [], { resize: { size: [7, 5], kernel: 'nearest' } });
     session.close();
     const [img] = await running;
     expect(img!.shape).toEqual([7, 5, 3]);
@@ -136,6 +136,56 @@ describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
       dec.close();
     }
     expect([...ratios].sort()).toEqual([1, 4, 8]);
+  });
+
+  it.each(['triangle', 'keyscubic', 'lanczos3'] as const)('the addon resizes with exactly the pixels of ScaleAndTranslate (%s, antialiased), rounded and clipped', async (kernel) => {
+    // The ops the decoder graph ran before the resize moved into the addon, as the reference.
+    const addon = loadGraphAddon() as GraphAddon;
+    const g = new addon.Graph();
+    const konst = (name: string, dtype: 'int32' | 'float32', data: number[], shape = [data.length]) =>
+      g.op('Const', name, [], [['dtype', 'type', dtype], ['value', 'tensor', { data: dtype === 'int32' ? Int32Array.from(data) : Float32Array.from(data), shape }]]);
+    const contents = faces().slice(0, 3).map((f) => readFileSync(f));
+    const png = await sharp(contents[1]!).resize(97, 61).png().toBuffer();
+    const big = await sharp(contents[0]!).resize(401, 379).jpeg({ quality: 95 }).toBuffer();
+    for (const [H, W] of [[128, 128], [97, 131], [7, 5]] as const) {
+      const p = `${kernel}_${H}x${W}`;
+      konst(`${p}/size`, 'int32', [H, W]);
+      konst(`${p}/target`, 'float32', [H, W]);
+      konst(`${p}/zero`, 'float32', [0, 0]);
+      konst(`${p}/axis`, 'int32', [0], []);
+      konst(`${p}/lo`, 'float32', [0], []);
+      konst(`${p}/hi`, 'float32', [255], []);
+      // Fed as int32 (a Uint8Array feed is a bool tensor), narrowed to the decoder's uint8 here.
+      g.op('Placeholder', `${p}/in32`, [], [['dtype', 'type', 'int32'], ['shape', 'shape', [-1, -1, 3]]]);
+      g.op('Cast', `${p}/in`, [[`${p}/in32`, 0]], [['SrcT', 'type', 'int32'], ['DstT', 'type', 'uint8']]);
+      g.op('Shape', `${p}/shape`, [[`${p}/in`, 0]], [['T', 'type', 'uint8'], ['out_type', 'type', 'int32']]);
+      konst(`${p}/begin`, 'int32', [0]);
+      konst(`${p}/two`, 'int32', [2]);
+      g.op('Slice', `${p}/hw`, [[`${p}/shape`, 0], [`${p}/begin`, 0], [`${p}/two`, 0]], [['T', 'type', 'int32'], ['Index', 'type', 'int32']]);
+      g.op('Cast', `${p}/hwf`, [[`${p}/hw`, 0]], [['SrcT', 'type', 'int32'], ['DstT', 'type', 'float32']]);
+      g.op('RealDiv', `${p}/scale`, [[`${p}/target`, 0], [`${p}/hwf`, 0]], [['T', 'type', 'float32']]);
+      g.op('ExpandDims', `${p}/batch`, [[`${p}/in`, 0], [`${p}/axis`, 0]], [['T', 'type', 'uint8']]);
+      g.op('ScaleAndTranslate', `${p}/resize`, [[`${p}/batch`, 0], [`${p}/size`, 0], [`${p}/scale`, 0], [`${p}/zero`, 0]], [['T', 'type', 'uint8'], ['kernel_type', 'string', kernel], ['antialias', 'bool', true]]);
+      g.op('Round', `${p}/round`, [[`${p}/resize`, 0]], [['T', 'type', 'float32']]);
+      g.op('ClipByValue', `${p}/clip`, [[`${p}/round`, 0], [`${p}/lo`, 0], [`${p}/hi`, 0]], [['T', 'type', 'float32']]);
+      g.op('Cast', `${p}/u8`, [[`${p}/clip`, 0]], [['SrcT', 'type', 'float32'], ['DstT', 'type', 'uint8']]);
+    }
+    const session = new addon.Session(g);
+    const { node } = await import('@tensorflow/tfjs-node');
+    for (const [H, W] of [[128, 128], [97, 131], [7, 5]] as const) {
+      const p = `${kernel}_${H}x${W}`;
+      const interpolation = (['bilinear', 'bicubic', 'lanczos3'] as const)[['triangle', 'keyscubic', 'lanczos3'].indexOf(kernel)]!;
+      const ours = await graph(interpolation, { ...spec, height: H, width: W }).decode([...contents, png, big]);
+      for (const [k, c] of [...contents, png, big].entries()) {
+        const ratio = k === 3 ? 1 : jpegRatio(jpegSize(c), { ...spec, height: H, width: W });
+        const img = k === 3 ? node.decodePng(c, 3) : node.decodeJpeg(c, 3, ratio);
+        const [want] = session.runSync([[[`${p}/in32`, 0], Int32Array.from(await img.data()), img.shape]], [[`${p}/u8`, 0]], []);
+        img.dispose();
+        expect(want!.shape, `${k} ${H}x${W}`).toEqual([1, H, W, 3]);
+        expect(diff(ours[k]!, want!.data as Uint8Array).max, `${k} ${H}x${W}`).toBe(0);
+      }
+    }
+    session.close();
   });
 
   it.each([
