@@ -69,6 +69,8 @@ export interface WorkerResult {
   seconds: number;
   imagesPerSec: number;
   firstStepSeconds: number;
+  /** CPU time of the worker's process over the timed steps' wall time: below the core count when other work took the CPU. */
+  coresUsed?: number;
   peakRssMB: number;
   threads?: { intraOp: number; interOp: number };
   versions: Record<string, string>;

@@ -60,6 +60,7 @@ for (let s = 0; s < warmup; s++) {
   if (s === 0) firstStepSeconds = (performance.now() - started) / 1000;
 }
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 let steps = 0;
 while (steps < minSteps || performance.now() - t0 < minSeconds * 1000) {
   const { x, y } = batches[(warmup + steps) % batches.length]!;
@@ -69,6 +70,7 @@ while (steps < minSteps || performance.now() - t0 < minSeconds * 1000) {
   steps++;
 }
 const seconds = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
 const result: WorkerResult = {
   framework: 'fitspec',
   backend: info.name,
@@ -81,6 +83,7 @@ const result: WorkerResult = {
   seconds,
   imagesPerSec: (steps * batch) / seconds,
   firstStepSeconds,
+  coresUsed: (cpu.user + cpu.system) / 1e6 / seconds,
   peakRssMB: process.resourceUsage().maxRSS / 1024,
   threads: info.threads,
   versions: { tfjs: info.tfjsVersion, ...(info.tensorflowVersion ? { tensorflow: info.tensorflowVersion } : {}) },

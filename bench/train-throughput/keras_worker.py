@@ -59,6 +59,7 @@ for s in range(warmup):
     if s == 0:
         first = time.perf_counter() - started
 t0 = time.perf_counter()
+cpu0 = resource.getrusage(resource.RUSAGE_SELF)
 steps = 0
 while steps < min_steps or time.perf_counter() - t0 < min_seconds:
     started = time.perf_counter()
@@ -67,9 +68,11 @@ while steps < min_steps or time.perf_counter() - t0 < min_seconds:
         first = time.perf_counter() - started
     steps += 1
 seconds = time.perf_counter() - t0
+cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+cores_used = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / seconds
 print(json.dumps({
     "framework": "keras", "backend": "tensorflow", "model": model_name, "size": size, "batch": BATCH, "warmupSteps": warmup, "steps": steps,
-    "seconds": seconds, "imagesPerSec": steps * BATCH / seconds, "firstStepSeconds": first,
+    "seconds": seconds, "imagesPerSec": steps * BATCH / seconds, "firstStepSeconds": first, "coresUsed": cores_used,
     "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "threads": {"intraOp": tf.config.threading.get_intra_op_parallelism_threads(), "interOp": tf.config.threading.get_inter_op_parallelism_threads()},
     "versions": {"keras": keras.__version__, "tensorflow": tf.__version__, "python": sys.version.split()[0]},

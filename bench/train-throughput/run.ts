@@ -99,7 +99,7 @@ function worker(cmd: string, args: string[], label: string): WorkerResult | unde
   const last = r.stdout.trim().split('\n').pop() ?? '';
   try {
     const res = JSON.parse(last) as WorkerResult;
-    console.log(`${((Date.now() - started) / 1000).toFixed(0)} s, ${res.imagesPerSec.toFixed(1)} images/s`);
+    console.log(`${((Date.now() - started) / 1000).toFixed(0)} s, ${res.imagesPerSec.toFixed(1)} images/s, ${res.coresUsed?.toFixed(2) ?? '?'} cores used`);
     return res;
   } catch {
     console.log('FAILED');
@@ -185,12 +185,13 @@ console.log('');
 console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${process.platform}-${process.arch}, Node ${process.version}`);
 console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${rounds} round${rounds > 1 ? 's' : ''} (eager engine: ${eagerRounds}), fitspec and Keras alternating; ${((Date.now() - started) / 60000).toFixed(1)} min`);
 console.log(`timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds (best, then every round in run order); ms/step and peak RSS: median`);
-const header = ['model', 'size', 'framework', 'engine', 'backend', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'peak RSS'];
+console.log(`cores: CPU time / wall time of the median round's timed steps (${availableParallelism()} here; lower means other work took the CPU)`);
+const header = ['model', 'size', 'framework', 'engine', 'backend', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'cores', 'peak RSS'];
 const rows: string[][] = [];
 for (const { median: r, best, all, peakRssMB } of rowsByKey.values()) {
   const versions = Object.entries(r.versions).filter(([k]) => k !== 'python').map(([k, v]) => `${k} ${v}`).join(', ');
   rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, versions, String(r.batch), String(r.steps), ips(r.imagesPerSec), ips(best.imagesPerSec),
-    all.map((a) => ips(a.imagesPerSec)).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), `${peakRssMB.toFixed(0)} MB`]);
+    all.map((a) => ips(a.imagesPerSec)).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), r.coresUsed?.toFixed(2) ?? '-', `${peakRssMB.toFixed(0)} MB`]);
 }
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
 const fmt = (row: string[]): string => row.map((c, i) => (i >= 6 && i !== 10 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
