@@ -1,11 +1,21 @@
 /** The training loop both input benchmarks time: the notebook's baseline CNN fed by batches(). */
 import type * as TF from '@tensorflow/tfjs';
 import type { BackendInfo } from '../../src/backend.js';
-import type { Augment } from '../../src/config/schema/experiment.js';
+import type { Augment, DataConfig } from '../../src/config/schema/experiment.js';
 import type { Batch } from '../../src/data/index.js';
 import type { Engine, EngineChoice } from '../../src/train/engine/index.js';
 
 export const NOTEBOOK_AUGMENT: Augment = { rotation: 40, widthShift: 0.2, heightShift: 0.2, shear: 0.2, zoom: 0.2, horizontalFlip: true, verticalFlip: false, fill: 'nearest', fillValue: 0, channelShift: 0, interpolation: 'bilinear' };
+
+/** The generated folder with every image in the training part, as both input benchmarks read it. */
+export const folderData = (dir: string, size: number, perClass: number, cache: DataConfig['cache'], interpolation: DataConfig['image']['interpolation'] = 'lanczos3'): DataConfig =>
+  ({
+    source: { type: 'directory', path: dir },
+    image: { height: size, width: size, channels: 3, rescale: 1 / 255, resize: 'stretch', interpolation },
+    split: { train: perClass, validation: 0, test: 0 },
+    onError: 'fail',
+    cache,
+  }) as DataConfig;
 
 /** Steps trained before timing starts (kernel and graph warm-up), not counted. */
 export const WARMUP_STEPS = 2;
