@@ -184,7 +184,7 @@ const ips = (v: number): string => v.toFixed(v < 1 ? 3 : 1);
 console.log('');
 console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${process.platform}-${process.arch}, Node ${process.version}`);
 console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${rounds} round${rounds > 1 ? 's' : ''} (eager engine: ${eagerRounds}), fitspec and Keras alternating; ${((Date.now() - started) / 60000).toFixed(1)} min`);
-console.log(`timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds (best, then every round in run order); ms/step and peak RSS: median`);
+console.log(`timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds${rounds % 2 === 0 ? ' (the lower middle one)' : ''} (best, then every round in run order); ms/step and peak RSS: median`);
 console.log(`cores: CPU time / wall time of the median round's timed steps (${availableParallelism()} here; lower means other work took the CPU)`);
 const header = ['model', 'size', 'framework', 'engine', 'backend', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'cores', 'peak RSS'];
 const rows: string[][] = [];
