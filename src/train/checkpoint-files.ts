@@ -2,7 +2,7 @@
 // notebook command can look for resumable runs without loading it.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EpochRow } from './run-folder.js';
+import type { EpochRow, Session } from './run-folder.js';
 
 /** What `--resume` needs besides the weights. */
 export interface CheckpointState {
@@ -15,6 +15,8 @@ export interface CheckpointState {
   optimizerSaved: boolean;
   /** Each callback's counters (patience, best value), in the order of the phase's callbacks. */
   callbacks?: unknown[];
+  /** Every session of the run up to this checkpoint (summary.json has them only once a session ends). */
+  sessions?: Session[];
 }
 
 /**

@@ -30,15 +30,26 @@ export interface Session {
   wall_time_s: number;
 }
 
-/** The sessions an earlier summary.json of this run folder recorded (before sessions were, its wall time as one). */
-export function previousSessions(runDir: string): Session[] {
+/**
+ * The sessions earlier runs of this folder recorded: summary.json's (written when a session ends) merged
+ * with the checkpoint's (written at every epoch end), so a session that died without ending (SIGKILL,
+ * power cut) still counts up to its last checkpoint. One entry per session start, the later end wins.
+ */
+export function previousSessions(runDir: string, fromCheckpoint: Session[] = []): Session[] {
+  let fromSummary: Session[] = [];
   try {
     const s = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as { sessions?: Session[]; wall_time_s?: number };
-    if (Array.isArray(s.sessions)) return s.sessions;
-    return typeof s.wall_time_s === 'number' ? [{ start: 0, end: 0, wall_time_s: s.wall_time_s }] : [];
+    if (Array.isArray(s.sessions)) fromSummary = s.sessions;
+    else if (typeof s.wall_time_s === 'number') fromSummary = [{ start: 0, end: 0, wall_time_s: s.wall_time_s }];
   } catch {
-    return [];
+    // no summary yet: the checkpoint's record is all there is
   }
+  const byStart = new Map<number, Session>();
+  for (const x of [...fromSummary, ...fromCheckpoint]) {
+    const have = byStart.get(x.start);
+    if (!have || x.end > have.end) byStart.set(x.start, x);
+  }
+  return [...byStart.values()].sort((a, b) => a.start - b.start);
 }
 
 /**

@@ -160,7 +160,8 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
 
   const tracker = createTracker({ tracking: exp.tracking, log });
   const started = Date.now();
-  const earlierSessions = opts.resume ? previousSessions(runDir) : [];
+  const earlierSessions = opts.resume ? previousSessions(runDir, resumeState?.sessions) : [];
+  const sessionsSoFar = (now = Date.now()) => [...earlierSessions, { start: started, end: now, wall_time_s: (now - started) / 1000 }];
   const printRunUrl = () => {
     const url = tracker.runUrl?.();
     if (url) log(`MLflow run: ${url}`);
@@ -329,7 +330,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         },
         onEpochCommitted: async (row) => {
           // Checkpoint before logging so a crash never logs an epoch the checkpoint does not have.
-          await saveCheckpoint(runDir, model, engine, { epoch: row.epoch, phase: pi, learningRate: engine.getLearningRate(), history, callbacks: callbacks.getState() });
+          await saveCheckpoint(runDir, model, engine, { epoch: row.epoch, phase: pi, learningRate: engine.getLearningRate(), history, callbacks: callbacks.getState(), sessions: sessionsSoFar() });
           writeMetricsCsv(runDir, history);
           const { epoch: e, ...metricValues } = row;
           tracker.logMetrics(e, metricValues, Date.now());
@@ -378,8 +379,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     const acc = best('val_accuracy', (a, b) => a > b);
     const vl = best('val_loss', (a, b) => a < b);
     const last = h.at(-1) ?? ({} as EpochRow);
-    const now = Date.now();
-    const sessions = [...earlierSessions, { start: started, end: now, wall_time_s: (now - started) / 1000 }];
+    const sessions = sessionsSoFar();
     return {
       status,
       epochs: h.length,

@@ -156,6 +156,23 @@ describe('interruptions', () => {
     }
   });
 
+  it('a session that died without ending (no summary.json) still counts in the resumed run\'s wall time', async () => {
+    const dir = tmpDir('sessions');
+    const run = await killedRun(dir, 3);
+    // What a SIGKILL or a power cut leaves: the checkpoint, but no summary of the session.
+    fs.rmSync(path.join(run, 'summary.json'), { force: true });
+    const state = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint', 'state.json'), 'utf8'));
+    expect(state.sessions).toHaveLength(1);
+    const r = cli(['train', '--resume', run, '--no-progress'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
+    expect(summary.sessions).toHaveLength(2);
+    expect(summary.sessions[0]).toEqual(state.sessions[0]);
+    expect(summary.sessions[0].wall_time_s).toBeGreaterThan(0);
+    expect(summary.sessions[1].start).toBeGreaterThan(summary.sessions[0].end);
+    expect(summary.wall_time_s).toBeCloseTo(summary.sessions[0].wall_time_s + summary.sessions[1].wall_time_s, 6);
+  });
+
   it('a resumed KILLED run that finishes keeps no error, locally or in MLflow', async () => {
     const uri = await mlflowServer();
     const dir = tmpDir('resume-error');
