@@ -350,7 +350,6 @@ struct Spans {
 Spans ComputeSpans(Kernel k, int64_t out, int64_t in) {
   const float scale = static_cast<float>(out) / static_cast<float>(in);
   const float inv = 1.0 / scale;
-  const float shift = -inv * 0.0f;
   const float widen = std::max(inv, 1.0f);
   const float reach = KernelRadius(k) * widen;
   const float narrow = 1.0f / widen;
@@ -360,7 +359,7 @@ Spans ComputeSpans(Kernel k, int64_t out, int64_t in) {
   s.weights.assign(out * s.size, 0.0f);
   std::vector<float> w;
   for (int64_t x = 0; x < out; x++) {
-    const float center = (x + 0.5f) * inv + shift;
+    const float center = (x + 0.5f) * inv;
     if (center < 0 || center > in) continue;
     int64_t first = static_cast<int64_t>(std::ceil(center - reach - 0.5f));
     int64_t last = static_cast<int64_t>(std::floor(center + reach - 0.5f));
