@@ -246,6 +246,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
     StatusPtr st;
     TF_AddGradientsWithPrefix(graph_, prefix.c_str(), ys.data(), static_cast<int>(ys.size()), xs.data(), static_cast<int>(xs.size()), nullptr, st.s, dy.data());
     if (!st.ok()) throw Napi::Error::New(env, "gradients: " + st.msg());
+    MasksFromActivationOutputs(prefix, env);
     auto out = Napi::Array::New(env, dy.size());
     for (uint32_t i = 0; i < dy.size(); i++) {
       if (!dy[i].oper) {
@@ -258,6 +259,33 @@ class Graph : public Napi::ObjectWrap<Graph> {
       out.Set(i, r);
     }
     return out;
+  }
+
+  // TensorFlow's C++ gradients of Relu and Relu6 read the activation's input (Python's read its
+  // output). That input is the BiasAdd after a Conv2D or MatMul, and a second consumer of it keeps
+  // Grappler's remapper from fusing Conv2D/MatMul + BiasAdd + activation into one oneDNN primitive
+  // (Keras' graphs get that fusion): the activation then runs as a separate pass over memory. The
+  // masks are the same (relu(x) > 0 iff x > 0; 0 < relu6(x) < 6 iff 0 < x < 6), so the gradients made
+  // under `prefix` read the activation's output instead, as in Python.
+  void MasksFromActivationOutputs(const std::string& prefix, Napi::Env env) {
+    const std::string scope = prefix + "/";
+    size_t pos = 0;
+    TF_Operation* op;
+    while ((op = TF_GraphNextOperation(graph_, &pos)) != nullptr) {
+      const std::string type = TF_OperationOpType(op);
+      const char* forward = type == "ReluGrad" ? "Relu" : type == "Relu6Grad" ? "Relu6" : nullptr;
+      if (!forward || std::string(TF_OperationName(op)).rfind(scope, 0) != 0) continue;
+      TF_Output features = TF_OperationInput(TF_Input{op, 1});
+      std::vector<TF_Input> consumers(TF_OperationOutputNumConsumers(features));
+      TF_OperationOutputConsumers(features, consumers.data(), static_cast<int>(consumers.size()));
+      for (const TF_Input& c : consumers) {
+        if (c.index != 0 || std::strcmp(TF_OperationOpType(c.oper), forward) != 0) continue;
+        StatusPtr st;
+        TF_UpdateEdge(graph_, TF_Output{c.oper, 0}, TF_Input{op, 1}, st.s);
+        if (!st.ok()) throw Napi::Error::New(env, "gradients: " + st.msg());
+        break;
+      }
+    }
   }
 
   // shape(ref) -> number[] (-1 unknown) or null for unknown rank
