@@ -192,6 +192,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
       InstanceMethod("gradients", &Graph::Gradients),
       InstanceMethod("shape", &Graph::Shape),
       InstanceMethod("numOutputs", &Graph::NumOutputs),
+      InstanceMethod("ops", &Graph::Ops),
     });
     ctor = Napi::Persistent(f);
     exports.Set("Graph", f);
@@ -306,6 +307,31 @@ class Graph : public Napi::ObjectWrap<Graph> {
 
   Napi::Value NumOutputs(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), TF_OperationNumOutputs(Lookup(graph_, info[0].As<Napi::String>().Utf8Value(), info.Env())));
+  }
+
+  // ops() -> [name, type, inputs: ref[]][]: the graph as built, for tests and debugging.
+  Napi::Value Ops(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto out = Napi::Array::New(env);
+    size_t pos = 0;
+    uint32_t n = 0;
+    TF_Operation* op;
+    while ((op = TF_GraphNextOperation(graph_, &pos)) != nullptr) {
+      auto inputs = Napi::Array::New(env);
+      for (int i = 0; i < TF_OperationNumInputs(op); i++) {
+        TF_Output src = TF_OperationInput(TF_Input{op, i});
+        auto r = Napi::Array::New(env, 2);
+        r.Set(0u, Napi::String::New(env, TF_OperationName(src.oper)));
+        r.Set(1u, Napi::Number::New(env, src.index));
+        inputs.Set(static_cast<uint32_t>(i), r);
+      }
+      auto row = Napi::Array::New(env, 3);
+      row.Set(0u, Napi::String::New(env, TF_OperationName(op)));
+      row.Set(1u, Napi::String::New(env, TF_OperationOpType(op)));
+      row.Set(2u, inputs);
+      out.Set(n++, row);
+    }
+    return out;
   }
 
   TF_Graph* graph_;

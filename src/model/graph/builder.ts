@@ -16,6 +16,8 @@ export interface NativeGraph {
   op(type: string, name: string, inputs: (Ref | Ref[])[], attrs?: Attr[], control?: string[]): number;
   gradients(ys: Ref[], xs: Ref[], prefix: string): (Ref | null)[];
   shape(ref: Ref): number[] | null;
+  /** Every op as [name, type, inputs], for tests and debugging. */
+  ops(): [string, string, Ref[]][];
 }
 
 /** A model feature the graph engine cannot express; the trainer then uses the eager engine. */
