@@ -71,8 +71,28 @@ export interface WorkerResult {
   firstStepSeconds: number;
   /** CPU time of the worker's process over the timed steps' wall time: below the core count when other work took the CPU. */
   coresUsed?: number;
+  /** CPU the rest of the machine used meanwhile (all of /proc/stat's busy time minus the worker's), in cores; Linux only. */
+  otherCores?: number;
   peakRssMB: number;
   threads?: { intraOp: number; interOp: number };
   versions: Record<string, string>;
   finalLoss: number;
+}
+
+/** Busy and total jiffies of the whole machine from /proc/stat's first line (Linux), else undefined. */
+export function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: idle and iowait are not busy
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - f[3]! - f[4]!, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Cores the machine kept busy between two readings, out of `cores`. */
+export function busyCores(a: ReturnType<typeof machineTicks>, b: ReturnType<typeof machineTicks>, cores: number): number | undefined {
+  if (!a || !b || b.total <= a.total) return undefined;
+  return ((b.busy - a.busy) / (b.total - a.total)) * cores;
 }

@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { initBackend } from '../../src/backend.js';
-import { BATCH, BENCH_MODELS, CLASSES, IMAGES, padding, readData, type BenchModel, type WorkerResult } from './common.js';
+import { availableParallelism } from 'node:os';
+import { BATCH, BENCH_MODELS, busyCores, CLASSES, IMAGES, machineTicks, padding, readData, type BenchModel, type WorkerResult } from './common.js';
 
 const [backendArg, sizeArg, warmupArg, stepsArg, secondsArg, dataDir, batchArg, engineArg, modelArg] = process.argv.slice(2);
 const modelName = (modelArg ?? 'baseline') as BenchModel;
@@ -61,6 +62,7 @@ for (let s = 0; s < warmup; s++) {
 }
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
+const machine0 = machineTicks();
 let steps = 0;
 while (steps < minSteps || performance.now() - t0 < minSeconds * 1000) {
   const { x, y } = batches[(warmup + steps) % batches.length]!;
@@ -71,6 +73,8 @@ while (steps < minSteps || performance.now() - t0 < minSeconds * 1000) {
 }
 const seconds = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
+const machine = busyCores(machine0, machineTicks(), availableParallelism());
+const coresUsed = (cpu.user + cpu.system) / 1e6 / seconds;
 const result: WorkerResult = {
   framework: 'fitspec',
   backend: info.name,
@@ -83,7 +87,8 @@ const result: WorkerResult = {
   seconds,
   imagesPerSec: (steps * batch) / seconds,
   firstStepSeconds,
-  coresUsed: (cpu.user + cpu.system) / 1e6 / seconds,
+  coresUsed,
+  ...(machine !== undefined ? { otherCores: Math.max(0, machine - coresUsed) } : {}),
   peakRssMB: process.resourceUsage().maxRSS / 1024,
   threads: info.threads,
   versions: { tfjs: info.tfjsVersion, ...(info.tensorflowVersion ? { tensorflow: info.tensorflowVersion } : {}) },

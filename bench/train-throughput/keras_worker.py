@@ -14,6 +14,18 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 BATCH, CLASSES, IMAGES = 32, 3, 128
+
+
+def machine_ticks():
+    """Busy and total jiffies of the whole machine (/proc/stat), as the fitspec worker reads them."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return v and (sum(v) - v[3] - v[4], sum(v))
+    except OSError:
+        return None
+
+
 size, warmup, min_steps, min_seconds, data_dir = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 model_name = sys.argv[6] if len(sys.argv) > 6 else "baseline"
 padding = "valid" if size >= 128 else "same"  # same rule as common.ts
@@ -60,6 +72,7 @@ for s in range(warmup):
         first = time.perf_counter() - started
 t0 = time.perf_counter()
 cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+machine0 = machine_ticks()
 steps = 0
 while steps < min_steps or time.perf_counter() - t0 < min_seconds:
     started = time.perf_counter()
@@ -70,9 +83,14 @@ while steps < min_steps or time.perf_counter() - t0 < min_seconds:
 seconds = time.perf_counter() - t0
 cpu1 = resource.getrusage(resource.RUSAGE_SELF)
 cores_used = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / seconds
+machine1 = machine_ticks()
+others = {}
+if machine0 and machine1 and machine1[1] > machine0[1]:
+    busy = (machine1[0] - machine0[0]) / (machine1[1] - machine0[1]) * os.cpu_count()
+    others = {"otherCores": max(0.0, busy - cores_used)}
 print(json.dumps({
     "framework": "keras", "backend": "tensorflow", "model": model_name, "size": size, "batch": BATCH, "warmupSteps": warmup, "steps": steps,
-    "seconds": seconds, "imagesPerSec": steps * BATCH / seconds, "firstStepSeconds": first, "coresUsed": cores_used,
+    "seconds": seconds, "imagesPerSec": steps * BATCH / seconds, "firstStepSeconds": first, "coresUsed": cores_used, **others,
     "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "threads": {"intraOp": tf.config.threading.get_intra_op_parallelism_threads(), "interOp": tf.config.threading.get_inter_op_parallelism_threads()},
     "versions": {"keras": keras.__version__, "tensorflow": tf.__version__, "python": sys.version.split()[0]},

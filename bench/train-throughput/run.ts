@@ -4,7 +4,7 @@
  * images, in one run. The baseline CNN at every size; the BN/Dropout model at 128x128 and the
  * frozen VGG16 head at 64x64.
  *
- *   npm run bench:train [-- --seconds=15 --steps=N --warmup=3 --rounds=3 --eager-rounds=1 --sizes=128,64
+ *   npm run bench:train [-- --seconds=15 --steps=N --warmup=3 --rounds=3 --eager-rounds=1 --settle=20 --max-others=0.1 --retries=2 --sizes=128,64
  *                           --models=baseline,bn-dropout,vgg16-head --engines=graph,eager
  *                           --cpu-size=64 --cpu-batch=4 --no-keras --no-cpu]
  *
@@ -13,6 +13,12 @@
  * (fitspec first, Keras first, ...) so a slow minute of the machine hits both sides alike; each row
  * reports the median and the best of its rounds, and the ratios against Keras come from the medians.
  * The eager engine, a reference far from Keras, runs `--eager-rounds` rounds (default 1).
+ *
+ * Before each worker the runner waits (at most `--settle` seconds) until the whole machine has been
+ * idle for a second: the previous worker's exit, freeing a gigabyte, or other work can keep a core
+ * busy for seconds, and a worker that starts timing then loses part of a core. Each worker reports
+ * the CPU the rest of the machine used during its timed steps (`others`); a worker during which that
+ * exceeded `--max-others` cores is not counted and runs again (at most `--retries` times).
  *
  * The pure-JS step uses a batch of 4 by default: one batch of 32 at 64x64 takes over five minutes,
  * and that single-threaded backend's images/s hardly depends on the batch size.
@@ -25,7 +31,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TF_VERSION } from '../../scripts/native/layout.mjs';
-import { BATCH, BENCH_MODELS, generate, imagesFile, labelsFile, type BenchModel, type WorkerResult } from './common.js';
+import { BATCH, BENCH_MODELS, busyCores, generate, imagesFile, labelsFile, machineTicks, type BenchModel, type WorkerResult } from './common.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const benchDir = join(root, '.bench');
@@ -38,6 +44,10 @@ const sizes = String(opts.sizes ?? '128,64').split(',').map(Number);
 const warmup = Number(opts.warmup ?? 3);
 const rounds = Number(opts.rounds ?? 3);
 const eagerRounds = Math.min(rounds, Number(opts['eager-rounds'] ?? 1));
+const settleSeconds = Number(opts.settle ?? 20);
+/** A worker during which the rest of the machine used more than this many cores is run again, at most `--retries` times. */
+const maxOthers = Number(opts['max-others'] ?? 0.1);
+const retries = Number(opts.retries ?? 2);
 const cpuSize = Number(opts['cpu-size'] ?? 64);
 const cpuBatch = Number(opts['cpu-batch'] ?? 4);
 /** Timed work per worker: at least `minSteps` steps and at least `seconds` seconds. */
@@ -92,22 +102,45 @@ function run(cmd: string, args: string[], what: string): void {
   if (r.status !== 0) throw new Error(`${what} failed with ${r.status ?? r.signal}`);
 }
 
-function worker(cmd: string, args: string[], label: string): WorkerResult | undefined {
-  process.stdout.write(`  running ${label} (load ${loadavg()[0]!.toFixed(1)})... `);
-  const started = Date.now();
-  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
-  const last = r.stdout.trim().split('\n').pop() ?? '';
-  try {
-    const res = JSON.parse(last) as WorkerResult;
-    console.log(`${((Date.now() - started) / 1000).toFixed(0)} s, ${res.imagesPerSec.toFixed(1)} images/s, ${res.coresUsed?.toFixed(2) ?? '?'} cores used`);
-    return res;
-  } catch {
-    console.log('FAILED');
-    console.log(`${r.stderr}`.trim().split('\n').slice(-12).map((l) => `    ${l}`).join('\n'));
-    return undefined;
+/** Blocks until the machine has been idle (under 0.15 cores busy) for two half-second samples in a row, or `settleSeconds` passed. */
+function settle(): string {
+  if (!settleSeconds) return '';
+  const t0 = Date.now();
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  let quiet = 0;
+  while (Date.now() - t0 < settleSeconds * 1000) {
+    const a = machineTicks();
+    Atomics.wait(pause, 0, 0, 500);
+    const busy = busyCores(a, machineTicks(), availableParallelism());
+    if (busy === undefined) return '';
+    quiet = busy < 0.15 ? quiet + 1 : 0;
+    if (quiet === 2) return `, idle after ${((Date.now() - t0) / 1000).toFixed(1)} s`;
   }
+  return `, NOT idle after ${settleSeconds} s`;
 }
 
+function worker(cmd: string, args: string[], label: string): WorkerResult | undefined {
+  for (let attempt = 1; ; attempt++) {
+    const idle = settle();
+    process.stdout.write(`  running ${label} (load ${loadavg()[0]!.toFixed(1)}${idle})... `);
+    const started = Date.now();
+    const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+    const last = r.stdout.trim().split('\n').pop() ?? '';
+    let res: WorkerResult;
+    try {
+      res = JSON.parse(last) as WorkerResult;
+    } catch {
+      console.log('FAILED');
+      console.log(`${r.stderr}`.trim().split('\n').slice(-12).map((l) => `    ${l}`).join('\n'));
+      return undefined;
+    }
+    const disturbed = (res.otherCores ?? 0) > maxOthers;
+    const again = disturbed && attempt <= retries;
+    console.log(`${((Date.now() - started) / 1000).toFixed(0)} s, ${res.imagesPerSec.toFixed(1)} images/s, ${res.coresUsed?.toFixed(2) ?? '?'} cores used, others ${res.otherCores?.toFixed(2) ?? '?'}` +
+      (again ? ` - disturbed (others above ${maxOthers}): not counted, again` : disturbed ? ` - disturbed (others above ${maxOthers}), counted: no retries left` : ''));
+    if (!again) return res;
+  }
+}
 const fitspecWorker = (backend: string, size: number, w: number, t: typeof timed, batch = BATCH, engine = 'eager', model: BenchModel = 'baseline'): WorkerResult | undefined =>
   worker(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), backend, String(size), String(w), String(t.minSteps), String(t.seconds), dataDir, String(batch), engine, model],
     `fitspec ${backend} ${engine} engine, ${model} ${size}x${size}, batch ${batch}, ${w} warm-up + ${t === timed ? timedLabel : `${t.minSteps} steps`}`);
@@ -185,13 +218,13 @@ console.log('');
 console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${process.platform}-${process.arch}, Node ${process.version}`);
 console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${rounds} round${rounds > 1 ? 's' : ''} (eager engine: ${eagerRounds}), fitspec and Keras alternating; ${((Date.now() - started) / 60000).toFixed(1)} min`);
 console.log(`timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds${rounds % 2 === 0 ? ' (the lower middle one)' : ''} (best, then every round in run order); ms/step and peak RSS: median`);
-console.log(`cores: CPU time / wall time of the median round's timed steps (${availableParallelism()} here; lower means other work took the CPU)`);
-const header = ['model', 'size', 'framework', 'engine', 'backend', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'cores', 'peak RSS'];
+console.log(`cores: CPU time / wall time of the median round's timed steps (${availableParallelism()} here; lower means other work took the CPU); others: cores the rest of the machine used meanwhile`);
+const header = ['model', 'size', 'framework', 'engine', 'backend', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'cores', 'others', 'peak RSS'];
 const rows: string[][] = [];
 for (const { median: r, best, all, peakRssMB } of rowsByKey.values()) {
   const versions = Object.entries(r.versions).filter(([k]) => k !== 'python').map(([k, v]) => `${k} ${v}`).join(', ');
   rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, versions, String(r.batch), String(r.steps), ips(r.imagesPerSec), ips(best.imagesPerSec),
-    all.map((a) => ips(a.imagesPerSec)).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), r.coresUsed?.toFixed(2) ?? '-', `${peakRssMB.toFixed(0)} MB`]);
+    all.map((a) => ips(a.imagesPerSec)).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), r.coresUsed?.toFixed(2) ?? '-', r.otherCores?.toFixed(2) ?? '-', `${peakRssMB.toFixed(0)} MB`]);
 }
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
 const fmt = (row: string[]): string => row.map((c, i) => (i >= 6 && i !== 10 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
