@@ -3,9 +3,9 @@
  * file, for at least <minSteps> timed steps and at least <seconds> seconds of them, and prints one JSON line.
  * Usage: tsx fitspec-worker.ts <tensorflow|cpu> <size> <warmupSteps> <minSteps> <seconds> <dataDir> [batch] [eager|graph] [model]
  */
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { initBackend } from '../../src/backend.js';
-import { availableParallelism } from 'node:os';
 import { BATCH, BENCH_MODELS, busyCores, CLASSES, IMAGES, machineTicks, padding, readData, type BenchModel, type WorkerResult } from './common.js';
 
 const [backendArg, sizeArg, warmupArg, stepsArg, secondsArg, dataDir, batchArg, engineArg, modelArg] = process.argv.slice(2);

@@ -21,7 +21,7 @@ def machine_ticks():
     try:
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:9]]
-        return v and (sum(v) - v[3] - v[4], sum(v))
+        return sum(v) - v[3] - v[4], sum(v)
     except OSError:
         return None
 

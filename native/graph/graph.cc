@@ -56,6 +56,14 @@ TF_Output OutputOf(TF_Graph* g, const Napi::Value& v) {
   return TF_Output{Lookup(g, a.Get(0u).As<Napi::String>().Utf8Value(), v.Env()), a.Get(1u).As<Napi::Number>().Int32Value()};
 }
 
+// The reverse: an op output as the JS reference [opName, index].
+Napi::Array RefOf(Napi::Env env, TF_Output o) {
+  auto r = Napi::Array::New(env, 2);
+  r.Set(0u, Napi::String::New(env, TF_OperationName(o.oper)));
+  r.Set(1u, Napi::Number::New(env, o.index));
+  return r;
+}
+
 // A plain array of byte arrays (Buffers) is a string tensor: encoded images for the decode ops.
 TF_Tensor* StringTensorFromJs(Napi::Env env, const Napi::Array& items, const std::vector<int64_t>& dims, size_t n) {
   if (items.Length() != n) throw Napi::Error::New(env, "string feed has " + std::to_string(items.Length()) + " items, the shape needs " + std::to_string(n));
@@ -254,10 +262,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
         out.Set(i, env.Null());
         continue;
       }
-      auto r = Napi::Array::New(env, 2);
-      r.Set(0u, Napi::String::New(env, TF_OperationName(dy[i].oper)));
-      r.Set(1u, Napi::Number::New(env, dy[i].index));
-      out.Set(i, r);
+      out.Set(i, RefOf(env, dy[i]));
     }
     return out;
   }
@@ -318,13 +323,7 @@ class Graph : public Napi::ObjectWrap<Graph> {
     TF_Operation* op;
     while ((op = TF_GraphNextOperation(graph_, &pos)) != nullptr) {
       auto inputs = Napi::Array::New(env);
-      for (int i = 0; i < TF_OperationNumInputs(op); i++) {
-        TF_Output src = TF_OperationInput(TF_Input{op, i});
-        auto r = Napi::Array::New(env, 2);
-        r.Set(0u, Napi::String::New(env, TF_OperationName(src.oper)));
-        r.Set(1u, Napi::Number::New(env, src.index));
-        inputs.Set(static_cast<uint32_t>(i), r);
-      }
+      for (int i = 0; i < TF_OperationNumInputs(op); i++) inputs.Set(static_cast<uint32_t>(i), RefOf(env, TF_OperationInput(TF_Input{op, i})));
       auto row = Napi::Array::New(env, 3);
       row.Set(0u, Napi::String::New(env, TF_OperationName(op)));
       row.Set(1u, Napi::String::New(env, TF_OperationOpType(op)));
