@@ -1,7 +1,8 @@
 /**
  * Input-pipeline benchmark: images/s for decode + resize (+ the notebook's augmentation), fitspec
  * vs Keras `ImageDataGenerator.flow_from_directory` on the same generated images, side by side;
- * then the fraction of step time a real training loop (the notebook's baseline CNN) waits for data.
+ * then the fraction of step time a real training loop (the notebook's baseline CNN) waits for data, and
+ * that loop's images/s against Keras' `model.fit` on the augmenting generator (the notebook's step 3).
  *
  *   npm run bench:input -- [--per-class 400] [--size 128] [--epochs 2] [--steps 30] [--first-only] [--rounds N]
  *                          [--decoders default,tfjs,sharp]
@@ -239,6 +240,16 @@ async function main() {
   const augmentShare = ((32 / ours.augmentWarm) * 1000) / msPerStep;
   console.log(`\ntraining the notebook's baseline CNN on the ${engine.name} engine (${trainSteps} steps of 32, augmentation on): ${msPerStep.toFixed(0)} ms/step, waiting for data ${(100 * waitFraction).toFixed(1)}% of step time`);
   console.log(`(${DATA_WAIT_DEFINITION}; building an augmented batch from the cache costs ${(100 * augmentShare).toFixed(1)}% of a step; load average now ${load()})`);
+
+  // The same training with Keras as the notebook runs it: model.fit on the augmenting
+  // flow_from_directory (decoded from disk every epoch, augmented in Python, prefetched by tf.data).
+  if (args['skip-keras']) return;
+  const k = spawnSync(python, [join(import.meta.dirname, 'keras_bench.py'), 'train', dataDir, String(size), String(WARMUP_STEPS), String(trainSteps)], { encoding: 'utf8', env: { ...process.env, CUDA_VISIBLE_DEVICES: '' } });
+  if (k.status !== 0) throw new Error(`Keras training benchmark failed:\n${k.stderr}`);
+  const kerasMs = (JSON.parse(k.stdout.trim().split('\n').at(-1)!) as { msPerStep: number }).msPerStep;
+  console.log(`\nimages/s training with augmentation, data wait included`.padEnd(53) + '   fitspec    Keras    ratio');
+  row(`baseline CNN, ${trainSteps} steps of 32`, 32000 / msPerStep, 32000 / kerasMs);
+  console.log(`(fitspec: the loop above (${engine.name} engine), batches from the memory cache, augmented on TensorFlow off the main thread. Keras: model.fit on\n flow_from_directory with the same ImageDataGenerator arguments: PIL decode + resize + augmentation each epoch, prefetched by tf.data;\n ${kerasMs.toFixed(0)} ms/step over the ${trainSteps} steps after ${WARMUP_STEPS} warm-up ones; load average now ${load()})`);
 }
 
 /** One scaling row as scale-worker.ts prints it. */
