@@ -73,6 +73,8 @@ export interface WorkerResult {
   coresUsed?: number;
   /** CPU the rest of the machine used meanwhile (all of /proc/stat's busy time minus the worker's), in cores; Linux only. */
   otherCores?: number;
+  /** Set by the runner: the rest of the machine used more than `--max-others` cores meanwhile. */
+  disturbed?: boolean;
   peakRssMB: number;
   threads?: { intraOp: number; interOp: number };
   versions: Record<string, string>;

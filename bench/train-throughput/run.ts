@@ -4,7 +4,7 @@
  * images, in one run. The baseline CNN at every size; the BN/Dropout model at 128x128 and the
  * frozen VGG16 head at 64x64.
  *
- *   npm run bench:train [-- --seconds=15 --steps=N --warmup=3 --rounds=3 --eager-rounds=1 --settle=20 --max-others=0.1 --retries=2 --sizes=128,64
+ *   npm run bench:train [-- --seconds=15 --steps=N --warmup=3 --rounds=3 --eager-rounds=1 --settle=20 --max-others=0.1 --retries=3 --retry-wait=30 --sizes=128,64
  *                           --models=baseline,bn-dropout,vgg16-head --engines=graph,eager
  *                           --cpu-size=64 --cpu-batch=4 --no-keras --no-cpu]
  *
@@ -18,7 +18,9 @@
  * idle for a second: the previous worker's exit, freeing a gigabyte, or other work can keep a core
  * busy for seconds, and a worker that starts timing then loses part of a core. Each worker reports
  * the CPU the rest of the machine used during its timed steps (`others`); a worker during which that
- * exceeded `--max-others` cores is not counted and runs again (at most `--retries` times).
+ * exceeded `--max-others` cores (host steal included) is disturbed: it runs again after `--retry-wait`
+ * seconds (at most `--retries` times), and a disturbed round never enters a median; the table shows
+ * it with a `!`, and a row with only disturbed rounds says it is not a result.
  *
  * The pure-JS step uses a batch of 4 by default: one batch of 32 at 64x64 takes over five minutes,
  * and that single-threaded backend's images/s hardly depends on the batch size.
@@ -45,9 +47,15 @@ const warmup = Number(opts.warmup ?? 3);
 const rounds = Number(opts.rounds ?? 3);
 const eagerRounds = Math.min(rounds, Number(opts['eager-rounds'] ?? 1));
 const settleSeconds = Number(opts.settle ?? 20);
-/** A worker during which the rest of the machine used more than this many cores is run again, at most `--retries` times. */
+/**
+ * A worker during which the rest of the machine used more than this many cores is disturbed: it is
+ * run again after `--retry-wait` seconds, at most `--retries` times, and never counted in a median.
+ */
 const maxOthers = Number(opts['max-others'] ?? 0.1);
-const retries = Number(opts.retries ?? 2);
+const retries = Number(opts.retries ?? 3);
+// On a shared host, steal comes in spells of minutes and shows only under load: an idle check
+// before the retry cannot see it, a pause can outlast it.
+const retryWait = Number(opts['retry-wait'] ?? 30);
 const cpuSize = Number(opts['cpu-size'] ?? 64);
 const cpuBatch = Number(opts['cpu-batch'] ?? 4);
 /** Timed work per worker: at least `minSteps` steps and at least `seconds` seconds. */
@@ -134,11 +142,12 @@ function worker(cmd: string, args: string[], label: string): WorkerResult | unde
       console.log(`${r.stderr}`.trim().split('\n').slice(-12).map((l) => `    ${l}`).join('\n'));
       return undefined;
     }
-    const disturbed = (res.otherCores ?? 0) > maxOthers;
-    const again = disturbed && attempt <= retries;
+    res.disturbed = (res.otherCores ?? 0) > maxOthers;
+    const again = res.disturbed && attempt <= retries;
     console.log(`${((Date.now() - started) / 1000).toFixed(0)} s, ${res.imagesPerSec.toFixed(1)} images/s, ${res.coresUsed?.toFixed(2) ?? '?'} cores used, others ${res.otherCores?.toFixed(2) ?? '?'}` +
-      (again ? ` - disturbed (others above ${maxOthers}): not counted, again` : disturbed ? ` - disturbed (others above ${maxOthers}), counted: no retries left` : ''));
+      (again ? ` - disturbed (others above ${maxOthers}): not counted, again in ${retryWait} s` : res.disturbed ? ` - disturbed (others above ${maxOthers}), no retries left: shown, not counted` : ''));
     if (!again) return res;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, retryWait * 1000);
   }
 }
 const fitspecWorker = (backend: string, size: number, w: number, t: typeof timed, batch = BATCH, engine = 'eager', model: BenchModel = 'baseline'): WorkerResult | undefined =>
@@ -198,18 +207,23 @@ const keyOf = (r: { model?: string; size: number; framework: string; backend: st
   `${r.model ?? 'baseline'}|${r.size}|${r.framework}|${r.backend}|${r.engine ?? ''}`;
 const byRow = new Map<string, WorkerResult[]>();
 for (const r of results) byRow.set(keyOf(r), [...(byRow.get(keyOf(r)) ?? []), r]);
-/** The median round by images/s (the lower middle one for an even count), its best, and every round's figure. */
+/**
+ * The median round by images/s (the lower middle one for an even count), its best, and every round's
+ * figure; from the undisturbed rounds only, unless every round was disturbed (`disturbed` then).
+ */
 interface Row {
   median: WorkerResult;
   best: WorkerResult;
   all: WorkerResult[];
   peakRssMB: number;
+  disturbed: boolean;
 }
 const rowsByKey = new Map<string, Row>();
 for (const [key, all] of byRow) {
-  const sorted = [...all].sort((a, b) => a.imagesPerSec - b.imagesPerSec);
-  const rss = all.map((r) => r.peakRssMB).sort((a, b) => a - b);
-  rowsByKey.set(key, { median: sorted[Math.floor((sorted.length - 1) / 2)]!, best: sorted.at(-1)!, all, peakRssMB: rss[Math.floor((rss.length - 1) / 2)]! });
+  const clean = all.filter((r) => !r.disturbed);
+  const sorted = [...(clean.length ? clean : all)].sort((a, b) => a.imagesPerSec - b.imagesPerSec);
+  const rss = sorted.map((r) => r.peakRssMB).sort((a, b) => a - b);
+  rowsByKey.set(key, { median: sorted[Math.floor((sorted.length - 1) / 2)]!, best: sorted.at(-1)!, all, peakRssMB: rss[Math.floor((rss.length - 1) / 2)]!, disturbed: !clean.length });
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -219,12 +233,13 @@ console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2
 console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${rounds} round${rounds > 1 ? 's' : ''} (eager engine: ${eagerRounds}), fitspec and Keras alternating; ${((Date.now() - started) / 60000).toFixed(1)} min`);
 console.log(`timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds${rounds % 2 === 0 ? ' (the lower middle one)' : ''} (best, then every round in run order); ms/step and peak RSS: median`);
 console.log(`cores: CPU time / wall time of the median round's timed steps (${availableParallelism()} here; lower means other work took the CPU); others: cores the rest of the machine used meanwhile`);
+console.log(`a round marked ! was disturbed (others above ${maxOthers}, host steal included) and is left out of median and best`);
 const header = ['model', 'size', 'framework', 'engine', 'backend', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'cores', 'others', 'peak RSS'];
 const rows: string[][] = [];
 for (const { median: r, best, all, peakRssMB } of rowsByKey.values()) {
   const versions = Object.entries(r.versions).filter(([k]) => k !== 'python').map(([k, v]) => `${k} ${v}`).join(', ');
   rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, versions, String(r.batch), String(r.steps), ips(r.imagesPerSec), ips(best.imagesPerSec),
-    all.map((a) => ips(a.imagesPerSec)).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), r.coresUsed?.toFixed(2) ?? '-', r.otherCores?.toFixed(2) ?? '-', `${peakRssMB.toFixed(0)} MB`]);
+    all.map((a) => ips(a.imagesPerSec) + (a.disturbed ? '!' : '')).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), r.coresUsed?.toFixed(2) ?? '-', r.otherCores?.toFixed(2) ?? '-', `${peakRssMB.toFixed(0)} MB`]);
 }
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
 const fmt = (row: string[]): string => row.map((c, i) => (i >= 6 && i !== 10 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
@@ -239,7 +254,8 @@ for (const model of models) {
       const f = rowsByKey.get(keyOf({ model, size, framework: 'fitspec', backend: 'tensorflow', engine }));
       if (f && k) {
         console.log(`ratio fitspec ${engine}/keras, ${model} ${size}x${size}: ${(f.median.imagesPerSec / k.median.imagesPerSec).toFixed(2)}x images/s ` +
-          `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS`);
+          `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS` +
+          (f.disturbed || k.disturbed ? ' - NOT a result: every round of a side was disturbed' : ''));
       }
     }
   }
