@@ -110,15 +110,19 @@ function run(cmd: string, args: string[], what: string): void {
   if (r.status !== 0) throw new Error(`${what} failed with ${r.status ?? r.signal}`);
 }
 
+/** Blocks the runner (nothing else runs in it between workers). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /** Blocks until the machine has been idle (under 0.15 cores busy) for two half-second samples in a row, or `settleSeconds` passed. */
 function settle(): string {
   if (!settleSeconds) return '';
   const t0 = Date.now();
-  const pause = new Int32Array(new SharedArrayBuffer(4));
   let quiet = 0;
   while (Date.now() - t0 < settleSeconds * 1000) {
     const a = machineTicks();
-    Atomics.wait(pause, 0, 0, 500);
+    sleepSync(500);
     const busy = busyCores(a, machineTicks(), availableParallelism());
     if (busy === undefined) return '';
     quiet = busy < 0.15 ? quiet + 1 : 0;
@@ -147,7 +151,7 @@ function worker(cmd: string, args: string[], label: string): WorkerResult | unde
     console.log(`${((Date.now() - started) / 1000).toFixed(0)} s, ${res.imagesPerSec.toFixed(1)} images/s, ${res.coresUsed?.toFixed(2) ?? '?'} cores used, others ${res.otherCores?.toFixed(2) ?? '?'}` +
       (again ? ` - disturbed (others above ${maxOthers}): not counted, again in ${retryWait} s` : res.disturbed ? ` - disturbed (others above ${maxOthers}), no retries left: shown, not counted` : ''));
     if (!again) return res;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, retryWait * 1000);
+    sleepSync(retryWait * 1000);
   }
 }
 const fitspecWorker = (backend: string, size: number, w: number, t: typeof timed, batch = BATCH, engine = 'eager', model: BenchModel = 'baseline'): WorkerResult | undefined =>
