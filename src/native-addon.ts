@@ -32,6 +32,8 @@ export interface GraphAddon {
   Graph: new () => NativeGraph;
   Session: new (graph: NativeGraph, config?: Uint8Array) => NativeSession;
   tfVersion: string;
+  /** Whether TensorFlow's oneDNN kernels are on in this process. */
+  onednnEnabled(): boolean;
 }
 
 let loaded: GraphAddon | string | undefined;

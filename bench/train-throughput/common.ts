@@ -77,6 +77,8 @@ export interface WorkerResult {
   disturbed?: boolean;
   peakRssMB: number;
   threads?: { intraOp: number; interOp: number };
+  /** TensorFlow's CPU kernels in the worker: `oneDNN` or `Eigen`. */
+  kernels?: string;
   versions: Record<string, string>;
   finalLoss: number;
 }

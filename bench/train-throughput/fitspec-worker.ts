@@ -91,6 +91,7 @@ const result: WorkerResult = {
   ...(machine !== undefined ? { otherCores: Math.max(0, machine - coresUsed) } : {}),
   peakRssMB: process.resourceUsage().maxRSS / 1024,
   threads: info.threads,
+  kernels: info.kernels?.name,
   versions: { tfjs: info.tfjsVersion, ...(info.tensorflowVersion ? { tensorflow: info.tensorflowVersion } : {}) },
   finalLoss: loss,
 };

@@ -12,6 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from tensorflow.python.util._pywrap_util_port import IsMklEnabled  # noqa: E402
 
 BATCH, CLASSES, IMAGES = 32, 3, 128
 
@@ -92,6 +93,7 @@ print(json.dumps({
     "framework": "keras", "backend": "tensorflow", "model": model_name, "size": size, "batch": BATCH, "warmupSteps": warmup, "steps": steps,
     "seconds": seconds, "imagesPerSec": steps * BATCH / seconds, "firstStepSeconds": first, "coresUsed": cores_used, **others,
     "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "kernels": "oneDNN" if IsMklEnabled() else "Eigen",
     "threads": {"intraOp": tf.config.threading.get_intra_op_parallelism_threads(), "interOp": tf.config.threading.get_inter_op_parallelism_threads()},
     "versions": {"keras": keras.__version__, "tensorflow": tf.__version__, "python": sys.version.split()[0]},
     "finalLoss": loss,

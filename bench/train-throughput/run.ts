@@ -6,7 +6,7 @@
  *
  *   npm run bench:train [-- --seconds=15 --steps=N --warmup=3 --rounds=3 --eager-rounds=1 --settle=20 --max-others=0.1 --retries=3 --retry-wait=30 --sizes=128,64
  *                           --models=baseline,bn-dropout,vgg16-head --engines=graph,eager
- *                           --cpu-size=64 --cpu-batch=4 --no-keras --no-cpu]
+ *                           --cpu-size=64 --cpu-batch=4 --no-keras --no-keras-onednn --no-cpu]
  *
  * Every worker times at least `--seconds` of training (and at least 5 steps) after its warm-up
  * steps; `--steps=N` times exactly N steps instead. Rounds alternate the order of fitspec and Keras
@@ -24,6 +24,12 @@
  *
  * The pure-JS step uses a batch of 4 by default: one batch of 32 at 64x64 takes over five minutes,
  * and that single-threaded backend's images/s hardly depends on the batch size.
+ *
+ * fitspec turns TensorFlow's oneDNN kernels on where TensorFlow leaves them off (see src/backend.ts);
+ * every worker reports which kernels it ran (`kernels`). When Keras ran on Eigen by default, each
+ * Keras round runs a second time with TF_ENABLE_ONEDNN_OPTS=1 (unless `--no-keras-onednn`): the
+ * ratios are given against Keras as installed and against Keras on the same kernels as fitspec.
+ * TF_ENABLE_ONEDNN_OPTS=0 (or 1) in the runner's environment sets the kernels of every side.
  *
  * Keras runs in the bench-local virtual environment .bench/venv (created on first use with
  * `pip install tensorflow-cpu==<pinned> keras`). Each worker is its own process and reports its peak RSS.
@@ -131,12 +137,12 @@ function settle(): string {
   return `, NOT idle after ${settleSeconds} s`;
 }
 
-function worker(cmd: string, args: string[], label: string): WorkerResult | undefined {
+function worker(cmd: string, args: string[], label: string, env: Record<string, string> = {}): WorkerResult | undefined {
   for (let attempt = 1; ; attempt++) {
     const idle = settle();
     process.stdout.write(`  running ${label} (load ${loadavg()[0]!.toFixed(1)}${idle})... `);
     const started = Date.now();
-    const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+    const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', ...env } });
     const last = r.stdout.trim().split('\n').pop() ?? '';
     let res: WorkerResult;
     try {
@@ -157,9 +163,11 @@ function worker(cmd: string, args: string[], label: string): WorkerResult | unde
 const fitspecWorker = (backend: string, size: number, w: number, t: typeof timed, batch = BATCH, engine = 'eager', model: BenchModel = 'baseline'): WorkerResult | undefined =>
   worker(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), backend, String(size), String(w), String(t.minSteps), String(t.seconds), dataDir, String(batch), engine, model],
     `fitspec ${backend} ${engine} engine, ${model} ${size}x${size}, batch ${batch}, ${w} warm-up + ${t === timed ? timedLabel : `${t.minSteps} steps`}`);
-const kerasWorker = (size: number, model: BenchModel): WorkerResult | undefined =>
+const kerasWorker = (size: number, model: BenchModel, onednn = false): WorkerResult | undefined =>
   worker(venvPython, [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), String(timed.minSteps), String(timed.seconds), dataDir, model],
-    `keras ${model} ${size}x${size}, ${warmup} warm-up + ${timedLabel}`);
+    `keras${onednn ? ' with TF_ENABLE_ONEDNN_OPTS=1' : ''} ${model} ${size}x${size}, ${warmup} warm-up + ${timedLabel}`, onednn ? { TF_ENABLE_ONEDNN_OPTS: '1' } : {});
+/** Keras again with oneDNN forced on, when its default was Eigen and the environment does not set the kernels. */
+const kerasOnednn = opts['keras-onednn'] !== false && process.env.TF_ENABLE_ONEDNN_OPTS === undefined;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -188,6 +196,10 @@ for (const model of models) {
       const keras = () => {
         const b = kerasVersion ? kerasWorker(size, model) : undefined;
         if (b) results.push(b);
+        if (b?.kernels === 'Eigen' && kerasOnednn) {
+          const c = kerasWorker(size, model, true);
+          if (c) results.push(c);
+        }
       };
       // fitspec, Keras | Keras, fitspec | ...: a slow minute of the machine hits both sides of a row.
       if (r % 2 === 0) {
@@ -207,8 +219,8 @@ if (opts.cpu !== false) {
 const load1 = loadavg()[0]!;
 
 // Every round of a (model, size, framework, backend, engine) row.
-const keyOf = (r: { model?: string; size: number; framework: string; backend: string; engine?: string }) =>
-  `${r.model ?? 'baseline'}|${r.size}|${r.framework}|${r.backend}|${r.engine ?? ''}`;
+const keyOf = (r: { model?: string; size: number; framework: string; backend: string; engine?: string; kernels?: string }) =>
+  `${r.model ?? 'baseline'}|${r.size}|${r.framework}|${r.backend}|${r.engine ?? ''}|${r.kernels ?? ''}`;
 const byRow = new Map<string, WorkerResult[]>();
 for (const r of results) byRow.set(keyOf(r), [...(byRow.get(keyOf(r)) ?? []), r]);
 /**
@@ -238,33 +250,42 @@ console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed
 console.log(`timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds${rounds % 2 === 0 ? ' (the lower middle one)' : ''} (best, then every round in run order); ms/step and peak RSS: median`);
 console.log(`cores: CPU time / wall time of the median round's timed steps (${availableParallelism()} here; lower means other work took the CPU); others: cores the rest of the machine used meanwhile`);
 console.log(`a round marked ! was disturbed (others above ${maxOthers}, host steal included) and is left out of median and best`);
-const header = ['model', 'size', 'framework', 'engine', 'backend', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'cores', 'others', 'peak RSS'];
+const header = ['model', 'size', 'framework', 'engine', 'backend', 'kernels', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'cores', 'others', 'peak RSS'];
 const rows: string[][] = [];
 for (const { median: r, best, all, peakRssMB } of rowsByKey.values()) {
   const versions = Object.entries(r.versions).filter(([k]) => k !== 'python').map(([k, v]) => `${k} ${v}`).join(', ');
-  rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, versions, String(r.batch), String(r.steps), ips(r.imagesPerSec), ips(best.imagesPerSec),
+  rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, r.kernels ?? '-', versions, String(r.batch), String(r.steps), ips(r.imagesPerSec), ips(best.imagesPerSec),
     all.map((a) => ips(a.imagesPerSec) + (a.disturbed ? '!' : '')).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), r.coresUsed?.toFixed(2) ?? '-', r.otherCores?.toFixed(2) ?? '-', `${peakRssMB.toFixed(0)} MB`]);
 }
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-const fmt = (row: string[]): string => row.map((c, i) => (i >= 6 && i !== 10 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+const fmt = (row: string[]): string => row.map((c, i) => (i >= 7 && i !== 11 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
 console.log(fmt(header));
 for (const row of rows) console.log(fmt(row));
 console.log('');
 console.log('ratios against Keras from the median rounds (best of the rounds in brackets):');
+/** The row of these fields whatever its kernels; `kernels` picks one when a side ran on both. */
+const rowOf = (f: { model: string; size: number; framework: string; backend: string; engine?: string }, kernels?: string): Row | undefined =>
+  [...rowsByKey.values()].find(({ median: r }) => keyOf({ ...r, kernels: undefined }) === keyOf(f) && (kernels === undefined || r.kernels === kernels));
+// Keras as installed: the kernels its first (default) worker ran on.
+const kerasDefault = results.find((r) => r.framework === 'keras')?.kernels;
 for (const model of models) {
   for (const size of sizesOf(model)) {
-    const k = rowsByKey.get(keyOf({ model, size, framework: 'keras', backend: 'tensorflow' }));
+    const peers = [
+      { label: 'keras', row: rowOf({ model, size, framework: 'keras', backend: 'tensorflow' }, kerasDefault) },
+      { label: 'keras with TF_ENABLE_ONEDNN_OPTS=1', row: kerasDefault === 'oneDNN' ? undefined : rowOf({ model, size, framework: 'keras', backend: 'tensorflow' }, 'oneDNN') },
+    ];
     for (const engine of engines) {
-      const f = rowsByKey.get(keyOf({ model, size, framework: 'fitspec', backend: 'tensorflow', engine }));
-      if (f && k) {
-        console.log(`ratio fitspec ${engine}/keras, ${model} ${size}x${size}: ${(f.median.imagesPerSec / k.median.imagesPerSec).toFixed(2)}x images/s ` +
+      const f = rowOf({ model, size, framework: 'fitspec', backend: 'tensorflow', engine });
+      for (const { label, row: k } of peers) {
+        if (!f || !k) continue;
+        console.log(`ratio fitspec ${engine}/${label}, ${model} ${size}x${size}: ${(f.median.imagesPerSec / k.median.imagesPerSec).toFixed(2)}x images/s ` +
           `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS` +
           (f.disturbed || k.disturbed ? ' - NOT a result: every round of a side was disturbed' : ''));
       }
     }
   }
 }
-const c = rowsByKey.get(keyOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'cpu', engine: 'eager' }));
-const n = rowsByKey.get(keyOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'tensorflow', engine: engines[0] }));
+const c = rowOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'cpu', engine: 'eager' });
+const n = rowOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'tensorflow', engine: engines[0] });
 if (c && n) console.log(`native (${engines[0]} engine) vs pure JS at ${cpuSize}x${cpuSize}: ${(n.median.imagesPerSec / c.median.imagesPerSec).toFixed(0)}x faster`);
 if (results.length === 0) process.exitCode = 1;

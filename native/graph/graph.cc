@@ -13,6 +13,12 @@
 #include "tensorflow/c/c_api.h"
 #include "tensorflow/c/tf_tstring.h"
 
+// Not in the C API: whether TensorFlow's oneDNN kernels and graph passes are on in this process
+// (TF_ENABLE_ONEDNN_OPTS, else TensorFlow's per-CPU default; read once, on first use).
+namespace tensorflow {
+bool IsMKLEnabled();
+}
+
 namespace {
 
 struct StatusPtr {
@@ -689,6 +695,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Graph::Init(env, exports);
   Session::Init(env, exports);
   exports.Set("tfVersion", Napi::String::New(env, TF_Version()));
+  exports.Set("onednnEnabled", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), tensorflow::IsMKLEnabled());
+  }));
   return exports;
 }
 

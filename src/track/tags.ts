@@ -42,6 +42,8 @@ export interface StandardTagInput {
   /** Backend actually used, e.g. `tensorflow`, `cpu`. */
   backend?: string;
   tensorflowVersion?: string;
+  /** CPU kernels of a native backend: `oneDNN` or `Eigen` (results differ in float rounding). */
+  kernels?: string;
   /** Hash of the canonical resolved config. */
   configHash?: string;
   /** extends lineage, root first, the experiment file last. */
@@ -87,6 +89,7 @@ export function standardTags(i: StandardTagInput): Record<string, string> {
   t['fitspec.version'] = i.version ?? fitspecVersion();
   if (i.backend) t['fitspec.backend'] = i.backend;
   if (i.tensorflowVersion) t['fitspec.tensorflow_version'] = i.tensorflowVersion;
+  if (i.kernels) t['fitspec.kernels'] = i.kernels;
   if (i.configHash) t['fitspec.config_hash'] = i.configHash;
   if (i.chain?.length) t['fitspec.extends'] = JSON.stringify(i.chain);
   if (i.overrides?.length) t['fitspec.overrides'] = JSON.stringify(i.overrides);

@@ -63,6 +63,8 @@ export interface RunSummary {
   images_per_sec?: number;
   backend: string;
   tensorflow_version?: string;
+  /** CPU kernels of a native backend: `oneDNN` or `Eigen`. */
+  kernels?: string;
   config_hash: string;
   split_digest: string;
   /** Class names in one-hot order: what `predict` labels its outputs with. */
@@ -186,6 +188,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     description: exp.description,
     backend: backend.name,
     tensorflowVersion: backend.tensorflowVersion,
+    kernels: backend.kernels?.name,
     configHash: loaded.hash,
     chain: loaded.chain,
     overrides: loaded.overrides,
@@ -395,6 +398,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       images_per_sec: timing.stepTime > 0 ? timing.images / timing.stepTime : undefined,
       backend: backend.name,
       tensorflow_version: backend.tensorflowVersion,
+      kernels: backend.kernels?.name,
       config_hash: loaded.hash,
       split_digest: data.splitDigest,
       classes,

@@ -36,6 +36,7 @@ const command: CliCommand = {
         rows.push(['TensorFlow', info?.tensorflowVersion ?? 'not loaded']);
         rows.push(['tfjs', info?.tfjsVersion ?? 'not loaded']);
         if (info) rows.push(['threads', `intra-op ${info.threads.intraOp}, inter-op ${info.threads.interOp} (${availableParallelism()} cores)`]);
+        if (info?.kernels) rows.push(['kernels', backend.describeKernels(info.kernels)]);
         if (info) {
           const { resolveEngine } = await import('../../train/engine/index.js');
           const { graphAddonPath } = await import('../../../scripts/native/layout.mjs');
