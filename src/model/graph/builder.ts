@@ -189,6 +189,11 @@ export interface GraphLayerContext {
    * the session has lived: a resumed run draws exactly what the uninterrupted run drew.
    */
   step: Ref;
+  /**
+   * TensorFlow's CPU kernels the session runs on. A layer may pick the formulation that is fast on
+   * them (the same values either way, up to float rounding).
+   */
+  kernels: 'oneDNN' | 'Eigen';
   /** The current value of one of the layer's variables. */
   read(v: tf.LayerVariable): Ref;
   /** Assigns a non-trainable variable at each training step (moving statistics). */

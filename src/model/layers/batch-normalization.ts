@@ -76,7 +76,7 @@ export const batchNormalization: LayerDef<'batchNormalization'> = {
       scale: a.scale ?? true,
     });
   },
-  graph: ({ g, x, layer, training, read, update }) => {
+  graph: ({ g, x, layer, training, kernels, read, update }) => {
     const bn = layer as unknown as BN;
     const shape = g.shape(x);
     if (!shape || shape.slice(1).some((d) => d < 0)) throw new GraphUnsupported('batchNormalization of an input without a static shape');
@@ -89,10 +89,26 @@ export const batchNormalization: LayerDef<'batchNormalization'> = {
       const old = read(v);
       update(v, g.sub(old, g.mul(g.sub(old, batch), decay)));
     };
+    const last = axis === ndim - 1;
+    const bshape = shape.map((d, i) => (i === axis ? d : 1));
+    if (training && !last && kernels === 'Eigen') {
+      // Eigen's fused kernel runs NHWC only and wraps NCHW in two transposes of the whole activation,
+      // forward and backward: a quarter of a BN/Dropout step of the notebook's CNN. Plain ops instead
+      // (tfjs' moments: the mean, then the mean squared deviation), as Keras builds this case.
+      const reduction = shape.map((_, i) => i).filter((i) => i !== axis);
+      const mean = g.reduce('Mean', x, reduction, true);
+      const centered = g.sub(x, mean);
+      const variance = g.reduce('Mean', g.unary('Square', centered), reduction, true);
+      movingUpdate(bn.movingMean, g.reshape(mean, [channels]));
+      movingUpdate(bn.movingVariance, g.reshape(variance, [channels]));
+      let scale = g.unary('Rsqrt', g.add(variance, g.scalar(bn.epsilon)));
+      if (bn.scale && bn.gamma) scale = g.mul(scale, g.reshape(read(bn.gamma), bshape));
+      const y = g.mul(centered, scale);
+      return bn.center && bn.beta ? g.add(y, g.reshape(read(bn.beta), bshape)) : y;
+    }
     if (training) {
       // TensorFlow's fused kernel (and its fused gradient) on any axis: viewed as [outer, C, inner, 1]
       // in NCHW, the normalized axis is the kernel's channel axis; the last axis is plain NHWC.
-      const last = axis === ndim - 1;
       const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
       const view = last ? g.reshape(x, [-1, 1, 1, channels]) : g.reshape(x, [-1, channels, inner, 1]);
       const vec = (v: tf.LayerVariable | null, fill: number) => (v ? read(v) : g.constant(new Float32Array(channels).fill(fill), [channels]));
@@ -107,8 +123,7 @@ export const batchNormalization: LayerDef<'batchNormalization'> = {
       return g.reshape(out, shape.map((d, i) => (i === 0 ? -1 : d)));
     }
     // Inference: x * scale + offset with per-channel scale and offset from the moving statistics.
-    const bshape = shape.map((d, i) => (i === axis ? d : 1));
-    const param = (v: tf.LayerVariable) => (axis === ndim - 1 ? read(v) : g.reshape(read(v), bshape));
+    const param = (v: tf.LayerVariable) => (last ? read(v) : g.reshape(read(v), bshape));
     let scale = g.unary('Rsqrt', g.add(param(bn.movingVariance), g.scalar(bn.epsilon)));
     if (bn.scale && bn.gamma) scale = g.mul(scale, param(bn.gamma));
     let offset = g.unary('Neg', g.mul(param(bn.movingMean), scale));

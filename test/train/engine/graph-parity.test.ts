@@ -51,8 +51,9 @@ async function twins(exp: never): Promise<[BuiltModel, BuiltModel]> {
   return [a, b];
 }
 
-function graphEngine(model: tf.LayersModel): Engine {
-  const e = createGraphEngine(model, backend);
+/** `kernels` picks the layers' graph formulations for those kernels, whichever kernels this process runs. */
+function graphEngine(model: tf.LayersModel, kernels?: 'oneDNN' | 'Eigen'): Engine {
+  const e = createGraphEngine(model, kernels ? { ...backend, kernels: { name: kernels, setBy: 'environment' } } : backend);
   if ('unsupported' in e) throw new Error(`graph engine declined: ${e.unsupported}`);
   return e;
 }
@@ -109,11 +110,11 @@ function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel) {
 }
 
 /** N steps of tfjs training and of the graph engine from the same weights and batches: same losses, same weights. */
-async function expectParity(layers: unknown[], phase: EnginePhase): Promise<void> {
+async function expectParity(layers: unknown[], phase: EnginePhase, kernels?: 'oneDNN' | 'Eigen'): Promise<void> {
   const [a, b] = await twins(experiment(layers));
   const data = batchesFor(12, STEPS);
   const eager = await eagerSteps(a.model, phase, data);
-  const engine = graphEngine(b.model);
+  const engine = graphEngine(b.model, kernels);
   const graph = await graphSteps(engine, phase, data);
   engine.dispose();
   expectClose(graph, eager);
@@ -142,6 +143,14 @@ describe('graph engine parity with tfjs training', () => {
     it(`${c.name}: ${STEPS} steps give the same losses and weights`, async () => {
       await expectParity(c.layers, { optimizer: rmsprop, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     });
+  }
+  // BatchNormalization off the last axis has one graph formulation per kernel library.
+  for (const c of layerCases.filter((l) => /batchNormalization axis [12]/.test(l.name))) {
+    for (const kernels of ['oneDNN', 'Eigen'] as const) {
+      it(`${c.name}, the ${kernels} formulation: ${STEPS} steps give the same losses and weights`, async () => {
+        await expectParity(c.layers, { optimizer: rmsprop, loss: 'categoricalCrossentropy', metrics: ['accuracy'] }, kernels);
+      });
+    }
   }
 
   const optimizers: OptimizerConfig[] = [

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Threads } from '../../../backend.js';
+import type { Kernels, Threads } from '../../../backend.js';
 import { GraphBuilder, GraphUnsupported, type Ref } from '../../../model/graph/builder.js';
 import { layerDefByClass } from '../../../model/layers/index.js';
 import type { Engine, EnginePhase, NamedTensor, StepLogs } from '../types.js';
@@ -59,7 +59,13 @@ interface PhaseGraph {
  * gradients by TF_AddGradients, fused optimizer updates, moving statistics) plus an inference
  * branch on the same variables, and runs each step as one session call.
  */
-export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase: EnginePhase, threads?: Threads): PhaseGraph {
+/** What the session runs on: its thread pools and TensorFlow's CPU kernels (the layers' graph formulations follow the kernels). */
+export interface GraphRuntime {
+  threads?: Threads;
+  kernels?: Kernels['name'];
+}
+
+export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase: EnginePhase, { threads, kernels = 'oneDNN' }: GraphRuntime = {}): PhaseGraph {
   const lossDef = Object.hasOwn(graphLosses, phase.loss) ? graphLosses[phase.loss as LossName] : undefined;
   if (!lossDef) throw new GraphUnsupported(`loss \`${phase.loss}\``);
   const unknownMetric = phase.metrics.find((m) => !METRICS.includes(m));
@@ -102,6 +108,7 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
           layer,
           training,
           step,
+          kernels,
           read: (v) => {
             const i = idx(v);
             if (!reads.has(i)) reads.set(i, g.read(vars[i]!.handle));
@@ -175,7 +182,7 @@ export class GraphEngine implements Engine {
   constructor(
     private readonly model: tf.LayersModel,
     private readonly addon: GraphAddon,
-    private readonly threads?: Threads,
+    private readonly runtime: GraphRuntime = {},
   ) {}
 
   async beginPhase(phase: EnginePhase): Promise<void> {
@@ -184,7 +191,7 @@ export class GraphEngine implements Engine {
       this.pg.session.close();
       this.pg = undefined;
     }
-    this.pg = buildPhaseGraph(this.addon, this.model, phase, this.threads);
+    this.pg = buildPhaseGraph(this.addon, this.model, phase, this.runtime);
     this.phase = phase;
     this.lr = phase.optimizer.learningRate;
     this.iterations = 0;

@@ -14,14 +14,15 @@ export function createGraphEngine(model: tf.LayersModel, backend: BackendInfo, s
   const available = graphEngineAvailability(backend);
   if (available !== true) return { unsupported: available };
   const addon = loadGraphAddon() as GraphAddon;
+  const runtime = { threads: backend.threads, kernels: backend.kernels?.name ?? (addon.onednnEnabled() ? 'oneDNN' : 'Eigen') } as const;
   try {
-    const trial = buildPhaseGraph(addon, model, { optimizer: { name: 'sgd', learningRate: 0.01 }, loss: spec?.loss ?? 'categoricalCrossentropy', metrics: spec?.metrics ?? [] });
+    const trial = buildPhaseGraph(addon, model, { optimizer: { name: 'sgd', learningRate: 0.01 }, loss: spec?.loss ?? 'categoricalCrossentropy', metrics: spec?.metrics ?? [] }, runtime);
     trial.session.close();
   } catch (e) {
     if (e instanceof GraphUnsupported) return { unsupported: e.message };
     return { unsupported: (e as Error).message.split('\n')[0]! };
   }
-  return new GraphEngine(model, addon, backend.threads);
+  return new GraphEngine(model, addon, runtime);
 }
 
 /** True when the graph engine can run on this backend, else why not. */
