@@ -75,6 +75,8 @@ export interface WorkerResult {
   otherCores?: number;
   /** Set by the runner: the rest of the machine used more than `--max-others` cores meanwhile. */
   disturbed?: boolean;
+  /** Set by the runner: which round of its row the worker ran in (0-based). */
+  round?: number;
   peakRssMB: number;
   threads?: { intraOp: number; interOp: number };
   /** TensorFlow's CPU kernels in the worker: `oneDNN` or `Eigen`. */

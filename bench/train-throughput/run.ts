@@ -11,7 +11,9 @@
  * Every worker times at least `--seconds` of training (and at least 5 steps) after its warm-up
  * steps; `--steps=N` times exactly N steps instead. Rounds alternate the order of fitspec and Keras
  * (fitspec first, Keras first, ...) so a slow minute of the machine hits both sides alike; each row
- * reports the median and the best of its rounds, and the ratios against Keras come from the medians.
+ * reports the median and the best of its rounds, and the ratios against Keras come from the medians,
+ * followed by the ratio within each round and the median of those (a virtual machine whose host
+ * slows it down without showing steal moves a whole round, both sides alike).
  * The eager engine, a reference far from Keras, runs `--eager-rounds` rounds (default 1).
  *
  * Before each worker the runner waits (at most `--settle` seconds) until the whole machine has been
@@ -190,15 +192,15 @@ for (const model of models) {
         for (const engine of engines) {
           if (engine === 'eager' && r >= eagerRounds) continue;
           const a = fitspecWorker('tensorflow', size, warmup, timed, BATCH, engine, model);
-          if (a) results.push(a);
+          if (a) results.push({ ...a, round: r });
         }
       };
       const keras = () => {
         const b = kerasVersion ? kerasWorker(size, model) : undefined;
-        if (b) results.push(b);
+        if (b) results.push({ ...b, round: r });
         if (b?.kernels === 'Eigen' && kerasOnednn) {
           const c = kerasWorker(size, model, true);
-          if (c) results.push(c);
+          if (c) results.push({ ...c, round: r });
         }
       };
       // fitspec, Keras | Keras, fitspec | ...: a slow minute of the machine hits both sides of a row.
@@ -266,6 +268,21 @@ console.log('ratios against Keras from the median rounds (best of the rounds in 
 /** The row of these fields whatever its kernels; `kernels` picks one when a side ran on both. */
 const rowOf = (f: { model: string; size: number; framework: string; backend: string; engine?: string }, kernels?: string): Row | undefined =>
   [...rowsByKey.values()].find(({ median: r }) => keyOf({ ...r, kernels: undefined }) === keyOf(f) && (kernels === undefined || r.kernels === kernels));
+/**
+ * The ratio within each round (the two sides ran minutes apart at most, in alternating order), and
+ * their median: a host whose speed drifts over the run moves both sides of a round alike, which a
+ * ratio of medians taken from different rounds does not cancel.
+ */
+function paired(f: Row, k: Row): string {
+  const ratios: number[] = [];
+  for (const a of f.all) {
+    const b = k.all.find((x) => x.round === a.round);
+    if (b && !a.disturbed && !b.disturbed) ratios.push(a.imagesPerSec / b.imagesPerSec);
+  }
+  if (ratios.length < 2) return '';
+  const sorted = [...ratios].sort((x, y) => x - y);
+  return `; per round ${ratios.map((x) => x.toFixed(2)).join(' ')}, median ${sorted[Math.floor((sorted.length - 1) / 2)]!.toFixed(2)}x`;
+}
 // Keras as installed: the kernels its first (default) worker ran on.
 const kerasDefault = results.find((r) => r.framework === 'keras')?.kernels;
 for (const model of models) {
@@ -279,7 +296,7 @@ for (const model of models) {
       for (const { label, row: k } of peers) {
         if (!f || !k) continue;
         console.log(`ratio fitspec ${engine}/${label}, ${model} ${size}x${size}: ${(f.median.imagesPerSec / k.median.imagesPerSec).toFixed(2)}x images/s ` +
-          `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS` +
+          `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x${paired(f, k)}), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS` +
           (f.disturbed || k.disturbed ? ' - NOT a result: every round of a side was disturbed' : ''));
       }
     }
