@@ -163,9 +163,9 @@ function applyThreads(threads?: Threads): Threads {
 
 /**
  * TensorFlow's x86-64 builds contain oneDNN, but TensorFlow turns it on by default only on some
- * CPUs; on the others its Eigen kernels run. The notebook's CNNs train 1.5-1.6x faster with oneDNN on
- * an AVX2 AMD EPYC where TensorFlow's default is Eigen (`npm run bench:train`), so fitspec turns it
- * on wherever the environment does not say otherwise (TF_ENABLE_ONEDNN_OPTS=0 gets Eigen back). It is
+ * CPUs; on the others its Eigen kernels run. The notebook's CNNs train up to 1.5x faster with oneDNN
+ * on an AVX2 AMD EPYC where TensorFlow's default is Eigen (`npm run bench:train`; none slower beyond
+ * noise), so fitspec turns it on wherever the environment does not say otherwise (TF_ENABLE_ONEDNN_OPTS=0 gets Eigen back). It is
  * read once, when TensorFlow first needs it, so it is set before tfjs-node loads.
  */
 function applyKernels(): Kernels['setBy'] {
@@ -239,7 +239,7 @@ async function startCpu(threads: Threads): Promise<BackendInfo> {
 /** Which CPU kernels run and why, for `fitspec doctor`. */
 export function describeKernels(k: Kernels): string {
   const why = {
-    fitspec: 'TF_ENABLE_ONEDNN_OPTS=1 set by fitspec, the faster choice on x86-64 CPUs; TF_ENABLE_ONEDNN_OPTS=0 gives Eigen',
+    fitspec: 'TF_ENABLE_ONEDNN_OPTS=1 set by fitspec; TF_ENABLE_ONEDNN_OPTS=0 in the environment gives Eigen',
     environment: `TF_ENABLE_ONEDNN_OPTS=${process.env.TF_ENABLE_ONEDNN_OPTS ?? ''} in the environment`,
     tensorflow: "TensorFlow's default on this platform",
   }[k.setBy];

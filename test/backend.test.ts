@@ -116,4 +116,19 @@ describe('backend', () => {
     expect(r.stdout).toMatch(/^native binding\s+\S+tfjs_binding\.node$/m);
     expect(r.stdout).toMatch(/^GPU\s+(usable|not usable: .+)$/m);
   });
+
+  it('fitspec doctor reports the CPU kernels TensorFlow runs: oneDNN by fitspec\'s choice, Eigen when the environment says so', () => {
+    const doctor = (onednn?: string) => {
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      delete env.TF_ENABLE_ONEDNN_OPTS;
+      if (onednn !== undefined) env.TF_ENABLE_ONEDNN_OPTS = onednn;
+      const r = spawnSync(process.execPath, [join(root, 'bin', 'fitspec.js'), 'doctor'], { cwd: root, encoding: 'utf8', timeout: 120_000, env });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    if (process.arch === 'x64') expect(doctor()).toMatch(/^kernels\s+oneDNN \(TF_ENABLE_ONEDNN_OPTS=1 set by fitspec;/m);
+    // The addon asks TensorFlow itself, so this also shows the variable reached the library.
+    expect(doctor('0')).toMatch(/^kernels\s+Eigen \(TF_ENABLE_ONEDNN_OPTS=0 in the environment\)$/m);
+    expect(doctor('1')).toMatch(/^kernels\s+oneDNN \(TF_ENABLE_ONEDNN_OPTS=1 in the environment\)$/m);
+  });
 });
