@@ -163,10 +163,11 @@ function applyThreads(threads?: Threads): Threads {
 
 /**
  * TensorFlow's x86-64 builds contain oneDNN, but TensorFlow turns it on by default only on some
- * CPUs; on the others its Eigen kernels run. The notebook's CNNs train up to 1.5x faster with oneDNN
- * on an AVX2 AMD EPYC where TensorFlow's default is Eigen (`npm run bench:train`; none slower beyond
- * noise), so fitspec turns it on wherever the environment does not say otherwise (TF_ENABLE_ONEDNN_OPTS=0 gets Eigen back). It is
- * read once, when TensorFlow first needs it, so it is set before tfjs-node loads.
+ * CPUs; on the others its Eigen kernels run. On an AVX2 AMD EPYC where TensorFlow's default is
+ * Eigen, Keras trains the notebook's baseline and BN/Dropout models up to 1.5x faster with oneDNN
+ * (`npm run bench:train`; the frozen VGG16 head about 10% slower), so fitspec turns it on wherever
+ * the environment does not say otherwise (TF_ENABLE_ONEDNN_OPTS=0 gets Eigen back). TensorFlow reads
+ * it once, when it first needs it, so it is set before tfjs-node loads.
  */
 function applyKernels(): Kernels['setBy'] {
   if (process.env.TF_ENABLE_ONEDNN_OPTS !== undefined) return 'environment';
