@@ -54,18 +54,18 @@ interface PhaseGraph {
   metricNames: string[];
 }
 
+/** What the session runs on: its thread pools and TensorFlow's CPU kernels (the layers' graph formulations follow the kernels). */
+export interface GraphRuntime {
+  threads?: Threads;
+  kernels: Kernels['name'];
+}
+
 /**
  * Builds the whole training step as one TensorFlow graph (forward pass of every layer, loss,
  * gradients by TF_AddGradients, fused optimizer updates, moving statistics) plus an inference
  * branch on the same variables, and runs each step as one session call.
  */
-/** What the session runs on: its thread pools and TensorFlow's CPU kernels (the layers' graph formulations follow the kernels). */
-export interface GraphRuntime {
-  threads?: Threads;
-  kernels?: Kernels['name'];
-}
-
-export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase: EnginePhase, { threads, kernels = 'oneDNN' }: GraphRuntime = {}): PhaseGraph {
+export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase: EnginePhase, { threads, kernels }: GraphRuntime): PhaseGraph {
   const lossDef = Object.hasOwn(graphLosses, phase.loss) ? graphLosses[phase.loss as LossName] : undefined;
   if (!lossDef) throw new GraphUnsupported(`loss \`${phase.loss}\``);
   const unknownMetric = phase.metrics.find((m) => !METRICS.includes(m));
@@ -182,7 +182,7 @@ export class GraphEngine implements Engine {
   constructor(
     private readonly model: tf.LayersModel,
     private readonly addon: GraphAddon,
-    private readonly runtime: GraphRuntime = {},
+    private readonly runtime: GraphRuntime,
   ) {}
 
   async beginPhase(phase: EnginePhase): Promise<void> {
