@@ -164,8 +164,8 @@ function applyThreads(threads?: Threads): Threads {
 /**
  * TensorFlow's x86-64 builds contain oneDNN, but TensorFlow turns it on by default only on some
  * CPUs; on the others its Eigen kernels run. On an AVX2 AMD EPYC where TensorFlow's default is
- * Eigen, Keras trains the notebook's baseline and BN/Dropout models up to 1.5x faster with oneDNN
- * (`npm run bench:train`; the frozen VGG16 head about 10% slower), so fitspec turns it on wherever
+ * Eigen, Keras trains every model of `npm run bench:train` 1.1-1.4x faster with oneDNN (the frozen
+ * VGG16 head gains least), so fitspec turns it on wherever
  * the environment does not say otherwise (TF_ENABLE_ONEDNN_OPTS=0 gets Eigen back). TensorFlow reads
  * it once, when it first needs it, so it is set before tfjs-node loads.
  */

@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { initBackend } from '../../src/backend.js';
 import { BATCH, BENCH_MODELS, busyCores, CLASSES, IMAGES, machineTicks, padding, readData, type BenchModel, type WorkerResult } from './common.js';
 
@@ -60,21 +61,44 @@ for (let s = 0; s < warmup; s++) {
   loss = await step(x, y);
   if (s === 0) firstStepSeconds = (performance.now() - started) / 1000;
 }
-const t0 = performance.now();
-const cpu0 = process.cpuUsage();
-const machine0 = machineTicks();
 let steps = 0;
-while (steps < minSteps || performance.now() - t0 < minSeconds * 1000) {
-  const { x, y } = batches[(warmup + steps) % batches.length]!;
-  const started = performance.now();
-  loss = await step(x, y);
-  if (warmup === 0 && steps === 0) firstStepSeconds = (performance.now() - started) / 1000;
-  steps++;
+let seconds = 0;
+let cpuSeconds = 0;
+let machine: number | undefined;
+if (process.env.FITSPEC_BENCH_SERVE === '1') {
+  // Paired mode (the runner's --paired-seconds): one timed step per `step` line on stdin, in turn
+  // with the other side's worker, so both sides see the same minutes of the machine.
+  console.log(`ready ${info.kernels?.name ?? ''}`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line.trim() !== 'step') break;
+    const { x, y } = batches[(warmup + steps) % batches.length]!;
+    const cpu0 = process.cpuUsage();
+    const started = performance.now();
+    loss = await step(x, y);
+    const ms = performance.now() - started;
+    const cpu = process.cpuUsage(cpu0);
+    seconds += ms / 1000;
+    cpuSeconds += (cpu.user + cpu.system) / 1e6;
+    steps++;
+    console.log(JSON.stringify({ ms }));
+  }
+} else {
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const machine0 = machineTicks();
+  while (steps < minSteps || performance.now() - t0 < minSeconds * 1000) {
+    const { x, y } = batches[(warmup + steps) % batches.length]!;
+    const started = performance.now();
+    loss = await step(x, y);
+    if (warmup === 0 && steps === 0) firstStepSeconds = (performance.now() - started) / 1000;
+    steps++;
+  }
+  seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  machine = busyCores(machine0, machineTicks(), availableParallelism());
 }
-const seconds = (performance.now() - t0) / 1000;
-const cpu = process.cpuUsage(cpu0);
-const machine = busyCores(machine0, machineTicks(), availableParallelism());
-const coresUsed = (cpu.user + cpu.system) / 1e6 / seconds;
+const coresUsed = cpuSeconds / seconds;
 const result: WorkerResult = {
   framework: 'fitspec',
   backend: info.name,

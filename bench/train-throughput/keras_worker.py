@@ -71,24 +71,43 @@ for s in range(warmup):
     loss = train_step(s)
     if s == 0:
         first = time.perf_counter() - started
-t0 = time.perf_counter()
-cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-machine0 = machine_ticks()
 steps = 0
-while steps < min_steps or time.perf_counter() - t0 < min_seconds:
-    started = time.perf_counter()
-    loss = train_step(warmup + steps)
-    if warmup == 0 and steps == 0:
-        first = time.perf_counter() - started
-    steps += 1
-seconds = time.perf_counter() - t0
-cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-cores_used = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / seconds
-machine1 = machine_ticks()
 others = {}
-if machine0 and machine1 and machine1[1] > machine0[1]:
-    busy = (machine1[0] - machine0[0]) / (machine1[1] - machine0[1]) * os.cpu_count()
-    others = {"otherCores": max(0.0, busy - cores_used)}
+if os.environ.get("FITSPEC_BENCH_SERVE") == "1":
+    # Paired mode (the runner's --paired-seconds): one timed step per `step` line on stdin, in turn
+    # with the other side's worker, so both sides see the same minutes of the machine.
+    seconds = cpu_seconds = 0.0
+    print("ready", "oneDNN" if IsMklEnabled() else "Eigen", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "step":
+            break
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
+        loss = train_step(warmup + steps)
+        elapsed = time.perf_counter() - started
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        seconds += elapsed
+        cpu_seconds += cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+        steps += 1
+        print(json.dumps({"ms": elapsed * 1000}), flush=True)
+    cores_used = cpu_seconds / seconds if seconds else 0.0
+else:
+    t0 = time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    machine0 = machine_ticks()
+    while steps < min_steps or time.perf_counter() - t0 < min_seconds:
+        started = time.perf_counter()
+        loss = train_step(warmup + steps)
+        if warmup == 0 and steps == 0:
+            first = time.perf_counter() - started
+        steps += 1
+    seconds = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cores_used = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / seconds
+    machine1 = machine_ticks()
+    if machine0 and machine1 and machine1[1] > machine0[1]:
+        busy = (machine1[0] - machine0[0]) / (machine1[1] - machine0[1]) * os.cpu_count()
+        others = {"otherCores": max(0.0, busy - cores_used)}
 print(json.dumps({
     "framework": "keras", "backend": "tensorflow", "model": model_name, "size": size, "batch": BATCH, "warmupSteps": warmup, "steps": steps,
     "seconds": seconds, "imagesPerSec": steps * BATCH / seconds, "firstStepSeconds": first, "coresUsed": cores_used, **others,

@@ -4,7 +4,7 @@
  * images, in one run. The baseline CNN at every size; the BN/Dropout model at 128x128 and the
  * frozen VGG16 head at 64x64.
  *
- *   npm run bench:train [-- --seconds=15 --steps=N --warmup=3 --rounds=3 --eager-rounds=1 --settle=20 --max-others=0.1 --retries=3 --retry-wait=30 --sizes=128,64
+ *   npm run bench:train [-- --seconds=15 --steps=N --warmup=3 --rounds=3 --eager-rounds=1 --paired-seconds=40 --settle=20 --max-others=0.1 --retries=3 --retry-wait=30 --sizes=128,64
  *                           --models=baseline,bn-dropout,vgg16-head --engines=graph,eager
  *                           --cpu-size=64 --cpu-batch=4 --no-keras --no-keras-onednn --no-cpu]
  *
@@ -15,6 +15,14 @@
  * followed by the ratio within each round and the median of those (a virtual machine whose host
  * slows it down without showing steal moves a whole round, both sides alike).
  * The eager engine, a reference far from Keras, runs `--eager-rounds` rounds (default 1).
+ *
+ * Then the paired phase (`--paired-seconds` of steps per side, 0 leaves it out; `--rounds=0` runs it
+ * alone): per row, the graph engine and Keras (and Keras with oneDNN, below) are all started and
+ * warmed up, then take one timed step each in turn, in alternating order, until every side has
+ * trained that long. Rounds of separate processes minutes apart cannot tell a 10% difference on a
+ * host whose speed drifts by 40% over minutes; neighbouring steps share the host's state. The
+ * waiting workers sleep on stdin; `others` (the CPU the rest of the machine, waiting workers included,
+ * used during a side's steps) shows whether they really did.
  *
  * Before each worker the runner waits (at most `--settle` seconds) until the whole machine has been
  * idle for a second: the previous worker's exit, freeing a gigabyte, or other work can keep a core
@@ -36,10 +44,11 @@
  * Keras runs in the bench-local virtual environment .bench/venv (created on first use with
  * `pip install tensorflow-cpu==<pinned> keras`). Each worker is its own process and reports its peak RSS.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { TF_VERSION } from '../../scripts/native/layout.mjs';
 import { BATCH, BENCH_MODELS, busyCores, generate, imagesFile, labelsFile, machineTicks, type BenchModel, type WorkerResult } from './common.js';
 
@@ -69,6 +78,8 @@ const cpuBatch = Number(opts['cpu-batch'] ?? 4);
 /** Timed work per worker: at least `minSteps` steps and at least `seconds` seconds. */
 const timed = opts.steps !== undefined ? { minSteps: Number(opts.steps), seconds: 0 } : { minSteps: 5, seconds: Number(opts.seconds ?? 15) };
 const timedLabel = timed.seconds ? `>= ${timed.seconds} s (>= ${timed.minSteps} steps)` : `${timed.minSteps} steps`;
+/** Timed work per side in the paired phase (0: no paired phase). */
+const pairedSeconds = Number(opts['paired-seconds'] ?? 40);
 const models = String(opts.models ?? Object.keys(BENCH_MODELS).join(',')).split(',') as BenchModel[];
 const engines = String(opts.engines ?? 'graph,eager').split(',');
 /** Which sizes each model runs at: the baseline at all, the others where the notebook comparison needs them. */
@@ -218,6 +229,129 @@ if (opts.cpu !== false) {
   const c = fitspecWorker('cpu', cpuSize, 0, { minSteps: 1, seconds: 0 }, cpuBatch);
   if (c) results.push(c);
 }
+
+/** User + system CPU time of a process in clock ticks (/proc/<pid>/stat, as /proc/stat counts), else undefined. */
+function processTicks(pid: number | undefined): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A worker kept running between timed steps (FITSPEC_BENCH_SERVE=1): one step per `step()`, its milliseconds back. */
+interface Served {
+  label: string;
+  /** The CPU kernels the worker runs on, from its `ready <kernels>` line. */
+  kernels: string;
+  ms: number[];
+  /** Cores the rest of the machine (the waiting sides included) kept busy during this side's steps, on average. */
+  others(): number | undefined;
+  step(): Promise<number>;
+  end(): Promise<WorkerResult | undefined>;
+}
+
+async function serve(cmd: string, args: string[], label: string, env: Record<string, string> = {}): Promise<Served | undefined> {
+  process.stdout.write(`  starting ${label}... `);
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', FITSPEC_BENCH_SERVE: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+  const lines: string[] = [];
+  const waiting: ((line: string | undefined) => void)[] = [];
+  createInterface({ input: child.stdout }).on('line', (l) => (waiting.length ? waiting.shift()!(l) : lines.push(l)));
+  child.on('close', () => {
+    while (waiting.length) waiting.shift()!(undefined);
+  });
+  const next = (): Promise<string | undefined> => (lines.length ? Promise.resolve(lines.shift()) : child.exitCode !== null ? Promise.resolve(undefined) : new Promise((r) => waiting.push(r)));
+  // Other output of the libraries may come first; the worker's own lines are `ready <kernels>` and JSON.
+  const until = async (ok: (l: string) => boolean): Promise<string | undefined> => {
+    for (let l = await next(); l !== undefined; l = await next()) if (ok(l)) return l;
+    return undefined;
+  };
+  const started = Date.now();
+  const ready = await until((l) => l.startsWith('ready'));
+  if (ready === undefined) {
+    console.log('FAILED');
+    console.log(stderr.trim().split('\n').slice(-12).map((l) => `    ${l}`).join('\n'));
+    return undefined;
+  }
+  console.log(`ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const ms: number[] = [];
+  let otherTicks = 0;
+  let wallTicks = 0;
+  return {
+    label,
+    kernels: ready.slice('ready'.length).trim(),
+    ms,
+    others: () => (wallTicks > 0 ? otherTicks / wallTicks : undefined),
+    async step() {
+      const m0 = machineTicks();
+      const c0 = processTicks(child.pid);
+      child.stdin.write('step\n');
+      const l = await until((x) => x.startsWith('{"ms"'));
+      if (l === undefined) throw new Error(`${label} stopped: ${stderr.trim().split('\n').slice(-5).join(' | ')}`);
+      const m1 = machineTicks();
+      const c1 = processTicks(child.pid);
+      if (m0 && m1 && c0 !== undefined && c1 !== undefined && m1.total > m0.total) {
+        otherTicks += Math.max(0, m1.busy - m0.busy - (c1 - c0));
+        wallTicks += (m1.total - m0.total) / availableParallelism();
+      }
+      const t = (JSON.parse(l) as { ms: number }).ms;
+      ms.push(t);
+      return t;
+    },
+    async end() {
+      child.stdin.end('end\n');
+      const l = await until((x) => x.startsWith('{"framework"'));
+      return l === undefined ? undefined : (JSON.parse(l) as WorkerResult);
+    },
+  };
+}
+
+/**
+ * The paired phase: the graph engine and Keras (as installed, and with oneDNN when that is not its
+ * default) all loaded at once, taking one step each in turn (A B C, then C B A, ...) until each has
+ * trained `pairedSeconds`. A step of one side is never more than a few seconds from a step of the
+ * other, so a host whose speed drifts over minutes moves both alike; only the stepping process runs.
+ */
+interface PairedRow {
+  model: BenchModel;
+  size: number;
+  sides: { served: Served; result?: WorkerResult }[];
+}
+const pairedRows: PairedRow[] = [];
+if (pairedSeconds > 0 && engines.includes('graph') && kerasVersion) {
+  console.log(`paired phase: graph engine and Keras one step each in turn, >= ${pairedSeconds} s of steps per side`);
+  for (const model of models) {
+    for (const size of sizesOf(model)) {
+      const args = (kind: 'fitspec' | 'keras') =>
+        kind === 'fitspec'
+          ? ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), 'tensorflow', String(size), String(warmup), '0', '0', dataDir, String(BATCH), 'graph', model]
+          : [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), '0', '0', dataDir, model];
+      const sides: (Served | undefined)[] = [];
+      settle();
+      sides.push(await serve(process.execPath, args('fitspec'), `fitspec graph engine, ${model} ${size}x${size}`));
+      sides.push(await serve(venvPython, args('keras'), `keras ${model} ${size}x${size}`));
+      if (kerasOnednn && sides[1] && sides[1].kernels !== 'oneDNN') sides.push(await serve(venvPython, args('keras'), `keras with TF_ENABLE_ONEDNN_OPTS=1 ${model} ${size}x${size}`, { TF_ENABLE_ONEDNN_OPTS: '1' }));
+      const ok = sides.filter((x): x is Served => x !== undefined);
+      if (ok.length === sides.length && ok.length > 1) {
+        const idle = settle();
+        process.stdout.write(`  stepping in turn (load ${loadavg()[0]!.toFixed(1)}${idle})... `);
+        const t0 = Date.now();
+        const total = (x: Served) => x.ms.reduce((a, b) => a + b, 0);
+        for (let cycle = 0; cycle < 5 || ok.some((x) => total(x) < pairedSeconds * 1000); cycle++) {
+          for (const x of cycle % 2 === 0 ? ok : [...ok].reverse()) await x.step();
+        }
+        console.log(`${((Date.now() - t0) / 1000).toFixed(0)} s, ${ok[0]!.ms.length} steps each`);
+      }
+      const row: PairedRow = { model, size, sides: [] };
+      for (const x of ok) row.sides.push({ served: x, result: await x.end() });
+      if (ok.length === sides.length && ok.length > 1) pairedRows.push(row);
+    }
+  }
+}
 const load1 = loadavg()[0]!;
 
 // Every round of a (model, size, framework, backend, engine) row.
@@ -248,61 +382,86 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const ips = (v: number): string => v.toFixed(v < 1 ? 3 : 1);
 console.log('');
 console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${process.platform}-${process.arch}, Node ${process.version}`);
-console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${rounds} round${rounds > 1 ? 's' : ''} (eager engine: ${eagerRounds}), fitspec and Keras alternating; ${((Date.now() - started) / 60000).toFixed(1)} min`);
-console.log(`timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds${rounds % 2 === 0 ? ' (the lower middle one)' : ''} (best, then every round in run order); ms/step and peak RSS: median`);
-console.log(`cores: CPU time / wall time of the median round's timed steps (${availableParallelism()} here; lower means other work took the CPU); others: cores the rest of the machine used meanwhile`);
-console.log(`a round marked ! was disturbed (others above ${maxOthers}, host steal included) and is left out of median and best`);
-const header = ['model', 'size', 'framework', 'engine', 'backend', 'kernels', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'cores', 'others', 'peak RSS'];
-const rows: string[][] = [];
-for (const { median: r, best, all, peakRssMB } of rowsByKey.values()) {
-  const versions = Object.entries(r.versions).filter(([k]) => k !== 'python').map(([k, v]) => `${k} ${v}`).join(', ');
-  rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, r.kernels ?? '-', versions, String(r.batch), String(r.steps), ips(r.imagesPerSec), ips(best.imagesPerSec),
-    all.map((a) => ips(a.imagesPerSec) + (a.disturbed ? '!' : '')).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), r.coresUsed?.toFixed(2) ?? '-', r.otherCores?.toFixed(2) ?? '-', `${peakRssMB.toFixed(0)} MB`]);
-}
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-const fmt = (row: string[]): string => row.map((c, i) => (i >= 7 && i !== 11 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
-console.log(fmt(header));
-for (const row of rows) console.log(fmt(row));
-console.log('');
-console.log('ratios against Keras from the median rounds (best of the rounds in brackets):');
+console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${rounds} round${rounds > 1 ? 's' : ''} (eager engine: ${eagerRounds}), fitspec and Keras alternating${pairedRows.length ? `, then the paired phase (${pairedSeconds} s per side)` : ''}; ${((Date.now() - started) / 60000).toFixed(1)} min`);
 /** The row of these fields whatever its kernels; `kernels` picks one when a side ran on both. */
 const rowOf = (f: { model: string; size: number; framework: string; backend: string; engine?: string }, kernels?: string): Row | undefined =>
   [...rowsByKey.values()].find(({ median: r }) => keyOf({ ...r, kernels: undefined }) === keyOf(f) && (kernels === undefined || r.kernels === kernels));
-/**
- * The ratio within each round (the two sides ran minutes apart at most, in alternating order), and
- * their median: a host whose speed drifts over the run moves both sides of a round alike, which a
- * ratio of medians taken from different rounds does not cancel.
- */
-function paired(f: Row, k: Row): string {
-  const ratios: number[] = [];
-  for (const a of f.all) {
-    const b = k.all.find((x) => x.round === a.round);
-    if (b && !a.disturbed && !b.disturbed) ratios.push(a.imagesPerSec / b.imagesPerSec);
+if (rowsByKey.size) {
+  console.log(`timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds${rounds % 2 === 0 ? ' (the lower middle one)' : ''} (best, then every round in run order); ms/step and peak RSS: median`);
+  console.log(`cores: CPU time / wall time of the median round's timed steps (${availableParallelism()} here; lower means other work took the CPU); others: cores the rest of the machine used meanwhile`);
+  console.log(`a round marked ! was disturbed (others above ${maxOthers}, host steal included) and is left out of median and best`);
+  const header = ['model', 'size', 'framework', 'engine', 'backend', 'kernels', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'cores', 'others', 'peak RSS'];
+  const rows: string[][] = [];
+  for (const { median: r, best, all, peakRssMB } of rowsByKey.values()) {
+    const versions = Object.entries(r.versions).filter(([k]) => k !== 'python').map(([k, v]) => `${k} ${v}`).join(', ');
+    rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, r.kernels ?? '-', versions, String(r.batch), String(r.steps), ips(r.imagesPerSec), ips(best.imagesPerSec),
+      all.map((a) => ips(a.imagesPerSec) + (a.disturbed ? '!' : '')).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), r.coresUsed?.toFixed(2) ?? '-', r.otherCores?.toFixed(2) ?? '-', `${peakRssMB.toFixed(0)} MB`]);
   }
-  if (ratios.length < 2) return '';
-  const sorted = [...ratios].sort((x, y) => x - y);
-  return `; per round ${ratios.map((x) => x.toFixed(2)).join(' ')}, median ${sorted[Math.floor((sorted.length - 1) / 2)]!.toFixed(2)}x`;
-}
-// Keras as installed: the kernels its first (default) worker ran on.
-const kerasDefault = results.find((r) => r.framework === 'keras')?.kernels;
-for (const model of models) {
-  for (const size of sizesOf(model)) {
-    const peers = [
-      { label: 'keras', row: rowOf({ model, size, framework: 'keras', backend: 'tensorflow' }, kerasDefault) },
-      { label: 'keras with TF_ENABLE_ONEDNN_OPTS=1', row: kerasDefault === 'oneDNN' ? undefined : rowOf({ model, size, framework: 'keras', backend: 'tensorflow' }, 'oneDNN') },
-    ];
-    for (const engine of engines) {
-      const f = rowOf({ model, size, framework: 'fitspec', backend: 'tensorflow', engine });
-      for (const { label, row: k } of peers) {
-        if (!f || !k) continue;
-        console.log(`ratio fitspec ${engine}/${label}, ${model} ${size}x${size}: ${(f.median.imagesPerSec / k.median.imagesPerSec).toFixed(2)}x images/s ` +
-          `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x${paired(f, k)}), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS` +
-          (f.disturbed || k.disturbed ? ' - NOT a result: every round of a side was disturbed' : ''));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const fmt = (row: string[]): string => row.map((c, i) => (i >= 7 && i !== 11 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  console.log(fmt(header));
+  for (const row of rows) console.log(fmt(row));
+  console.log('');
+  console.log('ratios against Keras from the median rounds (best of the rounds in brackets):');
+  /**
+   * The ratio within each round (the two sides ran minutes apart at most, in alternating order), and
+   * their median: a host whose speed drifts over the run moves both sides of a round alike, which a
+   * ratio of medians taken from different rounds does not cancel.
+   */
+  function paired(f: Row, k: Row): string {
+    const ratios: number[] = [];
+    for (const a of f.all) {
+      const b = k.all.find((x) => x.round === a.round);
+      if (b && !a.disturbed && !b.disturbed) ratios.push(a.imagesPerSec / b.imagesPerSec);
+    }
+    if (ratios.length < 2) return '';
+    const sorted = [...ratios].sort((x, y) => x - y);
+    return `; per round ${ratios.map((x) => x.toFixed(2)).join(' ')}, median ${sorted[Math.floor((sorted.length - 1) / 2)]!.toFixed(2)}x`;
+  }
+  // Keras as installed: the kernels its first (default) worker ran on.
+  const kerasDefault = results.find((r) => r.framework === 'keras')?.kernels;
+  for (const model of models) {
+    for (const size of sizesOf(model)) {
+      const peers = [
+        { label: 'keras', row: rowOf({ model, size, framework: 'keras', backend: 'tensorflow' }, kerasDefault) },
+        { label: 'keras with TF_ENABLE_ONEDNN_OPTS=1', row: kerasDefault === 'oneDNN' ? undefined : rowOf({ model, size, framework: 'keras', backend: 'tensorflow' }, 'oneDNN') },
+      ];
+      for (const engine of engines) {
+        const f = rowOf({ model, size, framework: 'fitspec', backend: 'tensorflow', engine });
+        for (const { label, row: k } of peers) {
+          if (!f || !k) continue;
+          console.log(`ratio fitspec ${engine}/${label}, ${model} ${size}x${size}: ${(f.median.imagesPerSec / k.median.imagesPerSec).toFixed(2)}x images/s ` +
+            `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x${paired(f, k)}), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS` +
+            (f.disturbed || k.disturbed ? ' - NOT a result: every round of a side was disturbed' : ''));
+        }
       }
+    }
+  }
+}
+
+if (pairedRows.length) {
+  console.log('');
+  console.log('paired phase (one step each in turn; images/s from the summed step times; per step: the ratio of each pair of neighbouring steps):');
+  const q = (xs: number[], p: number): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))]!;
+  };
+  for (const { model, size, sides } of pairedRows) {
+    const [f, ...peers] = sides;
+    const ipsOf = (x: Served) => (x.ms.length * BATCH * 1000) / x.ms.reduce((a, b) => a + b, 0);
+    const describe = (x: { served: Served; result?: WorkerResult }) =>
+      `${ipsOf(x.served).toFixed(1)} images/s (${x.result?.kernels ?? '?'}, ${x.served.ms.length} steps, ${((x.served.ms.reduce((a, b) => a + b, 0) / x.served.ms.length) | 0)} ms/step, ` +
+      `cores ${x.result?.coresUsed?.toFixed(2) ?? '?'}, others ${x.served.others()?.toFixed(2) ?? '?'}, peak RSS ${x.result?.peakRssMB.toFixed(0) ?? '?'} MB)`;
+    console.log(`${model} ${size}x${size}: ${f!.served.label.split(',')[0]} ${describe(f!)}`);
+    for (const k of peers) {
+      const per = f!.served.ms.map((m, i) => k.served.ms[i]! / m);
+      console.log(`  vs ${k.served.label.split(` ${model}`)[0]} ${describe(k)}: ${(ipsOf(f!.served) / ipsOf(k.served)).toFixed(2)}x images/s` +
+        `; per step median ${q(per, 0.5).toFixed(2)}x, quartiles ${q(per, 0.25).toFixed(2)}-${q(per, 0.75).toFixed(2)}x; ` +
+        `${f!.result && k.result ? (f!.result.peakRssMB / k.result.peakRssMB).toFixed(2) : '?'}x peak RSS`);
     }
   }
 }
 const c = rowOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'cpu', engine: 'eager' });
 const n = rowOf({ model: 'baseline', size: cpuSize, framework: 'fitspec', backend: 'tensorflow', engine: engines[0] });
 if (c && n) console.log(`native (${engines[0]} engine) vs pure JS at ${cpuSize}x${cpuSize}: ${(n.median.imagesPerSec / c.median.imagesPerSec).toFixed(0)}x faster`);
-if (results.length === 0) process.exitCode = 1;
+if (results.length === 0 && pairedRows.length === 0) process.exitCode = 1;
