@@ -165,9 +165,9 @@ function applyThreads(threads?: Threads): Threads {
  * TensorFlow's x86-64 builds contain oneDNN, but TensorFlow turns it on by default only on some
  * CPUs; on the others its Eigen kernels run. On an AVX2 AMD EPYC where TensorFlow's default is
  * Eigen, Keras trains every model of `npm run bench:train` 1.1-1.4x faster with oneDNN (the frozen
- * VGG16 head gains least), so fitspec turns it on wherever
- * the environment does not say otherwise (TF_ENABLE_ONEDNN_OPTS=0 gets Eigen back). TensorFlow reads
- * it once, when it first needs it, so it is set before tfjs-node loads.
+ * VGG16 head gains least), so fitspec turns it on wherever the environment does not say otherwise
+ * (TF_ENABLE_ONEDNN_OPTS=0 gets Eigen back). TensorFlow reads it once, when it first needs it, so it
+ * is set before tfjs-node loads.
  */
 function applyKernels(): Kernels['setBy'] {
   if (process.env.TF_ENABLE_ONEDNN_OPTS !== undefined) return 'environment';

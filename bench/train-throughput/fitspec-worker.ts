@@ -62,6 +62,12 @@ for (let s = 0; s < warmup; s++) {
   if (s === 0) firstStepSeconds = (performance.now() - started) / 1000;
 }
 let steps = 0;
+/** The next timed step, on the batches in turn. */
+const timedStep = async (): Promise<void> => {
+  const { x, y } = batches[(warmup + steps) % batches.length]!;
+  loss = await step(x, y);
+  steps++;
+};
 let seconds = 0;
 let cpuSeconds = 0;
 let machine: number | undefined;
@@ -71,15 +77,13 @@ if (process.env.FITSPEC_BENCH_SERVE === '1') {
   console.log(`ready ${info.kernels?.name ?? ''}`);
   for await (const line of createInterface({ input: process.stdin })) {
     if (line.trim() !== 'step') break;
-    const { x, y } = batches[(warmup + steps) % batches.length]!;
     const cpu0 = process.cpuUsage();
     const started = performance.now();
-    loss = await step(x, y);
+    await timedStep();
     const ms = performance.now() - started;
     const cpu = process.cpuUsage(cpu0);
     seconds += ms / 1000;
     cpuSeconds += (cpu.user + cpu.system) / 1e6;
-    steps++;
     console.log(JSON.stringify({ ms }));
   }
 } else {
@@ -87,11 +91,9 @@ if (process.env.FITSPEC_BENCH_SERVE === '1') {
   const cpu0 = process.cpuUsage();
   const machine0 = machineTicks();
   while (steps < minSteps || performance.now() - t0 < minSeconds * 1000) {
-    const { x, y } = batches[(warmup + steps) % batches.length]!;
     const started = performance.now();
-    loss = await step(x, y);
-    if (warmup === 0 && steps === 0) firstStepSeconds = (performance.now() - started) / 1000;
-    steps++;
+    await timedStep();
+    if (warmup === 0 && steps === 1) firstStepSeconds = (performance.now() - started) / 1000;
   }
   seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);

@@ -173,11 +173,16 @@ function worker(cmd: string, args: string[], label: string, env: Record<string, 
     sleepSync(retryWait * 1000);
   }
 }
+/** The command line of each side's worker; the paired phase starts the same ones in serve mode. */
+const fitspecCommand = (backend: string, size: number, w: number, t: typeof timed, batch: number, engine: string, model: BenchModel): [string, string[]] =>
+  [process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), backend, String(size), String(w), String(t.minSteps), String(t.seconds), dataDir, String(batch), engine, model]];
+const kerasCommand = (size: number, t: typeof timed, model: BenchModel): [string, string[]] =>
+  [venvPython, [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), String(t.minSteps), String(t.seconds), dataDir, model]];
 const fitspecWorker = (backend: string, size: number, w: number, t: typeof timed, batch = BATCH, engine = 'eager', model: BenchModel = 'baseline'): WorkerResult | undefined =>
-  worker(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), backend, String(size), String(w), String(t.minSteps), String(t.seconds), dataDir, String(batch), engine, model],
+  worker(...fitspecCommand(backend, size, w, t, batch, engine, model),
     `fitspec ${backend} ${engine} engine, ${model} ${size}x${size}, batch ${batch}, ${w} warm-up + ${t === timed ? timedLabel : `${t.minSteps} steps`}`);
 const kerasWorker = (size: number, model: BenchModel, onednn = false): WorkerResult | undefined =>
-  worker(venvPython, [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), String(timed.minSteps), String(timed.seconds), dataDir, model],
+  worker(...kerasCommand(size, timed, model),
     `keras${onednn ? ' with TF_ENABLE_ONEDNN_OPTS=1' : ''} ${model} ${size}x${size}, ${warmup} warm-up + ${timedLabel}`, onednn ? { TF_ENABLE_ONEDNN_OPTS: '1' } : {});
 /** Keras again with oneDNN forced on, when its default was Eigen and the environment does not set the kernels. */
 const kerasOnednn = opts['keras-onednn'] !== false && process.env.TF_ENABLE_ONEDNN_OPTS === undefined;
@@ -326,15 +331,15 @@ if (pairedSeconds > 0 && engines.includes('graph') && kerasVersion) {
   console.log(`paired phase: graph engine and Keras one step each in turn, >= ${pairedSeconds} s of steps per side`);
   for (const model of models) {
     for (const size of sizesOf(model)) {
-      const args = (kind: 'fitspec' | 'keras') =>
-        kind === 'fitspec'
-          ? ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), 'tensorflow', String(size), String(warmup), '0', '0', dataDir, String(BATCH), 'graph', model]
-          : [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), '0', '0', dataDir, model];
+      // Serve mode: the step count and seconds are the runner's, not the worker's.
+      const untimed = { minSteps: 0, seconds: 0 };
       const sides: (Served | undefined)[] = [];
       settle();
-      sides.push(await serve(process.execPath, args('fitspec'), `fitspec graph engine, ${model} ${size}x${size}`));
-      sides.push(await serve(venvPython, args('keras'), `keras ${model} ${size}x${size}`));
-      if (kerasOnednn && sides[1] && sides[1].kernels !== 'oneDNN') sides.push(await serve(venvPython, args('keras'), `keras with TF_ENABLE_ONEDNN_OPTS=1 ${model} ${size}x${size}`, { TF_ENABLE_ONEDNN_OPTS: '1' }));
+      sides.push(await serve(...fitspecCommand('tensorflow', size, warmup, untimed, BATCH, 'graph', model), `fitspec graph engine, ${model} ${size}x${size}`));
+      sides.push(await serve(...kerasCommand(size, untimed, model), `keras ${model} ${size}x${size}`));
+      if (kerasOnednn && sides[1] && sides[1].kernels !== 'oneDNN') {
+        sides.push(await serve(...kerasCommand(size, untimed, model), `keras with TF_ENABLE_ONEDNN_OPTS=1 ${model} ${size}x${size}`, { TF_ENABLE_ONEDNN_OPTS: '1' }));
+      }
       const ok = sides.filter((x): x is Served => x !== undefined);
       if (ok.length === sides.length && ok.length > 1) {
         const idle = settle();
@@ -408,7 +413,7 @@ if (rowsByKey.size) {
    * their median: a host whose speed drifts over the run moves both sides of a round alike, which a
    * ratio of medians taken from different rounds does not cancel.
    */
-  function paired(f: Row, k: Row): string {
+  function perRound(f: Row, k: Row): string {
     const ratios: number[] = [];
     for (const a of f.all) {
       const b = k.all.find((x) => x.round === a.round);
@@ -431,7 +436,7 @@ if (rowsByKey.size) {
         for (const { label, row: k } of peers) {
           if (!f || !k) continue;
           console.log(`ratio fitspec ${engine}/${label}, ${model} ${size}x${size}: ${(f.median.imagesPerSec / k.median.imagesPerSec).toFixed(2)}x images/s ` +
-            `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x${paired(f, k)}), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS` +
+            `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x${perRound(f, k)}), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS` +
             (f.disturbed || k.disturbed ? ' - NOT a result: every round of a side was disturbed' : ''));
         }
       }
@@ -448,10 +453,11 @@ if (pairedRows.length) {
   };
   for (const { model, size, sides } of pairedRows) {
     const [f, ...peers] = sides;
-    const ipsOf = (x: Served) => (x.ms.length * BATCH * 1000) / x.ms.reduce((a, b) => a + b, 0);
-    const describe = (x: { served: Served; result?: WorkerResult }) =>
-      `${ipsOf(x.served).toFixed(1)} images/s (${x.result?.kernels ?? '?'}, ${x.served.ms.length} steps, ${((x.served.ms.reduce((a, b) => a + b, 0) / x.served.ms.length) | 0)} ms/step, ` +
-      `cores ${x.result?.coresUsed?.toFixed(2) ?? '?'}, others ${x.served.others()?.toFixed(2) ?? '?'}, peak RSS ${x.result?.peakRssMB.toFixed(0) ?? '?'} MB)`;
+    const total = (x: Served) => x.ms.reduce((a, b) => a + b, 0);
+    const ipsOf = (x: Served) => (x.ms.length * BATCH * 1000) / total(x);
+    const describe = ({ served: x, result }: { served: Served; result?: WorkerResult }) =>
+      `${ipsOf(x).toFixed(1)} images/s (${x.kernels}, ${x.ms.length} steps, ${Math.floor(total(x) / x.ms.length)} ms/step, ` +
+      `cores ${result?.coresUsed?.toFixed(2) ?? '?'}, others ${x.others()?.toFixed(2) ?? '?'}, peak RSS ${result?.peakRssMB.toFixed(0) ?? '?'} MB)`;
     console.log(`${model} ${size}x${size}: ${f!.served.label.split(',')[0]} ${describe(f!)}`);
     for (const k of peers) {
       const per = f!.served.ms.map((m, i) => k.served.ms[i]! / m);
