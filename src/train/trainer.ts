@@ -35,6 +35,8 @@ export interface TrainOptions {
    * ends the run there as FINISHED, as Keras' EarlyStopping does (a sweep stopping weak trials).
    */
   shouldStop?: (epoch: number, logs: Record<string, number>) => boolean | Promise<boolean>;
+  /** Stops the run after the current step, as Ctrl-C does: a checkpoint is kept, the run ends KILLED and can be resumed. */
+  signal?: AbortSignal;
 }
 
 export interface TrainResult {
@@ -202,7 +204,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   let trackingBegun = false;
   const interrupts = trapInterrupts(log, runDir, (sig) => {
     if (trackingBegun) void tracker.end('KILLED', `interrupted by ${sig}`).catch(() => undefined);
-  });
+  }, opts.signal);
   const history: EpochRow[] = resumeState?.history ?? [];
   const timing: FitTiming = { dataWait: 0, stepTime: 0, images: 0 };
   const trainableLog: RunSummary['trainable_params_per_phase'] = [];

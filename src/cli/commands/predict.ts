@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { CliCommand } from '../command.js';
 
 const command: CliCommand = {
@@ -12,19 +11,10 @@ const command: CliCommand = {
       .description('Class probabilities of images, from the trained model of a run')
       .option('--json', 'print JSON')
       .action(async (runDir: string, args: string[], opts: { json?: boolean }) => {
-        const { loadExperiment } = await import('../../config/index.js');
-        const images = (await import('../../data/sources.js')).expandImagePaths(args);
-        const exp = loadExperiment(path.join(runDir, 'resolved.yaml')).experiment;
-        const { initBackend } = await import('../../backend.js');
-        await initBackend(exp.train.backend, exp.train.threads);
-        const { loadTrainedRun, predictFiles } = await import('../../train/predict.js');
-        const run = await loadTrainedRun(runDir);
-        const probs = await predictFiles(run, exp, images);
-        const rows = images.map((file, i) => {
-          const p = probs[i]!;
-          const best = p.indexOf(Math.max(...p));
-          return { file, class: run.classes[best]!, probabilities: Object.fromEntries(run.classes.map((c, j) => [c, p[j]!])) };
-        });
+        const { predict } = await import('../../api/runs.js');
+        const { classes, predictions: rows } = await predict(runDir, args);
+        const run = { classes };
+        const images = rows.map((r) => r.file);
         if (opts.json) {
           process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
           return;

@@ -43,12 +43,12 @@ const command: CliCommand = {
       printProblems(plan.base.warnings);
       if (opts.dryRun) return dryRun(plan);
       if (opts.queue) return enqueue(plan, opts);
-      const { runSweepLocal } = await import('../../sweep/run.js');
-      const { formatTable, resultRows, bestTrial } = await import('../../sweep/records.js');
-      const r = await runSweepLocal(plan, { parallel: opts.parallel ?? plan.sweep.parallel, threads: opts.threads, log: out });
+      const { runSweep } = await import('../../api/sweep.js');
+      const { formatTable, resultRows } = await import('../../sweep/records.js');
+      const r = await runSweep(plan, { parallel: opts.parallel, threads: opts.threads, log: out });
       out('');
       out(formatTable(resultRows(r.meta, r.outcomes), undefined));
-      const best = bestTrial(r.outcomes, r.meta.mode);
+      const best = r.best;
       if (best) out(`best: ${best.trial} ${r.meta.metric} ${best.metric}`);
       out(`results: ${r.dir}/results.csv`);
       const failed = r.outcomes.filter((o) => o.status !== 'FINISHED' && o.status !== 'SKIPPED');

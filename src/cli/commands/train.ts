@@ -17,7 +17,7 @@ const command: CliCommand = {
         .addOption(new Option('--max-epochs <n>', 'stop after this many epochs (quick checks)').argParser((v) => Number.parseInt(v, 10)))
         .option('--no-progress', 'one line per epoch instead of a live progress bar'),
     ).action(async (file: string | undefined, opts: { set: string[]; resume?: string; maxEpochs?: number; progress: boolean }) => {
-      const { loadExperiment } = await import('../../config/index.js');
+      const { loadExperiment } = await import('../../api/config.js');
       let source = file;
       if (opts.resume) {
         // The run folder keeps the resolved config, so a resumed run trains exactly what it started with.
@@ -33,11 +33,10 @@ const command: CliCommand = {
       }
       if (!source) throw new FitspecError({ code: 'cli.usage', message: 'Missing the experiment file: fitspec train experiments/01-baseline.yaml' });
       // The model is checked against the classes in the data before TensorFlow loads and before any run exists.
-      const { discoverClasses } = await import('../../data/sources.js');
-      const loaded = loadExperiment(source, { set: opts.set, discoverClasses });
+      const loaded = loadExperiment(source, { set: opts.set, data: true });
       printProblems(loaded.warnings);
-      const { train } = await import('../../train/index.js');
-      const result = await train(loaded, { resume: opts.resume, maxEpochs: opts.maxEpochs, tty: opts.progress ? undefined : false });
+      const { train } = await import('../../api/train.js');
+      const result = await train(loaded, { resume: opts.resume, maxEpochs: opts.maxEpochs, progress: opts.progress ? undefined : false });
       if (result.status === 'KILLED') process.exitCode = 130;
     });
   },

@@ -11,8 +11,7 @@ const command: CliCommand = {
         .argument('<files...>', 'experiment YAML files')
         .option('--data', 'also read the classes from each data source (class folders or the CSV label column; no image is decoded) and check the model against them'),
     ).action(async (files: string[], opts: { set: string[]; data?: boolean }) => {
-      const { loadExperiment } = await import('../../config/index.js');
-      const discoverClasses = opts.data ? (await import('../../data/sources.js')).discoverClasses : undefined;
+      const { loadExperiment } = await import('../../api/config.js');
       const { isFitspecError } = await import('../../errors.js');
       const { printProblems } = await import('../output.js');
       const { formatProblem } = await import('../../errors.js');
@@ -21,7 +20,7 @@ const command: CliCommand = {
       const shown = new Set<string>();
       for (const file of files) {
         try {
-          const loaded = loadExperiment(file, { set: opts.set, discoverClasses });
+          const loaded = loadExperiment(file, { set: opts.set, data: opts.data });
           process.stdout.write(`ok  ${file}\n`);
           printProblems(loaded.warnings.filter((w) => !shown.has(formatProblem(w)) && shown.add(formatProblem(w))));
         } catch (e) {
