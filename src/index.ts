@@ -23,6 +23,7 @@ export type { ExperimentInput, DeepPartial, ModelConfig } from './api/types.js';
 
 export { FitspecError, isFitspecError, formatProblem, type Problem, type Severity } from './errors.js';
 export type { LoadedExperiment } from './config/load.js';
+export { ExperimentSchema } from './config/schema/experiment.js';
 export type {
   Experiment,
   DataConfig,
@@ -35,6 +36,10 @@ export type {
   SweepConfig,
 } from './config/schema/experiment.js';
 export type { TrainResult, RunSummary, EpochRow } from './train/index.js';
+export type { Session } from './train/run-folder.js';
+export type { ClassMetrics } from './report/confusion.js';
 export type { RunStatus } from './track/index.js';
-export type { SweepMeta, TrialOutcome, TrialStatus } from './sweep/records.js';
+export type { SweepMeta, TrialOutcome, TrialStatus, EarlyStopRule } from './sweep/records.js';
+export type { Trial } from './sweep/plan.js';
 export type { Comparison, CompareRow, RunData } from './report/compare.js';
+export type { EpochRow as HistoryRow } from './report/history.js';

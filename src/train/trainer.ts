@@ -39,15 +39,18 @@ export interface TrainOptions {
   signal?: AbortSignal;
 }
 
+/** How a run ended: its id and folder, its status, the epoch history and the summary written to summary.json. */
 export interface TrainResult {
   runId: string;
   runDir: string;
   status: RunStatus;
   history: EpochRow[];
   summary: RunSummary;
+  /** What the tracker wants the user to know, e.g. that the run was kept locally and how to upload it later. */
   warnings: string[];
 }
 
+/** A run's final figures, as in its summary.json. */
 export interface RunSummary {
   status: RunStatus;
   epochs: number;
