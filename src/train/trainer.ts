@@ -6,6 +6,7 @@ import { softmaxUnits } from '../config/checks/softmax-units.js';
 import { flattenConfig, type LoadedExperiment } from '../config/index.js';
 import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
 import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
+import { diskFullError, isDiskFull } from '../disk.js';
 import { FitspecError, isFitspecError } from '../errors.js';
 import { redactCredentials, redactValues } from '../redact.js';
 import { applyTrainable, buildModel, formatSummary, saveModel, summarize, type BuiltModel } from '../model/index.js';
@@ -13,7 +14,7 @@ import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurv
 import { createTracker, gitInfo, kerasAutologParams, lockRun, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
-import { phaseResume, readCheckpointState, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkpointStatus, damagedCheckpoint, describeDamage, phaseResume, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { classWeights } from './class-weights.js';
 import { createEngine, resolveEngine, type Engine } from './engine/index.js';
 import { evaluate, fitPhase, type FitTiming } from './fit.js';
@@ -123,7 +124,9 @@ function openForResume(runDir: string): RunLock {
         hint: `to train the same experiment again, start a new run: fitspec train ${path.join(runDir, 'resolved.yaml')}`,
       });
     }
-    if (!readCheckpointState(runDir)) {
+    const checkpoints = checkpointStatus(runDir);
+    if (!checkpoints.usable && checkpoints.damaged.length) throw damagedCheckpoint(runDir, checkpoints.damaged.map((d) => describeDamage(runDir, d)).join('; '));
+    if (!checkpoints.usable) {
       throw new FitspecError({
         code: 'train.no-checkpoint',
         message: `${runDir} was ${record.status === 'RUNNING' ? 'stopped' : record.status} before its first epoch ended: it has no checkpoint to resume from`,
@@ -154,7 +157,13 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   if (trainSize === 0) throw new FitspecError({ code: 'data.empty-train', message: 'The training split is empty: check data.split and the data folder.', path: 'data.split' });
 
   // A new run, or the run being resumed.
-  const resumeState = opts.resume ? readCheckpointState(opts.resume) : undefined;
+  const checkpoints = opts.resume ? checkpointStatus(opts.resume) : undefined;
+  const resumeState = checkpoints?.usable?.state;
+  if (opts.resume && checkpoints?.usable) {
+    const order = ['checkpoint.tmp', 'checkpoint', 'checkpoint.old'];
+    const newer = checkpoints.damaged.filter((d) => order.indexOf(d.copy) < order.indexOf(checkpoints.usable!.name));
+    if (newer.length) log(`warning: ${newer.map((d) => describeDamage(opts.resume!, d)).join('; ')}: resuming from the previous good checkpoint instead (epoch ${checkpoints.usable.state.epoch + 1}, ${path.join(opts.resume, checkpoints.usable.name)})`);
+  }
   const runId = opts.resume ? path.basename(opts.resume) : newRunId();
   const runDir = opts.resume ?? path.join(exp.tracking.runsDir, exp.name, runId);
   fs.mkdirSync(runDir, { recursive: true });
@@ -250,8 +259,10 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     if (status === 'FINISHED') await finishRun(built!, engine!);
   } catch (e) {
     status = 'FAILED';
-    failure = { error: e };
-    throw e;
+    // A full disk met outside the run folder's own writers (plots, reports) is the same one user error.
+    const err = isDiskFull(e) ? diskFullError((e as NodeJS.ErrnoException).path ?? runDir, undefined) : e;
+    failure = { error: err };
+    throw err;
   } finally {
     interrupts.remove();
     try {
