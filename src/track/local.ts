@@ -57,8 +57,6 @@ export class LocalTracker implements Tracker {
   readonly kind = 'local';
   private rec?: RunRecord;
   private runDir = '';
-  /** Whether start() cut a torn last line of metrics.jsonl. */
-  cutTail = false;
 
   /** The run folder (RunStore). */
   get dir(): string {
@@ -101,7 +99,7 @@ export class LocalTracker implements Tracker {
     const metrics = join(run.runDir, 'metrics.jsonl');
     if (!existsSync(metrics)) writeFileSync(metrics, '');
     // A crash mid-write leaves a torn last line: what this session appends must start on a line of its own.
-    else if (cutTornTail(run.runDir) > 0) this.cutTail = true;
+    else cutTornTail(run.runDir);
     this.save();
   }
 

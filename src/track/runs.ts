@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { writeFileSafe } from '../disk.js';
 import { FitspecError } from '../errors.js';
 import type { MetricPoint, RunRecord } from './types.js';
 import { decodeNumber } from './values.js';
@@ -135,4 +136,24 @@ export function artifactFiles(dir: string, rel: string): string[] {
 export function fileFingerprint(dir: string, rel: string): string {
   const st = statSync(join(dir, rel));
   return `${st.size}:${Math.round(st.mtimeMs)}`;
+}
+
+/**
+ * Removes the points logged after global epoch `epoch` (0-based step): a resume that falls back to an
+ * earlier checkpoint trains those epochs again and must not log them twice. Returns how many went.
+ */
+export function dropMetricsAfter(dir: string, epoch: number): number {
+  const file = join(dir, 'metrics.jsonl');
+  if (!existsSync(file)) return 0;
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+  const keep = lines.filter((l) => {
+    try {
+      return parsePoint(l).step <= epoch;
+    } catch {
+      return true;
+    }
+  });
+  if (keep.length === lines.length) return 0;
+  writeFileSafe(file, keep.map((l) => l + '\n').join(''));
+  return lines.length - keep.length;
 }
