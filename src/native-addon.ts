@@ -1,7 +1,7 @@
 /** The graph/session addon (native/graph): shared by the graph engine and the image decoder. */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { graphAddonPath } from '../scripts/native/layout.mjs';
+import { findGraphAddon } from '../scripts/native/layout.mjs';
 import type { NativeGraph, Ref } from './model/graph/builder.js';
 
 export interface Fetched {
@@ -41,7 +41,7 @@ let loaded: GraphAddon | string | undefined;
 /** The graph/session addon built by `npm install` (scripts/native/install.mjs), or why it is not there. */
 export function loadGraphAddon(): GraphAddon | string {
   if (loaded) return loaded;
-  const file = graphAddonPath();
+  const file = findGraphAddon();
   if (!existsSync(file)) {
     loaded = `the graph addon is not built (${file} is missing; run \`node scripts/native/install.mjs\`)`;
     return loaded;

@@ -21,7 +21,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  GRAPH_ADDON_DIR, HEADER_DIRS, TF_VERSION, graphAddonPath, WHEELS, bindingCacheDir, bindingPath, cacheRoot, findTfjsNode, libCacheDir, napiBuildVersion, platformKey, projectRoot,
+  GRAPH_ADDON_DIR, HEADER_DIRS, TF_VERSION, graphAddonPath, recordInstallCacheRoot, WHEELS, bindingCacheDir, bindingPath, cacheRoot, findTfjsNode, libCacheDir, napiBuildVersion, platformKey, projectRoot,
 } from './layout.mjs';
 
 const started = Date.now();
@@ -292,6 +292,7 @@ function buildBinding(tfjs, napi, target, cachedBinding) {
  */
 function graphAddon() {
   const target = graphAddonPath();
+  recordInstallCacheRoot();
   if (existsSync(target)) {
     if (probeGraphAddon(target)) return log(`graph engine addon reused from cache: ${target}`);
     rmSync(target, { force: true });

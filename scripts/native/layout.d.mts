@@ -24,4 +24,7 @@ export declare function napiBuildVersion(pkg: TfjsNodePackage['pkg']): number;
 export declare function bindingPath(tfjs: TfjsNodePackage): string;
 export declare const GRAPH_ADDON_DIR: string;
 export declare function graphAddonSourceHash(): string;
-export declare function graphAddonPath(napiVersion?: number): string;
+export declare function graphAddonPath(napiVersion?: number, root?: string): string;
+export declare const INSTALL_RECORD: string;
+export declare function recordInstallCacheRoot(): void;
+export declare function findGraphAddon(): string;

@@ -3,7 +3,7 @@
 // tsx is usable) and by src/backend.ts (doctor), so both agree on every path.
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,9 +77,36 @@ export function graphAddonSourceHash() {
 }
 
 /** The graph/session bridge: depends on the TF library it links, its own sources and the N-API version. */
-export function graphAddonPath(napiVersion = Number(process.versions.napi)) {
-  const dir = join(cacheRoot(), 'native', `graph-addon-tf${TF_VERSION}-src${graphAddonSourceHash()}-napi${napiVersion}-${platformKey()}`);
+export function graphAddonPath(napiVersion = Number(process.versions.napi), root = cacheRoot()) {
+  const dir = join(root, 'native', `graph-addon-tf${TF_VERSION}-src${graphAddonSourceHash()}-napi${napiVersion}-${platformKey()}`);
   return join(dir, 'fitspec_graph.node');
+}
+
+/**
+ * Where the install script put the cache, recorded beside the installed packages: the cache folder
+ * depends on FITSPEC_CACHE_DIR / XDG_CACHE_HOME, which a later shell may set differently.
+ */
+export const INSTALL_RECORD = join(projectRoot, 'node_modules', '.cache', 'fitspec', 'native-cache-root');
+
+export function recordInstallCacheRoot() {
+  mkdirSync(dirname(INSTALL_RECORD), { recursive: true });
+  writeFileSync(INSTALL_RECORD, cacheRoot() + '\n');
+}
+
+/**
+ * The graph addon this process should load: under today's cache folder, else where the install put
+ * it (its record), else under the default ~/.cache/fitspec; the first that exists, else the first.
+ */
+export function findGraphAddon() {
+  const roots = [cacheRoot()];
+  try {
+    roots.push(readFileSync(INSTALL_RECORD, 'utf8').trim());
+  } catch {
+    /* installed before the record existed */
+  }
+  roots.push(join(homedir(), '.cache', 'fitspec'));
+  const candidates = [...new Set(roots.filter(Boolean))].map((r) => graphAddonPath(undefined, r));
+  return candidates.find((f) => existsSync(f)) ?? candidates[0];
 }
 
 /** The installed @tensorflow/tfjs-node (or -gpu): folder and package.json, or undefined. */

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { open, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { formatBytes, freeBytes, isDiskFull } from '../disk.js';
 import type { BatchDecoder } from './decode-native.js';
 import { DECODE_CONCURRENCY, DECODER_VERSION, DecodeError, cacheRoot, decodeFile, interpolationOf, mapLimit, type ImageSpec } from './decode.js';
 
@@ -228,6 +229,8 @@ export class DiskStore extends ImageStore {
   private crc: Uint32Array = new Uint32Array(0);
   private dataPath = '';
   private indexPath = '';
+  /** Decodes every time when the cache disk was full. */
+  private fallback?: NoStore;
 
   constructor(
     spec: ImageSpec,
@@ -273,34 +276,43 @@ export class DiskStore extends ImageStore {
       return new Map(Object.entries(cached.failed).map(([i, why]) => [files[Number(i)]!, why]));
     }
 
-    mkdirSync(dir, { recursive: true });
     // Written under a temporary name, renamed when complete: a concurrent run never reads half a cache.
     const tmp = `${this.dataPath}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w');
     const crc = new Uint32Array(files.length);
     let failed: Map<string, string>;
     try {
-      await fh.truncate(files.length * this.frame);
-      failed = await this.decodeAll(files, async (px, i) => {
-        crc[i] = crc32(px);
-        await fh.write(px, 0, px.byteLength, i * this.frame);
-      });
+      mkdirSync(dir, { recursive: true });
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.truncate(files.length * this.frame);
+        failed = await this.decodeAll(files, async (px, i) => {
+          crc[i] = crc32(px);
+          await fh.write(px, 0, px.byteLength, i * this.frame);
+        });
+      } finally {
+        await fh.close();
+      }
+      renameSync(tmp, this.dataPath);
+      this.crc = crc;
+      const index: DiskIndex = {
+        version: INDEX_VERSION,
+        spec: this.spec,
+        count: files.length,
+        crc: Buffer.from(crc.buffer).toString('base64'),
+        failed: Object.fromEntries([...failed].map(([f, why]) => [String(this.recordOf(f)), why])),
+      };
+      this.writeIndex(index);
     } catch (e) {
-      await fh.close();
       rmSync(tmp, { force: true });
-      throw e;
+      if (!isDiskFull(e)) throw e;
+      // A full cache disk costs speed, not the run: decode every time instead.
+      rmSync(this.dataPath, { force: true });
+      rmSync(this.indexPath, { force: true });
+      const needed = files.length * this.frame;
+      this.warn(`warning: data: no space left for the image cache in ${dir} (it needs about ${formatBytes(needed)}, ${formatBytes(freeBytes(dir) ?? 0)} free): decoding every epoch without the cache (slower); free space there or set data.cache: none`);
+      this.fallback = new NoStore(this.spec, this.warn, this.batchDecoder);
+      return this.fallback.fill(files);
     }
-    await fh.close();
-    renameSync(tmp, this.dataPath);
-    this.crc = crc;
-    const index: DiskIndex = {
-      version: INDEX_VERSION,
-      spec: this.spec,
-      count: files.length,
-      crc: Buffer.from(crc.buffer).toString('base64'),
-      failed: Object.fromEntries([...failed].map(([f, why]) => [String(this.recordOf(f)), why])),
-    };
-    this.writeIndex(index);
     return failed;
   }
 
@@ -353,6 +365,7 @@ export class DiskStore extends ImageStore {
   }
 
   async reader(): Promise<StoreReader> {
+    if (this.fallback) return this.fallback.reader();
     const fh = await open(this.dataPath, 'r');
     return {
       read: async (files, out) => {

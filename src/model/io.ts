@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileSafe } from '../disk.js';
 import { fail } from '../errors.js';
 
 /**
@@ -13,7 +14,7 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
     tf.io.withSaveHandler(async (artifacts) => {
       const data = artifacts.weightData;
       const bytes = data === undefined ? new ArrayBuffer(0) : Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : data;
-      fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(bytes));
+      writeFileSafe(path.join(dir, 'weights.bin'), Buffer.from(bytes));
       const json = {
         modelTopology: artifacts.modelTopology,
         format: 'layers-model',
@@ -21,7 +22,7 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
         convertedBy: null,
         weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
       };
-      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+      writeFileSafe(path.join(dir, 'model.json'), JSON.stringify(json));
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );

@@ -10,7 +10,7 @@ export { MlflowTracker, mlflowRunUrl } from './mlflow-tracker.js';
 export { MlflowClient } from './mlflow/client.js';
 export { MlflowError, isMlflowError, redactUri, httpSettings } from './mlflow/http.js';
 export { trackingUri, mlflowClient } from './connect.js';
-export { readRun, listRuns, readMetrics, type RunFolder } from './runs.js';
+export { readRun, listRuns, readMetrics, cutTornTail, dropMetricsAfter, type RunFolder } from './runs.js';
 export { lockRun, LOCK_FILE, type RunLock, type LockOwner } from './lock.js';
 export { syncRun, runsToSync, type SyncResult } from './sync.js';
 export { gitInfo, standardTags, kerasAutologParams, type GitInfo, type StandardTagInput } from './tags.js';

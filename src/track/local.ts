@@ -1,9 +1,11 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSafe, writeFileSafe, writeFileSafeOrInPlace } from '../disk.js';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { MetricPoint, MlflowLink, RunRecord, RunStart, RunStatus, Tracker } from './types.js';
 import { redactCredentials, redactValues } from '../redact.js';
 import { encodeNumber, paramString } from './values.js';
+import { cutTornTail } from './runs.js';
 
 /** MLflow accepts 6000 characters per param value; stay well below in case the backend counts bytes. */
 export const MAX_PARAM_LENGTH = 5000;
@@ -35,11 +37,12 @@ export function prepareParams(params: Record<string, string | number | boolean>)
   return { params: out, long };
 }
 
-/** Writes JSON atomically so a crash never leaves a half-written run.json. */
+/**
+ * Writes JSON atomically so a crash never leaves a half-written run.json; on a disk too full for the
+ * temporary copy it is rewritten in place, so a run on a full disk still records how it ended.
+ */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, file);
+  writeFileSafeOrInPlace(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 export function metricLine(p: MetricPoint): string {
@@ -74,7 +77,7 @@ export class LocalTracker implements Tracker {
     for (const [k, text] of Object.entries(long)) {
       const rel = paramFileName(k);
       mkdirSync(dirname(join(run.runDir, rel)), { recursive: true });
-      writeFileSync(join(run.runDir, rel), text);
+      writeFileSafe(join(run.runDir, rel), text);
       artifacts.push(rel);
     }
     // Resuming: the run keeps its identity, start time, MLflow link and logged artifacts.
@@ -95,6 +98,8 @@ export class LocalTracker implements Tracker {
     };
     const metrics = join(run.runDir, 'metrics.jsonl');
     if (!existsSync(metrics)) writeFileSync(metrics, '');
+    // A crash mid-write leaves a torn last line: what this session appends must start on a line of its own.
+    else cutTornTail(run.runDir);
     this.save();
   }
 
@@ -102,7 +107,7 @@ export class LocalTracker implements Tracker {
     const lines = Object.entries(metrics)
       .map(([key, value]) => metricLine({ key, value, step, timestamp }))
       .join('');
-    if (lines) appendFileSync(join(this.runDir, 'metrics.jsonl'), lines);
+    if (lines) appendFileSafe(join(this.runDir, 'metrics.jsonl'), lines);
   }
 
   setTags(tags: Record<string, string>): void {

@@ -55,6 +55,18 @@ export function lockRun(runDir: string, command: string): RunLock {
   throw new FitspecError({ code: 'run.locked', message: `${runDir}: could not take ${LOCK_FILE}; other processes keep taking it`, file: runDir });
 }
 
+/** The live process holding `runDir`'s lock, if any (one on another host counts as live). */
+export function lockHolder(runDir: string): LockOwner | undefined {
+  let raw: string | undefined;
+  try {
+    raw = readRaw(join(runDir, LOCK_FILE));
+  } catch {
+    return undefined;
+  }
+  const owner = raw === undefined ? undefined : parseOwner(raw);
+  return owner && isLive(owner) ? owner : undefined;
+}
+
 function tryCreate(file: string, text: string, token: string): boolean {
   const tmp = `${file}.${token}.tmp`;
   writeFileSync(tmp, text);

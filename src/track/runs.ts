@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { writeFileSafe } from '../disk.js';
 import { FitspecError } from '../errors.js';
 import type { MetricPoint, RunRecord } from './types.js';
 import { decodeNumber } from './values.js';
@@ -54,7 +55,17 @@ export function listRuns(runsDir: string, experiment?: string): RunFolder[] {
   return out.sort((a, b) => a.record.startTime - b.record.startTime || a.record.runId.localeCompare(b.record.runId));
 }
 
-/** Every point of metrics.jsonl, in the order logged; a torn last line (crash mid-write) is ignored. */
+function parsePoint(line: string): MetricPoint {
+  const p = JSON.parse(line) as { key: string; value: unknown; step: number; timestamp: number };
+  if (!p || typeof p.key !== 'string' || typeof p.step !== 'number') throw new Error('not a metric point');
+  return { key: p.key, value: decodeNumber(p.value), step: p.step, timestamp: p.timestamp };
+}
+
+/**
+ * Every point of metrics.jsonl, in the order logged; a torn last line (crash mid-write) is ignored.
+ * Earlier versions appended after a torn line on resume, gluing a whole record to the torn one; that
+ * record is recovered from the end of the line.
+ */
 export function readMetrics(dir: string): MetricPoint[] {
   const file = join(dir, 'metrics.jsonl');
   if (!existsSync(file)) return [];
@@ -63,15 +74,48 @@ export function readMetrics(dir: string): MetricPoint[] {
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     try {
-      const p = JSON.parse(line) as { key: string; value: unknown; step: number; timestamp: number };
-      out.push({ key: p.key, value: decodeNumber(p.value), step: p.step, timestamp: p.timestamp });
+      out.push(parsePoint(line));
     } catch {
+      const glued = line.lastIndexOf('{"key":');
+      if (glued > 0) {
+        try {
+          out.push(parsePoint(line.slice(glued)));
+          return;
+        } catch {
+          // not a glued record either
+        }
+      }
       if (i < lines.length - 1 && lines.slice(i + 1).some((l) => l.trim())) {
         throw new FitspecError({ code: 'run.invalid', message: `metrics.jsonl line ${i + 1} is not JSON`, file, line: i + 1 });
       }
     }
   });
   return out;
+}
+
+/**
+ * Cuts metrics.jsonl back to its last whole record (a crash mid-write leaves a torn last line), so
+ * what is appended next starts on a line of its own; returns the bytes removed.
+ */
+export function cutTornTail(dir: string): number {
+  const file = join(dir, 'metrics.jsonl');
+  if (!existsSync(file)) return 0;
+  // latin1: one character per byte, so offsets are byte offsets (records are ASCII JSON).
+  const text = readFileSync(file).toString('latin1');
+  // Every record ends with its newline: what follows the last one is torn.
+  let end = text.lastIndexOf('\n') + 1;
+  while (end > 0) {
+    const start = text.lastIndexOf('\n', end - 2) + 1;
+    try {
+      parsePoint(text.slice(start, end - 1));
+      break;
+    } catch {
+      end = start;
+    }
+  }
+  const removed = text.length - end;
+  if (removed > 0) truncateSync(file, end);
+  return removed;
 }
 
 /** Files (not folders) an artifact path stands for, relative to the run folder. */
@@ -92,4 +136,24 @@ export function artifactFiles(dir: string, rel: string): string[] {
 export function fileFingerprint(dir: string, rel: string): string {
   const st = statSync(join(dir, rel));
   return `${st.size}:${Math.round(st.mtimeMs)}`;
+}
+
+/**
+ * Removes the points logged after global epoch `epoch` (0-based step): a resume that falls back to an
+ * earlier checkpoint trains those epochs again and must not log them twice. Returns how many went.
+ */
+export function dropMetricsAfter(dir: string, epoch: number): number {
+  const file = join(dir, 'metrics.jsonl');
+  if (!existsSync(file)) return 0;
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+  const keep = lines.filter((l) => {
+    try {
+      return parsePoint(l).step <= epoch;
+    } catch {
+      return true;
+    }
+  });
+  if (keep.length === lines.length) return 0;
+  writeFileSafe(file, keep.map((l) => l + '\n').join(''));
+  return lines.length - keep.length;
 }

@@ -1,7 +1,10 @@
 import { FitspecError, isFitspecError, type Problem } from '../errors.js';
 import { mlflowClient } from './connect.js';
-import { lockRun } from './lock.js';
-import { listRuns, readMetrics, readRun, type RunFolder } from './runs.js';
+import { writeJsonAtomic } from './local.js';
+import { lockHolder, lockRun } from './lock.js';
+import { cutTornTail, listRuns, readMetrics, readRun, type RunFolder } from './runs.js';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { RunUploader, fileStore } from './upload.js';
 import { isMlflowError } from './mlflow/http.js';
 
@@ -40,6 +43,15 @@ export async function syncRun(dir: string, opts: SyncOptions = {}): Promise<Sync
 async function syncLocked(dir: string, opts: SyncOptions): Promise<SyncResult> {
   const env = opts.env ?? process.env;
   const { record } = readRun(dir);
+  // Holding the lock, no process trains this run: RUNNING means its process died without recording how (SIGKILL, power cut).
+  if (record.status === 'RUNNING') {
+    record.status = 'KILLED';
+    record.endTime ??= lastActivity(dir, record.startTime);
+    record.error = 'the process training it ended without recording how (SIGKILL, out of memory or a power cut)';
+    record.tags['fitspec.error'] = record.error;
+    writeJsonAtomic(join(dir, 'run.json'), record);
+  }
+  cutTornTail(dir);
   const uri = opts.uri || env.MLFLOW_TRACKING_URI || record.mlflow?.uri;
   if (!uri) {
     throw new FitspecError({
@@ -84,10 +96,27 @@ async function syncLocked(dir: string, opts: SyncOptions): Promise<SyncResult> {
   }
 }
 
-/** Runs under runsDir not yet fully uploaded (finished ones; a RUNNING run may still be training). */
+/**
+ * Runs under runsDir not yet fully uploaded: those that ended, and RUNNING ones whose process is gone
+ * (no live lock: they are uploaded as KILLED); a RUNNING run that holds its lock is still training.
+ */
 export function runsToSync(runsDir: string): { pending: RunFolder[]; running: RunFolder[] } {
   const all = listRuns(runsDir).filter((r) => !r.record.mlflow?.synced);
-  return { pending: all.filter((r) => r.record.status !== 'RUNNING'), running: all.filter((r) => r.record.status === 'RUNNING') };
+  const live = (r: RunFolder) => r.record.status === 'RUNNING' && lockHolder(r.dir) !== undefined;
+  return { pending: all.filter((r) => !live(r)), running: all.filter(live) };
+}
+
+/** When a run that died without ending last wrote: its metrics or its run.json. */
+function lastActivity(dir: string, fallback: number): number {
+  let t = fallback;
+  for (const f of ['metrics.jsonl', 'run.json']) {
+    try {
+      t = Math.max(t, Math.round(statSync(join(dir, f)).mtimeMs));
+    } catch {
+      // not there
+    }
+  }
+  return t;
 }
 
 /** Problems of a failed sync, each naming its run folder. */

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import { writeFileSafe } from '../disk.js';
 
 /** `YYYYMMDD-HHMMSS-xxxx`: sorts by time, unique enough for one machine. */
 export function newRunId(now = new Date()): string {
@@ -10,10 +11,11 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${crypto.randomBytes(2).toString('hex')}`;
 }
 
+/** Written through a temporary file: a crash or a full disk leaves the previous content, never a truncated file. */
 export function writeText(runDir: string, rel: string, text: string): string {
   const file = path.join(runDir, rel);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, text);
+  writeFileSafe(file, text);
   return rel;
 }
 

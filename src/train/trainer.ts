@@ -6,14 +6,15 @@ import { softmaxUnits } from '../config/checks/softmax-units.js';
 import { flattenConfig, type LoadedExperiment } from '../config/index.js';
 import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
 import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
+import { diskFullError, isDiskFull } from '../disk.js';
 import { FitspecError, isFitspecError } from '../errors.js';
 import { redactCredentials, redactValues } from '../redact.js';
 import { applyTrainable, buildModel, formatSummary, saveModel, summarize, type BuiltModel } from '../model/index.js';
 import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
-import { createTracker, gitInfo, kerasAutologParams, lockRun, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
+import { createTracker, cutTornTail, dropMetricsAfter, gitInfo, kerasAutologParams, lockRun, readMetrics, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
-import { phaseResume, readCheckpointState, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkpointStatus, damagedCheckpoint, describeDamage, phaseResume, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { classWeights } from './class-weights.js';
 import { createEngine, resolveEngine, type Engine } from './engine/index.js';
 import { evaluate, fitPhase, type FitTiming } from './fit.js';
@@ -128,7 +129,9 @@ function openForResume(runDir: string): RunLock {
         hint: `to train the same experiment again, start a new run: fitspec train ${path.join(runDir, 'resolved.yaml')}`,
       });
     }
-    if (!readCheckpointState(runDir)) {
+    const checkpoints = checkpointStatus(runDir);
+    if (!checkpoints.usable && checkpoints.damaged.length) throw damagedCheckpoint(runDir, checkpoints.damaged.map((d) => describeDamage(runDir, d)).join('; '));
+    if (!checkpoints.usable) {
       throw new FitspecError({
         code: 'train.no-checkpoint',
         message: `${runDir} was ${record.status === 'RUNNING' ? 'stopped' : record.status} before its first epoch ended: it has no checkpoint to resume from`,
@@ -159,12 +162,24 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   if (trainSize === 0) throw new FitspecError({ code: 'data.empty-train', message: 'The training split is empty: check data.split and the data folder.', path: 'data.split' });
 
   // A new run, or the run being resumed.
-  const resumeState = opts.resume ? readCheckpointState(opts.resume) : undefined;
+  const checkpoints = opts.resume ? checkpointStatus(opts.resume) : undefined;
+  const resumeState = checkpoints?.usable?.state;
+  if (opts.resume && checkpoints?.usable) {
+    const order = ['checkpoint.tmp', 'checkpoint', 'checkpoint.old'];
+    const newer = checkpoints.damaged.filter((d) => order.indexOf(d.copy) < order.indexOf(checkpoints.usable!.name));
+    if (newer.length) log(`warning: ${newer.map((d) => describeDamage(opts.resume!, d)).join('; ')}: resuming from the previous good checkpoint instead (epoch ${checkpoints.usable.state.epoch + 1}, ${path.join(opts.resume, checkpoints.usable.name)})`);
+  }
   const runId = opts.resume ? path.basename(opts.resume) : newRunId();
   const runDir = opts.resume ?? path.join(exp.tracking.runsDir, exp.name, runId);
   fs.mkdirSync(runDir, { recursive: true });
   lockNewRun(runDir);
 
+  if (opts.resume && resumeState) {
+    // A crash mid-write leaves a torn last line; a fallback to an earlier checkpoint trains later epochs again.
+    if (cutTornTail(runDir) > 0) log(`metrics.jsonl ended in a torn line (a crash while it was written): cut back to its last whole record`);
+    const dropped = dropMetricsAfter(runDir, resumeState.epoch);
+    if (dropped > 0) log(`metrics.jsonl: removed ${dropped} points of epochs after ${resumeState.epoch + 1}, which are trained again`);
+  }
   const tracker = createTracker({ tracking: exp.tracking, log });
   const started = Date.now();
   const earlierSessions = opts.resume ? previousSessions(runDir, resumeState?.sessions) : [];
@@ -237,6 +252,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       startTime: started,
     });
     trackingStarted = true;
+    if (resumeState) relogMissing(resumeState.history);
     printRunUrl();
     for (const rel of ['config.yaml', 'resolved.yaml', 'split']) if (fs.existsSync(path.join(runDir, rel))) artifact(rel);
     if (exp.augment && !opts.resume && !interrupts.signal) {
@@ -247,6 +263,8 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     if (!interrupts.signal) {
       built = await buildModel(exp);
       const choice = resolveEngine(exp.train.engine, backend);
+      // Native TensorFlow without the graph addon trains several times slower: never silently.
+      if (choice.kind === 'eager' && exp.train.engine === 'auto' && backend.name === 'tensorflow') log(`warning: training on the eager engine (several times slower than the graph engine): ${choice.why}; \`fitspec doctor\` says more`);
       engine = createEngine(choice.kind, built.model, backend, log, { loss: exp.train.loss, metrics: [...exp.train.metrics] });
       log(`engine: ${engine.name}`);
       status = await fitPhases(built, engine);
@@ -255,31 +273,55 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     if (status === 'FINISHED') await finishRun(built!, engine!);
   } catch (e) {
     status = 'FAILED';
-    failure = { error: e };
-    throw e;
+    // A full disk met outside the run folder's own writers (plots, reports) is the same one user error.
+    const err = isDiskFull(e) ? diskFullError((e as NodeJS.ErrnoException).path ?? runDir, undefined) : e;
+    failure = { error: err };
+    throw err;
   } finally {
     interrupts.remove();
+    // summary.json and run.json are written separately: when one cannot be (a full disk), run.json
+    // still says how the run ended (it is rewritten in place if need be).
+    let recordError: unknown;
     try {
       summary = buildSummary();
       const rel = writeJson(runDir, 'summary.json', summary);
       if (status !== 'FAILED') artifact(rel);
+    } catch (e) {
+      recordError = e;
+      if (!failure) {
+        status = 'FAILED';
+        failure = { error: e };
+      }
+    }
+    try {
       if (trackingStarted) {
-        tracker.setTags({ 'fitspec.wall_time_s': String(summary.wall_time_s) });
+        tracker.setTags({ 'fitspec.wall_time_s': String(summary?.wall_time_s ?? 0) });
         const why = failure ? errorMessage(failure.error) : interrupts.signal ? `interrupted by ${interrupts.signal}` : undefined;
         await tracker.end(status, why);
       }
     } catch (e) {
-      // The original failure is the one to report; a failure while recording it comes second.
-      if (!failure) throw e;
+      recordError ??= e;
     } finally {
       engine?.dispose();
       built?.model.dispose();
     }
+    // The original failure is the one to report; a failure while recording it comes second.
+    if (recordError !== undefined && failure?.error === recordError) throw recordError;
+    if (recordError !== undefined && !failure) throw recordError;
   }
 
   log(`${status === 'FINISHED' ? 'run finished' : `run ${status.toLowerCase()}`}: ${runDir}`);
   printRunUrl();
   return { runId, runDir, status, history, summary: summary!, warnings: tracker.warnings() };
+
+  /** Logs the checkpointed epochs' values that metrics.jsonl lacks (a torn last record). */
+  function relogMissing(rows: EpochRow[]): void {
+    const have = new Set(readMetrics(runDir).map((p) => `${p.step} ${p.key}`));
+    for (const { epoch: e, ...values } of rows) {
+      const missing = Object.fromEntries(Object.entries(values).filter(([k]) => !have.has(`${e} ${k}`)));
+      if (Object.keys(missing).length) tracker.logMetrics(e, missing, Date.now());
+    }
+  }
 
   /** Every phase's epochs; FINISHED, or KILLED when a signal stopped training. */
   async function fitPhases(built: BuiltModel, engine: Engine): Promise<RunStatus> {

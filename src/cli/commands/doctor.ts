@@ -39,10 +39,10 @@ const command: CliCommand = {
         if (info?.kernels) rows.push(['kernels', backend.describeKernels(info.kernels)]);
         if (info) {
           const { resolveEngine } = await import('../../train/engine/index.js');
-          const { graphAddonPath } = await import('../../../scripts/native/layout.mjs');
+          const { findGraphAddon } = await import('../../../scripts/native/layout.mjs');
           const e = resolveEngine('auto', info);
           rows.push(['engine', `${e.kind} by default (train.engine: auto): ${e.why}`]);
-          rows.push(['graph addon', `${graphAddonPath()}${existsSync(graphAddonPath()) ? '' : ' (missing)'}`]);
+          rows.push(['graph addon', `${findGraphAddon()}${existsSync(findGraphAddon()) ? '' : ' (missing)'}`]);
         }
         rows.push(['tfjs-node', tfjsNode ? `${tfjsNode.pkg.version} in ${tfjsNode.dir}` : 'not installed']);
         rows.push(['native binding', info?.bindingPath ?? (expectedBinding ? `${expectedBinding}${existsSync(expectedBinding) ? '' : ' (missing)'}` : 'none')]);

@@ -15,7 +15,7 @@ const command: CliCommand = {
         let dirs = runDirs;
         if (!dirs.length) {
           const { pending, running } = runsToSync(opts.runsDir);
-          for (const r of running) process.stderr.write(`skipped ${r.dir}: still RUNNING (or interrupted without finishing); name it to upload it as it is\n`);
+          for (const r of running) process.stderr.write(`skipped ${r.dir}: still training (its process holds run.lock); sync it once it ends\n`);
           dirs = pending.map((r) => r.dir);
           if (!dirs.length) {
             process.stdout.write(`nothing to upload: every finished run in ${opts.runsDir} is in MLflow\n`);
