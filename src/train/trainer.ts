@@ -178,9 +178,12 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     writeText(runDir, 'config.yaml', redactCredentials(loaded.sourceText));
     writeText(runDir, 'resolved.yaml', redactCredentials(loaded.resolvedYaml));
     writeSplit(data, path.join(runDir, 'split'));
+    // The layer plugins' code as it was trained (their hashes are in the config hash).
+    loaded.plugins.forEach((p, i) => writeText(runDir, path.join('plugins', `${i}-${path.basename(p.file)}`), p.source));
   }
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
-  const params = redactValues({ ...flattenConfig(exp), ...kerasAutologParams(exp) });
+  const pluginParams = Object.fromEntries(loaded.plugins.map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));
+  const params = redactValues({ ...flattenConfig(exp), ...kerasAutologParams(exp), ...pluginParams });
   const tags = redactValues(standardTags({
     runName,
     sourceName: loaded.file,
@@ -193,7 +196,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     chain: loaded.chain,
     overrides: loaded.overrides,
     runId,
-    extra: exp.tracking.tags,
+    extra: { ...(loaded.plugins.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}), ...exp.tracking.tags },
   }));
 
   // From here on the run exists: whatever happens, the `finally` below records how it ended,
@@ -233,14 +236,14 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     });
     trackingStarted = true;
     printRunUrl();
-    for (const rel of ['config.yaml', 'resolved.yaml', 'split']) if (fs.existsSync(path.join(runDir, rel))) artifact(rel);
+    for (const rel of ['config.yaml', 'resolved.yaml', 'split', 'plugins']) if (fs.existsSync(path.join(runDir, rel))) artifact(rel);
     if (exp.augment && !opts.resume && !interrupts.signal) {
       // The notebook's figure: one training image and its random variants, so a reviewer sees what the model saw.
       await augmentPreview(exp.data, exp.augment, { n: 8, seed: exp.seed, out: path.join(runDir, 'plots', 'augment_preview.png') });
       artifact('plots/augment_preview.png');
     }
     if (!interrupts.signal) {
-      built = await buildModel(exp);
+      built = await buildModel(exp, { plugins: loaded.plugins });
       const choice = resolveEngine(exp.train.engine, backend);
       engine = createEngine(choice.kind, built.model, backend, log, { loss: exp.train.loss, metrics: [...exp.train.metrics] });
       log(`engine: ${engine.name}`);

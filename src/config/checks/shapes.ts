@@ -10,10 +10,15 @@ function spatial(shape: Shape, window: [number, number], strides: [number, numbe
   return [out[0], out[1], channels];
 }
 
+/** Output shapes of layer plugins' kinds (their `outputShape`), by kind. */
+export type PluginShapes = Map<string, (args: Record<string, unknown>, input: Shape) => Shape>;
+
 /** Output shape of one known layer kind, as Keras computes it (channels last). */
-export function outputShape(layer: LayerSpecT, input: Shape): Shape {
+export function outputShape(layer: LayerSpecT, input: Shape, plugins?: PluginShapes): Shape {
   const kind = Object.keys(layer)[0] as keyof LayerSpecT;
   const a = (layer as Record<string, Record<string, unknown>>)[kind] ?? {};
+  const plugin = plugins?.get(kind);
+  if (plugin) return plugin(a, [...input]);
   switch (kind) {
     case 'conv2d':
       if (input.length !== 3) return input;
@@ -62,18 +67,18 @@ export function outputShape(layer: LayerSpecT, input: Shape): Shape {
  * when the base's layers are not known here. The walk stops at a layer whose output would have a
  * dimension below 1.
  */
-export function inputShapes(exp: Experiment): Shape[] {
+export function inputShapes(exp: Experiment, plugins?: PluginShapes): Shape[] {
   const base = exp.model.base as { layers?: LayerSpecT[] } | undefined;
   if (base && !base.layers) return [];
   let shape: Shape = [exp.data.image.height, exp.data.image.width, exp.data.image.channels];
   for (const layer of base?.layers ?? []) {
-    shape = outputShape(layer, shape);
+    shape = outputShape(layer, shape, plugins);
     if (shape.some((d) => !(d >= 1))) return [];
   }
   const shapes: Shape[] = [];
   for (const layer of exp.model.layers) {
     shapes.push(shape);
-    shape = outputShape(layer, shape);
+    shape = outputShape(layer, shape, plugins);
     if (shape.some((d) => !(d >= 1))) break;
   }
   return shapes;
