@@ -214,8 +214,28 @@ function withDefs(schema: unknown, merging: boolean): Json {
 let cached: Json | undefined;
 let input: Json | undefined;
 
+/** Extra layer kinds (layer plugins): kind -> JSON Schema of its arguments. */
+export type PluginKinds = Record<string, Json>;
+
+/**
+ * The experiment schema with plugin layer kinds added wherever a layer may stand (the stack, the base,
+ * `$patch` edits): every single-key mapping that lists the built-in kinds.
+ */
+function withPluginKinds(schema: unknown, kinds: PluginKinds): unknown {
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (!isObj(node)) return node;
+    const out: Json = {};
+    for (const [k, v] of Object.entries(node)) out[k] = walk(v);
+    if (out.maxProperties === 1 && isObj(out.properties) && 'conv2d' in out.properties) out.properties = { ...out.properties, ...kinds };
+    return out;
+  };
+  return walk(JSON.parse(JSON.stringify(schema)));
+}
+
 /** The strict schema of a resolved experiment (schema/resolved.schema.json): what `validate` checks after merging. */
-export function experimentJsonSchema(): Json {
+export function experimentJsonSchema(plugins?: PluginKinds): Json {
+  if (plugins && Object.keys(plugins).length) return completeExamples({ ...toJsonSchema(withPluginKinds(ExperimentSchema, plugins)), $id: `${SCHEMA_BASE}resolved.schema.json` }) as Json;
   cached ??= completeExamples({
     ...toJsonSchema(ExperimentSchema),
     $id: `${SCHEMA_BASE}resolved.schema.json`,
@@ -226,14 +246,15 @@ export function experimentJsonSchema(): Json {
 }
 
 /** The schema of experiment files as written (schema/experiment.schema.json, named by their modelines). */
-export function inputJsonSchema(): Json {
+export function inputJsonSchema(plugins?: PluginKinds): Json {
+  if (plugins && Object.keys(plugins).length) return withDefs(withPluginKinds(ExperimentSchema, plugins), true);
   input ??= withDefs(ExperimentSchema, true);
   return input;
 }
 
-/** The committed file's exact text: the schema editors use. */
-export function experimentJsonSchemaText(): string {
-  return JSON.stringify(inputJsonSchema(), null, 2) + '\n';
+/** The committed file's exact text: the schema editors use (with `plugins`: a project's schema, its plugin kinds included). */
+export function experimentJsonSchemaText(plugins?: PluginKinds): string {
+  return JSON.stringify(inputJsonSchema(plugins), null, 2) + '\n';
 }
 
 export function resolvedJsonSchemaText(): string {

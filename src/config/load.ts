@@ -2,6 +2,7 @@ import path from 'node:path';
 import { FitspecError, isFitspecError, type Problem } from '../errors.js';
 import { expandBase } from './architectures.js';
 import { checks, type DiscoveredClasses, type Finding } from './checks/index.js';
+import { outputShape, type PluginShapes } from './checks/shapes.js';
 import { configHash } from './hash.js';
 import { describeReadFailure, readConfigFile } from './read.js';
 import { cloneTracked, mergeMaps, stamp } from './merge.js';
@@ -12,6 +13,9 @@ import { orderBySchema, toResolvedYaml } from './output.js';
 import type { Experiment } from './schema/experiment.js';
 import { upgradeConfig } from './upgrade/index.js';
 import { nonFiniteProblems, validateConfig } from './validate.js';
+import { checkDistinctKinds, loadPlugin, pluginKindSchema, pluginOutputShape, type LoadedPlugin } from './plugins.js';
+import { layerCommon } from './schema/common.js';
+import { defaultLayerNames } from './names.js';
 
 export interface LoadOptions {
   set?: string[];
@@ -34,6 +38,8 @@ export interface LoadedExperiment {
   sourceText: string;
   resolvedYaml: string;
   warnings: Problem[];
+  /** The layer plugins the experiment names, loaded (schema and shape parts; no TensorFlow). */
+  plugins: LoadedPlugin[];
 }
 
 /** How config files are read: from disk, or from a git revision (`fitspec diff --git`). */
@@ -224,18 +230,29 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
 
   const origins = collectOrigins(tree);
   delete tree.$schema;
+  const plugins = loadPlugins(tree, origins, file, ctx);
+  const kinds = Object.fromEntries(plugins.map((p) => [p.plugin.kind, pluginKindSchema(p.plugin, JSON.parse(JSON.stringify(layerCommon)))]));
   const nonFinite = nonFiniteProblems(tree, origins, ctx.sources, file);
   const data = JSON.parse(JSON.stringify(tree)) as Record<string, unknown>;
   // JSON turned those numbers into null; the schema's "got null" for them would say less.
   const atNonFinite = new Set(nonFinite.map((p) => p.path));
-  const schemaProblems = [...nonFinite, ...validateConfig(data, origins, ctx.sources, file).filter((p) => !atNonFinite.has(p.path))];
+  let validated: Problem[];
+  try {
+    validated = validateConfig(data, origins, ctx.sources, file, kinds);
+  } catch (e) {
+    // ajv refuses a malformed plugin schema when it compiles.
+    if (!plugins.length || isFitspecError(e)) throw e;
+    throw new FitspecError({ code: 'plugin.schema', message: `the argument schema of plugin(s) ${plugins.map((p) => p.entry).join(', ')} is not a valid JSON Schema: ${(e as Error).message}`, ...placeOf(origins.get('plugins')?.value, ctx.sources) });
+  }
+  const schemaProblems = [...nonFinite, ...validated.filter((p) => !atNonFinite.has(p.path))];
   if (schemaProblems.length) throw new FitspecError(sortProblems(schemaProblems));
 
   const experiment = orderBySchema(data) as Experiment;
-  let findings = checks.flatMap((c) => c.run(experiment));
+  const pluginShapes = pluginShapeFunctions(experiment, plugins, origins, ctx);
+  let findings = checks.flatMap((c) => c.run(experiment, undefined, pluginShapes));
   if (opts.discoverClasses && !findings.some((f) => f.severity === 'error')) {
     const discovered = opts.discoverClasses(experiment.data);
-    findings = checks.flatMap((c) => c.run(experiment, discovered));
+    findings = checks.flatMap((c) => c.run(experiment, discovered, pluginShapes));
   }
   const placed: Problem[] = findings.map((f: Finding) => {
     let where: Partial<Problem> = {};
@@ -262,7 +279,7 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
     chain: ctx.chain,
     ...(ctx.architecture ? { architecture: ctx.architecture } : {}),
     overrides,
-    hash: configHash(experiment),
+    hash: configHash(experiment, plugins),
     sourceText: ctx.texts.get(path.resolve(file)) ?? '',
     // Rendered on first use: `validate` never needs it.
     get resolvedYaml() {
@@ -270,8 +287,58 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
       return yaml;
     },
     warnings: sortProblems(warnings),
+    plugins,
   };
   return { loaded, origins };
+}
+
+/** Loads the modules `plugins` names, each relative to the file that wrote its entry. */
+function loadPlugins(tree: Record<string, unknown>, origins: Map<string, PathOrigin>, file: string, ctx: Ctx): LoadedPlugin[] {
+  const list = tree.plugins;
+  if (!Array.isArray(list)) return [];
+  const where = (i: number) => ({ path: `plugins.${i}`, ...placeOf(origins.get(`plugins.${i}`)?.value ?? origins.get('plugins')?.value, ctx.sources) });
+  const loaded = list.flatMap((entry, i) => {
+    if (typeof entry !== 'string' || !entry) return []; // the schema reports it
+    const origin = origins.get(`plugins.${i}`)?.value;
+    const from = origin?.kind === 'file' ? path.dirname(path.resolve(origin.file)) : path.dirname(path.resolve(file));
+    return [loadPlugin(entry, from, where(i))];
+  });
+  checkDistinctKinds(loaded, where);
+  return loaded;
+}
+
+/**
+ * Every plugin layer's output shape, computed once along the stack (base first), so that a plugin that
+ * throws or returns a wrong shape fails here, at its layer's line; the checks then use these shapes.
+ */
+function pluginShapeFunctions(exp: Experiment, plugins: LoadedPlugin[], origins: Map<string, PathOrigin>, ctx: Ctx): PluginShapes | undefined {
+  if (!plugins.length) return undefined;
+  const byKind = new Map(plugins.map((p) => [p.plugin.kind, p]));
+  const fns: PluginShapes = new Map();
+  for (const p of plugins) fns.set(p.plugin.kind, (args, input) => p.plugin.outputShape(args, input));
+  // Walk once with the checked call, so mistakes surface as one clear error.
+  const walk = (layers: unknown[] | undefined, at: string, start: number[]): number[] | undefined => {
+    if (!layers) return start;
+    const names = defaultLayerNames(layers);
+    let shape = start;
+    for (let i = 0; i < layers.length; i++) {
+      const layer = layers[i] as Record<string, Record<string, unknown>>;
+      const kind = Object.keys(layer)[0]!;
+      const lp = byKind.get(kind);
+      if (lp) {
+        const path = `${at}.${i}.${kind}`;
+        shape = pluginOutputShape(lp, names[i]!, layer[kind] ?? {}, shape, { path, ...placeOf(origins.get(path)?.key ?? origins.get(`${at}.${i}`)?.value, ctx.sources) });
+      } else {
+        shape = outputShape(layer as never, shape, fns);
+      }
+      if (shape.some((d) => !(d >= 1))) return undefined;
+    }
+    return shape;
+  };
+  const base = (exp.model.base as { layers?: unknown[] } | undefined)?.layers;
+  const afterBase = walk(base, 'model.base.layers', [exp.data.image.height, exp.data.image.width, exp.data.image.channels]);
+  if (afterBase) walk(exp.model.layers as unknown[], 'model.layers', afterBase);
+  return fns;
 }
 
 /** Reads from memory: `text` is the content of `file`; files it extends are read from disk. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Problem } from '../errors.js';
 import { describeSchema, show } from './describe.js';
-import { experimentJsonSchema } from './json-schema.js';
+import { experimentJsonSchema, type PluginKinds } from './json-schema.js';
 import { placeOf, type PathOrigin, type Sources } from './origins.js';
 import { suggestion } from './suggest.js';
 import { PACKAGE_ROOT } from '../paths.js';
@@ -55,7 +55,8 @@ export function cachedValidator(name: string, schema: Json): ValidateFunction {
   return fn;
 }
 
-const validator = () => cachedValidator('experiment', experimentJsonSchema());
+// With plugins, another cache name: the validator of the plain schema is not evicted by a project's.
+const validator = (plugins?: PluginKinds) => (plugins && Object.keys(plugins).length ? cachedValidator('experiment-plugins', experimentJsonSchema(plugins)) : cachedValidator('experiment', experimentJsonSchema()));
 
 function segments(pointer: string): string[] {
   return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
@@ -139,8 +140,8 @@ export function nonFiniteProblems(tree: unknown, origins: Map<string, PathOrigin
  * Validates (and fills defaults into) `data` in place. Every ajv error becomes a Problem placed at the
  * file, line and column the offending value (or key) came from.
  */
-export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sources: Sources, rootFile: string): Problem[] {
-  const validate = validator();
+export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sources: Sources, rootFile: string, plugins?: PluginKinds): Problem[] {
+  const validate = validator(plugins);
   if (validate(data)) return [];
   const where = placer(origins, sources, rootFile);
   const problems: Problem[] = [];

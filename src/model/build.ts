@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Experiment, LayerSpecT } from '../config/schema/experiment.js';
-import { fail } from '../errors.js';
+import { fail, FitspecError, isFitspecError } from '../errors.js';
+import type { LoadedPlugin } from '../config/plugins.js';
+import { GRAPH_BUILDER, type GraphLayerContext } from './graph/builder.js';
 import { loadModel } from './io.js';
 import { layerDefByKind } from './layers/index.js';
 import { layerKind, layerNames } from './names.js';
@@ -13,10 +15,39 @@ export interface BuiltModel {
   kinds: Map<string, string>;
 }
 
-function buildStack(layers: readonly LayerSpecT[], seed: number, kinds: Map<string, string>): tf.layers.Layer[] {
+export interface BuildOptions {
+  loadWeights?: boolean;
+  /** The experiment's layer plugins (`LoadedExperiment.plugins`). */
+  plugins?: readonly LoadedPlugin[];
+}
+
+/** A plugin's layer, built; a plugin that throws is one error naming the plugin and the layer. */
+function buildPluginLayer(lp: LoadedPlugin, args: Record<string, unknown>, ctx: { name: string; seed: number }, where: string): tf.layers.Layer {
+  let layer: unknown;
+  try {
+    layer = lp.plugin.build(tf, args, { ...ctx, trainable: (args.trainable as boolean | undefined) ?? true });
+  } catch (e) {
+    if (isFitspecError(e)) throw e;
+    fail('plugin.build', `plugin ${lp.entry} (\`${lp.plugin.kind}\`) threw while building layer \`${ctx.name}\`: ${(e as Error)?.message ?? e}`, { path: where });
+  }
+  if (!(layer instanceof tf.layers.Layer)) fail('plugin.build', `plugin ${lp.entry} (\`${lp.plugin.kind}\`) returned no tfjs layer for layer \`${ctx.name}\`.`, { path: where, expected: 'an instance of tf.layers.Layer (built from the `tf` argument)', received: typeof layer });
+  // Deserializing a saved model needs the class (predict, checkpoints).
+  tf.serialization.registerClass(layer.constructor as never);
+  const graph = lp.plugin.graph;
+  if (graph) (layer as unknown as Record<symbol, unknown>)[GRAPH_BUILDER] = (c: GraphLayerContext) => graph({ ...c, tf });
+  return layer;
+}
+
+function buildStack(layers: readonly LayerSpecT[], seed: number, kinds: Map<string, string>, plugins: readonly LoadedPlugin[] = [], where = 'model.layers'): tf.layers.Layer[] {
   const names = layerNames(layers);
   return layers.map((spec, i) => {
     const kind = layerKind(spec);
+    const lp = plugins.find((p) => p.plugin.kind === kind);
+    if (lp) {
+      const layer = buildPluginLayer(lp, (spec as Record<string, Record<string, unknown>>)[kind] ?? {}, { name: names[i]!, seed: seed + i }, `${where}.${i}`);
+      kinds.set(names[i]!, lp.plugin.kerasClass ?? layer.getClassName());
+      return layer;
+    }
     const def = layerDefByKind.get(kind);
     if (!def) fail('model.unknown-layer', `Unknown layer kind \`${String(kind)}\`.`, { path: `model.layers.${i}` });
     kinds.set(names[i]!, def.kerasClass);
@@ -26,18 +57,31 @@ function buildStack(layers: readonly LayerSpecT[], seed: number, kinds: Map<stri
 }
 
 /** Adds layers one by one so a shape mistake names the layer that caused it. */
-function addAll(model: tf.Sequential, layers: tf.layers.Layer[], where: string): void {
+function addAll(model: tf.Sequential, layers: tf.layers.Layer[], where: string, specs: readonly LayerSpecT[] = [], plugins: readonly LoadedPlugin[] = []): void {
   layers.forEach((layer, i) => {
+    const kind = specs[i] ? layerKind(specs[i]!) : undefined;
+    const lp = plugins.find((p) => p.plugin.kind === kind);
+    const input = lp ? (model.outputs[0]?.shape.slice(1) as number[] | undefined) : undefined;
     try {
       model.add(layer);
     } catch (e) {
+      if (lp) fail('plugin.build', `plugin ${lp.entry} (\`${lp.plugin.kind}\`) failed on layer \`${layer.name}\`: ${(e as Error).message}`, { path: `${where}.${i}` });
       fail('model.shape', `Layer ${i} (\`${layer.name}\`) cannot follow the previous layer: ${(e as Error).message}`, { path: `${where}.${i}` });
+    }
+    if (lp && input) {
+      // The shape `validate` used must be the shape the layer computes.
+      const declared = lp.plugin.outputShape((specs[i] as Record<string, Record<string, unknown>>)[kind as string] ?? {}, [...input]);
+      const actual = (layer.outputShape as (number | null)[]).slice(1);
+      if (JSON.stringify(declared) !== JSON.stringify(actual)) {
+        throw new FitspecError({ code: 'plugin.output-shape', message: `plugin ${lp.entry} (\`${lp.plugin.kind}\`): layer \`${layer.name}\` outputs (batch, ${actual.join(', ')}), but its outputShape says (batch, ${declared.join(', ')}).`, path: `${where}.${i}`, expected: `(batch, ${declared.join(', ')})`, received: `(batch, ${actual.join(', ')})` });
+      }
     }
   });
 }
 
 /** Compiles the layer stack of an experiment (and its base, if any) into a tfjs model. Not compiled with an optimizer yet. */
-export async function buildModel(exp: Experiment, opts: { loadWeights?: boolean } = {}): Promise<BuiltModel> {
+export async function buildModel(exp: Experiment, opts: BuildOptions = {}): Promise<BuiltModel> {
+  const plugins = opts.plugins ?? [];
   const { height, width, channels } = exp.data.image;
   const inputShape = [height, width, channels];
   const kinds = new Map<string, string>();
@@ -49,7 +93,7 @@ export async function buildModel(exp: Experiment, opts: { loadWeights?: boolean 
     const baseName = baseCfg.architecture.replace(/^.*\//, '').replace(/\.ya?ml$/, '').replace(/[^A-Za-z0-9_]/g, '_');
     base = tf.sequential({ name: baseName });
     base.add(tf.layers.inputLayer({ inputShape }));
-    addAll(base, buildStack(baseCfg.layers, exp.seed + 10_000, new Map()), 'model.base.layers');
+    addAll(base, buildStack(baseCfg.layers, exp.seed + 10_000, new Map(), plugins, 'model.base.layers'), 'model.base.layers', baseCfg.layers, plugins);
     if (baseCfg.weights && opts.loadWeights !== false) await loadBaseWeights(base, baseCfg.weights);
     base.trainable = baseCfg.trainable;
     model.add(base);
@@ -57,7 +101,7 @@ export async function buildModel(exp: Experiment, opts: { loadWeights?: boolean 
   } else {
     model.add(tf.layers.inputLayer({ inputShape }));
   }
-  addAll(model, buildStack(exp.model.layers, exp.seed, kinds), 'model.layers');
+  addAll(model, buildStack(exp.model.layers, exp.seed, kinds, plugins), 'model.layers', exp.model.layers, plugins);
   return { model, base, kinds };
 }
 

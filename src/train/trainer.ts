@@ -198,9 +198,12 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     writeText(runDir, 'config.yaml', redactCredentials(loaded.sourceText));
     writeText(runDir, 'resolved.yaml', redactCredentials(loaded.resolvedYaml));
     writeSplit(data, path.join(runDir, 'split'));
+    // The layer plugins' code as it was trained (their hashes are in the config hash).
+    loaded.plugins.forEach((p, i) => writeText(runDir, path.join('plugins', `${i}-${path.basename(p.file)}`), p.source));
   }
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
-  const params = redactValues({ ...flattenConfig(exp), ...kerasAutologParams(exp) });
+  const pluginParams = Object.fromEntries(loaded.plugins.map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));
+  const params = redactValues({ ...flattenConfig(exp), ...kerasAutologParams(exp), ...pluginParams });
   const tags = redactValues(standardTags({
     runName,
     sourceName: loaded.file,
@@ -213,7 +216,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     chain: loaded.chain,
     overrides: loaded.overrides,
     runId,
-    extra: exp.tracking.tags,
+    extra: { ...(loaded.plugins.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}), ...exp.tracking.tags },
   }));
 
   // From here on the run exists: whatever happens, the `finally` below records how it ended,
@@ -254,14 +257,14 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     trackingStarted = true;
     if (resumeState) relogMissing(resumeState.history);
     printRunUrl();
-    for (const rel of ['config.yaml', 'resolved.yaml', 'split']) if (fs.existsSync(path.join(runDir, rel))) artifact(rel);
+    for (const rel of ['config.yaml', 'resolved.yaml', 'split', 'plugins']) if (fs.existsSync(path.join(runDir, rel))) artifact(rel);
     if (exp.augment && !opts.resume && !interrupts.signal) {
       // The notebook's figure: one training image and its random variants, so a reviewer sees what the model saw.
       await augmentPreview(exp.data, exp.augment, { n: 8, seed: exp.seed, out: path.join(runDir, 'plots', 'augment_preview.png') });
       artifact('plots/augment_preview.png');
     }
     if (!interrupts.signal) {
-      built = await buildModel(exp);
+      built = await buildModel(exp, { plugins: loaded.plugins });
       const choice = resolveEngine(exp.train.engine, backend);
       // Native TensorFlow without the graph addon trains several times slower: never silently.
       if (choice.kind === 'eager' && exp.train.engine === 'auto' && backend.name === 'tensorflow') log(`warning: training on the eager engine (several times slower than the graph engine): ${choice.why}; \`fitspec doctor\` says more`);

@@ -20,7 +20,7 @@ const command: CliCommand = {
       await initBackend(exp.train.backend, exp.train.threads);
       const { buildModel, summarize, formatSummary, applyTrainable } = await import('../../model/index.js');
       const { resolvePhases } = await import('../../train/trainer.js');
-      const built = await buildModel(exp, { loadWeights: false });
+      const built = await buildModel(exp, { loadWeights: false, plugins: loaded.plugins });
       const phases = resolvePhases(exp);
       const perPhase = phases.map((p) => {
         applyTrainable(built, p.freeze, p.unfreezeFrom);

@@ -8,8 +8,8 @@ import type { Check, Finding } from './types.js';
 export const batchnormAxis: Check = {
   name: 'batchnorm-axis',
   description: 'warning: a `batchNormalization` axis is not the channel axis (Keras code written for channels-first images, such as `axis=1`; kept as written); error when the axis does not exist.',
-  run(exp) {
-    const shapes = inputShapes(exp);
+  run(exp, _data, plugins) {
+    const shapes = inputShapes(exp, plugins);
     const out: Finding[] = [];
     exp.model.layers.forEach((layer, i) => {
       const bn = (layer as { batchNormalization?: { axis?: number } }).batchNormalization;

@@ -5,8 +5,8 @@ import type { Check, Finding } from './types.js';
 export const denseInputRank: Check = {
   name: 'dense-input-rank',
   description: 'error: a `dense` layer receives an image-shaped (4-D) tensor; add `flatten` or `globalAveragePooling2d` before it.',
-  run(exp) {
-    const shapes = inputShapes(exp);
+  run(exp, _data, plugins) {
+    const shapes = inputShapes(exp, plugins);
     const out: Finding[] = [];
     exp.model.layers.forEach((layer, i) => {
       const shape = shapes[i];

@@ -10,10 +10,15 @@ function spatial(shape: Shape, window: [number, number], strides: [number, numbe
   return [out[0], out[1], channels];
 }
 
+/** Output shapes of layer plugins' kinds (their `outputShape`), by kind. */
+export type PluginShapes = Map<string, (args: Record<string, unknown>, input: Shape) => Shape>;
+
 /** Output shape of one known layer kind, as Keras computes it (channels last). */
-export function outputShape(layer: LayerSpecT, input: Shape): Shape {
+export function outputShape(layer: LayerSpecT, input: Shape, plugins?: PluginShapes): Shape {
   const kind = Object.keys(layer)[0] as keyof LayerSpecT;
   const a = (layer as Record<string, Record<string, unknown>>)[kind] ?? {};
+  const plugin = plugins?.get(kind);
+  if (plugin) return plugin(a, [...input]);
   switch (kind) {
     case 'conv2d':
       if (input.length !== 3) return input;
@@ -28,7 +33,26 @@ export function outputShape(layer: LayerSpecT, input: Shape): Shape {
       return spatial(input, pool, a.strides === undefined ? pool : pair(a.strides as number, 1), a.padding as string, input[2]);
     }
     case 'globalAveragePooling2d':
+    case 'globalMaxPooling2d':
       return input.length === 3 ? [input[2]] : input;
+    case 'separableConv2d':
+      if (input.length !== 3) return input;
+      return spatial(input, pair(a.kernelSize as number, 1), pair(a.strides as number, 1), a.padding as string, a.filters as number);
+    case 'zeroPadding2d': {
+      if (input.length !== 3) return input;
+      const p = a.padding as number | number[] | number[][] | undefined;
+      const [[t, b], [l, r]] = (p === undefined ? [[1, 1], [1, 1]] : typeof p === 'number' ? [[p, p], [p, p]] : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1], p[1]]] : p) as number[][] as [[number, number], [number, number]];
+      return [input[0] + t + b, input[1] + l + r, input[2]];
+    }
+    case 'resizing':
+      return input.length === 3 ? [a.height as number, a.width as number, input[2]] : input;
+    case 'reshape': {
+      // -1 takes what is left; sizes that do not fit are refused by the model build, which names the layer.
+      const target = a.targetShape as number[];
+      const known = target.filter((d) => d !== -1).reduce((x, y) => x * y, 1);
+      const total = input.reduce((x, y) => x * y, 1);
+      return target.map((d) => (d === -1 ? total / known : d));
+    }
     case 'flatten':
       return [input.reduce((x, y) => x * y, 1)];
     case 'dense':
@@ -43,18 +67,18 @@ export function outputShape(layer: LayerSpecT, input: Shape): Shape {
  * when the base's layers are not known here. The walk stops at a layer whose output would have a
  * dimension below 1.
  */
-export function inputShapes(exp: Experiment): Shape[] {
+export function inputShapes(exp: Experiment, plugins?: PluginShapes): Shape[] {
   const base = exp.model.base as { layers?: LayerSpecT[] } | undefined;
   if (base && !base.layers) return [];
   let shape: Shape = [exp.data.image.height, exp.data.image.width, exp.data.image.channels];
   for (const layer of base?.layers ?? []) {
-    shape = outputShape(layer, shape);
+    shape = outputShape(layer, shape, plugins);
     if (shape.some((d) => !(d >= 1))) return [];
   }
   const shapes: Shape[] = [];
   for (const layer of exp.model.layers) {
     shapes.push(shape);
-    shape = outputShape(layer, shape);
+    shape = outputShape(layer, shape, plugins);
     if (shape.some((d) => !(d >= 1))) break;
   }
   return shapes;

@@ -1,4 +1,5 @@
 import type { Experiment } from '../schema/experiment.js';
+import type { PluginShapes } from './shapes.js';
 
 /** A finding of a cross-field check; the loader adds file, line and column from `path`. */
 export interface Finding {
@@ -28,5 +29,5 @@ export interface Check {
   /** Severity and what it catches, for docs/config.md. */
   description: string;
   /** `data` is given when the caller has read the data source (`validate --data`, `train`). */
-  run(exp: Experiment, data?: DiscoveredClasses): Finding[];
+  run(exp: Experiment, data?: DiscoveredClasses, plugins?: PluginShapes): Finding[];
 }

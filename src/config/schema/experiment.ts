@@ -20,6 +20,12 @@ export const ExperimentSchema = Type.Object(
           examples: ['01-baseline.yaml', ['base/data.yaml', '01-baseline.yaml']],
         }),
     ),
+    plugins: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'Layer plugin modules (TypeScript or JavaScript), relative to the file that names them: each adds one layer kind. Only the modules an experiment names are loaded; their source is part of the config hash. See docs/layers.md.',
+        examples: [['./layers/scaled-residual.ts']],
+      }),
+    ),
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', maxLength: 100, description: 'Experiment name: the run folder `runs/<name>/` and the default MLflow experiment.', examples: ['baseline'] }),
     description: Type.String({ description: 'What this experiment tries and what to look for; becomes the MLflow run description. Not part of the config hash.', default: '', examples: ['Baseline CNN from the notebook, no regularization.'] }),
     seed: Type.Integer({ minimum: 0, description: 'Seed for the split, shuffling, augmentation and weight initialization.', default: 42 }),

@@ -20,6 +20,9 @@ export interface NativeGraph {
   ops(): [string, string, Ref[]][];
 }
 
+/** A built layer's own graph builder (a layer plugin's `graph`), found before the built-in kinds by class. */
+export const GRAPH_BUILDER = Symbol.for('fitspec.graph-builder');
+
 /** A model feature the graph engine cannot express; the trainer then uses the eager engine. */
 export class GraphUnsupported extends Error {}
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Kernels, Threads } from '../../../backend.js';
-import { GraphBuilder, GraphUnsupported, type Ref } from '../../../model/graph/builder.js';
+import { GRAPH_BUILDER, GraphBuilder, GraphUnsupported, type GraphLayerContext, type Ref } from '../../../model/graph/builder.js';
 import { layerDefByClass } from '../../../model/layers/index.js';
 import type { Engine, EnginePhase, NamedTensor, StepLogs } from '../types.js';
 import { sessionConfig, type Feed, type GraphAddon, type NativeSession } from './native.js';
@@ -8,6 +8,13 @@ import { graphLosses, type LossName } from './losses.js';
 import { graphOptimizer, type GraphOptimizer } from './optimizers.js';
 
 const METRICS = ['accuracy'];
+
+/** A layer's graph builder: its own (a layer plugin's), else its kind's by class name. */
+function graphOf(layer: tf.layers.Layer): ((ctx: GraphLayerContext) => Ref) | undefined {
+  const own = (layer as unknown as Record<symbol, unknown>)[GRAPH_BUILDER];
+  if (typeof own === 'function') return own as (ctx: GraphLayerContext) => Ref;
+  return layerDefByClass.get(layer.getClassName())?.graph;
+}
 
 /** The model's layers in order, nested Sequential bases flattened; throws GraphUnsupported for what has no graph builder. */
 export function graphLayers(model: tf.LayersModel): tf.layers.Layer[] {
@@ -19,7 +26,7 @@ export function graphLayers(model: tf.LayersModel): tf.layers.Layer[] {
     for (const l of m.layers) {
       if (l instanceof tf.LayersModel) walk(l);
       else if (l.getClassName() !== 'InputLayer') {
-        if (!layerDefByClass.has(l.getClassName())) throw new GraphUnsupported(`layer \`${l.name}\` (${l.getClassName()})`);
+        if (!graphOf(l)) throw new GraphUnsupported(`layer \`${l.name}\` (${l.getClassName()}) has no graph ops`);
         out.push(l);
       }
     }
@@ -100,9 +107,9 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
     };
     let h = x;
     for (const layer of layers) {
-      const def = layerDefByClass.get(layer.getClassName())!;
+      const graph = graphOf(layer)!;
       h = g.within(`${training ? 'train' : 'eval'}/${layer.name}`, () =>
-        def.graph({
+        graph({
           g,
           x: h,
           layer,
