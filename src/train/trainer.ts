@@ -8,7 +8,7 @@ import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js
 import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
 import { FitspecError, isFitspecError } from '../errors.js';
 import { redactCredentials, redactValues } from '../redact.js';
-import { applyTrainable, buildModel, formatSummary, saveModel, summarize, type BuiltModel } from '../model/index.js';
+import { applyTrainable, buildModel, describeModel, formatSummary, saveModel, summarize, writeDescriptor, type BuiltModel } from '../model/index.js';
 import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
 import { createTracker, gitInfo, kerasAutologParams, lockRun, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
@@ -352,6 +352,11 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   async function finishRun(built: BuiltModel, engine: Engine): Promise<void> {
     await engine.syncToModel();
     await saveModel(built.model, path.join(runDir, 'model'));
+    const last = built.model.layers.at(-1)?.getConfig() as { activation?: string } | undefined;
+    writeDescriptor(
+      path.join(runDir, 'model'),
+      describeModel(exp.data, classes, { configHash: loaded.hash, experiment: exp.name, runId, inputName: built.model.inputNames[0], outputName: built.model.outputNames[0], softmax: last?.activation === 'softmax' }),
+    );
     artifact('model');
     if (history.length) artifact('metrics.csv');
     const phases = resolvePhases(exp);

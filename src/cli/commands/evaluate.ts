@@ -24,7 +24,7 @@ const command: CliCommand = {
   register(program) {
     program
       .command('evaluate')
-      .argument('<runDir>', 'a finished run folder (runs/<experiment>/<run id>)')
+      .argument('<model>', 'a finished run folder (runs/<experiment>/<run id>), or an MLflow model: runs:/<run id>, models:/<name>/<version>, models:/<name>@<alias>')
       .description("Evaluate a run's trained model on its own validation/test split, or on other labelled images")
       .option('--data <path>', 'other labelled images, in either source form of `data.source`: a folder with one subfolder per class, or a labels CSV (same class names as the run)')
       .option('--images <dir>', 'with a CSV --data: the folder of the images (default: the folder of the CSV)')
@@ -32,14 +32,19 @@ const command: CliCommand = {
       .option('--label-column <name>', "with a CSV --data: the column of labels (default: the run's, else Class)")
       .addOption(new Option('--part <part>', 'split of the run to evaluate when --data is not given').choices(['validation', 'test', 'train']).default('validation'))
       .option('--json', 'print the report as JSON')
-      .action(async (runDir: string, opts: { data?: string; images?: string; idColumn?: string; labelColumn?: string; part: 'validation' | 'test' | 'train'; json?: boolean }) => {
+      .action(async (ref: string, opts: { data?: string; images?: string; idColumn?: string; labelColumn?: string; part: 'validation' | 'test' | 'train'; json?: boolean }) => {
         const { loadExperiment } = await import('../../config/index.js');
-        const exp = loadExperiment(path.join(runDir, 'resolved.yaml')).experiment;
+        const { locateModel } = await import('../../track/model-ref.js');
+        const where = await locateModel(ref);
+        const resolved = where.runDir && path.join(where.runDir, 'resolved.yaml');
+        if (!resolved || !fs.existsSync(resolved)) throw new FitspecError({ code: 'evaluate.no-run', message: `${ref} has no resolved.yaml beside its model: evaluate needs the run's data settings.`, expected: 'a run folder or an MLflow model logged by fitspec', received: ref });
+        const runDir = where.runDir!;
+        const exp = loadExperiment(resolved).experiment;
         const { initBackend } = await import('../../backend.js');
         await initBackend(exp.train.backend, exp.train.threads);
-        const { loadTrainedRun, predictFiles } = await import('../../train/predict.js');
+        const { loadTrainedModel, predictFiles } = await import('../../train/predict.js');
         const { confusionMatrix, classificationReport } = await import('../../report/index.js');
-        const run = await loadTrainedRun(runDir);
+        const run = await loadTrainedModel(where.modelDir);
         let truth: number[];
         let pred: number[];
         let label: string;
@@ -47,7 +52,7 @@ const command: CliCommand = {
           const { listSource } = await import('../../data/sources.js');
           const listing = listSource({ ...exp.data, source: otherSource(opts, exp.data.source), classes: run.classes });
           if (listing.problems.length && exp.data.onError === 'fail') throw new FitspecError(listing.problems);
-          const probs = await predictFiles(run, exp, listing.items.map((i) => i.file));
+          const probs = await predictFiles(run, listing.items.map((i) => i.file));
           truth = listing.items.map((i) => i.label);
           pred = probs.map((p) => p.indexOf(Math.max(...p)));
           label = opts.data;

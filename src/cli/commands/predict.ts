@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { CliCommand } from '../command.js';
 
 const command: CliCommand = {
@@ -7,19 +6,19 @@ const command: CliCommand = {
   register(program) {
     program
       .command('predict')
-      .argument('<runDir>', 'a finished run folder (runs/<experiment>/<run id>)')
+      .argument('<model>', 'a finished run folder (runs/<experiment>/<run id>), a model folder, or an MLflow model: runs:/<run id>, models:/<name>/<version>, models:/<name>@<alias>')
       .argument('<images...>', 'image files, folders (every image inside) or quoted glob patterns ("photos/*.jpg")')
       .description('Class probabilities of images, from the trained model of a run')
       .option('--json', 'print JSON')
-      .action(async (runDir: string, args: string[], opts: { json?: boolean }) => {
-        const { loadExperiment } = await import('../../config/index.js');
+      .action(async (ref: string, args: string[], opts: { json?: boolean }) => {
         const images = (await import('../../data/sources.js')).expandImagePaths(args);
-        const exp = loadExperiment(path.join(runDir, 'resolved.yaml')).experiment;
+        const { locateModel } = await import('../../track/model-ref.js');
+        const where = await locateModel(ref);
         const { initBackend } = await import('../../backend.js');
-        await initBackend(exp.train.backend, exp.train.threads);
-        const { loadTrainedRun, predictFiles } = await import('../../train/predict.js');
-        const run = await loadTrainedRun(runDir);
-        const probs = await predictFiles(run, exp, images);
+        await initBackend(where.backend ?? 'auto', where.threads);
+        const { loadTrainedModel, predictFiles } = await import('../../train/predict.js');
+        const run = await loadTrainedModel(where.modelDir);
+        const probs = await predictFiles(run, images);
         const rows = images.map((file, i) => {
           const p = probs[i]!;
           const best = p.indexOf(Math.max(...p));
