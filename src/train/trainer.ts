@@ -10,7 +10,7 @@ import { FitspecError, isFitspecError } from '../errors.js';
 import { redactCredentials, redactValues } from '../redact.js';
 import { applyTrainable, buildModel, describeModel, formatSummary, saveModel, summarize, writeDescriptor, type BuiltModel } from '../model/index.js';
 import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
-import { createTracker, gitInfo, kerasAutologParams, lockRun, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
+import { createTracker, gitInfo, trackingUri, kerasAutologParams, lockRun, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
 import { phaseResume, readCheckpointState, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -274,7 +274,20 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
 
   log(`${status === 'FINISHED' ? 'run finished' : `run ${status.toLowerCase()}`}: ${runDir}`);
   printRunUrl();
+  if (status === 'FINISHED' && exp.tracking.register && trackingUri(exp.tracking)) await registerFromConfig(exp.tracking.register);
   return { runId, runDir, status, history, summary: summary!, warnings: tracker.warnings() };
+
+  /** tracking.register: the finished run's model as a version of the registered model; a failure leaves the run as it is. */
+  async function registerFromConfig(reg: { name: string; alias?: string }): Promise<void> {
+    try {
+      const { registerModel } = await import('../track/register.js');
+      const { writeMlflowModel } = await import('../export/index.js');
+      const r = await registerModel({ ref: runDir, name: reg.name, alias: reg.alias, log, writeMlflowModel: (dir) => writeMlflowModel(dir, log) });
+      log(`registered: models:/${r.name}/${r.version}${r.alias ? ` (alias ${r.alias})` : ''}`);
+    } catch (e) {
+      log(`warning: the model was not registered as ${reg.name}: ${errorMessage(e)}`);
+    }
+  }
 
   /** Every phase's epochs; FINISHED, or KILLED when a signal stopped training. */
   async function fitPhases(built: BuiltModel, engine: Engine): Promise<RunStatus> {
@@ -357,6 +370,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       path.join(runDir, 'model'),
       describeModel(exp.data, classes, { configHash: loaded.hash, experiment: exp.name, runId, inputName: built.model.inputNames[0], outputName: built.model.outputNames[0], softmax: last?.activation === 'softmax' }),
     );
+    if (trackingUri(exp.tracking)) await (await import('../export/index.js')).logMlflowModel(path.join(runDir, 'model'), exp.tracking.logModel, log);
     artifact('model');
     if (history.length) artifact('metrics.csv');
     const phases = resolvePhases(exp);
