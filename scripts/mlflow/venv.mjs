@@ -142,9 +142,9 @@ const installed = (venv, wanted) => {
  * and then finds the venv ready. A working venv is never removed: an install is built next to it and
  * renamed into place, and an outdated one is moved aside first (deleted by the next install).
  * Installing never blocks the event loop (test runners keep working meanwhile); `signal` aborts it.
- * `venv` and `requirements` default to VENV and REQUIREMENTS.
+ * `venv` and `requirements` default to VENV and REQUIREMENTS; `what` names the packages in log lines.
  */
-export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n'), signal, venv = VENV, requirements = REQUIREMENTS } = {}) {
+export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n'), signal, venv = VENV, requirements = REQUIREMENTS, what = 'MLflow' } = {}) {
   venv = resolve(venv);
   const wanted = readFileSync(requirements, 'utf8');
   if (installed(venv, wanted)) return venvPython(venv);
@@ -157,7 +157,7 @@ export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n')
     } catch {
       /* half-written lock */
     }
-    log(`waiting for ${who} to finish installing MLflow into ${venv}`);
+    log(`waiting for ${who} to finish installing ${what} into ${venv}`);
   };
   return withLock(
     `${venv}.lock`,
@@ -171,7 +171,7 @@ export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n')
         if (e.startsWith(`${prefix}.tmp-`) || e.startsWith(`${prefix}.old-`)) rmSync(join(dirname(venv), e), { recursive: true, force: true });
       }
       const tmp = `${venv}.tmp-${process.pid}`;
-      log(`installing MLflow (${wanted.split('\n').find((l) => l.trim() && !l.startsWith('#'))}) into ${venv}; this takes a few minutes, once`);
+      log(`installing ${what} (${wanted.split('\n').find((l) => l.trim() && !l.startsWith('#'))}${what === 'MLflow' ? '' : ', ...'}) into ${venv}; this takes a few minutes, once`);
       const t0 = Date.now();
       try {
         await run(python, ['-m', 'venv', tmp], signal);
@@ -184,7 +184,7 @@ export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n')
       // Entry-point scripts keep the temporary path in their shebang; everything here runs `python -m ...`.
       if (existsSync(venv)) renameSync(venv, `${venv}.old-${process.pid}`);
       renameSync(tmp, venv);
-      log(`MLflow installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      log(`${what} installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       return venvPython(venv);
     },
     { signal, onWait },

@@ -18,18 +18,20 @@ export interface Prediction {
  * Class probabilities of images from the trained model of a finished run, the images decoded exactly as
  * in training. As `fitspec predict`.
  *
- * @param runDir a finished run folder (`runs/<experiment>/<run id>`)
+ * @param model a finished run folder (`runs/<experiment>/<run id>`), a model folder, or an MLflow model
+ *   (`runs:/<run id>`, `models:/<name>/<version>`, `models:/<name>@<alias>`)
  * @param images image files, folders (every image inside) or glob patterns (`photos/*.jpg`)
  */
-export async function predict(runDir: string, images: string[]): Promise<{ classes: string[]; predictions: Prediction[] }> {
+export async function predict(model: string, images: string[]): Promise<{ classes: string[]; predictions: Prediction[] }> {
   const files = (await import('../data/sources.js')).expandImagePaths(images);
-  const exp = loadExperiment(path.join(runDir, 'resolved.yaml')).experiment;
+  const { locateModel } = await import('../track/model-ref.js');
+  const where = await locateModel(model);
   const { initBackend } = await import('../backend.js');
-  await initBackend(exp.train.backend, exp.train.threads);
-  const { loadTrainedRun, predictFiles } = await import('../train/predict.js');
-  const run = await loadTrainedRun(runDir);
+  await initBackend(where.backend ?? 'auto', where.threads);
+  const { loadTrainedModel, predictFiles } = await import('../train/predict.js');
+  const run = await loadTrainedModel(where.modelDir);
   try {
-    const probs = await predictFiles(run, exp, files);
+    const probs = await predictFiles(run, files);
     const predictions = files.map((file, i) => {
       const p = probs[i]!;
       const best = p.indexOf(Math.max(...p));
@@ -80,18 +82,23 @@ function otherSource(opts: EvaluateOptions, runSource: DataConfig['source']): Da
 }
 
 /**
- * Evaluates a run's trained model on one of its own splits or on other labelled images: confusion matrix,
+ * Evaluates a run's trained model (a run folder or an MLflow model URI, as {@link predict} takes) on one of its own splits or on other labelled images: confusion matrix,
  * accuracy, per-class precision / recall / F1. Writes `reports/evaluate-<part|data>.json` in the run
  * folder. As `fitspec evaluate`.
  */
-export async function evaluate(runDir: string, opts: EvaluateOptions = {}): Promise<EvaluationReport> {
+export async function evaluate(model: string, opts: EvaluateOptions = {}): Promise<EvaluationReport> {
   const part = opts.part ?? 'validation';
-  const exp = loadExperiment(path.join(runDir, 'resolved.yaml')).experiment;
+  const { locateModel } = await import('../track/model-ref.js');
+  const where = await locateModel(model);
+  const resolved = where.runDir && path.join(where.runDir, 'resolved.yaml');
+  if (!resolved || !fs.existsSync(resolved)) throw new FitspecError({ code: 'evaluate.no-run', message: `${model} has no resolved.yaml beside its model: evaluate needs the run's data settings.`, expected: 'a run folder or an MLflow model logged by fitspec', received: model });
+  const runDir = where.runDir!;
+  const exp = loadExperiment(resolved).experiment;
   const { initBackend } = await import('../backend.js');
   await initBackend(exp.train.backend, exp.train.threads);
-  const { loadTrainedRun, predictFiles } = await import('../train/predict.js');
+  const { loadTrainedModel, predictFiles } = await import('../train/predict.js');
   const { confusionMatrix, classificationReport } = await import('../report/index.js');
-  const run = await loadTrainedRun(runDir);
+  const run = await loadTrainedModel(where.modelDir);
   let truth: number[];
   let pred: number[];
   let label: string;
@@ -100,7 +107,7 @@ export async function evaluate(runDir: string, opts: EvaluateOptions = {}): Prom
       const { listSource } = await import('../data/sources.js');
       const listing = listSource({ ...exp.data, source: otherSource(opts, exp.data.source), classes: run.classes });
       if (listing.problems.length && exp.data.onError === 'fail') throw new FitspecError(listing.problems);
-      const probs = await predictFiles(run, exp, listing.items.map((i) => i.file));
+      const probs = await predictFiles(run, listing.items.map((i) => i.file));
       truth = listing.items.map((i) => i.label);
       pred = probs.map((p) => p.indexOf(Math.max(...p)));
       label = opts.data;

@@ -5,3 +5,4 @@ export { saveModel, loadModel } from './io.js';
 export { layerDefs, layerDefByKind } from './layers/index.js';
 export { SteppedDropout } from './layers/dropout.js';
 export { layerNames, layerKind } from './names.js';
+export { DESCRIPTOR_FILE, describeModel, readDescriptor, writeDescriptor, type ModelDescriptor } from './descriptor.js';

@@ -96,7 +96,8 @@ export interface RunRecord {
 }
 
 export interface CreateTrackerOptions {
-  tracking: TrackingConfig;
+  // The settings the store itself reads; logModel and register act after training.
+  tracking: Omit<TrackingConfig, 'logModel' | 'register'>;
   env?: NodeJS.ProcessEnv;
   log?: (msg: string) => void;
 }

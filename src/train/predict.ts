@@ -1,30 +1,35 @@
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Experiment } from '../config/schema/experiment.js';
-import { DecodeError } from '../data/decode.js';
-import { decodeLikeTraining, imageSpec } from '../data/prepare.js';
+import { DecodeError, type ImageSpec } from '../data/decode.js';
+import { decodeLikeTraining } from '../data/prepare.js';
 import { fail } from '../errors.js';
-import { loadModel } from '../model/index.js';
+import { loadModel, readDescriptor, type ModelDescriptor } from '../model/index.js';
 
 export interface TrainedRun {
-  runDir: string;
+  /** The folder holding model.json and fitspec-model.json. */
+  modelDir: string;
   model: tf.LayersModel;
   classes: string[];
+  descriptor: ModelDescriptor;
 }
 
-/** The trained model of a finished run and its class names. */
+/** The trained model of a finished run (its `model/` folder) and what it expects and returns. */
 export async function loadTrainedRun(runDir: string): Promise<TrainedRun> {
-  const summaryFile = path.join(runDir, 'summary.json');
   if (!fs.existsSync(path.join(runDir, 'model', 'model.json'))) fail('run.no-model', `${runDir} has no trained model (model/model.json): is it a finished run folder?`, { file: runDir });
-  const summary = fs.existsSync(summaryFile) ? (JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { classes?: string[] }) : {};
-  if (!summary.classes?.length) fail('run.no-classes', `${summaryFile} does not list the classes of the run.`, { file: summaryFile });
-  return { runDir, model: await loadModel(path.join(runDir, 'model')), classes: summary.classes };
+  return loadTrainedModel(path.join(runDir, 'model'));
 }
 
-/** Class probabilities for image files, decoded exactly as in training (size, channels, resize, rescale). */
-export async function predictFiles(run: TrainedRun, exp: Experiment, files: string[], batchSize = 32): Promise<number[][]> {
-  const spec = imageSpec(exp.data);
+/** A model folder: model.json and its weights, and fitspec-model.json (classes and preprocessing). */
+export async function loadTrainedModel(modelDir: string): Promise<TrainedRun> {
+  const descriptor = readDescriptor(modelDir);
+  return { modelDir, model: await loadModel(modelDir), classes: descriptor.classes, descriptor };
+}
+
+/** Class probabilities for image files, decoded as the model was trained (size, channels, resize kernel, rescale: from its descriptor). */
+export async function predictFiles(run: TrainedRun, files: string[], batchSize = 32): Promise<number[][]> {
+  const pre = run.descriptor.preprocessing;
+  const spec: ImageSpec = { height: pre.height, width: pre.width, channels: pre.channels, resize: pre.resize, interpolation: pre.interpolation };
   const out: number[][] = [];
   for (let i = 0; i < files.length; i += batchSize) {
     const chunk = files.slice(i, i + batchSize);
@@ -37,7 +42,7 @@ export async function predictFiles(run: TrainedRun, exp: Experiment, files: stri
       throw e;
     }
     const probs = tf.tidy(() => {
-      const x = tf.tensor4d(flat, [chunk.length, spec.height, spec.width, spec.channels], 'int32').toFloat().mul(exp.data.image.rescale);
+      const x = tf.tensor4d(flat, [chunk.length, spec.height, spec.width, spec.channels], 'int32').toFloat().mul(pre.rescale);
       return run.model.predict(x) as tf.Tensor2D;
     });
     out.push(...(await probs.array()));

@@ -9,9 +9,9 @@ import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } f
 import { diskFullError, isDiskFull } from '../disk.js';
 import { FitspecError, isFitspecError } from '../errors.js';
 import { redactCredentials, redactValues } from '../redact.js';
-import { applyTrainable, buildModel, formatSummary, saveModel, summarize, type BuiltModel } from '../model/index.js';
+import { applyTrainable, buildModel, describeModel, formatSummary, saveModel, summarize, writeDescriptor, type BuiltModel } from '../model/index.js';
 import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
-import { createTracker, cutTornTail, dropMetricsAfter, gitInfo, kerasAutologParams, lockRun, readMetrics, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
+import { createTracker, cutTornTail, dropMetricsAfter, gitInfo, kerasAutologParams, lockRun, readMetrics, readRun, standardTags, trackingUri, type RunLock, type RunStatus } from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
 import { checkpointStatus, damagedCheckpoint, describeDamage, phaseResume, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -315,6 +315,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
 
   log(`${status === 'FINISHED' ? 'run finished' : `run ${status.toLowerCase()}`}: ${runDir}`);
   printRunUrl();
+  if (status === 'FINISHED' && exp.tracking.register && trackingUri(exp.tracking)) await registerFromConfig(exp.tracking.register);
   return { runId, runDir, status, history, summary: summary!, warnings: tracker.warnings() };
 
   /** Logs the checkpointed epochs' values that metrics.jsonl lacks (a torn last record). */
@@ -323,6 +324,18 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     for (const { epoch: e, ...values } of rows) {
       const missing = Object.fromEntries(Object.entries(values).filter(([k]) => !have.has(`${e} ${k}`)));
       if (Object.keys(missing).length) tracker.logMetrics(e, missing, Date.now());
+    }
+  }
+
+  /** tracking.register: the finished run's model as a version of the registered model; a failure leaves the run as it is. */
+  async function registerFromConfig(reg: { name: string; alias?: string }): Promise<void> {
+    try {
+      const { registerModel } = await import('../track/register.js');
+      const { writeMlflowModel } = await import('../export/index.js');
+      const r = await registerModel({ ref: runDir, name: reg.name, alias: reg.alias, log, writeMlflowModel: (dir) => writeMlflowModel(dir, log) });
+      log(`registered: models:/${r.name}/${r.version}${r.alias ? ` (alias ${r.alias})` : ''}`);
+    } catch (e) {
+      log(`warning: the model was not registered as ${reg.name}: ${errorMessage(e)}`);
     }
   }
 
@@ -402,6 +415,12 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   async function finishRun(built: BuiltModel, engine: Engine): Promise<void> {
     await engine.syncToModel();
     await saveModel(built.model, path.join(runDir, 'model'));
+    const last = built.model.layers.at(-1)?.getConfig() as { activation?: string } | undefined;
+    writeDescriptor(
+      path.join(runDir, 'model'),
+      describeModel(exp.data, classes, { configHash: loaded.hash, experiment: exp.name, runId, inputName: built.model.inputNames[0], outputName: built.model.outputNames[0], softmax: last?.activation === 'softmax' }),
+    );
+    if (trackingUri(exp.tracking)) await (await import('../export/index.js')).logMlflowModel(path.join(runDir, 'model'), exp.tracking.logModel, log);
     artifact('model');
     if (history.length) artifact('metrics.csv');
     const phases = resolvePhases(exp);

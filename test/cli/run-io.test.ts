@@ -93,3 +93,32 @@ describe('fitspec evaluate --data', () => {
     expect(r.stderr).toMatch(/bad\.csv:2: label "ANCIENT" .* is not one of the classes middle, old, young/);
   });
 });
+
+describe('the model folder describes itself', () => {
+  it('model/fitspec-model.json: classes in output order, input shape and preprocessing of the run', () => {
+    const d = JSON.parse(fs.readFileSync(path.join(run, 'model', 'fitspec-model.json'), 'utf8'));
+    const summary = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
+    expect(d.format).toBe('fitspec-model');
+    expect(d.classes).toEqual(summary.classes);
+    expect(d.input.shape).toEqual([-1, 32, 32, 3]);
+    expect(d.output.shape).toEqual([-1, 3]);
+    expect(d.preprocessing).toEqual({ height: 32, width: 32, channels: 3, channelOrder: 'RGB', resize: 'stretch', interpolation: 'lanczos3', rescale: 1 / 255 });
+    expect(d.configHash).toBe(summary.config_hash);
+  });
+
+  it('predict reads the model folder alone, and follows its preprocessing, not a config beside it', () => {
+    const alone = path.join(dir, 'alone');
+    fs.cpSync(path.join(run, 'model'), alone, { recursive: true });
+    const images = ['data/old', 'data/young'];
+    const probs = (ref: string) => (JSON.parse(cli(['predict', ref, ...images, '--json'], dir).stdout) as { probabilities: Record<string, number> }[]).map((r) => r.probabilities);
+    const fromRun = probs(run);
+    expect(probs(alone)).toEqual(fromRun);
+    // Another resize kernel in the descriptor changes the pixels, so the answer must move.
+    const file = path.join(alone, 'fitspec-model.json');
+    const d = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(file, JSON.stringify({ ...d, preprocessing: { ...d.preprocessing, interpolation: 'nearest' } }));
+    const moved = probs(alone);
+    const diff = Math.max(...moved.flatMap((p, i) => Object.keys(p).map((c) => Math.abs(p[c]! - fromRun[i]![c]!))));
+    expect(diff).toBeGreaterThan(1e-6);
+  });
+});

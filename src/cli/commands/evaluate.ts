@@ -7,7 +7,7 @@ const command: CliCommand = {
   register(program) {
     program
       .command('evaluate')
-      .argument('<runDir>', 'a finished run folder (runs/<experiment>/<run id>)')
+      .argument('<model>', 'a finished run folder (runs/<experiment>/<run id>), a model folder, or an MLflow model: runs:/<run id>, models:/<name>/<version>, models:/<name>@<alias>')
       .description("Evaluate a run's trained model on its own validation/test split, or on other labelled images")
       .option('--data <path>', 'other labelled images, in either source form of `data.source`: a folder with one subfolder per class, or a labels CSV (same class names as the run)')
       .option('--images <dir>', 'with a CSV --data: the folder of the images (default: the folder of the CSV)')
@@ -15,9 +15,9 @@ const command: CliCommand = {
       .option('--label-column <name>', "with a CSV --data: the column of labels (default: the run's, else Class)")
       .addOption(new Option('--part <part>', 'split of the run to evaluate when --data is not given').choices(['validation', 'test', 'train']).default('validation'))
       .option('--json', 'print the report as JSON')
-      .action(async (runDir: string, opts: { data?: string; images?: string; idColumn?: string; labelColumn?: string; part: 'validation' | 'test' | 'train'; json?: boolean }) => {
+      .action(async (model: string, opts: { data?: string; images?: string; idColumn?: string; labelColumn?: string; part: 'validation' | 'test' | 'train'; json?: boolean }) => {
         const { evaluate } = await import('../../api/runs.js');
-        const { file: out, ...report } = await evaluate(runDir, opts);
+        const { file: out, ...report } = await evaluate(model, opts);
         const label = report.data;
         const run = { classes: report.classes };
         if (opts.json) {

@@ -6,13 +6,13 @@ const command: CliCommand = {
   register(program) {
     program
       .command('predict')
-      .argument('<runDir>', 'a finished run folder (runs/<experiment>/<run id>)')
+      .argument('<model>', 'a finished run folder (runs/<experiment>/<run id>), a model folder, or an MLflow model: runs:/<run id>, models:/<name>/<version>, models:/<name>@<alias>')
       .argument('<images...>', 'image files, folders (every image inside) or quoted glob patterns ("photos/*.jpg")')
       .description('Class probabilities of images, from the trained model of a run')
       .option('--json', 'print JSON')
-      .action(async (runDir: string, args: string[], opts: { json?: boolean }) => {
+      .action(async (model: string, args: string[], opts: { json?: boolean }) => {
         const { predict } = await import('../../api/runs.js');
-        const { classes, predictions: rows } = await predict(runDir, args);
+        const { classes, predictions: rows } = await predict(model, args);
         const run = { classes };
         const images = rows.map((r) => r.file);
         if (opts.json) {

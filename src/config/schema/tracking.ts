@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { strict } from './common.js';
+import { Enum, strict } from './common.js';
 
 export const TrackingSchema = Type.Object(
   {
@@ -8,6 +8,21 @@ export const TrackingSchema = Type.Object(
     runName: Type.Optional(Type.String({ minLength: 1, description: 'Run name shown in MLflow; defaults to `<name>-<run id>`.', examples: ['baseline-lr1e-4'] })),
     tags: Type.Record(Type.String({ pattern: '^[/\\w.\\- ]{1,250}$' }), Type.String({ maxLength: 8000 }), { description: 'Extra tags set on the run.', default: {} }),
     runsDir: Type.String({ minLength: 1, description: 'Folder of the local run store.', default: 'runs' }),
+    logModel: Enum(['auto', 'always', 'never'] as const, {
+      description:
+        'Write the trained model as an MLflow Model (`model/MLmodel`, keras flavor, from a Keras file made by the tensorflowjs converter) when the run is tracked in MLflow. `auto`: when the conversion environment (scripts/models, installed by `fitspec export`) is already installed; `always`: install it if needed (minutes, once); `never`: only the tfjs model.',
+      default: 'auto',
+      examples: ['always'],
+    }),
+    register: Type.Optional(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1, maxLength: 256, description: 'Registered model name: a finished run registers its model as a new version of it (once per run).', examples: ['age-detector'] }),
+          alias: Type.Optional(Type.String({ pattern: '^[A-Za-z_][\\w-]{0,255}$', description: 'Alias moved to the new version, e.g. `champion`.', examples: ['champion'] })),
+        },
+        { ...strict, description: 'Register the finished run\'s model in the MLflow model registry (as `fitspec register` does).', examples: [{ name: 'age-detector', alias: 'champion' }] },
+      ),
+    ),
   },
   { ...strict, description: 'Where the run is recorded.', default: {} },
 );

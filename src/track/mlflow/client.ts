@@ -57,6 +57,28 @@ export interface Run {
 
 type Wire = Record<string, any>;
 
+export interface ModelVersion {
+  name: string;
+  version: string;
+  source: string;
+  runId?: string;
+  status?: string;
+  tags: Record<string, string>;
+  aliases: string[];
+}
+
+function toVersion(v: Wire): ModelVersion {
+  return {
+    name: v.name,
+    version: String(v.version),
+    source: v.source,
+    runId: v.run_id || undefined,
+    status: v.status,
+    tags: Object.fromEntries((v.tags ?? []).map((t: Wire) => [t.key, t.value])),
+    aliases: v.aliases ?? [],
+  };
+}
+
 function toInfo(i: Wire): RunInfo {
   return {
     runId: i.run_id ?? i.run_uuid,
@@ -295,6 +317,92 @@ export class MlflowClient {
   async listArtifacts(runId: string, path?: string): Promise<{ path: string; isDir: boolean; fileSize?: number }[]> {
     const r = await this.http.request<Wire>('GET', `${API}/artifacts/list`, { query: { run_id: runId, path } });
     return (r.files ?? []).map((f: Wire) => ({ path: f.path, isDir: !!f.is_dir, fileSize: f.file_size !== undefined ? Number(f.file_size) : undefined }));
+  }
+
+  /** Downloads one artifact file (GET on the artifact proxy URL, or any URL the server gives); bytes as sent. */
+  async downloadArtifact(run: Pick<RunInfo, 'artifactUri'>, relPath: string): Promise<Uint8Array> {
+    const url = artifactUrl(this.uri, run.artifactUri, relPath);
+    const headers: Record<string, string> = {};
+    if (this.http.settings.authorization) headers.authorization = this.http.settings.authorization;
+    const f = this.http.settings.fetch ?? fetch;
+    for (let attempt = 0; ; attempt++) {
+      let r: Response;
+      try {
+        r = await f(url, { headers, signal: AbortSignal.timeout(this.http.settings.timeoutMs * 4) });
+      } catch (e) {
+        if (attempt < 2) continue;
+        throw new MlflowError({ code: 'mlflow.unreachable', message: `MLflow server ${this.uri} is unreachable while downloading ${relPath}: ${(e as Error).message}` }, { transient: true });
+      }
+      if (r.ok) return new Uint8Array(await r.arrayBuffer());
+      const text = await r.text();
+      if (r.status >= 500 && attempt < 2) continue;
+      throw new MlflowError({ code: r.status === 401 || r.status === 403 ? 'mlflow.unauthorized' : r.status === 404 ? 'mlflow.not-found' : 'mlflow.http', message: `downloading artifact ${relPath} from ${this.uri}: HTTP ${r.status} ${text.replace(/\s+/g, ' ').slice(0, 200)}` }, { status: r.status, transient: false });
+    }
+  }
+
+  /** Every file under `path` of a run's artifacts, with sizes, recursively. */
+  async listArtifactFiles(runId: string, path: string): Promise<{ path: string; fileSize: number }[]> {
+    const out: { path: string; fileSize: number }[] = [];
+    for (const e of await this.listArtifacts(runId, path)) {
+      if (e.isDir) out.push(...(await this.listArtifactFiles(runId, e.path)));
+      else out.push({ path: e.path, fileSize: e.fileSize ?? -1 });
+    }
+    return out;
+  }
+
+  // Model registry (MLflow's names: registered model, model version, alias).
+
+  async getRegisteredModel(name: string): Promise<Wire | undefined> {
+    try {
+      return ((await this.http.request<Wire>('GET', `${API}/registered-models/get`, { query: { name } })).registered_model ?? undefined) as Wire | undefined;
+    } catch (e) {
+      if (isMlflowError(e) && e.errorCode === 'RESOURCE_DOES_NOT_EXIST') return undefined;
+      throw e;
+    }
+  }
+
+  async createRegisteredModel(name: string): Promise<void> {
+    try {
+      await this.http.request('POST', `${API}/registered-models/create`, { json: { name }, retry: false });
+    } catch (e) {
+      if (!(isMlflowError(e) && e.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw e;
+    }
+  }
+
+  async searchModelVersions(filter: string): Promise<ModelVersion[]> {
+    const out: ModelVersion[] = [];
+    let pageToken: string | undefined;
+    do {
+      const r = await this.http.request<Wire>('GET', `${API}/model-versions/search`, { query: { filter, max_results: 200, page_token: pageToken } });
+      out.push(...(r.model_versions ?? []).map(toVersion));
+      pageToken = r.next_page_token || undefined;
+    } while (pageToken);
+    return out;
+  }
+
+  async createModelVersion(o: { name: string; source: string; runId: string; tags: Record<string, string>; description?: string }): Promise<ModelVersion> {
+    const r = await this.http.request<Wire>('POST', `${API}/model-versions/create`, {
+      json: { name: o.name, source: o.source, run_id: o.runId, tags: Object.entries(o.tags).map(([key, value]) => ({ key, value })), ...(o.description ? { description: o.description } : {}) },
+      retry: false,
+      expect: ['model_version'],
+    });
+    return toVersion(r.model_version);
+  }
+
+  async getModelVersion(name: string, version: string): Promise<ModelVersion> {
+    return toVersion((await this.http.request<Wire>('GET', `${API}/model-versions/get`, { query: { name, version }, expect: ['model_version'] })).model_version);
+  }
+
+  async getModelVersionByAlias(name: string, alias: string): Promise<ModelVersion> {
+    return toVersion((await this.http.request<Wire>('GET', `${API}/registered-models/alias`, { query: { name, alias }, expect: ['model_version'] })).model_version);
+  }
+
+  async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
+    await this.http.request('POST', `${API}/registered-models/alias`, { json: { name, alias, version } });
+  }
+
+  async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    await this.http.request('POST', `${API}/model-versions/set-tag`, { json: { name, version, key, value } });
   }
 
   /** GET /health: true when the server answers. */

@@ -1,0 +1,152 @@
+"""Converts a fitspec model folder (tfjs layers model + fitspec-model.json) with the converters of
+each ecosystem: the tensorflowjs converter to a Keras HDF5 file, Keras 3 to a `.keras` file,
+Keras' SavedModel export, TensorFlow's TFLite converter, tf2onnx; and MLflow's own keras flavor
+for an MLflow Model. Prints one JSON line: {"files": {format: path}, "versions": {...}}.
+
+usage: python export.py MODEL_DIR OUT_DIR FORMAT [FORMAT ...]
+FORMAT: keras | savedmodel | tflite | onnx | mlflow
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def log(msg):
+    sys.stderr.write(msg + "\n")
+
+
+def to_keras(model_dir, work):
+    """tfjs layers model -> Keras 2 HDF5 (tensorflowjs converter) -> Keras 3 model."""
+    from tensorflowjs.converters import converter
+
+    h5 = os.path.join(work, "model.h5")
+    converter.convert(["--input_format", "tfjs_layers_model", "--output_format", "keras", os.path.join(model_dir, "model.json"), h5])
+    import keras
+
+    return keras.saving.load_model(h5, compile=False)
+
+
+def save_keras(model, out):
+    path = os.path.join(out, "model.keras")
+    model.save(path)
+    return path
+
+
+def save_savedmodel(model, out):
+    path = os.path.join(out, "savedmodel")
+    if os.path.exists(path):
+        shutil.rmtree(path)
+    # `serve` and `serving_default` signatures, input named as the Keras input.
+    model.export(path, format="tf_saved_model", verbose=False)
+    return path
+
+
+def save_tflite(savedmodel, out):
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_saved_model(savedmodel)
+    # Float32 as trained: no quantization, so the interpreter answers what the model answers.
+    conv.optimizations = []
+    path = os.path.join(out, "model.tflite")
+    with open(path, "wb") as f:
+        f.write(conv.convert())
+    return path
+
+
+def save_onnx(savedmodel, out, opset):
+    path = os.path.join(out, "model.onnx")
+    r = subprocess.run(
+        [sys.executable, "-m", "tf2onnx.convert", "--saved-model", savedmodel, "--signature_def", "serving_default", "--opset", str(opset), "--output", path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if r.returncode != 0:
+        raise RuntimeError("tf2onnx failed:\n" + r.stdout[-4000:])
+    return path
+
+
+def save_mlflow(model, descriptor, out):
+    """An MLflow Model (keras flavor + python_function) written into OUT beside the tfjs files."""
+    import numpy as np
+    import mlflow.keras
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema, TensorSpec
+
+    pre = descriptor["preprocessing"]
+    signature = ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, pre["height"], pre["width"], pre["channels"]), descriptor["input"]["name"])]),
+        outputs=Schema([ColSpec("float", c) for c in descriptor["classes"]]),
+    )
+    metadata = {
+        "fitspec": {
+            "classes": descriptor["classes"],
+            "preprocessing": pre,
+            "config_hash": descriptor.get("configHash"),
+            "experiment": descriptor.get("experiment"),
+            "run_id": descriptor.get("runId"),
+            "descriptor": "fitspec-model.json",
+        }
+    }
+    tmp = tempfile.mkdtemp(prefix="mlflow-model-", dir=out)
+    target = os.path.join(tmp, "m")
+    mlflow.keras.save_model(model, target, signature=signature, metadata=metadata)
+    written = []
+    for name in os.listdir(target):
+        dst = os.path.join(out, name)
+        if os.path.isdir(dst):
+            shutil.rmtree(dst)
+        elif os.path.exists(dst):
+            os.remove(dst)
+        shutil.move(os.path.join(target, name), dst)
+        written.append(name)
+    shutil.rmtree(tmp)
+    return os.path.join(out, "MLmodel")
+
+
+def main():
+    model_dir, out, formats = sys.argv[1], sys.argv[2], sys.argv[3:]
+    opset = int(os.environ.get("FITSPEC_ONNX_OPSET", "17"))
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(model_dir, "fitspec-model.json")) as f:
+        descriptor = json.load(f)
+    files = {}
+    with tempfile.TemporaryDirectory() as work:
+        model = to_keras(model_dir, work)
+        if "keras" in formats:
+            files["keras"] = save_keras(model, out)
+        savedmodel = None
+        if {"savedmodel", "tflite", "onnx"} & set(formats):
+            savedmodel = save_savedmodel(model, out if "savedmodel" in formats else work)
+            if "savedmodel" in formats:
+                files["savedmodel"] = savedmodel
+        if "tflite" in formats:
+            files["tflite"] = save_tflite(savedmodel, out)
+        if "onnx" in formats:
+            files["onnx"] = save_onnx(savedmodel, out, opset)
+        if "mlflow" in formats:
+            files["mlflow"] = save_mlflow(model, descriptor, out)
+    import keras
+    import tensorflow as tf
+    import tensorflowjs
+
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "tensorflowjs": tensorflowjs.__version__}
+    if "onnx" in formats:
+        import tf2onnx
+
+        versions["tf2onnx"] = tf2onnx.__version__
+        versions["onnx_opset"] = opset
+    if "mlflow" in formats:
+        import mlflow
+
+        versions["mlflow"] = mlflow.__version__
+    sys.stdout.write(json.dumps({"files": files, "versions": versions}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
