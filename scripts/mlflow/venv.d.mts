@@ -2,7 +2,7 @@ export const ROOT: string;
 export const REQUIREMENTS: string;
 export const VENV: string;
 export function venvPython(venv?: string): string;
-export function ensureMlflow(opts?: { log?: (msg: string) => void; signal?: AbortSignal; venv?: string; requirements?: string }): Promise<string>;
+export function ensureMlflow(opts?: { log?: (msg: string) => void; signal?: AbortSignal; venv?: string; requirements?: string; what?: string }): Promise<string>;
 export function freePort(): Promise<number>;
 export interface MlflowServer {
   uri: string;

@@ -17,16 +17,16 @@ const bin = (venv, name) => (process.platform === 'win32' ? join(venv, 'Scripts'
 
 export const venvPython = (venv = VENV) => bin(venv, 'python');
 
-function findPython() {
+function findPython(what) {
   const candidates = [process.env.FITSPEC_PYTHON, 'python3', 'python'].filter(Boolean);
   for (const c of candidates) {
     const r = spawnSync(c, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
     if (r.status !== 0) continue;
     const [maj, min] = r.stdout.trim().split('.').map(Number);
     if (maj === 3 && min >= 10) return c;
-    throw new Error(`MLflow needs Python >= 3.10; ${c} is ${r.stdout.trim()} (set FITSPEC_PYTHON to another interpreter)`);
+    throw new Error(`${what} needs Python >= 3.10; ${c} is ${r.stdout.trim()} (set FITSPEC_PYTHON to another interpreter)`);
   }
-  throw new Error('MLflow needs Python >= 3.10 and none was found (install python3, or set FITSPEC_PYTHON)');
+  throw new Error(`${what} needs Python >= 3.10 and none was found (install python3, or set FITSPEC_PYTHON)`);
 }
 
 function run(cmd, args, signal) {
@@ -142,9 +142,10 @@ const installed = (venv, wanted) => {
  * and then finds the venv ready. A working venv is never removed: an install is built next to it and
  * renamed into place, and an outdated one is moved aside first (deleted by the next install).
  * Installing never blocks the event loop (test runners keep working meanwhile); `signal` aborts it.
- * `venv` and `requirements` default to VENV and REQUIREMENTS.
+ * `venv` and `requirements` default to VENV and REQUIREMENTS; other project venvs (Optuna) pass their own,
+ * and `what` names them in messages.
  */
-export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n'), signal, venv = VENV, requirements = REQUIREMENTS } = {}) {
+export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n'), signal, venv = VENV, requirements = REQUIREMENTS, what = 'MLflow' } = {}) {
   venv = resolve(venv);
   const wanted = readFileSync(requirements, 'utf8');
   if (installed(venv, wanted)) return venvPython(venv);
@@ -157,21 +158,21 @@ export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n')
     } catch {
       /* half-written lock */
     }
-    log(`waiting for ${who} to finish installing MLflow into ${venv}`);
+    log(`waiting for ${who} to finish installing ${what} into ${venv}`);
   };
   return withLock(
     `${venv}.lock`,
     async () => {
       // Whoever held the lock before may have installed it.
       if (installed(venv, wanted)) return venvPython(venv);
-      const python = findPython();
+      const python = findPython(what);
       // Leftovers of interrupted installs and of venvs replaced earlier; only the lock holder makes them.
       const prefix = basename(venv);
       for (const e of readdirSync(dirname(venv))) {
         if (e.startsWith(`${prefix}.tmp-`) || e.startsWith(`${prefix}.old-`)) rmSync(join(dirname(venv), e), { recursive: true, force: true });
       }
       const tmp = `${venv}.tmp-${process.pid}`;
-      log(`installing MLflow (${wanted.split('\n').find((l) => l.trim() && !l.startsWith('#'))}) into ${venv}; this takes a few minutes, once`);
+      log(`installing ${what} (${wanted.split('\n').find((l) => l.trim() && !l.startsWith('#'))}) into ${venv}; this takes a few minutes, once`);
       const t0 = Date.now();
       try {
         await run(python, ['-m', 'venv', tmp], signal);
@@ -184,7 +185,7 @@ export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n')
       // Entry-point scripts keep the temporary path in their shebang; everything here runs `python -m ...`.
       if (existsSync(venv)) renameSync(venv, `${venv}.old-${process.pid}`);
       renameSync(tmp, venv);
-      log(`MLflow installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      log(`${what} installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       return venvPython(venv);
     },
     { signal, onWait },

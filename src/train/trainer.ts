@@ -35,6 +35,11 @@ export interface TrainOptions {
    * ends the run there as FINISHED, as Keras' EarlyStopping does (a sweep stopping weak trials).
    */
   shouldStop?: (epoch: number, logs: Record<string, number>) => boolean | Promise<boolean>;
+  /**
+   * Pauses the run once this many epochs are done (a sweep scheduler's rung): it checkpoints and ends
+   * as SCHEDULED, without a model or reports, to be continued by a later `resume`.
+   */
+  pauseAfter?: number;
 }
 
 export interface TrainResult {
@@ -272,7 +277,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     }
   }
 
-  log(`${status === 'FINISHED' ? 'run finished' : `run ${status.toLowerCase()}`}: ${runDir}`);
+  log(`${status === 'FINISHED' ? 'run finished' : status === 'SCHEDULED' ? 'run paused' : `run ${status.toLowerCase()}`}: ${runDir}`);
   printRunUrl();
   return { runId, runDir, status, history, summary: summary!, warnings: tracker.warnings() };
 
@@ -326,7 +331,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         validationBatches: data.parts.validation?.ids.length ? () => evalBatches('validation') : undefined,
         interrupted: () => Boolean(interrupts.signal),
         shouldStop: opts.shouldStop,
-        mayStart: () => opts.maxEpochs === undefined || history.length < opts.maxEpochs,
+        mayStart: () => (opts.maxEpochs === undefined || history.length < opts.maxEpochs) && (opts.pauseAfter === undefined || history.length < opts.pauseAfter),
         onEpochLogs: (row) => {
           history.push(row);
           log(`epoch ${row.epoch + 1}/${totalEpochs}${phases.length > 1 ? ` (${phase.name})` : ''}: ${formatLogs(row)}`);
@@ -342,6 +347,10 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         tty: opts.tty,
       });
       if (outcome === 'interrupted') return 'KILLED';
+      if (outcome === 'limit' && opts.pauseAfter !== undefined && history.length >= opts.pauseAfter && (opts.maxEpochs === undefined || opts.pauseAfter < opts.maxEpochs)) {
+        log(`paused after epoch ${history.length} (continue with \`fitspec train --resume ${runDir}\`)`);
+        return 'SCHEDULED';
+      }
       if (outcome === 'stopped') log(`stopped early at epoch ${history.at(-1)!.epoch + 1}`);
       if (outcome === 'stoppedOutside') break;
     }
