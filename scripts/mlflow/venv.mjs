@@ -17,16 +17,16 @@ const bin = (venv, name) => (process.platform === 'win32' ? join(venv, 'Scripts'
 
 export const venvPython = (venv = VENV) => bin(venv, 'python');
 
-function findPython() {
+function findPython(what) {
   const candidates = [process.env.FITSPEC_PYTHON, 'python3', 'python'].filter(Boolean);
   for (const c of candidates) {
     const r = spawnSync(c, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
     if (r.status !== 0) continue;
     const [maj, min] = r.stdout.trim().split('.').map(Number);
     if (maj === 3 && min >= 10) return c;
-    throw new Error(`MLflow needs Python >= 3.10; ${c} is ${r.stdout.trim()} (set FITSPEC_PYTHON to another interpreter)`);
+    throw new Error(`${what} needs Python >= 3.10; ${c} is ${r.stdout.trim()} (set FITSPEC_PYTHON to another interpreter)`);
   }
-  throw new Error('MLflow needs Python >= 3.10 and none was found (install python3, or set FITSPEC_PYTHON)');
+  throw new Error(`${what} needs Python >= 3.10 and none was found (install python3, or set FITSPEC_PYTHON)`);
 }
 
 function run(cmd, args, signal) {
@@ -142,7 +142,8 @@ const installed = (venv, wanted) => {
  * and then finds the venv ready. A working venv is never removed: an install is built next to it and
  * renamed into place, and an outdated one is moved aside first (deleted by the next install).
  * Installing never blocks the event loop (test runners keep working meanwhile); `signal` aborts it.
- * `venv` and `requirements` default to VENV and REQUIREMENTS; `what` names the packages in log lines.
+ * `venv` and `requirements` default to VENV and REQUIREMENTS; other project venvs (Optuna) pass their own,
+ * and `what` names them in messages.
  */
 export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n'), signal, venv = VENV, requirements = REQUIREMENTS, what = 'MLflow' } = {}) {
   venv = resolve(venv);
@@ -164,7 +165,7 @@ export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n')
     async () => {
       // Whoever held the lock before may have installed it.
       if (installed(venv, wanted)) return venvPython(venv);
-      const python = findPython();
+      const python = findPython(what);
       // Leftovers of interrupted installs and of venvs replaced earlier; only the lock holder makes them.
       const prefix = basename(venv);
       for (const e of readdirSync(dirname(venv))) {

@@ -35,9 +35,11 @@ export interface SweepResult {
  */
 export async function runSweep(sweep: string | SweepPlan, opts: SweepOptions = {}): Promise<SweepResult> {
   const plan = typeof sweep === 'string' ? planSweep(sweep, { set: opts.set, yes: opts.yes }) : sweep;
-  const { runSweepLocal } = await import('../sweep/run.js');
+  const { runSweepLocal, runSweepScheduled } = await import('../sweep/run.js');
+  const { isScheduled } = await import('../sweep/drive.js');
   const { bestTrial } = await import('../sweep/records.js');
   const log = opts.log ?? ((m: string) => process.stdout.write(m + '\n'));
-  const r = await runSweepLocal(plan, { parallel: opts.parallel ?? plan.sweep.parallel, threads: opts.threads, log });
+  // A scheduler (ASHA, Hyperband) pauses trials at rungs and promotes them by resuming their checkpoints.
+  const r = await (isScheduled(plan) ? runSweepScheduled : runSweepLocal)(plan, { parallel: opts.parallel ?? plan.sweep.parallel, threads: opts.threads, log });
   return { ...r, best: bestTrial(r.outcomes, r.meta.mode) };
 }

@@ -126,3 +126,85 @@ export function serveIpc(opts: { threads?: number }): Promise<void> {
     process.send?.({ type: 'ready' } satisfies FromChild);
   });
 }
+
+/**
+ * Worker processes on this machine that take jobs as a scheduler hands them out (runLocal takes a
+ * list known in advance). A process that dies mid-job is replaced and the job given once more, which
+ * continues from the trial's checkpoint.
+ */
+export class LocalPool {
+  private idle: ChildProcess[] = [];
+  private live = 0;
+  private waiting: (() => void)[] = [];
+  private readonly threads: number;
+  private closed = false;
+
+  constructor(private readonly opts: { parallel: number; threads?: number; log: (m: string) => void }) {
+    this.threads = opts.threads ?? threadsPerWorker(opts.parallel);
+  }
+
+  private async take(): Promise<ChildProcess> {
+    for (;;) {
+      const child = this.idle.pop();
+      if (child) return child;
+      if (this.live < this.opts.parallel) {
+        this.live++;
+        try {
+          return await startChild(this.threads);
+        } catch (e) {
+          this.live--;
+          throw e;
+        }
+      }
+      await new Promise<void>((r) => this.waiting.push(r));
+    }
+  }
+
+  private give(child: ChildProcess | undefined): void {
+    if (child && !this.closed) this.idle.push(child);
+    else if (child) child.disconnect();
+    else this.live--;
+    this.waiting.shift()?.();
+  }
+
+  async run(job: TrialJob, retried = false): Promise<TrialOutcome> {
+    const child = await this.take();
+    try {
+      const outcome = await runOnChild(child, job);
+      this.give(child);
+      return outcome;
+    } catch (e) {
+      this.give(undefined);
+      if (retried || this.closed) return { trial: job.trial, hash: job.hash, params: job.params, status: this.closed ? 'KILLED' : 'FAILED', error: (e as Error).message };
+      this.opts.log(`[${job.sweep} ${job.trial}] ${(e as Error).message}; giving the trial to a new worker process`);
+      return this.run(job, true);
+    }
+  }
+
+  /** Running jobs finish (or checkpoint, on Ctrl-C); idle processes end. */
+  close(): void {
+    this.closed = true;
+    for (const c of this.idle.splice(0)) c.disconnect();
+  }
+}
+
+function runOnChild(child: ChildProcess, job: TrialJob): Promise<TrialOutcome> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: FromChild) => {
+      if (m.type !== 'done') return;
+      cleanup();
+      resolve(m.outcome);
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      cleanup();
+      reject(new Error(`worker process ${child.pid} exited (${signal ?? `code ${code}`}) during the trial`));
+    };
+    const cleanup = () => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+    child.send({ type: 'trial', job } satisfies ToChild);
+  });
+}

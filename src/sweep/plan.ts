@@ -30,6 +30,26 @@ export interface SweepPlan {
   trials: Trial[];
   /** Trials dropped because an earlier one has the same resolved config (e.g. a value equal to the default). */
   duplicates: { id: string; sameAs: string }[];
+  /**
+   * Makes, validates and hashes the trial at `index` (from 1) with these values: how a model-based
+   * method (tpe, cmaes) turns a drawn point into a trial while the sweep runs. Throws FitspecError.
+   */
+  trialOf(index: number, params: Record<string, unknown>): Trial;
+  /** `--set` texts every trial starts from: the user's, the sweep block removed, the scheduler's epochs. */
+  baseSets: string[];
+}
+
+/** Methods whose trials are drawn one at a time from the results so far (Optuna), not planned ahead. */
+export const MODEL_BASED = new Set(['tpe', 'cmaes']);
+
+/** Whether a conditional parameter applies, given the values already chosen for the parameters it names. */
+export function conditionHolds(spec: { when?: Record<string, unknown[]> }, chosen: Record<string, unknown>, parameters: SweepConfig['parameters']): boolean {
+  if (!spec.when) return true;
+  return Object.entries(spec.when).every(([k, allowed]) => {
+    if (!(k in chosen)) return false;
+    const label = valueLabel(parameters[k], chosen[k]);
+    return allowed.some((a) => JSON.stringify(a) === JSON.stringify(chosen[k]) || a === label);
+  });
 }
 
 export interface PlanOptions {
@@ -69,8 +89,11 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const keys = Object.keys(sweep.parameters);
 
   const specProblems: Problem[] = [];
-  for (const key of keys) specProblems.push(...checkSpec(sweep, key, place));
+  for (const key of keys) specProblems.push(...checkSpec(sweep, key, place), ...checkWhen(sweep, key, keys, place));
+  if (sweep.scheduler) specProblems.push(...checkScheduler(sweep, base.experiment.train.phases?.length ?? 0, place));
   if (specProblems.length) throw new FitspecError(specProblems);
+  const schedulerSets = sweep.scheduler ? [`train.epochs=${sweep.scheduler.maxEpochs}`] : [];
+  const baseSets = [...userSets, 'sweep=null', ...schedulerSets];
 
   const combos = sweep.method === 'grid' ? gridSize(sweep) : sweep.count!;
   if (combos > sweep.maxTrials && !opts.yes) {
@@ -83,12 +106,14 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
       ...place(['sweep', sweep.method === 'grid' ? 'parameters' : 'count'], 'key'),
     });
   }
+  const modelBased = MODEL_BASED.has(sweep.method);
   const draws = sweep.method === 'grid' ? gridValues(sweep) : randomValues(sweep);
 
   // A path that is not a config path fails identically in every trial: report it once, at its key.
-  const firstSets = keys.map((k) => setText(k, draws[0]![k]));
+  const firstParams = { ...Object.fromEntries(keys.map((k) => [k, sweep.parameters[k]!.values?.[0] ?? sweep.parameters[k]!.min])), ...draws[0] };
+  const firstSets = keys.map((k) => setText(k, firstParams[k]));
   try {
-    loadDetailed(file, { set: [...userSets, 'sweep=null', ...firstSets] });
+    loadDetailed(file, { set: [...baseSets, ...firstSets] });
   } catch (e) {
     if (!isFitspecError(e)) throw e;
     const pathProblems = e.problems.filter((p) => p.code === 'set.path' || p.code === 'set.syntax');
@@ -105,15 +130,17 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const trials: Trial[] = [];
   const duplicates: SweepPlan['duplicates'] = [];
   const problems: Problem[] = [];
-  draws.forEach((params, i) => {
+  const build = (params: Record<string, unknown>, i: number, problems: Problem[]): Trial | undefined => {
     const id = `t${String(i + 1).padStart(3, '0')}`;
-    const sets = keys.map((k) => setText(k, params[k]));
-    const overrides = [...userSets, 'sweep=null', ...sets];
+    const used = keys.filter((k) => k in params);
+    const sets = used.map((k) => setText(k, params[k]));
+    const overrides = [...baseSets, ...sets];
     let loaded: LoadedExperiment;
     try {
       loaded = loadDetailed(file, { set: overrides }).loaded;
     } catch (e) {
       if (!isFitspecError(e)) throw e;
+      const keys = used;
       const values = keys.map((k) => `${k}=${valueLabel(sweep.parameters[k], params[k])}`).join(', ');
       for (const p of e.problems) {
         if (p.severity === 'warning') continue;
@@ -127,19 +154,29 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
           hint: [p.hint, key ? undefined : `the trial's values come from ${describe(place(['sweep', 'parameters'], 'key'))}`].filter(Boolean).join('; ') || undefined,
         });
       }
-      return;
+      return undefined;
     }
-    const same = trials.find((t) => t.hash === loaded.hash);
-    if (same) {
-      duplicates.push({ id, sameAs: same.id });
-      return;
-    }
-    trials.push({ index: i + 1, id, params, overrides, hash: loaded.hash, loaded });
-  });
+    return { index: i + 1, id, params, overrides, hash: loaded.hash, loaded };
+  };
+  if (!modelBased) {
+    draws.forEach((params, i) => {
+      const t = build(params, i, problems);
+      if (!t) return;
+      const same = trials.find((x) => x.hash === t.hash);
+      if (same) duplicates.push({ id: t.id, sameAs: same.id });
+      else trials.push(t);
+    });
+  }
   if (problems.length) throw new FitspecError(problems.slice(0, 50));
+  const trialOf = (index: number, params: Record<string, unknown>): Trial => {
+    const found: Problem[] = [];
+    const t = build(params, index - 1, found);
+    if (!t) throw new FitspecError(found.slice(0, 50));
+    return t;
+  };
 
-  const experimentName = trials[0]?.loaded.experiment.name ?? base.experiment.name;
-  return { name: sweep.name ?? base.experiment.name, file, sweep, experimentName, base, trials, duplicates };
+  const experimentName = trials[0]?.loaded.experiment.name ?? loadDetailed(file, { set: [...baseSets, ...firstSets] }).loaded.experiment.name;
+  return { name: sweep.name ?? base.experiment.name, file, sweep, experimentName, base, trials, duplicates, trialOf, baseSets };
 }
 
 function setText(key: string, value: unknown): string {
@@ -201,7 +238,7 @@ function checkSpec(sweep: SweepConfig, key: string, place: Placer): Problem[] {
     }
     return out;
   }
-  if (sweep.count === undefined && !out.length) out.push({ code: 'sweep.count', message: 'A random sweep needs `count`: the number of trials to draw.', path: 'sweep.count', expected: 'an integer >= 1', received: 'nothing', ...place(['sweep', 'method'], 'value') });
+  if (sweep.count === undefined && !out.length) out.push({ code: 'sweep.count', message: `A ${sweep.method} sweep needs \`count\`: the number of trials to draw.`, path: 'sweep.count', expected: 'an integer >= 1', received: 'nothing', ...place(['sweep', 'method'], 'value') });
   if (dist === undefined) {
     out.push({ code: 'sweep.distribution', message: `sweep parameter \`${key}\`: give \`values\` (drawn with \`choice\`) or a \`distribution\` with \`min\` and \`max\`.`, path, expected: 'values or distribution', received: 'neither', ...at() });
   } else if (dist === 'choice') {
@@ -223,13 +260,13 @@ function checkSpec(sweep: SweepConfig, key: string, place: Placer): Problem[] {
 }
 
 function gridSize(sweep: SweepConfig): number {
-  return Object.values(sweep.parameters).reduce((n, s) => n * s.values!.length, 1);
+  return Object.values(sweep.parameters).some((s) => s.when) ? gridValues(sweep).length : Object.values(sweep.parameters).reduce((n, s) => n * s.values!.length, 1);
 }
 
 /** Every combination; the first parameter varies slowest (as itertools.product and W&B grids). */
 function gridValues(sweep: SweepConfig): Record<string, unknown>[] {
   let out: Record<string, unknown>[] = [{}];
-  for (const [key, spec] of Object.entries(sweep.parameters)) out = out.flatMap((o) => spec.values!.map((v) => ({ ...o, [key]: v })));
+  for (const [key, spec] of Object.entries(sweep.parameters)) out = out.flatMap((o) => (conditionHolds(spec, o, sweep.parameters) ? spec.values!.map((v) => ({ ...o, [key]: v })) : [o]));
   return out;
 }
 
@@ -237,9 +274,19 @@ function gridValues(sweep: SweepConfig): Record<string, unknown>[] {
 const round = (x: number) => Number(x.toPrecision(6));
 
 function randomValues(sweep: SweepConfig): Record<string, unknown>[] {
-  return Array.from({ length: sweep.count! }, (_, i) =>
-    Object.fromEntries(
-      Object.entries(sweep.parameters).map(([key, spec]) => {
+  return Array.from({ length: sweep.count! }, (_, i) => {
+    const chosen: Record<string, unknown> = {};
+    for (const [key, spec] of Object.entries(sweep.parameters)) {
+      if (!conditionHolds(spec, chosen, sweep.parameters)) continue;
+      const [, v] = draw(key, spec, i);
+      chosen[key] = v;
+    }
+    return chosen;
+  });
+
+  function draw(key: string, spec: SweepConfig['parameters'][string], i: number): [string, unknown] {
+    {
+      {
         // Each value depends only on (seed, trial, path): adding a parameter does not reshuffle the others.
         const u = Rng.from(sweep.seed, 'sweep', i, key).uniform(0, 1);
         const dist = spec.distribution ?? 'choice';
@@ -257,7 +304,40 @@ function randomValues(sweep: SweepConfig): Record<string, unknown>[] {
           case 'qUniform':
             return [key, round(Math.round((lo + u * (hi - lo)) / spec.q!) * spec.q!)];
         }
-      }),
-    ),
-  );
+      }
+    }
+  }
+}
+
+function checkWhen(sweep: SweepConfig, key: string, keys: string[], place: Placer): Problem[] {
+  const when = sweep.parameters[key]!.when;
+  if (!when) return [];
+  const out: Problem[] = [];
+  for (const [other, allowed] of Object.entries(when)) {
+    const at = place(['sweep', 'parameters', key, 'when', other], 'key');
+    const spec = sweep.parameters[other];
+    if (!spec || keys.indexOf(other) >= keys.indexOf(key)) {
+      out.push({ code: 'sweep.when', message: `sweep parameter \`${key}\`: \`when\` names \`${other}\`, which is not a parameter written before it.`, path: `sweep.parameters.${key}.when`, expected: `one of ${keys.slice(0, keys.indexOf(key)).join(', ') || '(no earlier parameter)'}`, received: other, ...at });
+      continue;
+    }
+    if (!spec.values || (spec.distribution && spec.distribution !== 'choice')) {
+      out.push({ code: 'sweep.when', message: `sweep parameter \`${key}\`: \`when\` names \`${other}\`, which must take its values from a \`values\` list.`, path: `sweep.parameters.${key}.when`, expected: 'a parameter with values', received: spec.distribution ?? 'no values', ...at });
+      continue;
+    }
+    for (const a of allowed) {
+      const ok = spec.values.some((v) => JSON.stringify(v) === JSON.stringify(a)) || (typeof a === 'string' && spec.labels?.includes(a));
+      if (!ok) out.push({ code: 'sweep.when', message: `sweep parameter \`${key}\`: \`when\` lists ${showValue(a)}, which is not one of the values (or labels) of \`${other}\`.`, path: `sweep.parameters.${key}.when.${other}`, expected: (spec.labels ?? spec.values.map(showValue)).join(', '), received: showValue(a), ...at });
+    }
+  }
+  return out;
+}
+
+function checkScheduler(sweep: SweepConfig, phases: number, place: Placer): Problem[] {
+  const s = sweep.scheduler!;
+  const at = place(['sweep', 'scheduler'], 'key');
+  const out: Problem[] = [];
+  if (s.minEpochs > s.maxEpochs) out.push({ code: 'sweep.scheduler', message: `sweep.scheduler: \`minEpochs\` (${s.minEpochs}) must not exceed \`maxEpochs\` (${s.maxEpochs}).`, path: 'sweep.scheduler.minEpochs', expected: `<= ${s.maxEpochs}`, received: String(s.minEpochs), ...at });
+  if (sweep.parameters['train.epochs']) out.push({ code: 'sweep.scheduler', message: 'sweep.scheduler sets every trial\'s `train.epochs` to `maxEpochs`, so `train.epochs` cannot also be a searched parameter.', path: 'sweep.parameters.train.epochs', expected: 'no train.epochs parameter', received: 'train.epochs', ...at });
+  if (phases) out.push({ code: 'sweep.scheduler', message: 'sweep.scheduler counts the epochs of `train.epochs`; an experiment with `train.phases` cannot be scheduled yet.', path: 'train.phases', expected: 'no train.phases', received: `${phases} phases`, ...at });
+  return out;
 }

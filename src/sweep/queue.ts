@@ -1,10 +1,13 @@
 import os from 'node:os';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { FitspecError, isFitspecError } from '../errors.js';
 import { redactUri } from '../track/index.js';
-import type { SweepMeta, TrialJob, TrialOutcome } from './records.js';
-import { recordResults } from './run.js';
+import { driveSweep, ruleOf } from './drive.js';
+import { MODEL_BASED, type SweepPlan } from './plan.js';
+import { writeMeta, type SweepMeta, type TrialJob, type TrialOutcome } from './records.js';
+import { openSweep, recordResults } from './run.js';
+import { rungsOf } from './scheduler.js';
 import { runTrial } from './trial.js';
 
 /**
@@ -14,7 +17,11 @@ import { runTrial } from './trial.js';
  */
 export const QUEUE_NAME = 'fitspec-trials';
 const metaKey = (name: string) => `fitspec:sweep:${name}`;
-const jobId = (sweep: string, hash: string) => `${sweep}__${hash.slice(0, 16)}`;
+const jobId = (sweep: string, hash: string, key?: string) => `${sweep}__${hash.slice(0, 16)}${key ? `__${key}` : ''}`;
+/** Set (with a short expiry, renewed) while `fitspec sweep --queue` decides a scheduled sweep's next jobs. */
+const coordinatorKey = (name: string) => `fitspec:sweep:${name}:coordinator`;
+/** The coordinator's latest view of every trial (rung, state), for `sweep status`. */
+const resultsKey = (name: string) => `fitspec:sweep:${name}:results`;
 
 /** Queued, running and finished, in BullMQ's words. */
 const OPEN_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
@@ -166,6 +173,7 @@ export async function sweepStatus(url: string, name: string): Promise<SweepStatu
       const known = await conn.smembers('fitspec:sweeps');
       throw new FitspecError({ code: 'sweep.unknown', message: `No sweep named ${JSON.stringify(name)} in the queue at ${redactUri(url)}.`, expected: known.length ? `one of ${known.sort().join(', ')}` : 'a sweep started with `fitspec sweep FILE --queue URL`', received: name });
     }
+    if (meta.scheduler || MODEL_BASED.has(meta.method)) return await coordinatedStatus(conn, meta);
     const trials = await trialStates(queue, meta);
     const outcomes = outcomesOf(meta, trials);
     const count = (f: (s: TrialState) => boolean) => trials.filter(f).length;
@@ -182,6 +190,124 @@ export async function sweepStatus(url: string, name: string): Promise<SweepStatu
       },
     };
   } finally {
+    await queue.close();
+    conn.disconnect();
+  }
+}
+
+async function coordinatedStatus(conn: Redis, meta: SweepMeta): Promise<SweepStatus> {
+  const text = await conn.get(resultsKey(meta.name));
+  const outcomes = text ? (JSON.parse(text) as TrialOutcome[]) : [];
+  const trials: TrialState[] = meta.trials.map((t) => {
+    const o = outcomes.find((x) => x.trial === t.id);
+    return { trial: t.id, params: t.params, state: o?.rungState ?? 'queued', outcome: o, attempts: 0 };
+  });
+  const n = (f: (s: TrialState) => boolean) => trials.filter(f).length;
+  const open = Math.max(0, (meta.count ?? meta.trials.length) - meta.trials.length);
+  return {
+    meta,
+    trials,
+    outcomes,
+    counts: {
+      done: n((s) => s.state === 'finished' || s.state === 'stopped'),
+      running: n((s) => s.state === 'running' || s.state === 'promoted'),
+      queued: n((s) => s.state === 'queued' || s.state === 'paused') + open,
+      failed: n((s) => s.state === 'failed'),
+      cancelled: 0,
+    },
+  };
+}
+
+/**
+ * A sweep with a scheduler or a model-based sampler through the queue: this process decides (promote,
+ * start, stop) as results come in and enqueues one job per decision; workers on any machine train them.
+ * A job's id is (sweep, config hash, target epochs), so a decision enqueued twice runs once, a stalled
+ * job (its worker died) is given to another worker, and running this again after a crash picks the
+ * sweep up where the queue has it.
+ */
+export async function coordinateSweep(url: string, plan: SweepPlan, opts: { parallel: number; log: (m: string) => void }) {
+  const conn = await connect(url, {}, '; nothing was enqueued');
+  const queue = new Queue(QUEUE_NAME, { connection: conn });
+  const events = new QueueEvents(QUEUE_NAME, { connection: new Redis(url, { maxRetriesPerRequest: null }) });
+  await events.waitUntilReady();
+  const heartbeat = setInterval(() => void conn.set(coordinatorKey(plan.name), String(process.pid), 'EX', 30).catch(() => undefined), 10_000);
+  try {
+    await conn.set(coordinatorKey(plan.name), String(process.pid), 'EX', 30);
+    const prev = await readMeta(conn, plan.name);
+    const { meta, dir } = await openSweep(plan, opts.log);
+    if (prev && MODEL_BASED.has(plan.sweep.method) && prev.method === meta.method && prev.seed === meta.seed) {
+      meta.trials = prev.trials.slice(0, plan.sweep.count).map((t, i) => {
+        const trial = plan.trialOf(i + 1, t.params);
+        return { id: trial.id, hash: trial.hash, params: trial.params };
+      });
+    }
+    const queueUrl = redactUri(url);
+    const save = async (m: SweepMeta) => {
+      writeMeta(m);
+      await conn.set(metaKey(m.name), JSON.stringify({ ...m, queue: queueUrl, cancelled: false }));
+      await conn.sadd('fitspec:sweeps', m.name);
+    };
+    await save(meta);
+
+    const wait = (job: Job<TrialJob, TrialOutcome>): Promise<TrialOutcome> =>
+      job.waitUntilFinished(events).then(
+        (o: TrialOutcome) => o,
+        (e: Error) => ({ trial: job.data.trial, hash: job.data.hash, params: job.data.params, status: 'FAILED' as const, error: e.message }),
+      );
+    // Where each known trial stands: its finished jobs' outcomes, and jobs still queued or running.
+    const rule = ruleOf(plan);
+    const keys = ['stop', ...rungsOf(rule).reverse().map((r) => `e${r}`)];
+    const recovered = new Map<string, TrialOutcome>();
+    const inFlight = new Map<string, { key: string; target: number; outcome: Promise<TrialOutcome> }>();
+    for (const t of meta.trials) {
+      for (const key of keys) {
+        const job = (await queue.getJob(jobId(meta.name, t.hash, key))) as Job<TrialJob, TrialOutcome> | undefined;
+        if (!job) continue;
+        const state = await job.getState();
+        if (state === 'failed') {
+          await job.remove().catch(() => undefined);
+        } else if (state === 'completed') {
+          if (!recovered.has(t.id)) recovered.set(t.id, job.returnvalue);
+        } else if (!inFlight.has(t.id)) {
+          inFlight.set(t.id, { key, target: job.data.finishAt ?? job.data.pauseAt ?? rule.maxEpochs, outcome: wait(job) });
+        }
+      }
+    }
+    if (recovered.size || inFlight.size) opts.log(`sweep ${meta.name}: ${recovered.size} trials with results in the queue, ${inFlight.size} jobs still queued or running`);
+
+    const run = async (data: TrialJob, key: string): Promise<TrialOutcome> => {
+      const id = jobId(meta.name, data.hash, key);
+      const existing = (await queue.getJob(id)) as Job<TrialJob, TrialOutcome> | undefined;
+      if (existing) {
+        const state = await existing.getState();
+        if (state === 'completed') return existing.returnvalue;
+        if (state !== 'failed') return wait(existing);
+        await existing.remove();
+      }
+      const job = await queue.add(data.trial, data, { jobId: id, attempts: 3, backoff: { type: 'fixed', delay: 2000 }, removeOnComplete: false, removeOnFail: false });
+      return wait(job as Job<TrialJob, TrialOutcome>);
+    };
+    const r = await driveSweep(plan, meta, {
+      executor: { run },
+      parallel: opts.parallel,
+      log: opts.log,
+      recovered,
+      inFlight,
+      persist: save,
+      onOutcome: (o) => {
+        void conn.set(resultsKey(meta.name), JSON.stringify(o)).catch(() => undefined);
+        void recordResults(meta, o, opts.log, false);
+      },
+    });
+    await save(meta);
+    await conn.set(resultsKey(meta.name), JSON.stringify(r.outcomes));
+    await recordResults(meta, r.outcomes, opts.log, true);
+    opts.log(`sweep ${meta.name}: ${r.jobs ? `${r.jobs} job(s) run by the workers` : 'nothing to train: every trial is finished or stopped'}`);
+    return { meta, dir, outcomes: r.outcomes, jobs: r.jobs };
+  } finally {
+    clearInterval(heartbeat);
+    await conn.del(coordinatorKey(plan.name)).catch(() => undefined);
+    await events.close();
     await queue.close();
     conn.disconnect();
   }
@@ -236,7 +362,8 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<void>
     const queue = new Queue(QUEUE_NAME, { connection: conn });
     try {
       const meta = await readMeta(conn, sweep);
-      if (!meta) return;
+      // A scheduled sweep is recorded by the process that coordinates it.
+      if (!meta || meta.scheduler || MODEL_BASED.has(meta.method)) return;
       const states = await trialStates(queue, meta);
       const open = states.some((s) => OPEN_STATES.has(s.state));
       await recordResults(meta, outcomesOf(meta, states), log, !open);
@@ -304,7 +431,9 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<void>
     idleTimer = setInterval(async () => {
       if (busy || stopping) return;
       const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized').catch(() => undefined);
-      if (c && !c.waiting && !c.active && !c.delayed && !c.prioritized && !busy) {
+      // A coordinator may be about to enqueue the next rung or a newly drawn trial.
+      const coordinating = c ? await anyCoordinator(conn).catch(() => true) : true;
+      if (c && !c.waiting && !c.active && !c.delayed && !c.prioritized && !busy && !coordinating) {
         log(`worker ${me}: the queue is empty, stopping`);
         stop();
       }
@@ -317,4 +446,10 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<void>
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   conn.disconnect();
+}
+
+async function anyCoordinator(conn: Redis): Promise<boolean> {
+  const names = await conn.smembers('fitspec:sweeps');
+  for (const n of names) if (await conn.exists(coordinatorKey(n))) return true;
+  return false;
 }

@@ -28,6 +28,12 @@ export interface TrialJob {
   earlyStop?: EarlyStopRule;
   /** Searched path -> how the value is shown (its label, when the sweep names its values). */
   labels?: Record<string, string>;
+  /** A scheduler's rung: train until this many epochs are done, then pause (the run ends SCHEDULED). */
+  pauseAt?: number;
+  /** A scheduler stopped the trial: finish its run from the checkpoint at this many epochs, without training. */
+  finishAt?: number;
+  /** The scheduler's decisions so far, e.g. `1:promoted 3:paused` (tag `fitspec.sweep_rungs`). */
+  rungs?: string;
 }
 
 export interface EarlyStopRule {
@@ -37,7 +43,7 @@ export interface EarlyStopRule {
   minTrials: number;
 }
 
-export type TrialStatus = 'FINISHED' | 'FAILED' | 'KILLED' | 'SKIPPED' | 'CANCELLED';
+export type TrialStatus = 'FINISHED' | 'FAILED' | 'KILLED' | 'SKIPPED' | 'CANCELLED' | 'PAUSED';
 
 export interface TrialOutcome {
   trial: string;
@@ -51,6 +57,14 @@ export interface TrialOutcome {
   mlflowRunId?: string;
   /** The early-stopping rule that ended the trial before its last epoch. */
   stoppedBy?: string;
+  /** Epochs trained and checkpointed. */
+  epochs?: number;
+  /** The sweep metric after each epoch (values[e - 1] after epoch e). */
+  values?: number[];
+  /** Under a scheduler: queued, running, paused, promoted, stopped, finished or failed. */
+  rungState?: string;
+  /** Under a scheduler: the epochs the running job trains to. */
+  target?: number;
   /** The run continued from the checkpoint of an interrupted one. */
   resumed?: boolean;
   error?: string;
@@ -75,6 +89,11 @@ export interface SweepMeta {
   mode: 'max' | 'min';
   parameters: SweepConfig['parameters'];
   earlyStop?: EarlyStopRule;
+  scheduler?: SweepConfig['scheduler'];
+  /** Trials drawn by tpe / cmaes: how many, and the seed. */
+  count?: number;
+  seed?: number;
+  /** Every trial known so far: all of them for grid and random, the ones drawn so far for tpe and cmaes. */
   trials: { id: string; hash: string; params: Record<string, unknown> }[];
   trackingUri?: string;
   parentRunId?: string;
@@ -102,6 +121,9 @@ export function sweepMeta(plan: SweepPlan, trackingUri: string | undefined): Swe
     mode: plan.sweep.mode,
     parameters: plan.sweep.parameters,
     earlyStop: plan.sweep.earlyStop && { type: plan.sweep.earlyStop.type, metric: plan.sweep.earlyStop.metric ?? plan.sweep.metric, afterEpoch: plan.sweep.earlyStop.afterEpoch ?? 1, minTrials: plan.sweep.earlyStop.minTrials ?? 3 },
+    ...(plan.sweep.scheduler ? { scheduler: plan.sweep.scheduler } : {}),
+    count: plan.sweep.count,
+    seed: plan.sweep.seed,
     trials: plan.trials.map((t) => ({ id: t.id, hash: t.hash, params: t.params })),
     trackingUri: trackingUri ? redactUri(trackingUri) : undefined,
     createdAt: Date.now(),
@@ -109,7 +131,12 @@ export function sweepMeta(plan: SweepPlan, trackingUri: string | undefined): Swe
 }
 
 export function trialJobs(plan: SweepPlan, meta: SweepMeta): TrialJob[] {
-  return plan.trials.map((t) => ({
+  return plan.trials.map((t) => trialJob(plan, meta, t));
+}
+
+/** The job of one trial (to train fully; a scheduler adds its rung). */
+export function trialJob(plan: SweepPlan, meta: SweepMeta, t: SweepPlan['trials'][number]): TrialJob {
+  return {
     sweep: plan.name,
     trial: t.id,
     index: t.index,
@@ -126,7 +153,14 @@ export function trialJobs(plan: SweepPlan, meta: SweepMeta): TrialJob[] {
     parentRunId: meta.parentRunId,
     earlyStop: meta.earlyStop,
     labels: Object.fromEntries(Object.keys(t.params).map((k) => [k, valueLabel(meta.parameters[k], t.params[k])])),
-  }));
+  };
+}
+
+/** The sweep metric after each epoch of a run folder (NaN where an epoch has none). */
+export function metricValues(dir: string, metric: string): number[] {
+  const out: number[] = [];
+  for (const p of readMetrics(dir)) if (p.key === metric && p.step >= 0) out[p.step] = p.value;
+  return Array.from(out, (v) => (v === undefined ? NaN : v));
 }
 
 /** Local runs of one trial of a sweep (any status), oldest first. */
@@ -142,9 +176,9 @@ export function bestMetric(values: number[], mode: 'max' | 'min'): number | unde
 
 /** The outcome of a trial that an earlier run already finished. */
 export function outcomeOfRun(r: RunFolder, job: Pick<TrialJob, 'trial' | 'hash' | 'params' | 'metric' | 'mode'>, status: TrialStatus): TrialOutcome {
-  const values = readMetrics(r.dir).filter((p) => p.key === job.metric).map((p) => p.value);
+  const values = metricValues(r.dir, job.metric);
   const stoppedBy = r.record.tags['fitspec.stopped_by'];
-  return { trial: job.trial, hash: job.hash, params: job.params, status, metric: bestMetric(values, job.mode), runId: r.record.runId, runDir: r.dir, mlflowRunId: r.record.mlflow?.runId, ...(stoppedBy ? { stoppedBy } : {}) };
+  return { trial: job.trial, hash: job.hash, params: job.params, status, metric: bestMetric(values, job.mode), runId: r.record.runId, runDir: r.dir, mlflowRunId: r.record.mlflow?.runId, epochs: values.length, values, ...(stoppedBy ? { stoppedBy } : {}) };
 }
 
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;

@@ -1,7 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { trackingUri } from '../track/index.js';
-import { runLocal } from './local.js';
-import type { SweepPlan } from './plan.js';
-import { closeParentRun, localTrialRuns, mlflowSweepRuns, openParentRun, outcomeOfRun, sweepClient, sweepMeta, trialJobs, writeMeta, writeResults, type SweepMeta, type TrialJob, type TrialOutcome } from './records.js';
+import { readCheckpointState } from '../train/checkpoint-files.js';
+import { driveSweep } from './drive.js';
+import { LocalPool, runLocal } from './local.js';
+import { MODEL_BASED, type SweepPlan } from './plan.js';
+import { bestMetric, closeParentRun, localTrialRuns, metricValues, mlflowSweepRuns, openParentRun, outcomeOfRun, sweepClient, sweepDir, sweepMeta, trialJobs, writeMeta, writeResults, type SweepMeta, type TrialJob, type TrialOutcome } from './records.js';
 
 export interface SweepRun {
   meta: SweepMeta;
@@ -78,4 +82,77 @@ export async function runSweepLocal(plan: SweepPlan, opts: { parallel: number; t
   }
   await recordResults(meta, outcomes, opts.log, true);
   return { meta, dir, outcomes, trained: outcomes.filter((o) => o.status !== 'SKIPPED').length };
+}
+
+/** The trials an earlier run of a tpe / cmaes sweep drew (its sweep.json here), to be continued, not drawn again. */
+export function earlierTrials(plan: SweepPlan, runsDir: string): SweepMeta['trials'] {
+  if (!MODEL_BASED.has(plan.sweep.method)) return [];
+  try {
+    const old = JSON.parse(fs.readFileSync(path.join(sweepDir(runsDir, plan.name), 'sweep.json'), 'utf8')) as SweepMeta;
+    if (old.method !== plan.sweep.method || old.seed !== plan.sweep.seed) return [];
+    // Re-made from the current files: a changed config is a new trial (its hash differs).
+    return old.trials.slice(0, plan.sweep.count).map((t, i) => {
+      const trial = plan.trialOf(i + 1, t.params);
+      return { id: trial.id, hash: trial.hash, params: trial.params };
+    });
+  } catch {
+    return [];
+  }
+}
+
+/** Where each trial of a scheduled sweep stands, from its run folders on this machine. */
+export function recoverLocal(meta: SweepMeta, metric: string, mode: 'max' | 'min'): Map<string, TrialOutcome> {
+  const out = new Map<string, TrialOutcome>();
+  for (const t of meta.trials) {
+    const runs = localTrialRuns(meta.runsDir, meta.experimentName, meta.name, t.hash);
+    const job = { trial: t.id, hash: t.hash, params: t.params, metric, mode };
+    const finished = runs.find((r) => r.record.status === 'FINISHED');
+    if (finished) {
+      out.set(t.id, outcomeOfRun(finished, job, 'SKIPPED'));
+      continue;
+    }
+    const resumable = runs.filter((r) => readCheckpointState(r.dir) !== undefined).at(-1);
+    if (!resumable) continue;
+    const epochs = readCheckpointState(resumable.dir)!.epoch + 1;
+    const values = metricValues(resumable.dir, metric).slice(0, epochs);
+    out.set(t.id, { ...outcomeOfRun(resumable, job, resumable.record.status === 'SCHEDULED' ? 'PAUSED' : 'KILLED'), epochs, values, metric: bestMetric(values, mode) });
+  }
+  return out;
+}
+
+/** A sweep with a scheduler (ASHA / Hyperband) or a model-based sampler, trained by worker processes here. */
+export async function runSweepScheduled(plan: SweepPlan, opts: { parallel: number; threads?: number; log: (m: string) => void }): Promise<SweepRun> {
+  const before = earlierTrials(plan, plan.base.experiment.tracking.runsDir);
+  const { meta, dir } = await openSweep(plan, opts.log);
+  if (before.length) meta.trials = before;
+  const recovered = recoverLocal(meta, meta.metric, meta.mode);
+  const pool = new LocalPool({ parallel: opts.parallel, threads: opts.threads, log: opts.log });
+  let stopping = false;
+  const onSigint = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    opts.log('stopping: running trials checkpoint and stop; no new trial starts (run the sweep again to continue)');
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  let result;
+  try {
+    result = await driveSweep(plan, meta, {
+      executor: { run: (job) => pool.run(job) },
+      parallel: opts.parallel,
+      log: opts.log,
+      recovered,
+      persist: (m) => void writeMeta(m),
+      onOutcome: (o) => void recordResults(meta, o, opts.log, false),
+      stopping: () => stopping,
+    });
+  } finally {
+    pool.close();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  writeMeta(meta);
+  await recordResults(meta, result.outcomes, opts.log, true);
+  opts.log(`sweep ${meta.name}: ${result.jobs ? `${result.jobs} job(s) run` : 'nothing to train: every trial is finished or stopped'}`);
+  return { meta, dir, outcomes: result.outcomes, trained: result.jobs };
 }

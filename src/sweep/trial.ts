@@ -5,10 +5,13 @@ import { loadExperimentText, type LoadedExperiment } from '../config/index.js';
 import type { Experiment } from '../config/schema/experiment.js';
 import { FitspecError, isFitspecError } from '../errors.js';
 import { trackingUri, type MlflowClient } from '../track/index.js';
-import { bestMetric, localTrialRuns, mlflowTrialRuns, outcomeOfRun, sweepClient, type TrialJob, type TrialOutcome } from './records.js';
+import { bestMetric, localTrialRuns, metricValues, mlflowTrialRuns, outcomeOfRun, sweepClient, type TrialJob, type TrialOutcome } from './records.js';
 import { medianStopping, STOPPED_BY_TAG } from './early-stop.js';
 import { showValue } from './plan.js';
 import { readCheckpointState } from '../train/checkpoint-files.js';
+
+/** The scheduler's decisions about a trial, rung by rung (`1:paused 1:promoted 3:paused stopped`). */
+export const RUNGS_TAG = 'fitspec.sweep_rungs';
 
 export interface RunTrialOptions {
   /** Native TensorFlow threads of this worker (intra-op); several workers can share a machine. */
@@ -65,6 +68,13 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
 
   const resumable = local.filter((r) => r.record.status !== 'FINISHED' && readCheckpointState(r.dir) !== undefined).at(-1);
   const stale = local.filter((r) => r !== resumable && r.record.status === 'RUNNING');
+  // A rung this trial already reached (a sweep run again after a crash): nothing to train.
+  const doneEpochs = resumable ? readCheckpointState(resumable.dir)!.epoch + 1 : 0;
+  if (resumable && job.pauseAt !== undefined && job.finishAt === undefined && doneEpochs >= job.pauseAt && resumable.record.status === 'SCHEDULED') {
+    log(`already paused at epoch ${doneEpochs} in ${resumable.dir}`);
+    const values = metricValues(resumable.dir, job.metric).slice(0, doneEpochs);
+    return { ...outcomeOfRun(resumable, job, 'PAUSED'), epochs: doneEpochs, values, metric: bestMetric(values, job.mode), worker };
+  }
   if (resumable) log(`continuing the interrupted run ${resumable.dir} from its last checkpoint`);
   else if (local.length || remote.some((r) => r.info.status === 'RUNNING')) log('an earlier attempt left no checkpoint on this machine: training from the start');
 
@@ -88,14 +98,14 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
   let resumed = Boolean(resumable);
   try {
     try {
-      result = await train(loaded, { resume: resumable?.dir, tty: false, log, shouldStop });
+      result = await train(loaded, { resume: resumable?.dir, tty: false, log, shouldStop, pauseAfter: job.pauseAt, maxEpochs: job.finishAt });
     } catch (e) {
       // The queue says no one else runs this trial, so a lock still held on the folder belongs to a
       // worker that lost the trial (on another machine, whose processes cannot be checked from here).
       if (!resumable || !isFitspecError(e) || e.code !== 'run.locked') throw e;
       log(`cannot continue ${resumable.dir} (${e.message}): training from the start`);
       resumed = false;
-      result = await train(loaded, { tty: false, log, shouldStop });
+      result = await train(loaded, { tty: false, log, shouldStop, pauseAfter: job.pauseAt, maxEpochs: job.finishAt });
     }
   } catch (e) {
     if (!isFitspecError(e)) throw e;
@@ -106,19 +116,25 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     result.history.map((h) => h[job.metric]).filter((v): v is number => v !== undefined),
     job.mode,
   );
-  const stoppedBy = early?.state.stoppedAt !== undefined && result.status === 'FINISHED' ? 'medianStopping' : undefined;
+  const stoppedBy = early?.state.stoppedAt !== undefined && result.status === 'FINISHED' ? 'medianStopping' : job.finishAt !== undefined && result.status === 'FINISHED' ? 'scheduler' : undefined;
   const runFile = path.join(result.runDir, 'run.json');
   const record = JSON.parse(fs.readFileSync(runFile, 'utf8')) as { mlflow?: { runId?: string }; tags?: Record<string, string> };
-  if (stoppedBy) fs.writeFileSync(runFile, JSON.stringify({ ...record, tags: { ...record.tags, [STOPPED_BY_TAG]: stoppedBy } }, null, 2) + '\n');
+  const after = result.status === 'SCHEDULED' ? 'paused' : result.status === 'FINISHED' && job.finishAt === undefined ? 'finished' : undefined;
+  // Appended to what earlier rungs of this run recorded: the tag tells the trial's whole story.
+  const earlier = resumed && resumable ? resumable.record.tags[RUNGS_TAG] : undefined;
+  const rungTags: Record<string, string> = job.rungs !== undefined ? { [RUNGS_TAG]: [earlier, job.rungs, after && `${result.history.length}:${after}`].filter(Boolean).join(' ') } : {};
+  if (stoppedBy || job.rungs) fs.writeFileSync(runFile, JSON.stringify({ ...record, tags: { ...record.tags, ...rungTags, ...(stoppedBy ? { [STOPPED_BY_TAG]: stoppedBy } : {}) } }, null, 2) + '\n');
   const mlflowRunId = record.mlflow?.runId;
-  if (client && mlflowRunId && result.status === 'FINISHED') await markChild(client, mlflowRunId, remote, job, metric, log, stoppedBy);
+  if (client && mlflowRunId && (result.status === 'FINISHED' || result.status === 'SCHEDULED')) await markChild(client, mlflowRunId, remote, job, metric, log, stoppedBy, rungTags);
   for (const r of stale) markLocalKilled(r.dir, result.runId);
   return {
     trial: job.trial,
     hash: job.hash,
     params: job.params,
-    status: result.status === 'FINISHED' ? 'FINISHED' : result.status === 'KILLED' ? 'KILLED' : 'FAILED',
+    status: result.status === 'FINISHED' ? 'FINISHED' : result.status === 'SCHEDULED' ? 'PAUSED' : result.status === 'KILLED' ? 'KILLED' : 'FAILED',
     metric,
+    epochs: result.history.length,
+    values: result.history.map((h) => h[job.metric] ?? NaN),
     runId: result.runId,
     runDir: result.runDir,
     mlflowRunId,
@@ -132,10 +148,11 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
 }
 
 /** The child's best metric (for MLflow's parallel-coordinates view), and earlier attempts that died marked KILLED. */
-async function markChild(client: MlflowClient, runId: string, earlier: Awaited<ReturnType<typeof mlflowTrialRuns>>, job: TrialJob, metric: number | undefined, log: (m: string) => void, stoppedBy?: string) {
+async function markChild(client: MlflowClient, runId: string, earlier: Awaited<ReturnType<typeof mlflowTrialRuns>>, job: TrialJob, metric: number | undefined, log: (m: string) => void, stoppedBy?: string, tags: Record<string, string> = {}) {
   try {
     if (metric !== undefined) await client.logBatch(runId, { metrics: [{ key: `best_${job.metric}`, value: metric, timestamp: Date.now(), step: 0 }] });
     if (stoppedBy) await client.setTag(runId, STOPPED_BY_TAG, stoppedBy);
+    for (const [k, v] of Object.entries(tags)) await client.setTag(runId, k, v);
     for (const r of earlier) if (r.info.runId !== runId && r.info.status === 'RUNNING') await client.updateRun(r.info.runId, 'KILLED', Date.now());
   } catch (e) {
     log(`could not update MLflow after the trial: ${(e as Error).message}`);

@@ -2,7 +2,8 @@ import type { TrackingConfig } from '../config/schema/experiment.js';
 
 export type { TrackingConfig };
 
-export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
+/** MLflow's run statuses; SCHEDULED is a run paused to be continued (a sweep trial waiting at a rung). */
+export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED' | 'SCHEDULED';
 
 export type ParamValue = string | number | boolean;
 

@@ -38,6 +38,11 @@ export interface TrainOptions {
   shouldStop?: (epoch: number, logs: Record<string, number>) => boolean | Promise<boolean>;
   /** Stops the run after the current step, as Ctrl-C does: a checkpoint is kept, the run ends KILLED and can be resumed. */
   signal?: AbortSignal;
+  /**
+   * Pauses the run once this many epochs are done (a sweep scheduler's rung): it checkpoints and ends
+   * as SCHEDULED, without a model or reports, to be continued by a later `resume`.
+   */
+  pauseAfter?: number;
 }
 
 /** How a run ended: its id and folder, its status, the epoch history and the summary written to summary.json. */
@@ -313,7 +318,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     if (recordError !== undefined && !failure) throw recordError;
   }
 
-  log(`${status === 'FINISHED' ? 'run finished' : `run ${status.toLowerCase()}`}: ${runDir}`);
+  log(`${status === 'FINISHED' ? 'run finished' : status === 'SCHEDULED' ? 'run paused' : `run ${status.toLowerCase()}`}: ${runDir}`);
   printRunUrl();
   if (status === 'FINISHED' && exp.tracking.register && trackingUri(exp.tracking)) await registerFromConfig(exp.tracking.register);
   return { runId, runDir, status, history, summary: summary!, warnings: tracker.warnings() };
@@ -389,7 +394,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         validationBatches: data.parts.validation?.ids.length ? () => evalBatches('validation') : undefined,
         interrupted: () => Boolean(interrupts.signal),
         shouldStop: opts.shouldStop,
-        mayStart: () => opts.maxEpochs === undefined || history.length < opts.maxEpochs,
+        mayStart: () => (opts.maxEpochs === undefined || history.length < opts.maxEpochs) && (opts.pauseAfter === undefined || history.length < opts.pauseAfter),
         onEpochLogs: (row) => {
           history.push(row);
           log(`epoch ${row.epoch + 1}/${totalEpochs}${phases.length > 1 ? ` (${phase.name})` : ''}: ${formatLogs(row)}`);
@@ -405,6 +410,10 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         tty: opts.tty,
       });
       if (outcome === 'interrupted') return 'KILLED';
+      if (outcome === 'limit' && opts.pauseAfter !== undefined && history.length >= opts.pauseAfter && (opts.maxEpochs === undefined || opts.pauseAfter < opts.maxEpochs)) {
+        log(`paused after epoch ${history.length} (continue with \`fitspec train --resume ${runDir}\`)`);
+        return 'SCHEDULED';
+      }
       if (outcome === 'stopped') log(`stopped early at epoch ${history.at(-1)!.epoch + 1}`);
       if (outcome === 'stoppedOutside') break;
     }

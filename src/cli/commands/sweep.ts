@@ -42,6 +42,9 @@ const command: CliCommand = {
       const plan = planSweep(first, { set: opts.set, yes: opts.yes });
       printProblems(plan.base.warnings);
       if (opts.dryRun) return dryRun(plan);
+      const { isScheduled } = await import('../../sweep/drive.js');
+      const scheduled = isScheduled(plan);
+      if (opts.queue && scheduled) return coordinate(plan, opts);
       if (opts.queue) return enqueue(plan, opts);
       const { runSweep } = await import('../../api/sweep.js');
       const { formatTable, resultRows } = await import('../../sweep/records.js');
@@ -51,14 +54,33 @@ const command: CliCommand = {
       const best = r.best;
       if (best) out(`best: ${best.trial} ${r.meta.metric} ${best.metric}`);
       out(`results: ${r.dir}/results.csv`);
-      const failed = r.outcomes.filter((o) => o.status !== 'FINISHED' && o.status !== 'SKIPPED');
+      const failed = r.outcomes.filter((o) => o.status !== 'FINISHED' && o.status !== 'SKIPPED' && o.status !== 'PAUSED');
       if (failed.length) process.exitCode = failed.some((o) => o.status === 'KILLED') ? 130 : 2;
     });
   },
 };
 export default command;
 
+async function coordinate(plan: import('../../sweep/plan.js').SweepPlan, opts: SweepOpts) {
+  const { coordinateSweep, showQueueUrl } = await import('../../sweep/queue.js');
+  const { formatTable, resultRows, bestTrial } = await import('../../sweep/records.js');
+  const r = await coordinateSweep(opts.queue!, plan, { parallel: opts.parallel ?? plan.sweep.parallel, log: out });
+  out('');
+  out(formatTable(resultRows(r.meta, r.outcomes)));
+  const best = bestTrial(r.outcomes, r.meta.mode);
+  if (best) out(`best: ${best.trial} ${r.meta.metric} ${best.metric}`);
+  out(`progress from anywhere: fitspec sweep status ${r.meta.name} --queue ${showQueueUrl(opts.queue!)}`);
+  if (r.outcomes.some((o) => o.status === 'FAILED')) process.exitCode = 2;
+}
+
 async function dryRun(plan: import('../../sweep/plan.js').SweepPlan) {
+  const { MODEL_BASED } = await import('../../sweep/plan.js');
+  if (MODEL_BASED.has(plan.sweep.method)) {
+    const { searchSpace } = await import('../../sweep/sampler.js');
+    out(`sweep ${plan.name}: ${plan.sweep.method}, ${plan.sweep.count} trials drawn by Optuna one at a time from the results so far (seed ${plan.sweep.seed}), ranked by ${plan.sweep.metric} (${plan.sweep.mode})${plan.sweep.scheduler ? `, scheduler ${plan.sweep.scheduler.type} ${plan.sweep.scheduler.minEpochs}-${plan.sweep.scheduler.maxEpochs} epochs` : ''}; nothing is trained (--dry-run)`);
+    for (const p of searchSpace(plan.sweep)) out(`  ${p.name}: ${p.type === 'categorical' ? `one of ${p.choices} values` : `${p.type} ${p.low}..${p.high}${p.log ? ' (log)' : ''}${p.step ? ` step ${p.step}` : ''}`}${p.when ? ` when ${JSON.stringify(plan.sweep.parameters[p.name]!.when)}` : ''}`);
+    return;
+  }
   const { formatTable, localTrialRuns } = await import('../../sweep/records.js');
   const { valueLabel } = await import('../../sweep/plan.js');
   const keys = Object.keys(plan.sweep.parameters);
