@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { loadDetailed, type LoadedExperiment } from '../config/index.js';
+import { loadDetailed, type ConfigReader, type LoadedExperiment } from '../config/index.js';
 import { renderExcerpt, type Origin, type PathOrigin } from '../config/origins.js';
 import type { SweepConfig } from '../config/schema/experiment.js';
 import { Rng } from '../data/random.js';
@@ -36,6 +36,8 @@ export interface PlanOptions {
   set?: string[];
   /** Allow more than `sweep.maxTrials` trials. */
   yes?: boolean;
+  /** Where the files are read from (a git revision for `fitspec review`); default: the disk. */
+  reader?: ConfigReader;
 }
 
 /** A value as written in a `--set` text and in tables: JSON, which is also YAML flow syntax. */
@@ -56,7 +58,7 @@ export function valueLabel(spec: { values?: unknown[]; labels?: string[] } | und
  */
 export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const userSets = opts.set ?? [];
-  const { loaded: base, origins } = loadDetailed(file, { set: userSets });
+  const { loaded: base, origins } = loadDetailed(file, { set: userSets }, opts.reader);
   const written = base.experiment.sweep;
   if (!written) throw new FitspecError({ code: 'sweep.missing', message: `${file} has no \`sweep:\` block: add one (method, metric, parameters) or \`extends\` the experiment from a sweep file.`, file, path: 'sweep' });
   const place = placer(origins);
@@ -88,7 +90,7 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   // A path that is not a config path fails identically in every trial: report it once, at its key.
   const firstSets = keys.map((k) => setText(k, draws[0]![k]));
   try {
-    loadDetailed(file, { set: [...userSets, 'sweep=null', ...firstSets] });
+    loadDetailed(file, { set: [...userSets, 'sweep=null', ...firstSets] }, opts.reader);
   } catch (e) {
     if (!isFitspecError(e)) throw e;
     const pathProblems = e.problems.filter((p) => p.code === 'set.path' || p.code === 'set.syntax');
@@ -111,7 +113,7 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
     const overrides = [...userSets, 'sweep=null', ...sets];
     let loaded: LoadedExperiment;
     try {
-      loaded = loadDetailed(file, { set: overrides }).loaded;
+      loaded = loadDetailed(file, { set: overrides }, opts.reader).loaded;
     } catch (e) {
       if (!isFitspecError(e)) throw e;
       const values = keys.map((k) => `${k}=${valueLabel(sweep.parameters[k], params[k])}`).join(', ');
