@@ -36,7 +36,7 @@ const listed = (out: string) => {
       if (head[2] && !/^\d+$/.test(head[2])) found.push(`${status} ${head[2]}`);
       continue;
     }
-    const row = /^(?: {2}|\| `)(exp\/\S+?\.yaml)[`\s]/.exec(line);
+    const row = /^(?: {2}|\| `)(\w+\/\S+?\.yaml)[`\s]/.exec(line);
     if (row && status && !found.includes(`${status} ${row[1]}`)) found.push(`${status} ${row[1]}`);
     if (/^(stale|fitspec review)/.test(line)) status = '';
   }
