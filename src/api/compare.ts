@@ -15,8 +15,6 @@ export interface CompareOptions {
   uri?: string;
 }
 
-/** Metrics the comparison reads from MLflow (Keras names; `acc` from older Keras autolog runs). */
-const MLFLOW_KEYS = ['loss', 'accuracy', 'acc', 'val_loss', 'val_accuracy', 'val_acc'];
 
 /**
  * Reads runs and compares them: the params that differ, best `val_accuracy` and its epoch, final losses,
@@ -42,7 +40,6 @@ async function loadMlflowRuns(ids: string[], opts: CompareOptions): Promise<RunD
     fail('compare.no-uri', '--mlflow needs a tracking server', { expected: 'MLFLOW_TRACKING_URI or --uri', hint: 'e.g. fitspec compare --mlflow --uri http://127.0.0.1:5000 --experiment 01-baseline' });
   }
   const { mlflowClient } = await import('../track/connect.js');
-  const { historyFromPoints } = await import('../report/compare.js');
   const client = mlflowClient(uri);
   type Run = NonNullable<Awaited<ReturnType<typeof client.getRun>>>;
   const runs: Run[] = [];
@@ -63,26 +60,8 @@ async function loadMlflowRuns(ids: string[], opts: CompareOptions): Promise<RunD
     if (runs.length === 0) fail('compare.no-runs', `MLflow experiment \`${opts.experiment}\` has no runs`, { received: `0 runs at ${client.uri}` });
   }
   const unique = [...new Map(runs.map((r) => [r.info.runId, r])).values()];
-  return Promise.all(
-    unique.map(async (run): Promise<RunData> => {
-      const keys = MLFLOW_KEYS.filter((k) => k in run.metrics);
-      const points = (await Promise.all(keys.map((k) => client.getMetricHistory(run.info.runId, k)))).flat();
-      const { startTime, endTime } = run.info;
-      const fitspecId = run.tags['fitspec.run_id'];
-      const runName = run.info.runName ?? run.info.runId;
-      return {
-        id: fitspecId ?? run.info.runId,
-        // fitspec names a run `<experiment>-<run id>` unless told otherwise; the id has its own column.
-        name: fitspecId && runName.endsWith(`-${fitspecId}`) ? runName.slice(0, -fitspecId.length - 1) : runName,
-        status: run.info.status,
-        configHash: run.tags['fitspec.config_hash'],
-        params: run.params,
-        history: historyFromPoints(points),
-        // fitspec records the training time of every session; MLflow's start and end would count the pauses of a resumed run.
-        wallTimeS: run.tags['fitspec.wall_time_s'] ? Number(run.tags['fitspec.wall_time_s']) : startTime !== undefined && endTime !== undefined && endTime > 0 ? (endTime - startTime) / 1000 : undefined,
-      };
-    }),
-  );
+  const { mlflowRunData } = await import('../report/mlflow-run.js');
+  return Promise.all(unique.map((run) => mlflowRunData(client, run)));
 }
 
 async function localRuns(runDirs: string[], opts: CompareOptions): Promise<RunData[]> {

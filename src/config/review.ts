@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { formatProblem, isFitspecError, type Problem } from '../errors.js';
-import { diffExperiments, formatDiff, type ConfigDiff } from './diff.js';
+import { isFitspecError, type Problem } from '../errors.js';
+import { diffExperiments, type ConfigDiff } from './diff.js';
 import { gitFiles, gitReader } from './git.js';
 import { fsReader, loadDetailed, type ConfigReader, type LoadedExperiment } from './load.js';
 
@@ -64,13 +64,13 @@ interface Resolved {
 }
 
 /** Resolves every experiment of one side; a file that fails but that another file extends is a partial, not an experiment. */
-function resolveSide(side: ReviewSide, paths: string[]): Resolved {
+function resolveSide(side: ReviewSide, paths: string[], set: string[]): Resolved {
   const files = [...new Set(side.files(paths).map((f) => path.normalize(f)))].filter((f) => !path.dirname(f).split(path.sep).some((d) => NOT_EXPERIMENTS.has(d))).sort();
   const loaded = new Map<string, LoadedExperiment>();
   const failed = new Map<string, Problem[]>();
   for (const f of files) {
     try {
-      loaded.set(f, loadDetailed(f, {}, side.reader).loaded);
+      loaded.set(f, loadDetailed(f, { set }, side.reader).loaded);
     } catch (e) {
       if (!isFitspecError(e)) throw e;
       failed.set(f, e.problems);
@@ -90,12 +90,35 @@ function bytesOf(reader: ConfigReader, file: string): string | undefined {
 }
 
 /**
+ * Whether the base version of `input` is part of why `file` resolves differently: the experiment is
+ * resolved once more from the head's files with only `input` taken from the base. When that gives the
+ * head's config, the input's change (a comment, a reformat, a value the experiment overrides) does not
+ * reach it.
+ */
+function changesConfig(file: string, input: string, after: LoadedExperiment, base: ReviewSide, head: ReviewSide, set: string[]): boolean {
+  const target = path.resolve(input);
+  const mixed: ConfigReader = { read: (f) => (path.resolve(f) === target ? base.reader : head.reader).read(f) };
+  try {
+    return !diffExperiments(loadDetailed(file, { set }, mixed).loaded.experiment, after.experiment).equal;
+  } catch (e) {
+    if (!isFitspecError(e)) throw e;
+    return true;
+  }
+}
+
+export interface ReviewOptions {
+  /** `--set` overrides applied to every experiment on both sides. */
+  set?: string[];
+}
+
+/**
  * Every experiment whose resolved config differs between two sides, whether its own file changed, a
  * file it extends, or the architecture it uses; plus experiments that are new, deleted, or no longer resolve.
  */
-export function reviewExperiments(base: ReviewSide, head: ReviewSide, paths: string[]): Review {
-  const a = resolveSide(base, paths);
-  const b = resolveSide(head, paths);
+export function reviewExperiments(base: ReviewSide, head: ReviewSide, paths: string[], opts: ReviewOptions = {}): Review {
+  const set = opts.set ?? [];
+  const a = resolveSide(base, paths, set);
+  const b = resolveSide(head, paths, set);
   const names = [...new Set([...a.loaded.keys(), ...a.failed.keys(), ...b.loaded.keys(), ...b.failed.keys()])].sort();
   const entries: ReviewEntry[] = [];
   let unchanged = 0;
@@ -119,72 +142,9 @@ export function reviewExperiments(base: ReviewSide, head: ReviewSide, paths: str
     } else if (before && after) {
       const diff = diffExperiments(before.experiment, after.experiment);
       if (diff.equal) unchanged++;
-      else entries.push({ file, status: 'changed', before, after, diff, via });
+      else entries.push({ file, status: 'changed', before, after, diff, via: via.filter((f) => changesConfig(file, f, after, base, head, set)) });
     } else if (after) entries.push({ file, status: 'added', after, via });
     else if (before) entries.push({ file, status: 'deleted', before, via });
   }
   return { base: base.label, head: head.label, entries, unchanged };
-}
-
-/** MLflow runs whose `fitspec.config_hash` tag is a given hash, or why they could not be listed. */
-export interface RunLinks {
-  byHash: Map<string, { name: string; url: string }[]>;
-  note?: string;
-}
-
-const short = (h: string) => h.slice(0, 12);
-const STATUS_WORD = { changed: 'changed', added: 'new', deleted: 'deleted', error: 'error' } as const;
-
-function counts(r: Review): string {
-  const n = (s: ReviewEntry['status']) => r.entries.filter((e) => e.status === s).length;
-  const parts = [`${n('changed')} changed`, `${n('added')} new`, `${n('deleted')} deleted`];
-  if (n('error')) parts.push(`${n('error')} not resolving`);
-  parts.push(`${r.unchanged} unchanged`);
-  return parts.join(', ');
-}
-
-/** The review as plain text or as one Markdown comment for a pull request, read top to bottom. */
-export function formatReview(r: Review, format: 'text' | 'markdown', links?: RunLinks): string {
-  const md = format === 'markdown';
-  const out: string[] = [];
-  const code = (s: string) => (md ? `\`${s}\`` : s);
-  out.push(md ? `### fitspec review: \`${r.base}\` → \`${r.head}\`` : `fitspec review: ${r.base} -> ${r.head}`);
-  out.push('', `Experiments (resolved configs): ${counts(r)}.`);
-  if (!r.entries.length) out.push('', 'No experiment resolves differently.');
-  if (links?.note) out.push('', md ? `> ${links.note}` : `note: ${links.note}`);
-  const runs = (hash: string) => {
-    const list = links?.byHash.get(hash);
-    if (!links || list === undefined) return undefined;
-    if (!list.length) return 'none';
-    return list.map((l) => (md ? `[${l.name}](${l.url})` : `${l.name} ${l.url}`)).join(', ');
-  };
-  for (const e of r.entries) {
-    const exp = e.after ?? e.before;
-    const name = exp ? ` (${exp.experiment.name})` : '';
-    out.push('');
-    out.push(md ? `#### ${STATUS_WORD[e.status]}: \`${e.file}\`${name}` : `${STATUS_WORD[e.status].padEnd(8)} ${e.file}${name}`);
-    const facts: string[] = [];
-    const through = e.via.filter((f) => path.resolve(f) !== path.resolve(e.file));
-    if (e.status === 'changed' && through.length) facts.push(`changed through: ${through.map(code).join(', ')}${e.via.length > through.length ? ' and the file itself' : ''}`);
-    if (e.before && e.after) {
-      const same = e.before.hash === e.after.hash;
-      facts.push(`config hash: ${code(short(e.before.hash))} ${md ? '→' : '->'} ${code(short(e.after.hash))}${same ? ' (unchanged: only names, tags or tracking differ; trains the same)' : ''}`);
-    } else if (e.after) facts.push(`config hash: ${code(short(e.after.hash))}`);
-    else if (e.before) facts.push(`config hash: ${code(short(e.before.hash))}`);
-    for (const [label, l] of [[r.base, e.before], [r.head, e.after]] as const) {
-      const list = l && runs(l.hash);
-      if (list !== undefined && !(e.before && e.after && label === r.head && e.before.hash === e.after.hash)) facts.push(`MLflow runs with the ${label === r.base ? 'base' : 'new'} hash: ${list}`);
-    }
-    for (const p of e.problems ?? []) {
-      const head = `does not resolve at ${code(p.side)}:`;
-      const lines = p.problems.map((x) => formatProblem(x));
-      facts.push(md ? `${head}\n\n\`\`\`\n${lines.join('\n')}\n\`\`\`` : [head, ...lines.map((x) => x.replace(/^/gm, '    '))].join('\n'));
-    }
-    out.push(...(md ? ['', ...facts.map((f) => `- ${f}`)] : facts.map((f) => `  ${f}`)));
-    if (e.diff) {
-      const body = formatDiff(e.diff, format, [r.base, r.head]).trimEnd();
-      out.push(...(md ? ['', body] : body.split('\n').map((l) => `  ${l}`)));
-    }
-  }
-  return out.join('\n') + '\n';
 }

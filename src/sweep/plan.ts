@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { loadDetailed, type LoadedExperiment } from '../config/index.js';
+import { loadDetailed, type ConfigReader, type LoadedExperiment } from '../config/index.js';
 import { renderExcerpt, type Origin, type PathOrigin } from '../config/origins.js';
 import type { SweepConfig } from '../config/schema/experiment.js';
 import { Rng } from '../data/random.js';
@@ -56,6 +56,8 @@ export interface PlanOptions {
   set?: string[];
   /** Allow more than `sweep.maxTrials` trials. */
   yes?: boolean;
+  /** Where the files are read from (a git revision for `fitspec review`); default: the disk. */
+  reader?: ConfigReader;
 }
 
 /** A value as written in a `--set` text and in tables: JSON, which is also YAML flow syntax. */
@@ -76,7 +78,7 @@ export function valueLabel(spec: { values?: unknown[]; labels?: string[] } | und
  */
 export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const userSets = opts.set ?? [];
-  const { loaded: base, origins } = loadDetailed(file, { set: userSets });
+  const { loaded: base, origins } = loadDetailed(file, { set: userSets }, opts.reader);
   const written = base.experiment.sweep;
   if (!written) throw new FitspecError({ code: 'sweep.missing', message: `${file} has no \`sweep:\` block: add one (method, metric, parameters) or \`extends\` the experiment from a sweep file.`, file, path: 'sweep' });
   const place = placer(origins);
@@ -113,7 +115,7 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const firstParams = { ...Object.fromEntries(keys.map((k) => [k, sweep.parameters[k]!.values?.[0] ?? sweep.parameters[k]!.min])), ...draws[0] };
   const firstSets = keys.map((k) => setText(k, firstParams[k]));
   try {
-    loadDetailed(file, { set: [...baseSets, ...firstSets] });
+    loadDetailed(file, { set: [...baseSets, ...firstSets] }, opts.reader);
   } catch (e) {
     if (!isFitspecError(e)) throw e;
     const pathProblems = e.problems.filter((p) => p.code === 'set.path' || p.code === 'set.syntax');
@@ -137,7 +139,7 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
     const overrides = [...baseSets, ...sets];
     let loaded: LoadedExperiment;
     try {
-      loaded = loadDetailed(file, { set: overrides }).loaded;
+      loaded = loadDetailed(file, { set: overrides }, opts.reader).loaded;
     } catch (e) {
       if (!isFitspecError(e)) throw e;
       const keys = used;
@@ -175,7 +177,7 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
     return t;
   };
 
-  const experimentName = trials[0]?.loaded.experiment.name ?? loadDetailed(file, { set: [...baseSets, ...firstSets] }).loaded.experiment.name;
+  const experimentName = trials[0]?.loaded.experiment.name ?? loadDetailed(file, { set: [...baseSets, ...firstSets] }, opts.reader).loaded.experiment.name;
   return { name: sweep.name ?? base.experiment.name, file, sweep, experimentName, base, trials, duplicates, trialOf, baseSets };
 }
 

@@ -25,8 +25,23 @@ const commit = (msg: string) => {
   git('commit', '-q', '-m', msg);
   return git('rev-parse', 'HEAD');
 };
-/** The experiment files a review lists, in order. */
-const listed = (out: string) => [...out.matchAll(/^(changed|new|deleted|error) +(\S+)/gm)].map((m) => `${m[1]} ${m[2]}`);
+/** The experiment files a review lists, with the status of their section, in order. */
+const listed = (out: string) => {
+  const found: string[] = [];
+  let status = '';
+  for (const line of out.split('\n')) {
+    const head = /^(?:#### )?(changed|new|deleted|error)(?::| +)\s*`?([^`\s]*)/.exec(line);
+    if (head) {
+      status = head[1]!;
+      if (head[2] && !/^\d+$/.test(head[2])) found.push(`${status} ${head[2]}`);
+      continue;
+    }
+    const row = /^(?: {2}|\| `)(\w+\/\S+?\.yaml)[`\s]/.exec(line);
+    if (row && status && !found.includes(`${status} ${row[1]}`)) found.push(`${status} ${row[1]}`);
+    if (/^(stale|fitspec review)/.test(line)) status = '';
+  }
+  return found;
+};
 
 const BASE = `name: base
 data: {source: {type: directory, path: data/x}, classes: [a, b]}
@@ -85,11 +100,12 @@ describe('fitspec review', () => {
     expect(r.code).toBe(1);
     expect(listed(r.stdout)).toEqual(['changed exp/base.yaml', 'changed exp/child.yaml', 'changed exp/grandchild.yaml', 'changed exp/quick/child.yaml']);
     expect(r.stdout).toContain('Experiments (resolved configs): 4 changed, 0 new, 0 deleted, 2 unchanged.');
-    // Each says how it changed, with the resolved diff and the hashes before and after.
-    const grandchild = r.stdout.slice(r.stdout.indexOf('changed  exp/grandchild.yaml'));
-    expect(grandchild).toMatch(/changed through: exp\/base\.yaml\n/);
-    expect(grandchild).toMatch(/config hash: [0-9a-f]{12} -> [0-9a-f]{12}\n/);
-    expect(grandchild).toContain('~ train.optimizer.learningRate: 0.0001 -> 0.001');
+    expect(r.stdout.split('\n')[2]).toBe('4 experiments change, 0 have results, 4 stale.');
+    // The three built on base.yaml are one change: one diff, one table with their hashes before and after.
+    const group = r.stdout.slice(r.stdout.indexOf('changed: 3 experiments'));
+    expect(group).toMatch(/^changed: 3 experiments\n  changed through: exp\/base\.yaml\n  ~ train\.optimizer\.learningRate: 0\.0001 -> 0\.001\n/);
+    expect(group).toMatch(/  exp\/grandchild\.yaml +[0-9a-f]{12} -> [0-9a-f]{12} +stale\n/);
+    expect(r.stdout.match(/learningRate: 0\.0001 -> 0\.001/g)).toHaveLength(2);
   });
 
   it('an architecture change lists the experiments using it', () => {
@@ -124,7 +140,7 @@ describe('fitspec review', () => {
       expect(r.stdout).toMatch(/^fitspec review: HEAD -> working tree/);
       const md = fitspec(['review', 'HEAD', '--path', 'exp', '--format', 'markdown']);
       expect(md.code).toBe(1);
-      expect(md.stdout).toMatch(/^### fitspec review: `HEAD` → `working tree`\n/);
+      expect(md.stdout).toMatch(/^### fitspec review: `HEAD` → `working tree`\n\n\*\*1 experiment changes, 0 have results, 1 stale\.\*\*\n/);
       expect(md.stdout).toContain('#### new: `exp/new.yaml` (new-one)');
       expect(md.stdout).toContain('#### deleted: `exp/standalone.yaml` (standalone)');
     } finally {
@@ -165,9 +181,35 @@ describe('fitspec review', () => {
       const r = fitspec(['review', 'HEAD', '--path', 'exp/base.yaml'], { MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' });
       expect(r.code).toBe(1);
       expect(r.stdout.split('\n').filter((l) => l.startsWith('note: MLflow runs not listed'))).toHaveLength(1);
+      expect(r.stdout).not.toMatch(/MLflow runs.*none/);
     } finally {
       git('checkout', '-q', '--', 'exp/base.yaml');
     }
+  });
+
+  it('a file is named as a cause only when it changes the resolved config; a sweep only when its trials change', () => {
+    write('sw/base.yaml', BASE);
+    write('sw/architectures/tiny.yaml', ARCH(16));
+    write('sw/arch-user.yaml', 'extends: base.yaml\nname: arch-user\nmodel:\n  base: {architecture: architectures/tiny.yaml}\n');
+    write('sw/sweep.yaml', 'extends: base.yaml\nname: lr-sweep\nsweep:\n  method: grid\n  metric: val_accuracy\n  parameters:\n    train.optimizer.learningRate: {values: [0.1, 0.2]}\n');
+    const before = commit('sweep and architecture user');
+    // A comment in the architecture, the learning rate in the base: the sweep searches the learning rate itself.
+    write('sw/architectures/tiny.yaml', `# sixteen filters\n${ARCH(16)}`);
+    write('sw/base.yaml', BASE.replace('learningRate: 0.0001', 'learningRate: 0.001'));
+    const after = commit('comment and rate');
+    const r = fitspec(['review', before, after, '--path', 'sw']);
+    expect(r.code).toBe(1);
+    expect(listed(r.stdout)).toEqual(['changed sw/arch-user.yaml', 'changed sw/base.yaml']);
+    expect(r.stdout).toContain('changed through: sw/base.yaml\n');
+    expect(r.stdout).not.toContain('changed through: sw/architectures/tiny.yaml');
+    expect(r.stdout).toContain('2 changed, 0 new, 0 deleted, 1 unchanged');
+    // Epochs reach every trial: now the sweep trains other configs.
+    write('sw/base.yaml', BASE.replace('epochs: 3', 'epochs: 4'));
+    const epochs = commit('epochs');
+    const e = fitspec(['review', after, epochs, '--path', 'sw']);
+    expect(listed(e.stdout)).toContain('changed sw/sweep.yaml');
+    expect(e.stdout).toMatch(/sw\/sweep\.yaml \(sweep\) +2 trials -> 2 trials +stale: 2 of 2 trials\n/);
+    expect(e.stdout.split('\n')[2]).toBe('3 experiments change, 0 have results, 3 stale.');
   });
 
   it('bad revisions are errors (exit 2)', () => {
@@ -203,28 +245,24 @@ describe('fitspec review with an MLflow server', () => {
     uri = await mlflowServer();
   }, 900_000);
 
-  it('links the runs whose fitspec.config_hash matches each side', async () => {
+  it('shows the finished MLflow runs of each side, found by their fitspec.config_hash tag', async () => {
     const experiment = `review-${process.pid}`;
     write('exp/tracked.yaml', `extends: base.yaml\nname: tracked\ntracking: {experiment: ${experiment}}\n`);
-    const before = commit('tracked');
+    commit('tracked');
+    const oldFull = /# hash: ([0-9a-f]{64})/.exec(fitspec(['resolve', 'exp/tracked.yaml']).stdout)![1]!;
     write('exp/tracked.yaml', `extends: base.yaml\nname: tracked\ntracking: {experiment: ${experiment}}\ntrain: {epochs: 7}\n`);
-    const hashes = (rev: string) => {
-      const r = fitspec(['review', rev, '--path', 'exp/tracked.yaml', '--no-mlflow']);
-      return [...r.stdout.matchAll(/config hash: ([0-9a-f]{12}) -> ([0-9a-f]{12})/g)][0].slice(1, 3);
-    };
-    const [oldShort] = hashes(before);
-    // A run trained from the committed version: its full hash, as the trainer tags it.
-    git('stash', '-q');
-    const oldFull = /# hash: ([0-9a-f]{64})/.exec(fitspec(['resolve', 'exp/tracked.yaml']).stdout)![1];
-    git('stash', 'pop', '-q');
-    expect(oldFull.startsWith(oldShort)).toBe(true);
+    // A finished run trained from the committed version, as the trainer tags and logs it.
     const client = mlflowClient(uri);
     const exp = await client.getOrCreateExperiment(experiment);
-    const run = await client.createRun({ experimentId: exp.experimentId, runName: 'tracked-old', startTime: Date.now(), tags: [{ key: 'fitspec.config_hash', value: oldFull }] });
+    const run = await client.createRun({ experimentId: exp.experimentId, runName: 'tracked-old', startTime: Date.now() - 5000, tags: [{ key: 'fitspec.config_hash', value: oldFull }, { key: 'fitspec.wall_time_s', value: '4.5' }] });
+    const point = (key: string, step: number, value: number) => ({ key, value, step, timestamp: Date.now() });
+    await client.logBatch(run.runId, { metrics: [point('val_accuracy', 0, 0.4), point('val_accuracy', 1, 0.55), point('val_loss', 0, 1.2), point('val_loss', 1, 1.3), point('accuracy', 0, 0.5), point('accuracy', 1, 0.7)] });
+    await client.updateRun(run.runId, 'FINISHED', Date.now());
     const r = fitspec(['review', 'HEAD', '--path', 'exp/tracked.yaml', '--format', 'markdown'], { MLFLOW_TRACKING_URI: uri });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`- MLflow runs with the base hash: [tracked-old](${uri}/#/experiments/${exp.experimentId}/runs/${run.runId})`);
-    expect(r.stdout).toContain('- MLflow runs with the new hash: none');
+    expect(r.stdout).toContain('**1 experiment changes, 0 have results, 1 stale.**');
+    expect(r.stdout).toMatch(/\| `exp\/tracked\.yaml` \| `[0-9a-f]{12}` → `[0-9a-f]{12}` \| 0\.5500 \(2\) → - \| 1\.2000 \(1\) → - \| 0\.7000 → - \| 2 → - \| 4\.5s → - \| stale \|/);
+    expect(r.stdout).toContain(`- tracked: base [${run.runId}](${uri}/#/experiments/${exp.experimentId}/runs/${run.runId}); head no run`);
   }, 120_000);
 });
