@@ -22,3 +22,5 @@ export function startMlflowServer(opts: {
   signal?: AbortSignal;
   log?: (msg: string) => void;
 }): Promise<MlflowServer>;
+export function findPython(what?: string): string;
+export function withLock<T>(path: string, fn: () => Promise<T>, opts: { signal?: AbortSignal; onWait?: (owner: string) => void }): Promise<T>;

@@ -17,7 +17,7 @@ const bin = (venv, name) => (process.platform === 'win32' ? join(venv, 'Scripts'
 
 export const venvPython = (venv = VENV) => bin(venv, 'python');
 
-function findPython(what) {
+export function findPython(what = 'MLflow') {
   const candidates = [process.env.FITSPEC_PYTHON, 'python3', 'python'].filter(Boolean);
   for (const c of candidates) {
     const r = spawnSync(c, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
@@ -85,7 +85,7 @@ function lockIsStale(path, raw) {
  * dead is taken over; the takeover itself is guarded by a second lock file so that two waiters cannot
  * both remove the stale lock and the first one's fresh lock with it.
  */
-async function withLock(path, fn, { signal, onWait }) {
+export async function withLock(path, fn, { signal, onWait }) {
   const me = JSON.stringify({ pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex'), since: new Date().toISOString() });
   const takeover = `${path}.takeover`;
   let waited = false;
