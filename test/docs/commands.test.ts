@@ -61,7 +61,7 @@ function commands(text: string): { cmd: string; status: number }[] {
 }
 
 function sh(dir: string, script: string) {
-  const env = { ...process.env, PATH: `${path.join(dir, '.bin')}:${process.env.PATH}`, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${path.join(dir, '.bin')}:${process.env.PATH}`, NO_COLOR: '1' };
   delete env.MLFLOW_TRACKING_URI;
   return spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: dir, env, encoding: 'utf8', timeout: 300_000 });
 }
