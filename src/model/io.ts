@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
+import { registerLayerClasses } from './layers/index.js';
 
 /**
  * Save and load tfjs-format models (model.json + weights.bin) with plain file I/O, so that the same
@@ -29,6 +30,7 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
 
 /** Loads a tfjs layers model from a directory holding model.json, or from a model.json path. */
 export async function loadModel(location: string): Promise<tf.LayersModel> {
+  registerLayerClasses();
   const jsonPath = location.endsWith('.json') ? location : path.join(location, 'model.json');
   if (/^https?:\/\//.test(location)) return tf.loadLayersModel(location);
   if (!fs.existsSync(jsonPath)) fail('model.missing', `No tfjs model at ${jsonPath}: expected a folder with model.json and its weight files.`, { file: jsonPath });

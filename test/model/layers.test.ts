@@ -23,6 +23,20 @@ const table: { kind: string; args: Record<string, unknown>; input: number[]; par
   { kind: 'flatten', args: {}, input: [16, 16, 3], params: 0, output: [null, 768] },
   { kind: 'dense', args: { units: 4, activation: 'softmax', kernelRegularizer: { l2: 0.01 } }, input: [10], params: 44, output: [null, 4] },
   { kind: 'activation', args: { activation: 'relu' }, input: [16, 16, 3], params: 0, output: [null, 16, 16, 3] },
+  { kind: 'zeroPadding2d', args: {}, input: [16, 16, 3], params: 0, output: [null, 18, 18, 3] },
+  { kind: 'zeroPadding2d', args: { padding: [[0, 1], [2, 3]] }, input: [16, 16, 3], params: 0, output: [null, 17, 21, 3] },
+  { kind: 'separableConv2d', args: { filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }, input: [16, 16, 3], params: 59, output: [null, 16, 16, 8] },
+  { kind: 'separableConv2d', args: { filters: 8, kernelSize: 3, strides: 2, depthMultiplier: 2, useBias: false }, input: [16, 16, 3], params: 102, output: [null, 7, 7, 8] },
+  { kind: 'globalMaxPooling2d', args: {}, input: [16, 16, 3], params: 0, output: [null, 3] },
+  { kind: 'reshape', args: { targetShape: [-1, 3] }, input: [16, 16, 3], params: 0, output: [null, 256, 3] },
+  { kind: 'layerNormalization', args: {}, input: [16, 16, 3], params: 6, output: [null, 16, 16, 3] },
+  { kind: 'layerNormalization', args: { axis: [1, 2, 3], epsilon: 1e-6 }, input: [4, 4, 3], params: 96, output: [null, 4, 4, 3] },
+  { kind: 'spatialDropout2d', args: { rate: 0.3 }, input: [16, 16, 3], params: 0, output: [null, 16, 16, 3] },
+  { kind: 'rescaling', args: { scale: 1 / 127.5, offset: -1 }, input: [16, 16, 3], params: 0, output: [null, 16, 16, 3] },
+  { kind: 'resizing', args: { height: 8, width: 12 }, input: [16, 16, 3], params: 0, output: [null, 8, 12, 3] },
+  { kind: 'resizing', args: { height: 8, width: 4, interpolation: 'nearest', cropToAspectRatio: true }, input: [16, 16, 3], params: 0, output: [null, 8, 4, 3] },
+  { kind: 'reLU', args: { maxValue: 6 }, input: [16, 16, 3], params: 0, output: [null, 16, 16, 3] },
+  { kind: 'reLU', args: {}, input: [16, 16, 3], params: 0, output: [null, 16, 16, 3] },
 ];
 
 function experimentWith(layers: unknown[], input: number[]) {

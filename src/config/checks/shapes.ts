@@ -29,7 +29,26 @@ export function outputShape(layer: LayerSpecT, input: Shape): Shape {
       return spatial(input, pool, a.strides === undefined ? pool : pair(a.strides as number, 1), a.padding as string, input[2]);
     }
     case 'globalAveragePooling2d':
+    case 'globalMaxPooling2d':
       return input.length === 3 ? [input[2]] : input;
+    case 'separableConv2d':
+      if (input.length !== 3) return input;
+      return spatial(input, pair(a.kernelSize as number, 1), pair(a.strides as number, 1), a.padding as string, a.filters as number);
+    case 'zeroPadding2d': {
+      if (input.length !== 3) return input;
+      const p = a.padding as number | number[] | number[][] | undefined;
+      const [[t, b], [l, r]] = (p === undefined ? [[1, 1], [1, 1]] : typeof p === 'number' ? [[p, p], [p, p]] : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1], p[1]]] : p) as number[][] as [[number, number], [number, number]];
+      return [input[0] + t + b, input[1] + l + r, input[2]];
+    }
+    case 'resizing':
+      return input.length === 3 ? [a.height as number, a.width as number, input[2]] : input;
+    case 'reshape': {
+      // -1 takes what is left; sizes that do not fit are refused by the model build, which names the layer.
+      const target = a.targetShape as number[];
+      const known = target.filter((d) => d !== -1).reduce((x, y) => x * y, 1);
+      const total = input.reduce((x, y) => x * y, 1);
+      return target.map((d) => (d === -1 ? total / known : d));
+    }
     case 'flatten':
       return [input.reduce((x, y) => x * y, 1)];
     case 'dense':

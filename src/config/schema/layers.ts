@@ -1,5 +1,5 @@
 import { Type, type TObject, type TOptional, type TSchema } from '@sinclair/typebox';
-import { Activation, Initializer, IntOrPair, Padding, Regularizer, layerCommon, strict } from './common.js';
+import { Activation, Enum, Initializer, IntOrPair, Padding, Regularizer, layerCommon, strict } from './common.js';
 
 /**
  * Arguments of each layer kind, named as in TensorFlow.js. A layer in the stack is a mapping with exactly
@@ -75,6 +75,79 @@ export const layerSchemas = {
   activation: Type.Object(
     { activation: Activation('linear', 'Activation function to apply.'), ...layerCommon },
     { ...strict, description: 'Applies an activation function (Keras `Activation`).', examples: [{ activation: 'relu' }] },
+  ),
+  zeroPadding2d: Type.Object(
+    {
+      padding: Type.Optional(
+        Type.Union([Type.Integer({ minimum: 0 }), Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })]), Type.Tuple([Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })]), Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })])])], {
+          description: 'Zeros added around the image: `n` on every side, `[rows, cols]` (top and bottom, left and right), or `[[top, bottom], [left, right]]`.',
+          default: 1,
+          examples: [1, [[0, 1], [0, 1]]],
+        }),
+      ),
+      ...layerCommon,
+    },
+    { ...strict, description: 'Pads the image with rows and columns of zeros (Keras `ZeroPadding2D`).', examples: [{ padding: 3 }] },
+  ),
+  separableConv2d: Type.Object(
+    {
+      filters: Type.Integer({ minimum: 1, description: 'Number of output channels.', examples: [64] }),
+      kernelSize: IntOrPair('Height and width of the depthwise window.'),
+      strides: Type.Optional(IntOrPair('Stride of the depthwise convolution.', 1)),
+      padding: Type.Optional(Padding),
+      depthMultiplier: Type.Optional(Type.Integer({ minimum: 1, description: 'Depthwise output channels per input channel.', default: 1 })),
+      activation: Type.Optional(Activation()),
+      useBias: Type.Optional(Type.Boolean({ description: 'Whether the layer adds a bias vector.', default: true })),
+      depthwiseInitializer: Type.Optional(Initializer('glorotUniform', 'Initializer of the depthwise kernel.')),
+      pointwiseInitializer: Type.Optional(Initializer('glorotUniform', 'Initializer of the 1x1 pointwise kernel.')),
+      biasInitializer: Type.Optional(Initializer('zeros', 'Initializer of the bias.')),
+      ...layerCommon,
+    },
+    { ...strict, description: 'Depthwise separable 2-D convolution: a depthwise convolution, then a 1x1 convolution to `filters` channels (Keras `SeparableConv2D`).', examples: [{ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }] },
+  ),
+  globalMaxPooling2d: Type.Object({ ...layerCommon }, { ...strict, description: 'Maximum over height and width (Keras `GlobalMaxPooling2D`).', examples: [{}] }),
+  reshape: Type.Object(
+    {
+      targetShape: Type.Array(Type.Union([Type.Integer({ minimum: 1 }), Type.Literal(-1)]), { minItems: 1, description: 'Shape of one example after the layer (no batch axis); one entry may be -1, inferred from the others.', examples: [[1, 1, 64]] }),
+      ...layerCommon,
+    },
+    { ...strict, description: 'Reshapes each example (Keras `Reshape`).', examples: [{ targetShape: [1, 1, 64] }] },
+  ),
+  layerNormalization: Type.Object(
+    {
+      axis: Type.Optional(Type.Union([Type.Integer(), Type.Array(Type.Integer(), { minItems: 1 })], { description: 'Axis or axes normalized over (and given their own gamma and beta); -1 is the last axis.', default: -1, examples: [-1] })),
+      epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Added to the variance to avoid dividing by zero.', default: 0.001 })),
+      center: Type.Optional(Type.Boolean({ description: 'Learn an offset (beta).', default: true })),
+      scale: Type.Optional(Type.Boolean({ description: 'Learn a scale (gamma).', default: true })),
+      ...layerCommon,
+    },
+    { ...strict, description: 'Normalizes each example over the given axes (Keras `LayerNormalization`).', examples: [{ epsilon: 0.001 }] },
+  ),
+  spatialDropout2d: Type.Object(
+    { rate: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Fraction of the channels to drop during training (whole feature maps).', examples: [0.2] }), seed: Type.Optional(Type.Integer({ description: 'Seed of the dropout mask; defaults to one derived from the experiment `seed`.', examples: [7] })), ...layerCommon },
+    { ...strict, description: 'Drops whole feature maps (channels) during training (Keras `SpatialDropout2D`).', examples: [{ rate: 0.2 }] },
+  ),
+  rescaling: Type.Object(
+    {
+      scale: Type.Number({ description: 'Factor the input is multiplied by.', examples: [0.00392156862745098] }),
+      offset: Type.Optional(Type.Number({ description: 'Added after scaling.', default: 0, examples: [-1] })),
+      ...layerCommon,
+    },
+    { ...strict, description: 'Multiplies the input by `scale` and adds `offset` (Keras `Rescaling`), e.g. `scale: 0.00784313725490196, offset: -1` maps 0..255 to -1..1.', examples: [{ scale: 0.00392156862745098 }] },
+  ),
+  resizing: Type.Object(
+    {
+      height: Type.Integer({ minimum: 1, description: 'Output height.', examples: [224] }),
+      width: Type.Integer({ minimum: 1, description: 'Output width.', examples: [224] }),
+      interpolation: Type.Optional(Enum(['bilinear', 'nearest'] as const, { description: 'Interpolation (half-pixel centers, as Keras).', default: 'bilinear' })),
+      cropToAspectRatio: Type.Optional(Type.Boolean({ description: 'Crop the largest centered window of the output aspect ratio before resizing, instead of distorting the image.', default: false })),
+      ...layerCommon,
+    },
+    { ...strict, description: 'Resizes images to `height` x `width` (Keras `Resizing`).', examples: [{ height: 224, width: 224 }] },
+  ),
+  reLU: Type.Object(
+    { maxValue: Type.Optional(Type.Number({ minimum: 0, description: 'Upper bound of the output; none when omitted. `6` is ReLU6 (MobileNetV2).', examples: [6] })), ...layerCommon },
+    { ...strict, description: 'Rectified linear unit, optionally capped (Keras `ReLU`).', examples: [{ maxValue: 6 }] },
   ),
 } satisfies Record<string, TObject>;
 

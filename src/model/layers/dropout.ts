@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraphUnsupported, layerConfig } from '../graph/builder.js';
+import { GraphUnsupported, layerConfig, type GraphLayerContext, type Ref } from '../graph/builder.js';
 import { common, type LayerDef } from './types.js';
 
 /**
@@ -16,11 +16,14 @@ export class SteppedDropout extends tf.layers.Layer {
   step = 0;
   readonly rate: number;
   readonly seed: number;
+  /** tfjs' / Keras' noise shape: null takes the input's size, 1 shares one draw along that axis (SpatialDropout2D: [null, 1, 1, null]). */
+  readonly noiseShape?: (number | null)[];
 
-  constructor(args: { name: string; trainable: boolean; rate: number; seed: number }) {
+  constructor(args: { name: string; trainable: boolean; rate: number; seed: number; noiseShape?: (number | null)[] }) {
     super({ name: args.name, trainable: args.trainable });
     this.rate = Math.max(Math.min(args.rate, 1), 0);
     this.seed = args.seed;
+    if (args.noiseShape) this.noiseShape = args.noiseShape;
     this.supportsMasking = true;
   }
 
@@ -28,11 +31,11 @@ export class SteppedDropout extends tf.layers.Layer {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     // As tfjs: dropout only for 0 < rate < 1 and only while training (predict and evaluate pass no `training`).
     if (kwargs.training !== true || !(this.rate > 0 && this.rate < 1)) return x;
-    return tf.tidy(() => tf.dropout(x, this.rate, undefined, `${maskSeed(this.seed, this.name)}/${this.step}`));
+    return tf.tidy(() => tf.dropout(x, this.rate, this.noiseShape as number[] | undefined, `${maskSeed(this.seed, this.name)}/${this.step}`));
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { rate: this.rate, seed: this.seed, ...super.getConfig() };
+    return { rate: this.rate, seed: this.seed, ...(this.noiseShape ? { noiseShape: this.noiseShape } : {}), ...super.getConfig() };
   }
 }
 
@@ -40,24 +43,35 @@ export const dropout: LayerDef<'dropout'> = {
   kind: 'dropout',
   kerasClass: 'Dropout',
   build: (a, ctx) => new SteppedDropout({ ...common(a, ctx), rate: a.rate, seed: a.seed ?? ctx.seed }),
-  graph: ({ g, x, layer, training, step }) => {
-    const c = layerConfig(layer);
-    const rate = Number(c.rate);
-    // tfjs applies dropout only for 0 < rate < 1 and only while training.
-    if (!training || !(rate > 0 && rate < 1)) return x;
-    if (c.noiseShape) throw new GraphUnsupported('dropout with noiseShape');
-    // The mask is a pure function of (the layer's seed, its name, the global step): the layer's seed
-    // (its own, or the experiment's plus its index) and its name make the first half of the stateless
-    // seed, the step the second. Nothing lives in the session, so rebuilding it (a phase change, a
-    // resumed run) changes no mask. The mask differs from the eager engine's (another generator).
-    const seed = g.constant(new Int32Array([maskSeed(Number(c.seed ?? 0), layer.name)]), []);
-    const seeds = g.op('Pack', [[seed, step]], [['N', 'int', 2], ['T', 'type', 'int32'], ['axis', 'int', 0]]);
-    const shape = g.op('Shape', [x], [['T', 'type', 'float32'], ['out_type', 'type', 'int32']]);
-    const u = g.op('StatelessRandomUniform', [shape, seeds], [['dtype', 'type', 'float32'], ['T', 'type', 'int32'], ['Tseed', 'type', 'int32']]);
-    const keep = g.cast(g.op('GreaterEqual', [u, g.scalar(rate)], [['T', 'type', 'float32']]), 'bool', 'float32');
-    return g.mul(g.mul(x, keep), g.scalar(1 / (1 - rate)));
-  },
+  graph: (ctx) => dropoutGraph(ctx),
 };
+
+/** Dropout as graph ops, for `dropout` and `spatialDropout2d` (both build a SteppedDropout, saved as tfjs' `Dropout`). */
+export function dropoutGraph({ g, x, layer, training, step }: GraphLayerContext): Ref {
+  const c = layerConfig(layer);
+  const rate = Number(c.rate);
+  // tfjs applies dropout only for 0 < rate < 1 and only while training.
+  if (!training || !(rate > 0 && rate < 1)) return x;
+  // The mask is a pure function of (the layer's seed, its name, the global step): the layer's seed
+  // (its own, or the experiment's plus its index) and its name make the first half of the stateless
+  // seed, the step the second. Nothing lives in the session, so rebuilding it (a phase change, a
+  // resumed run) changes no mask. The mask differs from the eager engine's (another generator).
+  const seed = g.constant(new Int32Array([maskSeed(Number(c.seed ?? 0), layer.name)]), []);
+  const seeds = g.op('Pack', [[seed, step]], [['N', 'int', 2], ['T', 'type', 'int32'], ['axis', 'int', 0]]);
+  let shape = g.op('Shape', [x], [['T', 'type', 'float32'], ['out_type', 'type', 'int32']]);
+  const noise = c.noiseShape as (number | null)[] | undefined;
+  if (noise) {
+    const rank = g.shape(x)?.length;
+    if (rank !== noise.length) throw new GraphUnsupported(`dropout noiseShape ${JSON.stringify(noise)} for an input of rank ${rank}`);
+    // The input's size where the noise shape says null, the given size elsewhere.
+    const I = ['T', 'type', 'int32'] as const;
+    shape = g.op('Mul', [shape, g.ints(noise.map((d) => (d === null ? 1 : 0)))], [I]);
+    shape = g.op('AddV2', [shape, g.ints(noise.map((d) => d ?? 0))], [I]);
+  }
+  const u = g.op('StatelessRandomUniform', [shape, seeds], [['dtype', 'type', 'float32'], ['T', 'type', 'int32'], ['Tseed', 'type', 'int32']]);
+  const keep = g.cast(g.op('GreaterEqual', [u, g.scalar(rate)], [['T', 'type', 'float32']]), 'bool', 'float32');
+  return g.mul(g.mul(x, keep), g.scalar(1 / (1 - rate)));
+}
 
 /** The step-independent half of a dropout layer's mask seed: layers sharing a seed still draw different masks. */
 function maskSeed(seed: number, name: string): number {

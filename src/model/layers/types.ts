@@ -15,6 +15,8 @@ export interface LayerDef<K extends LayerKind = LayerKind> {
   build(args: LayerArgs<K>, ctx: { name: string; seed: number }): tf.layers.Layer;
   /** The same layer's forward pass as TensorFlow graph ops (graph engine), from the built tfjs layer. */
   graph(ctx: GraphLayerContext): Ref;
+  /** A layer class of fitspec's own that saved models name; registered with tfjs before a model is loaded. */
+  layerClass?: tf.serialization.SerializableConstructor<tf.serialization.Serializable>;
 }
 
 /** Options every layer kind shares, translated to tfjs. */

@@ -135,6 +135,15 @@ const layerCases: { name: string; layers: unknown[] }[] = [
   { name: 'batchNormalization after dense (rank 2)', layers: [{ flatten: {} }, { dense: { units: 6, activation: 'relu' } }, { batchNormalization: { axis: 1 } }, { dense: { units: CLASSES, activation: 'softmax' } }] },
   { name: 'batchNormalization axis 2, no center', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 2, center: false } }, ...head] },
   { name: 'dropout rate 0 and activation', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { activation: { activation: 'sigmoid' } }, { dropout: { rate: 0 } }, ...head] },
+  { name: 'zeroPadding2d (asymmetric) + conv2d stride 2', layers: [{ zeroPadding2d: { padding: [[0, 1], [0, 1]] } }, { conv2d: { filters: 4, kernelSize: 3, strides: 2, activation: 'relu' } }, ...head] },
+  { name: 'separableConv2d, depth multiplier 2, stride 2', layers: [{ separableConv2d: { filters: 5, kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'relu' } }, ...head] },
+  { name: 'globalMaxPooling2d', layers: [{ conv2d: { filters: 6, kernelSize: 3, activation: 'tanh' } }, { globalMaxPooling2d: {} }, { dense: { units: CLASSES, activation: 'softmax' } }] },
+  { name: 'reshape (squeeze-and-excitation shape) + layerNormalization', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { globalAveragePooling2d: {} }, { reshape: { targetShape: [1, 1, 4] } }, { layerNormalization: {} }, ...head] },
+  { name: 'layerNormalization over height, width and channels', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { layerNormalization: { axis: [1, 2, 3], epsilon: 1e-5 } }, ...head] },
+  { name: 'spatialDropout2d rate 0, rescaling, reLU 6 (MobileNetV2)', layers: [{ rescaling: { scale: 2, offset: -1 } }, { conv2d: { filters: 4, kernelSize: 3, useBias: false } }, { batchNormalization: { momentum: 0.999 } }, { reLU: { maxValue: 6 } }, { spatialDropout2d: { rate: 0 } }, ...head] },
+  { name: 'reLU capped at 1.5 and uncapped', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { reLU: { maxValue: 1.5 } }, { conv2d: { filters: 4, kernelSize: 3 } }, { reLU: {} }, ...head] },
+  { name: 'resizing bilinear', layers: [{ resizing: { height: 10, width: 10 } }, { conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { resizing: { height: 6, width: 7 } }, ...head] },
+  { name: 'resizing nearest with a crop', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { resizing: { height: 6, width: 4, interpolation: 'nearest', cropToAspectRatio: true } }, ...head] },
   { name: 'dense l1 + l2, softplus', layers: [{ flatten: {} }, { dense: { units: 5, activation: 'softplus', kernelRegularizer: { l1: 0.001, l2: 0.01 } } }, { dense: { units: CLASSES, activation: 'softmax' } }] },
 ];
 
