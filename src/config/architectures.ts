@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { FitspecError, type Problem } from '../errors.js';
 import { strict } from './schema/common.js';
-import { LayerSpec } from './schema/layers.js';
+import { BlocksSchema, LayerSpec } from './schema/layers.js';
 import { toJsonSchema } from './json-schema.js';
 import { cachedValidator } from './validate.js';
 import { describeReadFailure, readConfigFile } from './read.js';
@@ -16,6 +16,7 @@ export const ArchitectureSchema = Type.Object(
     $schema: Type.Optional(Type.String({ description: 'Ignored: lets editors find the schema.' })),
     name: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$', description: 'Architecture name; the base appears under this name in summaries.', examples: ['vgg16'] }),
     description: Type.String({ description: 'What the architecture is.', default: '' }),
+    blocks: Type.Optional(BlocksSchema),
     layers: Type.Array(LayerSpec, { minItems: 1, description: 'The layer stack, in order.' }),
   },
   { ...strict, $id: 'https://fitspec.dev/schema/architecture.schema.json', title: 'fitspec architecture', description: 'A reusable layer stack (for example a convolutional base) referenced by `model.base.architecture`.' },
@@ -90,5 +91,6 @@ export function expandBase(config: unknown, fromFile: string, reader?: Reader): 
   if (!base || typeof base.architecture !== 'string' || base.layers !== undefined) return undefined;
   const { file, architecture } = loadArchitecture(base.architecture, fromFile, reader);
   base.layers = structuredClone(architecture.layers);
+  if (architecture.blocks && (base as { blocks?: unknown }).blocks === undefined) (base as { blocks?: unknown }).blocks = structuredClone(architecture.blocks);
   return file;
 }

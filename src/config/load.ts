@@ -207,6 +207,11 @@ function expandArchitecture(tree: Record<string, unknown>, file: string, ctx: Ct
   m?.keys.set('layers', archOrigin);
   m?.vals.set('layers', archOrigin);
   stamp(base.layers, archOrigin);
+  if (base.blocks !== undefined) {
+    m?.keys.set('blocks', archOrigin);
+    m?.vals.set('blocks', archOrigin);
+    stamp(base.blocks, archOrigin);
+  }
 }
 
 function deepFreeze<T>(v: T): T {

@@ -4,16 +4,23 @@ import { fail, FitspecError, isFitspecError } from '../errors.js';
 import type { LoadedPlugin } from '../config/plugins.js';
 import { GRAPH_BUILDER, type GraphLayerContext } from './graph/builder.js';
 import { loadModel } from './io.js';
-import { layerDefByKind } from './layers/index.js';
+import { buildNetwork, isPlainStack, type BlockDefT, type Network } from '../config/blocks.js';
+import type { LayerKind } from '../config/schema/layers.js';
+import { layerDefByKind, mergeDefByKind } from './layers/index.js';
 import { layerKind, layerNames } from './names.js';
 
 export interface BuiltModel {
-  model: tf.Sequential;
+  /** A Keras Sequential for a plain stack (as before blocks existed); a functional model when the stack has blocks. */
+  model: tf.LayersModel;
   /** The pretrained / architecture base, nested as one layer of `model` (Keras' `vgg16 (Functional)` row). */
-  base?: tf.Sequential;
+  base?: tf.LayersModel;
   /** Kind of each layer of `model`, by layer name (for summaries). */
   kinds: Map<string, string>;
+  /** The base's layer names in the order written (where `unfreezeFrom` starts), blocks included. */
+  baseOrder?: string[];
 }
+
+type Blocks = Record<string, BlockDefT> | undefined;
 
 export interface BuildOptions {
   loadWeights?: boolean;
@@ -48,8 +55,8 @@ function buildStack(layers: readonly LayerSpecT[], seed: number, kinds: Map<stri
       kinds.set(names[i]!, lp.plugin.kerasClass ?? layer.getClassName());
       return layer;
     }
-    const def = layerDefByKind.get(kind);
-    if (!def) fail('model.unknown-layer', `Unknown layer kind \`${String(kind)}\`.`, { path: `model.layers.${i}` });
+    const def = layerDefByKind.get(kind as LayerKind);
+    if (!def) fail('model.unknown-layer', `Unknown layer kind \`${String(kind)}\`.`, { path: `${where}.${i}` });
     kinds.set(names[i]!, def.kerasClass);
     // Each layer gets its own seed so that identical layers do not start with identical weights.
     return def.build((spec as Record<string, never>)[kind] ?? {}, { name: names[i]!, seed: seed + i });
@@ -79,34 +86,83 @@ function addAll(model: tf.Sequential, layers: tf.layers.Layer[], where: string, 
   });
 }
 
+/** Applies a network's nodes (blocks expanded, merges included) to `input`, Keras functional style; returns its output. */
+function applyNetwork(net: Network, input: tf.SymbolicTensor, seed: number, kinds: Map<string, string>, plugins: readonly LoadedPlugin[] = []): tf.SymbolicTensor {
+  if (net.problems.length) fail(net.problems[0]!.code, net.problems[0]!.message, { path: net.problems[0]!.path.join('.') });
+  const outs: tf.SymbolicTensor[] = [];
+  net.nodes.forEach((n, i) => {
+    const ins = n.inputs.map((j) => (j < 0 ? input : outs[j]!));
+    const merge = mergeDefByKind.get(n.kind);
+    const lp = plugins.find((p) => p.plugin.kind === n.kind);
+    let layer: tf.layers.Layer;
+    if (merge) {
+      layer = merge.build(n.args as { axis?: number }, { name: n.name });
+      kinds.set(n.name, merge.kerasClass);
+    } else if (lp) {
+      layer = buildPluginLayer(lp, (n.args ?? {}) as Record<string, unknown>, { name: n.name, seed: seed + i }, n.path.join('.'));
+      kinds.set(n.name, lp.plugin.kerasClass ?? layer.getClassName());
+    } else {
+      const def = layerDefByKind.get(n.kind as LayerKind);
+      if (!def) fail('model.unknown-layer', `Unknown layer kind \`${n.kind}\`.`, { path: n.path.join('.') });
+      layer = def.build(n.args as never, { name: n.name, seed: seed + i });
+      kinds.set(n.name, def.kerasClass);
+    }
+    try {
+      outs[i] = layer.apply(ins.length === 1 ? ins[0]! : ins) as tf.SymbolicTensor;
+    } catch (e) {
+      fail('model.shape', `Layer \`${n.name}\` cannot take its input${ins.length > 1 ? 's' : ''}: ${(e as Error).message}`, { path: n.path.join('.') });
+    }
+  });
+  return net.output < 0 ? input : outs[net.output]!;
+}
+
+const modelName = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');
+
 /** Compiles the layer stack of an experiment (and its base, if any) into a tfjs model. Not compiled with an optimizer yet. */
 export async function buildModel(exp: Experiment, opts: BuildOptions = {}): Promise<BuiltModel> {
   const plugins = opts.plugins ?? [];
   const { height, width, channels } = exp.data.image;
   const inputShape = [height, width, channels];
   const kinds = new Map<string, string>();
-  const model = tf.sequential({ name: exp.name.replace(/[^A-Za-z0-9_]/g, '_') });
-  let base: tf.Sequential | undefined;
-  const baseCfg = exp.model.base as (NonNullable<Experiment['model']['base']> & { layers?: LayerSpecT[] }) | undefined;
+  let base: tf.LayersModel | undefined;
+  let baseOrder: string[] | undefined;
+  const baseCfg = exp.model.base as (NonNullable<Experiment['model']['base']> & { layers?: LayerSpecT[]; blocks?: Blocks }) | undefined;
   if (baseCfg) {
     if (!baseCfg.layers?.length) fail('model.base-empty', `The base \`${baseCfg.architecture}\` has no layers.`, { path: 'model.base' });
-    const baseName = baseCfg.architecture.replace(/^.*\//, '').replace(/\.ya?ml$/, '').replace(/[^A-Za-z0-9_]/g, '_');
-    base = tf.sequential({ name: baseName });
-    base.add(tf.layers.inputLayer({ inputShape }));
-    addAll(base, buildStack(baseCfg.layers, exp.seed + 10_000, new Map(), plugins, 'model.base.layers'), 'model.base.layers', baseCfg.layers, plugins);
+    const baseName = modelName(baseCfg.architecture.replace(/^.*\//, '').replace(/\.ya?ml$/, ''));
+    if (isPlainStack(baseCfg.layers)) {
+      const seq = tf.sequential({ name: baseName });
+      seq.add(tf.layers.inputLayer({ inputShape }));
+      addAll(seq, buildStack(baseCfg.layers, exp.seed + 10_000, new Map(), plugins, 'model.base.layers'), 'model.base.layers', baseCfg.layers, plugins);
+      base = seq;
+      baseOrder = layerNames(baseCfg.layers);
+    } else {
+      const net = buildNetwork(baseCfg.layers, baseCfg.blocks, ['model', 'base', 'layers']);
+      const input = tf.input({ shape: inputShape, name: `${baseName}_input` });
+      base = tf.model({ inputs: input, outputs: applyNetwork(net, input, exp.seed + 10_000, new Map(), plugins), name: baseName });
+      baseOrder = net.nodes.map((n) => n.name);
+    }
     if (baseCfg.weights && opts.loadWeights !== false) await loadBaseWeights(base, baseCfg.weights);
     base.trainable = baseCfg.trainable;
-    model.add(base);
     kinds.set(base.name, 'Functional');
-  } else {
-    model.add(tf.layers.inputLayer({ inputShape }));
   }
-  addAll(model, buildStack(exp.model.layers, exp.seed, kinds, plugins), 'model.layers', exp.model.layers, plugins);
-  return { model, base, kinds };
+  const layers = exp.model.layers;
+  if (isPlainStack(layers)) {
+    const model = tf.sequential({ name: modelName(exp.name) });
+    model.add(base ?? tf.layers.inputLayer({ inputShape }));
+    addAll(model, buildStack(layers, exp.seed, kinds, plugins), 'model.layers', layers, plugins);
+    return { model, base, kinds, baseOrder };
+  }
+  const input = tf.input({ shape: inputShape, name: 'input_layer' });
+  kinds.set(input.sourceLayer.name, 'InputLayer');
+  const start = base ? (base.apply(input) as tf.SymbolicTensor) : input;
+  const net = buildNetwork(layers, (exp.model as { blocks?: Blocks }).blocks, ['model', 'layers']);
+  const model = tf.model({ inputs: input, outputs: applyNetwork(net, start, exp.seed, kinds, plugins), name: modelName(exp.name) });
+  return { model, base, kinds, baseOrder };
 }
 
 /** Copies pretrained weights into the base by layer name; shapes must match. */
-export async function loadBaseWeights(base: tf.Sequential, location: string): Promise<void> {
+export async function loadBaseWeights(base: tf.LayersModel, location: string): Promise<void> {
   const source = await loadModel(location);
   const byName = new Map<string, tf.layers.Layer>();
   const collect = (layers: tf.layers.Layer[]) => {
@@ -117,7 +173,7 @@ export async function loadBaseWeights(base: tf.Sequential, location: string): Pr
   };
   collect(source.layers);
   let copied = 0;
-  for (const layer of base.layers) {
+  for (const layer of leafLayers(base)) {
     if (layer.weights.length === 0) continue;
     const from = byName.get(layer.name);
     if (!from) fail('model.weights-missing-layer', `Pretrained weights in ${location} have no layer \`${layer.name}\`; the architecture and the weights must use the same layer names.`, { file: location });
@@ -145,10 +201,12 @@ export function applyTrainable(built: BuiltModel, freeze: 'none' | 'base' | unde
     return;
   }
   if (unfreezeFrom) {
-    const idx = base.layers.findIndex((l) => l.name === unfreezeFrom);
-    if (idx < 0) fail('train.unknown-layer', `\`unfreezeFrom: ${unfreezeFrom}\` names no layer of the base; its layers are ${base.layers.map((l) => l.name).join(', ')}.`, { path: 'train.phases' });
+    const order = built.baseOrder ?? base.layers.map((l) => l.name);
+    const idx = order.indexOf(unfreezeFrom);
+    if (idx < 0) fail('train.unknown-layer', `\`unfreezeFrom: ${unfreezeFrom}\` names no layer of the base; its layers are ${order.join(', ')}.`, { path: 'train.phases' });
     base.trainable = true;
-    base.layers.forEach((l, i) => (l.trainable = i >= idx));
+    const from = new Set(order.slice(idx));
+    base.layers.forEach((l) => (l.trainable = from.has(l.name)));
   } else if (freeze === 'base') {
     base.trainable = false;
   } else if (freeze === 'none') {

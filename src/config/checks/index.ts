@@ -1,4 +1,5 @@
 import { batchSize } from './batch-size.js';
+import { blocks } from './blocks.js';
 import { batchnormAxis } from './batchnorm-axis.js';
 import { denseInputRank } from './dense-input-rank.js';
 import { optimizerArgs } from './optimizer-args.js';
@@ -12,4 +13,4 @@ import type { Check } from './types.js';
 export type { Check, DiscoveredClasses, Finding } from './types.js';
 
 /** Cross-field checks, run in this order after validation and defaults. */
-export const checks: Check[] = [sourceFields, batchSize, monitor, uniqueLayerNames, spatialSize, denseInputRank, batchnormAxis, softmaxUnits, optimizerArgs];
+export const checks: Check[] = [sourceFields, batchSize, monitor, uniqueLayerNames, blocks, spatialSize, denseInputRank, batchnormAxis, softmaxUnits, optimizerArgs];

@@ -1,4 +1,5 @@
 import type { Experiment, LayerSpecT } from '../schema/experiment.js';
+import { buildNetwork, type BlockDefT } from '../blocks.js';
 
 /** Shape of one example (no batch axis), e.g. [126, 126, 32] or [512]. */
 export type Shape = number[];
@@ -63,23 +64,25 @@ export function outputShape(layer: LayerSpecT, input: Shape, plugins?: PluginSha
 }
 
 /**
- * Input shape of every layer of the stack, walked from `data.image` through the base's layers; empty
+ * Input shape of every entry of the stack, walked from `data.image` through the base's layers; empty
  * when the base's layers are not known here. The walk stops at a layer whose output would have a
- * dimension below 1.
+ * dimension below 1. Blocks (residual, parallel, named) are walked through their network.
  */
 export function inputShapes(exp: Experiment, plugins?: PluginShapes): Shape[] {
-  const base = exp.model.base as { layers?: LayerSpecT[] } | undefined;
+  const base = exp.model.base as { layers?: LayerSpecT[]; blocks?: Record<string, BlockDefT> } | undefined;
   if (base && !base.layers) return [];
   let shape: Shape = [exp.data.image.height, exp.data.image.width, exp.data.image.channels];
-  for (const layer of base?.layers ?? []) {
-    shape = outputShape(layer, shape, plugins);
-    if (shape.some((d) => !(d >= 1))) return [];
+  if (base?.layers) {
+    const net = buildNetwork(base.layers, base.blocks, ['model', 'base', 'layers'], shape, plugins);
+    const out = net.output < 0 ? shape : net.nodes[net.output]!.shape;
+    if (!out || net.problems.length) return [];
+    shape = out;
   }
+  const net = buildNetwork(exp.model.layers, (exp.model as { blocks?: Record<string, BlockDefT> }).blocks, ['model', 'layers'], shape, plugins);
   const shapes: Shape[] = [];
-  for (const layer of exp.model.layers) {
-    shapes.push(shape);
-    shape = outputShape(layer, shape, plugins);
-    if (shape.some((d) => !(d >= 1))) break;
+  for (const s of net.entryInputs) {
+    if (!s) break;
+    shapes.push(s);
   }
   return shapes;
 }

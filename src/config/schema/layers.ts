@@ -1,4 +1,4 @@
-import { Type, type TObject, type TOptional } from '@sinclair/typebox';
+import { Type, type TObject, type TOptional, type TSchema } from '@sinclair/typebox';
 import { Activation, Enum, Initializer, IntOrPair, Padding, Regularizer, layerCommon, strict } from './common.js';
 
 /**
@@ -153,15 +153,107 @@ export const layerSchemas = {
 
 export type LayerKind = keyof typeof layerSchemas;
 
-/** One entry of a layer stack: a mapping with exactly one layer kind as its key. */
-export const LayerSpec = Type.Object(
-  Object.fromEntries(Object.entries(layerSchemas).map(([k, s]) => [k, Type.Optional(s)])) as { [K in LayerKind]: TOptional<(typeof layerSchemas)[K]> },
+const plainKinds = Object.fromEntries(Object.entries(layerSchemas).map(([k, s]) => [k, Type.Optional(s)])) as { [K in LayerKind]: TOptional<(typeof layerSchemas)[K]> };
+
+/** One plain layer: a mapping with exactly one key, a layer kind. */
+export const PlainLayerSpec = Type.Object(plainKinds, {
+  ...strict,
+  minProperties: 1,
+  maxProperties: 1,
+  description: 'One layer: a mapping with exactly one key, the layer kind (tfjs name), whose value holds its arguments.',
+  examples: [{ conv2d: { filters: 32, kernelSize: 3, activation: 'relu' } }],
+});
+
+/** The block entries of a stack (src/config/blocks.ts turns them into a graph). */
+export const BLOCK_KINDS = ['residual', 'parallel', 'block'] as const;
+export const MERGES = ['add', 'concatenate', 'multiply'] as const;
+
+const mergeName = (what: string) =>
+  Type.Optional(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$', description: `Name of the ${what} layer; defaults to the Keras-style \`add\`, \`add_1\`, ...`, examples: ['conv2_block1_add'] }));
+
+/** A use of a named block of `blocks`, its parameters and how many times it repeats. */
+export const BlockUse = Type.Object(
   {
-    ...strict,
-    minProperties: 1,
-    maxProperties: 1,
-    description: 'One layer: a mapping with exactly one key, the layer kind (tfjs name), whose value holds its arguments.',
-    examples: [{ conv2d: { filters: 32, kernelSize: 3, activation: 'relu' } }],
+    use: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$', description: 'Name of a block defined under `blocks`.', examples: ['bottleneck'] }),
+    with: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), Type.Unknown(), { description: 'Values of the block\'s parameters; parameters left out take their `default`.', examples: [{ filters: 64 }] })),
+    repeat: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1 }), Type.Array(Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), Type.Unknown()), { minItems: 1 })], {
+        description: 'Use the block this many times in a row; or a list with one mapping of parameter values per use, merged over `with` (typically distinct layer names). Inside the block, `${repetition}` counts the uses from 1.',
+        default: 1,
+        examples: [3, [{ id: 'block2' }, { id: 'block3' }]],
+      }),
+    ),
   },
+  { ...strict, description: 'Uses a named, parameterized block defined under `blocks` (in place, as if its layers were written here).', examples: [{ use: 'bottleneck', with: { filters: 64 }, repeat: 3 }] },
 );
 
+/** Entry schemas nest inline blocks `depth` levels deep (named blocks nest without limit). */
+type EntrySchema = TObject<typeof plainKinds & { residual: TOptional<TObject>; parallel: TOptional<TObject>; block: TOptional<typeof BlockUse> }>;
+function entrySchema(depth: number): EntrySchema {
+  const inner: TSchema = depth > 0 ? entrySchema(depth - 1) : PlainLayerSpec;
+  const stack = (description: string, minItems = 1): TSchema => Type.Array(inner, { minItems, description });
+  return Type.Object(
+    {
+      ...plainKinds,
+      residual: Type.Optional(
+        Type.Object(
+          {
+            name: mergeName('`add`'),
+            layers: stack('The residual branch: layers applied to the block input, in order.'),
+            shortcut: Type.Optional(stack('The projection shortcut (for example a strided 1x1 `conv2d` and its `batchNormalization`); the identity when left out.')),
+          },
+          { ...strict, description: 'A residual block: `add` of its `layers` applied to the input and the shortcut (the input itself, or its `shortcut` layers).', examples: [{ layers: [{ conv2d: { filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' } }, { conv2d: { filters: 64, kernelSize: 3, padding: 'same' } }] }] },
+        ),
+      ),
+      parallel: Type.Optional(
+        Type.Object(
+          {
+            name: mergeName('merge'),
+            merge: Type.Unsafe<(typeof MERGES)[number]>({ type: 'string', enum: [...MERGES], description: 'How the branches\' outputs are combined (Keras `Add`, `Concatenate`, `Multiply`).', examples: ['concatenate'] }),
+            axis: Type.Optional(Type.Integer({ description: 'Axis of `concatenate`.', default: -1 })),
+            branches: Type.Array(stack('One branch: layers applied to the block input; `[]` passes the input through.', 0), { minItems: 2, description: 'The branches, each applied to the block input.' }),
+          },
+          { ...strict, description: 'Parallel branches on the same input, merged by `add`, `concatenate` or `multiply` (squeeze-and-excitation: `multiply` of `[]` and the gate).', examples: [{ merge: 'concatenate', branches: [[{ conv2d: { filters: 16, kernelSize: 1 } }], [{ conv2d: { filters: 16, kernelSize: 3, padding: 'same' } }]] }] },
+        ),
+      ),
+      block: Type.Optional(BlockUse),
+    },
+    {
+      ...strict,
+      minProperties: 1,
+      maxProperties: 1,
+      description: 'One entry of a layer stack: a layer (a mapping with one key, the layer kind) or a block (`residual`, `parallel`, or `block` using a named block).',
+      examples: [{ conv2d: { filters: 32, kernelSize: 3, activation: 'relu' } }],
+    },
+  );
+}
+
+/** Inline blocks nest this many levels (a residual holding parallel branches holding layers). */
+export const INLINE_DEPTH = 2;
+
+/** One entry of a layer stack: a layer, or a block (residual, parallel branches, a named block's use). */
+export const LayerSpec = entrySchema(INLINE_DEPTH);
+
+/** A named block: parameters and a layer list in which `${param}` stands for a parameter's value. */
+export const BlockDef = Type.Object(
+  {
+    description: Type.Optional(Type.String({ description: 'What the block is.', examples: ['ResNet bottleneck'] })),
+    params: Type.Optional(
+      Type.Record(
+        Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
+        Type.Object({ default: Type.Optional(Type.Unknown({ description: 'Value when a use gives none; without it the parameter is required.' })), description: Type.Optional(Type.String({ description: 'What the parameter sets.' })) }, { ...strict, description: 'One parameter.', examples: [{ default: 1 }] }),
+        { description: 'The block\'s parameters. In `layers`, a value written `${name}` is replaced by the parameter\'s value, and `${name}` inside a longer string by its text.', examples: [{ filters: {}, strides: { default: 1 } }] },
+      ),
+    ),
+    layers: Type.Array(Type.Record(Type.String(), Type.Unknown(), { minProperties: 1, maxProperties: 1, description: 'A layer or block entry, as in `model.layers`, with `${param}` placeholders; checked after substitution, for every use.' }), {
+      minItems: 1,
+      description: 'The block\'s layers, in order.',
+    }),
+  },
+  { ...strict, description: 'A named, parameterized block, used in a stack with `- block: {use: NAME, with: {...}}`.', examples: [{ params: { filters: {} }, layers: [{ conv2d: { filters: '${filters}', kernelSize: 3, padding: 'same' } }] }] },
+);
+
+export const BlocksSchema = Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_-]*$' }), BlockDef, {
+  description: 'Named, parameterized blocks, defined once and used in the stack with `- block: {use: NAME, with: {PARAM: VALUE}, repeat: N}`.',
+  examples: [{ conv_bn: { params: { filters: {} }, layers: [{ conv2d: { filters: '${filters}', kernelSize: 3, padding: 'same', useBias: false } }, { batchNormalization: {} }] } }],
+});

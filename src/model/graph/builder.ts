@@ -183,6 +183,8 @@ const UNARY_ACTIVATIONS = new Map<string, string>([
 export interface GraphLayerContext {
   g: GraphBuilder;
   x: Ref;
+  /** Every input, for layers with several (merges); `x` is the first. */
+  xs?: Ref[];
   layer: tf.layers.Layer;
   /** Training branch (dropout active, batch statistics) or inference branch. */
   training: boolean;

@@ -12,6 +12,7 @@ import { globalAveragePooling2d } from './global-average-pooling2d.js';
 import { globalMaxPooling2d } from './global-max-pooling2d.js';
 import { layerNormalization } from './layer-normalization.js';
 import { maxPooling2d } from './max-pooling2d.js';
+import { mergeDefs, type MergeDef } from './merge.js';
 import { reLU } from './re-lu.js';
 import { rescaling } from './rescaling.js';
 import { reshape } from './reshape.js';
@@ -33,4 +34,6 @@ export function registerLayerClasses(): void {
 }
 
 /** By tfjs / Keras class name (`layer.getClassName()`): how the graph engine finds a built layer's kind. */
-export const layerDefByClass = new Map<string, LayerDef>(layerDefs.map((d) => [d.kerasClass, d]));
+export const layerDefByClass = new Map<string, Pick<LayerDef, 'kerasClass' | 'graph'>>([...layerDefs, ...mergeDefs].map((d) => [d.kerasClass, d]));
+
+export const mergeDefByKind = new Map<string, MergeDef>(mergeDefs.map((d) => [d.kind, d]));

@@ -16,23 +16,52 @@ function graphOf(layer: tf.layers.Layer): ((ctx: GraphLayerContext) => Ref) | un
   return layerDefByClass.get(layer.getClassName())?.graph;
 }
 
-/** The model's layers in order, nested Sequential bases flattened; throws GraphUnsupported for what has no graph builder. */
-export function graphLayers(model: tf.LayersModel): tf.layers.Layer[] {
-  const out: tf.layers.Layer[] = [];
-  const walk = (m: tf.LayersModel) => {
-    if (!(m instanceof tf.Sequential) && m.layers.some((l) => l.inboundNodes.some((n) => n.inboundLayers.length > 1))) {
-      throw new GraphUnsupported(`the non-sequential model \`${m.name}\``);
-    }
+/** One layer of the forward pass: the tensors it reads and the one it writes, by SymbolicTensor id. */
+export interface GraphStep {
+  layer: tf.layers.Layer;
+  inputs: number[];
+  output: number;
+}
+
+/**
+ * The model's layers in topological order (a functional model's DAG walked node by node, nested models
+ * such as a base replaced by their own layers), each with its input and output tensors; throws
+ * GraphUnsupported for what has no graph builder.
+ */
+export function graphPlan(model: tf.LayersModel): { input: number; output: number; steps: GraphStep[] } {
+  const steps: GraphStep[] = [];
+  // An inner model's tensors are renamed to the ids of the outer tensors they stand for.
+  const walk = (m: tf.LayersModel, inputs: number[]): number[] => {
+    if (m.inputs.length !== inputs.length || m.outputs.length !== 1) throw new GraphUnsupported(`the model \`${m.name}\` with several inputs or outputs`);
+    const ids = new Map<number, number>(m.inputs.map((t, i) => [t.id, inputs[i]!]));
+    // Container.layers is in topological order (by depth); a layer's node of this model is the one whose inputs are known.
     for (const l of m.layers) {
-      if (l instanceof tf.LayersModel) walk(l);
-      else if (l.getClassName() !== 'InputLayer') {
-        if (!graphOf(l)) throw new GraphUnsupported(`layer \`${l.name}\` (${l.getClassName()}) has no graph ops`);
-        out.push(l);
+      if (l.getClassName() === 'InputLayer') continue;
+      const node = l.inboundNodes.find((n) => n.inputTensors.length > 0 && n.inputTensors.every((t) => ids.has(t.id)));
+      if (!node) throw new GraphUnsupported(`layer \`${l.name}\` of \`${m.name}\` (not connected to the model's input)`);
+      if (node.outputTensors.length !== 1) throw new GraphUnsupported(`layer \`${l.name}\` with several outputs`);
+      const ins = node.inputTensors.map((t) => ids.get(t.id)!);
+      if (l instanceof tf.LayersModel) {
+        ids.set(node.outputTensors[0]!.id, walk(l, ins)[0]!);
+        continue;
       }
+      if (!graphOf(l)) throw new GraphUnsupported(`layer \`${l.name}\` (${l.getClassName()}) has no graph ops`);
+      steps.push({ layer: l, inputs: ins, output: node.outputTensors[0]!.id });
+      ids.set(node.outputTensors[0]!.id, node.outputTensors[0]!.id);
     }
+    const out = ids.get(m.outputs[0]!.id);
+    if (out === undefined) throw new GraphUnsupported(`the model \`${m.name}\` whose output is not computed from its input`);
+    return [out];
   };
-  walk(model);
-  return out;
+  if (model.inputs.length !== 1) throw new GraphUnsupported('a model with several inputs or outputs');
+  const input = model.inputs[0]!.id;
+  const [output] = walk(model, [input]);
+  return { input, output: output!, steps };
+}
+
+/** The model's layers in order, nested bases flattened; throws GraphUnsupported for what has no graph builder. */
+export function graphLayers(model: tf.LayersModel): tf.layers.Layer[] {
+  return graphPlan(model).steps.map((s) => s.layer);
 }
 
 interface VarSlot {
@@ -78,7 +107,7 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
   const unknownMetric = phase.metrics.find((m) => !METRICS.includes(m));
   if (unknownMetric) throw new GraphUnsupported(`metric \`${unknownMetric}\``);
   if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new GraphUnsupported('a model with several inputs or outputs');
-  const layers = graphLayers(model);
+  const plan = graphPlan(model);
 
   const native = new addon.Graph();
   const g = new GraphBuilder(native);
@@ -105,13 +134,15 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
       if (i === undefined) throw new Error(`variable ${v.name} is not among the model's weights`);
       return i;
     };
-    let h = x;
-    for (const layer of layers) {
+    const values = new Map<number, Ref>([[plan.input, x]]);
+    for (const { layer, inputs, output } of plan.steps) {
       const graph = graphOf(layer)!;
-      h = g.within(`${training ? 'train' : 'eval'}/${layer.name}`, () =>
+      const xs = inputs.map((id) => values.get(id)!);
+      const h = g.within(`${training ? 'train' : 'eval'}/${layer.name}`, () =>
         graph({
           g,
-          x: h,
+          x: xs[0]!,
+          ...(xs.length > 1 ? { xs } : {}),
           layer,
           training,
           step,
@@ -125,7 +156,9 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
           addLoss: (t) => losses.push(t),
         }),
       );
+      values.set(output, h);
     }
+    const h = values.get(plan.output)!;
     return { out: h, reads, updates, losses };
   };
 
