@@ -52,6 +52,7 @@ export async function buildModel(exp: Experiment, opts: { loadWeights?: boolean 
     addAll(base, buildStack(baseCfg.layers, exp.seed + 10_000, new Map()), 'model.base.layers');
     if (baseCfg.weights && opts.loadWeights !== false) await loadBaseWeights(base, baseCfg.weights);
     base.trainable = baseCfg.trainable;
+    markBase(base);
     model.add(base);
     kinds.set(base.name, 'Functional');
   } else {
@@ -100,6 +101,23 @@ export function applyTrainable(built: BuiltModel, freeze: 'none' | 'base' | unde
     if (freeze === 'base' || unfreezeFrom) fail('train.no-base', '`freeze`/`unfreezeFrom` need a `model.base`.', { path: 'train.phases' });
     return;
   }
+  try {
+    setTrainable(base, freeze, unfreezeFrom);
+  } finally {
+    markBase(base);
+  }
+}
+
+/**
+ * Tells each layer of the base whether the base is frozen (`inFrozenBase`): a layer that behaves
+ * differently when not trainable (BatchNormalization, in inference mode as in Keras) cannot see it
+ * otherwise, as tfjs marks only the layer's variables, and not reliably.
+ */
+function markBase(base: tf.Sequential): void {
+  for (const l of leafLayers(base)) (l as tf.layers.Layer & { inFrozenBase?: boolean }).inFrozenBase = !base.trainable;
+}
+
+function setTrainable(base: tf.Sequential, freeze: 'none' | 'base' | undefined, unfreezeFrom: string | undefined): void {
   if (unfreezeFrom) {
     const idx = base.layers.findIndex((l) => l.name === unfreezeFrom);
     if (idx < 0) fail('train.unknown-layer', `\`unfreezeFrom: ${unfreezeFrom}\` names no layer of the base; its layers are ${base.layers.map((l) => l.name).join(', ')}.`, { path: 'train.phases' });
