@@ -69,6 +69,16 @@ export const cases: ParityCase[] = [
   { name: 'meanSquaredError', layers: cnn, loss: 'meanSquaredError' },
   { name: 'binaryCrossentropy, sigmoid outputs', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { flatten: {} }, { dense: { units: 3, activation: 'sigmoid' } }], loss: 'binaryCrossentropy' },
   { name: 'class weights', layers: cnn, classWeights: [0.5, 2, 1.25] },
+  {
+    name: 'saturated softmax (sgd at rate 20)',
+    layers: [{ flatten: {} }, softmax()],
+    optimizer: { name: 'sgd', learningRate: 20 },
+    epochs: 2,
+    differs: {
+      graph: 'probabilities are clipped to [1e-7, 1 - 1e-7] before the log (tfjs), which stops the gradient of a confidently wrong example; Keras computes the loss from the logits when the output is a softmax',
+      eager: 'probabilities are clipped to [1e-7, 1 - 1e-7] before the log (tfjs), which stops the gradient of a confidently wrong example; Keras computes the loss from the logits when the output is a softmax',
+    },
+  },
 
   // The epoch: last short batch, stepsPerEpoch wrapping, schedules, phases.
   { name: 'two epochs of 20 in batches of 8 (a last batch of 4), reshuffled', layers: cnn, epochs: 2 },
