@@ -102,8 +102,9 @@ def main(folder):
         # JSON writes 1.0 as 1; Keras wants floats for rates and momenta.
         opt_args = {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in phase["optimizer"]["config"].items()}
         opt = getattr(keras.optimizers, phase["optimizer"]["className"])(**opt_args)
-        # jit_compile off: XLA's fusions round differently from the kernels fitspec runs.
-        model.compile(optimizer=opt, loss=case["loss"], metrics=["accuracy"], jit_compile=False)
+        # Eagerly: a few steps per case cost less than tracing them (twice: the last batch is short),
+        # and XLA's fusions would round differently from the kernels fitspec runs.
+        model.compile(optimizer=opt, loss=case["loss"], metrics=["accuracy"], run_eagerly=True, jit_compile=False)
         for s in phase["steps"]:
             idx = np.asarray(s["batch"], np.int64)
             x, y = x_all[idx], y_all[idx]
