@@ -144,6 +144,7 @@ export async function buildModel(exp: Experiment, opts: BuildOptions = {}): Prom
     }
     if (baseCfg.weights && opts.loadWeights !== false) await loadBaseWeights(base, baseCfg.weights);
     base.trainable = baseCfg.trainable;
+    markBase(base);
     kinds.set(base.name, 'Functional');
   }
   const layers = exp.model.layers;
@@ -200,8 +201,25 @@ export function applyTrainable(built: BuiltModel, freeze: 'none' | 'base' | unde
     if (freeze === 'base' || unfreezeFrom) fail('train.no-base', '`freeze`/`unfreezeFrom` need a `model.base`.', { path: 'train.phases' });
     return;
   }
+  try {
+    setTrainable(base, built.baseOrder, freeze, unfreezeFrom);
+  } finally {
+    markBase(base);
+  }
+}
+
+/**
+ * Tells each layer of the base whether the base is frozen (`inFrozenBase`): a layer that behaves
+ * differently when not trainable (BatchNormalization, in inference mode as in Keras) cannot see it
+ * otherwise, as tfjs marks only the layer's variables, and not reliably.
+ */
+function markBase(base: tf.LayersModel): void {
+  for (const l of leafLayers(base)) (l as tf.layers.Layer & { inFrozenBase?: boolean }).inFrozenBase = !base.trainable;
+}
+
+function setTrainable(base: tf.LayersModel, baseOrder: string[] | undefined, freeze: 'none' | 'base' | undefined, unfreezeFrom: string | undefined): void {
   if (unfreezeFrom) {
-    const order = built.baseOrder ?? base.layers.map((l) => l.name);
+    const order = baseOrder ?? base.layers.map((l) => l.name);
     const idx = order.indexOf(unfreezeFrom);
     if (idx < 0) fail('train.unknown-layer', `\`unfreezeFrom: ${unfreezeFrom}\` names no layer of the base; its layers are ${order.join(', ')}.`, { path: 'train.phases' });
     base.trainable = true;

@@ -1,5 +1,5 @@
 export { buildModel, applyTrainable, leafLayers, loadBaseWeights, type BuiltModel } from './build.js';
-export { buildOptimizer, getLearningRate, setLearningRate } from './optimizers.js';
+export { buildOptimizer, getLearningRate, prepareStep, setLearningRate } from './optimizers.js';
 export { summarize, formatSummary, type ModelSummary } from './summary.js';
 export { saveModel, loadModel } from './io.js';
 export { layerDefs, layerDefByKind } from './layers/index.js';

@@ -27,3 +27,16 @@ export function setLearningRate(opt: tf.Optimizer, lr: number): void {
   if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
   else o.learningRate = lr;
 }
+
+/**
+ * Before each step: what makes tfjs' update Keras' where the two differ. Adam: Keras (and TensorFlow's
+ * fused op) divide by sqrt(v) + epsilon with a bias-corrected rate, tfjs by sqrt(v_hat) + epsilon; the
+ * same update as Keras' once tfjs' epsilon is epsilon / sqrt(1 - beta2^t). The slots are the same,
+ * so checkpoints do not change.
+ */
+export function prepareStep(opt: tf.Optimizer, o: OptimizerConfig): void {
+  if (o.name !== 'adam') return;
+  const a = opt as unknown as { epsilon: number; iterations: number };
+  const t = a.iterations + 1;
+  a.epsilon = (o.epsilon ?? 1e-7) / Math.sqrt(1 - (o.beta2 ?? 0.999) ** t);
+}

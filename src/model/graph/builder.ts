@@ -203,7 +203,7 @@ export interface GraphLayerContext {
   read(v: tf.LayerVariable): Ref;
   /** Assigns a non-trainable variable at each training step (moving statistics). */
   update(v: tf.LayerVariable, value: Ref): void;
-  /** Adds a term to the training loss (weight regularizers). */
+  /** Adds a term to the loss (weight regularizers). */
   addLoss(term: Ref): void;
 }
 
@@ -227,9 +227,9 @@ export function channelsLast(cfg: Record<string, unknown>, what: string): void {
   if (cfg.dataFormat !== undefined && cfg.dataFormat !== 'channelsLast') throw new GraphUnsupported(`${what} with dataFormat ${String(cfg.dataFormat)}`);
 }
 
-/** l1/l2 weight penalty, as tfjs' L1L2 regularizer adds it to the loss. */
+/** l1/l2 weight penalty, as tfjs' L1L2 regularizer adds it to the loss (Keras: the evaluation loss too). */
 export function regularize(ctx: GraphLayerContext, cfg: unknown, w: Ref): void {
-  if (!cfg || !ctx.training) return;
+  if (!cfg) return;
   const c = (cfg as { config?: { l1?: number; l2?: number }; className?: string }).config ?? {};
   const { g } = ctx;
   const axes = (g.shape(w) ?? []).map((_, i) => i);

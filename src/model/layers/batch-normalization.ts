@@ -3,6 +3,7 @@ import { GraphUnsupported, type Ref } from '../graph/builder.js';
 import { common, type LayerDef } from './types.js';
 
 interface BN extends tf.layers.Layer {
+  inFrozenBase?: boolean;
   axis: number;
   epsilon: number;
   momentum: number;
@@ -15,6 +16,16 @@ interface BN extends tf.layers.Layer {
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor;
 }
 type BNClass = new (args: object) => BN;
+
+/**
+ * Keras runs a BatchNormalization layer that is not trainable (its own `trainable: false`, or a
+ * frozen base around it: `inFrozenBase`, set by applyTrainable) in inference mode, also while the
+ * rest of the model trains: moving statistics normalize, and they are not updated. tfjs would
+ * normalize with the batch's statistics.
+ */
+export function frozen(bn: { trainable: boolean; inFrozenBase?: boolean }): boolean {
+  return !bn.trainable || bn.inFrozenBase === true;
+}
 
 /**
  * tfjs' fused batch-norm gradient fails when the normalized axis is not the last one
@@ -33,7 +44,9 @@ function anyAxisClass(): BNClass {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       const ndim = x.rank;
       const axis = this.axis >= 0 ? this.axis : this.axis + ndim;
-      if (axis === ndim - 1) return super.call(inputs, kwargs);
+      kwargs = { ...kwargs, training: kwargs.training === true && !frozen(this) };
+      // tfjs' own path fails in training without gamma or beta (it reads the missing variable).
+      if (axis === ndim - 1 && this.center && this.scale) return super.call(inputs, kwargs);
       return tf.tidy(() => {
         const shape = x.shape.map((d, i) => (i === axis ? d : 1));
         const normalize = (mean: tf.Tensor, variance: tf.Tensor) => {
@@ -76,8 +89,9 @@ export const batchNormalization: LayerDef<'batchNormalization'> = {
       scale: a.scale ?? true,
     });
   },
-  graph: ({ g, x, layer, training, kernels, read, update }) => {
+  graph: ({ g, x, layer, training: modelTraining, kernels, read, update }) => {
     const bn = layer as unknown as BN;
+    const training = modelTraining && !frozen(bn);
     const shape = g.shape(x);
     if (!shape || shape.slice(1).some((d) => d < 0)) throw new GraphUnsupported('batchNormalization of an input without a static shape');
     const ndim = shape.length;

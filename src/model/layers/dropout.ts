@@ -74,7 +74,7 @@ export function dropoutGraph({ g, x, layer, training, step }: GraphLayerContext)
 }
 
 /** The step-independent half of a dropout layer's mask seed: layers sharing a seed still draw different masks. */
-function maskSeed(seed: number, name: string): number {
+export function maskSeed(seed: number, name: string): number {
   let h = 17;
   for (const ch of `${seed}/${name}`) h = (h * 31 + ch.charCodeAt(0)) % 2_000_000_011;
   return h;

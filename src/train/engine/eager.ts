@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { buildOptimizer, getLearningRate, leafLayers, setLearningRate, SteppedDropout } from '../../model/index.js';
+import { buildOptimizer, getLearningRate, leafLayers, prepareStep, setLearningRate, SteppedDropout } from '../../model/index.js';
+import type { OptimizerConfig } from '../../config/schema/experiment.js';
 import type { Engine, EnginePhase, NamedTensor, StepLogs } from './types.js';
 
 /** tfjs calls accuracy `acc`; Keras and MLflow autolog call it `accuracy`. */
@@ -11,6 +12,7 @@ export function namedMetrics(names: string[], values: number[]): StepLogs {
 export class EagerEngine implements Engine {
   readonly name = 'eager';
   private optimizer?: tf.Optimizer;
+  private optimizerConfig?: OptimizerConfig;
   private classWeight?: Record<number, number>;
   /** sparseCategoricalCrossentropy: tfjs wants class indices ([batch, 1]) where the batches hold one-hot rows. */
   private sparse = false;
@@ -26,6 +28,7 @@ export class EagerEngine implements Engine {
   async beginPhase(phase: EnginePhase): Promise<void> {
     this.optimizer?.dispose();
     this.optimizer = buildOptimizer(phase.optimizer);
+    this.optimizerConfig = phase.optimizer;
     this.model.compile({ optimizer: this.optimizer, loss: phase.loss, metrics: [...phase.metrics] });
     // tfjs' Sequential compiles an inner model that collects the variables of a frozen nested base as
     // trainable, so the "frozen" base trained; Keras trains exactly model.trainableWeights.
@@ -39,6 +42,7 @@ export class EagerEngine implements Engine {
     const model = this.model;
     this.calls++;
     for (const d of this.dropouts) d.step = step;
+    prepareStep(this.need(), this.optimizerConfig!);
     const ys = this.labels(oneHot);
     let values: number[];
     try {
@@ -63,6 +67,14 @@ export class EagerEngine implements Engine {
     const scalars = Array.isArray(out) ? out : [out];
     const values = await Promise.all(scalars.map(async (s) => (await s.data())[0]!));
     scalars.forEach((s) => s.dispose());
+    // tfjs' evaluate leaves out the weight penalties its training loss has; Keras' loss has them in both.
+    const penalties = this.model.calculateLosses();
+    if (penalties.length) {
+      const total = tf.addN(penalties);
+      values[0]! += (await total.data())[0]!;
+      total.dispose();
+      penalties.forEach((p) => p.dispose());
+    }
     return namedMetrics(this.model.metricsNames, values);
   }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendInfo } from '../../../src/backend.js';
 import type { OptimizerConfig } from '../../../src/config/schema/experiment.js';
-import { applyTrainable, buildModel, buildOptimizer, type BuiltModel } from '../../../src/model/index.js';
+import { applyTrainable, buildModel, buildOptimizer, prepareStep, type BuiltModel } from '../../../src/model/index.js';
 import { createGraphEngine } from '../../../src/train/engine/graph/index.js';
 import { CallbackList } from '../../../src/train/callbacks/list.js';
 import { phaseResume, readCheckpointState, restoreCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
@@ -63,7 +63,7 @@ function tfjsLabels(loss: string, ys: tf.Tensor): tf.Tensor {
   return loss === 'sparseCategoricalCrossentropy' ? tf.argMax(ys, -1).reshape([-1, 1]).toFloat() : ys;
 }
 
-/** tfjs' path: compile + trainOnBatch, or a one-batch fit with classWeight (what the eager engine does). */
+/** tfjs' path: compile + trainOnBatch, or a one-batch fit with classWeight (what the eager engine does, with its prepareStep). */
 async function eagerSteps(model: tf.LayersModel, phase: EnginePhase, data: { xs: tf.Tensor; ys: tf.Tensor }[]): Promise<number[]> {
   const optimizer = buildOptimizer(phase.optimizer);
   model.compile({ optimizer, loss: phase.loss, metrics: phase.metrics });
@@ -73,6 +73,8 @@ async function eagerSteps(model: tf.LayersModel, phase: EnginePhase, data: { xs:
   const losses: number[] = [];
   for (const { xs, ys: oneHot } of data) {
     const ys = tfjsLabels(phase.loss, oneHot);
+    // As the eager engine does: Keras' Adam update from tfjs' optimizer.
+    prepareStep(optimizer, phase.optimizer);
     if (phase.classWeights) {
       const h = await model.fit(xs, ys, { batchSize: BATCH, epochs: 1, verbose: 0, shuffle: false, classWeight: Object.fromEntries(phase.classWeights.map((w, i) => [i, w])) });
       losses.push(h.history.loss![0] as number);

@@ -203,7 +203,10 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
   });
 
   const evaluation = forward(false);
-  const evalFetches = [lossOf(evaluation.out), ...phase.metrics.map(() => accuracy(evaluation.out))];
+  // Keras' evaluation loss has the weight penalties too (tfjs' evaluate leaves them out; the eager engine adds them).
+  let evalLoss = lossOf(evaluation.out);
+  if (evaluation.losses.length) evalLoss = g.op('AddN', [[evalLoss, ...evaluation.losses]], [['N', 'int', evaluation.losses.length + 1], ['T', 'type', 'float32']]);
+  const evalFetches = [evalLoss, ...phase.metrics.map(() => accuracy(evaluation.out))];
 
   const session = new addon.Session(native, threads ? sessionConfig(threads.intraOp, threads.interOp) : undefined);
   return { session, weights, vars, trainable, optimizer, x, y, lr, step, scalars, trainFetches, trainTargets: [...applies, ...train.updates], evalFetches, metricNames };

@@ -2,9 +2,9 @@ import type { OptimizerConfig } from '../../../config/schema/experiment.js';
 import type { GraphBuilder, Ref } from '../../../model/graph/builder.js';
 
 /**
- * One optimizer as TensorFlow's fused training ops on resource variables. The updates are tfjs'
- * (what the eager engine runs, and what a checkpoint's slots mean), which are also Keras' except
- * where noted; the slot names and order are those of tfjs' optimizer.getWeights().
+ * One optimizer as TensorFlow's fused training ops on resource variables. The updates are Keras'
+ * (checked step by step by test/train/keras-parity), which are also tfjs' except where noted; the
+ * slot names and order are those of tfjs' optimizer.getWeights() (what a checkpoint's slots mean).
  */
 export interface GraphOptimizer {
   /** Slots per variable, in tfjs' getWeights() order (all variables' first slot, then the second...). */
@@ -56,9 +56,9 @@ const defs: Record<OptimizerConfig['name'], Def> = {
     const eps = o.epsilon ?? 1e-7;
     return {
       slots: [{ suffix: 'm', init: 0 }, { suffix: 'v', init: 0 }],
-      // TF's op divides by sqrt(v) + epsilon with bias-corrected lr (Keras' form); an epsilon of
-      // eps * sqrt(1 - b2^t) turns it into tfjs' lr * m_hat / (sqrt(v_hat) + eps) exactly.
-      stepScalars: (t) => ({ beta1Power: b1 ** t, beta2Power: b2 ** t, epsilon: eps * Math.sqrt(1 - b2 ** t) }),
+      // TF's op divides by sqrt(v) + epsilon with a bias-corrected rate: Keras' update (the eager
+      // engine gives tfjs' Adam the epsilon that makes its update this one, see prepareStep).
+      stepScalars: (t) => ({ beta1Power: b1 ** t, beta2Power: b2 ** t, epsilon: eps }),
       apply: (g, v, s) =>
         g.target('ResourceApplyAdam', [v.handle, v.slots[0]!, v.slots[1]!, s.scalars.beta1Power!, s.scalars.beta2Power!, s.lr, g.scalar(b1), g.scalar(b2), s.scalars.epsilon!, v.grad], [
           T, noLock, ['use_nesterov', 'bool', false],

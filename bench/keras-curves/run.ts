@@ -1,0 +1,155 @@
+/**
+ * How much the validation curves move from epoch to epoch, fitspec against Keras, on identical
+ * images and splits: the notebook's baseline CNN (experiments/01-baseline.yaml) trained by fitspec
+ * and by Keras 3 (model.fit) for several seeds; per run the mean |change| of val_loss and of
+ * val_accuracy between neighbouring epochs; per side their mean and spread (sample standard
+ * deviation) over the seeds. Not a speed benchmark: it may run on a busy machine.
+ *
+ *   npm run bench:keras-curves [-- --size=96 --train=300 --validation=150 --epochs=12 --seeds=3
+ *                                  --batch=32 --lr=1e-4 --engine=graph|eager]
+ *
+ * Per seed, fitspec trains first (that seed's split, shuffle and initial weights); the pixels of its
+ * split, as its data pipeline decoded them, go to Keras (scripts/convert/venv.mjs' venv, installed on
+ * first use), which trains from its own initial weights seeded with the same number.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadExperimentText } from '../../src/config/index.js';
+import { prepareData, synthesize } from '../../src/data/index.js';
+import { storeFor } from '../../src/data/prepare.js';
+import { train } from '../../src/train/trainer.js';
+import { ensureConvertVenv } from '../../scripts/convert/venv.mjs';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const work = join(root, '.bench', 'keras-curves');
+const { values: a } = parseArgs({
+  options: {
+    size: { type: 'string', default: '96' },
+    train: { type: 'string', default: '300' },
+    validation: { type: 'string', default: '150' },
+    epochs: { type: 'string', default: '12' },
+    seeds: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '32' },
+    lr: { type: 'string', default: '1e-4' },
+    engine: { type: 'string', default: 'graph' },
+  },
+});
+const size = Number(a.size);
+const perTrain = Number(a.train);
+const perVal = Number(a.validation);
+const epochs = Number(a.epochs);
+const seeds = Array.from({ length: Number(a.seeds) }, (_, i) => 42 + i);
+const batch = Number(a.batch);
+const lr = Number(a.lr);
+const CLASSES = ['YOUNG', 'MIDDLE', 'OLD'];
+// Five valid 3x3 convolutions with 2x2 pooling need at least 94 pixels; below, `same` padding.
+const padding = size >= 94 ? 'valid' : 'same';
+const RESCALE = 1 / 255;
+
+interface Curves {
+  val_loss: number[];
+  val_accuracy: number[];
+}
+
+/** Mean |x[i+1] - x[i]|. */
+const swing = (xs: number[]) => xs.slice(1).reduce((s, x, i) => s + Math.abs(x - xs[i]!), 0) / Math.max(1, xs.length - 1);
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+
+function experimentYaml(seed: number, dataDir: string): string {
+  const conv = [32, 64, 128, 128, 128].flatMap((f) => [`    - conv2d: {filters: ${f}, kernelSize: 3, activation: relu, padding: ${padding}}`, '    - maxPooling2d: {poolSize: 2}']);
+  return [
+    'name: keras-curves',
+    `seed: ${seed}`,
+    'data:',
+    `  source: {type: csv, images: ${join(dataDir, 'Train')}, labels: ${join(dataDir, 'train.csv')}, idColumn: ID, labelColumn: Class}`,
+    `  classes: [${CLASSES.join(', ')}]`,
+    `  image: {height: ${size}, width: ${size}, channels: 3, rescale: ${RESCALE}, interpolation: nearest}`,
+    `  split: {train: ${perTrain}, validation: ${perVal}}`,
+    'model:',
+    '  layers:',
+    ...conv,
+    '    - flatten: {}',
+    '    - dense: {units: 512, activation: relu}',
+    `    - dense: {units: ${CLASSES.length}, activation: softmax}`,
+    'train:',
+    `  epochs: ${epochs}`,
+    `  batchSize: ${batch}`,
+    `  engine: ${a.engine}`,
+    `  optimizer: {name: rmsprop, learningRate: ${lr}}`,
+    'tracking:',
+    `  runsDir: ${join(work, 'runs')}`,
+    '',
+  ].join('\n');
+}
+
+function python(py: string, args: string[]): Promise<string> {
+  return new Promise((res, rej) => {
+    const child = spawn(py, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', CUDA_VISIBLE_DEVICES: '' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', rej);
+    child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`${args.join(' ')} failed (exit ${code}):\n${err.slice(-3000)}`))));
+  });
+}
+
+async function main() {
+  const py = await ensureConvertVenv();
+  const dataDir = join(work, `data-${perTrain + perVal}`);
+  if (!existsSync(join(dataDir, 'train.csv'))) {
+    rmSync(dataDir, { recursive: true, force: true });
+    process.stderr.write(`generating ${perTrain + perVal} images per class in ${dataDir}\n`);
+    await synthesize({ out: dataDir, perClass: perTrain + perVal, layout: 'csv', seed: 1, classes: CLASSES });
+  }
+  const fitspec: Curves[] = [];
+  const keras: Curves[] = [];
+  for (const seed of seeds) {
+    const file = join(work, `seed-${seed}.yaml`);
+    const text = experimentYaml(seed, dataDir);
+    mkdirSync(work, { recursive: true });
+    writeFileSync(file, text);
+    const loaded = loadExperimentText(text, file);
+    const t0 = Date.now();
+    const r = await train(loaded, { log: () => {}, tty: false });
+    fitspec.push({ val_loss: r.history.map((h) => h.val_loss as number), val_accuracy: r.history.map((h) => h.val_accuracy as number) });
+    process.stderr.write(`fitspec seed ${seed}: ${((Date.now() - t0) / 1000).toFixed(0)} s, val_accuracy ${fitspec.at(-1)!.val_accuracy.map((v) => v.toFixed(3)).join(' ')}\n`);
+
+    // The same split and pixels for Keras, read from fitspec's own image store.
+    const data = await prepareData(loaded.experiment.data, seed);
+    const dir = join(work, `keras-${seed}`);
+    mkdirSync(dir, { recursive: true });
+    const reader = await storeFor(data).reader();
+    for (const part of ['train', 'validation'] as const) {
+      const p = data.parts[part]!;
+      const pixels = new Uint8Array(Math.ceil((p.files.length * size * size * 3) / 4) * 4);
+      await reader.read(p.files, pixels);
+      writeFileSync(join(dir, `${part}.u8`), pixels.subarray(0, p.files.length * size * size * 3));
+      writeFileSync(join(dir, `${part}-labels.u8`), Uint8Array.from(p.labels));
+    }
+    await reader.close();
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ size, classes: CLASSES.length, rescale: RESCALE, seed, padding, learningRate: lr, batchSize: batch, epochs }));
+    const t1 = Date.now();
+    const out = await python(py, [join(import.meta.dirname, 'keras_fit.py'), dir]);
+    keras.push(JSON.parse(out.trim().split('\n').at(-1)!) as Curves);
+    process.stderr.write(`keras seed ${seed}: ${((Date.now() - t1) / 1000).toFixed(0)} s, val_accuracy ${keras.at(-1)!.val_accuracy.map((v) => v.toFixed(3)).join(' ')}\n`);
+  }
+
+  const row = (name: string, runs: Curves[]) => {
+    const l = runs.map((r) => swing(r.val_loss));
+    const acc = runs.map((r) => swing(r.val_accuracy));
+    const fin = runs.map((r) => r.val_accuracy.at(-1)!);
+    return `| ${name} | ${mean(l).toFixed(4)} ± ${sd(l).toFixed(4)} (${l.map((v) => v.toFixed(3)).join(', ')}) | ${mean(acc).toFixed(4)} ± ${sd(acc).toFixed(4)} (${acc.map((v) => v.toFixed(3)).join(', ')}) | ${mean(fin).toFixed(3)} |`;
+  };
+  console.log(`\nbaseline CNN, ${size}x${size}, ${perTrain} train / ${perVal} validation images per class, batch ${batch}, RMSprop ${lr}, ${epochs} epochs, seeds ${seeds.join(', ')}`);
+  console.log('mean |epoch-to-epoch change| per run, mean ± sd over seeds (per seed)\n');
+  console.log('| side | val_loss | val_accuracy | final val_accuracy (mean) |');
+  console.log('| --- | --- | --- | --- |');
+  console.log(row(`fitspec (${a.engine} engine)`, fitspec));
+  console.log(row('Keras 3 (model.fit)', keras));
+}
+
+await main();
