@@ -48,12 +48,20 @@ async function connect(url: string, opts: RedisOptions = {}, consequence = ''): 
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 5000, enableOfflineQueue: false });
   let cause: unknown;
   probe.on('error', (e) => (cause ??= e));
+  // A port that accepts and never answers (or speaks another protocol) must cost seconds, not hang.
+  const seconds = Number(process.env.FITSPEC_QUEUE_TIMEOUT) > 0 ? Number(process.env.FITSPEC_QUEUE_TIMEOUT) : 5;
+  let timer: NodeJS.Timeout | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no Redis answer within ${seconds} s: something listens there but does not answer as Redis`), { code: undefined })), seconds * 1000);
+  });
   try {
-    await probe.connect();
-    await probe.ping();
+    await Promise.race([(async () => (await probe.connect(), await probe.ping()))(), silent]);
   } catch (e) {
     probe.disconnect();
-    throw unreachable(url, cause ?? e, consequence);
+    const why = /Protocol error/i.test(String((cause as Error | undefined)?.message ?? (e as Error)?.message)) ? new Error('it answered, but not as Redis does: is that port another service (HTTP)?') : cause ?? e;
+    throw unreachable(url, why, consequence);
+  } finally {
+    clearTimeout(timer);
   }
   probe.disconnect();
   const conn = new Redis(url, { maxRetriesPerRequest: null, ...opts });
