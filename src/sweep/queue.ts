@@ -86,6 +86,11 @@ export function showQueueUrl(url: string): string {
   }
 }
 
+/** What a sweep searches: its trials' config hashes (a changed value makes another search). */
+function searchSpace(meta: Pick<SweepMeta, 'trials'>): string {
+  return meta.trials.map((t) => t.hash).sort().join(',');
+}
+
 async function readMeta(conn: Redis, name: string): Promise<SweepMeta | undefined> {
   const text = await conn.get(metaKey(name));
   return text ? (JSON.parse(text) as SweepMeta) : undefined;
@@ -102,7 +107,27 @@ export async function enqueueSweep(url: string, meta: SweepMeta, jobs: TrialJob[
   const conn = await connect(url, {}, '; nothing was enqueued');
   const queue = new Queue(QUEUE_NAME, { connection: conn });
   try {
-    await conn.set(metaKey(meta.name), JSON.stringify({ ...meta, queue: redactUri(url), cancelled: false }));
+    const text = JSON.stringify({ ...meta, queue: redactUri(url), cancelled: false });
+    // Set only if absent, so of two sweeps enqueued at once under one name the second sees the first.
+    if ((await conn.set(metaKey(meta.name), text, 'NX')) !== 'OK') {
+      const before = await readMeta(conn, meta.name);
+      if (before && !before.cancelled && searchSpace(before) !== searchSpace(meta)) {
+        const open: string[] = [];
+        for (const t of before.trials) {
+          const job = await queue.getJob(jobId(before.name, t.hash));
+          if (job && OPEN_STATES.has(await job.getState())) open.push(t.id);
+        }
+        if (open.length) {
+          throw new FitspecError({
+            code: 'sweep.name-taken',
+            message: `A sweep named \`${meta.name}\` with another search space is in the queue (${before.file}, ${open.length} of its ${before.trials.length} trials still queued or running): nothing was enqueued, so the two searches are not merged.`,
+            hint: `give this one another sweep.name, wait for the other to finish, or cancel it: fitspec sweep cancel ${meta.name} --queue ${showQueueUrl(url)}`,
+            path: 'sweep.name',
+          });
+        }
+      }
+      await conn.set(metaKey(meta.name), text);
+    }
     await conn.sadd('fitspec:sweeps', meta.name);
     const out: EnqueueResult = { added: [], present: [] };
     for (const job of jobs) {

@@ -4,6 +4,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis } from '../setup/redis.js';
 import { BIN, cli, synth, tmpDir } from '../train/helpers.js';
 import { tinySweep } from './helpers.js';
 
@@ -117,4 +118,31 @@ describe('a grid of ten million trials', () => {
     expect(Date.now() - t0).toBeLessThan(20_000);
     expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);
   });
+});
+
+describe('two sweeps with one name', () => {
+  it('a second search space under a name whose trials are still queued is refused, not merged', async () => {
+    const redis = await startRedis();
+    try {
+      const dir = tmpDir('sweep-same-name');
+      const first = tinySweep(dir, dataDir, 1, BLOCK);
+      const second = path.join(dir, 'other.yaml');
+      fs.writeFileSync(second, fs.readFileSync(first, 'utf8').replace('[0.01, 0.001]', '[0.1, 0.05, 0.02, 0.005]'));
+      const env = { MLFLOW_TRACKING_URI: '' };
+      const a = await run(['sweep', first, '--queue', redis.url], dir, env);
+      expect(a.code, a.out).toBe(0);
+      expect(a.out).toContain('2 trials enqueued');
+      const b = await run(['sweep', second, '--queue', redis.url], dir, env);
+      expect(b.code, b.out).toBe(2);
+      expect(b.out).toContain('[sweep.name-taken] A sweep named `lr` with another search space is in the queue');
+      expect(b.out).not.toContain(redis.password);
+      const again = await run(['sweep', first, '--queue', redis.url], dir, env);
+      expect(again.code, again.out).toBe(0);
+      expect(again.out).toContain('0 trials enqueued, 2 already queued or done');
+      const status = await run(['sweep', 'status', 'lr', '--queue', redis.url], dir, env);
+      expect(status.out).toMatch(/queued 2/);
+    } finally {
+      await redis.stop();
+    }
+  }, 300_000);
 });
