@@ -293,11 +293,13 @@ export async function closeParentRun(client: MlflowClient, meta: SweepMeta, outc
   const best = bestTrial(outcomes, meta.mode);
   const counts = (s: TrialStatus[]) => outcomes.filter((o) => s.includes(o.status)).length;
   const now = Date.now();
+  // One step per trial outcome, so MLflow charts the sweep's progress instead of N values at step 0.
+  const step = outcomes.length;
   await client.logBatch(meta.parentRunId, {
     metrics: [
-      ...(best?.metric !== undefined ? [{ key: `best_${meta.metric}`, value: best.metric, timestamp: now, step: 0 }] : []),
-      { key: 'trials_finished', value: counts(['FINISHED', 'SKIPPED']), timestamp: now, step: 0 },
-      { key: 'trials_failed', value: counts(['FAILED']), timestamp: now, step: 0 },
+      ...(best?.metric !== undefined ? [{ key: `best_${meta.metric}`, value: best.metric, timestamp: now, step }] : []),
+      { key: 'trials_finished', value: counts(['FINISHED', 'SKIPPED']), timestamp: now, step },
+      { key: 'trials_failed', value: counts(['FAILED']), timestamp: now, step },
     ],
     tags: best ? [{ key: 'fitspec.best_trial', value: best.trial }, ...(best.mlflowRunId ? [{ key: 'fitspec.best_run_id', value: best.mlflowRunId }] : []), { key: 'fitspec.best_params', value: JSON.stringify(best.params).slice(0, 8000) }] : [],
   });

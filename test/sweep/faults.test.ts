@@ -146,3 +146,26 @@ describe('two sweeps with one name', () => {
     }
   }, 300_000);
 });
+
+describe('the sweep parent run in MLflow', () => {
+  it('logs trials_finished and the best value as one step per trial outcome', async () => {
+    const { closeParentRun } = await import('../../src/sweep/records.js');
+    const batches: { metrics: { key: string; step: number; value: number }[] }[] = [];
+    const client = {
+      getRun: async () => ({ info: { runId: 'p' } }),
+      logBatch: async (_: string, b: (typeof batches)[number]) => void batches.push(b),
+      uploadArtifact: async () => undefined,
+      updateRun: async () => undefined,
+    } as never;
+    const meta = { parentRunId: 'p', metric: 'val_accuracy', mode: 'max' } as never;
+    const outcome = (trial: string, metric: number) => ({ trial, hash: trial, params: {}, status: 'FINISHED' as const, metric });
+    const outcomes = [outcome('t001', 0.4)];
+    await closeParentRun(client, meta, outcomes, '', 'RUNNING');
+    outcomes.push(outcome('t002', 0.6));
+    await closeParentRun(client, meta, outcomes, '', 'FINISHED');
+    const finished = batches.flatMap((b) => b.metrics.filter((m) => m.key === 'trials_finished'));
+    expect(finished.map((m) => [m.step, m.value])).toEqual([[1, 1], [2, 2]]);
+    const best = batches.flatMap((b) => b.metrics.filter((m) => m.key === 'best_val_accuracy'));
+    expect(best.map((m) => [m.step, m.value])).toEqual([[1, 0.4], [2, 0.6]]);
+  });
+});
