@@ -45,7 +45,28 @@ export function gitReader(rev: string): ConfigReader {
 
 /** The files under `paths` (relative to the working directory) at a revision, relative to the working directory. */
 export function gitFiles(rev: string, paths: string[]): string[] {
-  checkRevision(rev);
+  const top = checkRevision(rev);
+  for (const p of paths) {
+    const rel = path.relative(top, path.resolve(p));
+    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new FitspecError({ code: 'git.outside', message: `${p} is outside the git repository ${top}: it has no version at \`${rev}\`; give a path inside the repository.`, file: p, received: rev });
+  }
   const out = git(['ls-tree', '-r', '--name-only', rev, '--', ...paths]);
   return out.split('\n').filter(Boolean);
+}
+
+/**
+ * Checks that `file` has a version at `rev`: one outside the repository or added after `rev` has
+ * none, and comparing it with itself would say "no differences".
+ */
+export function checkFileAtRevision(rev: string, file: string): void {
+  const top = checkRevision(rev);
+  const rel = path.relative(top, path.resolve(file));
+  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new FitspecError({ code: 'git.outside', message: `${file} is outside the git repository ${top}: it has no version at \`${rev}\` to compare with.`, file, received: rev });
+  }
+  try {
+    git(['cat-file', '-e', `${rev}:${rel.split(path.sep).join('/')}`]);
+  } catch {
+    throw new FitspecError({ code: 'git.not-in-revision', message: `${file} is not in \`${rev}\`: it exists only in the working tree (added or renamed since), so there is no earlier version to compare with.`, file, received: rev });
+  }
 }

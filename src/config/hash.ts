@@ -21,7 +21,10 @@ export function canonicalHash(value: unknown): string {
 /**
  * Paths of a resolved config that do not change what is trained: they name, describe, tag, place or
  * schedule the run. The config hash leaves them out, so two runs with the same hash trained the same
- * model on the same data the same way. `train.engine` is listed for configs that have it.
+ * model on the same data the same way. It does not promise equal numbers: the backend, the engine,
+ * the CPU kernels and `train.threads` change float rounding, and are recorded with each run (tags
+ * `fitspec.backend`, `fitspec.kernels`, `fitspec.threads`; summary.json; the checkpoint, compared on
+ * resume) instead. `train.engine` is listed for configs that have it.
  */
 export const UNHASHED_PATHS = ['name', 'description', 'tracking', 'train.backend', 'train.engine', 'train.threads', 'data.cache'] as const;
 /** Callbacks that only write files (they never change the weights or when training stops). */

@@ -44,8 +44,10 @@ function walk(dir: string, under = ''): { file: string; rel: string }[] {
     if (hidden(e.name)) continue;
     const p = join(dir, e.name);
     const rel = under + e.name;
-    if (e.isDirectory()) out.push(...walk(p, rel + '/'));
-    else if (e.isFile() || e.isSymbolicLink()) out.push({ file: p, rel });
+    // A folder named like an image, a named pipe, a socket or a device is listed so that it is
+    // reported (imageFileProblem) instead of silently left out or read forever.
+    if (e.isDirectory() && !isImage(e.name)) out.push(...walk(p, rel + '/'));
+    else out.push({ file: p, rel });
   }
   return out;
 }
@@ -74,7 +76,10 @@ function imageFileProblem(file: string, at: { line?: number; where?: string } = 
     if (code === 'ENOENT') return { ...base, code: 'data.missing-image', message: `${file}${place} disappeared while the data was listed.`, received: 'no such file' };
     throw e;
   }
-  if (!st.isFile()) return { ...base, code: 'data.not-a-file', message: `${file}${place} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, not an image file.`, received: st.isDirectory() ? 'a folder' : 'a special file' };
+  if (!st.isFile()) {
+    const kind = st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a named pipe (FIFO)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
+    return { ...base, code: 'data.not-a-file', message: `${file}${place} is ${kind}, not an image file.`, received: kind };
+  }
   if (st.size === 0) return { ...base, code: 'data.empty-file', message: `${file}${place} is empty (0 bytes).`, received: '0 bytes' };
   return undefined;
 }
@@ -168,7 +173,12 @@ function readCsv(data: DataConfig): CsvTable {
   const imagesDir = resolve(src.images);
   const labelsFile = resolve(src.labels);
   requireDir(imagesDir, 'Images folder', 'data.source.images');
-  if (!existsSync(labelsFile) || !statSync(labelsFile).isFile()) fail('data.missing-file', `Labels file ${labelsFile} does not exist; check \`data.source.labels\`.`, { file: labelsFile, path: 'data.source.labels', expected: 'a CSV file', received: 'nothing' });
+  if (!existsSync(labelsFile)) fail('data.missing-file', `Labels file ${labelsFile} does not exist; check \`data.source.labels\`.`, { file: labelsFile, path: 'data.source.labels', expected: 'a CSV file', received: 'nothing' });
+  const labelsStat = statSync(labelsFile);
+  if (!labelsStat.isFile()) {
+    const kind = labelsStat.isDirectory() ? 'a folder' : labelsStat.isFIFO() ? 'a named pipe (FIFO)' : labelsStat.isCharacterDevice() || labelsStat.isBlockDevice() ? 'a device' : 'not a regular file';
+    fail('data.not-a-file', `Labels file ${labelsFile} is ${kind}, not a CSV file; check \`data.source.labels\`.`, { file: labelsFile, path: 'data.source.labels', expected: 'a CSV file', received: kind });
+  }
   const idCol = src.idColumn ?? 'ID';
   const labelCol = src.labelColumn ?? 'Class';
 
@@ -299,14 +309,21 @@ export function expandImagePaths(args: string[]): string[] {
     if (existsSync(arg) && statSync(arg).isDirectory()) {
       const images = walk(arg).map((f) => f.file).filter(isImage);
       if (!images.length) fail('predict.no-images', `${arg} holds no images (${IMAGE_EXTENSIONS.join(' ')}).`, { file: arg, expected: 'a folder with image files', received: 'no images' });
+      const bad = images.map((f) => imageFileProblem(f)).filter((p) => p !== undefined);
+      if (bad.length) throw new FitspecError(bad.map((p) => ({ ...p, code: p.code.replace(/^data\./, 'predict.') })));
       out.push(...images);
     } else if (existsSync(arg)) {
+      // The checks training data gets: /dev/zero or a named pipe would be read forever.
+      const bad = imageFileProblem(arg);
+      if (bad) throw new FitspecError({ ...bad, code: bad.code.replace(/^data\./, 'predict.') });
       out.push(arg);
     } else if (isDynamicPattern(arg)) {
       const images = globSync(arg, { onlyFiles: true, dot: false, expandDirectories: false })
         .filter(isImage)
         .sort();
       if (!images.length) fail('predict.no-images', `no image matches ${arg}.`, { expected: `image files (${IMAGE_EXTENSIONS.join(' ')})`, received: 'no match' });
+      const bad = images.map((f) => imageFileProblem(f)).filter((p) => p !== undefined);
+      if (bad.length) throw new FitspecError(bad.map((p) => ({ ...p, code: p.code.replace(/^data\./, 'predict.') })));
       out.push(...images);
     } else {
       fail('predict.missing-image', `Image ${arg} does not exist.`, { file: arg, expected: 'an image file, a folder of images or a quoted glob pattern', received: 'nothing' });

@@ -76,6 +76,9 @@ export function valueLabel(spec: { values?: unknown[]; labels?: string[] } | und
  * and hashes every trial's config before anything runs, so that a bad combination is reported with the
  * trial, its values and the place in the sweep block, not discovered halfway through a sweep.
  */
+/** The most trials one sweep plans, whatever `sweep.maxTrials` and `--yes` say. */
+export const MAX_PLANNED_TRIALS = 10_000;
+
 export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const userSets = opts.set ?? [];
   const { loaded: base, origins } = loadDetailed(file, { set: userSets }, opts.reader);
@@ -98,6 +101,17 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const baseSets = [...userSets, 'sweep=null', ...schedulerSets];
 
   const combos = sweep.method === 'grid' ? gridSize(sweep) : sweep.count!;
+  // Counted before anything is expanded: every trial is validated and hashed when planned, so a grid of millions would take minutes and gigabytes before printing a line.
+  if (combos > MAX_PLANNED_TRIALS) {
+    throw new FitspecError({
+      code: 'sweep.too-many',
+      message: `The sweep has ${combos.toLocaleString('en-US')} trials; one sweep plans at most ${MAX_PLANNED_TRIALS.toLocaleString('en-US')} (--yes included): use fewer values, or method: random with a count.`,
+      path: 'sweep.parameters',
+      expected: `at most ${MAX_PLANNED_TRIALS} trials`,
+      received: String(combos),
+      ...place(['sweep', sweep.method === 'grid' ? 'parameters' : 'count'], 'key'),
+    });
+  }
   if (combos > sweep.maxTrials && !opts.yes) {
     throw new FitspecError({
       code: 'sweep.too-many',

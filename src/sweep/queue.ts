@@ -55,12 +55,20 @@ async function connect(url: string, opts: RedisOptions = {}, consequence = ''): 
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 5000, enableOfflineQueue: false });
   let cause: unknown;
   probe.on('error', (e) => (cause ??= e));
+  // A port that accepts and never answers (or speaks another protocol) must cost seconds, not hang.
+  const seconds = Number(process.env.FITSPEC_QUEUE_TIMEOUT) > 0 ? Number(process.env.FITSPEC_QUEUE_TIMEOUT) : 5;
+  let timer: NodeJS.Timeout | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no Redis answer within ${seconds} s: something listens there but does not answer as Redis`), { code: undefined })), seconds * 1000);
+  });
   try {
-    await probe.connect();
-    await probe.ping();
+    await Promise.race([(async () => (await probe.connect(), await probe.ping()))(), silent]);
   } catch (e) {
     probe.disconnect();
-    throw unreachable(url, cause ?? e, consequence);
+    const why = /Protocol error/i.test(String((cause as Error | undefined)?.message ?? (e as Error)?.message)) ? new Error('it answered, but not as Redis does: is that port another service (HTTP)?') : cause ?? e;
+    throw unreachable(url, why, consequence);
+  } finally {
+    clearTimeout(timer);
   }
   probe.disconnect();
   const conn = new Redis(url, { maxRetriesPerRequest: null, ...opts });
@@ -85,6 +93,11 @@ export function showQueueUrl(url: string): string {
   }
 }
 
+/** What a sweep searches: its trials' config hashes (a changed value makes another search). */
+function searchSpace(meta: Pick<SweepMeta, 'trials'>): string {
+  return meta.trials.map((t) => t.hash).sort().join(',');
+}
+
 async function readMeta(conn: Redis, name: string): Promise<SweepMeta | undefined> {
   const text = await conn.get(metaKey(name));
   return text ? (JSON.parse(text) as SweepMeta) : undefined;
@@ -101,7 +114,27 @@ export async function enqueueSweep(url: string, meta: SweepMeta, jobs: TrialJob[
   const conn = await connect(url, {}, '; nothing was enqueued');
   const queue = new Queue(QUEUE_NAME, { connection: conn });
   try {
-    await conn.set(metaKey(meta.name), JSON.stringify({ ...meta, queue: redactUri(url), cancelled: false }));
+    const text = JSON.stringify({ ...meta, queue: redactUri(url), cancelled: false });
+    // Set only if absent, so of two sweeps enqueued at once under one name the second sees the first.
+    if ((await conn.set(metaKey(meta.name), text, 'NX')) !== 'OK') {
+      const before = await readMeta(conn, meta.name);
+      if (before && !before.cancelled && searchSpace(before) !== searchSpace(meta)) {
+        const open: string[] = [];
+        for (const t of before.trials) {
+          const job = await queue.getJob(jobId(before.name, t.hash));
+          if (job && OPEN_STATES.has(await job.getState())) open.push(t.id);
+        }
+        if (open.length) {
+          throw new FitspecError({
+            code: 'sweep.name-taken',
+            message: `A sweep named \`${meta.name}\` with another search space is in the queue (${before.file}, ${open.length} of its ${before.trials.length} trials still queued or running): nothing was enqueued, so the two searches are not merged.`,
+            hint: `give this one another sweep.name, wait for the other to finish, or cancel it: fitspec sweep cancel ${meta.name} --queue ${showQueueUrl(url)}`,
+            path: 'sweep.name',
+          });
+        }
+      }
+      await conn.set(metaKey(meta.name), text);
+    }
     await conn.sadd('fitspec:sweeps', meta.name);
     const out: EnqueueResult = { added: [], present: [] };
     for (const job of jobs) {

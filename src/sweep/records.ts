@@ -3,7 +3,9 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { flattenValue } from '../config/index.js';
 import type { SweepConfig } from '../config/schema/experiment.js';
-import { listRuns, mlflowClient, readMetrics, redactUri, type MlflowClient, type RunFolder } from '../track/index.js';
+import { isMlflowError, listRuns, mlflowClient, readMetrics, redactUri, type MlflowClient, type RunFolder } from '../track/index.js';
+import { envNumber } from '../track/mlflow/http.js';
+import { DEFAULT_WAIT_MS } from '../track/mlflow-tracker.js';
 import { valueLabel, type SweepPlan } from './plan.js';
 
 /** Everything a worker needs to train one trial, on any machine: no file of the sweep is read there. */
@@ -253,9 +255,33 @@ export function formatTable(rows: Record<string, string>[], columns?: string[]):
   return [cols.map((c) => cell(c, width(c))).join('  '), ...rows.map((r) => cols.map((c) => cell(r[c] ?? '', width(c))).join('  '))].map((l) => l.trimEnd()).join('\n');
 }
 
-/** The MLflow client of a sweep, when it is tracked. */
-export function sweepClient(uri: string | undefined): MlflowClient | undefined {
-  return uri ? mlflowClient(uri) : undefined;
+/** Set once a sweep request found the server not answering or down: later ones fail at once. */
+let unanswered: unknown;
+
+/**
+ * The MLflow client of a sweep, when it is tracked. Its requests wait at most FITSPEC_TRACKING_WAIT
+ * seconds (as training does), and once one found the server not answering or down, every later
+ * request of this process fails at once: a hung server costs a sweep seconds, not minutes per trial.
+ */
+export function sweepClient(uri: string | undefined, env: NodeJS.ProcessEnv = process.env): MlflowClient | undefined {
+  if (!uri) return undefined;
+  const wait = Math.min(envNumber(env, 'FITSPEC_TRACKING_WAIT', DEFAULT_WAIT_MS / 1000), envNumber(env, 'MLFLOW_HTTP_REQUEST_TIMEOUT', 30));
+  const client = mlflowClient(uri, { ...env, MLFLOW_HTTP_REQUEST_TIMEOUT: String(wait) });
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (unanswered) return Promise.reject(unanswered);
+        const out = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(out instanceof Promise)) return out;
+        return out.catch((e: unknown) => {
+          if (isMlflowError(e) && e.transient) unanswered = e;
+          throw e;
+        });
+      };
+    },
+  });
 }
 
 /**
@@ -301,11 +327,13 @@ export async function closeParentRun(client: MlflowClient, meta: SweepMeta, outc
   const best = bestTrial(outcomes, meta.mode);
   const counts = (s: TrialStatus[]) => outcomes.filter((o) => s.includes(o.status)).length;
   const now = Date.now();
+  // One step per trial outcome, so MLflow charts the sweep's progress instead of N values at step 0.
+  const step = outcomes.length;
   await client.logBatch(meta.parentRunId, {
     metrics: [
-      ...(best?.metric !== undefined ? [{ key: `best_${meta.metric}`, value: best.metric, timestamp: now, step: 0 }] : []),
-      { key: 'trials_finished', value: counts(['FINISHED', 'SKIPPED']), timestamp: now, step: 0 },
-      { key: 'trials_failed', value: counts(['FAILED']), timestamp: now, step: 0 },
+      ...(best?.metric !== undefined ? [{ key: `best_${meta.metric}`, value: best.metric, timestamp: now, step }] : []),
+      { key: 'trials_finished', value: counts(['FINISHED', 'SKIPPED']), timestamp: now, step },
+      { key: 'trials_failed', value: counts(['FAILED']), timestamp: now, step },
     ],
     tags: best ? [{ key: 'fitspec.best_trial', value: best.trial }, ...(best.mlflowRunId ? [{ key: 'fitspec.best_run_id', value: best.mlflowRunId }] : []), { key: 'fitspec.best_params', value: JSON.stringify(best.params).slice(0, 8000) }] : [],
   });

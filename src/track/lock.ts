@@ -122,8 +122,34 @@ function readRaw(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'EISDIR' || code === 'EACCES' || code === 'EPERM') {
+      throw new FitspecError({
+        code: 'run.lock-invalid',
+        message: `${file} is ${code === 'EISDIR' ? 'a folder' : 'unreadable'}, not a lock file written by fitspec: remove it once you know no fitspec process uses this run folder`,
+        file,
+        hint: `rm -r ${file}`,
+      });
+    }
     throw e;
+  }
+}
+
+/**
+ * When process `pid` started (ms since epoch), from /proc on Linux; undefined elsewhere. A pid is
+ * reused once its process ended: a process that started after the lock was taken is not its holder.
+ */
+function processStart(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    // USER_HZ is 100 on every Linux architecture Node runs on.
+    return Number.isFinite(ticks) && Number.isFinite(btime) ? btime * 1000 + (ticks / 100) * 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -140,6 +166,10 @@ function isLive(owner: LockOwner): boolean {
   if (owner.host !== hostname()) return true;
   try {
     process.kill(owner.pid, 0);
+    const started = processStart(owner.pid);
+    const locked = Date.parse(owner.started);
+    // Two seconds of slack for clock rounding (btime is in whole seconds).
+    if (started !== undefined && Number.isFinite(locked) && started > locked + 2000) return false;
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';

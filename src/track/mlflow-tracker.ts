@@ -157,6 +157,17 @@ export class MlflowTracker implements Tracker {
       if (http.answered !== answered) [answered, quietSince] = [http.answered, now];
       if (now - quietSince >= waitMs || now - t0 >= WAIT_ROUNDS * waitMs) {
         const slow = now - quietSince < waitMs;
+        // Refused connections (retried meanwhile) are a server that is down, not one that does not answer.
+        if (http.lastFailure && REFUSED.test(http.lastFailure)) {
+          const err = new MlflowError(
+            { code: 'mlflow.unreachable', message: `MLflow server ${http.uri} is unreachable (${http.lastFailure})`, hint: 'check the tracking URI and that the server runs', received: http.lastFailure },
+            { transient: true },
+          );
+          this.goOffline(err);
+          http.abortAll(err);
+          await work;
+          return;
+        }
         const err = new MlflowError(
           {
             code: 'mlflow.timeout',
@@ -234,6 +245,9 @@ export class MlflowTracker implements Tracker {
 }
 
 const oneLine = (s: string) => s.split('\n')[0].slice(0, 300);
+
+/** Connection failures that mean nothing listens there (as opposed to a server that does not answer). */
+const REFUSED = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ECONNRESET/;
 
 /** How a server fault that sync can repair later is named in the warning; undefined for refusals. */
 function offlineLabel(e: unknown): string | undefined {

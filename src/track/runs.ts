@@ -61,6 +61,17 @@ function parsePoint(line: string): MetricPoint {
   return { key: p.key, value: decodeNumber(p.value), step: p.step, timestamp: p.timestamp };
 }
 
+/** A line of metrics.jsonl: a record, or a torn one with a whole record glued to its end (recovered). */
+function parseLine(line: string): MetricPoint {
+  try {
+    return parsePoint(line);
+  } catch (e) {
+    const glued = line.lastIndexOf('{"key":');
+    if (glued > 0) return parsePoint(line.slice(glued));
+    throw e;
+  }
+}
+
 /**
  * Every point of metrics.jsonl, in the order logged; a torn last line (crash mid-write) is ignored.
  * Earlier versions appended after a torn line on resume, gluing a whole record to the torn one; that
@@ -74,17 +85,8 @@ export function readMetrics(dir: string): MetricPoint[] {
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     try {
-      out.push(parsePoint(line));
+      out.push(parseLine(line));
     } catch {
-      const glued = line.lastIndexOf('{"key":');
-      if (glued > 0) {
-        try {
-          out.push(parsePoint(line.slice(glued)));
-          return;
-        } catch {
-          // not a glued record either
-        }
-      }
       if (i < lines.length - 1 && lines.slice(i + 1).some((l) => l.trim())) {
         throw new FitspecError({ code: 'run.invalid', message: `metrics.jsonl line ${i + 1} is not JSON`, file, line: i + 1 });
       }
@@ -107,7 +109,7 @@ export function cutTornTail(dir: string): number {
   while (end > 0) {
     const start = text.lastIndexOf('\n', end - 2) + 1;
     try {
-      parsePoint(text.slice(start, end - 1));
+      parseLine(text.slice(start, end - 1));
       break;
     } catch {
       end = start;

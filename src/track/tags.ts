@@ -44,6 +44,8 @@ export interface StandardTagInput {
   tensorflowVersion?: string;
   /** CPU kernels of a native backend: `oneDNN` or `Eigen` (results differ in float rounding). */
   kernels?: string;
+  /** TensorFlow's thread pools, `intra-op/inter-op` (results differ in float rounding with them). */
+  threads?: string;
   /** Hash of the canonical resolved config. */
   configHash?: string;
   /** extends lineage, root first, the experiment file last. */
@@ -90,6 +92,7 @@ export function standardTags(i: StandardTagInput): Record<string, string> {
   if (i.backend) t['fitspec.backend'] = i.backend;
   if (i.tensorflowVersion) t['fitspec.tensorflow_version'] = i.tensorflowVersion;
   if (i.kernels) t['fitspec.kernels'] = i.kernels;
+  if (i.threads) t['fitspec.threads'] = i.threads;
   if (i.configHash) t['fitspec.config_hash'] = i.configHash;
   if (i.chain?.length) t['fitspec.extends'] = JSON.stringify(i.chain);
   if (i.overrides?.length) t['fitspec.overrides'] = JSON.stringify(i.overrides);

@@ -18,6 +18,30 @@ export interface CheckpointState {
   callbacks?: unknown[];
   /** Every session of the run up to this checkpoint (summary.json has them only once a session ends). */
   sessions?: Session[];
+  /** What the numbers also depend on besides the config (see docs/reliability.md): compared on resume. */
+  runtime?: Runtime;
+}
+
+/** Backend, engine, CPU kernels and thread pools of a session: a change of any changes float rounding. */
+export interface Runtime {
+  backend: string;
+  engine: string;
+  kernels?: string;
+  tensorflowVersion?: string;
+  threads: { intraOp: number; interOp: number };
+}
+
+/** How `now` differs from the runtime a checkpoint was written with, one phrase per difference. */
+export function runtimeChanges(before: Runtime | undefined, now: Runtime): string[] {
+  if (!before) return [];
+  const out: string[] = [];
+  const t = (r: Runtime) => `${r.threads.intraOp} intra-op / ${r.threads.interOp} inter-op threads`;
+  if (before.backend !== now.backend) out.push(`backend ${now.backend} instead of ${before.backend}`);
+  if (before.engine !== now.engine) out.push(`the ${now.engine} engine instead of ${before.engine}`);
+  if ((before.kernels ?? '') !== (now.kernels ?? '')) out.push(`${now.kernels ?? 'no'} kernels instead of ${before.kernels ?? 'none'}`);
+  if ((before.tensorflowVersion ?? '') !== (now.tensorflowVersion ?? '')) out.push(`TensorFlow ${now.tensorflowVersion ?? '-'} instead of ${before.tensorflowVersion ?? '-'}`);
+  if (before.threads.intraOp !== now.threads.intraOp || before.threads.interOp !== now.threads.interOp) out.push(`${t(now)} instead of ${t(before)}`);
+  return out;
 }
 
 /**

@@ -15,6 +15,7 @@ import { createTracker, cutTornTail, dropMetricsAfter, gitInfo, kerasAutologPara
 import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
 import { checkpointStatus, damagedCheckpoint, describeDamage, phaseResume, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { runtimeChanges, type Runtime } from './checkpoint-files.js';
 import { classWeights } from './class-weights.js';
 import { createEngine, resolveEngine, type Engine } from './engine/index.js';
 import { evaluate, fitPhase, type FitTiming } from './fit.js';
@@ -76,6 +77,9 @@ export interface RunSummary {
   tensorflow_version?: string;
   /** CPU kernels of a native backend: `oneDNN` or `Eigen`. */
   kernels?: string;
+  /** TensorFlow's thread pools of the last session; with the kernels and the engine, what equal config hashes do not fix. */
+  threads?: { intraOp: number; interOp: number };
+  engine?: string;
   config_hash: string;
   split_digest: string;
   /** Class names in one-hot order: what `predict` labels its outputs with. */
@@ -217,6 +221,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     backend: backend.name,
     tensorflowVersion: backend.tensorflowVersion,
     kernels: backend.kernels?.name,
+    threads: `${backend.threads.intraOp}/${backend.threads.interOp}`,
     configHash: loaded.hash,
     chain: loaded.chain,
     overrides: loaded.overrides,
@@ -240,6 +245,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   let built: BuiltModel | undefined;
   let engine: Engine | undefined;
   let summary: RunSummary | undefined;
+  let runtime: Runtime | undefined;
   try {
     trackingBegun = true;
     await tracker.start({
@@ -275,6 +281,10 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       if (choice.kind === 'eager' && exp.train.engine === 'auto' && backend.name === 'tensorflow') log(`warning: training on the eager engine (several times slower than the graph engine): ${choice.why}; \`fitspec doctor\` says more`);
       engine = createEngine(choice.kind, built.model, backend, log, { loss: exp.train.loss, metrics: [...exp.train.metrics] });
       log(`engine: ${engine.name}`);
+      runtime = { backend: backend.name, engine: engine.name, kernels: backend.kernels?.name, tensorflowVersion: backend.tensorflowVersion, threads: { ...backend.threads } };
+      // Equal configs resume bit for bit only on the same runtime: said, not refused (a sweep worker elsewhere must be able to continue a trial).
+      const changes = runtimeChanges(resumeState?.runtime, runtime);
+      if (changes.length) log(`warning: this session runs with ${changes.join(', ')} (as the checkpoint was written): the remaining epochs will not repeat an uninterrupted run bit for bit; use the same train.threads / --threads, kernels and engine to keep them equal`);
       status = await fitPhases(built, engine);
     }
     if (interrupts.signal) status = 'KILLED';
@@ -401,7 +411,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         },
         onEpochCommitted: async (row) => {
           // Checkpoint before logging so a crash never logs an epoch the checkpoint does not have.
-          await saveCheckpoint(runDir, model, engine, { epoch: row.epoch, phase: pi, learningRate: engine.getLearningRate(), history, callbacks: callbacks.getState(), sessions: sessionsSoFar() });
+          await saveCheckpoint(runDir, model, engine, { epoch: row.epoch, phase: pi, learningRate: engine.getLearningRate(), history, callbacks: callbacks.getState(), sessions: sessionsSoFar(), runtime });
           writeMetricsCsv(runDir, history);
           const { epoch: e, ...metricValues } = row;
           tracker.logMetrics(e, metricValues, Date.now());
@@ -477,6 +487,8 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       backend: backend.name,
       tensorflow_version: backend.tensorflowVersion,
       kernels: backend.kernels?.name,
+      threads: backend.threads,
+      engine: runtime?.engine,
       config_hash: loaded.hash,
       split_digest: data.splitDigest,
       classes,

@@ -1,4 +1,5 @@
-import { appendFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareData } from '../../src/data/index.js';
@@ -100,6 +101,48 @@ const cases: Case[] = [
     skipped: { count: 1, reason: /pic\.png is a folder/ },
   },
   {
+    name: 'a real folder named like an image inside a class folder',
+    setup: async () => {
+      await makeDirectoryDataset(join(dir, 'faces'), CLASSES, 4);
+      mkdirSync(join(dir, 'faces', 'young', 'x.jpg'));
+      return { source: dirSource() };
+    },
+    code: 'data.not-a-file',
+    says: (d) => new RegExp(`${d}/faces/young/x\\.jpg is a folder, not an image file\\.`),
+    skipped: { count: 1, reason: /x\.jpg is a folder/ },
+  },
+  {
+    name: 'a named pipe (FIFO) inside a class folder',
+    setup: async () => {
+      await makeDirectoryDataset(join(dir, 'faces'), CLASSES, 4);
+      execFileSync('mkfifo', [join(dir, 'faces', 'old', 'pipe.jpg')]);
+      return { source: dirSource() };
+    },
+    code: 'data.not-a-file',
+    says: (d) => new RegExp(`${d}/faces/old/pipe\\.jpg is a named pipe \\(FIFO\\), not an image file\\.`),
+    skipped: { count: 1, reason: /pipe\.jpg is a named pipe/ },
+  },
+  {
+    name: 'a labels CSV that is a named pipe',
+    setup: async () => {
+      await makeCsvDataset(dir, CLASSES, 4);
+      rmSync(join(dir, 'train.csv'));
+      execFileSync('mkfifo', [join(dir, 'train.csv')]);
+      return { source: csvSource() };
+    },
+    code: 'data.not-a-file',
+    says: (d) => new RegExp(`Labels file ${d}/train\\.csv is a named pipe \\(FIFO\\), not a CSV file`),
+  },
+  {
+    name: 'a labels CSV that is /dev/zero',
+    setup: async () => {
+      await makeCsvDataset(dir, CLASSES, 4);
+      return { source: { ...csvSource(), labels: '/dev/zero' } };
+    },
+    code: 'data.not-a-file',
+    says: () => /Labels file \/dev\/zero is a device, not a CSV file/,
+  },
+  {
     name: 'a class folder whose name holds a control character',
     setup: async () => {
       await makeDirectoryDataset(join(dir, 'faces'), ['middle', 'old\nest', 'young'], 4);
@@ -130,4 +173,31 @@ describe('bad input data: one sentence with onError: fail, left out and counted 
       expect(d.parts.train.ids.length + d.parts.validation!.ids.length).toBe(12);
     });
   }
+});
+
+describe('predict refuses what training data refuses', () => {
+  it.each([
+    ['/dev/zero', () => '/dev/zero', /\/dev\/zero is a device, not an image file/],
+    ['a named pipe', () => {
+      const f = join(dir, 'pipe.jpg');
+      execFileSync('mkfifo', [f]);
+      return f;
+    }, /pipe\.jpg is a named pipe \(FIFO\), not an image file/],
+    ['a named pipe inside a folder given', () => {
+      mkdirSync(join(dir, 'imgs'));
+      execFileSync('mkfifo', [join(dir, 'imgs', 'a.png')]);
+      return join(dir, 'imgs');
+    }, /a\.png is a named pipe \(FIFO\), not an image file/],
+  ])('%s: one sentence, at once', async (_, make, says) => {
+    const { expandImagePaths } = await import('../../src/data/sources.js');
+    const arg = make();
+    let err: unknown;
+    try {
+      expandImagePaths([arg]);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string })?.code).toBe('predict.not-a-file');
+    expect((err as Error).message).toMatch(says);
+  });
 });

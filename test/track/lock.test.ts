@@ -21,8 +21,9 @@ function deadPid(): number {
   return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
 }
 
+/** A lock as its holder writes it: taken now, after the holder process started (an older one names a reused pid). */
 function writeLock(dir: string, owner: Record<string, unknown>) {
-  fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ started: '2026-01-01T00:00:00.000Z', command: 'fitspec train', token: 'x', ...owner }));
+  fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ started: new Date(Date.now() + 3000).toISOString(), command: 'fitspec train', token: 'x', ...owner }));
 }
 
 const errorOf = (fn: () => unknown): FitspecError => {

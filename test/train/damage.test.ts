@@ -93,6 +93,19 @@ describe('a damaged checkpoint', () => {
     expect(loss).toEqual([0, 1, 2, 3]);
   }, 300_000);
 
+  it('a resume with other threads than the checkpoint was written with warns that it will not repeat the run', () => {
+    const run = copy();
+    const state = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint', 'state.json'), 'utf8'));
+    expect(state.runtime.threads.intraOp).toBeGreaterThan(0);
+    const other = state.runtime.threads.intraOp === 1 ? '2' : '1';
+    const r = cli(['train', '--resume', run, '--no-progress'], path.dirname(run), { TF_NUM_INTRAOP_THREADS: other });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`warning: this session runs with ${other} intra-op / ${state.runtime.threads.interOp} inter-op threads instead of ${state.runtime.threads.intraOp} intra-op`);
+    const record = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+    expect(record.tags['fitspec.threads']).toBe(`${other}/${state.runtime.threads.interOp}`);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8')).threads.intraOp).toBe(Number(other));
+  }, 120_000);
+
   it.each([
     ['weights.bin truncated', 'model/weights.bin', (f: string) => fs.truncateSync(f, 64), 'has 64 bytes'],
     ['optimizer.bin empty', 'optimizer.bin', (f: string) => fs.writeFileSync(f, ''), 'has 0 bytes'],

@@ -20,7 +20,8 @@ const command: CliCommand = {
       let left;
       let labels: [string, string];
       if (opts.git) {
-        const { gitReader } = await import('../../config/git.js');
+        const { checkFileAtRevision, gitReader } = await import('../../config/git.js');
+        checkFileAtRevision(opts.git, a);
         left = loadDetailed(a, { set: opts.set }, gitReader(opts.git)).loaded;
         labels = [`${a}@${opts.git}`, a];
       } else {

@@ -19,7 +19,9 @@ const command: CliCommand = {
       const chain = loaded.chain.length > 1 ? `# extends: ${loaded.chain.join(' -> ')}\n` : '';
       const sets = loaded.overrides.map((s) => `# --set ${s}\n`).join('');
       const { resolvedModeline } = await import('../../config/output.js');
-      process.stdout.write(`${resolvedModeline(process.cwd())}\n# resolved from ${file}\n${chain}${sets}# hash: ${loaded.hash}\n${body}`);
+      const { redactCredentials } = await import('../../redact.js');
+      // A password in a URL (tracking.uri, a description) is used to connect, never printed.
+      process.stdout.write(redactCredentials(`${resolvedModeline(process.cwd())}\n# resolved from ${file}\n${chain}${sets}# hash: ${loaded.hash}\n${body}`));
     });
   },
 };

@@ -292,6 +292,18 @@ export class MlflowHttp {
           );
         }
         const reason = connectionReason(e);
+        if (reason === 'bad port') {
+          // fetch itself refuses some ports (the WHATWG "bad ports": 5060, 5061, 6000, ...): nothing was sent, and retrying cannot help.
+          throw new MlflowError(
+            {
+              code: 'mlflow.bad-port',
+              message: `MLflow server ${s.uri} cannot be reached: port ${url.port} is one that fetch refuses to connect to (a blocked "bad port"), no request was sent`,
+              hint: 'run the MLflow server on another port, e.g. 5000',
+              received: `port ${url.port}`,
+            },
+            { transient: false },
+          );
+        }
         if (attempt >= maxRetries) {
           throw new MlflowError(
             {
