@@ -3,14 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeBackend, initBackend } from '../backend.js';
 import { softmaxUnits } from '../config/checks/softmax-units.js';
-import { flattenConfig, type LoadedExperiment } from '../config/index.js';
+import type { LoadedExperiment } from '../config/index.js';
 import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
 import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
 import { FitspecError, isFitspecError } from '../errors.js';
 import { redactCredentials, redactValues } from '../redact.js';
 import { applyTrainable, buildModel, describeModel, formatSummary, saveModel, summarize, writeDescriptor, type BuiltModel } from '../model/index.js';
 import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
-import { createTracker, gitInfo, trackingUri, kerasAutologParams, lockRun, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
+import { createTracker, gitInfo, trackingUri, kerasAutologParams, readableParams, lockRun, readRun, standardTags, type RunLock, type RunStatus } from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
 import { phaseResume, readCheckpointState, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -180,7 +180,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     writeSplit(data, path.join(runDir, 'split'));
   }
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
-  const params = redactValues({ ...flattenConfig(exp), ...kerasAutologParams(exp) });
+  const params = redactValues({ ...readableParams(exp), ...kerasAutologParams(exp) });
   const tags = redactValues(standardTags({
     runName,
     sourceName: loaded.file,
