@@ -1,13 +1,15 @@
 // `npm run check:vgg16-conversion`: the README's ImageNet route, proven without ImageNet weights.
-// 1. a Python venv in .venv/convert with tensorflowjs and TensorFlow (pinned in requirements*.txt; once),
+// 1. the Python venv of scripts/models (.venv/models: TensorFlow, tensorflowjs, pinned; installed once),
 // 2. Keras' VGG16 base built with weights=None and converted by tensorflowjs_converter (vgg16_to_tfjs.py),
 // 3. fitspec loads it as model.base of experiments/04-vgg16-frozen.yaml and compares layer names,
 //    output shapes, parameter counts and predictions with Keras' (check-vgg16.ts).
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { ROOT, ensureConvertVenv } from './venv.mjs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureModelsVenv } from '../models/venv.mjs';
 
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const HERE = join(ROOT, 'scripts/convert');
 const OUT = resolve(process.argv[2] ?? join(ROOT, '.tmp/vgg16-conversion'));
 
@@ -19,13 +21,8 @@ function run(cmd, args, opts = {}) {
   }
 }
 
-let python;
-try {
-  python = await ensureConvertVenv({ log: (m) => process.stdout.write(m + '\n') });
-} catch (e) {
-  process.stderr.write(`${e.message}\n`);
-  process.exit(1);
-}
+// The conversion environment of `fitspec export` (scripts/models): tensorflowjs with every dependency it declares.
+const python = await ensureModelsVenv({ log: (m) => process.stdout.write(m + '\n') });
 
 const t1 = Date.now();
 rmSync(OUT, { recursive: true, force: true });

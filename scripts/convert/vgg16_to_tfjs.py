@@ -8,23 +8,9 @@ usage: python vgg16_to_tfjs.py OUT_DIR HEIGHT WIDTH [imagenet]
 import json
 import os
 import sys
-import types
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-# tensorflowjs imports the SavedModel, TF-Hub, decision-forest and JAX converters at package import
-# time. Their dependencies pin TensorFlow versions that cannot be installed next to this one, and the
-# Keras path used here does not call them, so empty modules stand in for them.
-for name in ("tensorflow_decision_forests", "tensorflow_hub"):
-    sys.modules.setdefault(name, types.ModuleType(name))
-try:
-    import jax  # noqa: F401
-except ImportError:
-    jax = types.ModuleType("jax")
-    jax.experimental = types.ModuleType("jax.experimental")
-    jax.experimental.jax2tf = types.ModuleType("jax.experimental.jax2tf")
-    sys.modules.update({"jax": jax, "jax.experimental": jax.experimental, "jax.experimental.jax2tf": jax.experimental.jax2tf})
 
 import numpy as np
 import tf_keras

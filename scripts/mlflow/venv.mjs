@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -131,6 +131,26 @@ export async function withLock(path, fn, { signal, onWait }) {
   }
 }
 
+/**
+ * Entry-point scripts name the python of the folder they were installed into; after the rename that
+ * is the temporary one. Some tools start them by name (`mlflow models serve` runs `uvicorn`), so they
+ * are pointed at the venv's own python.
+ */
+function fixShebangs(venv, tmp) {
+  const dir = dirname(venvPython(venv));
+  for (const name of readdirSync(dir)) {
+    const file = join(dir, name);
+    try {
+      if (!lstatSync(file).isFile()) continue;
+      const text = readFileSync(file);
+      const head = text.subarray(0, 2 + tmp.length).toString('utf8');
+      if (head === `#!${tmp}`) writeFileSync(file, Buffer.concat([Buffer.from(`#!${venv}`), text.subarray(2 + Buffer.byteLength(tmp))]));
+    } catch {
+      /* a script that cannot be rewritten still runs as `python -m` */
+    }
+  }
+}
+
 const installed = (venv, wanted) => {
   const stamp = join(venv, STAMP);
   return existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted && existsSync(venvPython(venv));
@@ -182,9 +202,9 @@ export async function ensureMlflow({ log = (m) => process.stderr.write(m + '\n')
         rmSync(tmp, { recursive: true, force: true });
         throw e;
       }
-      // Entry-point scripts keep the temporary path in their shebang; everything here runs `python -m ...`.
       if (existsSync(venv)) renameSync(venv, `${venv}.old-${process.pid}`);
       renameSync(tmp, venv);
+      fixShebangs(venv, tmp);
       log(`${what} installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       return venvPython(venv);
     },

@@ -95,7 +95,12 @@ def save_mlflow(model, descriptor, out):
     }
     tmp = tempfile.mkdtemp(prefix="mlflow-model-", dir=out)
     target = os.path.join(tmp, "m")
-    mlflow.keras.save_model(model, target, signature=signature, metadata=metadata)
+    import keras
+    import tensorflow as tf
+
+    # Given, not inferred: inference loads the model again in a subprocess to watch its imports.
+    reqs = [f"keras=={keras.__version__}", f"tensorflow=={tf.__version__}"]
+    mlflow.keras.save_model(model, target, signature=signature, metadata=metadata, pip_requirements=reqs)
     written = []
     for name in os.listdir(target):
         dst = os.path.join(out, name)

@@ -13,7 +13,7 @@ export { trackingUri, mlflowClient } from './connect.js';
 export { readRun, listRuns, readMetrics, cutTornTail, dropMetricsAfter, type RunFolder } from './runs.js';
 export { lockRun, LOCK_FILE, type RunLock, type LockOwner } from './lock.js';
 export { syncRun, runsToSync, type SyncResult } from './sync.js';
-export { gitInfo, standardTags, kerasAutologParams, type GitInfo, type StandardTagInput } from './tags.js';
+export { gitInfo, standardTags, kerasAutologParams, readableParams, type GitInfo, type StandardTagInput } from './tags.js';
 
 /**
  * Local store always; MLflow too when tracking.uri or MLFLOW_TRACKING_URI is set.

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeBackend, initBackend } from '../backend.js';
 import { softmaxUnits } from '../config/checks/softmax-units.js';
-import { flattenConfig, type LoadedExperiment } from '../config/index.js';
+import type { LoadedExperiment } from '../config/index.js';
 import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
 import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
 import { diskFullError, isDiskFull } from '../disk.js';
@@ -11,7 +11,7 @@ import { FitspecError, isFitspecError } from '../errors.js';
 import { redactCredentials, redactValues } from '../redact.js';
 import { applyTrainable, buildModel, describeModel, formatSummary, saveModel, summarize, writeDescriptor, type BuiltModel } from '../model/index.js';
 import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
-import { createTracker, cutTornTail, dropMetricsAfter, gitInfo, kerasAutologParams, lockRun, readMetrics, readRun, standardTags, trackingUri, type RunLock, type RunStatus } from '../track/index.js';
+import { createTracker, cutTornTail, dropMetricsAfter, gitInfo, kerasAutologParams, lockRun, readableParams, readMetrics, readRun, standardTags, trackingUri, type RunLock, type RunStatus } from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
 import { checkpointStatus, damagedCheckpoint, describeDamage, phaseResume, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -212,7 +212,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   }
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
   const pluginParams = Object.fromEntries(loaded.plugins.map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));
-  const params = redactValues({ ...flattenConfig(exp), ...kerasAutologParams(exp), ...pluginParams });
+  const params = redactValues({ ...readableParams(exp), ...kerasAutologParams(exp), ...pluginParams });
   const tags = redactValues(standardTags({
     runName,
     sourceName: loaded.file,

@@ -20,20 +20,39 @@ interface Case {
   train: () => string[];
 }
 
-// The notebook's step 2 (Conv/MaxPool x5, Dense 512, BatchNormalization on axis 1, Dropout) at its own
-// 128x128, and a frozen MobileNet-style base under a new head; both on a few synthetic images.
+// The notebook's step-2 model at small shapes (Conv/MaxPool blocks, BatchNormalization on axis 1 after
+// each conv and after the Dense layer, Dropout around it), and a frozen MobileNet-style base under a
+// new head; both on a few synthetic 32x32 images, one epoch.
+const NOTEBOOK_LAYERS = `model:
+  layers:
+    - conv2d: {filters: 8, kernelSize: 3, activation: relu}
+    - batchNormalization: {axis: 1}
+    - maxPooling2d: {poolSize: 2}
+    - conv2d: {filters: 8, kernelSize: 3, activation: relu}
+    - batchNormalization: {axis: 1}
+    - maxPooling2d: {poolSize: 2}
+    - flatten: {}
+    - dropout: {rate: 0.3}
+    - dense: {units: 16, activation: relu}
+    - batchNormalization: {axis: 1}
+    - dropout: {rate: 0.3}
+    - dense: {units: 3, activation: softmax}
+`;
+
 const cases: Case[] = [
   {
-    name: 'notebook 02-bn-dropout (BatchNormalization axis 1)',
-    train: () => [
-      'train',
-      path.join(ROOT, 'experiments/02-bn-dropout.yaml'),
-      '--set', `data.source.images=${path.join(csv, 'Train')}`,
-      '--set', `data.source.labels=${path.join(csv, 'train.csv')}`,
-      '--set', 'data.split.train=3', '--set', 'data.split.validation=2',
-      '--set', 'train.epochs=1', '--set', 'train.stepsPerEpoch=1', '--set', 'train.validationSteps=1', '--set', 'train.batchSize=8',
-      '--set', `tracking.runsDir=${path.join(dir, 'runs-nb')}`, '--no-progress',
-    ],
+    name: 'notebook step 2: BatchNormalization on axis 1 and Dropout',
+    train: () => {
+      const file = tinyExperiment(dir, path.join(dir, 'dirdata'));
+      const text = fs
+        .readFileSync(file, 'utf8')
+        .replace(/model:\n(    .*\n|  layers:\n)+/, NOTEBOOK_LAYERS)
+        .replace('epochs: 2', 'epochs: 1\n  optimizer: {name: rmsprop, learningRate: 0.001}')
+        .replace(/  optimizer: \{name: adam.*\n/, '')
+        .replace(`runsDir: ${path.join(dir, 'runs')}`, `runsDir: ${path.join(dir, 'runs-nb')}`);
+      fs.writeFileSync(path.join(dir, 'notebook.yaml'), text);
+      return ['train', path.join(dir, 'notebook.yaml'), '--no-progress'];
+    },
   },
   {
     name: 'frozen base (mobilenet-mini) with a new head',
@@ -93,7 +112,7 @@ describe.each(cases)('fitspec export: $name', (c) => {
     if (t.code !== 0) throw new Error(t.stderr);
     run = runDirOf(t.stdout);
     classes = JSON.parse(fs.readFileSync(path.join(run, 'model', 'fitspec-model.json'), 'utf8')).classes;
-    const folder = fs.existsSync(path.join(csv, 'Train')) && c.name.startsWith('notebook') ? path.join(csv, 'Train') : path.join(dir, 'dirdata', 'old');
+    const folder = c.name.startsWith('notebook') ? path.join(csv, 'Train') : path.join(dir, 'dirdata', 'old');
     images = fs.readdirSync(folder).sort().slice(0, 4).map((f) => path.join(folder, f));
     const p = cli(['predict', run, ...images, '--json'], dir);
     if (p.code !== 0) throw new Error(p.stderr);

@@ -1,7 +1,7 @@
 // A finished run's model in MLflow: model/MLmodel logged by training, `fitspec register` (tags,
 // alias, once per run), predict from runs:/ and models:/ URIs, and the real `mlflow models serve`
 // answering /invocations with the probabilities of `fitspec predict`.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,10 @@ const probabilities = (ref: string, extraEnv: Record<string, string> = {}) => {
 beforeAll(async () => {
   [uri, python] = await Promise.all([mlflowServer(), ensureModelsVenv({ log: () => {} })]);
   synth(dataDir, 6);
+  // A repository, so that the run has a git commit for the version's tags.
+  const git = (...a: string[]) => execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...a], { cwd: dir, stdio: 'ignore' });
+  git('init', '-q');
+  git('commit', '-q', '--allow-empty', '-m', 'experiments');
   const file = tinyExperiment(dir, dataDir, '  logModel: always\n');
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('split: {train: 8, validation: 4}', 'split: {train: 4, validation: 2}').replace('epochs: 2', 'epochs: 1'));
   const r = cli(['train', file, '--no-progress'], dir, env());
@@ -91,7 +95,7 @@ out({"versions": [v.version for v in vs], "alias": mv.version, "tags": mv.tags, 
     expect(seen.tags['fitspec.config_hash']).toBe(summary.config_hash);
     expect(seen.tags['fitspec.experiment_file']).toMatch(/tiny\.yaml$/);
     expect(Number(seen.tags['fitspec.best_val_accuracy'])).toBeCloseTo(summary.best_val_accuracy, 6);
-    expect(seen.tags).toHaveProperty('mlflow.source.git.commit');
+    expect(seen.tags['mlflow.source.git.commit']).toBe(execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim());
   });
 
   it('predict from runs:/, models:/NAME/VERSION and models:/NAME@ALIAS prints what the run folder gives', () => {
@@ -122,7 +126,8 @@ describe('mlflow models serve', () => {
   it('/invocations answers the probabilities of fitspec predict', async () => {
     const port = await freePort();
     serving = spawn(python, ['-m', 'mlflow', 'models', 'serve', '-m', `models:/${NAME}@champion`, '--env-manager', 'local', '-h', '127.0.0.1', '-p', String(port), '-w', '1'], {
-      env: { ...process.env, ...env(), TF_CPP_MIN_LOG_LEVEL: '2' },
+      // As in an activated venv: the server starts its workers by command name.
+      env: { ...process.env, ...env(), TF_CPP_MIN_LOG_LEVEL: '2', PATH: `${path.dirname(python)}${path.delimiter}${process.env.PATH}` },
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
