@@ -216,6 +216,7 @@ export function resultRows(meta: SweepMeta, outcomes: TrialOutcome[]): Record<st
       ...Object.fromEntries(keys.map((k) => [k, valueLabel(meta.parameters[k], t.params[k])])),
       [meta.metric]: o?.metric !== undefined ? String(Number(o.metric.toPrecision(6))) : '',
       status,
+      ...(meta.scheduler ? { epochs: o?.epochs !== undefined ? String(o.epochs) : '0', state: o?.rungState ?? (status === 'FINISHED' ? (o?.stoppedBy === 'scheduler' ? 'stopped' : 'finished') : status === 'PAUSED' ? 'paused' : status.toLowerCase()) } : {}),
       ...(meta.earlyStop ? { stopped_by: o?.stoppedBy ?? '' } : {}),
       run: o?.runId ?? '',
       hash: t.hash.slice(0, 12),
@@ -311,4 +312,15 @@ export async function closeParentRun(client: MlflowClient, meta: SweepMeta, outc
   });
   await client.uploadArtifact(run.info, 'results.csv', new TextEncoder().encode(csv)).catch(() => undefined);
   if (status !== 'RUNNING') await client.updateRun(meta.parentRunId, status, now);
+}
+
+/** Epochs spent by the sweep so far, and what a full grid of its trials at their last rung would take. */
+export function budgetOf(meta: SweepMeta, outcomes: TrialOutcome[]): { spent: number; full: number } | undefined {
+  if (!meta.scheduler) return undefined;
+  const trials = meta.count && (meta.method === 'tpe' || meta.method === 'cmaes') ? meta.count : meta.trials.length;
+  return { spent: outcomes.reduce((n, o) => n + (o.epochs ?? 0), 0), full: trials * meta.scheduler.maxEpochs };
+}
+
+export function formatBudget(b: { spent: number; full: number } | undefined): string {
+  return b ? `epochs spent ${b.spent} of ${b.full} for every trial at maxEpochs (${((100 * b.spent) / Math.max(1, b.full)).toFixed(0)}%)` : '';
 }

@@ -75,7 +75,9 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     const values = metricValues(resumable.dir, job.metric).slice(0, doneEpochs);
     return { ...outcomeOfRun(resumable, job, 'PAUSED'), epochs: doneEpochs, values, metric: bestMetric(values, job.mode), worker };
   }
-  if (resumable) log(`continuing the interrupted run ${resumable.dir} from its last checkpoint`);
+  if (resumable && job.finishAt !== undefined) log(`stopped by the scheduler: finishing ${resumable.dir} from its checkpoint at epoch ${doneEpochs}, without training`);
+  else if (resumable && resumable.record.status === 'SCHEDULED') log(`promoted: continuing ${resumable.dir} from its checkpoint at epoch ${doneEpochs} to epoch ${job.pauseAt ?? job.finishAt}`);
+  else if (resumable) log(`continuing the interrupted run ${resumable.dir} from its last checkpoint`);
   else if (local.length || remote.some((r) => r.info.status === 'RUNNING')) log('an earlier attempt left no checkpoint on this machine: training from the start');
 
   const exp = structuredClone(exp0) as Experiment;
