@@ -65,6 +65,8 @@ export interface TrialOutcome {
   rungState?: string;
   /** Under a scheduler: the epochs the running job trains to. */
   target?: number;
+  /** Under a scheduler: its decisions about the trial so far (tag `fitspec.sweep_rungs`). */
+  rungs?: string;
   /** The run continued from the checkpoint of an interrupted one. */
   resumed?: boolean;
   error?: string;
@@ -178,7 +180,9 @@ export function bestMetric(values: number[], mode: 'max' | 'min'): number | unde
 export function outcomeOfRun(r: RunFolder, job: Pick<TrialJob, 'trial' | 'hash' | 'params' | 'metric' | 'mode'>, status: TrialStatus): TrialOutcome {
   const values = metricValues(r.dir, job.metric);
   const stoppedBy = r.record.tags['fitspec.stopped_by'];
-  return { trial: job.trial, hash: job.hash, params: job.params, status, metric: bestMetric(values, job.mode), runId: r.record.runId, runDir: r.dir, mlflowRunId: r.record.mlflow?.runId, epochs: values.length, values, ...(stoppedBy ? { stoppedBy } : {}) };
+  const rungs = r.record.tags['fitspec.sweep_rungs'];
+  return {
+    ...(rungs ? { rungs } : {}), trial: job.trial, hash: job.hash, params: job.params, status, metric: bestMetric(values, job.mode), runId: r.record.runId, runDir: r.dir, mlflowRunId: r.record.mlflow?.runId, epochs: values.length, values, ...(stoppedBy ? { stoppedBy } : {}) };
 }
 
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;

@@ -122,9 +122,8 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
   const runFile = path.join(result.runDir, 'run.json');
   const record = JSON.parse(fs.readFileSync(runFile, 'utf8')) as { mlflow?: { runId?: string }; tags?: Record<string, string> };
   const after = result.status === 'SCHEDULED' ? 'paused' : result.status === 'FINISHED' && job.finishAt === undefined ? 'finished' : undefined;
-  // Appended to what earlier rungs of this run recorded: the tag tells the trial's whole story.
-  const earlier = resumed && resumable ? resumable.record.tags[RUNGS_TAG] : undefined;
-  const rungTags: Record<string, string> = job.rungs !== undefined ? { [RUNGS_TAG]: [earlier, job.rungs, after && `${result.history.length}:${after}`].filter(Boolean).join(' ') } : {};
+  // job.rungs is the trial's story so far (the sweep's decisions and earlier rungs); this job adds its end.
+  const rungTags: Record<string, string> = job.rungs !== undefined ? { [RUNGS_TAG]: [job.rungs, after && `${result.history.length}:${after}`].filter(Boolean).join(' ') } : {};
   if (stoppedBy || job.rungs) fs.writeFileSync(runFile, JSON.stringify({ ...record, tags: { ...record.tags, ...rungTags, ...(stoppedBy ? { [STOPPED_BY_TAG]: stoppedBy } : {}) } }, null, 2) + '\n');
   const mlflowRunId = record.mlflow?.runId;
   if (client && mlflowRunId && (result.status === 'FINISHED' || result.status === 'SCHEDULED')) await markChild(client, mlflowRunId, remote, job, metric, log, stoppedBy, rungTags);
@@ -142,6 +141,7 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     mlflowRunId,
     resumed,
     ...(stoppedBy ? { stoppedBy } : {}),
+    ...(rungTags[RUNGS_TAG] ? { rungs: rungTags[RUNGS_TAG] } : {}),
     worker,
     seconds: (Date.now() - t0) / 1000,
     startedAt: t0,

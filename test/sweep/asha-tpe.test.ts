@@ -148,7 +148,7 @@ describe('method tpe with an ASHA scheduler through Redis', () => {
     await coordinator.matched;
     const cExit = coordinator.exited;
 
-    const workerArgs = ['worker', '--queue', redis.url, '--threads', '1', '--lock', '4', '--exit-when-empty'];
+    const workerArgs = ['worker', '--queue', redis.url, '--threads', '1', '--lock', '8', '--exit-when-empty'];
     const a = cliUntil(workerArgs, dir, /\[aq (t\d+)\] promoted: continuing/, env);
     const b = spawn(process.execPath, [BIN, ...workerArgs], { cwd: dir, env: { ...process.env, ...env } });
     let bOut = '';
@@ -173,8 +173,7 @@ describe('method tpe with an ASHA scheduler through Redis', () => {
     // The other worker took the stalled promotion over and continued the same run from its checkpoint.
     expect(bOut).toMatch(new RegExp(`\\[aq ${killed[1]}\\] (promoted: continuing|continuing the interrupted run) \\S+ from`));
     expect(bOut).not.toContain(redis.password);
-    const all = a.output() + bOut;
-    expectScheduled(dir, all, 'aq');
+    expectScheduled(dir, a.output() + bOut + cOut, 'aq');
     expect(cOut).toMatch(/epochs spent \d+ of 24/);
 
     const status = cli(['sweep', 'status', 'aq', '--queue', redis.url], dir);
