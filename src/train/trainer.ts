@@ -40,6 +40,8 @@ export interface TrainOptions {
    * as SCHEDULED, without a model or reports, to be continued by a later `resume`.
    */
   pauseAfter?: number;
+  /** Params not to log (a sweep trial logs each searched path once, under its config path). */
+  omitParams?: (key: string) => boolean;
 }
 
 export interface TrainResult {
@@ -185,7 +187,8 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     writeSplit(data, path.join(runDir, 'split'));
   }
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
-  const params = redactValues({ ...flattenConfig(exp), ...kerasAutologParams(exp) });
+  const allParams = { ...flattenConfig(exp), ...kerasAutologParams(exp) };
+  const params = redactValues(opts.omitParams ? Object.fromEntries(Object.entries(allParams).filter(([k]) => !opts.omitParams!(k))) : allParams);
   const tags = redactValues(standardTags({
     runName,
     sourceName: loaded.file,
