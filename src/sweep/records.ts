@@ -3,7 +3,7 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { flattenValue } from '../config/index.js';
 import type { SweepConfig } from '../config/schema/experiment.js';
-import { listRuns, mlflowClient, readMetrics, redactUri, type MlflowClient, type RunFolder } from '../track/index.js';
+import { gitInfo, listRuns, mlflowClient, readMetrics, redactUri, standardTags, type MlflowClient, type RunFolder } from '../track/index.js';
 import { valueLabel, type SweepPlan } from './plan.js';
 
 /** Everything a worker needs to train one trial, on any machine: no file of the sweep is read there. */
@@ -267,35 +267,37 @@ export function sweepClient(uri: string | undefined): MlflowClient | undefined {
  * The sweep's parent run: found again by its tag when the sweep is run again, else created with the
  * search space as params, so the MLflow UI nests every trial under it.
  */
-export async function openParentRun(client: MlflowClient, meta: SweepMeta, resolvedYaml: string): Promise<string> {
+export async function openParentRun(client: MlflowClient, meta: SweepMeta, resolvedYaml: string): Promise<{ runId: string; url: string }> {
   const exp = await client.getOrCreateExperiment(meta.trackingExperiment);
   const found = await client.findRunByTag(exp.experimentId, 'fitspec.sweep_parent', meta.name);
+  const url = (runId: string) => `${client.uri.replace(/\/+$/, '')}/#/experiments/${exp.experimentId}/runs/${runId}`;
   if (found) {
     if (found.info.status !== 'RUNNING') await client.updateRun(found.info.runId, 'RUNNING');
-    return found.info.runId;
+    return { runId: found.info.runId, url: url(found.info.runId) };
   }
+  const note = `Sweep \`${meta.name}\` (${meta.method}${meta.scheduler ? `, ${meta.scheduler.type} ${meta.scheduler.minEpochs}-${meta.scheduler.maxEpochs} epochs` : ''}, ${meta.count && (meta.method === 'tpe' || meta.method === 'cmaes') ? meta.count : meta.trials.length} trials): each trial is a child run; rank them by \`best_${meta.metric}\`.`;
+  // Like a training run: who started it and from which commit.
+  const standard = standardTags({ runName: `sweep-${meta.name}`, sourceName: meta.file, git: gitInfo(process.cwd()), description: note });
+  delete standard['mlflow.runName'];
   const info = await client.createRun({
     experimentId: exp.experimentId,
     runName: `sweep-${meta.name}`,
     startTime: Date.now(),
     identity: { key: 'fitspec.sweep_parent', value: meta.name },
-    tags: [
-      { key: 'mlflow.source.name', value: meta.file },
-      { key: 'mlflow.source.type', value: 'LOCAL' },
-      { key: 'mlflow.note.content', value: `Sweep \`${meta.name}\` (${meta.method}, ${meta.trials.length} trials): each trial is a child run; rank them by \`best_${meta.metric}\`.` },
-      { key: 'fitspec.sweep_method', value: meta.method },
-    ],
+    tags: [...Object.entries(standard).map(([key, value]) => ({ key, value })), { key: 'fitspec.sweep_method', value: meta.method }],
   });
   const params = {
     'sweep.method': meta.method,
     'sweep.metric': meta.metric,
     'sweep.mode': meta.mode,
-    'sweep.trials': String(meta.trials.length),
+    'sweep.trials': String(meta.count && (meta.method === 'tpe' || meta.method === 'cmaes') ? meta.count : meta.trials.length),
+    ...(meta.method !== 'grid' ? { 'sweep.seed': String(meta.seed ?? 0) } : {}),
+    ...(meta.scheduler ? Object.fromEntries(Object.entries(meta.scheduler).map(([k, v]) => [`sweep.scheduler.${k}`, String(v)])) : {}),
     ...Object.fromEntries(Object.entries(flattenValue(meta.parameters, 'sweep.parameters')).map(([k, v]) => [k, String(v)])),
   };
   await client.logBatch(info.runId, { params: Object.entries(params).map(([key, value]) => ({ key: key.slice(0, 250), value: value.slice(0, 6000) })) });
   await client.uploadArtifact(info, 'sweep.yaml', new TextEncoder().encode(resolvedYaml)).catch(() => undefined);
-  return info.runId;
+  return { runId: info.runId, url: url(info.runId) };
 }
 
 /** Best trial, its metric and the results table on the parent run; status once every trial is done. */
@@ -305,12 +307,14 @@ export async function closeParentRun(client: MlflowClient, meta: SweepMeta, outc
   if (!run) return;
   const best = bestTrial(outcomes, meta.mode);
   const counts = (s: TrialStatus[]) => outcomes.filter((o) => s.includes(o.status)).length;
+  const budget = budgetOf(meta, outcomes);
   const now = Date.now();
   await client.logBatch(meta.parentRunId, {
     metrics: [
       ...(best?.metric !== undefined ? [{ key: `best_${meta.metric}`, value: best.metric, timestamp: now, step: 0 }] : []),
       { key: 'trials_finished', value: counts(['FINISHED', 'SKIPPED']), timestamp: now, step: 0 },
       { key: 'trials_failed', value: counts(['FAILED']), timestamp: now, step: 0 },
+      ...(budget ? [{ key: 'epochs_spent', value: budget.spent, timestamp: now, step: 0 }, { key: 'epochs_full_budget', value: budget.full, timestamp: now, step: 0 }] : []),
     ],
     tags: best ? [{ key: 'fitspec.best_trial', value: best.trial }, ...(best.mlflowRunId ? [{ key: 'fitspec.best_run_id', value: best.mlflowRunId }] : []), { key: 'fitspec.best_params', value: JSON.stringify(best.params).slice(0, 8000) }] : [],
   });

@@ -34,6 +34,8 @@ const command: CliCommand = {
         .option('--queue <redis-url>', 'enqueue the trials in Redis (BullMQ) for `fitspec worker` processes instead of training here')
         .option('--follow', 'with --queue: wait and show progress until every trial is done')
         .option('--yes', 'run a sweep larger than sweep.maxTrials')
+        // As `train` takes it; trials always log one line per epoch (several share the terminal).
+        .option('--no-progress', 'one line per epoch instead of a live progress bar (trials always print lines)')
         .option('--runs-dir <dir>', 'with `status`: the local run store to read', 'runs'),
     ).action(async (first: string, name: string | undefined, opts: SweepOpts) => {
       if ((first === 'status' || first === 'cancel') && !fs.existsSync(first)) return first === 'status' ? status(name, opts) : cancel(name, opts);
