@@ -24,6 +24,11 @@ export interface LoadOptions {
    * that config never reads data) to check the model against them once the config itself is valid.
    */
   discoverClasses?: (data: Experiment['data']) => DiscoveredClasses;
+  /**
+   * Takes the place of the first file the top file's `extends` names (a path relative to it): how a
+   * sweep tries experiment files, each trial building on one of them.
+   */
+  extendsBase?: string;
 }
 
 export interface LoadedExperiment {
@@ -63,6 +68,7 @@ interface Ctx {
   cache: Map<string, Record<string, unknown> | undefined>;
   texts: Map<string, string>;
   architecture?: string;
+  extendsBase?: string;
 }
 
 const parsedFiles = new Map<string, Record<string, unknown>>();
@@ -149,8 +155,10 @@ function loadTree(file: string, ctx: Ctx, stack: string[], via?: Origin): Record
   const ext = value.extends;
   const meta = metaOf(value);
   let base: Record<string, unknown> = {};
-  if (ext !== undefined) {
-    const list = Array.isArray(ext) ? ext : [ext];
+  const replaced = stack.length ? undefined : ctx.extendsBase;
+  if (ext !== undefined || replaced !== undefined) {
+    const list = ext === undefined ? [] : Array.isArray(ext) ? [...ext] : [ext];
+    if (replaced !== undefined) list[0] = replaced;
     const extMeta = Array.isArray(ext) ? metaOf(ext) : undefined;
     list.forEach((parent, i) => {
       const where = extMeta?.vals.get(String(i)) ?? meta?.vals.get('extends');
@@ -224,7 +232,7 @@ function deepFreeze<T>(v: T): T {
 
 /** Parse, extend, override, validate, check and hash one experiment; throws a FitspecError with every problem. */
 export function loadDetailed(file: string, opts: LoadOptions = {}, reader: ConfigReader = fsReader): Detailed {
-  const ctx: Ctx = { problems: [], sources: new Map(), reader, chain: [], cache: new Map(), texts: new Map() };
+  const ctx: Ctx = { problems: [], sources: new Map(), reader, chain: [], cache: new Map(), texts: new Map(), extendsBase: opts.extendsBase };
   const overrides = [...(opts.set ?? [])];
   const merged = loadTree(file, ctx, []);
   if (ctx.problems.length || !merged) throw new FitspecError(sortProblems(ctx.problems));

@@ -69,6 +69,9 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
   const brackets = bracketCount(rule);
   const firstRung = (position: number) => rungsOf(rule)[position % brackets]!;
   const pending: { trial: string; to: number }[] = [];
+  /** The scheduler's story of each trial, carried by its jobs into the run's `fitspec.sweep_rungs` tag. */
+  const story = new Map<string, string>([...outcomes].map(([id, o]) => [id, o.rungs ?? '']));
+  const tell = (trial: string, event: string) => [story.get(trial), event].filter(Boolean).join(' ');
 
   for (const [i, t] of known.entries()) {
     const trial = plan.trials.find((x) => x.id === t.id) ?? plan.trialOf(i + 1, t.params);
@@ -112,7 +115,7 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
     );
   };
   for (const [trial, f] of opts.inFlight ?? []) submit(trial, f.key, jobs.get(trial)!, f.target, f.outcome);
-  for (const { trial, to } of pending) submit(trial, `e${to}`, { ...jobs.get(trial)!, pauseAt: to, rungs: outcomes.has(trial) ? '' : 'started' }, to);
+  for (const { trial, to } of pending) submit(trial, `e${to}`, { ...jobs.get(trial)!, pauseAt: to, rungs: outcomes.has(trial) ? story.get(trial) ?? '' : 'started' }, to);
 
   try {
     for (;;) {
@@ -126,10 +129,10 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
           submit(trial.id, `e${d.to}`, { ...jobs.get(trial.id)!, pauseAt: d.to, rungs: 'started' }, d.to);
         } else if (d.kind === 'promote') {
           opts.log(`[${plan.name} ${d.trial}] promoted from epoch ${d.from} to ${d.to}: continuing from its checkpoint`);
-          submit(d.trial, `e${d.to}`, { ...jobs.get(d.trial)!, pauseAt: d.to, rungs: `${d.from}:promoted` }, d.to);
+          submit(d.trial, `e${d.to}`, { ...jobs.get(d.trial)!, pauseAt: d.to, rungs: tell(d.trial, `${d.from}:promoted`) }, d.to);
         } else {
           opts.log(`[${plan.name} ${d.trial}] stopped at epoch ${d.at}: not among the best of its rung`);
-          submit(d.trial, 'stop', { ...jobs.get(d.trial)!, finishAt: d.at, rungs: `${d.at}:stopped` }, d.at);
+          submit(d.trial, 'stop', { ...jobs.get(d.trial)!, finishAt: d.at, rungs: tell(d.trial, `${d.at}:stopped`) }, d.at);
         }
         report();
       }
@@ -138,6 +141,7 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
       running.delete(trial);
       const p = progress.find((x) => x.id === trial)!;
       outcomes.set(trial, outcome);
+      if (outcome.rungs) story.set(trial, outcome.rungs);
       p.target = undefined;
       if (outcome.status === 'KILLED' && opts.stopping?.()) p.phase = 'paused';
       else p.phase = phaseOf(outcome);

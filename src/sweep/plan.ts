@@ -127,9 +127,10 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
 
   // A path that is not a config path fails identically in every trial: report it once, at its key.
   const firstParams = { ...Object.fromEntries(keys.map((k) => [k, sweep.parameters[k]!.values?.[0] ?? sweep.parameters[k]!.min])), ...draws[0] };
-  const firstSets = keys.map((k) => setText(k, firstParams[k]));
+  const firstSets = keys.map((k) => (k === EXTENDS ? '' : setText(k, firstParams[k])));
+  const firstLoad = { set: [...baseSets, ...firstSets.filter(Boolean)], extendsBase: extendsOf(firstParams) };
   try {
-    loadDetailed(file, { set: [...baseSets, ...firstSets] }, opts.reader);
+    loadDetailed(file, firstLoad, opts.reader);
   } catch (e) {
     if (!isFitspecError(e)) throw e;
     const pathProblems = e.problems.filter((p) => p.code === 'set.path' || p.code === 'set.syntax');
@@ -149,11 +150,11 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const build = (params: Record<string, unknown>, i: number, problems: Problem[]): Trial | undefined => {
     const id = `t${String(i + 1).padStart(3, '0')}`;
     const used = keys.filter((k) => k in params);
-    const sets = used.map((k) => setText(k, params[k]));
-    const overrides = [...baseSets, ...sets];
+    const sets = used.map((k) => (k === EXTENDS ? '' : setText(k, params[k])));
+    const overrides = [...baseSets, ...sets.filter(Boolean)];
     let loaded: LoadedExperiment;
     try {
-      loaded = loadDetailed(file, { set: overrides }, opts.reader).loaded;
+      loaded = loadDetailed(file, { set: overrides, extendsBase: extendsOf(params) }, opts.reader).loaded;
     } catch (e) {
       if (!isFitspecError(e)) throw e;
       const keys = used;
@@ -191,8 +192,20 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
     return t;
   };
 
-  const experimentName = trials[0]?.loaded.experiment.name ?? loadDetailed(file, { set: [...baseSets, ...firstSets] }, opts.reader).loaded.experiment.name;
+  const experimentName = trials[0]?.loaded.experiment.name ?? loadDetailed(file, firstLoad, opts.reader).loaded.experiment.name;
   return { name: sweep.name ?? base.experiment.name, file, sweep, experimentName, base, trials, duplicates, trialOf, baseSets };
+}
+
+/**
+ * The parameter whose values are experiment files: each trial builds on one of them, in place of the
+ * first file the sweep file `extends`, so a sweep compares experiments by naming them, and a change to
+ * one of those files changes its trials' config hashes.
+ */
+export const EXTENDS = 'extends';
+
+function extendsOf(params: Record<string, unknown>): string | undefined {
+  const v = params[EXTENDS];
+  return typeof v === 'string' ? v : undefined;
 }
 
 function setText(key: string, value: unknown): string {
@@ -241,6 +254,12 @@ function checkSpec(sweep: SweepConfig, key: string, place: Placer): Problem[] {
   const path = `sweep.parameters.${key}`;
   const dist = spec.distribution ?? (spec.values ? 'choice' : undefined);
   const out: Problem[] = [];
+  if (key === EXTENDS) {
+    const bad = (spec.values ?? []).findIndex((v) => typeof v !== 'string' || !v);
+    if (!spec.values || (spec.distribution && spec.distribution !== 'choice') || bad >= 0) {
+      return [{ code: 'sweep.extends', message: 'sweep parameter `extends`: its `values` are experiment files (paths relative to the sweep file), each trial building on one of them.', path: `${path}.values`, expected: 'values: [file.yaml, ...]', received: bad >= 0 ? JSON.stringify(spec.values![bad]) : spec.distribution ?? 'no values', ...at(spec.values ? 'values' : undefined) }];
+    }
+  }
   if (spec.labels && spec.labels.length !== spec.values?.length) {
     out.push({ code: 'sweep.labels', message: `sweep parameter \`${key}\`: \`labels\` names the \`values\`, one label each; there are ${spec.labels.length} labels for ${spec.values?.length ?? 0} values.`, path: `${path}.labels`, expected: `${spec.values?.length ?? 0} labels`, received: String(spec.labels.length), ...at('labels') });
   }

@@ -261,7 +261,9 @@ async function coordinatedStatus(conn: Redis, meta: SweepMeta): Promise<SweepSta
 export async function coordinateSweep(url: string, plan: SweepPlan, opts: { parallel: number; log: (m: string) => void }) {
   const conn = await connect(url, {}, '; nothing was enqueued');
   const queue = new Queue(QUEUE_NAME, { connection: conn });
-  const events = new QueueEvents(QUEUE_NAME, { connection: new Redis(url, { maxRetriesPerRequest: null }) });
+  const eventsConn = new Redis(url, { maxRetriesPerRequest: null });
+  eventsConn.on('error', () => undefined);
+  const events = new QueueEvents(QUEUE_NAME, { connection: eventsConn });
   await events.waitUntilReady();
   const heartbeat = setInterval(() => void conn.set(coordinatorKey(plan.name), String(process.pid), 'EX', 30).catch(() => undefined), 10_000);
   try {
@@ -341,6 +343,7 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
     clearInterval(heartbeat);
     await conn.del(coordinatorKey(plan.name)).catch(() => undefined);
     await events.close();
+    eventsConn.disconnect();
     await queue.close();
     conn.disconnect();
   }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { flattenValue } from '../config/index.js';
 import type { SweepConfig } from '../config/schema/experiment.js';
-import { isMlflowError, listRuns, mlflowClient, readMetrics, redactUri, type MlflowClient, type RunFolder } from '../track/index.js';
+import { gitInfo, isMlflowError, listRuns, mlflowClient, readMetrics, redactUri, standardTags, type MlflowClient, type RunFolder } from '../track/index.js';
 import { envNumber } from '../track/mlflow/http.js';
 import { DEFAULT_WAIT_MS } from '../track/mlflow-tracker.js';
 import { valueLabel, type SweepPlan } from './plan.js';
@@ -67,6 +67,8 @@ export interface TrialOutcome {
   rungState?: string;
   /** Under a scheduler: the epochs the running job trains to. */
   target?: number;
+  /** Under a scheduler: its decisions about the trial so far (tag `fitspec.sweep_rungs`). */
+  rungs?: string;
   /** The run continued from the checkpoint of an interrupted one. */
   resumed?: boolean;
   error?: string;
@@ -180,7 +182,9 @@ export function bestMetric(values: number[], mode: 'max' | 'min'): number | unde
 export function outcomeOfRun(r: RunFolder, job: Pick<TrialJob, 'trial' | 'hash' | 'params' | 'metric' | 'mode'>, status: TrialStatus): TrialOutcome {
   const values = metricValues(r.dir, job.metric);
   const stoppedBy = r.record.tags['fitspec.stopped_by'];
-  return { trial: job.trial, hash: job.hash, params: job.params, status, metric: bestMetric(values, job.mode), runId: r.record.runId, runDir: r.dir, mlflowRunId: r.record.mlflow?.runId, epochs: values.length, values, ...(stoppedBy ? { stoppedBy } : {}) };
+  const rungs = r.record.tags['fitspec.sweep_rungs'];
+  return {
+    ...(rungs ? { rungs } : {}), trial: job.trial, hash: job.hash, params: job.params, status, metric: bestMetric(values, job.mode), runId: r.record.runId, runDir: r.dir, mlflowRunId: r.record.mlflow?.runId, epochs: values.length, values, ...(stoppedBy ? { stoppedBy } : {}) };
 }
 
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -218,6 +222,7 @@ export function resultRows(meta: SweepMeta, outcomes: TrialOutcome[]): Record<st
       ...Object.fromEntries(keys.map((k) => [k, valueLabel(meta.parameters[k], t.params[k])])),
       [meta.metric]: o?.metric !== undefined ? String(Number(o.metric.toPrecision(6))) : '',
       status,
+      ...(meta.scheduler ? { epochs: o?.epochs !== undefined ? String(o.epochs) : '0', state: o?.rungState ?? (status === 'FINISHED' ? (o?.stoppedBy === 'scheduler' ? 'stopped' : 'finished') : status === 'PAUSED' ? 'paused' : status.toLowerCase()) } : {}),
       ...(meta.earlyStop ? { stopped_by: o?.stoppedBy ?? '' } : {}),
       run: o?.runId ?? '',
       hash: t.hash.slice(0, 12),
@@ -288,35 +293,37 @@ export function sweepClient(uri: string | undefined, env: NodeJS.ProcessEnv = pr
  * The sweep's parent run: found again by its tag when the sweep is run again, else created with the
  * search space as params, so the MLflow UI nests every trial under it.
  */
-export async function openParentRun(client: MlflowClient, meta: SweepMeta, resolvedYaml: string): Promise<string> {
+export async function openParentRun(client: MlflowClient, meta: SweepMeta, resolvedYaml: string): Promise<{ runId: string; url: string }> {
   const exp = await client.getOrCreateExperiment(meta.trackingExperiment);
   const found = await client.findRunByTag(exp.experimentId, 'fitspec.sweep_parent', meta.name);
+  const url = (runId: string) => `${client.uri.replace(/\/+$/, '')}/#/experiments/${exp.experimentId}/runs/${runId}`;
   if (found) {
     if (found.info.status !== 'RUNNING') await client.updateRun(found.info.runId, 'RUNNING');
-    return found.info.runId;
+    return { runId: found.info.runId, url: url(found.info.runId) };
   }
+  const note = `Sweep \`${meta.name}\` (${meta.method}${meta.scheduler ? `, ${meta.scheduler.type} ${meta.scheduler.minEpochs}-${meta.scheduler.maxEpochs} epochs` : ''}, ${meta.count && (meta.method === 'tpe' || meta.method === 'cmaes') ? meta.count : meta.trials.length} trials): each trial is a child run; rank them by \`best_${meta.metric}\`.`;
+  // Like a training run: who started it and from which commit.
+  const standard = standardTags({ runName: `sweep-${meta.name}`, sourceName: meta.file, git: gitInfo(process.cwd()), description: note });
+  delete standard['mlflow.runName'];
   const info = await client.createRun({
     experimentId: exp.experimentId,
     runName: `sweep-${meta.name}`,
     startTime: Date.now(),
     identity: { key: 'fitspec.sweep_parent', value: meta.name },
-    tags: [
-      { key: 'mlflow.source.name', value: meta.file },
-      { key: 'mlflow.source.type', value: 'LOCAL' },
-      { key: 'mlflow.note.content', value: `Sweep \`${meta.name}\` (${meta.method}, ${meta.trials.length} trials): each trial is a child run; rank them by \`best_${meta.metric}\`.` },
-      { key: 'fitspec.sweep_method', value: meta.method },
-    ],
+    tags: [...Object.entries(standard).map(([key, value]) => ({ key, value })), { key: 'fitspec.sweep_method', value: meta.method }],
   });
   const params = {
     'sweep.method': meta.method,
     'sweep.metric': meta.metric,
     'sweep.mode': meta.mode,
-    'sweep.trials': String(meta.trials.length),
+    'sweep.trials': String(meta.count && (meta.method === 'tpe' || meta.method === 'cmaes') ? meta.count : meta.trials.length),
+    ...(meta.method !== 'grid' ? { 'sweep.seed': String(meta.seed ?? 0) } : {}),
+    ...(meta.scheduler ? Object.fromEntries(Object.entries(meta.scheduler).map(([k, v]) => [`sweep.scheduler.${k}`, String(v)])) : {}),
     ...Object.fromEntries(Object.entries(flattenValue(meta.parameters, 'sweep.parameters')).map(([k, v]) => [k, String(v)])),
   };
   await client.logBatch(info.runId, { params: Object.entries(params).map(([key, value]) => ({ key: key.slice(0, 250), value: value.slice(0, 6000) })) });
   await client.uploadArtifact(info, 'sweep.yaml', new TextEncoder().encode(resolvedYaml)).catch(() => undefined);
-  return info.runId;
+  return { runId: info.runId, url: url(info.runId) };
 }
 
 /** Best trial, its metric and the results table on the parent run; status once every trial is done. */
@@ -326,6 +333,7 @@ export async function closeParentRun(client: MlflowClient, meta: SweepMeta, outc
   if (!run) return;
   const best = bestTrial(outcomes, meta.mode);
   const counts = (s: TrialStatus[]) => outcomes.filter((o) => s.includes(o.status)).length;
+  const budget = budgetOf(meta, outcomes);
   const now = Date.now();
   // One step per trial outcome, so MLflow charts the sweep's progress instead of N values at step 0.
   const step = outcomes.length;
@@ -334,9 +342,21 @@ export async function closeParentRun(client: MlflowClient, meta: SweepMeta, outc
       ...(best?.metric !== undefined ? [{ key: `best_${meta.metric}`, value: best.metric, timestamp: now, step }] : []),
       { key: 'trials_finished', value: counts(['FINISHED', 'SKIPPED']), timestamp: now, step },
       { key: 'trials_failed', value: counts(['FAILED']), timestamp: now, step },
+      ...(budget ? [{ key: 'epochs_spent', value: budget.spent, timestamp: now, step }, { key: 'epochs_full_budget', value: budget.full, timestamp: now, step }] : []),
     ],
     tags: best ? [{ key: 'fitspec.best_trial', value: best.trial }, ...(best.mlflowRunId ? [{ key: 'fitspec.best_run_id', value: best.mlflowRunId }] : []), { key: 'fitspec.best_params', value: JSON.stringify(best.params).slice(0, 8000) }] : [],
   });
   await client.uploadArtifact(run.info, 'results.csv', new TextEncoder().encode(csv)).catch(() => undefined);
   if (status !== 'RUNNING') await client.updateRun(meta.parentRunId, status, now);
+}
+
+/** Epochs spent by the sweep so far, and what a full grid of its trials at their last rung would take. */
+export function budgetOf(meta: SweepMeta, outcomes: TrialOutcome[]): { spent: number; full: number } | undefined {
+  if (!meta.scheduler) return undefined;
+  const trials = meta.count && (meta.method === 'tpe' || meta.method === 'cmaes') ? meta.count : meta.trials.length;
+  return { spent: outcomes.reduce((n, o) => n + (o.epochs ?? 0), 0), full: trials * meta.scheduler.maxEpochs };
+}
+
+export function formatBudget(b: { spent: number; full: number } | undefined): string {
+  return b ? `epochs spent ${b.spent} of ${b.full} for every trial at maxEpochs (${((100 * b.spent) / Math.max(1, b.full)).toFixed(0)}%)` : '';
 }

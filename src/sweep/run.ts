@@ -22,7 +22,9 @@ export async function openSweep(plan: SweepPlan, log: (m: string) => void): Prom
   const client = sweepClient(uri);
   if (client) {
     try {
-      meta.parentRunId = await openParentRun(client, meta, plan.base.resolvedYaml);
+      const parent = await openParentRun(client, meta, plan.base.resolvedYaml);
+      meta.parentRunId = parent.runId;
+      log(`MLflow sweep run: ${parent.url}`);
     } catch (e) {
       log(`MLflow: could not open the sweep's parent run (${(e as Error).message}); trials are still tracked one by one`);
     }

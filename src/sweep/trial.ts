@@ -10,6 +10,31 @@ import { medianStopping, STOPPED_BY_TAG } from './early-stop.js';
 import { showValue } from './plan.js';
 import { readCheckpointState } from '../train/checkpoint-files.js';
 
+/** Keras autolog params that repeat a config path under another name. */
+const AUTOLOG_ALIASES: Record<string, string> = {
+  'train.epochs': 'epochs',
+  'train.batchSize': 'batch_size',
+  'train.stepsPerEpoch': 'steps_per_epoch',
+  'train.validationSteps': 'validation_steps',
+  'train.shuffle': 'shuffle',
+  'train.optimizer.name': 'optimizer_name',
+  'train.optimizer.learningRate': 'optimizer_learning_rate',
+  'train.optimizer.momentum': 'optimizer_momentum',
+  'train.optimizer.beta1': 'optimizer_beta_1',
+  'train.optimizer.beta2': 'optimizer_beta_2',
+  'train.optimizer.epsilon': 'optimizer_epsilon',
+};
+
+/**
+ * A trial's params for MLflow's compare view: each searched path once, under its config path. The
+ * sweep's tags (`sweep.<path>`, trial, parent) are tags, not `tracking.tags.*` params; the run name is
+ * not a param; a Keras autolog alias of a searched path is left out.
+ */
+export function trialParamFilter(searched: string[]): (key: string) => boolean {
+  const aliases = new Set(searched.map((k) => AUTOLOG_ALIASES[k]).filter(Boolean));
+  return (key) => key === 'tracking.runName' || key.startsWith('tracking.tags.') || aliases.has(key);
+}
+
 /** The scheduler's decisions about a trial, rung by rung (`1:paused 1:promoted 3:paused stopped`). */
 export const RUNGS_TAG = 'fitspec.sweep_rungs';
 
@@ -75,7 +100,9 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     const values = metricValues(resumable.dir, job.metric).slice(0, doneEpochs);
     return { ...outcomeOfRun(resumable, job, 'PAUSED'), epochs: doneEpochs, values, metric: bestMetric(values, job.mode), worker };
   }
-  if (resumable) log(`continuing the interrupted run ${resumable.dir} from its last checkpoint`);
+  if (resumable && job.finishAt !== undefined) log(`stopped by the scheduler: finishing ${resumable.dir} from its checkpoint at epoch ${doneEpochs}, without training`);
+  else if (resumable && resumable.record.status === 'SCHEDULED') log(`promoted: continuing ${resumable.dir} from its checkpoint at epoch ${doneEpochs} to epoch ${job.pauseAt ?? job.finishAt}`);
+  else if (resumable) log(`continuing the interrupted run ${resumable.dir} from its last checkpoint`);
   else if (local.length || remote.some((r) => r.info.status === 'RUNNING')) log('an earlier attempt left no checkpoint on this machine: training from the start');
 
   const exp = structuredClone(exp0) as Experiment;
@@ -91,6 +118,7 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
   if (opts.threads) exp.train.threads = { intraOp: opts.threads, interOp: 1 };
   const loaded: LoadedExperiment = { ...base, experiment: exp, file: job.sourceFile, sourceText: job.sourceText, chain: job.chain, overrides: job.overrides, resolvedYaml: base.resolvedYaml };
 
+  const omitParams = trialParamFilter(Object.keys(job.params));
   const early = job.earlyStop ? medianStopping(job, runsDir, exp0.name, log, resumable?.dir) : undefined;
   const shouldStop = early?.shouldStop;
   const { train } = await import('../train/index.js');
@@ -98,14 +126,14 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
   let resumed = Boolean(resumable);
   try {
     try {
-      result = await train(loaded, { resume: resumable?.dir, tty: false, log, shouldStop, pauseAfter: job.pauseAt, maxEpochs: job.finishAt });
+      result = await train(loaded, { resume: resumable?.dir, tty: false, log, shouldStop, pauseAfter: job.pauseAt, maxEpochs: job.finishAt, omitParams });
     } catch (e) {
       // The queue says no one else runs this trial, so a lock still held on the folder belongs to a
       // worker that lost the trial (on another machine, whose processes cannot be checked from here).
       if (!resumable || !isFitspecError(e) || e.code !== 'run.locked') throw e;
       log(`cannot continue ${resumable.dir} (${e.message}): training from the start`);
       resumed = false;
-      result = await train(loaded, { tty: false, log, shouldStop, pauseAfter: job.pauseAt, maxEpochs: job.finishAt });
+      result = await train(loaded, { tty: false, log, shouldStop, pauseAfter: job.pauseAt, maxEpochs: job.finishAt, omitParams });
     }
   } catch (e) {
     if (!isFitspecError(e)) throw e;
@@ -120,9 +148,8 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
   const runFile = path.join(result.runDir, 'run.json');
   const record = JSON.parse(fs.readFileSync(runFile, 'utf8')) as { mlflow?: { runId?: string }; tags?: Record<string, string> };
   const after = result.status === 'SCHEDULED' ? 'paused' : result.status === 'FINISHED' && job.finishAt === undefined ? 'finished' : undefined;
-  // Appended to what earlier rungs of this run recorded: the tag tells the trial's whole story.
-  const earlier = resumed && resumable ? resumable.record.tags[RUNGS_TAG] : undefined;
-  const rungTags: Record<string, string> = job.rungs !== undefined ? { [RUNGS_TAG]: [earlier, job.rungs, after && `${result.history.length}:${after}`].filter(Boolean).join(' ') } : {};
+  // job.rungs is the trial's story so far (the sweep's decisions and earlier rungs); this job adds its end.
+  const rungTags: Record<string, string> = job.rungs !== undefined ? { [RUNGS_TAG]: [job.rungs, after && `${result.history.length}:${after}`].filter(Boolean).join(' ') } : {};
   if (stoppedBy || job.rungs) fs.writeFileSync(runFile, JSON.stringify({ ...record, tags: { ...record.tags, ...rungTags, ...(stoppedBy ? { [STOPPED_BY_TAG]: stoppedBy } : {}) } }, null, 2) + '\n');
   const mlflowRunId = record.mlflow?.runId;
   if (client && mlflowRunId && (result.status === 'FINISHED' || result.status === 'SCHEDULED')) await markChild(client, mlflowRunId, remote, job, metric, log, stoppedBy, rungTags);
@@ -140,6 +167,7 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     mlflowRunId,
     resumed,
     ...(stoppedBy ? { stoppedBy } : {}),
+    ...(rungTags[RUNGS_TAG] ? { rungs: rungTags[RUNGS_TAG] } : {}),
     worker,
     seconds: (Date.now() - t0) / 1000,
     startedAt: t0,

@@ -44,6 +44,8 @@ export interface TrainOptions {
    * as SCHEDULED, without a model or reports, to be continued by a later `resume`.
    */
   pauseAfter?: number;
+  /** Params not to log (a sweep trial logs each searched path once, under its config path). */
+  omitParams?: (key: string) => boolean;
 }
 
 /** How a run ended: its id and folder, its status, the epoch history and the summary written to summary.json. */
@@ -212,7 +214,8 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   }
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
   const pluginParams = Object.fromEntries(loaded.plugins.map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));
-  const params = redactValues({ ...readableParams(exp), ...kerasAutologParams(exp), ...pluginParams });
+  const allParams = { ...readableParams(exp), ...kerasAutologParams(exp), ...pluginParams };
+  const params = redactValues(opts.omitParams ? Object.fromEntries(Object.entries(allParams).filter(([k]) => !opts.omitParams!(k))) : allParams);
   const tags = redactValues(standardTags({
     runName,
     sourceName: loaded.file,

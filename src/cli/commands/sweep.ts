@@ -34,6 +34,8 @@ const command: CliCommand = {
         .option('--queue <redis-url>', 'enqueue the trials in Redis (BullMQ) for `fitspec worker` processes instead of training here')
         .option('--follow', 'with --queue: wait and show progress until every trial is done')
         .option('--yes', 'run a sweep larger than sweep.maxTrials')
+        // As `train` takes it; trials always log one line per epoch (several share the terminal).
+        .option('--no-progress', 'one line per epoch instead of a live progress bar (trials always print lines)')
         .option('--runs-dir <dir>', 'with `status`: the local run store to read', 'runs'),
     ).action(async (first: string, name: string | undefined, opts: SweepOpts) => {
       if ((first === 'status' || first === 'cancel') && !fs.existsSync(first)) return first === 'status' ? status(name, opts) : cancel(name, opts);
@@ -47,10 +49,11 @@ const command: CliCommand = {
       if (opts.queue && scheduled) return coordinate(plan, opts);
       if (opts.queue) return enqueue(plan, opts);
       const { runSweep } = await import('../../api/sweep.js');
-      const { formatTable, resultRows } = await import('../../sweep/records.js');
+      const { formatTable, resultRows, budgetOf, formatBudget } = await import('../../sweep/records.js');
       const r = await runSweep(plan, { parallel: opts.parallel, threads: opts.threads, log: out });
       out('');
       out(formatTable(resultRows(r.meta, r.outcomes), undefined));
+      if (r.meta.scheduler) out(formatBudget(budgetOf(r.meta, r.outcomes)));
       const best = r.best;
       if (best) out(`best: ${best.trial} ${r.meta.metric} ${best.metric}`);
       out(`results: ${r.dir}/results.csv`);
@@ -63,10 +66,11 @@ export default command;
 
 async function coordinate(plan: import('../../sweep/plan.js').SweepPlan, opts: SweepOpts) {
   const { coordinateSweep, showQueueUrl } = await import('../../sweep/queue.js');
-  const { formatTable, resultRows, bestTrial } = await import('../../sweep/records.js');
+  const { formatTable, resultRows, bestTrial, budgetOf, formatBudget } = await import('../../sweep/records.js');
   const r = await coordinateSweep(opts.queue!, plan, { parallel: opts.parallel ?? plan.sweep.parallel, log: out });
   out('');
   out(formatTable(resultRows(r.meta, r.outcomes)));
+  if (r.meta.scheduler) out(formatBudget(budgetOf(r.meta, r.outcomes)));
   const best = bestTrial(r.outcomes, r.meta.mode);
   if (best) out(`best: ${best.trial} ${r.meta.metric} ${best.metric}`);
   out(`progress from anywhere: fitspec sweep status ${r.meta.name} --queue ${showQueueUrl(opts.queue!)}`);
@@ -127,18 +131,19 @@ async function follow(name: string, url: string) {
 }
 
 async function printQueueStatus(s: import('../../sweep/queue.js').SweepStatus) {
-  const { formatTable, resultRows, bestTrial } = await import('../../sweep/records.js');
+  const { formatTable, resultRows, bestTrial, budgetOf, formatBudget } = await import('../../sweep/records.js');
   const c = s.counts;
-  out(`sweep ${s.meta.name}: done ${c.done}, running ${c.running}, queued ${c.queued}, failed ${c.failed}${c.cancelled ? `, cancelled ${c.cancelled}` : ''} (of ${s.meta.trials.length})`);
+  out(`sweep ${s.meta.name}: done ${c.done}, running ${c.running}, queued ${c.queued}, failed ${c.failed}${c.cancelled ? `, cancelled ${c.cancelled}` : ''} (of ${s.meta.count && (s.meta.method === 'tpe' || s.meta.method === 'cmaes') ? s.meta.count : s.meta.trials.length})`);
   const stateOf = new Map(s.trials.map((t) => [t.trial, t.state]));
   out(formatTable(resultRows(s.meta, s.outcomes).map((r) => ({ ...r, status: r.status === 'PENDING' ? stateOf.get(r.trial)! : r.status }))));
+  if (s.meta.scheduler) out(formatBudget(budgetOf(s.meta, s.outcomes)));
   const best = bestTrial(s.outcomes, s.meta.mode);
   out(best ? `best so far: ${best.trial} ${s.meta.metric} ${best.metric}` : 'no finished trial yet');
 }
 
 async function status(name: string | undefined, opts: SweepOpts) {
   if (!name) throw new FitspecError({ code: 'cli.usage', message: 'Missing the sweep name: fitspec sweep status NAME [--queue redis://HOST:PORT]' });
-  const { formatTable, resultRows, bestTrial, sweepDir } = await import('../../sweep/records.js');
+  const { formatTable, resultRows, bestTrial, sweepDir, budgetOf, formatBudget } = await import('../../sweep/records.js');
   if (opts.queue) {
     const { sweepStatus } = await import('../../sweep/queue.js');
     await printQueueStatus(await sweepStatus(opts.queue, name));
@@ -151,8 +156,12 @@ async function status(name: string | undefined, opts: SweepOpts) {
   const outcomes = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')).trials : [];
   const rows = resultRows(meta, outcomes);
   const n = (st: string) => rows.filter((r) => r.status === st).length;
-  out(`sweep ${name}: done ${n('FINISHED')}, failed ${n('FAILED')}, not done ${rows.length - n('FINISHED') - n('FAILED')} (of ${rows.length})`);
+  if (meta.scheduler) {
+    const st = (x: string) => rows.filter((r) => r.state === x).length;
+    out(`sweep ${name}: finished ${st('finished')}, stopped ${st('stopped')}, paused ${st('paused')}, running ${st('running') + st('promoted')}, failed ${st('failed')} (of ${meta.count && (meta.method === 'tpe' || meta.method === 'cmaes') ? meta.count : rows.length})`);
+  } else out(`sweep ${name}: done ${n('FINISHED')}, failed ${n('FAILED')}, not done ${rows.length - n('FINISHED') - n('FAILED')} (of ${rows.length})`);
   out(formatTable(rows));
+  if (meta.scheduler) out(formatBudget(budgetOf(meta, outcomes)));
   const best = bestTrial(outcomes, meta.mode);
   out(best ? `best: ${best.trial} ${meta.metric} ${best.metric}` : 'no finished trial yet');
 }
