@@ -35,6 +35,8 @@ export interface TrainOptions {
    * ends the run there as FINISHED, as Keras' EarlyStopping does (a sweep stopping weak trials).
    */
   shouldStop?: (epoch: number, logs: Record<string, number>) => boolean | Promise<boolean>;
+  /** Train on these image ids per part (a logged split) instead of splitting by the seed: `fitspec rerun`. */
+  split?: Partial<Record<'train' | 'validation' | 'test', string[]>>;
 }
 
 export interface TrainResult {
@@ -145,7 +147,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   const backend = await initBackend(exp.train.backend, exp.train.threads);
   log(describeBackend(backend));
 
-  const data = await prepareData(exp.data, exp.seed, { log });
+  const data = await prepareData(exp.data, exp.seed, { log, split: opts.split });
   const classes = data.classes;
   // `fitspec train` checks this before loading anything; callers of train() get the same error instead of a shape error mid-run.
   const [mismatch] = softmaxUnits.run(exp, { classes, from: data.source.type === 'csv' ? `the labels of ${data.source.location}` : `the class folders of ${data.source.location}` });
@@ -193,7 +195,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     chain: loaded.chain,
     overrides: loaded.overrides,
     runId,
-    extra: exp.tracking.tags,
+    extra: { 'fitspec.threads': `${backend.threads.intraOp}x${backend.threads.interOp}`, ...exp.tracking.tags },
   }));
 
   // From here on the run exists: whatever happens, the `finally` below records how it ended,

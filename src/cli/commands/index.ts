@@ -17,6 +17,8 @@ import sync from './sync.js';
 import sweep from './sweep.js';
 import worker from './worker.js';
 import notebook from './notebook.js';
+import rerun from './rerun.js';
+import verify from './verify.js';
 
 /** Every CLI command, in the order `fitspec --help` lists them. */
-export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, review, schema, doctor, data, augmentPreview, sync, sweep, worker, notebook];
+export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, review, schema, doctor, data, augmentPreview, sync, sweep, worker, notebook, rerun, verify];
