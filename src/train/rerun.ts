@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadExperimentText, type LoadedExperiment } from '../config/index.js';
 import type { Experiment } from '../config/schema/experiment.js';
@@ -8,6 +9,10 @@ import { FitspecError } from '../errors.js';
 import { historyFromPoints } from '../report/compare.js';
 import type { EpochRow } from '../report/history.js';
 import { listRuns, readMetrics, readRun, type RunFolder } from '../track/runs.js';
+import { mlflowClient } from '../track/connect.js';
+import { artifactUrl } from '../track/mlflow/client.js';
+import { isMlflowError } from '../track/mlflow/http.js';
+import type { RunRecord } from '../track/types.js';
 import type { BackendInfo } from '../backend.js';
 
 /** The tag a rerun carries: the fitspec run id of the run it repeats. */
@@ -21,21 +26,67 @@ export interface LoggedRun extends RunFolder {
   splitDigest?: string;
 }
 
+/** Files of a run folder that training it again reads. */
+const RUN_FILES = ['resolved.yaml', 'summary.json', ...PART_NAMES.map((p) => `split/${p}.txt`)];
+
 /**
- * A run by its folder, its fitspec run id, or the MLflow run id (`ID` or `runs:/ID`) of a run whose
- * folder is in `runsDir` (every run trained here keeps its MLflow ids in run.json).
+ * A run that only the tracking server has, as a run folder in the cache (`$XDG_CACHE_HOME/fitspec/mlflow-runs/<id>`):
+ * its resolved config, split and summary downloaded through the artifact proxy, its metric histories
+ * and tags read through the REST API.
  */
-export function findRun(ref: string, runsDir = 'runs'): RunFolder {
+async function downloadMlflowRun(id: string, uri: string): Promise<RunFolder> {
+  const client = mlflowClient(uri);
+  const run = await client.getRun(id).catch((e) => {
+    if (isMlflowError(e)) return undefined;
+    throw e;
+  });
+  if (!run) throw new FitspecError({ code: 'run.not-found', message: `the MLflow server at ${client.uri} has no run \`${id}\``, expected: 'an MLflow run id (32 hex digits, shown in the MLflow UI)', received: id });
+  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  const dir = path.join(cache, 'fitspec', 'mlflow-runs', id);
+  fs.mkdirSync(path.join(dir, 'split'), { recursive: true });
+  for (const rel of RUN_FILES) {
+    try {
+      const text = await client.http.request<string>('GET', '', { url: artifactUrl(client.uri, run.info.artifactUri!, rel), text: true, retry: true });
+      fs.writeFileSync(path.join(dir, rel), text);
+    } catch (e) {
+      if (!isMlflowError(e)) throw e;
+      fs.rmSync(path.join(dir, rel), { force: true });
+    }
+  }
+  const points = (await Promise.all(Object.keys(run.metrics).map((k) => client.getMetricHistory(id, k)))).flat();
+  fs.writeFileSync(path.join(dir, 'metrics.jsonl'), points.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  const record: RunRecord = {
+    format: 1,
+    runId: run.tags['fitspec.run_id'] ?? id,
+    experimentName: run.info.runName ?? id,
+    runName: run.info.runName ?? id,
+    status: run.info.status as RunRecord['status'],
+    startTime: run.info.startTime ?? 0,
+    endTime: run.info.endTime,
+    params: run.params,
+    tags: run.tags,
+    artifacts: [],
+    mlflow: { uri: client.uri, experimentId: run.info.experimentId, runId: id, synced: true },
+  };
+  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
+  return readRun(dir);
+}
+
+/**
+ * A run by its folder, its fitspec run id, or its MLflow run id (`ID` or `runs:/ID`): the run folder in
+ * `runsDir` when this machine trained it, else downloaded from the tracking server (MLFLOW_TRACKING_URI).
+ */
+export async function findRun(ref: string, runsDir = 'runs', env: NodeJS.ProcessEnv = process.env): Promise<RunFolder> {
   if (fs.existsSync(path.join(ref, 'run.json'))) return readRun(ref);
   const id = ref.replace(/^runs:\//, '').split('/')[0]!;
   const hit = listRuns(runsDir).find((r) => r.record.runId === id || r.record.mlflow?.runId === id);
   if (hit) return hit;
+  if (/^[0-9a-f]{32}$/.test(id) && env.MLFLOW_TRACKING_URI) return downloadMlflowRun(id, env.MLFLOW_TRACKING_URI);
   throw new FitspecError({
     code: 'run.not-found',
     message: `no run \`${ref}\`: not a run folder, and no run in ${runsDir}/ has this fitspec or MLflow run id`,
-    expected: 'a run folder (runs/<experiment>/<run id>), a fitspec run id, an MLflow run id or runs:/<MLflow run id>',
+    expected: 'a run folder (runs/<experiment>/<run id>), a fitspec run id, an MLflow run id or runs:/<MLflow run id> (with MLFLOW_TRACKING_URI set)',
     received: ref,
-    hint: 'a run trained on another machine: copy its run folder here (or give --runs-dir where it is)',
   });
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mlflowServer } from '../setup/mlflow.js';
 import { cli, onlyRun, synth, tinyExperiment, tmpDir } from './helpers.js';
 
 const dir = tmpDir('rerun');
@@ -78,4 +79,23 @@ describe('fitspec verify and rerun', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('run.not-found');
   });
+});
+
+describe('fitspec verify of a run only the tracking server has', () => {
+  it('downloads its config, split and metrics through MLflow, and finds them identical', async () => {
+    const uri = await mlflowServer();
+    const mdir = path.join(dir, 'tracked');
+    fs.mkdirSync(mdir);
+    const file = tinyExperiment(mdir, path.join(dir, 'data'), `  experiment: verify-${process.pid}\n`);
+    const trained = cli(['train', file, '--no-progress'], mdir, { ...env, MLFLOW_TRACKING_URI: uri });
+    expect(trained.code, trained.stderr).toBe(0);
+    const local = onlyRun(path.join(mdir, 'runs'));
+    const id = JSON.parse(fs.readFileSync(path.join(local, 'run.json'), 'utf8')).mlflow.runId as string;
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    // The run folder is gone: only the server has the run.
+    fs.rmSync(path.join(mdir, 'runs'), { recursive: true });
+    const r = cli(['verify', `runs:/${id}`, '--epochs', '1'], mdir, { ...env, MLFLOW_TRACKING_URI: uri });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`identical: 1 epoch of ${path.basename(local)} retrained, 5 metrics each, bit for bit`);
+  }, 900_000);
 });

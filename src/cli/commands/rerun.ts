@@ -12,7 +12,7 @@ const command: CliCommand = {
       .option('--no-progress', 'one line per epoch instead of a live progress bar')
       .action(async (ref: string, opts: { runsDir: string; progress: boolean }) => {
         const { findRun, readLoggedRun, whyNotIdentical, rerunExperiment, firstDifference } = await import('../../train/rerun.js');
-        const run = readLoggedRun(findRun(ref, opts.runsDir));
+        const run = readLoggedRun(await findRun(ref, opts.runsDir));
         const exp = run.loaded.experiment;
         const { initBackend } = await import('../../backend.js');
         const reasons = whyNotIdentical(run, await initBackend(exp.train.backend, exp.train.threads));

@@ -15,7 +15,7 @@ const command: CliCommand = {
         const { FitspecError } = await import('../../errors.js');
         if (opts.epochs !== undefined && !(opts.epochs >= 1)) throw new FitspecError({ code: 'cli.usage', message: '--epochs is a number of epochs, at least 1.', received: String(opts.epochs) });
         const { findRun, readLoggedRun, whyNotIdentical, rerunExperiment, firstDifference, modelMetrics } = await import('../../train/rerun.js');
-        const run = readLoggedRun(findRun(ref, opts.runsDir));
+        const run = readLoggedRun(await findRun(ref, opts.runsDir));
         const epochs = Math.min(opts.epochs ?? run.history.length, run.history.length);
         if (epochs < 1) throw new FitspecError({ code: 'verify.no-epochs', message: `${run.dir} has no logged epoch to verify`, file: run.dir });
         const exp = run.loaded.experiment;
