@@ -160,7 +160,7 @@ export function chooseCache(data: Pick<DataConfig, 'cache' | 'memoryBudget'>, im
  * the first batch: training never waits on decoding, and with `disk` it reads records of a
  * finished, checksummed cache file.
  */
-export async function prepareData(data: DataConfig, seed: number, opts: { log?: (msg: string) => void } = {}): Promise<PreparedData> {
+export async function prepareData(data: DataConfig, seed: number, opts: { log?: (msg: string) => void; split?: Partial<Record<PartName, string[]>> } = {}): Promise<PreparedData> {
   const log = opts.log ?? (() => {});
   const spec = imageSpec(data);
   // The decoder before the listing: its first session run (TensorFlow builds the executor) then
@@ -169,7 +169,7 @@ export async function prepareData(data: DataConfig, seed: number, opts: { log?: 
   const listing = listSource(data);
   const problems: Problem[] = [...listing.problems];
   // A split that cannot be satisfied fails now, not after decoding every image.
-  if (data.onError === 'fail') stratifiedSplit(listing.items, listing.classes, data.split, seed, 'fail');
+  if (data.onError === 'fail' && !opts.split) stratifiedSplit(listing.items, listing.classes, data.split, seed, 'fail');
   const mode = chooseCache(data, listing.items.length, spec, log);
   const store = createStore(mode, spec, log, decoder);
 
@@ -191,7 +191,7 @@ export async function prepareData(data: DataConfig, seed: number, opts: { log?: 
     if (!good.some((it) => it.label === i)) fail('data.empty-class', `Class ${c} has no usable images${problems.length ? ` (${problems.length} file(s) were skipped)` : ''}.`, { file: listing.location, path: 'data.classes', expected: `images of class ${c}`, received: 'none' });
   });
 
-  const { parts, shortfalls } = stratifiedSplit(good, listing.classes, data.split, seed, data.onError);
+  const { parts, shortfalls } = opts.split ? givenSplit(good, opts.split, listing.location) : stratifiedSplit(good, listing.classes, data.split, seed, data.onError);
   for (const s of shortfalls) {
     skipped.push({ file: s.cls, reason: s.reason });
     log(`data: ${s.reason}`);
@@ -219,6 +219,19 @@ export async function prepareData(data: DataConfig, seed: number, opts: { log?: 
   stores.set(out, store);
   log(`data: ${PART_NAMES.filter((p) => out.parts[p]).map((p) => `${p} ${out.parts[p]!.ids.length}`).join(', ')} (${listing.classes.join(', ')})`);
   return out;
+}
+
+/** The parts a run logged (`split/*.txt`), in their order: a rerun trains on exactly those images. */
+function givenSplit(items: Item[], split: Partial<Record<PartName, string[]>>, location: string): { parts: Record<PartName, Item[]>; shortfalls: { cls: string; reason: string }[] } {
+  const byId = new Map(items.map((it) => [it.id, it]));
+  const parts = { train: [], validation: [], test: [] } as Record<PartName, Item[]>;
+  for (const p of PART_NAMES) {
+    const ids = split[p] ?? [];
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length) fail('data.split-missing', `${missing.length} image(s) of the logged ${p} split are not in ${location} (first: ${missing[0]}).`, { file: location, expected: `the ${ids.length} images of the logged split`, received: `${ids.length - missing.length} of them` });
+    parts[p] = ids.map((id) => byId.get(id)!);
+  }
+  return { parts, shortfalls: [] };
 }
 
 /** `dir/train.txt`, `validation.txt`, `test.txt`: the ids of each part, one per line. */

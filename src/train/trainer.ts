@@ -46,6 +46,8 @@ export interface TrainOptions {
   pauseAfter?: number;
   /** Params not to log (a sweep trial logs each searched path once, under its config path). */
   omitParams?: (key: string) => boolean;
+  /** Train on these image ids per part (a logged split) instead of splitting by the seed: `fitspec rerun`. */
+  split?: Partial<Record<'train' | 'validation' | 'test', string[]>>;
 }
 
 /** How a run ended: its id and folder, its status, the epoch history and the summary written to summary.json. */
@@ -164,7 +166,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   const backend = await initBackend(exp.train.backend, exp.train.threads);
   log(describeBackend(backend));
 
-  const data = await prepareData(exp.data, exp.seed, { log });
+  const data = await prepareData(exp.data, exp.seed, { log, split: opts.split });
   const classes = data.classes;
   // `fitspec train` checks this before loading anything; callers of train() get the same error instead of a shape error mid-run.
   const [mismatch] = softmaxUnits.run(exp, { classes, from: data.source.type === 'csv' ? `the labels of ${data.source.location}` : `the class folders of ${data.source.location}` });
@@ -229,7 +231,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     chain: loaded.chain,
     overrides: loaded.overrides,
     runId,
-    extra: { ...(loaded.plugins.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}), ...exp.tracking.tags },
+    extra: { 'fitspec.threads': `${backend.threads.intraOp}x${backend.threads.interOp}`, ...(loaded.plugins.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}), ...exp.tracking.tags },
   }));
 
   // From here on the run exists: whatever happens, the `finally` below records how it ended,

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type TestRedis } from '../setup/redis.js';
 import { isPng, ROOT, synth } from '../train/helpers.js';
 
 // A scratch clone laid out like the project's experiments/, at a size that trains in seconds.
@@ -124,5 +125,25 @@ describe('review with results', () => {
     expect(review.stdout.split('\n')[2]).toBe('**4 experiments change, 4 have results, 0 stale.**');
     expect(review.stdout.length).toBeLessThan(65_536);
     expect(review.stdout).toContain('<details><summary>');
+  }, 600_000);
+
+  it('--train-stale --queue enqueues the stale configs for `fitspec worker`; then nothing is stale', async () => {
+    const redis: TestRedis = await startRedis();
+    try {
+      write('experiments/02-dropout.yaml', readFileSync(path.join(repo, 'experiments/02-dropout.yaml'), 'utf8').replace('rate: 0.3', 'rate: 0.4'));
+      const c2 = commit('more dropout');
+      const before = runs();
+      const enq = fitspec(['review', c1, c2, '--no-mlflow', '--train-stale', '--queue', redis.url]);
+      expect(enq.code, enq.stdout + enq.stderr).toBe(0);
+      expect(enq.stdout).toMatch(/review-[0-9a-f]{8}: 1 enqueued/);
+      expect(runs()).toEqual(before);
+      const worker = fitspec(['worker', '--queue', redis.url, '--exit-when-empty', '--lock', '8']);
+      expect(worker.code, worker.stdout + worker.stderr).toBe(0);
+      expect(runs()).toEqual({ ...before, '02-dropout': before['02-dropout']! + 1 });
+      const again = fitspec(['review', c1, c2, '--no-mlflow', '--train-stale', '--dry-run']);
+      expect(again.stdout).toContain('Nothing is stale');
+    } finally {
+      await redis.stop();
+    }
   }, 600_000);
 });

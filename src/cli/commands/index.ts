@@ -19,6 +19,8 @@ import worker from './worker.js';
 import notebook from './notebook.js';
 import exportCommand from './export.js';
 import register from './register.js';
+import rerun from './rerun.js';
+import verify from './verify.js';
 
 /** Every CLI command, in the order `fitspec --help` lists them. */
-export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, review, schema, doctor, data, augmentPreview, sync, sweep, worker, notebook, exportCommand, register];
+export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, review, schema, doctor, data, augmentPreview, sync, sweep, worker, notebook, exportCommand, register, rerun, verify];
