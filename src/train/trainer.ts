@@ -179,10 +179,10 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     writeText(runDir, 'resolved.yaml', redactCredentials(loaded.resolvedYaml));
     writeSplit(data, path.join(runDir, 'split'));
     // The layer plugins' code as it was trained (their hashes are in the config hash).
-    loaded.plugins.forEach((p, i) => writeText(runDir, path.join('plugins', `${i}-${path.basename(p.file)}`), p.source));
+    (loaded.plugins ?? []).forEach((p, i) => writeText(runDir, path.join('plugins', `${i}-${path.basename(p.file)}`), p.source));
   }
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
-  const pluginParams = Object.fromEntries(loaded.plugins.map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));
+  const pluginParams = Object.fromEntries((loaded.plugins ?? []).map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));
   const params = redactValues({ ...flattenConfig(exp), ...kerasAutologParams(exp), ...pluginParams });
   const tags = redactValues(standardTags({
     runName,
@@ -196,7 +196,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     chain: loaded.chain,
     overrides: loaded.overrides,
     runId,
-    extra: { ...(loaded.plugins.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}), ...exp.tracking.tags },
+    extra: { ...(loaded.plugins?.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}), ...exp.tracking.tags },
   }));
 
   // From here on the run exists: whatever happens, the `finally` below records how it ended,
@@ -243,7 +243,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       artifact('plots/augment_preview.png');
     }
     if (!interrupts.signal) {
-      built = await buildModel(exp, { plugins: loaded.plugins });
+      built = await buildModel(exp, { plugins: loaded.plugins ?? [] });
       const choice = resolveEngine(exp.train.engine, backend);
       engine = createEngine(choice.kind, built.model, backend, log, { loss: exp.train.loss, metrics: [...exp.train.metrics] });
       log(`engine: ${engine.name}`);
