@@ -6,6 +6,8 @@ import { DecodeError } from '../data/decode.js';
 import { decodeLikeTraining, imageSpec } from '../data/prepare.js';
 import { fail } from '../errors.js';
 import { loadModel } from '../model/index.js';
+import { registerPluginLayers } from '../model/build.js';
+import type { LoadedPlugin } from '../config/plugins.js';
 
 export interface TrainedRun {
   runDir: string;
@@ -14,7 +16,9 @@ export interface TrainedRun {
 }
 
 /** The trained model of a finished run and its class names. */
-export async function loadTrainedRun(runDir: string): Promise<TrainedRun> {
+export async function loadTrainedRun(runDir: string, plugins?: { exp: Experiment; plugins: readonly LoadedPlugin[] }): Promise<TrainedRun> {
+  // The run's layer plugins (its own copies, named by its resolved.yaml) register their classes first.
+  if (plugins) registerPluginLayers(plugins.exp, plugins.plugins);
   const summaryFile = path.join(runDir, 'summary.json');
   if (!fs.existsSync(path.join(runDir, 'model', 'model.json'))) fail('run.no-model', `${runDir} has no trained model (model/model.json): is it a finished run folder?`, { file: runDir });
   const summary = fs.existsSync(summaryFile) ? (JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { classes?: string[] }) : {};

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeBackend, initBackend } from '../backend.js';
 import { softmaxUnits } from '../config/checks/softmax-units.js';
-import { flattenConfig, type LoadedExperiment } from '../config/index.js';
+import { flattenConfig, toResolvedYaml, type LoadedExperiment } from '../config/index.js';
 import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
 import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
 import { FitspecError, isFitspecError } from '../errors.js';
@@ -176,10 +176,13 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   if (!opts.resume) {
     // The files as written, but without URL credentials: a run folder is shared, its config is logged to MLflow.
     writeText(runDir, 'config.yaml', redactCredentials(loaded.sourceText));
-    writeText(runDir, 'resolved.yaml', redactCredentials(loaded.resolvedYaml));
+    // A run keeps its plugins' code (below) and its resolved config names those copies, so that
+    // `evaluate` and `predict` load what was trained.
+    const runPlugins = (loaded.plugins ?? []).map((p, i) => `./plugins/${i}-${path.basename(p.file)}`);
+    writeText(runDir, 'resolved.yaml', redactCredentials(runPlugins.length ? toResolvedYaml({ ...exp, plugins: runPlugins }) : loaded.resolvedYaml));
     writeSplit(data, path.join(runDir, 'split'));
     // The layer plugins' code as it was trained (their hashes are in the config hash).
-    (loaded.plugins ?? []).forEach((p, i) => writeText(runDir, path.join('plugins', `${i}-${path.basename(p.file)}`), p.source));
+    (loaded.plugins ?? []).forEach((p, i) => writeText(runDir, runPlugins[i]!, p.source));
   }
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
   const pluginParams = Object.fromEntries((loaded.plugins ?? []).map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));

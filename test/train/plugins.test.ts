@@ -122,6 +122,13 @@ describe('layer plugins', () => {
     const rows = fs.readFileSync(path.join(run, 'metrics.csv'), 'utf8').trim().split('\n');
     expect(rows).toHaveLength(3);
     expect(fs.readFileSync(path.join(run, 'model_summary.txt'), 'utf8')).toMatch(/scaled_residual \(ScaledResidual\)\s+\(None, 32, 32, 16\)\s+16/);
+    // The run's resolved config names the run's copy of the plugin: the same hash, and `evaluate` loads the model.
+    const resolved = loadExperiment(path.join(run, 'resolved.yaml'));
+    expect(resolved.plugins[0]!.file).toBe(path.join(run, 'plugins', '0-scaled-residual.ts'));
+    expect(resolved.hash).toBe(summary.config_hash);
+    const e = cli(['evaluate', run, '--json'], ROOT);
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout).accuracy).toBeGreaterThanOrEqual(0);
   });
 
   it('a plugin without graph ops trains on the eager engine, with a one-line notice', () => {

@@ -34,12 +34,13 @@ const command: CliCommand = {
       .option('--json', 'print the report as JSON')
       .action(async (runDir: string, opts: { data?: string; images?: string; idColumn?: string; labelColumn?: string; part: 'validation' | 'test' | 'train'; json?: boolean }) => {
         const { loadExperiment } = await import('../../config/index.js');
-        const exp = loadExperiment(path.join(runDir, 'resolved.yaml')).experiment;
+        const resolved = loadExperiment(path.join(runDir, 'resolved.yaml'));
+        const exp = resolved.experiment;
         const { initBackend } = await import('../../backend.js');
         await initBackend(exp.train.backend, exp.train.threads);
         const { loadTrainedRun, predictFiles } = await import('../../train/predict.js');
         const { confusionMatrix, classificationReport } = await import('../../report/index.js');
-        const run = await loadTrainedRun(runDir);
+        const run = await loadTrainedRun(runDir, { exp, plugins: resolved.plugins });
         let truth: number[];
         let pred: number[];
         let label: string;

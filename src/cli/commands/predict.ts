@@ -14,11 +14,12 @@ const command: CliCommand = {
       .action(async (runDir: string, args: string[], opts: { json?: boolean }) => {
         const { loadExperiment } = await import('../../config/index.js');
         const images = (await import('../../data/sources.js')).expandImagePaths(args);
-        const exp = loadExperiment(path.join(runDir, 'resolved.yaml')).experiment;
+        const resolved = loadExperiment(path.join(runDir, 'resolved.yaml'));
+        const exp = resolved.experiment;
         const { initBackend } = await import('../../backend.js');
         await initBackend(exp.train.backend, exp.train.threads);
         const { loadTrainedRun, predictFiles } = await import('../../train/predict.js');
-        const run = await loadTrainedRun(runDir);
+        const run = await loadTrainedRun(runDir, { exp, plugins: resolved.plugins });
         const probs = await predictFiles(run, exp, images);
         const rows = images.map((file, i) => {
           const p = probs[i]!;
