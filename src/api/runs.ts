@@ -28,6 +28,7 @@ export async function predict(model: string, images: string[]): Promise<{ classe
   const where = await locateModel(model);
   const { initBackend } = await import('../backend.js');
   await initBackend(where.backend ?? 'auto', where.threads);
+  await registerRunPlugins(where.runDir);
   const { loadTrainedModel, predictFiles } = await import('../train/predict.js');
   const run = await loadTrainedModel(where.modelDir);
   try {
@@ -41,6 +42,14 @@ export async function predict(model: string, images: string[]): Promise<{ classe
   } finally {
     run.model.dispose();
   }
+}
+
+/** A run's layer plugins (its own copies, named by its resolved.yaml) register their classes before its model is read. */
+async function registerRunPlugins(runDir: string | undefined): Promise<void> {
+  const resolved = runDir && path.join(runDir, 'resolved.yaml');
+  if (!resolved || !fs.existsSync(resolved)) return;
+  const loaded = loadExperiment(resolved);
+  if (loaded.plugins.length) (await import('../model/build.js')).registerPluginLayers(loaded.experiment, loaded.plugins);
 }
 
 /** What {@link evaluate} evaluates on. */
@@ -93,9 +102,11 @@ export async function evaluate(model: string, opts: EvaluateOptions = {}): Promi
   const resolved = where.runDir && path.join(where.runDir, 'resolved.yaml');
   if (!resolved || !fs.existsSync(resolved)) throw new FitspecError({ code: 'evaluate.no-run', message: `${model} has no resolved.yaml beside its model: evaluate needs the run's data settings.`, expected: 'a run folder or an MLflow model logged by fitspec', received: model });
   const runDir = where.runDir!;
-  const exp = loadExperiment(resolved).experiment;
+  const loaded = loadExperiment(resolved);
+  const exp = loaded.experiment;
   const { initBackend } = await import('../backend.js');
   await initBackend(exp.train.backend, exp.train.threads);
+  if (loaded.plugins.length) (await import('../model/build.js')).registerPluginLayers(exp, loaded.plugins);
   const { loadTrainedModel, predictFiles } = await import('../train/predict.js');
   const { confusionMatrix, classificationReport } = await import('../report/index.js');
   const run = await loadTrainedModel(where.modelDir);

@@ -60,11 +60,12 @@ export function trainingConfig(experiment: object): Obj {
 
 /**
  * The config hash (run.json `config_hash`, the MLflow tag `fitspec.config_hash`, `compare`, `review`, sweeps):
- * sha256 of the canonical JSON of `trainingConfig`, with each layer plugin's source hash in place of its path.
+ * sha256 of the canonical JSON of `trainingConfig`, with each layer plugin's source hash (sha256) in place of its path.
  */
-export function configHash(experiment: object, plugins: readonly { entry: string; sha256: string }[] = []): string {
+export function configHash(experiment: object, plugins: readonly { sha256: string }[] = []): string {
   const v = { ...trainingConfig(experiment) };
-  // A plugin's code decides what is trained as much as the config does. Without plugins the hash is unchanged.
-  if (plugins.length) v.plugins = plugins.map((p) => ({ module: p.entry, sha256: p.sha256 }));
+  // A plugin's code decides what is trained, its path does not (a run folder keeps a copy elsewhere).
+  // Without plugins the hash is unchanged.
+  if (plugins.length) v.plugins = plugins.map((p) => p.sha256);
   return canonicalHash(v);
 }

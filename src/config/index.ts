@@ -6,7 +6,7 @@ export { canonicalHash, canonicalJson, configHash, trainingConfig, UNHASHED_PATH
 export { flattenConfig, flattenValue } from './flatten.js';
 export { defaultLayerNames } from './names.js';
 export { diffExperiments, formatDiff, type ConfigDiff } from './diff.js';
-export { toExplainedYaml } from './output.js';
+export { toExplainedYaml, toResolvedYaml } from './output.js';
 export type { Experiment } from './schema/experiment.js';
 
 /** Reads, extends, overrides, validates and hashes an experiment file; throws a FitspecError listing every problem. */

@@ -13,8 +13,7 @@ import { orderBySchema, toResolvedYaml } from './output.js';
 import type { Experiment } from './schema/experiment.js';
 import { upgradeConfig } from './upgrade/index.js';
 import { nonFiniteProblems, validateConfig } from './validate.js';
-import { checkDistinctKinds, loadPlugin, pluginKindSchema, pluginOutputShape, type LoadedPlugin } from './plugins.js';
-import { layerCommon } from './schema/common.js';
+import { checkDistinctKinds, loadPlugin, pluginKinds, pluginOutputShape, type LoadedPlugin } from './plugins.js';
 import { defaultLayerNames } from './names.js';
 
 export interface LoadOptions {
@@ -244,7 +243,7 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
   const origins = collectOrigins(tree);
   delete tree.$schema;
   const plugins = loadPlugins(tree, origins, file, ctx);
-  const kinds = Object.fromEntries(plugins.map((p) => [p.plugin.kind, pluginKindSchema(p.plugin, JSON.parse(JSON.stringify(layerCommon)))]));
+  const kinds = pluginKinds(plugins);
   const nonFinite = nonFiniteProblems(tree, origins, ctx.sources, file);
   const data = JSON.parse(JSON.stringify(tree)) as Record<string, unknown>;
   // JSON turned those numbers into null; the schema's "got null" for them would say less.

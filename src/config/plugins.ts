@@ -109,6 +109,11 @@ export function pluginKindSchema(p: LayerPlugin, common: Record<string, unknown>
   return s;
 }
 
+/** The plugins' kinds with their argument schemas, as the experiment schemas take them. */
+export function pluginKinds(plugins: readonly LoadedPlugin[]): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(plugins.map((p) => [p.plugin.kind, pluginKindSchema(p.plugin, JSON.parse(JSON.stringify(layerCommon)))]));
+}
+
 /**
  * A plugin's output shape, checked: one clear error naming the plugin and the layer when it throws or
  * returns something that is not a shape.
@@ -134,8 +139,7 @@ export function pluginOutputShape(lp: LoadedPlugin, layerName: string, args: Rec
 export function pluginSchemaText(modules: string[], cwd: string, out?: string): string {
   const plugins = modules.map((m, i) => loadPlugin(m, cwd, { path: `--plugin ${m}`, file: m, received: String(i) }));
   checkDistinctKinds(plugins, (i) => ({ file: modules[i] }));
-  const kinds = Object.fromEntries(plugins.map((p) => [p.plugin.kind, pluginKindSchema(p.plugin, JSON.parse(JSON.stringify(layerCommon)))]));
-  const text = experimentJsonSchemaText(kinds);
+  const text = experimentJsonSchemaText(pluginKinds(plugins));
   if (!out) return text;
   const json = JSON.parse(text) as Record<string, unknown>;
   json.$id = `https://fitspec.dev/schema/project/${path.basename(out)}`;

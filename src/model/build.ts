@@ -232,3 +232,20 @@ function setTrainable(base: tf.LayersModel, baseOrder: string[] | undefined, fre
     base.layers.forEach((l) => (l.trainable = true));
   }
 }
+
+/**
+ * Makes tfjs able to load a saved model with plugin layers: builds each plugin layer of the experiment
+ * once (a plugin's class exists only inside its `build`), which registers its class.
+ */
+export function registerPluginLayers(exp: Experiment, plugins: readonly LoadedPlugin[]): void {
+  if (!plugins.length) return;
+  const base = (exp.model.base as { layers?: LayerSpecT[] } | undefined)?.layers ?? [];
+  for (const [layers, where] of [[base, 'model.base.layers'], [exp.model.layers, 'model.layers']] as const) {
+    const names = layerNames(layers);
+    layers.forEach((spec, i) => {
+      const kind = layerKind(spec);
+      const lp = plugins.find((p) => p.plugin.kind === kind);
+      if (lp) buildPluginLayer(lp, (spec as Record<string, Record<string, unknown>>)[kind] ?? {}, { name: names[i]!, seed: exp.seed + i }, `${where}.${i}`);
+    });
+  }
+}

@@ -5,6 +5,9 @@ import { DecodeError, type ImageSpec } from '../data/decode.js';
 import { decodeLikeTraining } from '../data/prepare.js';
 import { fail } from '../errors.js';
 import { loadModel, readDescriptor, type ModelDescriptor } from '../model/index.js';
+import { registerPluginLayers } from '../model/build.js';
+import type { LoadedPlugin } from '../config/plugins.js';
+import type { Experiment } from '../config/schema/experiment.js';
 
 export interface TrainedRun {
   /** The folder holding model.json and fitspec-model.json. */
@@ -14,8 +17,13 @@ export interface TrainedRun {
   descriptor: ModelDescriptor;
 }
 
-/** The trained model of a finished run (its `model/` folder) and what it expects and returns. */
-export async function loadTrainedRun(runDir: string): Promise<TrainedRun> {
+/**
+ * The trained model of a finished run (its `model/` folder) and what it expects and returns. A run
+ * with layer plugins passes them (its own copies, named by its resolved.yaml): their classes are
+ * registered before the model is read.
+ */
+export async function loadTrainedRun(runDir: string, plugins?: { exp: Experiment; plugins: readonly LoadedPlugin[] }): Promise<TrainedRun> {
+  if (plugins) registerPluginLayers(plugins.exp, plugins.plugins);
   if (!fs.existsSync(path.join(runDir, 'model', 'model.json'))) fail('run.no-model', `${runDir} has no trained model (model/model.json): is it a finished run folder?`, { file: runDir });
   return loadTrainedModel(path.join(runDir, 'model'));
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeBackend, initBackend } from '../backend.js';
 import { softmaxUnits } from '../config/checks/softmax-units.js';
-import type { LoadedExperiment } from '../config/index.js';
+import { toResolvedYaml, type LoadedExperiment } from '../config/index.js';
 import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
 import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
 import { diskFullError, isDiskFull } from '../disk.js';
@@ -209,13 +209,16 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   if (!opts.resume) {
     // The files as written, but without URL credentials: a run folder is shared, its config is logged to MLflow.
     writeText(runDir, 'config.yaml', redactCredentials(loaded.sourceText));
-    writeText(runDir, 'resolved.yaml', redactCredentials(loaded.resolvedYaml));
+    // A run keeps its plugins' code (below) and its resolved config names those copies, so that
+    // `evaluate` and `predict` load what was trained.
+    const runPlugins = (loaded.plugins ?? []).map((p, i) => `./plugins/${i}-${path.basename(p.file)}`);
+    writeText(runDir, 'resolved.yaml', redactCredentials(runPlugins.length ? toResolvedYaml({ ...exp, plugins: runPlugins }) : loaded.resolvedYaml));
     writeSplit(data, path.join(runDir, 'split'));
     // The layer plugins' code as it was trained (their hashes are in the config hash).
-    loaded.plugins.forEach((p, i) => writeText(runDir, path.join('plugins', `${i}-${path.basename(p.file)}`), p.source));
+    (loaded.plugins ?? []).forEach((p, i) => writeText(runDir, runPlugins[i]!, p.source));
   }
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
-  const pluginParams = Object.fromEntries(loaded.plugins.map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));
+  const pluginParams = Object.fromEntries((loaded.plugins ?? []).map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));
   const allParams = { ...readableParams(exp), ...kerasAutologParams(exp), ...pluginParams };
   const params = redactValues(opts.omitParams ? Object.fromEntries(Object.entries(allParams).filter(([k]) => !opts.omitParams!(k))) : allParams);
   const tags = redactValues(standardTags({
@@ -231,7 +234,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     chain: loaded.chain,
     overrides: loaded.overrides,
     runId,
-    extra: { 'fitspec.threads': `${backend.threads.intraOp}x${backend.threads.interOp}`, ...(loaded.plugins.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}), ...exp.tracking.tags },
+    extra: { 'fitspec.threads': `${backend.threads.intraOp}x${backend.threads.interOp}`, ...(loaded.plugins?.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}), ...exp.tracking.tags },
   }));
 
   // From here on the run exists: whatever happens, the `finally` below records how it ended,
@@ -280,7 +283,7 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       artifact('plots/augment_preview.png');
     }
     if (!interrupts.signal) {
-      built = await buildModel(exp, { plugins: loaded.plugins });
+      built = await buildModel(exp, { plugins: loaded.plugins ?? [] });
       const choice = resolveEngine(exp.train.engine, backend);
       // Native TensorFlow without the graph addon trains several times slower: never silently.
       if (choice.kind === 'eager' && exp.train.engine === 'auto' && backend.name === 'tensorflow') log(`warning: training on the eager engine (several times slower than the graph engine): ${choice.why}; \`fitspec doctor\` says more`);

@@ -76,6 +76,16 @@ describe('the YAML language server (as editors run it) on experiment files', () 
     expect(show(d)).toEqual([expect.stringMatching(new RegExp(`^${line}: .*learningrate`))]);
   }, 30_000);
 
+  it('a project schema with a layer plugin flags a typo in the plugin layer, and knows the new built-in kinds', async () => {
+    const text = readFileSync(path.join(EXPERIMENTS, 'examples', 'plugin-layer.yaml'), 'utf8').replace('{scale: 0.5}', '{scael: 0.5}').replace('- reLU: {}', '- reLU: {maxValu: 6}');
+    const file = path.join(EXPERIMENTS, 'examples', 'unsaved-plugin-typo.yaml');
+    const lines = text.split('\n');
+    const d = show(await server.open(file, text));
+    server.close(file);
+    expect(d).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^${lines.findIndex((l) => l.includes('scael')) + 1}: .*scael`)), expect.stringMatching(new RegExp(`^${lines.findIndex((l) => l.includes('maxValu')) + 1}: .*maxValu`))]));
+    expect(d).toHaveLength(2);
+  }, 30_000);
+
   it('documents keys on hover and completes them', async () => {
     const file = path.join(EXPERIMENTS, 'unsaved-hover.yaml');
     const text = `${MODELINE}extends: 01-baseline.yaml\ntrain:\n  optimizer: {learningRate: 0.001}\n  \n`;

@@ -7,6 +7,8 @@
  * alone. `build` and `graph` receive TensorFlow.js and the graph builder as arguments.
  */
 import { Type } from '@sinclair/typebox';
+// Types only (erased when the module loads): no TensorFlow at the top level.
+import type * as tfjs from '@tensorflow/tfjs';
 import type { LayerPlugin } from '../../../src/config/plugins.js';
 
 export const kind = 'scaledResidual';
@@ -27,13 +29,13 @@ export const build: LayerPlugin['build'] = (tf, args, ctx) => {
   const gammaInit = Number(args.gammaInit ?? 0.1);
   class ScaledResidual extends tf.layers.Layer {
     static className = 'ScaledResidual';
-    gamma!: ReturnType<tf.layers.Layer['addWeight']>;
+    gamma!: tfjs.LayerVariable;
     override build(inputShape: (number | null)[] | (number | null)[][]): void {
       const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as (number | null)[];
       this.gamma = this.addWeight('gamma', [s[s.length - 1]!], 'float32', tf.initializers.constant({ value: gammaInit }));
       this.built = true;
     }
-    override call(inputs: InstanceType<typeof tf.Tensor> | InstanceType<typeof tf.Tensor>[]) {
+    override call(inputs: tfjs.Tensor | tfjs.Tensor[]) {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       return tf.tidy(() => tf.add(x, tf.mul(tf.mul(x, this.gamma.read()), scale)));
     }
@@ -46,7 +48,7 @@ export const build: LayerPlugin['build'] = (tf, args, ctx) => {
 
 /** The same forward pass as TensorFlow graph ops, so the graph engine trains it. */
 export const graph: LayerPlugin['graph'] = ({ g, x, layer, read }) => {
-  const { gamma } = layer as unknown as { gamma: Parameters<typeof read>[0] };
+  const { gamma } = layer as unknown as { gamma: tfjs.LayerVariable };
   const scale = Number((layer.getConfig() as { scale: number }).scale);
   return g.add(x, g.mul(g.mul(x, read(gamma)), g.scalar(scale)));
 };
