@@ -218,17 +218,23 @@ export function buildNetwork(layers: readonly unknown[], blocks: Record<string, 
     const reps: Obj[] = Array.isArray(args.repeat) ? (args.repeat as Obj[]) : Array.from({ length: typeof args.repeat === 'number' ? args.repeat : 1 }, () => ({}));
     let cur = from;
     reps.forEach((rep, r) => {
-      const values: Obj = { ...given, ...(isObj(rep) ? rep : {}) };
       const repPath = Array.isArray(args.repeat) ? [...path, 'block', 'repeat', r] : [...path, 'block', 'with'];
+      // A use's values may count the repetitions: `id: 'unit${repetition}'`.
+      const values = substitute({ ...given, ...(isObj(rep) ? rep : {}) }, { repetition: r + 1 }, repPath, problems) as Obj;
       for (const k of Object.keys(values)) {
         if (!Object.hasOwn(declared, k)) problems.push({ code: 'check.block-param', message: `block \`${name}\` has no parameter \`${k}\`; its parameters are ${Object.keys(declared).join(', ') || 'none'}.`, path: [...repPath, k], atKey: true, received: k });
       }
       const params: Obj = { repetition: r + 1 };
+      let missing = false;
       for (const [p, d] of Object.entries(declared)) {
         if (Object.hasOwn(values, p)) params[p] = values[p];
         else if (isObj(d) && Object.hasOwn(d, 'default')) params[p] = d.default;
-        else problems.push({ code: 'check.block-param', message: `block \`${name}\` needs a value for its parameter \`${p}\` (it has no default).`, path: [...path, 'block'], atKey: true, expected: p });
+        else {
+          problems.push({ code: 'check.block-param', message: `block \`${name}\` needs a value for its parameter \`${p}\` (it has no default).`, path: [...path, 'block'], atKey: true, expected: p });
+          missing = true;
+        }
       }
+      if (missing) return;
       const defPath: Path = ['model', 'blocks', name, 'layers'];
       const layers = substitute(def.layers, params, blocksPath(root, defPath), problems);
       cur = stack(layers, cur, blocksPath(root, defPath), path, depth + 1);

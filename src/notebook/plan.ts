@@ -48,6 +48,7 @@ export const STEPS: readonly NotebookStep[] = [
   { id: '04s', title: 'MobileNet-style, from scratch (control)', files: { full: '04s-mobilenet-scratch.yaml', quick: 'quick/04s-mobilenet-scratch.yaml' }, data: 'faces' },
   { id: '04b', title: 'MobileNet-style, pretrained here, frozen', files: { full: '04b-mobilenet-pretrained-frozen.yaml', quick: 'quick/04b-mobilenet-pretrained-frozen.yaml' }, data: 'faces', weightsFrom: 'pretrain' },
   { id: '05b', title: 'MobileNet-style, pretrained here, fine-tuned', files: { full: '05b-mobilenet-pretrained-finetune.yaml', quick: 'quick/05b-mobilenet-pretrained-finetune.yaml' }, data: 'faces', weightsFrom: 'pretrain' },
+  { id: '06', title: 'small ResNet, from scratch (beyond the notebook)', files: { full: '06-resnet.yaml', quick: 'quick/06-resnet.yaml' }, data: 'faces' },
 ];
 
 /** The data folder a scale uses: the tiny scale writes its own small copy next to the real one. */

@@ -52,7 +52,7 @@ describe('fitspec notebook --scale tiny', () => {
     expect(first.out).toContain('--profile identities');
     const md = fs.readFileSync(path.join(cwd, 'runs/notebook/tiny/notebook.md'), 'utf8');
     const rows = md.split('\n').filter((l) => /^\| 0\d/.test(l));
-    expect(rows.map((r) => r.split('|')[1]!.trim().split(' ')[0])).toEqual(['01', '02', '03', '04', '05', '04s', '04b', '05b']);
+    expect(rows.map((r) => r.split('|')[1]!.trim().split(' ')[0])).toEqual(['01', '02', '03', '04', '05', '04s', '04b', '05b', '06']);
     for (const r of rows) expect(r, r).toMatch(/\| \d+\.\d% \(\d+\) \| \d+ \| \d+\.\d% \/ \d+\.\d% \| [+-]\d+\.\d pt \|/);
     expect(md).not.toContain('not run yet');
     expect(md).toMatch(/Pretraining \(`experiments\/quick\/pretrain-mobilenet-mini-identities.yaml`.*best val_accuracy \d+\.\d%/);

@@ -187,11 +187,17 @@ export const BlockUse = Type.Object(
   { ...strict, description: 'Uses a named, parameterized block defined under `blocks` (in place, as if its layers were written here).', examples: [{ use: 'bottleneck', with: { filters: 64 }, repeat: 3 }] },
 );
 
+/** The innermost entries of inline blocks: a layer, or a named block's use (through which blocks nest further). */
+const LeafEntry = Type.Object(
+  { ...plainKinds, block: Type.Optional(BlockUse) },
+  { ...strict, minProperties: 1, maxProperties: 1, description: 'One entry inside a block: a layer (a mapping with one key, the layer kind) or `block`, a use of a named block (which may hold blocks of its own).', examples: [{ conv2d: { filters: 32, kernelSize: 3, activation: 'relu' } }] },
+);
+
 /** Entry schemas nest inline blocks `depth` levels deep (named blocks nest without limit). */
 type EntrySchema = TObject<typeof plainKinds & { residual: TOptional<TObject>; parallel: TOptional<TObject>; block: TOptional<typeof BlockUse> }>;
 function entrySchema(depth: number): EntrySchema {
-  const inner: TSchema = depth > 0 ? entrySchema(depth - 1) : PlainLayerSpec;
-  const stack = (description: string, minItems = 1): TSchema => Type.Array(inner, { minItems, description });
+  const inner: TSchema = depth > 1 ? entrySchema(depth - 1) : LeafEntry;
+  const stack = (description: string, minItems = 1): TSchema => Type.Array(inner, { minItems, description, examples: [[{ conv2d: { filters: 64, kernelSize: 3, padding: 'same' } }, { batchNormalization: {} }]] });
   return Type.Object(
     {
       ...plainKinds,
@@ -211,7 +217,7 @@ function entrySchema(depth: number): EntrySchema {
             name: mergeName('merge'),
             merge: Type.Unsafe<(typeof MERGES)[number]>({ type: 'string', enum: [...MERGES], description: 'How the branches\' outputs are combined (Keras `Add`, `Concatenate`, `Multiply`).', examples: ['concatenate'] }),
             axis: Type.Optional(Type.Integer({ description: 'Axis of `concatenate`.', default: -1 })),
-            branches: Type.Array(stack('One branch: layers applied to the block input; `[]` passes the input through.', 0), { minItems: 2, description: 'The branches, each applied to the block input.' }),
+            branches: Type.Array(stack('One branch: layers applied to the block input; `[]` passes the input through.', 0), { minItems: 2, description: 'The branches, each applied to the block input.', examples: [[[], [{ conv2d: { filters: 16, kernelSize: 1, activation: 'sigmoid' } }]]] }),
           },
           { ...strict, description: 'Parallel branches on the same input, merged by `add`, `concatenate` or `multiply` (squeeze-and-excitation: `multiply` of `[]` and the gate).', examples: [{ merge: 'concatenate', branches: [[{ conv2d: { filters: 16, kernelSize: 1 } }], [{ conv2d: { filters: 16, kernelSize: 3, padding: 'same' } }]] }] },
         ),
@@ -228,8 +234,8 @@ function entrySchema(depth: number): EntrySchema {
   );
 }
 
-/** Inline blocks nest this many levels (a residual holding parallel branches holding layers). */
-export const INLINE_DEPTH = 2;
+/** Inline blocks hold layers and named-block uses, one level deep (each level multiplies the published schema); named blocks nest without limit. */
+export const INLINE_DEPTH = 1;
 
 /** One entry of a layer stack: a layer, or a block (residual, parallel branches, a named block's use). */
 export const LayerSpec = entrySchema(INLINE_DEPTH);
@@ -241,13 +247,14 @@ export const BlockDef = Type.Object(
     params: Type.Optional(
       Type.Record(
         Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
-        Type.Object({ default: Type.Optional(Type.Unknown({ description: 'Value when a use gives none; without it the parameter is required.' })), description: Type.Optional(Type.String({ description: 'What the parameter sets.' })) }, { ...strict, description: 'One parameter.', examples: [{ default: 1 }] }),
+        Type.Object({ default: Type.Optional(Type.Unknown({ description: 'Value when a use gives none; without it the parameter is required.', examples: [1] })), description: Type.Optional(Type.String({ description: 'What the parameter sets.', examples: ['Stride of the first convolution.'] })) }, { ...strict, description: 'One parameter.', examples: [{ default: 1 }] }),
         { description: 'The block\'s parameters. In `layers`, a value written `${name}` is replaced by the parameter\'s value, and `${name}` inside a longer string by its text.', examples: [{ filters: {}, strides: { default: 1 } }] },
       ),
     ),
-    layers: Type.Array(Type.Record(Type.String(), Type.Unknown(), { minProperties: 1, maxProperties: 1, description: 'A layer or block entry, as in `model.layers`, with `${param}` placeholders; checked after substitution, for every use.' }), {
+    layers: Type.Array(Type.Record(Type.String(), Type.Unknown(), { minProperties: 1, maxProperties: 1, description: 'A layer or block entry, as in `model.layers`, with `${param}` placeholders; checked after substitution, for every use.', examples: [{ conv2d: { filters: '${filters}', kernelSize: 3 } }] }), {
       minItems: 1,
       description: 'The block\'s layers, in order.',
+      examples: [[{ conv2d: { filters: '${filters}', kernelSize: 3, padding: 'same' } }, { batchNormalization: {} }]],
     }),
   },
   { ...strict, description: 'A named, parameterized block, used in a stack with `- block: {use: NAME, with: {...}}`.', examples: [{ params: { filters: {} }, layers: [{ conv2d: { filters: '${filters}', kernelSize: 3, padding: 'same' } }] }] },
