@@ -19,6 +19,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// `--search`: the search strategies on synthetic objectives (search.ts), not the runners' overhead.
+if (process.argv.includes('--search')) {
+  await import('./search.js');
+  process.exit(0);
+}
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin', 'fitspec.js');
 const arg = (name: string, def: number) => {
