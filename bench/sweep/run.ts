@@ -19,6 +19,17 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// `--search`: the search strategies on synthetic objectives (search.ts), not the runners' overhead.
+if (process.argv.includes('--search')) {
+  await import('./search.js');
+  process.exit(0);
+}
+// `--notebook`: the notebook's search space with real training, grid vs random vs ASHA vs TPE+ASHA (notebook.ts).
+if (process.argv.includes('--notebook')) {
+  await import('./notebook.js');
+  process.exit(0);
+}
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin', 'fitspec.js');
 const arg = (name: string, def: number) => {

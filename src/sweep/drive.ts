@@ -65,7 +65,10 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
   const outcomes = new Map(opts.recovered);
   const jobs = new Map<string, TrialJob>();
   const progress: TrialProgress[] = [];
-  const known = modelBased ? meta.trials : plan.trials.map((t) => ({ id: t.id, hash: t.hash, params: t.params }));
+  // A planned sweep's trials start one by one as `decide` asks for them (ASHA promotes between starts);
+  // the ones an earlier run started come first, as they were started in order.
+  const startedBefore = plan.trials.reduce((n, t, i) => (outcomes.has(t.id) || opts.inFlight?.has(t.id) ? i + 1 : n), 0);
+  const known = modelBased ? meta.trials : plan.trials.slice(0, startedBefore).map((t) => ({ id: t.id, hash: t.hash, params: t.params }));
   const brackets = bracketCount(rule);
   const firstRung = (position: number) => rungsOf(rule)[position % brackets]!;
   const pending: { trial: string; to: number }[] = [];
@@ -86,7 +89,7 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
     if (!o) pending.push({ trial: t.id, to: firstRung(i) });
     else if (o.status === 'KILLED' && !rungs.includes(p.epochs)) pending.push({ trial: t.id, to: rungs.find((r) => r > p.epochs) ?? rule.maxEpochs });
   }
-  meta.trials = known;
+  if (modelBased) meta.trials = known;
 
   const sampler = modelBased && progress.length < count ? await OptunaSampler.open(opts.log) : undefined;
   const running = new Map<string, Promise<{ trial: string; outcome: TrialOutcome }>>();
@@ -161,6 +164,7 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
     if (!modelBased) {
       const t = plan.trials[position]!;
       known.push({ id: t.id, hash: t.hash, params: t.params });
+      jobs.set(t.id, trialJob(plan, meta, t));
       return t;
     }
     const space = searchSpace(plan.sweep);

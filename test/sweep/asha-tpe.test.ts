@@ -187,3 +187,24 @@ describe('method tpe with an ASHA scheduler through Redis', () => {
     expect(runsOf(dir)).toHaveLength(6);
   }, 300_000);
 });
+
+describe('a grid with an ASHA scheduler', () => {
+  it('starts trials one by one and promotes between starts; a re-run trains nothing', () => {
+    const dir = tmpDir('asha-grid');
+    const file = tinySweep(dir, dataDir, 2, `  name: g
+  scheduler: {type: asha, minEpochs: 1, maxEpochs: 3}
+  parameters:
+    train.optimizer.learningRate: {values: [0.1, 0.03, 0.01, 0.003]}
+`);
+    const r = cli(['sweep', file], dir, { MLFLOW_TRACKING_URI: '' });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    // Three trials at rung 1 make one promotable: it goes on before the fourth trial starts.
+    const promoted = r.stdout.indexOf('promoted from epoch 1 to 3');
+    expect(promoted).toBeGreaterThan(0);
+    expect(r.stdout.indexOf('[g t004] epoch 1/3')).toBeGreaterThan(promoted);
+    expect(r.stdout).toMatch(/epochs spent 6 of 12 for every trial at maxEpochs/);
+    expect(runsOf(dir).map((x) => x.epochs).sort()).toEqual([1, 1, 1, 3]);
+    const again = cli(['sweep', file], dir, { MLFLOW_TRACKING_URI: '' });
+    expect(again.stdout).toContain('nothing to train');
+  }, 300_000);
+});
