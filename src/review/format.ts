@@ -188,9 +188,12 @@ export function formatReview(r: Review, affected: Affected[], opts: FormatReview
     out.push(...renderErrors(r, affected, md));
     const stale = affected.filter((a) => opts.results?.byAffected.get(a)?.stale);
     if (stale.length) {
-      out.push('', md ? `#### stale: ${stale.length} without a finished run of the head config` : `stale: ${stale.length} without a finished run of the head config`);
-      const lines = stale.map((a) => `${md ? `\`${a.entry.file}\`` : a.entry.file}${a.sweep ? ` (${opts.results!.byAffected.get(a)!.head.missing.length} of ${a.head.length} trials)` : ''}`);
-      out.push(...(md ? ['', ...lines.map((l) => `- ${l}`)] : lines.map((l) => `  ${l}`)));
+      // When nothing has results the tables above already say it of every row: no second list.
+      const all = stale.length === affected.filter((a) => a.trains).length && stale.length > 3;
+      const title = all ? `stale: all ${stale.length}, none has a finished run of its head config` : `stale: ${stale.length} without a finished run of the head config`;
+      out.push('', md ? `#### ${title}` : title);
+      const lines = all ? [] : stale.map((a) => `${md ? `\`${a.entry.file}\`` : a.entry.file}${a.sweep ? ` (${opts.results!.byAffected.get(a)!.head.missing.length} of ${a.head.length} trials)` : ''}`);
+      out.push(...(md ? (lines.length ? ['', ...lines.map((l) => `- ${l}`)] : []) : lines.map((l) => `  ${l}`)));
       if (opts.trainCommand) out.push('', md ? `Train them: \`${opts.trainCommand}\`` : `  train them: ${opts.trainCommand}`);
     }
     return out.join('\n') + '\n';

@@ -212,6 +212,22 @@ describe('fitspec review', () => {
     expect(e.stdout.split('\n')[2]).toBe('3 experiments change, 0 have results, 3 stale.');
   });
 
+  it('markdown stays within one GitHub comment: the largest diffs give way, the tables stay', () => {
+    const long = (word: string) => Array.from({ length: 1500 }, (_, i) => `  ${word} line ${i} of a description long enough to fill a comment.`).join('\n');
+    write('big/base.yaml', `${BASE}description: |\n${long('old')}\n`);
+    write('big/child.yaml', 'extends: base.yaml\nname: big-child\n');
+    const before = commit('long description');
+    write('big/base.yaml', `${BASE}description: |\n${long('new')}\n`.replace('epochs: 3', 'epochs: 4'));
+    const after = commit('rewritten description');
+    const r = fitspec(['review', before, after, '--path', 'big', '--format', 'markdown']);
+    expect(r.code).toBe(1);
+    expect(fitspec(['review', before, after, '--path', 'big']).stdout.length).toBeGreaterThan(65_536);
+    expect(r.stdout.length).toBeLessThan(65_536);
+    expect(r.stdout).toContain('**2 experiments change, 0 have results, 2 stale.**');
+    expect(r.stdout).toMatch(/_\d+ differences: run `fitspec review` to see them\._/);
+    expect(r.stdout).toMatch(/\| `big\/child\.yaml` \| `[0-9a-f]{12}` → `[0-9a-f]{12}` \| stale \|/);
+  });
+
   it('bad revisions are errors (exit 2)', () => {
     const r = fitspec(['review', 'no-such-rev']);
     expect(r.code).toBe(2);
