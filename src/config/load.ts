@@ -236,7 +236,7 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
   const merged = loadTree(file, ctx, []);
   if (ctx.problems.length || !merged) throw new FitspecError(sortProblems(ctx.problems));
   const tree = cloneTracked(merged);
-  applyOverrides(tree, overrides, ctx.problems);
+  applyOverrides(tree, overrides, ctx.problems, overrides.length && Array.isArray(tree.plugins) ? pluginKinds(loadPlugins(tree, collectOrigins(tree), file, ctx)) : undefined);
   if (ctx.problems.length) throw new FitspecError(ctx.problems);
   expandArchitecture(tree, file, ctx);
 

@@ -1,6 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import type { Problem } from '../errors.js';
-import { allowedKeys, experimentJsonSchema, schemaAt } from './json-schema.js';
+import { allowedKeys, experimentJsonSchema, schemaAt, type PluginKinds } from './json-schema.js';
 import { stamp } from './merge.js';
 import { kindOf } from './names.js';
 import { ensureMeta, isMapping, setKey, type Origin } from './origins.js';
@@ -23,8 +23,9 @@ export function parseSet(text: string): { path: string[]; value: unknown } | { e
  * Applies `--set` overrides in order to a merged tree (in place). A path must exist in the schema; list
  * indices must exist in the current list. `path=null` (or an empty value) deletes the key, as in a file.
  */
-export function applyOverrides(tree: Record<string, unknown>, sets: readonly string[], problems: Problem[]): void {
-  const schema = experimentJsonSchema();
+export function applyOverrides(tree: Record<string, unknown>, sets: readonly string[], problems: Problem[], plugins?: PluginKinds): void {
+  // With layer plugins, their arguments are paths too (`model.layers.3.scaledResidual.scale=0.7`).
+  const schema = experimentJsonSchema(plugins);
   for (const text of sets) {
     const origin: Origin = { kind: 'set', text };
     const where = { file: `--set ${text}` };

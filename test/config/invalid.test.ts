@@ -12,6 +12,21 @@ interface Case {
 
 const cases: Case[] = [
   {
+    description: 'a reshape target that cannot hold its input, at the target',
+    yaml: `name: t
+data:
+  source: {type: directory, path: data/x}
+  image: {height: 16, width: 16}
+model:
+  layers:
+    - conv2d: {filters: 4, kernelSize: 3}
+    - reshape: {targetShape: [5, -1]}
+    - flatten: {}
+    - dense: {units: 3, activation: softmax}
+`,
+    errors: [{ code: 'check.reshape-size', line: 8, col: 30, message: /\(batch, 14, 14, 4\) \(784 values per example\)/ }],
+  },
+  {
     description: 'typo keys at several depths, with suggestions',
     yaml: `name: t
 seeed: 1

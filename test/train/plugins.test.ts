@@ -65,6 +65,13 @@ describe('layer plugins', () => {
     expect(r.stderr).toMatch(/exp\.yaml:10:\d+: error \[schema\.unknown-key\] unknown key `scael`[^\n]*\n\s*did you mean `scale`/);
   });
 
+  it('--set reaches a plugin layer\'s arguments (sweeps too)', () => {
+    expect(cli(['validate', EXAMPLE, '--set', 'model.layers.3.scaledResidual.scale=0.7'], ROOT).code).toBe(0);
+    const r = cli(['validate', EXAMPLE, '--set', 'model.layers.3.scaledResidual.scael=0.7'], ROOT);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error \[set\.path\][^\n]*`model\.layers\.3\.scaledResidual\.scael` is not a config path/);
+  });
+
   it('validating loads no TensorFlow: the plugin module is read without it', () => {
     const code = `import { loadExperiment } from ${JSON.stringify(path.join(ROOT, 'src/config/index.ts'))};
       const l = loadExperiment(${JSON.stringify(EXAMPLE)});

@@ -48,11 +48,12 @@ export function outputShape(layer: LayerSpecT, input: Shape, plugins?: PluginSha
     case 'resizing':
       return input.length === 3 ? [a.height as number, a.width as number, input[2]] : input;
     case 'reshape': {
-      // -1 takes what is left; sizes that do not fit are refused by the model build, which names the layer.
+      // -1 takes what is left; a target that cannot hold the input's values gives 0s (the spatial-size check says so).
       const target = a.targetShape as number[];
       const known = target.filter((d) => d !== -1).reduce((x, y) => x * y, 1);
       const total = input.reduce((x, y) => x * y, 1);
-      return target.map((d) => (d === -1 ? total / known : d));
+      const fits = target.includes(-1) ? total % known === 0 : total === known;
+      return fits ? target.map((d) => (d === -1 ? total / known : d)) : target.map(() => 0);
     }
     case 'flatten':
       return [input.reduce((x, y) => x * y, 1)];
