@@ -267,6 +267,11 @@ export function schemaAt(root: Json, path: (string | number)[]): Json[] {
   for (const seg of path) {
     const next: Json[] = [];
     for (const s of expand(current)) {
+      // A node that accepts anything (a named block's layers, checked once substituted) has every path below it.
+      if (isOpen(s)) {
+        next.push(s);
+        continue;
+      }
       if (typeof seg === 'number' || /^\d+$/.test(String(seg))) {
         const i = Number(seg);
         if (Array.isArray(s.prefixItems)) {
@@ -274,7 +279,7 @@ export function schemaAt(root: Json, path: (string | number)[]): Json[] {
         } else if (isObj(s.items)) next.push(s.items);
       }
       if (typeof seg === 'string') {
-        if (isObj(s.properties) && isObj(s.properties[seg])) next.push(s.properties[seg] as Json);
+        if (isObj(s.properties) && Object.hasOwn(s.properties, seg) && isObj(s.properties[seg])) next.push(s.properties[seg] as Json);
         else if (isObj(s.patternProperties)) {
           for (const [re, ps] of Object.entries(s.patternProperties)) if (new RegExp(re, 'u').test(seg) && isObj(ps)) next.push(ps);
         }
@@ -284,6 +289,11 @@ export function schemaAt(root: Json, path: (string | number)[]): Json[] {
     if (!current.length) return [];
   }
   return expand(current);
+}
+
+const ANNOTATIONS = new Set(['title', 'description', 'examples', 'default', '$comment']);
+function isOpen(s: Json): boolean {
+  return Object.keys(s).every((k) => ANNOTATIONS.has(k));
 }
 
 function expand(list: Json[]): Json[] {

@@ -69,6 +69,10 @@ describe('blocks in the layer stack', () => {
     expect(paths(a, c)).toContain('model.layers.1.residual.layers.0.conv2d.filters');
     const d = loadExperiment(base, { set: ['model.blocks.unit.params.kernel.default=5'] }).experiment;
     expect(paths(a, d)).toContain('model.blocks.unit.params.kernel.default');
+    const e = loadExperiment(base, { set: ['model.blocks.unit.layers.0.conv2d.kernelSize=5'] }).experiment;
+    expect(paths(a, e)).toContain('model.blocks.unit.layers.0.conv2d.kernelSize');
+    const [bad] = problemsOf(() => loadExperiment(base, { set: ['model.blocks.unit.layers.0.conv2d.kernelSize=0'] }));
+    expect(bad).toMatchObject({ code: 'check.block-layer', message: expect.stringContaining('`kernelSize` must be >= 1') });
   });
 
   it('a layer of a named block that is invalid once substituted is reported at its line in the definition, naming the use', () => {

@@ -60,7 +60,7 @@ describe('fitspec notebook --scale tiny', () => {
     expect(md).toMatch(/Machine: \d+ x .*Load average/);
     expect(isPng(path.join(cwd, 'runs/notebook/tiny/validation_curves.png'))).toBe(true);
     const json = JSON.parse(fs.readFileSync(path.join(cwd, 'runs/notebook/tiny/notebook.json'), 'utf8')) as { step: string; how: string }[];
-    expect(json.map((s) => s.how)).toEqual(Array(9).fill('trained'));
+    expect(json.map((s) => s.how)).toEqual(Array(10).fill('trained'));
   }, 600_000);
 
   it('the pretrained base is exported and loaded by 04b (frozen: its weights are the pretrained ones), not by 04s', async () => {
@@ -77,9 +77,9 @@ describe('fitspec notebook --scale tiny', () => {
     const again = notebook(cwd);
     expect(again.code, again.out).toBe(0);
     expect(again.out).not.toContain('== step');
-    expect(again.out.match(/^step \S+: reusing runs\//gm)).toHaveLength(9);
+    expect(again.out.match(/^step \S+: reusing runs\//gm)).toHaveLength(10);
     const json = JSON.parse(fs.readFileSync(path.join(cwd, 'runs/notebook/tiny/notebook.json'), 'utf8')) as { how: string }[];
-    expect(json.map((s) => s.how)).toEqual(Array(9).fill('reused'));
+    expect(json.map((s) => s.how)).toEqual(Array(10).fill('reused'));
   }, 600_000);
 
   it('a changed config is trained again; steps depending on new pretrained weights are retrained too', () => {

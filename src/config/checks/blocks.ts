@@ -12,7 +12,10 @@ function layerFindings(kind: string, args: unknown, path: Path, via: Path): Find
   validator ??= cachedValidator('block-layer', toJsonSchema(PlainLayerSpec));
   if (validator({ [kind]: args })) return [];
   const use = via.join('.');
-  return (validator.errors ?? []).map((e: ErrorObject) => {
+  // One message per place: a union's branches (an int or a pair) each report, the first says enough.
+  const seen = new Set<string>();
+  const errors = (validator.errors ?? []).filter((e: ErrorObject) => e.keyword !== 'anyOf' && !seen.has(e.instancePath) && seen.add(e.instancePath) !== undefined);
+  return errors.map((e: ErrorObject) => {
     const rel = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const extra = e.keyword === 'additionalProperties' ? String((e.params as { additionalProperty: string }).additionalProperty) : undefined;
     const at = [...path, ...rel, ...(extra ? [extra] : [])];
@@ -37,8 +40,16 @@ function findings(net: Network, root: Path): Finding[] {
     out.push({ ...rest, severity: 'error', path });
   }
   const seen = new Map<string, Path>();
+  const reported = new Set<string>();
   for (const n of net.nodes) {
-    if (n.via && !['add', 'concatenate', 'multiply'].includes(n.kind)) out.push(...layerFindings(n.kind, n.args, n.path, n.via));
+    if (n.via && !['add', 'concatenate', 'multiply'].includes(n.kind)) {
+      // A definition's mistake once, at the first use that shows it.
+      for (const f of layerFindings(n.kind, n.args, n.path, n.via)) {
+        const key = `${f.path.join('.')}|${f.received}`;
+        if (!reported.has(key)) out.push(f);
+        reported.add(key);
+      }
+    }
     const first = seen.get(n.name);
     if (first && !net.plain) {
       out.push({ code: 'check.layer-name', severity: 'error', atKey: true, path: [...(n.via ?? n.path), ...(n.via ? ['block'] : [])], message: `two layers are named \`${n.name}\` (the first at \`${first.join('.')}\`); give one another \`name\`${n.via ? ' (in a repeated block, use a parameter or `${repetition}` in its names)' : ''}.`, received: n.name });
