@@ -43,6 +43,16 @@ export const cases: ParityCase[] = [
   { name: 'batchNormalization axis 1 (the notebook)', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 1, momentum: 0.9 } }, ...head] },
   { name: 'batchNormalization axis 2, no center', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 2, center: false } }, ...head] },
   { name: 'batchNormalization on dense (rank 2), no scale', layers: [{ flatten: {} }, { dense: { units: 6, activation: 'relu' } }, { batchNormalization: { scale: false, epsilon: 0.01 } }, softmax()] },
+  {
+    name: 'mobilenet-mini blocks (the quick notebook 04s: BatchNormalization after every convolution, inference-mode loss each step)',
+    layers: [
+      { conv2d: { filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false } }, { batchNormalization: {} }, { activation: { activation: 'relu6' } },
+      { depthwiseConv2d: { kernelSize: 3, padding: 'same', useBias: false } }, { batchNormalization: {} }, { activation: { activation: 'relu6' } },
+      { conv2d: { filters: 6, kernelSize: 1, useBias: false } }, { batchNormalization: {} }, { activation: { activation: 'relu6' } },
+      { globalAveragePooling2d: {} }, { dropout: { rate: 0 } }, softmax(),
+    ],
+    epochs: 2,
+  },
   { name: 'dropout rate 0', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { dropout: { rate: 0 } }, ...head] },
   { name: 'dropout 0.5 (each engine masks replayed in Keras)', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { flatten: {} }, { dropout: { rate: 0.5 } }, softmax()] },
   { name: 'batchNormalization trainable: false (inference mode while training)', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { trainable: false } }, ...head] },
