@@ -56,33 +56,16 @@ export function rethrowDiskFull(e: unknown, file: string, needed?: number, what?
   throw e;
 }
 
-function sync(file: string): void {
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** Makes the renames and creations inside `dir` durable (a no-op where folders cannot be opened). */
-export function syncDir(dir: string): void {
-  try {
-    sync(dir);
-  } catch {
-    // Some filesystems refuse fsync on a folder; the data files themselves were synced.
-  }
-}
-
 /**
- * Writes `data` to `file` durably, through a temporary file and a rename: on failure (a full disk)
+ * Writes `data` to `file` through a temporary file and a rename: on failure (a full disk)
  * no part of it is left and an existing `file` keeps its previous content.
  */
 export function writeFileSafe(file: string, data: string | Uint8Array, what?: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
+    // Not fsynced: that would cost every epoch of a small model more than its training; the rename
+    // keeps a crash from tearing the file, and checkpoints carry checksums for what a power cut may damage.
     fs.writeFileSync(tmp, data);
-    sync(tmp);
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
@@ -132,7 +115,6 @@ export function writeFileSafeOrInPlace(file: string, data: string): void {
       try {
         fs.writeSync(fd, bytes, 0, bytes.length, 0);
         fs.ftruncateSync(fd, bytes.length);
-        fs.fsyncSync(fd);
       } catch (inner) {
         fs.writeSync(fd, before, 0, before.length, 0);
         fs.ftruncateSync(fd, before.length);

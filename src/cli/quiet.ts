@@ -11,10 +11,17 @@ import { constants } from 'node:os';
  * cannot redirect its own descriptor 2, so commands that load TensorFlow run in a child process
  * whose stderr goes through this filter.
  */
-const NOISE = [/^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$/, /^I\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.-]+:\d+\] /, /^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$/];
+const NOISE = [
+  /^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$/,
+  /^I\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.-]+:\d+\] /,
+  /^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$/,
+  // libjpeg's complaint about a truncated or corrupt JPEG, logged by TensorFlow's decoder at error level:
+  // fitspec reports such a file itself (skipped or stopped, with the file name).
+  /^[EW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ jpeg_mem\.cc:\d+\] /,
+];
 /** How noise lines start: a partial line that may still become one is held until its end arrives. */
 const NOISE_HEADS = ['WARNING: All log messages before absl::InitializeLog()', 'To enable the following instructions: '];
-const mayBecomeNoise = (partial: string) => NOISE_HEADS.some((h) => h.startsWith(partial) || partial.startsWith(h)) || /^I(\d{0,4}$|\d{4} )/.test(partial);
+const mayBecomeNoise = (partial: string) => NOISE_HEADS.some((h) => h.startsWith(partial) || partial.startsWith(h)) || /^[IEW](\d{0,4}$|\d{4} )/.test(partial);
 
 export function isTensorFlowNoise(line: string): boolean {
   return NOISE.some((re) => re.test(line));

@@ -161,7 +161,7 @@ export async function enqueueSweep(url: string, meta: SweepMeta, jobs: TrialJob[
 export interface TrialState {
   trial: string;
   params: Record<string, unknown>;
-  /** waiting, active, completed, failed, ... or `missing` (never enqueued). */
+  /** waiting, active, completed, failed, ... `missing` (never enqueued) or `cancelled` (removed by `sweep cancel`). */
   state: string;
   outcome?: TrialOutcome;
   error?: string;
@@ -172,7 +172,8 @@ async function trialStates(queue: Queue, meta: SweepMeta): Promise<TrialState[]>
   return Promise.all(
     meta.trials.map(async (t) => {
       const job = await queue.getJob(jobId(meta.name, t.hash));
-      if (!job) return { trial: t.id, params: t.params, state: 'missing', attempts: 0 };
+      // A cancelled sweep's queued jobs were removed: they are cancelled, not missing.
+      if (!job) return { trial: t.id, params: t.params, state: meta.cancelled ? 'cancelled' : 'missing', attempts: 0 };
       const state = await job.getState();
       const outcome = state === 'completed' ? (job.returnvalue as TrialOutcome) : undefined;
       return { trial: t.id, params: t.params, state, outcome, error: state === 'failed' ? job.failedReason : undefined, attempts: job.attemptsMade };
@@ -219,7 +220,7 @@ export async function sweepStatus(url: string, name: string): Promise<SweepStatu
         running: count((s) => s.state === 'active'),
         queued: count((s) => OPEN_STATES.has(s.state) && s.state !== 'active'),
         failed: count((s) => s.state === 'failed'),
-        cancelled: count((s) => s.outcome?.status === 'CANCELLED' || s.state === 'missing'),
+        cancelled: count((s) => s.outcome?.status === 'CANCELLED' || s.state === 'missing' || s.state === 'cancelled'),
       },
     };
   } finally {
@@ -403,7 +404,8 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<void>
       const states = await trialStates(queue, meta);
       const open = states.some((s) => OPEN_STATES.has(s.state));
       await recordResults(meta, outcomesOf(meta, states), log, !open);
-      if (!open) log(`sweep ${sweep}: every trial is done; results in ${meta.runsDir}/sweeps/${sweep}/results.csv`);
+      const cancelled = states.filter((s) => s.state === 'cancelled' || s.outcome?.status === 'CANCELLED').length;
+      if (!open) log(`sweep ${sweep}: ${cancelled ? `cancelled, ${states.length - cancelled} of ${states.length} trials done` : 'every trial is done'}; results in ${meta.runsDir}/sweeps/${sweep}/results.csv`);
     } finally {
       await queue.close();
     }

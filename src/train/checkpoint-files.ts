@@ -98,7 +98,27 @@ export function manifestOf(copyDir: string): Manifest {
 }
 
 /** Verified copies by state.json's inode and mtime: a resume reads the state more than once, the files are hashed once. */
-const verified = new Map<string, CheckpointState>();
+const verified = new Map<string, { state: CheckpointState & { files?: Manifest }; stamp: string }>();
+
+/** Size and modification time of every file a manifest lists: a rewrite of any changes it. */
+function stampOf(dir: string, files: Manifest | undefined): string {
+  return Object.keys(files ?? {})
+    .map((rel) => {
+      try {
+        const st = fs.statSync(path.join(dir, rel));
+        return `${rel}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return `${rel}:missing`;
+      }
+    })
+    .join('|');
+}
+
+/** Records a state.json just written from a manifest hashed from disk as verified (keyed by its inode, which a rename keeps). */
+export function markVerified(stateFile: string, state: CheckpointState & { files?: Manifest }): void {
+  const st = fs.statSync(stateFile);
+  verified.set(`${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`, { state, stamp: stampOf(path.dirname(stateFile), state.files) });
+}
 
 /**
  * A copy is complete once its state.json exists and parses: it is written last, through a rename, and
@@ -118,7 +138,7 @@ function verify(runDir: string, name: string): Verdict {
   }
   const key = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`;
   const known = verified.get(key);
-  if (known) return { state: known };
+  if (known && known.stamp === stampOf(dir, known.state.files)) return { state: known.state };
   let state: CheckpointState & { files?: Manifest };
   try {
     state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
@@ -137,7 +157,7 @@ function verify(runDir: string, name: string): Verdict {
     if (size !== want.size) return { damage: { copy: name, file: `${name}/${rel}`, reason: `has ${size} bytes, ${want.size} were written` }, partial: false };
     if (sha256(file) !== want.sha256) return { damage: { copy: name, file: `${name}/${rel}`, reason: 'does not match the checksum recorded when it was written' }, partial: false };
   }
-  verified.set(key, state);
+  verified.set(key, { state, stamp: stampOf(dir, state.files) });
   return { state };
 }
 

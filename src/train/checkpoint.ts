@@ -3,14 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { leafLayers, loadModel, saveModel } from '../model/index.js';
 import type { Engine } from './engine/types.js';
-import { diskFullError, isDiskFull, isDiskFullError, syncDir, writeFileSafe } from '../disk.js';
+import { diskFullError, isDiskFull, isDiskFullError, writeFileSafe } from '../disk.js';
 import { FitspecError } from '../errors.js';
-import { CHECKPOINT_DIR as DIR, CHECKPOINT_NEW as NEW, CHECKPOINT_OLD as OLD, checkpointStatus, describeDamage, discard, manifestOf, readCheckpointState, settle, STATE, type CheckpointState } from './checkpoint-files.js';
+import { CHECKPOINT_DIR as DIR, CHECKPOINT_NEW as NEW, CHECKPOINT_OLD as OLD, checkpointStatus, describeDamage, discard, manifestOf, markVerified, readCheckpointState, settle, STATE, type CheckpointState } from './checkpoint-files.js';
 
 export { checkpointStatus, describeDamage, phaseResume, readCheckpointState, type CheckpointState } from './checkpoint-files.js';
 
 /**
- * Written after every epoch into `checkpoint.tmp`, each file synced to disk, then state.json (the
+ * Written after every epoch into `checkpoint.tmp`, then state.json (the
  * state and the manifest: size and SHA-256 of every file, read back from disk) last, through a rename.
  * Then the previous previous copy goes, the previous one is renamed to `checkpoint.old` (kept: it is
  * what a resume falls back to when the newest is found damaged) and the new one into place, so a kill
@@ -38,8 +38,10 @@ export async function saveCheckpoint(runDir: string, model: tf.LayersModel, engi
       optimizerSaved = true;
     }
     const files = manifestOf(tmp);
-    writeFileSafe(path.join(tmp, STATE), JSON.stringify({ ...state, optimizerSaved, files }, null, 2));
-    syncDir(tmp);
+    const full = { ...state, optimizerSaved, files };
+    writeFileSafe(path.join(tmp, STATE), JSON.stringify(full, null, 2));
+    // Just hashed from disk: the next save need not read it back again.
+    markVerified(path.join(tmp, STATE), full);
   } catch (e) {
     if (!isDiskFullError(e) && !isDiskFull(e)) throw e;
     const needed = dirSize(tmp) + dirSize(path.join(runDir, DIR));
@@ -51,7 +53,6 @@ export async function saveCheckpoint(runDir: string, model: tf.LayersModel, engi
   discard(runDir, OLD);
   if (fs.existsSync(final)) fs.renameSync(final, path.join(runDir, OLD));
   fs.renameSync(tmp, final);
-  syncDir(runDir);
 }
 
 function dirSize(dir: string): number {

@@ -139,3 +139,30 @@ describe('run files', () => {
     expect(cutTornTail(dir)).toBe(0);
   });
 });
+
+describe('a truncated JPEG', () => {
+  it('is reported by fitspec once; libjpeg\'s own lines do not reach the terminal', () => {
+    const dir = tmpDir('jpeg');
+    const data = path.join(dir, 'faces');
+    expect(cli(['data', 'synth', '--out', data, '--per-class', '12', '--layout', 'directory', '--seed', '5'], ROOT).code).toBe(0);
+    const file = path.join(data, 'old', fs.readdirSync(path.join(data, 'old')).sort()[0]!);
+    fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 600));
+    fs.writeFileSync(
+      path.join(dir, 'x.yaml'),
+      `name: j
+data:
+  source: {type: directory, path: faces}
+  image: {height: 32, width: 32}
+  split: {train: 8, validation: 3}
+  onError: skip
+model: {layers: [{flatten: {}}, {dense: {units: 3, activation: softmax}}]}
+train: {epochs: 1, batchSize: 8}
+tracking: {runsDir: runs}
+`,
+    );
+    const r = cli(['train', 'x.yaml', '--no-progress'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toContain(`data: skipped ${file}`);
+    expect(r.stderr).not.toMatch(/jpeg_mem|Premature end of JPEG data/);
+  }, 120_000);
+});

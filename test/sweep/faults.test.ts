@@ -121,7 +121,7 @@ describe('a grid of ten million trials', () => {
 });
 
 describe('two sweeps with one name', () => {
-  it('a second search space under a name whose trials are still queued is refused, not merged', async () => {
+  it('a second search space under a name whose trials are still queued is refused, not merged; cancelled trials are called cancelled', async () => {
     const redis = await startRedis();
     try {
       const dir = tmpDir('sweep-same-name');
@@ -141,6 +141,14 @@ describe('two sweeps with one name', () => {
       expect(again.out).toContain('0 trials enqueued, 2 already queued or done');
       const status = await run(['sweep', 'status', 'lr', '--queue', redis.url], dir, env);
       expect(status.out).toMatch(/queued 2/);
+      // After a cancel the removed trials are cancelled, not "missing"; then the name is free for another search.
+      expect((await run(['sweep', 'cancel', 'lr', '--queue', redis.url], dir, env)).code).toBe(0);
+      const cancelled = await run(['sweep', 'status', 'lr', '--queue', redis.url], dir, env);
+      expect(cancelled.out).toMatch(/cancelled 2 \(of 2\)/);
+      expect(cancelled.out).not.toMatch(/missing/);
+      const other = await run(['sweep', second, '--queue', redis.url], dir, env);
+      expect(other.code, other.out).toBe(0);
+      expect(other.out).toContain('4 trials enqueued');
     } finally {
       await redis.stop();
     }
