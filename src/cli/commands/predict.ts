@@ -11,9 +11,9 @@ const command: CliCommand = {
       .description('Class probabilities of images, from the trained model of a run')
       .option('--json', 'print JSON')
       .action(async (ref: string, args: string[], opts: { json?: boolean }) => {
-        const images = (await import('../../data/sources.js')).expandImagePaths(args);
         const { locateModel } = await import('../../track/model-ref.js');
         const where = await locateModel(ref);
+        const images = (await import('../../data/sources.js')).expandImagePaths(args);
         const { initBackend } = await import('../../backend.js');
         await initBackend(where.backend ?? 'auto', where.threads);
         const { loadTrainedModel, predictFiles } = await import('../../train/predict.js');
