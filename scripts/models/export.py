@@ -20,12 +20,60 @@ def log(msg):
     sys.stderr.write(msg + "\n")
 
 
-def to_keras(model_dir, work):
+def with_input_shape(model_dir, work, descriptor):
+    """model.json as the converter can build it: a Sequential whose first layer is a nested model (a
+    pretrained base) says nothing of its input shape in tfjs, and Keras builds such a model, and so
+    can load its weights, only when its config has `build_input_shape`."""
+    with open(os.path.join(model_dir, "model.json")) as f:
+        model_json = json.load(f)
+    topology = model_json["modelTopology"]
+    topology = topology.get("model_config", topology)
+    config = topology.get("config")
+    if topology.get("class_name") != "Sequential" or not isinstance(config, dict) or "build_input_shape" in config:
+        return os.path.join(model_dir, "model.json")
+    config["build_input_shape"] = [None] + descriptor["input"]["shape"][1:]
+    for group in model_json["weightsManifest"]:
+        for p in group["paths"]:
+            shutil.copyfile(os.path.join(model_dir, p), os.path.join(work, p))
+    path = os.path.join(work, "model.json")
+    with open(path, "w") as f:
+        json.dump(model_json, f)
+    return path
+
+
+def keras3_axes(h5):
+    """Two things tf.keras writes that Keras 3 refuses when it loads the file: a BatchNormalization
+    axis as a list (`[3]`, Keras 3 wants the int) and `groups` on DepthwiseConv2D (always 1 there)."""
+    import h5py
+
+    def fix(node):
+        if isinstance(node, dict):
+            if node.get("class_name") == "BatchNormalization":
+                axis = node.get("config", {}).get("axis")
+                if isinstance(axis, list) and len(axis) == 1:
+                    node["config"]["axis"] = axis[0]
+            if node.get("class_name") == "DepthwiseConv2D" and node.get("config", {}).get("groups", 1) == 1:
+                node["config"].pop("groups", None)
+            for v in node.values():
+                fix(v)
+        elif isinstance(node, list):
+            for v in node:
+                fix(v)
+
+    with h5py.File(h5, "r+") as f:
+        raw = f.attrs["model_config"]
+        config = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        fix(config)
+        f.attrs["model_config"] = json.dumps(config)
+
+
+def to_keras(model_dir, work, descriptor):
     """tfjs layers model -> Keras 2 HDF5 (tensorflowjs converter) -> Keras 3 model."""
     from tensorflowjs.converters import converter
 
     h5 = os.path.join(work, "model.h5")
-    converter.convert(["--input_format", "tfjs_layers_model", "--output_format", "keras", os.path.join(model_dir, "model.json"), h5])
+    converter.convert(["--input_format", "tfjs_layers_model", "--output_format", "keras", with_input_shape(model_dir, work, descriptor), h5])
+    keras3_axes(h5)
     import keras
 
     return keras.saving.load_model(h5, compile=False)
@@ -122,7 +170,7 @@ def main():
         descriptor = json.load(f)
     files = {}
     with tempfile.TemporaryDirectory() as work:
-        model = to_keras(model_dir, work)
+        model = to_keras(model_dir, work, descriptor)
         if "keras" in formats:
             files["keras"] = save_keras(model, out)
         savedmodel = None

@@ -23,9 +23,10 @@ export interface Prediction {
  * @param images image files, folders (every image inside) or glob patterns (`photos/*.jpg`)
  */
 export async function predict(model: string, images: string[]): Promise<{ classes: string[]; predictions: Prediction[] }> {
-  const files = (await import('../data/sources.js')).expandImagePaths(images);
   const { locateModel } = await import('../track/model-ref.js');
+  // Located first: an MLflow model that cannot be read is the one error, whatever the images.
   const where = await locateModel(model);
+  const files = (await import('../data/sources.js')).expandImagePaths(images);
   const { initBackend } = await import('../backend.js');
   await initBackend(where.backend ?? 'auto', where.threads);
   await registerRunPlugins(where.runDir);
