@@ -320,7 +320,6 @@ function randomValues(sweep: SweepConfig): Record<string, unknown>[] {
   });
 
   function draw(key: string, spec: SweepConfig['parameters'][string], i: number): [string, unknown] {
-    {
       {
         // Each value depends only on (seed, trial, path): adding a parameter does not reshuffle the others.
         const u = Rng.from(sweep.seed, 'sweep', i, key).uniform(0, 1);
@@ -340,7 +339,6 @@ function randomValues(sweep: SweepConfig): Record<string, unknown>[] {
             return [key, round(Math.round((lo + u * (hi - lo)) / spec.q!) * spec.q!)];
         }
       }
-    }
   }
 }
 

@@ -17,7 +17,7 @@ export function shortHash(text: string): string {
 
 /** File name under params/ for a param key (keys may contain `/`). */
 export function paramFileName(key: string): string {
-  return `params/${key.replace(/[\/\\]/g, '_')}.txt`;
+  return `params/${key.replace(/[/\\]/g, '_')}.txt`;
 }
 
 /**

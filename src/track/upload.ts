@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MetricPoint, MlflowLink, RunRecord } from './types.js';
-import { MlflowClient, type RunInfo } from './mlflow/client.js';
+import type { MlflowClient, RunInfo } from './mlflow/client.js';
 import { MlflowError, isMlflowError } from './mlflow/http.js';
 import { artifactFiles, fileFingerprint } from './runs.js';
 import { writeJsonAtomic } from './local.js';

@@ -47,9 +47,9 @@ const cases: Case[] = [
       const text = fs
         .readFileSync(file, 'utf8')
         .replace('split: {train: 8, validation: 4}', 'split: {train: 4, validation: 2}')
-        .replace(/model:\n(    .*\n|  layers:\n)+/, NOTEBOOK_LAYERS)
+        .replace(/model:\n( {4}.*\n| {2}layers:\n)+/, NOTEBOOK_LAYERS)
         .replace('epochs: 2', 'epochs: 1\n  optimizer: {name: rmsprop, learningRate: 0.001}')
-        .replace(/  optimizer: \{name: adam.*\n/, '')
+        .replace(/ {2}optimizer: \{name: adam.*\n/, '')
         .replace(`runsDir: ${path.join(dir, 'runs')}`, `runsDir: ${path.join(dir, 'runs-nb')}`);
       fs.writeFileSync(path.join(dir, 'notebook.yaml'), text);
       return ['train', path.join(dir, 'notebook.yaml'), '--no-progress'];
@@ -62,7 +62,7 @@ const cases: Case[] = [
       const text = fs
         .readFileSync(file, 'utf8')
         .replace('split: {train: 8, validation: 4}', 'split: {train: 4, validation: 2}')
-        .replace(/model:\n(    .*\n|  layers:\n)+/, 'model:\n  base: {architecture: mobilenet-mini}\n  layers:\n    - globalAveragePooling2d: {}\n    - dense: {units: 3, activation: softmax}\n')
+        .replace(/model:\n( {4}.*\n| {2}layers:\n)+/, 'model:\n  base: {architecture: mobilenet-mini}\n  layers:\n    - globalAveragePooling2d: {}\n    - dense: {units: 3, activation: softmax}\n')
         .replace('train:\n', 'train:\n  phases:\n    - {name: head, epochs: 1, freeze: base, optimizer: {name: adam, learningRate: 0.01}}\n')
         .replace(`runsDir: ${path.join(dir, 'runs')}`, `runsDir: ${path.join(dir, 'runs-frozen')}`);
       fs.writeFileSync(path.join(dir, 'frozen.yaml'), text);

@@ -103,8 +103,8 @@ describe('fitspec review', () => {
     expect(r.stdout.split('\n')[2]).toBe('4 experiments change, 0 have results, 4 stale.');
     // The three built on base.yaml are one change: one diff, one table with their hashes before and after.
     const group = r.stdout.slice(r.stdout.indexOf('changed: 3 experiments'));
-    expect(group).toMatch(/^changed: 3 experiments\n  changed through: exp\/base\.yaml\n  ~ train\.optimizer\.learningRate: 0\.0001 -> 0\.001\n/);
-    expect(group).toMatch(/  exp\/grandchild\.yaml +[0-9a-f]{12} -> [0-9a-f]{12} +stale\n/);
+    expect(group).toMatch(/^changed: 3 experiments\n {2}changed through: exp\/base\.yaml\n {2}~ train\.optimizer\.learningRate: 0\.0001 -> 0\.001\n/);
+    expect(group).toMatch(/ {2}exp\/grandchild\.yaml +[0-9a-f]{12} -> [0-9a-f]{12} +stale\n/);
     expect(r.stdout.match(/learningRate: 0\.0001 -> 0\.001/g)).toHaveLength(2);
   });
 

@@ -97,7 +97,7 @@ describe('training phases', () => {
     const file = tinyExperiment(dir, dataDir);
     const text = fs
       .readFileSync(file, 'utf8')
-      .replace(/model:\n(    .*\n|  layers:\n)+/, 'model:\n  base: {architecture: mobilenet-mini}\n  layers:\n    - globalAveragePooling2d: {}\n    - dense: {units: 3, activation: softmax}\n')
+      .replace(/model:\n( {4}.*\n| {2}layers:\n)+/, 'model:\n  base: {architecture: mobilenet-mini}\n  layers:\n    - globalAveragePooling2d: {}\n    - dense: {units: 3, activation: softmax}\n')
       .replace(
         'train:\n',
         'train:\n  phases:\n    - {name: head, epochs: 1, freeze: base, optimizer: {name: adam, learningRate: 0.01}}\n    - {name: tune, epochs: 1, unfreezeFrom: conv_dw_7, optimizer: {name: sgd, learningRate: 0.001, momentum: 0.9}}\n',
@@ -174,7 +174,7 @@ describe('bad input to train', () => {
     const file = tinyExperiment(dir, dataDir, '');
     const text = fs.readFileSync(file, 'utf8');
     const model = `model:\n  base: {architecture: mobilenet-mini, weights: ${path.join(dir, 'no-weights')}}\n  layers:\n    - flatten: {}\n    - dense: {units: 3, activation: softmax}\n`;
-    fs.writeFileSync(file, text.replace(/model:\n(    .*\n|  layers:\n)+/, model));
+    fs.writeFileSync(file, text.replace(/model:\n( {4}.*\n| {2}layers:\n)+/, model));
     const r = cli(['train', file, '--no-progress'], dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no-weights/);
