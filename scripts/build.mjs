@@ -22,7 +22,11 @@ const where = path.relative(process.cwd(), out) || 'dist';
 /** Every file under src/, names and contents. */
 function srcDigest() {
   const hash = createHash('sha256');
-  const files = fs.readdirSync(path.join(root, 'src'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath ?? e.path, e.name)).sort();
+  const files = fs
+    .readdirSync(path.join(root, 'src'), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath ?? e.path, e.name))
+    .sort();
   for (const f of files) hash.update(path.relative(root, f)).update('\0').update(fs.readFileSync(f)).update('\0');
   return hash.digest('hex');
 }

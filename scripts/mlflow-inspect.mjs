@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureMlflow } from './mlflow/venv.mjs';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'run-id': { type: 'string' }, 'runs-dir': { type: 'string', default: 'runs' }, uri: { type: 'string' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { 'run-id': { type: 'string' }, 'runs-dir': { type: 'string', default: 'runs' }, uri: { type: 'string' } },
+});
 
 function runFolders(runsDir) {
   if (!existsSync(runsDir)) return [];
@@ -37,7 +40,11 @@ let uri = values.uri ?? process.env.MLFLOW_TRACKING_URI;
 if (!runId) {
   let run;
   if (positionals[0]) run = { dir: positionals[0], record: JSON.parse(readFileSync(join(positionals[0], 'run.json'), 'utf8')) };
-  else run = runFolders(values['runs-dir']).filter((r) => r.record.mlflow?.runId).sort((a, b) => a.record.startTime - b.record.startTime).at(-1);
+  else
+    run = runFolders(values['runs-dir'])
+      .filter((r) => r.record.mlflow?.runId)
+      .sort((a, b) => a.record.startTime - b.record.startTime)
+      .at(-1);
   if (!run?.record.mlflow?.runId) {
     process.stderr.write(`no run ${positionals[0] ? `in ${positionals[0]} ` : `in ${values['runs-dir']} `}has reached MLflow yet (upload it with \`fitspec sync\`)\n`);
     process.exit(2);

@@ -64,7 +64,10 @@ export function sessionConfig(intraOp: number, interOp: number): Uint8Array {
     }
     bytes.push(v);
   };
-  for (const [field, v] of [[2, intraOp], [5, interOp]] as const) {
+  for (const [field, v] of [
+    [2, intraOp],
+    [5, interOp],
+  ] as const) {
     if (v > 0) {
       varint(field << 3);
       varint(v);

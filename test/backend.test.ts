@@ -67,7 +67,13 @@ describe('backend', () => {
     });
     model.compile({ optimizer: tf.train.rmsprop(1e-3), loss: 'categoricalCrossentropy' });
     const x = tf.randomUniform([32, 16, 16, 3], 0, 1, 'float32', 1);
-    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 3), 'int32'), 3);
+    const y = tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: 32 }, (_, i) => i % 3),
+        'int32',
+      ),
+      3,
+    );
     const before = model.getWeights()[0]!.dataSync().slice();
     const h = await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     const losses = h.history.loss as number[];
@@ -117,7 +123,7 @@ describe('backend', () => {
     expect(r.stdout).toMatch(/^GPU\s+(usable|not usable: .+)$/m);
   });
 
-  it('fitspec doctor reports the CPU kernels TensorFlow runs: oneDNN by fitspec\'s choice, Eigen when the environment says so', () => {
+  it("fitspec doctor reports the CPU kernels TensorFlow runs: oneDNN by fitspec's choice, Eigen when the environment says so", () => {
     const doctor = (onednn?: string) => {
       const env: NodeJS.ProcessEnv = { ...process.env };
       delete env.TF_ENABLE_ONEDNN_OPTS;

@@ -74,7 +74,6 @@ const venv = join(root, 'venv');
 const python = join(venv, 'bin', 'python');
 const dataDir = join(root, `faces-${perClass}`);
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Creates .bench/venv once; a mkdir lock keeps two benchmarks from installing at the same time. */
@@ -168,7 +167,10 @@ async function main() {
   }
   const rounds = Number(args.rounds);
   const runKeras = (epochsArg: number, firstOnly: boolean) => {
-    const r = spawnSync(python, [join(import.meta.dirname, 'keras_bench.py'), dataDir, String(size), String(epochsArg), ...(firstOnly ? ['first'] : [])], { encoding: 'utf8', env: { ...process.env, CUDA_VISIBLE_DEVICES: '' } });
+    const r = spawnSync(python, [join(import.meta.dirname, 'keras_bench.py'), dataDir, String(size), String(epochsArg), ...(firstOnly ? ['first'] : [])], {
+      encoding: 'utf8',
+      env: { ...process.env, CUDA_VISIBLE_DEVICES: '' },
+    });
     if (r.status !== 0) throw new Error(`Keras benchmark failed:\n${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { plain: number[]; augment?: number[]; first: number };
   };
@@ -182,7 +184,11 @@ async function main() {
     const kPlain: number[] = [];
     for (let r = 0; r < rounds; r++) {
       for (const [i, row] of rows.entries()) {
-        const w = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'first-worker.ts'), dataDir, String(perClass), String(size), row.interpolation, row.decoder ?? 'default'], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+        const w = spawnSync(
+          process.execPath,
+          ['--import', 'tsx', join(import.meta.dirname, 'first-worker.ts'), dataDir, String(perClass), String(size), row.interpolation, row.decoder ?? 'default'],
+          { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } },
+        );
         if (w.status !== 0) throw new Error(`first decode worker failed:\n${w.stderr}`);
         rates[i]!.push((JSON.parse(w.stdout.trim().split('\n').at(-1)!) as { rate: number }).rate);
       }
@@ -205,7 +211,7 @@ async function main() {
     keras = { plain: median(out.plain), augment: out.augment && median(out.augment), first: kerasRounds?.first ?? out.first };
   }
 
-  const row = (label: string, a: number, b?: number) => console.log(`${label.padEnd(52)}${fmt(a)} ${b ? fmt(b) : '       -'}   ${b ? (a / b).toFixed(2) + "x" : '-'}`);
+  const row = (label: string, a: number, b?: number) => console.log(`${label.padEnd(52)}${fmt(a)} ${b ? fmt(b) : '       -'}   ${b ? (a / b).toFixed(2) + 'x' : '-'}`);
   const firstRows = () => {
     console.log('\nimages/s, first decode with listing vs first epoch'.padEnd(53) + '   fitspec    Keras    ratio');
     for (const f of first) row(f.label, f.rate, keras?.first);
@@ -214,7 +220,7 @@ async function main() {
     if (same) row(`  the same vs Keras' median epoch (no listing)`, same.rate, keras?.plain);
     if (rounds > 0) console.log(`(medians of ${rounds} rounds; each first decode and each Keras first epoch in a fresh process, fitspec and Keras alternating)`);
     console.log(
-      "(fitspec: prepareData over the whole folder, listing included, into the memory cache. Keras: from flow_from_directory(...),\n" +
+      '(fitspec: prepareData over the whole folder, listing included, into the memory cache. Keras: from flow_from_directory(...),\n' +
         ` which lists the folder, to the end of its first epoch; PIL decode + resize with \`nearest\`, its default${keras ? `; its median epoch without the listing: ${keras.plain.toFixed(0)} images/s` : ''}.\n` +
         ` Compare the rows with the same kernel; fitspec's default kernel is lanczos3: \`data.image.interpolation\`; load average now ${load()})`,
     );
@@ -236,20 +242,31 @@ async function main() {
 
   // A real training loop: the notebook's baseline CNN fed by batches() with augmentation on.
   const engine = await trainerEngine(baselineCnn(tf, size), info, args.engine as EngineChoice);
-  const { msPerStep, waitFraction } = await timeTraining(engine, batches(prep, 'train', { batchSize: 32, shuffle: true, seed: 1, epoch: 0, augment: NOTEBOOK_AUGMENT, rescale: 1 / 255, steps: trainSteps + WARMUP_STEPS }), trainSteps);
+  const { msPerStep, waitFraction } = await timeTraining(
+    engine,
+    batches(prep, 'train', { batchSize: 32, shuffle: true, seed: 1, epoch: 0, augment: NOTEBOOK_AUGMENT, rescale: 1 / 255, steps: trainSteps + WARMUP_STEPS }),
+    trainSteps,
+  );
   const augmentShare = ((32 / ours.augmentWarm) * 1000) / msPerStep;
-  console.log(`\ntraining the notebook's baseline CNN on the ${engine.name} engine (${trainSteps} steps of 32, augmentation on): ${msPerStep.toFixed(0)} ms/step, waiting for data ${(100 * waitFraction).toFixed(1)}% of step time`);
+  console.log(
+    `\ntraining the notebook's baseline CNN on the ${engine.name} engine (${trainSteps} steps of 32, augmentation on): ${msPerStep.toFixed(0)} ms/step, waiting for data ${(100 * waitFraction).toFixed(1)}% of step time`,
+  );
   console.log(`(${DATA_WAIT_DEFINITION}; building an augmented batch from the cache costs ${(100 * augmentShare).toFixed(1)}% of a step; load average now ${load()})`);
 
   // The same training with Keras as the notebook runs it: model.fit on the augmenting
   // flow_from_directory (decoded from disk every epoch, augmented in Python, prefetched by tf.data).
   if (args['skip-keras']) return;
-  const k = spawnSync(python, [join(import.meta.dirname, 'keras_bench.py'), 'train', dataDir, String(size), String(WARMUP_STEPS), String(trainSteps)], { encoding: 'utf8', env: { ...process.env, CUDA_VISIBLE_DEVICES: '' } });
+  const k = spawnSync(python, [join(import.meta.dirname, 'keras_bench.py'), 'train', dataDir, String(size), String(WARMUP_STEPS), String(trainSteps)], {
+    encoding: 'utf8',
+    env: { ...process.env, CUDA_VISIBLE_DEVICES: '' },
+  });
   if (k.status !== 0) throw new Error(`Keras training benchmark failed:\n${k.stderr}`);
   const kerasMs = (JSON.parse(k.stdout.trim().split('\n').at(-1)!) as { msPerStep: number }).msPerStep;
   console.log(`\nimages/s training with augmentation, data wait included`.padEnd(53) + '   fitspec    Keras    ratio');
   row(`baseline CNN, ${trainSteps} steps of 32`, 32000 / msPerStep, 32000 / kerasMs);
-  console.log(`(fitspec: the loop above (${engine.name} engine), batches from the memory cache, augmented on TensorFlow off the main thread. Keras: model.fit on\n flow_from_directory with the same ImageDataGenerator arguments: PIL decode + resize + augmentation each epoch, prefetched by tf.data;\n ${kerasMs.toFixed(0)} ms/step over the ${trainSteps} steps after ${WARMUP_STEPS} warm-up ones; load average now ${load()})`);
+  console.log(
+    `(fitspec: the loop above (${engine.name} engine), batches from the memory cache, augmented on TensorFlow off the main thread. Keras: model.fit on\n flow_from_directory with the same ImageDataGenerator arguments: PIL decode + resize + augmentation each epoch, prefetched by tf.data;\n ${kerasMs.toFixed(0)} ms/step over the ${trainSteps} steps after ${WARMUP_STEPS} warm-up ones; load average now ${load()})`,
+  );
 }
 
 /** One scaling row as scale-worker.ts prints it. */
@@ -290,16 +307,23 @@ async function scaling() {
   const budget = args['memory-budget'];
   const cache = join(root, 'cache');
   mkdirSync(root, { recursive: true });
-  const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
   const gb = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
   const fs = statfsSync(root);
   const maxImages = 3 * Math.round(base * Math.max(...scales));
   // The generated JPEGs (about 4 KB each) of every scale, plus the largest disk cache (one row at a time).
   const needDisk = scales.reduce((a, sc) => a + 3 * Math.round(base * sc) * 4096, 0) + maxImages * size * size * 3;
-  console.log(`machine: ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores, ${gb(totalmem())} GB RAM (${gb(freemem())} GB free), ${platform()}-${arch()}, Node ${process.version}`);
+  console.log(
+    `machine: ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores, ${gb(totalmem())} GB RAM (${gb(freemem())} GB free), ${platform()}-${arch()}, Node ${process.version}`,
+  );
   console.log(`disk: ${gb(fs.bavail * fs.bsize)} GB free under ${root}, this run needs about ${gb(needDisk)} GB`);
   console.log(`load average (1, 5, 15 min): ${load()} at start, before any work of the benchmark`);
-  console.log(`scaling: ${scales.join('x, ')}x of ${3 * base} images at ${size}x${size}, modes ${modes.join(', ')}${budget ? `, data.memoryBudget ${budget} MB` : ''}; ${readBatches} shuffled batches of 32 read, then ${steps} timed training steps (after ${WARMUP_STEPS} warm-up) of the baseline CNN with the notebook's augmentation on the ${engineChoice === 'auto' ? "trainer's default" : engineChoice} engine`);
+  console.log(
+    `scaling: ${scales.join('x, ')}x of ${3 * base} images at ${size}x${size}, modes ${modes.join(', ')}${budget ? `, data.memoryBudget ${budget} MB` : ''}; ${readBatches} shuffled batches of 32 read, then ${steps} timed training steps (after ${WARMUP_STEPS} warm-up) of the baseline CNN with the notebook's augmentation on the ${engineChoice === 'auto' ? "trainer's default" : engineChoice} engine`,
+  );
   console.log(`${DATA_WAIT_DEFINITION}; "step alone": the same engine's step on one batch held in memory, no input pipeline\n`);
   console.log('scale  images  cache         fill s  fill img/s  read img/s  step alone  ms/step  data wait  store peak  peak RSS  load');
   const rows: Record<string, { scale: number; row: ScaleRow }[]> = {};
@@ -310,19 +334,37 @@ async function scaling() {
     if (!existsSync(join(dir, 'old'))) {
       rmSync(dir, { recursive: true, force: true });
       const t = performance.now();
-      const r = spawnSync(process.execPath, [resolve('bin/fitspec.js'), 'data', 'synth', '--out', dir, '--per-class', String(perClass), '--layout', 'directory', '--seed', '1'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const r = spawnSync(process.execPath, [resolve('bin/fitspec.js'), 'data', 'synth', '--out', dir, '--per-class', String(perClass), '--layout', 'directory', '--seed', '1'], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
       if (r.status !== 0) throw new Error(`fitspec data synth failed for ${dir}`);
       console.log(`(generated ${3 * perClass} images in ${((performance.now() - t) / 1000).toFixed(0)} s)`);
     }
     for (const mode of modes) {
       // A fresh disk cache per row, so that the fill is measured, not reused.
       rmSync(cache, { recursive: true, force: true });
-      const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'scale-worker.ts'), dir, String(perClass), mode, String(size), String(readBatches), String(steps), engineChoice, ...(budget ? [budget] : [])], {
-        encoding: 'utf8',
-        maxBuffer: 64 << 20,
-        // The image cache under .bench; the native library and graph addon where the install put them.
-        env: { ...process.env, XDG_CACHE_HOME: cache, FITSPEC_CACHE_DIR: nativeCacheRoot(), TF_CPP_MIN_LOG_LEVEL: '2' },
-      });
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(import.meta.dirname, 'scale-worker.ts'),
+          dir,
+          String(perClass),
+          mode,
+          String(size),
+          String(readBatches),
+          String(steps),
+          engineChoice,
+          ...(budget ? [budget] : []),
+        ],
+        {
+          encoding: 'utf8',
+          maxBuffer: 64 << 20,
+          // The image cache under .bench; the native library and graph addon where the install put them.
+          env: { ...process.env, XDG_CACHE_HOME: cache, FITSPEC_CACHE_DIR: nativeCacheRoot(), TF_CPP_MIN_LOG_LEVEL: '2' },
+        },
+      );
       if (r.status !== 0) throw new Error(`scaling row ${scale}x ${mode} failed:\n${r.stderr}`);
       const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ScaleRow;
       const head = `${(scale + 'x').padEnd(5)}  ${String(3 * perClass).padStart(6)}`;
@@ -345,7 +387,12 @@ async function scaling() {
   for (const [mode, p] of Object.entries(rows)) {
     if (p.length < 2) continue;
     const first = p[0]!;
-    console.log(`${mode}: peak RSS ${p.map((x) => `${x.scale}x ${x.row.peakRssMB.toFixed(0)} MB`).join(', ')}; ${p.slice(1).map((x) => `${x.scale}x/${first.scale}x ${(x.row.peakRssMB / first.row.peakRssMB).toFixed(2)}`).join(', ')}`);
+    console.log(
+      `${mode}: peak RSS ${p.map((x) => `${x.scale}x ${x.row.peakRssMB.toFixed(0)} MB`).join(', ')}; ${p
+        .slice(1)
+        .map((x) => `${x.scale}x/${first.scale}x ${(x.row.peakRssMB / first.row.peakRssMB).toFixed(2)}`)
+        .join(', ')}`,
+    );
   }
   const disk = rows.disk ?? [];
   if (disk.length) {
@@ -353,14 +400,20 @@ async function scaling() {
     const spread = Math.max(...disk.map((x) => Math.abs(x.row.peakRssMB / first.row.peakRssMB - 1)));
     const worstWait = Math.max(...disk.map((x) => x.row.waitFraction));
     const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
-    if (disk.length > 1) console.log(`goal, cache: disk peak RSS within ${100 * RSS_GOAL}% from ${first.scale}x to ${disk.at(-1)!.scale}x: largest difference ${(100 * spread).toFixed(1)}%: ${verdict(spread <= RSS_GOAL)}`);
-    console.log(`goal, cache: disk data wait under ${100 * WAIT_GOAL}% of step time: highest ${(100 * worstWait).toFixed(1)}% (${disk.map((x) => `${x.scale}x ${(100 * x.row.waitFraction).toFixed(1)}%`).join(', ')}): ${verdict(worstWait < WAIT_GOAL)}`);
+    if (disk.length > 1)
+      console.log(
+        `goal, cache: disk peak RSS within ${100 * RSS_GOAL}% from ${first.scale}x to ${disk.at(-1)!.scale}x: largest difference ${(100 * spread).toFixed(1)}%: ${verdict(spread <= RSS_GOAL)}`,
+      );
+    console.log(
+      `goal, cache: disk data wait under ${100 * WAIT_GOAL}% of step time: highest ${(100 * worstWait).toFixed(1)}% (${disk.map((x) => `${x.scale}x ${(100 * x.row.waitFraction).toFixed(1)}%`).join(', ')}): ${verdict(worstWait < WAIT_GOAL)}`,
+    );
   }
   const end = loadavg();
   console.log(`load average (1, 5, 15 min): ${load()} at end; ${((performance.now() - started) / 60000).toFixed(1)} min in all`);
   const cores = availableParallelism();
   console.log(`(the load during the run, ${end[0]!.toFixed(1)} at end, includes the benchmark's own threads: TensorFlow's pools and the decoder)`);
-  if (loadBefore > cores) console.log(`(load ${loadBefore.toFixed(1)} before the benchmark started, above the ${cores} cores: other work shared the machine, so these figures are indications only)`);
+  if (loadBefore > cores)
+    console.log(`(load ${loadBefore.toFixed(1)} before the benchmark started, above the ${cores} cores: other work shared the machine, so these figures are indications only)`);
 }
 
 await (args.scaling ? scaling() : main());

@@ -14,7 +14,16 @@ import { isFitspecError } from '../../src/errors.js';
 import type { EngineChoice } from '../../src/train/engine/index.js';
 import { NOTEBOOK_AUGMENT, WARMUP_STEPS, baselineCnn, timeStepAlone, timeTraining, trainerEngine } from './train-loop.js';
 
-const [dataDir, perClass, mode, sizeArg, readArg, stepsArg, engineArg, budgetArg] = process.argv.slice(2) as [string, string, DataConfig['cache'], string, string, string, EngineChoice, string | undefined];
+const [dataDir, perClass, mode, sizeArg, readArg, stepsArg, engineArg, budgetArg] = process.argv.slice(2) as [
+  string,
+  string,
+  DataConfig['cache'],
+  string,
+  string,
+  string,
+  EngineChoice,
+  string | undefined,
+];
 const size = Number(sizeArg);
 const readBatches = Number(readArg);
 const trainSteps = Number(stepsArg);
@@ -62,7 +71,11 @@ const readRate = n / ((performance.now() - t1) / 1000);
 
 const engine = await trainerEngine(baselineCnn(tf, size), backend, engineArg ?? 'auto', (m) => warnings.push(m));
 const stepAloneMs = await timeStepAlone(tf, engine, size, Math.max(5, Math.round(trainSteps / 3)));
-const { msPerStep, waitFraction } = await timeTraining(engine, batches(data, 'train', { batchSize: BATCH, shuffle: true, seed: 1, epoch: 1, augment: NOTEBOOK_AUGMENT, rescale: 1 / 255, steps: trainSteps + WARMUP_STEPS }), trainSteps);
+const { msPerStep, waitFraction } = await timeTraining(
+  engine,
+  batches(data, 'train', { batchSize: BATCH, shuffle: true, seed: 1, epoch: 1, augment: NOTEBOOK_AUGMENT, rescale: 1 / 255, steps: trainSteps + WARMUP_STEPS }),
+  trainSteps,
+);
 
 console.log(
   JSON.stringify({

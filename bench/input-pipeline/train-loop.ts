@@ -5,7 +5,19 @@ import type { Augment, DataConfig } from '../../src/config/schema/experiment.js'
 import type { Batch } from '../../src/data/index.js';
 import type { Engine, EngineChoice } from '../../src/train/engine/index.js';
 
-export const NOTEBOOK_AUGMENT: Augment = { rotation: 40, widthShift: 0.2, heightShift: 0.2, shear: 0.2, zoom: 0.2, horizontalFlip: true, verticalFlip: false, fill: 'nearest', fillValue: 0, channelShift: 0, interpolation: 'bilinear' };
+export const NOTEBOOK_AUGMENT: Augment = {
+  rotation: 40,
+  widthShift: 0.2,
+  heightShift: 0.2,
+  shear: 0.2,
+  zoom: 0.2,
+  horizontalFlip: true,
+  verticalFlip: false,
+  fill: 'nearest',
+  fillValue: 0,
+  channelShift: 0,
+  interpolation: 'bilinear',
+};
 
 /** The generated folder with every image in the training part, as both input benchmarks read it. */
 export const folderData = (dir: string, size: number, perClass: number, cache: DataConfig['cache'], interpolation: DataConfig['image']['interpolation'] = 'lanczos3'): DataConfig =>
@@ -83,7 +95,15 @@ export async function timeTraining(engine: Engine, batches: AsyncIterable<Batch>
 /** ms per step of the same engine on one batch held in memory: the step without any input pipeline, for comparison. */
 export async function timeStepAlone(tf: typeof TF, engine: Engine, size: number, steps: number): Promise<number> {
   const xs = tf.randomUniform([32, size, size, 3]);
-  const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 3), 'int32'), 3).toFloat();
+  const ys = tf
+    .oneHot(
+      tf.tensor1d(
+        Array.from({ length: 32 }, (_, i) => i % 3),
+        'int32',
+      ),
+      3,
+    )
+    .toFloat();
   try {
     for (let s = 0; s < WARMUP_STEPS; s++) await engine.trainBatch(xs, ys);
     const t = performance.now();

@@ -116,7 +116,12 @@ async function main() {
     const t0 = Date.now();
     const r = await train(loaded, { log: () => {}, tty: false });
     fitspec.push({ val_loss: r.history.map((h) => h.val_loss as number), val_accuracy: r.history.map((h) => h.val_accuracy as number) });
-    process.stderr.write(`fitspec seed ${seed}: ${((Date.now() - t0) / 1000).toFixed(0)} s, val_accuracy ${fitspec.at(-1)!.val_accuracy.map((v) => v.toFixed(3)).join(' ')}\n`);
+    process.stderr.write(
+      `fitspec seed ${seed}: ${((Date.now() - t0) / 1000).toFixed(0)} s, val_accuracy ${fitspec
+        .at(-1)!
+        .val_accuracy.map((v) => v.toFixed(3))
+        .join(' ')}\n`,
+    );
 
     // The same split and pixels for Keras, read from fitspec's own image store.
     const data = await prepareData(loaded.experiment.data, seed);
@@ -135,7 +140,12 @@ async function main() {
     const t1 = Date.now();
     const out = await python(py, [join(import.meta.dirname, 'keras_fit.py'), dir]);
     keras.push(JSON.parse(out.trim().split('\n').at(-1)!) as Curves);
-    process.stderr.write(`keras seed ${seed}: ${((Date.now() - t1) / 1000).toFixed(0)} s, val_accuracy ${keras.at(-1)!.val_accuracy.map((v) => v.toFixed(3)).join(' ')}\n`);
+    process.stderr.write(
+      `keras seed ${seed}: ${((Date.now() - t1) / 1000).toFixed(0)} s, val_accuracy ${keras
+        .at(-1)!
+        .val_accuracy.map((v) => v.toFixed(3))
+        .join(' ')}\n`,
+    );
   }
 
   const row = (name: string, runs: Curves[]) => {
@@ -144,7 +154,9 @@ async function main() {
     const fin = runs.map((r) => r.val_accuracy.at(-1)!);
     return `| ${name} | ${mean(l).toFixed(4)} ± ${sd(l).toFixed(4)} (${l.map((v) => v.toFixed(3)).join(', ')}) | ${mean(acc).toFixed(4)} ± ${sd(acc).toFixed(4)} (${acc.map((v) => v.toFixed(3)).join(', ')}) | ${mean(fin).toFixed(3)} |`;
   };
-  console.log(`\nbaseline CNN, ${size}x${size}, ${perTrain} train / ${perVal} validation images per class, batch ${batch}, RMSprop ${lr}, ${epochs} epochs, seeds ${seeds.join(', ')}`);
+  console.log(
+    `\nbaseline CNN, ${size}x${size}, ${perTrain} train / ${perVal} validation images per class, batch ${batch}, RMSprop ${lr}, ${epochs} epochs, seeds ${seeds.join(', ')}`,
+  );
   console.log('mean |epoch-to-epoch change| per run, mean ± sd over seeds (per seed)\n');
   console.log('| side | val_loss | val_accuracy | final val_accuracy (mean) |');
   console.log('| --- | --- | --- | --- |');

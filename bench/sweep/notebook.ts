@@ -45,12 +45,7 @@ const faces = path.join(work, 'faces');
 fitspec(['data', 'synth', '--out', faces, '--per-class', String(PER_CLASS), '--layout', 'directory', '--seed', '5']);
 const exp = (f: string) => path.join(ROOT, 'experiments', f);
 const lrs = Array.from({ length: LRS }, (_, i) => Number((1e-4 * 3 ** (i / 2)).toPrecision(3)));
-const sets = [
-  `data.source={type: directory, path: ${faces}}`,
-  `data.image.height=${SIZE}`,
-  `data.image.width=${SIZE}`,
-  `data.split={train: ${TRAIN}, validation: ${VALIDATION}}`,
-];
+const sets = [`data.source={type: directory, path: ${faces}}`, `data.image.height=${SIZE}`, `data.image.width=${SIZE}`, `data.split={train: ${TRAIN}, validation: ${VALIDATION}}`];
 
 function sweepFile(dir: string, block: string): string {
   fs.mkdirSync(dir, { recursive: true });
@@ -96,7 +91,9 @@ function epochsToReach(points: { t: number; v: number }[], target: number): numb
 }
 
 const grid = LRS * 3;
-console.log(`notebook space: 3 steps x ${LRS} learning rates = ${grid} grid trials, ${EPOCHS} epochs each, ${SIZE}px, ${TRAIN}+${VALIDATION} images per class, seeds ${SEEDS.join(',')}`);
+console.log(
+  `notebook space: 3 steps x ${LRS} learning rates = ${grid} grid trials, ${EPOCHS} epochs each, ${SIZE}px, ${TRAIN}+${VALIDATION} images per class, seeds ${SEEDS.join(',')}`,
+);
 const gridDir = path.join(work, 'grid');
 fitspec(['sweep', sweepFile(gridDir, '  method: grid'), '--yes', ...sets.flatMap((s) => ['--set', s])]);
 const gridPoints = timeline(gridDir);
@@ -114,7 +111,11 @@ for (const [name, block] of strategies) {
     fitspec(['sweep', sweepFile(dir, `${block}\n  seed: ${seed}`), '--yes', ...sets.flatMap((s) => ['--set', s])]);
     const pts = timeline(dir);
     const reach = epochsToReach(pts, best);
-    console.log(`${name.padEnd(10)}${String(seed).padStart(5)}${String(reach ?? 'never').padStart(17)}${String(pts.length).padStart(14)}${Math.max(...pts.map((p) => p.v)).toFixed(4).padStart(8)}`);
+    console.log(
+      `${name.padEnd(10)}${String(seed).padStart(5)}${String(reach ?? 'never').padStart(17)}${String(pts.length).padStart(14)}${Math.max(...pts.map((p) => p.v))
+        .toFixed(4)
+        .padStart(8)}`,
+    );
   }
 }
 console.log(`work folder: ${work}`);

@@ -3,8 +3,18 @@
  * objectives.py (the bench checks both give the same values): loss(x, epoch) falls towards f(x),
  * reached at maxEpochs, at a speed that depends on x, so curves cross as real ones do.
  */
-const A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]];
-const P = [[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991], [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]];
+const A = [
+  [10, 3, 17, 3.5, 1.7, 8],
+  [0.05, 10, 17, 0.1, 8, 14],
+  [3, 3.5, 1.7, 10, 17, 8],
+  [17, 8, 0.05, 10, 0.1, 14],
+];
+const P = [
+  [1312, 1696, 5569, 124, 8283, 5886],
+  [2329, 4135, 8307, 3736, 1004, 9991],
+  [2348, 1451, 3522, 2883, 3047, 6650],
+  [4047, 8828, 8732, 5743, 1091, 381],
+];
 const ALPHA = [1.0, 1.2, 3.0, 3.2];
 
 export interface Objective {
@@ -22,7 +32,10 @@ export const OBJECTIVES: Record<string, Objective> = {
       const t = 1 / (8 * Math.PI);
       return (x[1]! - b * x[0]! ** 2 + c * x[0]! - 6) ** 2 + 10 * (1 - t) * Math.cos(x[0]!) + 10;
     },
-    bounds: [[-5, 10], [0, 15]],
+    bounds: [
+      [-5, 10],
+      [0, 15],
+    ],
     min: 0.397887,
     scale: 10,
   },

@@ -69,7 +69,10 @@ train: {epochs: 1, batchSize: 8}
 function sweepFile(name: string): string {
   const lrs = Array.from({ length: TRIALS }, (_, i) => Number((0.001 * (i + 1)).toFixed(4)));
   const file = path.join(work, `${name}.yaml`);
-  fs.writeFileSync(file, `extends: tiny.yaml\ntracking: {runsDir: ${path.join(work, name)}}\nsweep:\n  name: ${name}\n  parameters:\n    train.optimizer.learningRate: {values: [${lrs.join(', ')}]}\n`);
+  fs.writeFileSync(
+    file,
+    `extends: tiny.yaml\ntracking: {runsDir: ${path.join(work, name)}}\nsweep:\n  name: ${name}\n  parameters:\n    train.optimizer.learningRate: {values: [${lrs.join(', ')}]}\n`,
+  );
   return file;
 }
 
@@ -147,7 +150,15 @@ async function startRedis(): Promise<{ url: string; child: ChildProcess } | unde
   fs.mkdirSync(dir);
   const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false)));
+    const up = await new Promise<boolean>((resolve) =>
+      net
+        .connect(port, '127.0.0.1')
+        .once('connect', function (this: net.Socket) {
+          this.destroy();
+          resolve(true);
+        })
+        .once('error', () => resolve(false)),
+    );
     if (up) return { url: `redis://127.0.0.1:${port}`, child };
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -76,7 +76,12 @@ async function fitspecRun(sampler: OptunaSampler, name: string, seed: number, ty
 }
 
 function optunaDirect(python: string, name: string, pruner: 'sha' | 'hyperband', check: number[][] = []) {
-  const r = spawnSync(python, [path.join(HERE, 'optuna_direct.py')], { input: JSON.stringify({ function: name, seeds: SEEDS, count: COUNT, max_epochs: MAX_E, eta: ETA, pruner, check }), encoding: 'utf8', cwd: HERE, maxBuffer: 64 << 20 });
+  const r = spawnSync(python, [path.join(HERE, 'optuna_direct.py')], {
+    input: JSON.stringify({ function: name, seeds: SEEDS, count: COUNT, max_epochs: MAX_E, eta: ETA, pruner, check }),
+    encoding: 'utf8',
+    cwd: HERE,
+    maxBuffer: 64 << 20,
+  });
   if (r.status !== 0) throw new Error(`optuna_direct.py failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { runs: { seed: number; regret: number | null; epochs: number }[]; check: number[][] };
 }
@@ -84,7 +89,9 @@ function optunaDirect(python: string, name: string, pruner: 'sha' | 'hyperband',
 const python = await ensureOptuna({ log: (m) => process.stderr.write(m + '\n') });
 const sampler = await OptunaSampler.open();
 const t0 = Date.now();
-console.log(`synthetic objectives: ${COUNT} trials per sweep, epochs 1..${MAX_E}, reduction factor ${ETA}, seeds ${SEEDS.join(',')}; regret = best f(x) trained to ${MAX_E} epochs minus the minimum (median over seeds)`);
+console.log(
+  `synthetic objectives: ${COUNT} trials per sweep, epochs 1..${MAX_E}, reduction factor ${ETA}, seeds ${SEEDS.join(',')}; regret = best f(x) trained to ${MAX_E} epochs minus the minimum (median over seeds)`,
+);
 console.log(`${'function'.padEnd(12)}${'searcher'.padEnd(34)}${'median regret'.padStart(14)}${'median epochs'.padStart(15)}${'full budget'.padStart(13)}`);
 let trials = 0;
 for (const name of Object.keys(OBJECTIVES)) {
@@ -92,7 +99,8 @@ for (const name of Object.keys(OBJECTIVES)) {
   const probe = OBJECTIVES[name]!.bounds.map(([lo, hi], i) => lo + ((hi - lo) * (i + 1)) / (OBJECTIVES[name]!.bounds.length + 2));
   const sha = optunaDirect(python, name, 'sha', [probe]);
   const twin = sha.check[0]!;
-  for (let e = 1; e <= MAX_E; e++) if (Math.abs(twin[e - 1]! - loss(name, probe, e, MAX_E)) > 1e-9) throw new Error(`${name}: objectives.py and objectives.ts differ at epoch ${e}`);
+  for (let e = 1; e <= MAX_E; e++)
+    if (Math.abs(twin[e - 1]! - loss(name, probe, e, MAX_E)) > 1e-9) throw new Error(`${name}: objectives.py and objectives.ts differ at epoch ${e}`);
   const hb = optunaDirect(python, name, 'hyperband');
   const rows: [string, { regret: number | null; epochs: number }[]][] = [
     ['Optuna TPE + SuccessiveHalving', sha.runs],
@@ -106,7 +114,9 @@ for (const name of Object.keys(OBJECTIVES)) {
   for (const [who, runs] of rows) {
     trials += runs.length * COUNT;
     const regrets = runs.map((r) => r.regret ?? Infinity);
-    console.log(`${name.padEnd(12)}${who.padEnd(34)}${median(regrets).toPrecision(4).padStart(14)}${String(median(runs.map((r) => r.epochs))).padStart(15)}${String(COUNT * MAX_E).padStart(13)}`);
+    console.log(
+      `${name.padEnd(12)}${who.padEnd(34)}${median(regrets).toPrecision(4).padStart(14)}${String(median(runs.map((r) => r.epochs))).padStart(15)}${String(COUNT * MAX_E).padStart(13)}`,
+    );
   }
 }
 sampler.close();

@@ -59,7 +59,9 @@ const venv = join(benchDir, 'venv');
 const venvPython = join(venv, 'bin', 'python');
 
 const opts = parseArgs(process.argv.slice(2));
-const sizes = String(opts.sizes ?? '128,64').split(',').map(Number);
+const sizes = String(opts.sizes ?? '128,64')
+  .split(',')
+  .map(Number);
 const warmup = Number(opts.warmup ?? 3);
 const rounds = Number(opts.rounds ?? 3);
 const eagerRounds = Math.min(rounds, Number(opts['eager-rounds'] ?? 1));
@@ -109,7 +111,8 @@ function ensureVenv(): string {
   const check = (): string | undefined => {
     if (!existsSync(venvPython)) return undefined;
     const r = spawnSync(venvPython, ['-c', 'import keras, tensorflow as tf; print(keras.__version__, tf.__version__)'], {
-      encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+      encoding: 'utf8',
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
     });
     return r.status === 0 ? r.stdout.trim() : undefined;
   };
@@ -162,35 +165,70 @@ function worker(cmd: string, args: string[], label: string, env: Record<string, 
       res = JSON.parse(last) as WorkerResult;
     } catch {
       console.log('FAILED');
-      console.log(`${r.stderr}`.trim().split('\n').slice(-12).map((l) => `    ${l}`).join('\n'));
+      console.log(
+        `${r.stderr}`
+          .trim()
+          .split('\n')
+          .slice(-12)
+          .map((l) => `    ${l}`)
+          .join('\n'),
+      );
       return undefined;
     }
     res.disturbed = (res.otherCores ?? 0) > maxOthers;
     const again = res.disturbed && attempt <= retries;
-    console.log(`${((Date.now() - started) / 1000).toFixed(0)} s, ${res.imagesPerSec.toFixed(1)} images/s, ${res.coresUsed?.toFixed(2) ?? '?'} cores used, others ${res.otherCores?.toFixed(2) ?? '?'}` +
-      (again ? ` - disturbed (others above ${maxOthers}): not counted, again in ${retryWait} s` : res.disturbed ? ` - disturbed (others above ${maxOthers}), no retries left: shown, not counted` : ''));
+    console.log(
+      `${((Date.now() - started) / 1000).toFixed(0)} s, ${res.imagesPerSec.toFixed(1)} images/s, ${res.coresUsed?.toFixed(2) ?? '?'} cores used, others ${res.otherCores?.toFixed(2) ?? '?'}` +
+        (again
+          ? ` - disturbed (others above ${maxOthers}): not counted, again in ${retryWait} s`
+          : res.disturbed
+            ? ` - disturbed (others above ${maxOthers}), no retries left: shown, not counted`
+            : ''),
+    );
     if (!again) return res;
     sleepSync(retryWait * 1000);
   }
 }
 /** The command line of each side's worker; the paired phase starts the same ones in serve mode. */
-const fitspecCommand = (backend: string, size: number, w: number, t: typeof timed, batch: number, engine: string, model: BenchModel): [string, string[]] =>
-  [process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fitspec-worker.ts'), backend, String(size), String(w), String(t.minSteps), String(t.seconds), dataDir, String(batch), engine, model]];
-const kerasCommand = (size: number, t: typeof timed, model: BenchModel): [string, string[]] =>
-  [venvPython, [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), String(t.minSteps), String(t.seconds), dataDir, model]];
+const fitspecCommand = (backend: string, size: number, w: number, t: typeof timed, batch: number, engine: string, model: BenchModel): [string, string[]] => [
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    join(import.meta.dirname, 'fitspec-worker.ts'),
+    backend,
+    String(size),
+    String(w),
+    String(t.minSteps),
+    String(t.seconds),
+    dataDir,
+    String(batch),
+    engine,
+    model,
+  ],
+];
+const kerasCommand = (size: number, t: typeof timed, model: BenchModel): [string, string[]] => [
+  venvPython,
+  [join(import.meta.dirname, 'keras_worker.py'), String(size), String(warmup), String(t.minSteps), String(t.seconds), dataDir, model],
+];
 const fitspecWorker = (backend: string, size: number, w: number, t: typeof timed, batch = BATCH, engine = 'eager', model: BenchModel = 'baseline'): WorkerResult | undefined =>
-  worker(...fitspecCommand(backend, size, w, t, batch, engine, model),
-    `fitspec ${backend} ${engine} engine, ${model} ${size}x${size}, batch ${batch}, ${w} warm-up + ${t === timed ? timedLabel : `${t.minSteps} steps`}`);
+  worker(
+    ...fitspecCommand(backend, size, w, t, batch, engine, model),
+    `fitspec ${backend} ${engine} engine, ${model} ${size}x${size}, batch ${batch}, ${w} warm-up + ${t === timed ? timedLabel : `${t.minSteps} steps`}`,
+  );
 const kerasWorker = (size: number, model: BenchModel, onednn = false): WorkerResult | undefined =>
-  worker(...kerasCommand(size, timed, model),
-    `keras${onednn ? ' with TF_ENABLE_ONEDNN_OPTS=1' : ''} ${model} ${size}x${size}, ${warmup} warm-up + ${timedLabel}`, onednn ? { TF_ENABLE_ONEDNN_OPTS: '1' } : {});
+  worker(
+    ...kerasCommand(size, timed, model),
+    `keras${onednn ? ' with TF_ENABLE_ONEDNN_OPTS=1' : ''} ${model} ${size}x${size}, ${warmup} warm-up + ${timedLabel}`,
+    onednn ? { TF_ENABLE_ONEDNN_OPTS: '1' } : {},
+  );
 /** Keras again with oneDNN forced on, when its default was Eigen and the environment does not set the kernels. */
 const kerasOnednn = opts['keras-onednn'] !== false && process.env.TF_ENABLE_ONEDNN_OPTS === undefined;
 
 // ---------------------------------------------------------------------------------------------
 
 const load0 = loadavg()[0]!;
-console.log('train-throughput: the notebook\'s models, RMSprop lr 1e-4, categorical crossentropy, batch 32, same generated uint8 images (/255) on every side');
+console.log("train-throughput: the notebook's models, RMSprop lr 1e-4, categorical crossentropy, batch 32, same generated uint8 images (/255) on every side");
 console.log('  baseline: Conv2D 32-64-128-128-128 3x3 relu + MaxPool 2, Dense 512 relu, Dense 3 softmax (128x128: valid padding as in the notebook; below: same)');
 console.log('  bn-dropout: the baseline with BatchNormalization(axis=1) after every conv and Dense 512, Dropout 0.3 (128x128)');
 console.log('  vgg16-head: VGG16 base frozen, Flatten, Dense 256 relu, Dense 3 softmax (64x64)');
@@ -269,7 +307,8 @@ async function serve(cmd: string, args: string[], label: string, env: Record<str
   child.on('close', () => {
     while (waiting.length) waiting.shift()!(undefined);
   });
-  const next = (): Promise<string | undefined> => (lines.length ? Promise.resolve(lines.shift()) : child.exitCode !== null ? Promise.resolve(undefined) : new Promise((r) => waiting.push(r)));
+  const next = (): Promise<string | undefined> =>
+    lines.length ? Promise.resolve(lines.shift()) : child.exitCode !== null ? Promise.resolve(undefined) : new Promise((r) => waiting.push(r));
   // Other output of the libraries may come first; the worker's own lines are `ready <kernels>` and JSON.
   const until = async (ok: (l: string) => boolean): Promise<string | undefined> => {
     for (let l = await next(); l !== undefined; l = await next()) if (ok(l)) return l;
@@ -279,7 +318,14 @@ async function serve(cmd: string, args: string[], label: string, env: Record<str
   const ready = await until((l) => l.startsWith('ready'));
   if (ready === undefined) {
     console.log('FAILED');
-    console.log(stderr.trim().split('\n').slice(-12).map((l) => `    ${l}`).join('\n'));
+    console.log(
+      stderr
+        .trim()
+        .split('\n')
+        .slice(-12)
+        .map((l) => `    ${l}`)
+        .join('\n'),
+    );
     return undefined;
   }
   console.log(`ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
@@ -380,27 +426,75 @@ for (const [key, all] of byRow) {
   const clean = all.filter((r) => !r.disturbed);
   const sorted = [...(clean.length ? clean : all)].sort((a, b) => a.imagesPerSec - b.imagesPerSec);
   const rss = sorted.map((r) => r.peakRssMB).sort((a, b) => a - b);
-  rowsByKey.set(key, { median: sorted[Math.floor((sorted.length - 1) / 2)]!, best: sorted.at(-1)!, all, peakRssMB: rss[Math.floor((rss.length - 1) / 2)]!, disturbed: !clean.length });
+  rowsByKey.set(key, {
+    median: sorted[Math.floor((sorted.length - 1) / 2)]!,
+    best: sorted.at(-1)!,
+    all,
+    peakRssMB: rss[Math.floor((rss.length - 1) / 2)]!,
+    disturbed: !clean.length,
+  });
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const ips = (v: number): string => v.toFixed(v < 1 ? 3 : 1);
 console.log('');
 console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${process.platform}-${process.arch}, Node ${process.version}`);
-console.log(`load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${rounds} round${rounds > 1 ? 's' : ''} (eager engine: ${eagerRounds}), fitspec and Keras alternating${pairedRows.length ? `, then the paired phase (${pairedSeconds} s per side)` : ''}; ${((Date.now() - started) / 60000).toFixed(1)} min`);
+console.log(
+  `load average (1 min): ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${rounds} round${rounds > 1 ? 's' : ''} (eager engine: ${eagerRounds}), fitspec and Keras alternating${pairedRows.length ? `, then the paired phase (${pairedSeconds} s per side)` : ''}; ${((Date.now() - started) / 60000).toFixed(1)} min`,
+);
 /** The row of these fields whatever its kernels; `kernels` picks one when a side ran on both. */
 const rowOf = (f: { model: string; size: number; framework: string; backend: string; engine?: string }, kernels?: string): Row | undefined =>
   [...rowsByKey.values()].find(({ median: r }) => keyOf({ ...r, kernels: undefined }) === keyOf(f) && (kernels === undefined || r.kernels === kernels));
 if (rowsByKey.size) {
-  console.log(`timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds${rounds % 2 === 0 ? ' (the lower middle one)' : ''} (best, then every round in run order); ms/step and peak RSS: median`);
-  console.log(`cores: CPU time / wall time of the median round's timed steps (${availableParallelism()} here; lower means other work took the CPU); others: cores the rest of the machine used meanwhile`);
+  console.log(
+    `timed work per worker: ${timedLabel} after ${warmup} warm-up steps; images/s: median of the rounds${rounds % 2 === 0 ? ' (the lower middle one)' : ''} (best, then every round in run order); ms/step and peak RSS: median`,
+  );
+  console.log(
+    `cores: CPU time / wall time of the median round's timed steps (${availableParallelism()} here; lower means other work took the CPU); others: cores the rest of the machine used meanwhile`,
+  );
   console.log(`a round marked ! was disturbed (others above ${maxOthers}, host steal included) and is left out of median and best`);
-  const header = ['model', 'size', 'framework', 'engine', 'backend', 'kernels', 'versions', 'batch', 'steps', 'images/s', 'best', 'rounds', 'ms/step', 'cores', 'others', 'peak RSS'];
+  const header = [
+    'model',
+    'size',
+    'framework',
+    'engine',
+    'backend',
+    'kernels',
+    'versions',
+    'batch',
+    'steps',
+    'images/s',
+    'best',
+    'rounds',
+    'ms/step',
+    'cores',
+    'others',
+    'peak RSS',
+  ];
   const rows: string[][] = [];
   for (const { median: r, best, all, peakRssMB } of rowsByKey.values()) {
-    const versions = Object.entries(r.versions).filter(([k]) => k !== 'python').map(([k, v]) => `${k} ${v}`).join(', ');
-    rows.push([r.model ?? 'baseline', `${r.size}x${r.size}`, r.framework, r.engine ?? '-', r.backend, r.kernels ?? '-', versions, String(r.batch), String(r.steps), ips(r.imagesPerSec), ips(best.imagesPerSec),
-      all.map((a) => ips(a.imagesPerSec) + (a.disturbed ? '!' : '')).join(' '), ((r.seconds / r.steps) * 1000).toFixed(0), r.coresUsed?.toFixed(2) ?? '-', r.otherCores?.toFixed(2) ?? '-', `${peakRssMB.toFixed(0)} MB`]);
+    const versions = Object.entries(r.versions)
+      .filter(([k]) => k !== 'python')
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    rows.push([
+      r.model ?? 'baseline',
+      `${r.size}x${r.size}`,
+      r.framework,
+      r.engine ?? '-',
+      r.backend,
+      r.kernels ?? '-',
+      versions,
+      String(r.batch),
+      String(r.steps),
+      ips(r.imagesPerSec),
+      ips(best.imagesPerSec),
+      all.map((a) => ips(a.imagesPerSec) + (a.disturbed ? '!' : '')).join(' '),
+      ((r.seconds / r.steps) * 1000).toFixed(0),
+      r.coresUsed?.toFixed(2) ?? '-',
+      r.otherCores?.toFixed(2) ?? '-',
+      `${peakRssMB.toFixed(0)} MB`,
+    ]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const fmt = (row: string[]): string => row.map((c, i) => (i >= 7 && i !== 11 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
@@ -435,9 +529,11 @@ if (rowsByKey.size) {
         const f = rowOf({ model, size, framework: 'fitspec', backend: 'tensorflow', engine });
         for (const { label, row: k } of peers) {
           if (!f || !k) continue;
-          console.log(`ratio fitspec ${engine}/${label}, ${model} ${size}x${size}: ${(f.median.imagesPerSec / k.median.imagesPerSec).toFixed(2)}x images/s ` +
-            `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x${perRound(f, k)}), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS` +
-            (f.disturbed || k.disturbed ? ' - NOT a result: every round of a side was disturbed' : ''));
+          console.log(
+            `ratio fitspec ${engine}/${label}, ${model} ${size}x${size}: ${(f.median.imagesPerSec / k.median.imagesPerSec).toFixed(2)}x images/s ` +
+              `(best ${(f.best.imagesPerSec / k.best.imagesPerSec).toFixed(2)}x${perRound(f, k)}), ${(f.peakRssMB / k.peakRssMB).toFixed(2)}x peak RSS` +
+              (f.disturbed || k.disturbed ? ' - NOT a result: every round of a side was disturbed' : ''),
+          );
         }
       }
     }
@@ -461,9 +557,11 @@ if (pairedRows.length) {
     console.log(`${model} ${size}x${size}: ${f!.served.label.split(',')[0]} ${describe(f!)}`);
     for (const k of peers) {
       const per = f!.served.ms.map((m, i) => k.served.ms[i]! / m);
-      console.log(`  vs ${k.served.label.split(` ${model}`)[0]} ${describe(k)}: ${(ipsOf(f!.served) / ipsOf(k.served)).toFixed(2)}x images/s` +
-        `; per step median ${q(per, 0.5).toFixed(2)}x, quartiles ${q(per, 0.25).toFixed(2)}-${q(per, 0.75).toFixed(2)}x; ` +
-        `${f!.result && k.result ? (f!.result.peakRssMB / k.result.peakRssMB).toFixed(2) : '?'}x peak RSS`);
+      console.log(
+        `  vs ${k.served.label.split(` ${model}`)[0]} ${describe(k)}: ${(ipsOf(f!.served) / ipsOf(k.served)).toFixed(2)}x images/s` +
+          `; per step median ${q(per, 0.5).toFixed(2)}x, quartiles ${q(per, 0.25).toFixed(2)}-${q(per, 0.75).toFixed(2)}x; ` +
+          `${f!.result && k.result ? (f!.result.peakRssMB / k.result.peakRssMB).toFixed(2) : '?'}x peak RSS`,
+      );
     }
   }
 }

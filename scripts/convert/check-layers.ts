@@ -41,13 +41,18 @@ for (const [i, row] of rows.entries()) {
   let diff = 0;
   if (k.y) {
     const n = row.input.reduce((a, b) => a * b, 1);
-    const x = tf.tensor(Float32Array.from({ length: 2 * n }, (_, j) => Math.fround(Math.sin(j) * 4 + 2)), [2, ...row.input]);
+    const x = tf.tensor(
+      Float32Array.from({ length: 2 * n }, (_, j) => Math.fround(Math.sin(j) * 4 + 2)),
+      [2, ...row.input],
+    );
     const y = (built.model.predict(x) as tf.Tensor).dataSync();
     diff = Math.max(...Array.from(y, (v, j) => Math.abs(v - k.y![j]!)));
     if (!(diff <= 1e-5)) problems.push(`output values differ by ${diff}`);
   }
   const what = `${row.kind} ${JSON.stringify(row.args)}`;
-  process.stdout.write(`${problems.length ? 'FAIL' : 'ok  '} ${what}: ${s.total} params, output ${JSON.stringify(layer.outputShape)}${k.y ? `, max |y - keras| ${diff.toExponential(1)}` : ''}${problems.length ? ` (${problems.join('; ')})` : ''}\n`);
+  process.stdout.write(
+    `${problems.length ? 'FAIL' : 'ok  '} ${what}: ${s.total} params, output ${JSON.stringify(layer.outputShape)}${k.y ? `, max |y - keras| ${diff.toExponential(1)}` : ''}${problems.length ? ` (${problems.join('; ')})` : ''}\n`,
+  );
   if (problems.length) failed++;
 }
 process.stdout.write(failed ? `${failed} of ${rows.length} layer rows differ from Keras\n` : `all ${rows.length} layer rows match Keras\n`);

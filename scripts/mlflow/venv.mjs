@@ -284,7 +284,12 @@ export async function startMlflowServer({ dir, port, serveArtifacts = true, basi
   // our stdin pipe closes or the server exits, so a crashed or killed parent never leaves a server behind.
   const posix = process.platform !== 'win32';
   const child = posix
-    ? spawn('sh', ['-c', 'exec 3<&0; "$0" "$@" & p=$!; { cat <&3 >/dev/null; kill -TERM 0; } & wait $p; kill -TERM 0', python, ...args], { cwd: dir, env, detached: true, stdio: ['pipe', stdio === 'file' ? out : 'inherit', stdio === 'file' ? out : 'inherit'] })
+    ? spawn('sh', ['-c', 'exec 3<&0; "$0" "$@" & p=$!; { cat <&3 >/dev/null; kill -TERM 0; } & wait $p; kill -TERM 0', python, ...args], {
+        cwd: dir,
+        env,
+        detached: true,
+        stdio: ['pipe', stdio === 'file' ? out : 'inherit', stdio === 'file' ? out : 'inherit'],
+      })
     : spawn(python, args, { cwd: dir, env, stdio: stdio === 'file' ? ['ignore', out, out] : 'inherit' });
   if (out !== undefined) closeSync(out);
   const uri = `http://127.0.0.1:${port}`;

@@ -15,13 +15,24 @@
 //   FITSPEC_CACHE_DIR=/path      cache folder (default ${XDG_CACHE_HOME:-~/.cache}/fitspec)
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, writeFileSync,
-} from 'node:fs';
+import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  GRAPH_ADDON_DIR, HEADER_DIRS, TF_VERSION, graphAddonPath, recordInstallCacheRoot, WHEELS, bindingCacheDir, bindingPath, cacheRoot, findTfjsNode, libCacheDir, napiBuildVersion, platformKey, projectRoot,
+  GRAPH_ADDON_DIR,
+  HEADER_DIRS,
+  TF_VERSION,
+  graphAddonPath,
+  recordInstallCacheRoot,
+  WHEELS,
+  bindingCacheDir,
+  bindingPath,
+  cacheRoot,
+  findTfjsNode,
+  libCacheDir,
+  napiBuildVersion,
+  platformKey,
+  projectRoot,
 } from './layout.mjs';
 
 const started = Date.now();
@@ -80,7 +91,8 @@ function main() {
     }
   }
   throw new InstallError(
-    'could not make the native TensorFlow backend:\n' + errors.map((e) => `  - ${e}`).join('\n') +
+    'could not make the native TensorFlow backend:\n' +
+      errors.map((e) => `  - ${e}`).join('\n') +
       '\nTraining would fall back to the pure-JS backend, which is orders of magnitude slower.' +
       '\nFix the problem above and rerun `node scripts/native/install.mjs`, or set FITSPEC_SKIP_NATIVE=1 to install without it.',
   );
@@ -108,7 +120,12 @@ function probe(tfjsDir) {
     if (res.backend === 'tensorflow') return { ok: true, tfVersion: res.tfVersion };
     return { ok: false, why: `backend is ${res.backend}` };
   } catch {
-    const err = `${r.stderr ?? ''}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(0, 2).join(' / ');
+    const err = `${r.stderr ?? ''}`
+      .trim()
+      .split('\n')
+      .filter((l) => /error/i.test(l))
+      .slice(0, 2)
+      .join(' / ');
     return { ok: false, why: err || r.error?.message || `exit code ${r.status}` };
   }
 }
@@ -118,14 +135,23 @@ function upstream(tfjs) {
   const libVersion = /LIBTENSORFLOW_VERSION = '([^']+)'/.exec(constants)?.[1] ?? '2.9.1';
   const arch = { x64: 'x86_64', arm64: 'arm64' }[process.arch] ?? process.arch;
   const url = `https://storage.googleapis.com/tensorflow/libtensorflow/libtensorflow-cpu-${process.platform}-${arch}-${libVersion}.tar.gz`;
-  const head = spawnSync(process.execPath, ['-e', `
+  const head = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `
     fetch(${JSON.stringify(url)}, { method: 'HEAD', signal: AbortSignal.timeout(8000) })
-      .then((r) => console.log(r.status), (e) => console.log(e.cause?.code ?? e.name));`], { encoding: 'utf8', timeout: 15_000 });
+      .then((r) => console.log(r.status), (e) => console.log(e.cause?.code ?? e.name));`,
+    ],
+    { encoding: 'utf8', timeout: 15_000 },
+  );
   const status = (head.stdout ?? '').trim() || 'timeout';
   if (status !== '200') return { ok: false, why: `${new URL(url).host} answered ${status}` };
   log(`running tfjs-node's installer (downloads libtensorflow ${libVersion} from Google)...`);
   const r = spawnSync(process.execPath, ['scripts/install.js'], {
-    cwd: tfjs.dir, stdio: ['ignore', 'inherit', 'inherit'], timeout: 20 * 60_000,
+    cwd: tfjs.dir,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 20 * 60_000,
     env: { ...process.env, PATH: `${join(projectRoot, 'node_modules', '.bin')}:${process.env.PATH}` },
   });
   if (r.status !== 0) {
@@ -193,7 +219,7 @@ function sha256(file) {
   const buf = Buffer.alloc(8 << 20);
   const fd = openSync(file, 'r');
   try {
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }
@@ -210,17 +236,44 @@ function fetchWheelLibs(wheel, libDir) {
     log(`downloading ${wheel.filename} from PyPI with ${py} -m pip...`);
     const req = join(tmp, 'requirements.txt');
     writeFileSync(req, `${wheel.project}==${TF_VERSION} --hash=sha256:${wheel.sha256}\n`);
-    run(py, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--require-hashes', '--disable-pip-version-check',
-      '--python-version', wheel.pythonVersion, '--implementation', 'cp', '--abi', wheel.abi, '--platform', wheel.platform,
-      '-r', req, '-d', tmp], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30 * 60_000 }, 'pip download');
+    run(
+      py,
+      [
+        '-m',
+        'pip',
+        'download',
+        '--no-deps',
+        '--only-binary=:all:',
+        '--require-hashes',
+        '--disable-pip-version-check',
+        '--python-version',
+        wheel.pythonVersion,
+        '--implementation',
+        'cp',
+        '--abi',
+        wheel.abi,
+        '--platform',
+        wheel.platform,
+        '-r',
+        req,
+        '-d',
+        tmp,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30 * 60_000 },
+      'pip download',
+    );
     const file = join(tmp, wheel.filename);
     if (!existsSync(file)) throw new InstallError(`pip did not produce ${wheel.filename}`);
     const got = sha256(file);
     if (got !== wheel.sha256) throw new InstallError(`sha256 of ${wheel.filename} is ${got}, expected ${wheel.sha256}`);
 
     const out = join(tmp, 'lib');
-    run(py, [fileURLToPath(new URL('./extract_wheel.py', import.meta.url)), file, out, ...wheel.libs.map((l) => `tensorflow/${l}`),
-      ...HEADER_DIRS.map((d) => `tensorflow/include/${d}`)], { timeout: 10 * 60_000 }, 'extracting the wheel');
+    run(
+      py,
+      [fileURLToPath(new URL('./extract_wheel.py', import.meta.url)), file, out, ...wheel.libs.map((l) => `tensorflow/${l}`), ...HEADER_DIRS.map((d) => `tensorflow/include/${d}`)],
+      { timeout: 10 * 60_000 },
+      'extracting the wheel',
+    );
     // The extracted libraries are the cache; the 274 MB wheel is not kept.
     rmSync(file, { force: true });
     writeFileSync(join(out, '.complete'), JSON.stringify({ tensorflow: TF_VERSION, wheel: wheel.filename, sha256: wheel.sha256 }) + '\n');
@@ -270,8 +323,7 @@ function findNodeGyp() {
 
 function buildBinding(tfjs, napi, target, cachedBinding) {
   const gyp = findNodeGyp();
-  const args = [gyp, 'rebuild', '--jobs=max', `--module_name=${tfjs.pkg.binary.module_name}`, `--module_path=${dirname(target)}`,
-    `--napi_build_version=${napi}`];
+  const args = [gyp, 'rebuild', '--jobs=max', `--module_name=${tfjs.pkg.binary.module_name}`, `--module_path=${dirname(target)}`, `--napi_build_version=${napi}`];
   // Node's own headers, when installed next to the binary (distribution packages), avoid a download from nodejs.org.
   const prefix = resolve(dirname(process.execPath), '..');
   if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);

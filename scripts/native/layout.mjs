@@ -53,7 +53,7 @@ export function platformKey() {
 export function cacheRoot() {
   if (process.env.FITSPEC_CACHE_DIR) return resolve(process.env.FITSPEC_CACHE_DIR);
   const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'fitspec');
+  return join(xdg?.startsWith('/') ? xdg : join(homedir(), '.cache'), 'fitspec');
 }
 
 /** Extracted TensorFlow C library for this platform and pinned version. */

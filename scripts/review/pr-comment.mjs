@@ -20,7 +20,13 @@ const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 
 const MAX_BODY = 65_536;
 
 const { values, positionals } = parseArgs({
-  options: { base: { type: 'string' }, head: { type: 'string', default: 'HEAD' }, pr: { type: 'string' }, out: { type: 'string' }, experiments: { type: 'string', default: 'experiments' } },
+  options: {
+    base: { type: 'string' },
+    head: { type: 'string', default: 'HEAD' },
+    pr: { type: 'string' },
+    out: { type: 'string' },
+    experiments: { type: 'string', default: 'experiments' },
+  },
   allowPositionals: true,
 });
 
@@ -52,7 +58,12 @@ function pullRequestNumber() {
 async function github(method, url, body) {
   const res = await fetch(url, {
     method,
-    headers: { authorization: `Bearer ${process.env.GITHUB_TOKEN}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28', ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${process.env.GITHUB_TOKEN}`,
+      accept: 'application/vnd.github+json',
+      'x-github-api-version': '2022-11-28',
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   if (!res.ok) throw new Error(`GitHub ${method} ${url}: ${res.status} ${await res.text()}`);
@@ -92,11 +103,18 @@ if (review.code > 2 || (review.code === 2 && !review.stdout)) {
 }
 const parts = [MARKER, review.stdout.trimEnd()];
 if (validation.code !== 0) {
-  const problems = (validation.stderr + validation.stdout).split('\n').filter((l) => l && !l.startsWith('ok  ')).join('\n');
-  parts.splice(1, 0, `> [!CAUTION]\n> Some experiments do not validate at \`${values.head}\`.\n\n<details><summary>fitspec validate</summary>\n\n\`\`\`\n${problems.slice(0, 20_000)}\n\`\`\`\n\n</details>\n`);
+  const problems = (validation.stderr + validation.stdout)
+    .split('\n')
+    .filter((l) => l && !l.startsWith('ok  '))
+    .join('\n');
+  parts.splice(
+    1,
+    0,
+    `> [!CAUTION]\n> Some experiments do not validate at \`${values.head}\`.\n\n<details><summary>fitspec validate</summary>\n\n\`\`\`\n${problems.slice(0, 20_000)}\n\`\`\`\n\n</details>\n`,
+  );
 }
 let body = parts.join('\n\n') + '\n';
-if (body.length > MAX_BODY) body = body.slice(0, MAX_BODY - 120) + '\n\n_…cut at GitHub\'s comment size; run `fitspec review` for the rest._\n';
+if (body.length > MAX_BODY) body = body.slice(0, MAX_BODY - 120) + "\n\n_…cut at GitHub's comment size; run `fitspec review` for the rest._\n";
 if (values.out) writeFileSync(values.out, body);
 process.stdout.write(body);
 

@@ -15,7 +15,6 @@ export interface CompareOptions {
   uri?: string;
 }
 
-
 /**
  * Reads runs and compares them: the params that differ, best `val_accuracy` and its epoch, final losses,
  * wall time. As `fitspec compare` (which also prints the table and plots the curves).
@@ -26,7 +25,9 @@ export interface CompareOptions {
  */
 export async function compare(runs: string[], opts: CompareOptions = {}): Promise<{ runs: RunData[]; comparison: Comparison }> {
   if (runs.length === 0 && opts.experiment === undefined) {
-    fail('compare.no-runs', `compare needs ${opts.mlflow ? 'MLflow run ids' : 'run folders'} or --experiment NAME`, { hint: 'e.g. fitspec compare runs/01-baseline/* or fitspec compare --experiment 01-baseline' });
+    fail('compare.no-runs', `compare needs ${opts.mlflow ? 'MLflow run ids' : 'run folders'} or --experiment NAME`, {
+      hint: 'e.g. fitspec compare runs/01-baseline/* or fitspec compare --experiment 01-baseline',
+    });
   }
   const data = opts.mlflow ? await loadMlflowRuns(runs, opts) : await localRuns(runs, opts);
   const { compareRuns } = await import('../report/compare.js');
@@ -37,7 +38,10 @@ export async function compare(runs: string[], opts: CompareOptions = {}): Promis
 async function loadMlflowRuns(ids: string[], opts: CompareOptions): Promise<RunData[]> {
   const uri = opts.uri || process.env.MLFLOW_TRACKING_URI;
   if (!uri) {
-    fail('compare.no-uri', '--mlflow needs a tracking server', { expected: 'MLFLOW_TRACKING_URI or --uri', hint: 'e.g. fitspec compare --mlflow --uri http://127.0.0.1:5000 --experiment 01-baseline' });
+    fail('compare.no-uri', '--mlflow needs a tracking server', {
+      expected: 'MLFLOW_TRACKING_URI or --uri',
+      hint: 'e.g. fitspec compare --mlflow --uri http://127.0.0.1:5000 --experiment 01-baseline',
+    });
   }
   const { mlflowClient } = await import('../track/connect.js');
   const client = mlflowClient(uri);
@@ -45,12 +49,17 @@ async function loadMlflowRuns(ids: string[], opts: CompareOptions): Promise<RunD
   const runs: Run[] = [];
   for (const id of ids) {
     const run = await client.getRun(id);
-    if (!run) fail('compare.no-runs', `the MLflow server at ${client.uri} has no run \`${id}\``, { expected: 'an MLflow run id (32 hex digits, shown in the MLflow UI)', received: id });
+    if (!run)
+      fail('compare.no-runs', `the MLflow server at ${client.uri} has no run \`${id}\``, { expected: 'an MLflow run id (32 hex digits, shown in the MLflow UI)', received: id });
     runs.push(run);
   }
   if (opts.experiment !== undefined) {
     const exp = await client.getExperimentByName(opts.experiment);
-    if (!exp) fail('compare.no-runs', `the MLflow server at ${client.uri} has no experiment \`${opts.experiment}\``, { expected: 'an experiment name as shown in the MLflow UI', received: opts.experiment });
+    if (!exp)
+      fail('compare.no-runs', `the MLflow server at ${client.uri} has no experiment \`${opts.experiment}\``, {
+        expected: 'an experiment name as shown in the MLflow UI',
+        received: opts.experiment,
+      });
     let pageToken: string | undefined;
     do {
       const page = await client.searchRuns({ experimentIds: [exp.experimentId], orderBy: ['attributes.start_time ASC'], pageToken });

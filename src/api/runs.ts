@@ -84,11 +84,18 @@ function otherSource(opts: EvaluateOptions, runSource: DataConfig['source']): Da
   const data = opts.data!;
   const isCsv = fs.existsSync(data) && fs.statSync(data).isFile();
   if (!isCsv) {
-    if (opts.images || opts.idColumn || opts.labelColumn) throw new FitspecError({ code: 'cli.usage', message: '--images, --id-column and --label-column go with a labels CSV as --data, not a folder.', received: data });
+    if (opts.images || opts.idColumn || opts.labelColumn)
+      throw new FitspecError({ code: 'cli.usage', message: '--images, --id-column and --label-column go with a labels CSV as --data, not a folder.', received: data });
     return { type: 'directory', path: data };
   }
   const csv = runSource.type === 'csv' ? runSource : undefined;
-  return { type: 'csv', labels: data, images: opts.images ?? path.dirname(data), idColumn: opts.idColumn ?? csv?.idColumn ?? 'ID', labelColumn: opts.labelColumn ?? csv?.labelColumn ?? 'Class' } as DataConfig['source'];
+  return {
+    type: 'csv',
+    labels: data,
+    images: opts.images ?? path.dirname(data),
+    idColumn: opts.idColumn ?? csv?.idColumn ?? 'ID',
+    labelColumn: opts.labelColumn ?? csv?.labelColumn ?? 'Class',
+  } as DataConfig['source'];
 }
 
 /**
@@ -101,7 +108,13 @@ export async function evaluate(model: string, opts: EvaluateOptions = {}): Promi
   const { locateModel } = await import('../track/model-ref.js');
   const where = await locateModel(model);
   const resolved = where.runDir && path.join(where.runDir, 'resolved.yaml');
-  if (!resolved || !fs.existsSync(resolved)) throw new FitspecError({ code: 'evaluate.no-run', message: `${model} has no resolved.yaml beside its model: evaluate needs the run's data settings.`, expected: 'a run folder or an MLflow model logged by fitspec', received: model });
+  if (!resolved || !fs.existsSync(resolved))
+    throw new FitspecError({
+      code: 'evaluate.no-run',
+      message: `${model} has no resolved.yaml beside its model: evaluate needs the run's data settings.`,
+      expected: 'a run folder or an MLflow model logged by fitspec',
+      received: model,
+    });
   const runDir = where.runDir!;
   const loaded = loadExperiment(resolved);
   const exp = loaded.experiment;
@@ -119,7 +132,10 @@ export async function evaluate(model: string, opts: EvaluateOptions = {}): Promi
       const { listSource } = await import('../data/sources.js');
       const listing = listSource({ ...exp.data, source: otherSource(opts, exp.data.source), classes: run.classes });
       if (listing.problems.length && exp.data.onError === 'fail') throw new FitspecError(listing.problems);
-      const probs = await predictFiles(run, listing.items.map((i) => i.file));
+      const probs = await predictFiles(
+        run,
+        listing.items.map((i) => i.file),
+      );
       truth = listing.items.map((i) => i.label);
       pred = probs.map((p) => p.indexOf(Math.max(...p)));
       label = opts.data;
@@ -127,7 +143,8 @@ export async function evaluate(model: string, opts: EvaluateOptions = {}): Promi
       const { prepareData } = await import('../data/index.js');
       const { predictPart } = await import('../train/trainer.js');
       const data = await prepareData(exp.data, exp.seed);
-      if (!data.parts[part]?.ids.length) throw new FitspecError({ code: 'evaluate.empty-part', message: `The run has no ${part} split (data.split.${part} is 0).`, path: `data.split.${part}` });
+      if (!data.parts[part]?.ids.length)
+        throw new FitspecError({ code: 'evaluate.empty-part', message: `The run has no ${part} split (data.split.${part} is 0).`, path: `data.split.${part}` });
       ({ truth, pred } = await predictPart(run.model, data, part, exp));
       label = part;
     }

@@ -18,6 +18,6 @@ export function reportError(e: unknown, debug: boolean): number {
   }
   const err = e instanceof Error ? e : new Error(String(e));
   process.stderr.write(pc.red(`internal error: ${redactCredentials(err.message)}`) + '\n');
-  process.stderr.write((debug ? err.stack ?? '' : 'run again with --debug for the stack trace, and please report it') + '\n');
+  process.stderr.write((debug ? (err.stack ?? '') : 'run again with --debug for the stack trace, and please report it') + '\n');
   return 1;
 }

@@ -65,7 +65,12 @@ export function runQuiet(argv: string[], loadsTensorFlow: (command: string) => b
     // The child gets its own process group, so a Ctrl-C reaches it once, through this process.
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv], {
       stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', [CHILD_MARK]: '1', ...(process.stdout.isTTY && !process.env.NO_COLOR ? { FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : {}) },
+      env: {
+        ...process.env,
+        TF_CPP_MIN_LOG_LEVEL: '2',
+        [CHILD_MARK]: '1',
+        ...(process.stdout.isTTY && !process.env.NO_COLOR ? { FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : {}),
+      },
       // On Windows a detached child would open a console window of its own.
       detached: process.platform !== 'win32',
     });

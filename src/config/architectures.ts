@@ -19,7 +19,12 @@ export const ArchitectureSchema = Type.Object(
     blocks: Type.Optional(BlocksSchema),
     layers: Type.Array(LayerSpec, { minItems: 1, description: 'The layer stack, in order.' }),
   },
-  { ...strict, $id: 'https://fitspec.dev/schema/architecture.schema.json', title: 'fitspec architecture', description: 'A reusable layer stack (for example a convolutional base) referenced by `model.base.architecture`.' },
+  {
+    ...strict,
+    $id: 'https://fitspec.dev/schema/architecture.schema.json',
+    title: 'fitspec architecture',
+    description: 'A reusable layer stack (for example a convolutional base) referenced by `model.base.architecture`.',
+  },
 );
 export type Architecture = Static<typeof ArchitectureSchema>;
 
@@ -28,7 +33,11 @@ export const BUILTIN_ARCHITECTURES_DIR = path.join(PACKAGE_ROOT, 'experiments/ar
 
 export function builtinArchitectures(): string[] {
   return fs.existsSync(BUILTIN_ARCHITECTURES_DIR)
-    ? fs.readdirSync(BUILTIN_ARCHITECTURES_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort()
+    ? fs
+        .readdirSync(BUILTIN_ARCHITECTURES_DIR)
+        .filter((f) => f.endsWith('.yaml'))
+        .map((f) => f.slice(0, -5))
+        .sort()
     : [];
 }
 
@@ -52,7 +61,13 @@ export function loadArchitecture(ref: string, fromFile: string, reader: Reader =
     const what = describeReadFailure(e);
     if (!what) throw e;
     if (isPath || (e as { code?: string }).code !== 'ENOENT') {
-      throw new FitspecError({ code: 'config.unknown-architecture', message: `Architecture file ${file} ${what}.`, file: fromFile, path: 'model.base.architecture', received: ref });
+      throw new FitspecError({
+        code: 'config.unknown-architecture',
+        message: `Architecture file ${file} ${what}.`,
+        file: fromFile,
+        path: 'model.base.architecture',
+        received: ref,
+      });
     }
     throw new FitspecError({
       code: 'config.unknown-architecture',

@@ -78,14 +78,32 @@ export function substitute(value: unknown, params: Obj, path: Path, problems: Ne
     const whole = WHOLE.exec(value);
     if (whole) {
       if (!Object.hasOwn(params, whole[1]!)) {
-        problems.push({ code: 'check.block-param', message: `\`${value}\` names no parameter of the block; its parameters are ${Object.keys(params).filter((p) => p !== 'repetition').join(', ') || 'none'} (and \`repetition\`).`, path, received: value });
+        problems.push({
+          code: 'check.block-param',
+          message: `\`${value}\` names no parameter of the block; its parameters are ${
+            Object.keys(params)
+              .filter((p) => p !== 'repetition')
+              .join(', ') || 'none'
+          } (and \`repetition\`).`,
+          path,
+          received: value,
+        });
         return value;
       }
       return params[whole[1]!];
     }
     return value.replace(PLACEHOLDER, (m, name: string) => {
       if (!Object.hasOwn(params, name)) {
-        problems.push({ code: 'check.block-param', message: `\`${m}\` names no parameter of the block; its parameters are ${Object.keys(params).filter((p) => p !== 'repetition').join(', ') || 'none'} (and \`repetition\`).`, path, received: m });
+        problems.push({
+          code: 'check.block-param',
+          message: `\`${m}\` names no parameter of the block; its parameters are ${
+            Object.keys(params)
+              .filter((p) => p !== 'repetition')
+              .join(', ') || 'none'
+          } (and \`repetition\`).`,
+          path,
+          received: m,
+        });
         return m;
       }
       return String(params[name]);
@@ -146,8 +164,15 @@ export function buildNetwork(layers: readonly unknown[], blocks: Record<string, 
       if (typeof r === 'string') {
         problems.push({ code: 'check.block-shape', message: `\`${node.name}\`: ${r}.`, path: at, atKey: true });
         shapesBroken = true;
-      } else if (r && r.some((d) => !(d >= 1))) {
-        problems.push({ code: 'check.spatial-size', message: `\`${node.name}\` gets input (batch, ${shapeOf(node.inputs[0]!)?.join(', ')}) and would output (batch, ${r.join(', ')}); use larger images (\`data.image\`), \`padding: same\` or fewer pooling layers.`, path: at, atKey: true, expected: 'every dimension >= 1', received: `(batch, ${r.join(', ')})` });
+      } else if (r?.some((d) => !(d >= 1))) {
+        problems.push({
+          code: 'check.spatial-size',
+          message: `\`${node.name}\` gets input (batch, ${shapeOf(node.inputs[0]!)?.join(', ')}) and would output (batch, ${r.join(', ')}); use larger images (\`data.image\`), \`padding: same\` or fewer pooling layers.`,
+          path: at,
+          atKey: true,
+          expected: 'every dimension >= 1',
+          received: `(batch, ${r.join(', ')})`,
+        });
         shapesBroken = true;
       } else s = r;
     }
@@ -181,7 +206,16 @@ export function buildNetwork(layers: readonly unknown[], blocks: Record<string, 
       const out = stack(args.layers, from, [...at, 'layers'], via, depth);
       const short = args.shortcut === undefined ? from : stack(args.shortcut, from, [...at, 'shortcut'], via, depth);
       const ins = [short, out];
-      return push({ name: nameFor('add', args.name), kind: 'add', args: {}, inputs: ins, path, via }, () => mergeShape('add', ins.map((i) => shapeOf(i)!), -1), at);
+      return push(
+        { name: nameFor('add', args.name), kind: 'add', args: {}, inputs: ins, path, via },
+        () =>
+          mergeShape(
+            'add',
+            ins.map((i) => shapeOf(i)!),
+            -1,
+          ),
+        at,
+      );
     }
     if (kind === 'parallel') {
       const merge = args.merge as Merge;
@@ -193,7 +227,16 @@ export function buildNetwork(layers: readonly unknown[], blocks: Record<string, 
       if (branches.length < 2) problems.push({ code: 'check.block-syntax', message: '`parallel` needs at least two `branches`.', path: [...at, 'branches'] });
       const ins = branches.map((b, j) => stack(b, from, [...at, 'branches', j], via, depth));
       const axis = typeof args.axis === 'number' ? args.axis : -1;
-      return push({ name: nameFor(merge, args.name), kind: merge, args: merge === 'concatenate' ? { axis } : {}, inputs: ins, path, via }, () => mergeShape(merge, ins.map((i) => shapeOf(i)!), axis), at);
+      return push(
+        { name: nameFor(merge, args.name), kind: merge, args: merge === 'concatenate' ? { axis } : {}, inputs: ins, path, via },
+        () =>
+          mergeShape(
+            merge,
+            ins.map((i) => shapeOf(i)!),
+            axis,
+          ),
+        at,
+      );
     }
     if (kind === 'block') return use(args, from, path, depth);
     // A plain layer kind; the schema (inline) or the block check (named blocks) validates its arguments.
@@ -206,7 +249,12 @@ export function buildNetwork(layers: readonly unknown[], blocks: Record<string, 
     const at = [...path, 'block', 'use'];
     if (!def) {
       const known = Object.keys(blocks ?? {});
-      problems.push({ code: 'check.unknown-block', message: `no block named \`${name}\`; ${known.length ? `\`blocks\` defines ${known.join(', ')}` : 'define it under `blocks`'}.`, path: at, received: name });
+      problems.push({
+        code: 'check.unknown-block',
+        message: `no block named \`${name}\`; ${known.length ? `\`blocks\` defines ${known.join(', ')}` : 'define it under `blocks`'}.`,
+        path: at,
+        received: name,
+      });
       return from;
     }
     if (depth >= MAX_DEPTH) {
@@ -222,7 +270,14 @@ export function buildNetwork(layers: readonly unknown[], blocks: Record<string, 
       // A use's values may count the repetitions: `id: 'unit${repetition}'`.
       const values = substitute({ ...given, ...(isObj(rep) ? rep : {}) }, { repetition: r + 1 }, repPath, problems) as Obj;
       for (const k of Object.keys(values)) {
-        if (!Object.hasOwn(declared, k)) problems.push({ code: 'check.block-param', message: `block \`${name}\` has no parameter \`${k}\`; its parameters are ${Object.keys(declared).join(', ') || 'none'}.`, path: [...repPath, k], atKey: true, received: k });
+        if (!Object.hasOwn(declared, k))
+          problems.push({
+            code: 'check.block-param',
+            message: `block \`${name}\` has no parameter \`${k}\`; its parameters are ${Object.keys(declared).join(', ') || 'none'}.`,
+            path: [...repPath, k],
+            atKey: true,
+            received: k,
+          });
       }
       const params: Obj = { repetition: r + 1 };
       let missing = false;
@@ -230,7 +285,13 @@ export function buildNetwork(layers: readonly unknown[], blocks: Record<string, 
         if (Object.hasOwn(values, p)) params[p] = values[p];
         else if (isObj(d) && Object.hasOwn(d, 'default')) params[p] = d.default;
         else {
-          problems.push({ code: 'check.block-param', message: `block \`${name}\` needs a value for its parameter \`${p}\` (it has no default).`, path: [...path, 'block'], atKey: true, expected: p });
+          problems.push({
+            code: 'check.block-param',
+            message: `block \`${name}\` needs a value for its parameter \`${p}\` (it has no default).`,
+            path: [...path, 'block'],
+            atKey: true,
+            expected: p,
+          });
           missing = true;
         }
       }

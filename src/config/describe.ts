@@ -36,4 +36,3 @@ export function describeSchema(s: Json): string {
       return 'a value';
   }
 }
-

@@ -60,7 +60,10 @@ function compact(v: unknown): FlatValue {
   const flow = stringify(v, { collectionStyle: 'flow', lineWidth: 0 }).trim();
   if (flow.length <= 200) return flow;
   if (Array.isArray(v)) return `[${v.length} items]`;
-  if (isMap(v)) return `{ ${Object.entries(v).map(([k, x]) => `${k}: ${Array.isArray(x) && !isScalarList(x) ? `[${x.length} items]` : isMap(x) ? '{...}' : String(compact(x))}`).join(', ')} }`;
+  if (isMap(v))
+    return `{ ${Object.entries(v)
+      .map(([k, x]) => `${k}: ${Array.isArray(x) && !isScalarList(x) ? `[${x.length} items]` : isMap(x) ? '{...}' : String(compact(x))}`)
+      .join(', ')} }`;
   return flow;
 }
 
@@ -74,7 +77,7 @@ const STACKS = new Set(['model.layers', 'model.base.layers']);
 function diffLayers(a: readonly unknown[], b: readonly unknown[], at: string, lines: DiffLine[]): void {
   const token = (l: unknown) => {
     const kind = kindOf(l) ?? '?';
-    const name = ((l as Record<string, { name?: string }>)[kind] ?? {}).name;
+    const name = (l as Record<string, { name?: string }>)[kind]?.name;
     return name ? `name:${name}` : `kind:${kind}`;
   };
   const namesA = defaultLayerNames(a);

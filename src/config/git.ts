@@ -12,7 +12,11 @@ function checkRevision(rev: string): string {
     git(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
     return top;
   } catch {
-    throw new FitspecError({ code: 'git.revision', message: `\`${rev}\` is not a commit of a git repository here; run inside the repository and give a branch, tag or commit.`, received: rev });
+    throw new FitspecError({
+      code: 'git.revision',
+      message: `\`${rev}\` is not a commit of a git repository here; run inside the repository and give a branch, tag or commit.`,
+      received: rev,
+    });
   }
 }
 
@@ -48,7 +52,13 @@ export function gitFiles(rev: string, paths: string[]): string[] {
   const top = checkRevision(rev);
   for (const p of paths) {
     const rel = path.relative(top, path.resolve(p));
-    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new FitspecError({ code: 'git.outside', message: `${p} is outside the git repository ${top}: it has no version at \`${rev}\`; give a path inside the repository.`, file: p, received: rev });
+    if (rel.startsWith('..') || path.isAbsolute(rel))
+      throw new FitspecError({
+        code: 'git.outside',
+        message: `${p} is outside the git repository ${top}: it has no version at \`${rev}\`; give a path inside the repository.`,
+        file: p,
+        received: rev,
+      });
   }
   const out = git(['ls-tree', '-r', '--name-only', rev, '--', ...paths]);
   return out.split('\n').filter(Boolean);
@@ -67,6 +77,11 @@ export function checkFileAtRevision(rev: string, file: string): void {
   try {
     git(['cat-file', '-e', `${rev}:${rel.split(path.sep).join('/')}`]);
   } catch {
-    throw new FitspecError({ code: 'git.not-in-revision', message: `${file} is not in \`${rev}\`: it exists only in the working tree (added or renamed since), so there is no earlier version to compare with.`, file, received: rev });
+    throw new FitspecError({
+      code: 'git.not-in-revision',
+      message: `${file} is not in \`${rev}\`: it exists only in the working tree (added or renamed since), so there is no earlier version to compare with.`,
+      file,
+      received: rev,
+    });
   }
 }

@@ -10,7 +10,10 @@ function isObj(v: unknown): v is Json {
 
 /** `learningRate` -> `Learning rate`, `l2` -> `L2`. */
 export function titleFromKey(key: string): string {
-  const words = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/^\$/, '').toLowerCase();
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/^\$/, '')
+    .toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
@@ -95,7 +98,8 @@ function nullable(s: Json): Json {
 
 const PATCH_TARGET = {
   type: ['string', 'integer'],
-  description: 'The inherited item to edit: a layer name (its `name`, or the Keras-style default `conv2d`, `conv2d_1`, `max_pooling2d`, ...) or an index (negative counts from the end).',
+  description:
+    'The inherited item to edit: a layer name (its `name`, or the Keras-style default `conv2d`, `conv2d_1`, `max_pooling2d`, ...) or an index (negative counts from the end).',
   examples: ['conv2d_1', -1],
 };
 
@@ -117,7 +121,12 @@ function patchSchema(item: Json, inline: Json): Json {
     items: {
       description: 'One edit: `update`, `replace`, `insertBefore`, `insertAfter` or `remove`, naming its target.',
       anyOf: [
-        edit('update', 'Merge arguments into an inherited item; `null` deletes an argument.', { type: 'object', title: 'With', description: 'Arguments to merge into the item, e.g. `{filters: 64}`.', examples: [{ filters: 64 }] }),
+        edit('update', 'Merge arguments into an inherited item; `null` deletes an argument.', {
+          type: 'object',
+          title: 'With',
+          description: 'Arguments to merge into the item, e.g. `{filters: 64}`.',
+          examples: [{ filters: 64 }],
+        }),
         edit('replace', 'Replace an inherited item.', newItem),
         edit('insertBefore', 'Insert an item before the target.', newItem),
         edit('insertAfter', 'Insert an item after the target.', newItem),
@@ -165,7 +174,9 @@ function toInputSchema(node: unknown, merging: boolean, defs: Defs): unknown {
         }),
       );
     } else if (k === 'patternProperties' && isObj(v)) {
-      out.patternProperties = Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, merging ? nullable(toInputSchema(pv, true, defs) as Json) : toInputSchema(pv, false, defs)]));
+      out.patternProperties = Object.fromEntries(
+        Object.entries(v).map(([pk, pv]) => [pk, merging ? nullable(toInputSchema(pv, true, defs) as Json) : toInputSchema(pv, false, defs)]),
+      );
     } else if (k === 'items' || k === 'prefixItems') {
       out[k] = toInputSchema(v, false, defs);
     } else if (k === 'required' && Array.isArray(v)) {
@@ -193,7 +204,13 @@ function mergeable(s: Json, key: string, defs: Defs): Json {
   return {
     ...common,
     anyOf: [
-      { type: 'array', items, ...(minItems !== undefined ? { minItems } : {}), ...(maxItems !== undefined ? { maxItems } : {}), ...(uniqueItems !== undefined ? { uniqueItems } : {}) },
+      {
+        type: 'array',
+        items,
+        ...(minItems !== undefined ? { minItems } : {}),
+        ...(maxItems !== undefined ? { maxItems } : {}),
+        ...(uniqueItems !== undefined ? { uniqueItems } : {}),
+      },
       { type: 'object', properties: { $patch: patchSchema(items, inline as Json) }, required: ['$patch'], additionalProperties: false },
       { type: 'null' },
     ],
@@ -235,12 +252,14 @@ function withPluginKinds(schema: unknown, kinds: PluginKinds): unknown {
 
 /** The strict schema of a resolved experiment (schema/resolved.schema.json): what `validate` checks after merging. */
 export function experimentJsonSchema(plugins?: PluginKinds): Json {
-  if (plugins && Object.keys(plugins).length) return completeExamples({ ...toJsonSchema(withPluginKinds(ExperimentSchema, plugins)), $id: `${SCHEMA_BASE}resolved.schema.json` }) as Json;
+  if (plugins && Object.keys(plugins).length)
+    return completeExamples({ ...toJsonSchema(withPluginKinds(ExperimentSchema, plugins)), $id: `${SCHEMA_BASE}resolved.schema.json` }) as Json;
   cached ??= completeExamples({
     ...toJsonSchema(ExperimentSchema),
     $id: `${SCHEMA_BASE}resolved.schema.json`,
     title: 'fitspec resolved experiment',
-    description: 'A resolved experiment, as `fitspec resolve` prints it and runs store it: `extends`, `$patch`, overrides and defaults applied, every key present. Experiment files are checked against experiment.schema.json instead.',
+    description:
+      'A resolved experiment, as `fitspec resolve` prints it and runs store it: `extends`, `$patch`, overrides and defaults applied, every key present. Experiment files are checked against experiment.schema.json instead.',
   }) as Json;
   return cached;
 }

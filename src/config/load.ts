@@ -8,7 +8,7 @@ import { describeReadFailure, readConfigFile } from './read.js';
 import { cloneTracked, mergeMaps, stamp } from './merge.js';
 import { applyOverrides } from './overrides.js';
 import { collectOrigins, dotted, isMapping, metaOf, placeOf, setKey, type Origin, type PathOrigin, type Sources } from './origins.js';
-import { decodeConfig, MAX_CONFIG_BYTES, parseConfigText } from './parse.js';
+import { decodeConfig, parseConfigText } from './parse.js';
 import { orderBySchema, toResolvedYaml } from './output.js';
 import type { Experiment } from './schema/experiment.js';
 import { upgradeConfig } from './upgrade/index.js';
@@ -162,7 +162,14 @@ function loadTree(file: string, ctx: Ctx, stack: string[], via?: Origin): Record
     list.forEach((parent, i) => {
       const where = extMeta?.vals.get(String(i)) ?? meta?.vals.get('extends');
       if (typeof parent !== 'string' || !parent) {
-        ctx.problems.push({ code: 'extends.type', message: '`extends` is a file path or a list of file paths, relative to this file.', path: 'extends', expected: 'a path', received: JSON.stringify(parent), ...placeOf(where, ctx.sources) });
+        ctx.problems.push({
+          code: 'extends.type',
+          message: '`extends` is a file path or a list of file paths, relative to this file.',
+          path: 'extends',
+          expected: 'a path',
+          received: JSON.stringify(parent),
+          ...placeOf(where, ctx.sources),
+        });
         return;
       }
       const target = path.isAbsolute(parent) ? parent : path.join(path.dirname(file), parent);
@@ -254,7 +261,11 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
   } catch (e) {
     // ajv refuses a malformed plugin schema when it compiles.
     if (!plugins.length || isFitspecError(e)) throw e;
-    throw new FitspecError({ code: 'plugin.schema', message: `the argument schema of plugin(s) ${plugins.map((p) => p.entry).join(', ')} is not a valid JSON Schema: ${(e as Error).message}`, ...placeOf(origins.get('plugins')?.value, ctx.sources) });
+    throw new FitspecError({
+      code: 'plugin.schema',
+      message: `the argument schema of plugin(s) ${plugins.map((p) => p.entry).join(', ')} is not a valid JSON Schema: ${(e as Error).message}`,
+      ...placeOf(origins.get('plugins')?.value, ctx.sources),
+    });
   }
   const schemaProblems = [...nonFinite, ...validated.filter((p) => !atNonFinite.has(p.path))];
   if (schemaProblems.length) throw new FitspecError(sortProblems(schemaProblems));
@@ -270,7 +281,7 @@ export function loadDetailed(file: string, opts: LoadOptions = {}, reader: Confi
     let where: Partial<Problem> = {};
     for (let i = f.path.length; i >= 0; i--) {
       const o = origins.get(f.path.slice(0, i).join('.'));
-      const origin = f.atKey && i === f.path.length ? o?.key ?? o?.value : o?.value ?? o?.key;
+      const origin = f.atKey && i === f.path.length ? (o?.key ?? o?.value) : (o?.value ?? o?.key);
       if (origin && origin.kind !== 'default') {
         where = placeOf(origin, ctx.sources);
         break;
@@ -358,4 +369,3 @@ export function textReader(text: string, file: string, fallback: ConfigReader = 
   const key = path.resolve(file);
   return { read: (f) => (path.resolve(f) === key ? new TextEncoder().encode(text) : fallback.read(f)) };
 }
-

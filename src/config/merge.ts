@@ -97,12 +97,19 @@ function applyPatch(base: unknown, patch: Record<string, unknown>, path: (string
   const extra = Object.keys(patch).filter((k) => k !== PATCH_KEY);
   if (extra.length) problem('extends.patch-syntax', `a \`${PATCH_KEY}\` mapping holds only the list of edits; move \`${extra[0]}\` elsewhere.`, metaOf(patch)?.keys.get(extra[0]));
   if (!Array.isArray(base)) {
-    problem('extends.patch-without-base', `\`${PATCH_KEY}\` edits an inherited list, but \`${dotted(path)}\` inherits ${base === undefined ? 'nothing' : 'no list'}; write the list itself, or check \`extends\`.`, patchKey);
+    problem(
+      'extends.patch-without-base',
+      `\`${PATCH_KEY}\` edits an inherited list, but \`${dotted(path)}\` inherits ${base === undefined ? 'nothing' : 'no list'}; write the list itself, or check \`extends\`.`,
+      patchKey,
+    );
     return base;
   }
   const ops = patch[PATCH_KEY];
   if (!Array.isArray(ops)) {
-    problem('extends.patch-syntax', `\`${PATCH_KEY}\` must be a list of edits such as \`- update: conv2d_1\` + \`with: {filters: 64}\`.`, patchOrigin, { expected: 'a list', received: typeof ops });
+    problem('extends.patch-syntax', `\`${PATCH_KEY}\` must be a list of edits such as \`- update: conv2d_1\` + \`with: {filters: 64}\`.`, patchOrigin, {
+      expected: 'a list',
+      received: typeof ops,
+    });
     return base;
   }
   const names = defaultLayerNames(base);
@@ -113,14 +120,22 @@ function applyPatch(base: unknown, patch: Record<string, unknown>, path: (string
   const find = (sel: unknown, origin: Origin | undefined): Slot | undefined => {
     if (typeof sel === 'number' && Number.isInteger(sel)) {
       const t = targets[sel < 0 ? targets.length + sel : sel];
-      if (!t) problem('extends.patch-target', `index ${sel} is outside the inherited list of ${targets.length} items.`, origin, { expected: `an index from 0 to ${targets.length - 1}, or a name`, received: String(sel) });
+      if (!t)
+        problem('extends.patch-target', `index ${sel} is outside the inherited list of ${targets.length} items.`, origin, {
+          expected: `an index from 0 to ${targets.length - 1}, or a name`,
+          received: String(sel),
+        });
       return t;
     }
     if (typeof sel === 'string') {
       const i = names.indexOf(sel);
       if (i >= 0) return targets[i];
       const hint = suggestion(sel, names);
-      problem('extends.patch-target', `no item named \`${sel}\` in the inherited \`${dotted(path)}\`; names are ${names.join(', ')}.`, origin, { expected: 'a layer name or index', received: sel, ...(hint ? { hint } : {}) });
+      problem('extends.patch-target', `no item named \`${sel}\` in the inherited \`${dotted(path)}\`; names are ${names.join(', ')}.`, origin, {
+        expected: 'a layer name or index',
+        received: sel,
+        ...(hint ? { hint } : {}),
+      });
       return undefined;
     }
     problem('extends.patch-target', 'a patch target is a layer name or an index.', origin, { received: JSON.stringify(sel) });
@@ -136,16 +151,24 @@ function applyPatch(base: unknown, patch: Record<string, unknown>, path: (string
     const unknown = Object.keys(op).filter((k) => k !== 'with' && !(PATCH_OPS as readonly string[]).includes(k));
     for (const u of unknown) {
       const hint = suggestion(u, [...PATCH_OPS, 'with']);
-      problem('extends.patch-syntax', `unknown patch key \`${u}\`; an edit is one of ${PATCH_OPS.join(', ')} (with \`with\`).`, metaOf(op)?.keys.get(u), { received: u, ...(hint ? { hint } : {}) });
+      problem('extends.patch-syntax', `unknown patch key \`${u}\`; an edit is one of ${PATCH_OPS.join(', ')} (with \`with\`).`, metaOf(op)?.keys.get(u), {
+        received: u,
+        ...(hint ? { hint } : {}),
+      });
     }
     if (kinds.length !== 1) {
-      if (!unknown.length) problem('extends.patch-syntax', `each edit names exactly one operation (${PATCH_OPS.join(', ')}), got ${kinds.length ? kinds.join(', ') : 'none'}.`, opOrigin);
+      if (!unknown.length)
+        problem('extends.patch-syntax', `each edit names exactly one operation (${PATCH_OPS.join(', ')}), got ${kinds.length ? kinds.join(', ') : 'none'}.`, opOrigin);
       return;
     }
     const kind = kinds[0];
     const needsWith = kind !== 'remove';
     if (needsWith !== Object.hasOwn(op, 'with')) {
-      problem('extends.patch-syntax', needsWith ? `\`${kind}\` needs \`with\`: the ${kind === 'update' ? 'arguments to change' : 'new layer'}.` : '`remove` takes no `with`.', opOrigin);
+      problem(
+        'extends.patch-syntax',
+        needsWith ? `\`${kind}\` needs \`with\`: the ${kind === 'update' ? 'arguments to change' : 'new layer'}.` : '`remove` takes no `with`.',
+        opOrigin,
+      );
       return;
     }
     const target = find(op[kind], originAt(op, kind));

@@ -1,10 +1,7 @@
 import type { Problem } from '../errors.js';
 
 /** Where a value of the resolved config came from. */
-export type Origin =
-  | { kind: 'file'; file: string; line: number; col: number }
-  | { kind: 'set'; text: string }
-  | { kind: 'default' };
+export type Origin = { kind: 'file'; file: string; line: number; col: number } | { kind: 'set'; text: string } | { kind: 'default' };
 
 /** Source positions of one mapping or list: its own, and those of its keys and values. */
 export interface Meta {

@@ -19,7 +19,9 @@ export function orderBySchema(value: unknown, schema: Json = experimentJsonSchem
   if (!isObj(value)) return value;
   const props = isObj(schema.properties) ? schema.properties : {};
   const known = Object.keys(props).filter((k) => k in value);
-  const rest = Object.keys(value).filter((k) => !(k in props)).sort();
+  const rest = Object.keys(value)
+    .filter((k) => !(k in props))
+    .sort();
   const out: Json = {};
   for (const k of [...known, ...rest]) {
     const sub = isObj(props[k]) ? (props[k] as Json) : isObj(schema.patternProperties) ? ((Object.values(schema.patternProperties)[0] as Json) ?? {}) : {};
@@ -35,8 +37,7 @@ function document(value: unknown): Document {
     if (isMap(node)) {
       if (!node.items.length) node.flow = true;
       node.items.forEach((p) => flowShort(p.value as Node));
-    }
-    else if (isSeq(node)) {
+    } else if (isSeq(node)) {
       if (node.items.every((i) => isScalar(i))) node.flow = true;
       else node.items.forEach((i) => flowShort(i as Node));
     }

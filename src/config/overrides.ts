@@ -48,7 +48,14 @@ export function applyOverrides(tree: Record<string, unknown>, sets: readonly str
       if (Array.isArray(node)) {
         const idx = Number(seg);
         if (!/^-?\d+$/.test(seg) || !node[idx < 0 ? node.length + idx : idx]) {
-          problems.push({ code: 'set.path', message: `--set ${text}: \`${[...here].join('.')}\` is a list of ${node.length} items; \`${seg}\` is not one of its indices (0 to ${node.length - 1}).`, path: path.join('.'), expected: `an index from 0 to ${node.length - 1}`, received: seg, ...where });
+          problems.push({
+            code: 'set.path',
+            message: `--set ${text}: \`${[...here].join('.')}\` is a list of ${node.length} items; \`${seg}\` is not one of its indices (0 to ${node.length - 1}).`,
+            path: path.join('.'),
+            expected: `an index from 0 to ${node.length - 1}`,
+            received: seg,
+            ...where,
+          });
           ok = false;
           break;
         }
@@ -66,19 +73,39 @@ export function applyOverrides(tree: Record<string, unknown>, sets: readonly str
         const hint = suggestion(seg, allowed);
         const near = nearestName(seg, allowed);
         const nearest = near ? [...here, near].join('.') : here.join('.') || '(root)';
-        problems.push({ code: 'set.path', message: `--set ${text}: \`${path.join('.')}\` is not a config path; the nearest valid path is \`${nearest}\`.`, path: path.join('.'), expected: allowed.length ? `one of ${allowed.join(', ')}` : 'no deeper key here', received: seg, ...(hint ? { hint } : {}), ...where });
+        problems.push({
+          code: 'set.path',
+          message: `--set ${text}: \`${path.join('.')}\` is not a config path; the nearest valid path is \`${nearest}\`.`,
+          path: path.join('.'),
+          expected: allowed.length ? `one of ${allowed.join(', ')}` : 'no deeper key here',
+          received: seg,
+          ...(hint ? { hint } : {}),
+          ...where,
+        });
         ok = false;
         break;
       }
       if (!isMapping(node)) {
-        problems.push({ code: 'set.path', message: `--set ${text}: \`${here.join('.')}\` is not a mapping here, so \`${seg}\` cannot be set inside it.`, path: path.join('.'), ...where });
+        problems.push({
+          code: 'set.path',
+          message: `--set ${text}: \`${here.join('.')}\` is not a mapping here, so \`${seg}\` cannot be set inside it.`,
+          path: path.join('.'),
+          ...where,
+        });
         ok = false;
         break;
       }
       const kind = kindOf(node);
       const single = schemaAt(schema, here).some((s) => s.maxProperties === 1);
       if (single && kind && kind !== seg) {
-        problems.push({ code: 'set.path', message: `--set ${text}: \`${here.join('.')}\` is a \`${kind}\` item, not \`${seg}\`; use \`${[...here, kind].join('.')}.…\`.`, path: path.join('.'), expected: kind, received: seg, ...where });
+        problems.push({
+          code: 'set.path',
+          message: `--set ${text}: \`${here.join('.')}\` is a \`${kind}\` item, not \`${seg}\`; use \`${[...here, kind].join('.')}.…\`.`,
+          path: path.join('.'),
+          expected: kind,
+          received: seg,
+          ...where,
+        });
         ok = false;
         break;
       }

@@ -27,7 +27,13 @@ function lineCol(text: string, offset: number): { line: number; col: number } {
 /** Decodes strictly: a config with bytes that are not UTF-8 is rejected with the position of the first one. */
 export function decodeConfig(bytes: Uint8Array, file: string, problems: Problem[]): string | undefined {
   if (bytes.byteLength > MAX_CONFIG_BYTES) {
-    problems.push({ code: 'yaml.too-large', message: `config file is ${bytes.byteLength} bytes; the limit is ${MAX_CONFIG_BYTES} bytes (1 MiB). An experiment file is a few kilobytes: check that the right file was given.`, file, expected: `at most ${MAX_CONFIG_BYTES} bytes`, received: `${bytes.byteLength} bytes` });
+    problems.push({
+      code: 'yaml.too-large',
+      message: `config file is ${bytes.byteLength} bytes; the limit is ${MAX_CONFIG_BYTES} bytes (1 MiB). An experiment file is a few kilobytes: check that the right file was given.`,
+      file,
+      expected: `at most ${MAX_CONFIG_BYTES} bytes`,
+      received: `${bytes.byteLength} bytes`,
+    });
     return undefined;
   }
   try {
@@ -35,7 +41,9 @@ export function decodeConfig(bytes: Uint8Array, file: string, problems: Problem[
   } catch {
     const loose = new TextDecoder('utf-8').decode(bytes);
     const { line, col } = lineCol(loose, Math.max(0, loose.indexOf('\uFFFD')));
-    problems.push(problemAt('yaml.encoding', 'the file is not valid UTF-8; save it as UTF-8.', file, loose, line, col, { expected: 'UTF-8 text', received: 'bytes that are not UTF-8' }));
+    problems.push(
+      problemAt('yaml.encoding', 'the file is not valid UTF-8; save it as UTF-8.', file, loose, line, col, { expected: 'UTF-8 text', received: 'bytes that are not UTF-8' }),
+    );
     return undefined;
   }
 }
@@ -49,7 +57,10 @@ export function parseConfigText(text: string, file: string, sources: Sources, pr
   const before = problems.length;
   text.split('\n').forEach((src, i) => {
     const m = /^[ ]*\t/.exec(src);
-    if (m) problems.push(problemAt('yaml.tab', 'tab character in indentation; YAML indents with spaces only.', file, text, i + 1, m[0].length, { expected: 'spaces', received: 'a tab' }));
+    if (m)
+      problems.push(
+        problemAt('yaml.tab', 'tab character in indentation; YAML indents with spaces only.', file, text, i + 1, m[0].length, { expected: 'spaces', received: 'a tab' }),
+      );
   });
   if (problems.length > before) return { text };
 
@@ -65,13 +76,23 @@ export function parseConfigText(text: string, file: string, sources: Sources, pr
 
   const contents = doc.contents;
   if (contents === null || (isScalar(contents) && (contents.value === null || contents.value === ''))) {
-    problems.push(problemAt('config.empty', 'the config file is empty; an experiment is a mapping with at least `name` and `model.layers`.', file, text, 1, 1, { expected: 'a mapping', received: 'nothing' }));
+    problems.push(
+      problemAt('config.empty', 'the config file is empty; an experiment is a mapping with at least `name` and `model.layers`.', file, text, 1, 1, {
+        expected: 'a mapping',
+        received: 'nothing',
+      }),
+    );
     return { text };
   }
   if (!isMap(contents)) {
     const { line, col } = lineCounter.linePos(contents.range?.[0] ?? 0);
     const received = isSeq(contents) ? 'a list' : `a ${typeof (isScalar(contents) ? contents.value : contents)}`;
-    problems.push(problemAt('config.not-a-mapping', `the top level of an experiment file must be a mapping of keys (name, data, model, train, ...), got ${received}.`, file, text, line, col, { expected: 'a mapping', received }));
+    problems.push(
+      problemAt('config.not-a-mapping', `the top level of an experiment file must be a mapping of keys (name, data, model, train, ...), got ${received}.`, file, text, line, col, {
+        expected: 'a mapping',
+        received,
+      }),
+    );
     return { text };
   }
   try {
@@ -80,7 +101,16 @@ export function parseConfigText(text: string, file: string, sources: Sources, pr
     if (!(e instanceof ReferenceError)) throw e;
     const firstAlias = /(^|[\s:,[{-])\*[^\s,\]}]+/m.exec(text);
     const { line, col } = firstAlias ? lineCol(text, firstAlias.index + firstAlias[1].length) : { line: 1, col: 1 };
-    problems.push(problemAt('yaml.alias-bomb', `aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} expansions); write the values out instead of nesting aliases.`, file, text, line, col));
+    problems.push(
+      problemAt(
+        'yaml.alias-bomb',
+        `aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} expansions); write the values out instead of nesting aliases.`,
+        file,
+        text,
+        line,
+        col,
+      ),
+    );
     return { text };
   }
 

@@ -51,7 +51,8 @@ export type PluginPlace = Partial<Problem>;
 export function loadPlugin(entry: string, fromDir: string, where: PluginPlace): LoadedPlugin {
   const file = path.resolve(fromDir, entry);
   const problem = (code: string, message: string, extra: Partial<Problem> = {}) => new FitspecError({ code, message, path: where.path ?? 'plugins', ...where, ...extra });
-  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw problem('plugin.missing', `plugin ${entry} was not found (looked for ${file}); plugin paths are relative to the file that names them.`, { received: entry });
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile())
+    throw problem('plugin.missing', `plugin ${entry} was not found (looked for ${file}); plugin paths are relative to the file that names them.`, { received: entry });
   const source = fs.readFileSync(file, 'utf8');
   let mod: Record<string, unknown>;
   try {
@@ -67,8 +68,15 @@ export function loadPlugin(entry: string, fromDir: string, where: PluginPlace): 
     typeof exported.build === 'function' ? '' : '`build(tf, args, ctx)`',
     exported.graph === undefined || typeof exported.graph === 'function' ? '' : '`graph` as a function (or no `graph`)',
   ].filter(Boolean);
-  if (missing.length) throw problem('plugin.exports', `plugin ${entry} must export ${missing.join(', ')}.`, { expected: 'kind, schema, outputShape, build (and optionally graph, kerasClass)', received: Object.keys(exported).join(', ') || 'nothing' });
-  if (Object.hasOwn(layerSchemas, exported.kind!)) throw problem('plugin.kind-taken', `plugin ${entry} declares the kind \`${exported.kind}\`, which is a built-in layer kind; give it another name.`, { received: exported.kind });
+  if (missing.length)
+    throw problem('plugin.exports', `plugin ${entry} must export ${missing.join(', ')}.`, {
+      expected: 'kind, schema, outputShape, build (and optionally graph, kerasClass)',
+      received: Object.keys(exported).join(', ') || 'nothing',
+    });
+  if (Object.hasOwn(layerSchemas, exported.kind!))
+    throw problem('plugin.kind-taken', `plugin ${entry} declares the kind \`${exported.kind}\`, which is a built-in layer kind; give it another name.`, {
+      received: exported.kind,
+    });
   return { entry, file, source, sha256: createHash('sha256').update(source).digest('hex'), plugin: exported as LayerPlugin };
 }
 
@@ -84,13 +92,18 @@ function pluginRequire(): (id: string, from: string) => unknown {
   return cachedRequire;
 }
 
-
 /** Two plugins may not declare one kind. */
 export function checkDistinctKinds(plugins: LoadedPlugin[], where: (i: number) => PluginPlace): void {
   const seen = new Map<string, number>();
   plugins.forEach((p, i) => {
     const first = seen.get(p.plugin.kind);
-    if (first !== undefined) throw new FitspecError({ code: 'plugin.kind-twice', message: `plugins ${plugins[first]!.entry} and ${p.entry} both declare the layer kind \`${p.plugin.kind}\`.`, received: p.plugin.kind, ...where(i) });
+    if (first !== undefined)
+      throw new FitspecError({
+        code: 'plugin.kind-twice',
+        message: `plugins ${plugins[first]!.entry} and ${p.entry} both declare the layer kind \`${p.plugin.kind}\`.`,
+        received: p.plugin.kind,
+        ...where(i),
+      });
     seen.set(p.plugin.kind, i);
   });
 }
@@ -124,10 +137,20 @@ export function pluginOutputShape(lp: LoadedPlugin, layerName: string, args: Rec
     out = lp.plugin.outputShape(args, [...input]);
   } catch (e) {
     if (isFitspecError(e)) throw e;
-    throw new FitspecError({ code: 'plugin.output-shape', message: `plugin ${lp.entry} (\`${lp.plugin.kind}\`) threw in outputShape for layer \`${layerName}\` with input (batch, ${input.join(', ')}): ${(e as Error)?.message ?? e}`, ...where });
+    throw new FitspecError({
+      code: 'plugin.output-shape',
+      message: `plugin ${lp.entry} (\`${lp.plugin.kind}\`) threw in outputShape for layer \`${layerName}\` with input (batch, ${input.join(', ')}): ${(e as Error)?.message ?? e}`,
+      ...where,
+    });
   }
   if (!Array.isArray(out) || !out.length || !out.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new FitspecError({ code: 'plugin.output-shape', message: `plugin ${lp.entry} (\`${lp.plugin.kind}\`) returned an invalid output shape for layer \`${layerName}\`.`, expected: 'a list of positive integers (one example, no batch axis)', received: JSON.stringify(out) ?? String(out), ...where });
+    throw new FitspecError({
+      code: 'plugin.output-shape',
+      message: `plugin ${lp.entry} (\`${lp.plugin.kind}\`) returned an invalid output shape for layer \`${layerName}\`.`,
+      expected: 'a list of positive integers (one example, no batch axis)',
+      received: JSON.stringify(out) ?? String(out),
+      ...where,
+    });
   }
   return out as number[];
 }

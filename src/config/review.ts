@@ -65,7 +65,15 @@ interface Resolved {
 
 /** Resolves every experiment of one side; a file that fails but that another file extends is a partial, not an experiment. */
 function resolveSide(side: ReviewSide, paths: string[], set: string[]): Resolved {
-  const files = [...new Set(side.files(paths).map((f) => path.normalize(f)))].filter((f) => !path.dirname(f).split(path.sep).some((d) => NOT_EXPERIMENTS.has(d))).sort();
+  const files = [...new Set(side.files(paths).map((f) => path.normalize(f)))]
+    .filter(
+      (f) =>
+        !path
+          .dirname(f)
+          .split(path.sep)
+          .some((d) => NOT_EXPERIMENTS.has(d)),
+    )
+    .sort();
   const loaded = new Map<string, LoadedExperiment>();
   const failed = new Map<string, Problem[]>();
   for (const f of files) {

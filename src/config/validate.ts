@@ -23,7 +23,10 @@ const compiled = new Map<string, ValidateFunction>();
  */
 export function cachedValidator(name: string, schema: Json): ValidateFunction {
   const ajvVersion = (require('ajv/package.json') as { version: string }).version;
-  const key = createHash('sha256').update(JSON.stringify([schema, OPTIONS, ajvVersion])).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(JSON.stringify([schema, OPTIONS, ajvVersion]))
+    .digest('hex')
+    .slice(0, 16);
   const hit = compiled.get(key);
   if (hit) return hit;
   const file = path.join(CACHE_DIR, `${name}-validator-${key}.cjs`);
@@ -46,7 +49,8 @@ export function cachedValidator(name: string, schema: Json): ValidateFunction {
       writeFileSync(tmp, code);
       renameSync(tmp, file);
       // Validators for older versions of the schema are of no further use.
-      for (const f of readdirSync(CACHE_DIR)) if (f.startsWith(`${name}-validator-`) && f.endsWith('.cjs') && path.join(CACHE_DIR, f) !== file) rmSync(path.join(CACHE_DIR, f), { force: true });
+      for (const f of readdirSync(CACHE_DIR))
+        if (f.startsWith(`${name}-validator-`) && f.endsWith('.cjs') && path.join(CACHE_DIR, f) !== file) rmSync(path.join(CACHE_DIR, f), { force: true });
     } catch {
       // A read-only install just compiles once per process.
     }
@@ -56,10 +60,16 @@ export function cachedValidator(name: string, schema: Json): ValidateFunction {
 }
 
 // With plugins, another cache name: the validator of the plain schema is not evicted by a project's.
-const validator = (plugins?: PluginKinds) => (plugins && Object.keys(plugins).length ? cachedValidator('experiment-plugins', experimentJsonSchema(plugins)) : cachedValidator('experiment', experimentJsonSchema()));
+const validator = (plugins?: PluginKinds) =>
+  plugins && Object.keys(plugins).length ? cachedValidator('experiment-plugins', experimentJsonSchema(plugins)) : cachedValidator('experiment', experimentJsonSchema());
 
 function segments(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function kindOfValue(v: unknown): string {
@@ -109,7 +119,7 @@ function placer(origins: Map<string, PathOrigin>, sources: Sources, rootFile: st
   return (path: string[], preferKey = false): Partial<Problem> => {
     for (let i = path.length; i >= 0; i--) {
       const o = origins.get(path.slice(0, i).join('.'));
-      const origin = preferKey || i < path.length ? o?.key ?? o?.value : o?.value ?? o?.key;
+      const origin = preferKey || i < path.length ? (o?.key ?? o?.value) : (o?.value ?? o?.key);
       if (origin && origin.kind !== 'default') return placeOf(origin, sources);
     }
     return placeOf({ kind: 'file', file: rootFile, line: 1, col: 1 }, sources);
@@ -160,9 +170,23 @@ export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sou
         const hint = suggestion(key, allowed);
         if (parent.maxProperties === 1) {
           const noun = nounFor(path);
-          p = { code: noun === 'layer kind' ? 'schema.unknown-layer' : noun === 'callback kind' ? 'schema.unknown-callback' : 'schema.unknown-kind', message: `unknown ${noun} \`${key}\` at \`${name}\`; known kinds: ${allowed.join(', ')}.`, path: full.join('.'), expected: `one of ${allowed.join(', ')}`, received: key, ...where(full, true) };
+          p = {
+            code: noun === 'layer kind' ? 'schema.unknown-layer' : noun === 'callback kind' ? 'schema.unknown-callback' : 'schema.unknown-kind',
+            message: `unknown ${noun} \`${key}\` at \`${name}\`; known kinds: ${allowed.join(', ')}.`,
+            path: full.join('.'),
+            expected: `one of ${allowed.join(', ')}`,
+            received: key,
+            ...where(full, true),
+          };
         } else {
-          p = { code: 'schema.unknown-key', message: `unknown key \`${key}\` in \`${name}\`; allowed here: ${allowed.join(', ')}.`, path: full.join('.'), expected: `one of ${allowed.join(', ')}`, received: key, ...where(full, true) };
+          p = {
+            code: 'schema.unknown-key',
+            message: `unknown key \`${key}\` in \`${name}\`; allowed here: ${allowed.join(', ')}.`,
+            path: full.join('.'),
+            expected: `one of ${allowed.join(', ')}`,
+            received: key,
+            ...where(full, true),
+          };
         }
         if (hint) p.hint = hint;
         break;
@@ -171,13 +195,28 @@ export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sou
         const key = String((e.params as { missingProperty: string }).missingProperty);
         const full = [...path, key];
         const want = describeSchema(((parent.properties as Json)?.[key] ?? {}) as Json);
-        p = { code: 'schema.required', message: `\`${name}\` is missing the required key \`${key}\` (${want}).`, path: full.join('.'), expected: `\`${key}\`: ${want}`, received: 'nothing', ...where(path, true) };
+        p = {
+          code: 'schema.required',
+          message: `\`${name}\` is missing the required key \`${key}\` (${want}).`,
+          path: full.join('.'),
+          expected: `\`${key}\`: ${want}`,
+          received: 'nothing',
+          ...where(path, true),
+        };
         break;
       }
       case 'enum': {
         const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
         const hint = typeof e.data === 'string' ? suggestion(e.data, allowed) : undefined;
-        p = { code: 'schema.enum', message: `\`${name}\` must be one of ${allowed.join(', ')}; got ${show(e.data)}.`, path: name, expected: `one of ${allowed.join(', ')}`, received: show(e.data), ...(hint ? { hint } : {}), ...where(path) };
+        p = {
+          code: 'schema.enum',
+          message: `\`${name}\` must be one of ${allowed.join(', ')}; got ${show(e.data)}.`,
+          path: name,
+          expected: `one of ${allowed.join(', ')}`,
+          received: show(e.data),
+          ...(hint ? { hint } : {}),
+          ...where(path),
+        };
         break;
       }
       case 'minimum':
@@ -192,7 +231,14 @@ export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sou
       case 'const':
       case 'anyOf': {
         const want = describeSchema(e.keyword === 'anyOf' ? parent : parent);
-        p = { code: e.keyword === 'type' ? 'schema.type' : 'schema.value', message: `\`${name}\` must be ${want}, got ${received}.`, path: name, expected: want, received: show(e.data), ...where(path) };
+        p = {
+          code: e.keyword === 'type' ? 'schema.type' : 'schema.value',
+          message: `\`${name}\` must be ${want}, got ${received}.`,
+          path: name,
+          expected: want,
+          received: show(e.data),
+          ...where(path),
+        };
         const kind = path[path.length - 1];
         if (e.data === null && want === 'a mapping' && /^\d+$/.test(path[path.length - 2] ?? '')) p.hint = `write \`${kind}: {}\` for no arguments`;
         break;
@@ -202,7 +248,14 @@ export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sou
         const keys = Object.keys((e.data as Json) ?? {});
         const noun = parent.maxProperties === 1 ? nounFor(path) : '';
         p = noun
-          ? { code: 'schema.single-key', message: `\`${name}\` must name exactly one ${noun} (a mapping with one key), got ${keys.length ? keys.map((k) => `\`${k}\``).join(', ') : 'an empty mapping'}; put each ${noun.replace(' kind', '')} in its own list item.`, path: name, expected: `one ${noun}`, received: `${keys.length} keys`, ...where(path) }
+          ? {
+              code: 'schema.single-key',
+              message: `\`${name}\` must name exactly one ${noun} (a mapping with one key), got ${keys.length ? keys.map((k) => `\`${k}\``).join(', ') : 'an empty mapping'}; put each ${noun.replace(' kind', '')} in its own list item.`,
+              path: name,
+              expected: `one ${noun}`,
+              received: `${keys.length} keys`,
+              ...where(path),
+            }
           : { code: 'schema.size', message: `\`${name}\` ${e.message}.`, path: name, ...where(path) };
         break;
       }
@@ -210,7 +263,14 @@ export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sou
       case 'maxItems':
       case 'items': {
         const n = Array.isArray(e.data) ? e.data.length : 0;
-        p = { code: 'schema.items', message: `\`${name}\` must be ${describeSchema(parent)}${typeof parent.minItems === 'number' && e.keyword === 'minItems' ? ` with at least ${parent.minItems} item(s)` : ''}, got ${n} item(s).`, path: name, expected: describeSchema(parent), received: show(e.data), ...where(path) };
+        p = {
+          code: 'schema.items',
+          message: `\`${name}\` must be ${describeSchema(parent)}${typeof parent.minItems === 'number' && e.keyword === 'minItems' ? ` with at least ${parent.minItems} item(s)` : ''}, got ${n} item(s).`,
+          path: name,
+          expected: describeSchema(parent),
+          received: show(e.data),
+          ...where(path),
+        };
         break;
       }
       case 'uniqueItems': {
@@ -221,7 +281,12 @@ export function validateConfig(data: Json, origins: Map<string, PathOrigin>, sou
       case 'pattern':
       case 'minLength':
       case 'maxLength': {
-        const want = e.keyword === 'pattern' ? `a string matching ${(e.params as { pattern: string }).pattern}` : e.keyword === 'minLength' ? 'a non-empty string' : `a string of at most ${parent.maxLength} characters`;
+        const want =
+          e.keyword === 'pattern'
+            ? `a string matching ${(e.params as { pattern: string }).pattern}`
+            : e.keyword === 'minLength'
+              ? 'a non-empty string'
+              : `a string of at most ${parent.maxLength} characters`;
         p = { code: 'schema.string', message: `\`${name}\` must be ${want}, got ${show(e.data)}.`, path: name, expected: want, received: show(e.data), ...where(path) };
         break;
       }

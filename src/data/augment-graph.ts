@@ -22,24 +22,106 @@ export interface GraphAssembler {
 /** Byte length of a pixel buffer for `bytes` bytes of pixels, as `assemble` takes it. */
 export const paddedLength = (bytes: number) => Math.ceil(bytes / 4) * 4;
 
-export function graphAssembler(addon: GraphAddon, shape: { height: number; width: number; channels: number }, fill: FillMode, interpolation: 'bilinear' | 'nearest'): GraphAssembler {
+export function graphAssembler(
+  addon: GraphAddon,
+  shape: { height: number; width: number; channels: number },
+  fill: FillMode,
+  interpolation: 'bilinear' | 'nearest',
+): GraphAssembler {
   const { height: H, width: W, channels: C } = shape;
   const g = new addon.Graph() as NativeGraph;
   const op = (type: string, name: string, inputs: (Ref | Ref[])[], attrs: Attr[] = []): Ref => (g.op(type, name, inputs, attrs), [name, 0]);
-  const placeholder = (name: string, dtype: 'int32' | 'float32', dims: number[]) => op('Placeholder', name, [], [['dtype', 'type', dtype], ['shape', 'shape', dims]]);
+  const placeholder = (name: string, dtype: 'int32' | 'float32', dims: number[]) =>
+    op(
+      'Placeholder',
+      name,
+      [],
+      [
+        ['dtype', 'type', dtype],
+        ['shape', 'shape', dims],
+      ],
+    );
   const f32: Attr = ['T', 'type', 'float32'];
   // The pixels travel as int32 words (a view of the same bytes, no copy in JavaScript) and are
   // reinterpreted as bytes here: the addon feeds a Uint8Array as bool.
   const words = placeholder('words', 'int32', [-1]);
-  const bytes = op('Reshape', 'bytes', [op('Bitcast', 'bitcast', [words], [['T', 'type', 'int32'], ['type', 'type', 'uint8']]), placeholder('flat', 'int32', [1])], [['T', 'type', 'uint8'], ['Tshape', 'type', 'int32']]);
-  const used = op('Slice', 'used', [bytes, op('Const', 'zero', [], [['dtype', 'type', 'int32'], ['value', 'tensor', { data: Int32Array.from([0]), shape: [1] }]]), placeholder('length', 'int32', [1])], [['T', 'type', 'uint8'], ['Index', 'type', 'int32']]);
-  const images = op('Reshape', 'images', [used, placeholder('shape', 'int32', [4])], [['T', 'type', 'uint8'], ['Tshape', 'type', 'int32']]);
-  const x = op('Cast', 'float', [images], [['SrcT', 'type', 'uint8'], ['DstT', 'type', 'float32']]);
+  const bytes = op(
+    'Reshape',
+    'bytes',
+    [
+      op(
+        'Bitcast',
+        'bitcast',
+        [words],
+        [
+          ['T', 'type', 'int32'],
+          ['type', 'type', 'uint8'],
+        ],
+      ),
+      placeholder('flat', 'int32', [1]),
+    ],
+    [
+      ['T', 'type', 'uint8'],
+      ['Tshape', 'type', 'int32'],
+    ],
+  );
+  const used = op(
+    'Slice',
+    'used',
+    [
+      bytes,
+      op(
+        'Const',
+        'zero',
+        [],
+        [
+          ['dtype', 'type', 'int32'],
+          ['value', 'tensor', { data: Int32Array.from([0]), shape: [1] }],
+        ],
+      ),
+      placeholder('length', 'int32', [1]),
+    ],
+    [
+      ['T', 'type', 'uint8'],
+      ['Index', 'type', 'int32'],
+    ],
+  );
+  const images = op(
+    'Reshape',
+    'images',
+    [used, placeholder('shape', 'int32', [4])],
+    [
+      ['T', 'type', 'uint8'],
+      ['Tshape', 'type', 'int32'],
+    ],
+  );
+  const x = op(
+    'Cast',
+    'float',
+    [images],
+    [
+      ['SrcT', 'type', 'uint8'],
+      ['DstT', 'type', 'float32'],
+    ],
+  );
   const rescale = placeholder('rescale', 'float32', []);
   const transformed = op(
     'ImageProjectiveTransformV3',
     'transform',
-    [x, placeholder('transforms', 'float32', [-1, 8]), op('Const', 'size', [], [['dtype', 'type', 'int32'], ['value', 'tensor', { data: Int32Array.from([H, W]), shape: [2] }]]), placeholder('fillValue', 'float32', [])],
+    [
+      x,
+      placeholder('transforms', 'float32', [-1, 8]),
+      op(
+        'Const',
+        'size',
+        [],
+        [
+          ['dtype', 'type', 'int32'],
+          ['value', 'tensor', { data: Int32Array.from([H, W]), shape: [2] }],
+        ],
+      ),
+      placeholder('fillValue', 'float32', []),
+    ],
     [
       ['dtype', 'type', 'float32'],
       ['interpolation', 'string', interpolation.toUpperCase()],

@@ -131,7 +131,15 @@ export async function* batchStream(data: PreparedData, part: 'train' | 'validati
   } finally {
     closed = true;
     // A consumer that stops early must not leak the batches prepared ahead.
-    const pending = queue.splice(0).map((pr) => pr.then((b) => { b.xs.dispose(); b.ys.dispose(); }, () => {}));
+    const pending = queue.splice(0).map((pr) =>
+      pr.then(
+        (b) => {
+          b.xs.dispose();
+          b.ys.dispose();
+        },
+        () => {},
+      ),
+    );
     void Promise.all(pending).then(() => reader.close());
   }
 }

@@ -71,18 +71,39 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
     list = [];
     for (let k = 0; k < SLOTS; k++) {
       const p = `${v}_${k}`;
-      const input = op('Placeholder', `${p}/in`, [], [['dtype', 'type', 'string'], ['shape', 'shape', []]]);
+      const input = op(
+        'Placeholder',
+        `${p}/in`,
+        [],
+        [
+          ['dtype', 'type', 'string'],
+          ['shape', 'shape', []],
+        ],
+      );
       const img =
         v === 'png'
-          ? op('DecodePng', `${p}/decode`, [input], [['channels', 'int', 3], ['dtype', 'type', 'uint8']])
-          : op('DecodeJpeg', `${p}/decode`, [input], [
-              ['channels', 'int', 3],
-              ['ratio', 'int', Number(v.slice(4))],
-              ['fancy_upscaling', 'bool', true],
-              ['try_recover_truncated', 'bool', false],
-              ['acceptable_fraction', 'float', 1],
-              ['dct_method', 'string', ''],
-            ]);
+          ? op(
+              'DecodePng',
+              `${p}/decode`,
+              [input],
+              [
+                ['channels', 'int', 3],
+                ['dtype', 'type', 'uint8'],
+              ],
+            )
+          : op(
+              'DecodeJpeg',
+              `${p}/decode`,
+              [input],
+              [
+                ['channels', 'int', 3],
+                ['ratio', 'int', Number(v.slice(4))],
+                ['fancy_upscaling', 'bool', true],
+                ['try_recover_truncated', 'bool', false],
+                ['acceptable_fraction', 'float', 1],
+                ['dct_method', 'string', ''],
+              ],
+            );
       list.push({ input, output: img });
     }
     slots.set(v, list);
@@ -146,7 +167,14 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
       .then(async (tiny) => {
         await acquire();
         const s = branches(warm);
-        return session.run(s.map((b): Feed => [b.input, [tiny], []]), s.map((b) => b.output), [], options).finally(release);
+        return session
+          .run(
+            s.map((b): Feed => [b.input, [tiny], []]),
+            s.map((b) => b.output),
+            [],
+            options,
+          )
+          .finally(release);
       })
       .catch(() => undefined),
   );
@@ -166,7 +194,11 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
         [],
         options,
       );
-      if (!first) built.set(key, running.catch(() => undefined));
+      if (!first)
+        built.set(
+          key,
+          running.catch(() => undefined),
+        );
       const got = await running.finally(release);
       return got.slice(0, items.length).map((r) => (r.data.length === frame ? (r.data as Uint8Array) : undefined));
     } catch {
@@ -192,7 +224,12 @@ export function graphDecoder(addon: GraphAddon, spec: ImageSpec): (BatchDecoder 
       for (const [v, ks] of groups) {
         for (let s = 0; s < ks.length; s += SLOTS) {
           const part = ks.slice(s, s + SLOTS);
-          runs.push(run(v, part.map((k) => contents[k]!)).then((px) => part.forEach((k, j) => (out[k] = px[j]))));
+          runs.push(
+            run(
+              v,
+              part.map((k) => contents[k]!),
+            ).then((px) => part.forEach((k, j) => (out[k] = px[j]))),
+          );
         }
       }
       await Promise.all(runs);

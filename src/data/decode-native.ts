@@ -29,6 +29,7 @@ export const isPng = (b: Buffer) => b.length > 8 && b.readUInt32BE(0) === 0x8950
  * calling thread, so it is only the fallback for when the graph addon (decode-graph.ts) is missing.
  */
 export function tensorflowDecoder(tf: typeof tfjs, spec: ImageSpec): SyncBatchDecoder | undefined {
+  // biome-ignore lint/suspicious/noExplicitAny: tfjs-node's backend class (its binding) has no public type
   const backend = tf.backend() as any;
   if (tf.getBackend() !== 'tensorflow' || typeof backend?.executeSingleOutput !== 'function' || !backend.binding) return undefined;
   if (spec.channels !== 3 || spec.resize !== 'stretch' || interpolationOf(spec) !== 'lanczos3') return undefined;
@@ -92,7 +93,11 @@ export function tensorflowDecoder(tf: typeof tfjs, spec: ImageSpec): SyncBatchDe
       }
       for (const g of bySize.values()) {
         const [h, w] = g[0]!.img.shape as [number, number, number];
-        const batch = op('Pack', [{ name: 'N', type: binding.TF_ATTR_INT, value: g.length }, type('T', binding.TF_UINT8), { name: 'axis', type: binding.TF_ATTR_INT, value: 0 }], g.map((x) => x.img));
+        const batch = op(
+          'Pack',
+          [{ name: 'N', type: binding.TF_ATTR_INT, value: g.length }, type('T', binding.TF_UINT8), { name: 'axis', type: binding.TF_ATTR_INT, value: 0 }],
+          g.map((x) => x.img),
+        );
         for (const x of g) x.img.dispose();
         const resized = op(
           'ScaleAndTranslate',

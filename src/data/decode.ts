@@ -59,7 +59,7 @@ export async function decodeImage(input: Buffer | string, spec: ImageSpec): Prom
 }
 
 export function cacheRoot(): string {
-  const base = process.env.XDG_CACHE_HOME && process.env.XDG_CACHE_HOME.length ? process.env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  const base = process.env.XDG_CACHE_HOME?.length ? process.env.XDG_CACHE_HOME : join(homedir(), '.cache');
   return join(base, 'fitspec', 'images');
 }
 

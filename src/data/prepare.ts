@@ -53,9 +53,16 @@ const MAX_LISTED = 20;
 function throwProblems(problems: Problem[]): never {
   const shown = problems.slice(0, MAX_LISTED);
   if (problems.length > MAX_LISTED) {
-    shown.push({ code: 'data.more-problems', message: `... and ${problems.length - MAX_LISTED} more problem(s) with the data.`, hint: 'Fix them, or set `data.onError: skip` to leave these files out (they are listed in the run summary).' });
+    shown.push({
+      code: 'data.more-problems',
+      message: `... and ${problems.length - MAX_LISTED} more problem(s) with the data.`,
+      hint: 'Fix them, or set `data.onError: skip` to leave these files out (they are listed in the run summary).',
+    });
   } else {
-    shown[shown.length - 1] = { ...shown[shown.length - 1]!, hint: shown[shown.length - 1]!.hint ?? 'Fix the file, or set `data.onError: skip` to leave such files out (they are listed in the run summary).' };
+    shown[shown.length - 1] = {
+      ...shown[shown.length - 1]!,
+      hint: shown[shown.length - 1]!.hint ?? 'Fix the file, or set `data.onError: skip` to leave such files out (they are listed in the run summary).',
+    };
   }
   throw new FitspecError(shown);
 }
@@ -177,18 +184,30 @@ export async function prepareData(data: DataConfig, seed: number, opts: { log?: 
   const failed = await store.fill(listing.items.map((it) => it.file));
   for (const it of listing.items) {
     const why = failed.get(it.file);
-    if (why !== undefined) problems.push({ code: 'data.unreadable-image', message: `${it.file} cannot be decoded: ${why}.`, file: it.file, expected: 'a readable image', received: why });
+    if (why !== undefined)
+      problems.push({ code: 'data.unreadable-image', message: `${it.file} cannot be decoded: ${why}.`, file: it.file, expected: 'a readable image', received: why });
   }
   const good: Item[] = listing.items.filter((it) => !failed.has(it.file));
   const secs = (Date.now() - t0) / 1000;
-  log(`data: ${listing.items.length} images listed from ${listing.location}, ${store.decoded} decoded${store.reused ? `, ${store.reused} from the disk cache` : ''} in ${secs.toFixed(1)}s (cache: ${mode})`);
+  log(
+    `data: ${listing.items.length} images listed from ${listing.location}, ${store.decoded} decoded${store.reused ? `, ${store.reused} from the disk cache` : ''} in ${secs.toFixed(1)}s (cache: ${mode})`,
+  );
 
   if (problems.length && data.onError === 'fail') throwProblems(problems);
-  const skipped = problems.map((p) => ({ file: p.file ?? listing.location, reason: p.line && p.file && !p.message.includes(`:${p.line}`) ? `line ${p.line}: ${p.message}` : p.message }));
+  const skipped = problems.map((p) => ({
+    file: p.file ?? listing.location,
+    reason: p.line && p.file && !p.message.includes(`:${p.line}`) ? `line ${p.line}: ${p.message}` : p.message,
+  }));
   for (const s of skipped) log(`data: skipped ${s.file}: ${s.reason}`);
 
   listing.classes.forEach((c, i) => {
-    if (!good.some((it) => it.label === i)) fail('data.empty-class', `Class ${c} has no usable images${problems.length ? ` (${problems.length} file(s) were skipped)` : ''}.`, { file: listing.location, path: 'data.classes', expected: `images of class ${c}`, received: 'none' });
+    if (!good.some((it) => it.label === i))
+      fail('data.empty-class', `Class ${c} has no usable images${problems.length ? ` (${problems.length} file(s) were skipped)` : ''}.`, {
+        file: listing.location,
+        path: 'data.classes',
+        expected: `images of class ${c}`,
+        received: 'none',
+      });
   });
 
   const { parts, shortfalls } = opts.split ? givenSplit(good, opts.split, listing.location) : stratifiedSplit(good, listing.classes, data.split, seed, data.onError);
@@ -217,18 +236,31 @@ export async function prepareData(data: DataConfig, seed: number, opts: { log?: 
   // Only the memory store holds pixels to free; the set of every file is not built for the others.
   if (store.mode === 'memory') store.retain(new Set(PART_NAMES.flatMap((p) => out.parts[p]?.files ?? [])));
   stores.set(out, store);
-  log(`data: ${PART_NAMES.filter((p) => out.parts[p]).map((p) => `${p} ${out.parts[p]!.ids.length}`).join(', ')} (${listing.classes.join(', ')})`);
+  log(
+    `data: ${PART_NAMES.filter((p) => out.parts[p])
+      .map((p) => `${p} ${out.parts[p]!.ids.length}`)
+      .join(', ')} (${listing.classes.join(', ')})`,
+  );
   return out;
 }
 
 /** The parts a run logged (`split/*.txt`), in their order: a rerun trains on exactly those images. */
-function givenSplit(items: Item[], split: Partial<Record<PartName, string[]>>, location: string): { parts: Record<PartName, Item[]>; shortfalls: { cls: string; reason: string }[] } {
+function givenSplit(
+  items: Item[],
+  split: Partial<Record<PartName, string[]>>,
+  location: string,
+): { parts: Record<PartName, Item[]>; shortfalls: { cls: string; reason: string }[] } {
   const byId = new Map(items.map((it) => [it.id, it]));
   const parts = { train: [], validation: [], test: [] } as Record<PartName, Item[]>;
   for (const p of PART_NAMES) {
     const ids = split[p] ?? [];
     const missing = ids.filter((id) => !byId.has(id));
-    if (missing.length) fail('data.split-missing', `${missing.length} image(s) of the logged ${p} split are not in ${location} (first: ${missing[0]}).`, { file: location, expected: `the ${ids.length} images of the logged split`, received: `${ids.length - missing.length} of them` });
+    if (missing.length)
+      fail('data.split-missing', `${missing.length} image(s) of the logged ${p} split are not in ${location} (first: ${missing[0]}).`, {
+        file: location,
+        expected: `the ${ids.length} images of the logged split`,
+        received: `${ids.length - missing.length} of them`,
+      });
     parts[p] = ids.map((id) => byId.get(id)!);
   }
   return { parts, shortfalls: [] };

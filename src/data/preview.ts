@@ -46,7 +46,9 @@ export async function renderPreview(data: DataConfig, augment: Augment, opts: { 
   const rows = Math.ceil(tiles.length / cols);
   const composites = await Promise.all(
     tiles.map(async (t, i) => ({
-      input: await sharp(Buffer.from(t), { raw: { width: W, height: H, channels: C } }).png().toBuffer(),
+      input: await sharp(Buffer.from(t), { raw: { width: W, height: H, channels: C } })
+        .png()
+        .toBuffer(),
       left: GAP + (i % cols) * (W + GAP),
       top: GAP + Math.floor(i / cols) * (H + GAP),
     })),

@@ -30,8 +30,15 @@ const isImage = (name: string) => IMAGE_EXTENSIONS.includes(extname(name).toLowe
 const hidden = (name: string) => name.startsWith('.');
 
 function requireDir(path: string, what: string, field: string): void {
-  if (!existsSync(path)) fail('data.missing-folder', `${what} ${path} does not exist; check \`${field}\` (relative paths start at the working directory).`, { file: path, path: field, expected: 'an existing folder', received: 'nothing' });
-  if (!statSync(path).isDirectory()) fail('data.not-a-folder', `${what} ${path} is not a folder; check \`${field}\`.`, { file: path, path: field, expected: 'a folder', received: 'a file' });
+  if (!existsSync(path))
+    fail('data.missing-folder', `${what} ${path} does not exist; check \`${field}\` (relative paths start at the working directory).`, {
+      file: path,
+      path: field,
+      expected: 'an existing folder',
+      received: 'nothing',
+    });
+  if (!statSync(path).isDirectory())
+    fail('data.not-a-folder', `${what} ${path} is not a folder; check \`${field}\`.`, { file: path, path: field, expected: 'a folder', received: 'a file' });
 }
 
 /**
@@ -70,14 +77,30 @@ function imageFileProblem(file: string, at: { line?: number; where?: string } = 
     } catch {
       /* gone meanwhile */
     }
-    if (code === 'ENOENT' && target) return { ...base, code: 'data.broken-link', message: `${file}${place} is a symbolic link to ${target}, which does not exist; fix or delete the link.`, received: `a link to missing ${target}` };
-    if (code === 'ELOOP') return { ...base, code: 'data.broken-link', message: `${file}${place} is a loop of symbolic links; fix or delete the link.`, received: 'a symbolic link loop' };
-    if (code === 'EACCES' || code === 'EPERM') return { ...base, code: 'data.unreadable-image', message: `${file}${place} cannot be read (permission denied).`, received: 'permission denied' };
+    if (code === 'ENOENT' && target)
+      return {
+        ...base,
+        code: 'data.broken-link',
+        message: `${file}${place} is a symbolic link to ${target}, which does not exist; fix or delete the link.`,
+        received: `a link to missing ${target}`,
+      };
+    if (code === 'ELOOP')
+      return { ...base, code: 'data.broken-link', message: `${file}${place} is a loop of symbolic links; fix or delete the link.`, received: 'a symbolic link loop' };
+    if (code === 'EACCES' || code === 'EPERM')
+      return { ...base, code: 'data.unreadable-image', message: `${file}${place} cannot be read (permission denied).`, received: 'permission denied' };
     if (code === 'ENOENT') return { ...base, code: 'data.missing-image', message: `${file}${place} disappeared while the data was listed.`, received: 'no such file' };
     throw e;
   }
   if (!st.isFile()) {
-    const kind = st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a named pipe (FIFO)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
+    const kind = st.isDirectory()
+      ? 'a folder'
+      : st.isFIFO()
+        ? 'a named pipe (FIFO)'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : st.isSocket()
+            ? 'a socket'
+            : 'not a regular file';
     return { ...base, code: 'data.not-a-file', message: `${file}${place} is ${kind}, not an image file.`, received: kind };
   }
   if (st.size === 0) return { ...base, code: 'data.empty-file', message: `${file}${place} is empty (0 bytes).`, received: '0 bytes' };
@@ -92,21 +115,39 @@ const controlProblem = (name: string) => {
 };
 
 function badLabel(labelsFile: string, line: number, id: string, label: string): Problem {
-  return { code: 'data.bad-label', message: `${labelsFile}:${line}: the label of ${id}, ${JSON.stringify(label)}, contains ${controlProblem(label)}; fix the cell.`, file: labelsFile, line, path: 'data.source.labels', expected: 'printable text', received: JSON.stringify(label) };
+  return {
+    code: 'data.bad-label',
+    message: `${labelsFile}:${line}: the label of ${id}, ${JSON.stringify(label)}, contains ${controlProblem(label)}; fix the cell.`,
+    file: labelsFile,
+    line,
+    path: 'data.source.labels',
+    expected: 'printable text',
+    received: JSON.stringify(label),
+  };
 }
 
 /** Class names end up in reports, plots and MLflow: each must be printable text. */
 function checkClassNames(names: readonly string[], where: { file: string; path: string; what: string }): void {
   const bad = names.find((n) => CONTROL.test(n));
   if (bad !== undefined) {
-    fail('data.bad-class-name', `${where.what} ${JSON.stringify(bad)} contains ${controlProblem(bad)}; rename it to printable text.`, { file: where.file, path: where.path, expected: 'printable text', received: JSON.stringify(bad) });
+    fail('data.bad-class-name', `${where.what} ${JSON.stringify(bad)} contains ${controlProblem(bad)}; rename it to printable text.`, {
+      file: where.file,
+      path: where.path,
+      expected: 'printable text',
+      received: JSON.stringify(bad),
+    });
   }
 }
 
 /** Class subfolders of a directory source, sorted; `data.classes` when given (each must exist). */
 function directoryClasses(data: DataConfig): { root: string; classes: string[] } {
   const field = 'data.source.path';
-  if (!data.source.path) fail('data.missing-path', 'A `directory` source needs `data.source.path`: the folder holding one subfolder per class.', { path: field, expected: 'a folder path', received: 'nothing' });
+  if (!data.source.path)
+    fail('data.missing-path', 'A `directory` source needs `data.source.path`: the folder holding one subfolder per class.', {
+      path: field,
+      expected: 'a folder path',
+      received: 'nothing',
+    });
   const root = resolve(data.source.path);
   requireDir(root, 'Data folder', field);
   const folders = readdirSync(root, { withFileTypes: true })
@@ -119,11 +160,21 @@ function directoryClasses(data: DataConfig): { root: string; classes: string[] }
     checkClassNames(classes, { file: root, path: 'data.classes', what: 'Class' });
     const missing = classes.filter((c) => !folders.includes(c));
     if (missing.length) {
-      fail('data.missing-class-folder', `Class folder${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} not found in ${root}.`, { file: root, path: 'data.classes', expected: `subfolders ${classes.join(', ')}`, received: folders.length ? folders.join(', ') : 'no subfolders' });
+      fail('data.missing-class-folder', `Class folder${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} not found in ${root}.`, {
+        file: root,
+        path: 'data.classes',
+        expected: `subfolders ${classes.join(', ')}`,
+        received: folders.length ? folders.join(', ') : 'no subfolders',
+      });
     }
     return { root, classes };
   }
-  if (folders.length < 2) fail('data.too-few-classes', `${root} has ${folders.length} class folder${folders.length === 1 ? '' : 's'}; a classifier needs at least 2.`, { file: root, expected: 'one subfolder per class', received: folders.join(', ') || 'none' });
+  if (folders.length < 2)
+    fail('data.too-few-classes', `${root} has ${folders.length} class folder${folders.length === 1 ? '' : 's'}; a classifier needs at least 2.`, {
+      file: root,
+      expected: 'one subfolder per class',
+      received: folders.join(', ') || 'none',
+    });
   return { root, classes: folders };
 }
 
@@ -138,7 +189,13 @@ export function listDirectory(data: DataConfig): Listing {
     let images = 0;
     for (const { file, rel } of files) {
       if (!isImage(file)) {
-        problems.push({ code: 'data.not-an-image', message: `${file} is not an image (expected ${IMAGE_EXTENSIONS.join(' ')}).`, file, expected: 'an image file', received: extname(file) || 'no extension' });
+        problems.push({
+          code: 'data.not-an-image',
+          message: `${file} is not an image (expected ${IMAGE_EXTENSIONS.join(' ')}).`,
+          file,
+          expected: 'an image file',
+          received: extname(file) || 'no extension',
+        });
         continue;
       }
       images++;
@@ -149,7 +206,12 @@ export function listDirectory(data: DataConfig): Listing {
       }
       items.push({ id: `${cls}/${rel}`, file, label });
     }
-    if (images === 0) fail('data.empty-class', `Class folder ${dir} holds no images.`, { file: dir, expected: `image files (${IMAGE_EXTENSIONS.join(' ')})`, received: files.length ? `${files.length} other file(s)` : 'an empty folder' });
+    if (images === 0)
+      fail('data.empty-class', `Class folder ${dir} holds no images.`, {
+        file: dir,
+        expected: `image files (${IMAGE_EXTENSIONS.join(' ')})`,
+        received: files.length ? `${files.length} other file(s)` : 'an empty folder',
+      });
   });
   return { type: 'directory', location: root, classes, items, problems };
 }
@@ -168,16 +230,43 @@ interface CsvTable {
 /** Reads the labels CSV of a csv source; classes are `data.classes` or the sorted distinct labels. */
 function readCsv(data: DataConfig): CsvTable {
   const src = data.source;
-  if (!src.images) fail('data.missing-path', 'A `csv` source needs `data.source.images`: the folder holding the image files.', { path: 'data.source.images', expected: 'a folder path', received: 'nothing' });
-  if (!src.labels) fail('data.missing-path', 'A `csv` source needs `data.source.labels`: the CSV file with one row per image.', { path: 'data.source.labels', expected: 'a CSV file path', received: 'nothing' });
+  if (!src.images)
+    fail('data.missing-path', 'A `csv` source needs `data.source.images`: the folder holding the image files.', {
+      path: 'data.source.images',
+      expected: 'a folder path',
+      received: 'nothing',
+    });
+  if (!src.labels)
+    fail('data.missing-path', 'A `csv` source needs `data.source.labels`: the CSV file with one row per image.', {
+      path: 'data.source.labels',
+      expected: 'a CSV file path',
+      received: 'nothing',
+    });
   const imagesDir = resolve(src.images);
   const labelsFile = resolve(src.labels);
   requireDir(imagesDir, 'Images folder', 'data.source.images');
-  if (!existsSync(labelsFile)) fail('data.missing-file', `Labels file ${labelsFile} does not exist; check \`data.source.labels\`.`, { file: labelsFile, path: 'data.source.labels', expected: 'a CSV file', received: 'nothing' });
+  if (!existsSync(labelsFile))
+    fail('data.missing-file', `Labels file ${labelsFile} does not exist; check \`data.source.labels\`.`, {
+      file: labelsFile,
+      path: 'data.source.labels',
+      expected: 'a CSV file',
+      received: 'nothing',
+    });
   const labelsStat = statSync(labelsFile);
   if (!labelsStat.isFile()) {
-    const kind = labelsStat.isDirectory() ? 'a folder' : labelsStat.isFIFO() ? 'a named pipe (FIFO)' : labelsStat.isCharacterDevice() || labelsStat.isBlockDevice() ? 'a device' : 'not a regular file';
-    fail('data.not-a-file', `Labels file ${labelsFile} is ${kind}, not a CSV file; check \`data.source.labels\`.`, { file: labelsFile, path: 'data.source.labels', expected: 'a CSV file', received: kind });
+    const kind = labelsStat.isDirectory()
+      ? 'a folder'
+      : labelsStat.isFIFO()
+        ? 'a named pipe (FIFO)'
+        : labelsStat.isCharacterDevice() || labelsStat.isBlockDevice()
+          ? 'a device'
+          : 'not a regular file';
+    fail('data.not-a-file', `Labels file ${labelsFile} is ${kind}, not a CSV file; check \`data.source.labels\`.`, {
+      file: labelsFile,
+      path: 'data.source.labels',
+      expected: 'a CSV file',
+      received: kind,
+    });
   }
   const idCol = src.idColumn ?? 'ID';
   const labelCol = src.labelColumn ?? 'Class';
@@ -189,10 +278,21 @@ function readCsv(data: DataConfig): CsvTable {
     fail('data.csv-parse', `${labelsFile} is not a readable CSV: ${(e as Error).message}`, { file: labelsFile });
   }
   const header = rows.length ? Object.keys(rows[0]!) : [];
-  for (const [col, field] of [[idCol, 'idColumn'], [labelCol, 'labelColumn']] as const) {
-    if (rows.length && !header.includes(col)) fail('data.csv-column', `${labelsFile} has no column "${col}".`, { file: labelsFile, line: 1, path: `data.source.${field}`, expected: `a column named ${col}`, received: header.join(', ') });
+  for (const [col, field] of [
+    [idCol, 'idColumn'],
+    [labelCol, 'labelColumn'],
+  ] as const) {
+    if (rows.length && !header.includes(col))
+      fail('data.csv-column', `${labelsFile} has no column "${col}".`, {
+        file: labelsFile,
+        line: 1,
+        path: `data.source.${field}`,
+        expected: `a column named ${col}`,
+        received: header.join(', '),
+      });
   }
-  if (!rows.length) fail('data.csv-empty', `${labelsFile} has no rows.`, { file: labelsFile, expected: `a header ${idCol},${labelCol} and one row per image`, received: 'no rows' });
+  if (!rows.length)
+    fail('data.csv-empty', `${labelsFile} has no rows.`, { file: labelsFile, expected: `a header ${idCol},${labelCol} and one row per image`, received: 'no rows' });
 
   const counts = new Map<string, number>();
   const broken: Problem[] = [];
@@ -204,11 +304,18 @@ function readCsv(data: DataConfig): CsvTable {
   });
   if (broken.length && data.onError !== 'skip') {
     const more = broken.length > 1 ? ` (${broken.length - 1} more row(s) like it)` : '';
-    throw new FitspecError({ ...broken[0]!, message: `${broken[0]!.message.replace(/; fix the cell\.$/, '')}${more}; fix the cell, or set \`data.onError: skip\` to leave such rows out.` });
+    throw new FitspecError({
+      ...broken[0]!,
+      message: `${broken[0]!.message.replace(/; fix the cell\.$/, '')}${more}; fix the cell, or set \`data.onError: skip\` to leave such rows out.`,
+    });
   }
   const classes = data.classes ? [...data.classes] : [...counts.keys()].sort();
   checkClassNames(classes, { file: labelsFile, path: 'data.classes', what: 'Class' });
-  if (!data.classes && classes.length < 2) fail('data.too-few-classes', `${labelsFile} has ${classes.length} distinct label${classes.length === 1 ? '' : 's'} in column ${labelCol}; a classifier needs at least 2.`, { file: labelsFile, received: classes.join(', ') || 'none' });
+  if (!data.classes && classes.length < 2)
+    fail('data.too-few-classes', `${labelsFile} has ${classes.length} distinct label${classes.length === 1 ? '' : 's'} in column ${labelCol}; a classifier needs at least 2.`, {
+      file: labelsFile,
+      received: classes.join(', ') || 'none',
+    });
   return { imagesDir, labelsFile, idCol, labelCol, rows, classes, counts };
 }
 
@@ -238,7 +345,14 @@ export function listCsv(data: DataConfig): Listing {
     const id = (row[idCol] ?? '').trim();
     const labelText = (row[labelCol] ?? '').trim();
     if (!id) {
-      problems.push({ code: 'data.missing-id', message: `${labelsFile}:${line} has an empty ${idCol}.`, file: labelsFile, line, expected: 'an image file name', received: 'an empty cell' });
+      problems.push({
+        code: 'data.missing-id',
+        message: `${labelsFile}:${line} has an empty ${idCol}.`,
+        file: labelsFile,
+        line,
+        expected: 'an image file name',
+        received: 'an empty cell',
+      });
       return;
     }
     if (CONTROL.test(labelText)) {
@@ -247,13 +361,28 @@ export function listCsv(data: DataConfig): Listing {
     }
     const first = seen.get(id);
     if (first !== undefined) {
-      problems.push({ code: 'data.duplicate-id', message: `${labelsFile}:${line}: id ${id} already appears on line ${first}.`, file: labelsFile, line, expected: 'each id once', received: `${id} again` });
+      problems.push({
+        code: 'data.duplicate-id',
+        message: `${labelsFile}:${line}: id ${id} already appears on line ${first}.`,
+        file: labelsFile,
+        line,
+        expected: 'each id once',
+        received: `${id} again`,
+      });
       return;
     }
     seen.set(id, line);
     const label = index.get(labelText.toLowerCase());
     if (label === undefined) {
-      problems.push({ code: 'data.unknown-label', message: `${labelsFile}:${line}: label "${labelText}" of ${id} is not one of the classes ${classes.join(', ')}.`, file: labelsFile, line, path: 'data.classes', expected: classes.join(' | '), received: labelText || 'an empty cell' });
+      problems.push({
+        code: 'data.unknown-label',
+        message: `${labelsFile}:${line}: label "${labelText}" of ${id} is not one of the classes ${classes.join(', ')}.`,
+        file: labelsFile,
+        line,
+        path: 'data.classes',
+        expected: classes.join(' | '),
+        received: labelText || 'an empty cell',
+      });
       return;
     }
     let name = byName.get(id);
@@ -263,12 +392,26 @@ export function listCsv(data: DataConfig): Listing {
     }
     if (name === undefined) {
       const file = join(imagesDir, id);
-      problems.push({ code: 'data.missing-image', message: `${labelsFile}:${line}: image ${id} is not in ${imagesDir}.`, file, line, expected: `${id} or ${id}.<${IMAGE_EXTENSIONS.map((e) => e.slice(1)).join('|')}>`, received: 'no such file' });
+      problems.push({
+        code: 'data.missing-image',
+        message: `${labelsFile}:${line}: image ${id} is not in ${imagesDir}.`,
+        file,
+        line,
+        expected: `${id} or ${id}.<${IMAGE_EXTENSIONS.map((e) => e.slice(1)).join('|')}>`,
+        received: 'no such file',
+      });
       return;
     }
     const file = join(imagesDir, name);
     if (!isImage(name)) {
-      problems.push({ code: 'data.not-an-image', message: `${file} (${labelsFile}:${line}) is not an image (expected ${IMAGE_EXTENSIONS.join(' ')}).`, file, line, expected: 'an image file', received: extname(name) || 'no extension' });
+      problems.push({
+        code: 'data.not-an-image',
+        message: `${file} (${labelsFile}:${line}) is not an image (expected ${IMAGE_EXTENSIONS.join(' ')}).`,
+        file,
+        line,
+        expected: 'an image file',
+        received: extname(name) || 'no extension',
+      });
       return;
     }
     const bad = imageFileProblem(file, { line, where: `${labelsFile}:${line}` });
@@ -292,7 +435,9 @@ export function listSource(data: DataConfig): Listing {
 export function discoverClasses(data: DataConfig): DiscoveredClasses {
   if (data.source.type === 'csv') {
     const t = readCsv(data);
-    return data.classes ? { classes: t.classes, from: '`data.classes`' } : { classes: t.classes, from: `the distinct values of column ${t.labelCol} in ${t.labelsFile}`, counts: Object.fromEntries(t.counts) };
+    return data.classes
+      ? { classes: t.classes, from: '`data.classes`' }
+      : { classes: t.classes, from: `the distinct values of column ${t.labelCol} in ${t.labelsFile}`, counts: Object.fromEntries(t.counts) };
   }
   const d = directoryClasses(data);
   return { classes: d.classes, from: data.classes ? '`data.classes`' : `the class folders of ${d.root}` };
@@ -307,8 +452,11 @@ export function expandImagePaths(args: string[]): string[] {
   const out: string[] = [];
   for (const arg of args) {
     if (existsSync(arg) && statSync(arg).isDirectory()) {
-      const images = walk(arg).map((f) => f.file).filter(isImage);
-      if (!images.length) fail('predict.no-images', `${arg} holds no images (${IMAGE_EXTENSIONS.join(' ')}).`, { file: arg, expected: 'a folder with image files', received: 'no images' });
+      const images = walk(arg)
+        .map((f) => f.file)
+        .filter(isImage);
+      if (!images.length)
+        fail('predict.no-images', `${arg} holds no images (${IMAGE_EXTENSIONS.join(' ')}).`, { file: arg, expected: 'a folder with image files', received: 'no images' });
       const bad = images.map((f) => imageFileProblem(f)).filter((p) => p !== undefined);
       if (bad.length) throw new FitspecError(bad.map((p) => ({ ...p, code: p.code.replace(/^data\./, 'predict.') })));
       out.push(...images);
@@ -318,9 +466,7 @@ export function expandImagePaths(args: string[]): string[] {
       if (bad) throw new FitspecError({ ...bad, code: bad.code.replace(/^data\./, 'predict.') });
       out.push(arg);
     } else if (isDynamicPattern(arg)) {
-      const images = globSync(arg, { onlyFiles: true, dot: false, expandDirectories: false })
-        .filter(isImage)
-        .sort();
+      const images = globSync(arg, { onlyFiles: true, dot: false, expandDirectories: false }).filter(isImage).sort();
       if (!images.length) fail('predict.no-images', `no image matches ${arg}.`, { expected: `image files (${IMAGE_EXTENSIONS.join(' ')})`, received: 'no match' });
       const bad = images.map((f) => imageFileProblem(f)).filter((p) => p !== undefined);
       if (bad.length) throw new FitspecError(bad.map((p) => ({ ...p, code: p.code.replace(/^data\./, 'predict.') })));

@@ -97,7 +97,7 @@ export abstract class ImageStore {
       // decoder) while this one is stored.
       decoding = start(s + chunk);
       const first = pending ? await pending : [];
-      for (const px of first) if (px) (this.decoded++, this.hold(px.byteLength));
+      for (const px of first) if (px) this.decoded++, this.hold(px.byteLength);
       await mapLimit(part, DECODE_CONCURRENCY, async (f, k) => {
         let px = first[k];
         if (!px) {
@@ -309,7 +309,9 @@ export class DiskStore extends ImageStore {
       rmSync(this.dataPath, { force: true });
       rmSync(this.indexPath, { force: true });
       const needed = files.length * this.frame;
-      this.warn(`warning: data: no space left for the image cache in ${dir} (it needs about ${formatBytes(needed)}, ${formatBytes(freeBytes(dir) ?? 0)} free): decoding every epoch without the cache (slower); free space there or set data.cache: none`);
+      this.warn(
+        `warning: data: no space left for the image cache in ${dir} (it needs about ${formatBytes(needed)}, ${formatBytes(freeBytes(dir) ?? 0)} free): decoding every epoch without the cache (slower); free space there or set data.cache: none`,
+      );
       this.fallback = new NoStore(this.spec, this.warn, this.batchDecoder);
       return this.fallback.fill(files);
     }
@@ -328,7 +330,8 @@ export class DiskStore extends ImageStore {
     try {
       index = JSON.parse(readFileSync(this.indexPath, 'utf8')) as DiskIndex;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.warn(`warning: data: the image cache index ${this.indexPath} is unreadable (${(e as Error).message}); decoding again`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.warn(`warning: data: the image cache index ${this.indexPath} is unreadable (${(e as Error).message}); decoding again`);
       return undefined;
     }
     const raw = Buffer.from(typeof index.crc === 'string' ? index.crc : '', 'base64');
@@ -381,7 +384,9 @@ export class DiskStore extends ImageStore {
     const { bytesRead } = await fh.read(out, 0, this.frame, i * this.frame);
     if (bytesRead === this.frame && crc32(out) === this.crc[i]) return;
     // A damaged record is never handed on: decode the image again and repair the cache file.
-    this.warn(`warning: data: record ${i} of the image cache ${this.dataPath} (${file}) is ${bytesRead < this.frame ? 'truncated' : 'corrupted'} (checksum mismatch); decoding it again`);
+    this.warn(
+      `warning: data: record ${i} of the image cache ${this.dataPath} (${file}) is ${bytesRead < this.frame ? 'truncated' : 'corrupted'} (checksum mismatch); decoding it again`,
+    );
     const px = await this.decode(file);
     out.set(px);
     this.repaired++;

@@ -58,7 +58,10 @@ function copyTfjs(modelDir: string, out: string): string {
  * `mlflow` writes an MLflow Model (MLmodel, keras flavor) into `outDir`.
  */
 export async function exportModel(modelDir: string, outDir: string, formats: (ExportFormat | 'mlflow')[], opts: { log?: (m: string) => void } = {}): Promise<ExportResult> {
-  if (!fs.existsSync(path.join(modelDir, DESCRIPTOR_FILE))) fail('export.no-descriptor', `${modelDir} has no ${DESCRIPTOR_FILE}: the model was trained before models described themselves; train it again or use \`fitspec rerun\`.`, { file: modelDir });
+  if (!fs.existsSync(path.join(modelDir, DESCRIPTOR_FILE)))
+    fail('export.no-descriptor', `${modelDir} has no ${DESCRIPTOR_FILE}: the model was trained before models described themselves; train it again or use \`fitspec rerun\`.`, {
+      file: modelDir,
+    });
   fs.mkdirSync(outDir, { recursive: true });
   const result: ExportResult = { files: {}, versions: {} };
   if (formats.includes('tfjs')) result.files.tfjs = copyTfjs(modelDir, path.join(outDir, 'tfjs'));
@@ -89,7 +92,9 @@ export async function writeMlflowModel(modelDir: string, log?: (m: string) => vo
 export async function logMlflowModel(modelDir: string, mode: 'auto' | 'always' | 'never', log: (m: string) => void): Promise<boolean> {
   if (mode === 'never') return false;
   if (mode === 'auto' && !(await modelsVenv()).modelsVenvInstalled()) {
-    log('model: no MLflow Model (model/MLmodel): the conversion environment is not installed; `fitspec export RUN --format mlflow` or `fitspec register` adds it, `tracking.logModel: always` makes training install it');
+    log(
+      'model: no MLflow Model (model/MLmodel): the conversion environment is not installed; `fitspec export RUN --format mlflow` or `fitspec register` adds it, `tracking.logModel: always` makes training install it',
+    );
     return false;
   }
   const t0 = Date.now();

@@ -37,7 +37,12 @@ function buildPluginLayer(lp: LoadedPlugin, args: Record<string, unknown>, ctx: 
     if (isFitspecError(e)) throw e;
     fail('plugin.build', `plugin ${lp.entry} (\`${lp.plugin.kind}\`) threw while building layer \`${ctx.name}\`: ${(e as Error)?.message ?? e}`, { path: where });
   }
-  if (!(layer instanceof tf.layers.Layer)) fail('plugin.build', `plugin ${lp.entry} (\`${lp.plugin.kind}\`) returned no tfjs layer for layer \`${ctx.name}\`.`, { path: where, expected: 'an instance of tf.layers.Layer (built from the `tf` argument)', received: typeof layer });
+  if (!(layer instanceof tf.layers.Layer))
+    fail('plugin.build', `plugin ${lp.entry} (\`${lp.plugin.kind}\`) returned no tfjs layer for layer \`${ctx.name}\`.`, {
+      path: where,
+      expected: 'an instance of tf.layers.Layer (built from the `tf` argument)',
+      received: typeof layer,
+    });
   // Deserializing a saved model needs the class (predict, checkpoints).
   tf.serialization.registerClass(layer.constructor as never);
   const graph = lp.plugin.graph;
@@ -80,7 +85,13 @@ function addAll(model: tf.Sequential, layers: tf.layers.Layer[], where: string, 
       const declared = lp.plugin.outputShape((specs[i] as Record<string, Record<string, unknown>>)[kind as string] ?? {}, [...input]);
       const actual = (layer.outputShape as (number | null)[]).slice(1);
       if (JSON.stringify(declared) !== JSON.stringify(actual)) {
-        throw new FitspecError({ code: 'plugin.output-shape', message: `plugin ${lp.entry} (\`${lp.plugin.kind}\`): layer \`${layer.name}\` outputs (batch, ${actual.join(', ')}), but its outputShape says (batch, ${declared.join(', ')}).`, path: `${where}.${i}`, expected: `(batch, ${declared.join(', ')})`, received: `(batch, ${actual.join(', ')})` });
+        throw new FitspecError({
+          code: 'plugin.output-shape',
+          message: `plugin ${lp.entry} (\`${lp.plugin.kind}\`): layer \`${layer.name}\` outputs (batch, ${actual.join(', ')}), but its outputShape says (batch, ${declared.join(', ')}).`,
+          path: `${where}.${i}`,
+          expected: `(batch, ${declared.join(', ')})`,
+          received: `(batch, ${actual.join(', ')})`,
+        });
       }
     }
   });
@@ -177,11 +188,19 @@ export async function loadBaseWeights(base: tf.LayersModel, location: string): P
   for (const layer of leafLayers(base)) {
     if (layer.weights.length === 0) continue;
     const from = byName.get(layer.name);
-    if (!from) fail('model.weights-missing-layer', `Pretrained weights in ${location} have no layer \`${layer.name}\`; the architecture and the weights must use the same layer names.`, { file: location });
+    if (!from)
+      fail('model.weights-missing-layer', `Pretrained weights in ${location} have no layer \`${layer.name}\`; the architecture and the weights must use the same layer names.`, {
+        file: location,
+      });
     const w = from.getWeights();
     const expected = layer.weights.map((v) => v.shape.join('x')).join(', ');
     const received = w.map((t) => t.shape.join('x')).join(', ');
-    if (expected !== received) fail('model.weights-shape', `Layer \`${layer.name}\`: pretrained weights have shapes ${received}, the architecture expects ${expected}.`, { file: location, expected, received });
+    if (expected !== received)
+      fail('model.weights-shape', `Layer \`${layer.name}\`: pretrained weights have shapes ${received}, the architecture expects ${expected}.`, {
+        file: location,
+        expected,
+        received,
+      });
     layer.setWeights(w);
     copied++;
   }
@@ -240,7 +259,10 @@ function setTrainable(base: tf.LayersModel, baseOrder: string[] | undefined, fre
 export function registerPluginLayers(exp: Experiment, plugins: readonly LoadedPlugin[]): void {
   if (!plugins.length) return;
   const base = (exp.model.base as { layers?: LayerSpecT[] } | undefined)?.layers ?? [];
-  for (const [layers, where] of [[base, 'model.base.layers'], [exp.model.layers, 'model.layers']] as const) {
+  for (const [layers, where] of [
+    [base, 'model.base.layers'],
+    [exp.model.layers, 'model.layers'],
+  ] as const) {
     const names = layerNames(layers);
     layers.forEach((spec, i) => {
       const kind = layerKind(spec);

@@ -36,7 +36,11 @@ export interface ModelDescriptor {
   runId?: string;
 }
 
-export function describeModel(data: Pick<DataConfig, 'image'>, classes: string[], extra: { configHash?: string; experiment?: string; runId?: string; inputName?: string; outputName?: string; softmax?: boolean } = {}): ModelDescriptor {
+export function describeModel(
+  data: Pick<DataConfig, 'image'>,
+  classes: string[],
+  extra: { configHash?: string; experiment?: string; runId?: string; inputName?: string; outputName?: string; softmax?: boolean } = {},
+): ModelDescriptor {
   const im = data.image;
   return {
     format: 'fitspec-model',
@@ -44,7 +48,15 @@ export function describeModel(data: Pick<DataConfig, 'image'>, classes: string[]
     classes: [...classes],
     input: { name: extra.inputName ?? 'input', dtype: 'float32', layout: 'NHWC', shape: [-1, im.height, im.width, im.channels] },
     output: { name: extra.outputName ?? 'output', dtype: 'float32', shape: [-1, classes.length], activation: extra.softmax === false ? 'other' : 'softmax' },
-    preprocessing: { height: im.height, width: im.width, channels: im.channels, channelOrder: im.channels === 3 ? 'RGB' : 'L', resize: im.resize, interpolation: im.interpolation, rescale: im.rescale },
+    preprocessing: {
+      height: im.height,
+      width: im.width,
+      channels: im.channels,
+      channelOrder: im.channels === 3 ? 'RGB' : 'L',
+      resize: im.resize,
+      interpolation: im.interpolation,
+      rescale: im.rescale,
+    },
     ...(extra.configHash ? { configHash: extra.configHash } : {}),
     ...(extra.experiment ? { experiment: extra.experiment } : {}),
     ...(extra.runId ? { runId: extra.runId } : {}),
@@ -69,7 +81,12 @@ export function readDescriptor(modelDir: string): ModelDescriptor {
     } catch (e) {
       fail('model.bad-descriptor', `${file} is not valid JSON: ${(e as Error).message}`, { file });
     }
-    if (d.format !== 'fitspec-model' || !Array.isArray(d.classes) || !d.preprocessing) fail('model.bad-descriptor', `${file} does not describe a fitspec model.`, { file, expected: 'format: fitspec-model with classes and preprocessing', received: JSON.stringify(d).slice(0, 80) });
+    if (d.format !== 'fitspec-model' || !Array.isArray(d.classes) || !d.preprocessing)
+      fail('model.bad-descriptor', `${file} does not describe a fitspec model.`, {
+        file,
+        expected: 'format: fitspec-model with classes and preprocessing',
+        received: JSON.stringify(d).slice(0, 80),
+      });
     return d;
   }
   const runDir = path.dirname(modelDir);

@@ -1,8 +1,20 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BuiltModel } from './build.js';
 
-export interface SummaryRow { name: string; kind: string; outputShape: string; params: number; /** Functional models: the inputs, Keras style (`conv1_bn[0][0]`). */ connectedTo?: string[] }
-export interface ModelSummary { rows: SummaryRow[]; total: number; trainable: number; nonTrainable: number; /** A functional model (not a Sequential): the summary shows the input layer and the "Connected to" column. */ functional?: boolean }
+export interface SummaryRow {
+  name: string;
+  kind: string;
+  outputShape: string;
+  params: number /** Functional models: the inputs, Keras style (`conv1_bn[0][0]`). */;
+  connectedTo?: string[];
+}
+export interface ModelSummary {
+  rows: SummaryRow[];
+  total: number;
+  trainable: number;
+  nonTrainable: number /** A functional model (not a Sequential): the summary shows the input layer and the "Connected to" column. */;
+  functional?: boolean;
+}
 
 function count(weights: tf.LayerVariable[]): number {
   return weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
@@ -14,7 +26,7 @@ function shape(s: tf.Shape | tf.Shape[]): string {
 }
 
 /** The layers a layer of `model` reads, as Keras' summary writes them. */
-function connections(model: tf.LayersModel, layer: tf.layers.Layer, members: Set<tf.layers.Layer>): string[] {
+function connections(_model: tf.LayersModel, layer: tf.layers.Layer, members: Set<tf.layers.Layer>): string[] {
   const node = layer.inboundNodes.find((n) => n.inboundLayers.length > 0 && n.inboundLayers.every((l) => members.has(l)));
   if (!node) return [];
   return node.inboundLayers.map((l, i) => `${l.name}[${node.nodeIndices[i]}][${node.tensorIndices[i]}]`);

@@ -57,7 +57,7 @@ function tinyOverrides(loaded: LoadedExperiment, data: DatasetKey): string[] {
   const src = exp.data.source;
   const from = DATASETS[data].dir;
   const to = datasetDir(data, 'tiny');
-  const move = (p: string | undefined) => (p && p.startsWith(from) ? to + p.slice(from.length) : p);
+  const move = (p: string | undefined) => (p?.startsWith(from) ? to + p.slice(from.length) : p);
   const set = [`data.split.train=${DATASETS[data].tinySplit.train}`, `data.split.validation=${DATASETS[data].tinySplit.validation}`];
   if (src.type === 'csv') set.push(`data.source.images=${move(src.images)}`, `data.source.labels=${move(src.labels)}`);
   else set.push(`data.source.path=${move(src.path)}`);
@@ -155,9 +155,7 @@ export async function runNotebook(opts: NotebookOptions): Promise<NotebookResult
       await ensureData(step.data, opts.scale, log);
       const { train } = await import('../train/index.js');
       log(`\n== step ${step.id}: ${step.title} (${result.file}, config ${loaded.hash.slice(0, 8)})${found ? `, resuming ${found.dir}` : ''}`);
-      const r = found
-        ? await train(loadExperiment(path.join(found.dir, 'resolved.yaml')), { resume: found.dir, log, tty: opts.tty })
-        : await train(loaded, { log, tty: opts.tty });
+      const r = found ? await train(loadExperiment(path.join(found.dir, 'resolved.yaml')), { resume: found.dir, log, tty: opts.tty }) : await train(loaded, { log, tty: opts.tty });
       result.how = found ? 'resumed' : 'trained';
       if (r.status !== 'FINISHED') {
         complete = false;

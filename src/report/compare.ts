@@ -210,7 +210,11 @@ export function formatComparison(c: Comparison, opts: FormatOptions): string {
     for (const cells of body) lines.push(`| ${cells.map(esc).join(' | ')} |`);
   } else {
     const widths = columns.map((col, i) => Math.max(col.title.length, ...body.map((cells) => cells[i]!.length)));
-    const fmt = (cells: string[]) => cells.map((s, i) => (columns[i]!.right ? s.padStart(widths[i]!) : s.padEnd(widths[i]!))).join('  ').trimEnd();
+    const fmt = (cells: string[]) =>
+      cells
+        .map((s, i) => (columns[i]!.right ? s.padStart(widths[i]!) : s.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd();
     lines.push(fmt(columns.map((col) => col.title)));
     lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
     for (const cells of body) lines.push(fmt(cells));
@@ -270,10 +274,21 @@ export function compareCurvesSpec(runs: { label: string; history: EpochRow[] }[]
     const refLayers = refs.length
       ? [
           { data: { values: refs }, mark: { type: 'rule' as const, strokeDash: [6, 4], color: '#666666' }, encoding: { y: { field: 'value', type: 'quantitative' as const } } },
-          { data: { values: refs.filter((r) => r.label) }, mark: { type: 'text' as const, align: 'left' as const, dx: 4, dy: -6, fontSize: 11, color: '#444444' }, encoding: { x: { value: 0 }, y: { field: 'value', type: 'quantitative' as const }, text: { field: 'label' } } },
+          {
+            data: { values: refs.filter((r) => r.label) },
+            mark: { type: 'text' as const, align: 'left' as const, dx: 4, dy: -6, fontSize: 11, color: '#444444' },
+            encoding: { x: { value: 0 }, y: { field: 'value', type: 'quantitative' as const }, text: { field: 'label' } },
+          },
         ]
       : [];
-    const color = { field: 'run', type: 'nominal' as const, title: 'run', sort: labels, scale: { domain: labels, scheme: labels.length > 10 ? 'category20' : 'category10' }, legend: { orient: 'bottom' as const, columns: 1, labelLimit: 600 } };
+    const color = {
+      field: 'run',
+      type: 'nominal' as const,
+      title: 'run',
+      sort: labels,
+      scale: { domain: labels, scheme: labels.length > 10 ? 'category20' : 'category10' },
+      legend: { orient: 'bottom' as const, columns: 1, labelLimit: 600 },
+    };
     return {
       title: METRIC_TITLES[m] ?? m,
       width: 420,
@@ -296,6 +311,11 @@ export function compareCurvesSpec(runs: { label: string; history: EpochRow[] }[]
   } as TopLevelSpec;
 }
 
-export async function compareCurvesPng(runs: { label: string; history: EpochRow[] }[], out: string, metric?: string, opts: { title?: string; references?: ReferenceLine[] } = {}): Promise<void> {
+export async function compareCurvesPng(
+  runs: { label: string; history: EpochRow[] }[],
+  out: string,
+  metric?: string,
+  opts: { title?: string; references?: ReferenceLine[] } = {},
+): Promise<void> {
   await vegaLiteToPng(compareCurvesSpec(runs, metric, opts), out);
 }

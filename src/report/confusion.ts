@@ -49,10 +49,22 @@ export function classificationReport(matrix: number[][], classes: string[]): Cla
     const recall = ratio(tp, support);
     return { precision, recall, f1: ratio(2 * precision * recall, precision + recall), support };
   });
-  const mean = (key: 'precision' | 'recall' | 'f1', w: (m: ClassMetrics) => number, wsum: number) => ratio(per.reduce((a, m) => a + m[key] * w(m), 0), wsum);
-  const avg = (w: (m: ClassMetrics) => number, wsum: number): ClassMetrics => ({ precision: mean('precision', w, wsum), recall: mean('recall', w, wsum), f1: mean('f1', w, wsum), support: total });
+  const mean = (key: 'precision' | 'recall' | 'f1', w: (m: ClassMetrics) => number, wsum: number) =>
+    ratio(
+      per.reduce((a, m) => a + m[key] * w(m), 0),
+      wsum,
+    );
+  const avg = (w: (m: ClassMetrics) => number, wsum: number): ClassMetrics => ({
+    precision: mean('precision', w, wsum),
+    recall: mean('recall', w, wsum),
+    f1: mean('f1', w, wsum),
+    support: total,
+  });
   return {
-    accuracy: ratio(classes.reduce((a, _, i) => a + matrix[i]![i]!, 0), total),
+    accuracy: ratio(
+      classes.reduce((a, _, i) => a + matrix[i]![i]!, 0),
+      total,
+    ),
     perClass: Object.fromEntries(classes.map((c, i) => [c, per[i]!])),
     macro: avg(() => 1, n),
     weighted: avg((m) => m.support, total),
@@ -75,7 +87,11 @@ export function confusionMatrixSpec(matrix: number[][], classes: string[], opts:
   const y = { field: 'truth', type: 'nominal' as const, sort: classes, title: 'True class', axis: { labelLimit: 140 } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: opts.title ?? 'Confusion matrix', subtitle: `accuracy ${(accuracy * 100).toFixed(1)}%, ${matrix.flat().reduce((a, b) => a + b, 0)} images; cell: count and share of the true class`, subtitleFontSize: 12 },
+    title: {
+      text: opts.title ?? 'Confusion matrix',
+      subtitle: `accuracy ${(accuracy * 100).toFixed(1)}%, ${matrix.flat().reduce((a, b) => a + b, 0)} images; cell: count and share of the true class`,
+      subtitleFontSize: 12,
+    },
     config: { ...baseConfig, axis: { ...baseConfig.axis, grid: false, ticks: false, domain: false, labelFontSize: 13 } },
     padding: 12,
     width: side,
@@ -84,7 +100,17 @@ export function confusionMatrixSpec(matrix: number[][], classes: string[], opts:
     layer: [
       {
         mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
-        encoding: { x, y, color: { field: 'share', type: 'quantitative', title: 'share of row', scale: { scheme: 'blues', domain: [0, 1] }, legend: { format: '.0%', gradientLength: Math.min(200, side) } } },
+        encoding: {
+          x,
+          y,
+          color: {
+            field: 'share',
+            type: 'quantitative',
+            title: 'share of row',
+            scale: { scheme: 'blues', domain: [0, 1] },
+            legend: { format: '.0%', gradientLength: Math.min(200, side) },
+          },
+        },
       },
       {
         mark: { type: 'text', fontSize: classes.length > 8 ? 10 : 14, lineBreak: '\n', fontWeight: 'bold' },

@@ -45,7 +45,15 @@ function panel(title: string, yTitle: string, data: Point[], seriesOrder: string
       { data: { values: [best] }, mark: { type: 'rule' as const, strokeDash: [6, 4], color: '#555555' }, encoding: { x: { field: 'epoch', type: 'quantitative' as const } } },
       {
         data: { values: [best] },
-        mark: { type: 'text' as const, align: leftOfRule ? ('right' as const) : ('left' as const), baseline: 'top' as const, dx: leftOfRule ? -4 : 4, y: 4, fontSize: 11, color: '#333333' },
+        mark: {
+          type: 'text' as const,
+          align: leftOfRule ? ('right' as const) : ('left' as const),
+          baseline: 'top' as const,
+          dx: leftOfRule ? -4 : 4,
+          y: 4,
+          fontSize: 11,
+          color: '#333333',
+        },
         encoding: { x: { field: 'epoch', type: 'quantitative' as const }, text: { field: 'label' } },
       },
     );
@@ -53,7 +61,11 @@ function panel(title: string, yTitle: string, data: Point[], seriesOrder: string
   const starts = phases.filter((p) => p.firstEpoch > 0).map((p) => ({ x: p.firstEpoch + 0.5, name: p.name }));
   if (starts.length) {
     layer.push(
-      { data: { values: starts }, mark: { type: 'rule' as const, strokeDash: [2, 3], color: '#2ca02c', strokeWidth: 1.5 }, encoding: { x: { field: 'x', type: 'quantitative' as const } } },
+      {
+        data: { values: starts },
+        mark: { type: 'rule' as const, strokeDash: [2, 3], color: '#2ca02c', strokeWidth: 1.5 },
+        encoding: { x: { field: 'x', type: 'quantitative' as const } },
+      },
       {
         data: { values: starts },
         mark: { type: 'text' as const, align: 'left' as const, baseline: 'bottom' as const, dx: 4, y: PANEL.height - 4, fontSize: 11, color: '#2ca02c' },
@@ -73,7 +85,16 @@ export function learningCurvesSpec(history: EpochRow[], opts: CurvesOptions = {}
   if (acc || valAcc) {
     const i = valAcc ? bestIndex(history, valAcc, 'max') : -1;
     const best = i < 0 ? undefined : { epoch: history[i]!.epoch + 1, label: `best ${history[i]![valAcc!]!.toFixed(3)} (epoch ${history[i]!.epoch + 1})` };
-    panels.push(panel('Training and validation accuracy', 'Accuracy', [...(acc ? points(history, acc, 'Training') : []), ...(valAcc ? points(history, valAcc, 'Validation') : [])], order, best, opts.phases));
+    panels.push(
+      panel(
+        'Training and validation accuracy',
+        'Accuracy',
+        [...(acc ? points(history, acc, 'Training') : []), ...(valAcc ? points(history, valAcc, 'Validation') : [])],
+        order,
+        best,
+        opts.phases,
+      ),
+    );
   }
   if (pickMetric(history, ['loss', 'val_loss'])) {
     const i = bestIndex(history, 'val_loss', 'min');

@@ -49,4 +49,3 @@ export async function loadLocalRun(dir: string): Promise<RunData & { dir: string
     wallTimeS: wall,
   };
 }
-

@@ -22,6 +22,10 @@ export async function mlflowRunData(client: MlflowClient, run: Run): Promise<Run
     params: run.params,
     history: historyFromPoints(points),
     // fitspec records the training time of every session; MLflow's start and end would count the pauses of a resumed run.
-    wallTimeS: run.tags['fitspec.wall_time_s'] ? Number(run.tags['fitspec.wall_time_s']) : startTime !== undefined && endTime !== undefined && endTime > 0 ? (endTime - startTime) / 1000 : undefined,
+    wallTimeS: run.tags['fitspec.wall_time_s']
+      ? Number(run.tags['fitspec.wall_time_s'])
+      : startTime !== undefined && endTime !== undefined && endTime > 0
+        ? (endTime - startTime) / 1000
+        : undefined,
   };
 }

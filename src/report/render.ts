@@ -32,5 +32,7 @@ export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
 export async function vegaLiteToPng(spec: TopLevelSpec, out: string, scale = 2): Promise<void> {
   const svg = await vegaLiteToSvg(spec);
   mkdirSync(dirname(out), { recursive: true });
-  await sharp(Buffer.from(svg), { density: 72 * scale }).png().toFile(out);
+  await sharp(Buffer.from(svg), { density: 72 * scale })
+    .png()
+    .toFile(out);
 }

@@ -58,7 +58,11 @@ export function reviewChange(base: ReviewSide, head: ReviewSide, paths: string[]
     const ph = entry.status === 'error' ? undefined : plan(entry, entry.after, head, set);
     const b = units(entry.before, pb);
     const h = entry.status === 'error' ? [] : units(entry.after, ph);
-    const key = (u: Unit[]) => u.map((x) => x.hash).sort().join(',');
+    const key = (u: Unit[]) =>
+      u
+        .map((x) => x.hash)
+        .sort()
+        .join(',');
     if (entry.status === 'changed' && (pb || ph) && key(b) === key(h)) {
       review.unchanged++;
       continue;
@@ -67,7 +71,9 @@ export function reviewChange(base: ReviewSide, head: ReviewSide, paths: string[]
     const baseHashes = new Set(b.map((u) => u.hash));
     affected.push({
       entry,
-      name: (entry.after ?? entry.before)?.experiment.sweep ? (ph ?? pb)?.name ?? (entry.after ?? entry.before)!.experiment.name : (entry.after ?? entry.before)?.experiment.name ?? entry.file,
+      name: (entry.after ?? entry.before)?.experiment.sweep
+        ? ((ph ?? pb)?.name ?? (entry.after ?? entry.before)!.experiment.name)
+        : ((entry.after ?? entry.before)?.experiment.name ?? entry.file),
       ...(pb || ph ? { sweep: { base: pb, head: ph } } : {}),
       base: b,
       head: h,

@@ -4,7 +4,7 @@ import type { Review, ReviewEntry } from '../config/review.js';
 import { formatProblem } from '../errors.js';
 import { formatDuration, type CompareRow } from '../report/compare.js';
 import type { Affected } from './affected.js';
-import type { AffectedResults, FoundRun, Results } from './results.js';
+import type { FoundRun, Results } from './results.js';
 
 export type ReviewFormat = 'text' | 'markdown';
 
@@ -46,8 +46,18 @@ interface Metric {
 }
 
 const METRICS: Metric[] = [
-  { title: 'best val_accuracy (epoch)', value: (r) => r.bestValAccuracy, show: (r) => (r.bestValAccuracy === undefined ? '-' : `${num(r.bestValAccuracy)} (${r.bestValAccuracyEpoch})`), diff: (a, b) => signed(b - a) },
-  { title: 'lowest val_loss (epoch)', value: (r) => r.minValLoss, show: (r) => (r.minValLoss === undefined ? '-' : `${num(r.minValLoss)} (${r.minValLossEpoch})`), diff: (a, b) => signed(b - a) },
+  {
+    title: 'best val_accuracy (epoch)',
+    value: (r) => r.bestValAccuracy,
+    show: (r) => (r.bestValAccuracy === undefined ? '-' : `${num(r.bestValAccuracy)} (${r.bestValAccuracyEpoch})`),
+    diff: (a, b) => signed(b - a),
+  },
+  {
+    title: 'lowest val_loss (epoch)',
+    value: (r) => r.minValLoss,
+    show: (r) => (r.minValLoss === undefined ? '-' : `${num(r.minValLoss)} (${r.minValLossEpoch})`),
+    diff: (a, b) => signed(b - a),
+  },
   { title: 'final accuracy', value: (r) => r.finalAccuracy, show: (r) => num(r.finalAccuracy), diff: (a, b) => signed(b - a) },
   { title: 'epochs', value: (r) => r.epochs, show: (r) => String(r.epochs), diff: (a, b) => signed(b - a, 0) },
   { title: 'wall time', value: (r) => r.wallTimeS, show: (r) => formatDuration(r.wallTimeS), diff: (a, b) => `${b >= a ? '+' : '-'}${formatDuration(Math.abs(b - a))}` },
@@ -82,7 +92,15 @@ function resultTable(group: Affected[], results: Results | undefined, md: boolea
     const name = a.sweep ? `${a.entry.file} (sweep${r?.head.shown || r?.base.shown ? ', best trial' : ''})` : a.entry.file;
     const hashCell = a.entry.status === 'changed' ? (a.trains ? `${bh} ${arrow} ${hh}` : `${hh} (same)`) : a.entry.status === 'deleted' ? bh : hh;
     const trials = (n: number) => (a.sweep ? `: ${n} of ${a.head.length} trials` : '');
-    const state = !r ? '' : a.entry.status === 'deleted' ? 'deleted' : r.stale ? `stale${trials(r.head.missing.length)}` : !a.trains ? 'same config' : `has results${trials(r.head.found.length)}`;
+    const state = !r
+      ? ''
+      : a.entry.status === 'deleted'
+        ? 'deleted'
+        : r.stale
+          ? `stale${trials(r.head.missing.length)}`
+          : !a.trains
+            ? 'same config'
+            : `has results${trials(r.head.found.length)}`;
     rows.push([
       md ? `\`${name}\`` : name,
       md ? hashCell.replace(/([0-9a-f]{12})/g, '`$1`') : hashCell,
@@ -98,10 +116,19 @@ function resultTable(group: Affected[], results: Results | undefined, md: boolea
   }
   if (md) {
     const esc = (s: string) => s.replace(/\|/g, '\\|');
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((c) => `| ${c.map(esc).join(' | ')} |`), ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : [])];
+    return [
+      `| ${header.join(' | ')} |`,
+      `| ${header.map(() => '---').join(' | ')} |`,
+      ...rows.map((c) => `| ${c.map(esc).join(' | ')} |`),
+      ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
+    ];
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt), ...notes];
 }
 
@@ -144,9 +171,24 @@ function renderGroup(g: Group, r: Review, results: Results | undefined, md: bool
   if (facts.length) out.push(...(md ? ['', ...facts.map((f) => `- ${f}`)] : facts.map((f) => `  ${f}`)));
   if (first.entry.diff && withDiff) {
     const n = first.entry.diff.lines.length;
-    if (md) out.push('', `<details><summary>${n} difference${n === 1 ? '' : 's'} in the resolved config${g.members.length > 1 ? ' (the same for each)' : ''}</summary>`, '', formatDiff(first.entry.diff, 'markdown', [r.base, r.head]).trimEnd(), '', '</details>');
-    else out.push(...g.diffText.trimEnd().split('\n').map((l) => `  ${l}`));
-  } else if (first.entry.diff) out.push(md ? '' : '', md ? `_${first.entry.diff.lines.length} differences: run \`fitspec review\` to see them._` : `  (${first.entry.diff.lines.length} differences)`);
+    if (md)
+      out.push(
+        '',
+        `<details><summary>${n} difference${n === 1 ? '' : 's'} in the resolved config${g.members.length > 1 ? ' (the same for each)' : ''}</summary>`,
+        '',
+        formatDiff(first.entry.diff, 'markdown', [r.base, r.head]).trimEnd(),
+        '',
+        '</details>',
+      );
+    else
+      out.push(
+        ...g.diffText
+          .trimEnd()
+          .split('\n')
+          .map((l) => `  ${l}`),
+      );
+  } else if (first.entry.diff)
+    out.push(md ? '' : '', md ? `_${first.entry.diff.lines.length} differences: run \`fitspec review\` to see them._` : `  (${first.entry.diff.lines.length} differences)`);
   {
     const table = resultTable(g.members, results, md);
     out.push('', ...(md ? table : table.map((l) => `  ${l}`)));
@@ -154,7 +196,7 @@ function renderGroup(g: Group, r: Review, results: Results | undefined, md: bool
   return out;
 }
 
-function renderErrors(r: Review, affected: Affected[], md: boolean): string[] {
+function renderErrors(_r: Review, affected: Affected[], md: boolean): string[] {
   const out: string[] = [];
   for (const a of affected.filter((x) => x.entry.status === 'error')) {
     const e = a.entry;
@@ -192,7 +234,9 @@ export function formatReview(r: Review, affected: Affected[], opts: FormatReview
       const all = stale.length === affected.filter((a) => a.trains).length && stale.length > 3;
       const title = all ? `stale: all ${stale.length}, none has a finished run of its head config` : `stale: ${stale.length} without a finished run of the head config`;
       out.push('', md ? `#### ${title}` : title);
-      const lines = all ? [] : stale.map((a) => `${md ? `\`${a.entry.file}\`` : a.entry.file}${a.sweep ? ` (${opts.results!.byAffected.get(a)!.head.missing.length} of ${a.head.length} trials)` : ''}`);
+      const lines = all
+        ? []
+        : stale.map((a) => `${md ? `\`${a.entry.file}\`` : a.entry.file}${a.sweep ? ` (${opts.results!.byAffected.get(a)!.head.missing.length} of ${a.head.length} trials)` : ''}`);
       out.push(...(md ? (lines.length ? ['', ...lines.map((l) => `- ${l}`)] : []) : lines.map((l) => `  ${l}`)));
       if (opts.trainCommand) out.push('', md ? `Train them: \`${opts.trainCommand}\`` : `  train them: ${opts.trainCommand}`);
     }
@@ -209,5 +253,5 @@ export function formatReview(r: Review, affected: Affected[], opts: FormatReview
     text = render((x) => !dropped.has(x));
     if (text.length <= MARKDOWN_LIMIT) return text;
   }
-  return text.slice(0, MARKDOWN_LIMIT - 200) + '\n\n_…cut at GitHub\'s comment size; run `fitspec review` for the rest._\n';
+  return text.slice(0, MARKDOWN_LIMIT - 200) + "\n\n_…cut at GitHub's comment size; run `fitspec review` for the rest._\n";
 }

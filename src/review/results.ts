@@ -59,7 +59,15 @@ async function localRuns(hashes: Set<string>, runsDirs: string[]): Promise<Found
       const hash = r.record.tags['fitspec.config_hash'];
       if (r.record.status !== 'FINISHED' || !hash || !hashes.has(hash)) continue;
       const data = await loadLocalRun(r.dir);
-      out.push({ source: 'local', id: r.record.runId, startTime: r.record.startTime, dir: r.dir, url: mlflowRunUrl(r.record.mlflow), data: { ...data, configHash: hash }, row: row(data) });
+      out.push({
+        source: 'local',
+        id: r.record.runId,
+        startTime: r.record.startTime,
+        dir: r.dir,
+        url: mlflowRunUrl(r.record.mlflow),
+        data: { ...data, configHash: hash },
+        row: row(data),
+      });
     }
   }
   return out;
@@ -83,10 +91,22 @@ async function mlflowRuns(affected: Affected[], env: NodeJS.ProcessEnv, notes: s
       const exp = await client.getExperimentByName(name);
       if (!exp) continue;
       for (const hash of hashes) {
-        const { runs } = await client.searchRuns({ experimentIds: [exp.experimentId], filter: `tags.\`fitspec.config_hash\` = '${hash}' and attributes.status = 'FINISHED'`, orderBy: ['attributes.start_time DESC'], maxResults: 5 });
+        const { runs } = await client.searchRuns({
+          experimentIds: [exp.experimentId],
+          filter: `tags.\`fitspec.config_hash\` = '${hash}' and attributes.status = 'FINISHED'`,
+          orderBy: ['attributes.start_time DESC'],
+          maxResults: 5,
+        });
         for (const r of runs) {
           const data = await mlflowRunData(client, r);
-          out.push({ source: 'mlflow', id: data.id, startTime: r.info.startTime ?? 0, url: `${client.uri}/#/experiments/${exp.experimentId}/runs/${r.info.runId}`, data: { ...data, configHash: hash }, row: row(data) });
+          out.push({
+            source: 'mlflow',
+            id: data.id,
+            startTime: r.info.startTime ?? 0,
+            url: `${client.uri}/#/experiments/${exp.experimentId}/runs/${r.info.runId}`,
+            data: { ...data, configHash: hash },
+            row: row(data),
+          });
         }
       }
     }

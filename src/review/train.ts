@@ -21,19 +21,36 @@ export function plannedEpochs(u: Unit): number {
 
 /** What `--train-stale --dry-run` prints: every config it would train, with its epochs. */
 export function formatStalePlan(work: StaleWork[]): string {
-  const rows = work.flatMap((w) => w.units.map((u) => ({ file: w.affected.entry.file, what: w.affected.sweep ? `trial ${u.id}` : u.id, hash: u.hash.slice(0, 12), epochs: plannedEpochs(u) })));
+  const rows = work.flatMap((w) =>
+    w.units.map((u) => ({ file: w.affected.entry.file, what: w.affected.sweep ? `trial ${u.id}` : u.id, hash: u.hash.slice(0, 12), epochs: plannedEpochs(u) })),
+  );
   if (!rows.length) return 'Nothing is stale: every experiment the change affects has a finished run of its head config.\n';
   const total = rows.reduce((s, r) => s + r.epochs, 0);
   const header = { file: 'experiment file', what: 'trains', hash: 'config hash', epochs: 'epochs (at most)' };
   const all = [header, ...rows.map((r) => ({ ...r, epochs: String(r.epochs) }))];
   const w = (k: keyof typeof header) => Math.max(...all.map((r) => String(r[k]).length));
-  const line = (r: (typeof all)[number]) => [String(r.file).padEnd(w('file')), String(r.what).padEnd(w('what')), String(r.hash).padEnd(w('hash')), String(r.epochs).padStart(w('epochs'))].join('  ');
-  return [`${rows.length} config${rows.length === 1 ? '' : 's'} to train, ${total} epochs in all at most (nothing is trained: --dry-run)`, '', line(header), ...all.slice(1).map(line), ''].join('\n');
+  const line = (r: (typeof all)[number]) =>
+    [String(r.file).padEnd(w('file')), String(r.what).padEnd(w('what')), String(r.hash).padEnd(w('hash')), String(r.epochs).padStart(w('epochs'))].join('  ');
+  return [
+    `${rows.length} config${rows.length === 1 ? '' : 's'} to train, ${total} epochs in all at most (nothing is trained: --dry-run)`,
+    '',
+    line(header),
+    ...all.slice(1).map(line),
+    '',
+  ].join('\n');
 }
 
 /** The name runs trained for a review carry (`fitspec.sweep`): the same stale configs give the same name. */
 function batchName(units: Unit[]): string {
-  return `review-${createHash('sha256').update(units.map((u) => u.hash).sort().join(',')).digest('hex').slice(0, 8)}`;
+  return `review-${createHash('sha256')
+    .update(
+      units
+        .map((u) => u.hash)
+        .sort()
+        .join(','),
+    )
+    .digest('hex')
+    .slice(0, 8)}`;
 }
 
 function experimentJob(batch: string, u: Unit, index: number): TrialJob {
@@ -127,7 +144,10 @@ export async function trainStale(work: StaleWork[], opts: TrainStaleOptions): Pr
   const outcomes = await runLocal(jobs, { parallel: opts.parallel, threads: opts.threads, log: opts.log });
   for (const g of groups.filter((x) => x.all)) {
     const mine = outcomes.filter((o) => g.jobs.some((j) => j.trial === o.trial && j.hash === o.hash));
-    const done = await alreadyFinished(g.meta, g.all!.filter((j) => !mine.some((o) => o.hash === j.hash)));
+    const done = await alreadyFinished(
+      g.meta,
+      g.all!.filter((j) => !mine.some((o) => o.hash === j.hash)),
+    );
     await recordResults(g.meta, [...done.values(), ...mine], opts.log, true);
   }
   return { outcomes, enqueued: 0 };

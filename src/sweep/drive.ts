@@ -99,7 +99,14 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
       const o = outcomes.get(p.id);
       const t = known.find((k) => k.id === p.id)!;
       const state: RungState = p.phase === 'running' ? (p.epochs > 0 ? 'promoted' : 'running') : p.phase === 'paused' ? (o ? 'paused' : 'queued') : p.phase;
-      return { ...(o ?? { trial: p.id, hash: t.hash, params: t.params, status: 'PAUSED' as const }), epochs: p.epochs, values: p.values, metric: bestMetric(p.values, mode), rungState: state, target: p.target };
+      return {
+        ...(o ?? { trial: p.id, hash: t.hash, params: t.params, status: 'PAUSED' as const }),
+        epochs: p.epochs,
+        values: p.values,
+        metric: bestMetric(p.values, mode),
+        rungState: state,
+        target: p.target,
+      };
     });
 
   let submitted = 0;
@@ -118,7 +125,7 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
     );
   };
   for (const [trial, f] of opts.inFlight ?? []) submit(trial, f.key, jobs.get(trial)!, f.target, f.outcome);
-  for (const { trial, to } of pending) submit(trial, `e${to}`, { ...jobs.get(trial)!, pauseAt: to, rungs: outcomes.has(trial) ? story.get(trial) ?? '' : 'started' }, to);
+  for (const { trial, to } of pending) submit(trial, `e${to}`, { ...jobs.get(trial)!, pauseAt: to, rungs: outcomes.has(trial) ? (story.get(trial) ?? '') : 'started' }, to);
 
   try {
     for (;;) {
@@ -172,8 +179,7 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
       const t = known.find((k) => k.id === p.id)!;
       const intermediate = Object.fromEntries(p.values.map((v, e) => [String(e + 1), v]).filter(([, v]) => Number.isFinite(v as number)));
       const value = bestMetric(p.values, mode);
-      const state: SamplerTrial['state'] =
-        p.phase === 'failed' ? 'failed' : p.phase === 'finished' && value !== undefined ? 'complete' : p.epochs > 0 ? 'pruned' : 'running';
+      const state: SamplerTrial['state'] = p.phase === 'failed' ? 'failed' : p.phase === 'finished' && value !== undefined ? 'complete' : p.epochs > 0 ? 'pruned' : 'running';
       return { params: toSampler(plan.sweep, t.params), state, ...(state === 'complete' ? { value } : {}), intermediate };
     });
     // A point equal to a known trial would train nothing new: ask again with the next number, a few times.
@@ -192,7 +198,11 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
       jobs.set(trial.id, trialJob(plan, meta, trial));
       meta.trials = known;
       await opts.persist(meta);
-      opts.log(`[${plan.name} ${trial.id}] drawn by ${plan.sweep.method}: ${Object.entries(trial.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`.slice(0, 80)).join(', ')}`);
+      opts.log(
+        `[${plan.name} ${trial.id}] drawn by ${plan.sweep.method}: ${Object.entries(trial.params)
+          .map(([k, v]) => `${k}=${JSON.stringify(v)}`.slice(0, 80))
+          .join(', ')}`,
+      );
       return trial;
     }
   }

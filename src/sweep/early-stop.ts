@@ -28,7 +28,14 @@ function completedValuesAt(runsDir: string, experimentName: string, job: TrialJo
  */
 export function medianStopping(job: TrialJob, runsDir: string, experimentName: string, log: (m: string) => void, resumedFrom?: string) {
   const rule = job.earlyStop!;
-  let best = resumedFrom ? bestMetric(readMetrics(resumedFrom).filter((p) => p.key === rule.metric).map((p) => p.value), job.mode) : undefined;
+  let best = resumedFrom
+    ? bestMetric(
+        readMetrics(resumedFrom)
+          .filter((p) => p.key === rule.metric)
+          .map((p) => p.value),
+        job.mode,
+      )
+    : undefined;
   const state = { stoppedAt: undefined as number | undefined };
   const shouldStop = (epoch: number, logs: Record<string, number>): boolean => {
     best = bestMetric([...(best === undefined ? [] : [best]), logs[rule.metric] ?? NaN], job.mode);
@@ -37,7 +44,9 @@ export function medianStopping(job: TrialJob, runsDir: string, experimentName: s
     if (others.length < rule.minTrials) return false;
     const m = median(others);
     if (job.mode === 'max' ? best >= m : best <= m) return false;
-    log(`stopped by medianStopping at epoch ${epoch + 1}: best ${rule.metric} ${best.toPrecision(4)} is worse than the median ${m.toPrecision(4)} of ${others.length} completed trials`);
+    log(
+      `stopped by medianStopping at epoch ${epoch + 1}: best ${rule.metric} ${best.toPrecision(4)} is worse than the median ${m.toPrecision(4)} of ${others.length} completed trials`,
+    );
     state.stoppedAt = epoch + 1;
     return true;
   };

@@ -83,7 +83,13 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const userSets = opts.set ?? [];
   const { loaded: base, origins } = loadDetailed(file, { set: userSets }, opts.reader);
   const written = base.experiment.sweep;
-  if (!written) throw new FitspecError({ code: 'sweep.missing', message: `${file} has no \`sweep:\` block: add one (method, metric, parameters) or \`extends\` the experiment from a sweep file.`, file, path: 'sweep' });
+  if (!written)
+    throw new FitspecError({
+      code: 'sweep.missing',
+      message: `${file} has no \`sweep:\` block: add one (method, metric, parameters) or \`extends\` the experiment from a sweep file.`,
+      file,
+      path: 'sweep',
+    });
   const place = placer(origins);
   // Parameters in the order they are written (the resolved config sorts them): the first varies slowest in a grid, and tables show them so.
   const line = (k: string) => {
@@ -137,7 +143,7 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
     if (pathProblems.length) {
       throw new FitspecError(
         pathProblems.map((p) => {
-          const key = keys.find((k, i) => p.file === `--set ${firstSets[i]}`) ?? keys[0]!;
+          const key = keys.find((_k, i) => p.file === `--set ${firstSets[i]}`) ?? keys[0]!;
           return { ...p, message: p.message.replace(/^--set [^:]*: /, `sweep parameter \`${key}\`: `), ...place(['sweep', 'parameters', key], 'key') };
         }),
       );
@@ -218,7 +224,7 @@ function placer(origins: Map<string, PathOrigin>): Placer {
   const texts = new Map<string, string>();
   return (path, which) => {
     const o = origins.get(path.join('.'));
-    const origin: Origin | undefined = which === 'key' ? o?.key ?? o?.value : o?.value ?? o?.key;
+    const origin: Origin | undefined = which === 'key' ? (o?.key ?? o?.value) : (o?.value ?? o?.key);
     if (!origin || origin.kind === 'default') return {};
     if (origin.kind === 'set') return { file: `--set ${origin.text}` };
     if (!texts.has(origin.file)) {
@@ -257,39 +263,143 @@ function checkSpec(sweep: SweepConfig, key: string, place: Placer): Problem[] {
   if (key === EXTENDS) {
     const bad = (spec.values ?? []).findIndex((v) => typeof v !== 'string' || !v);
     if (!spec.values || (spec.distribution && spec.distribution !== 'choice') || bad >= 0) {
-      return [{ code: 'sweep.extends', message: 'sweep parameter `extends`: its `values` are experiment files (paths relative to the sweep file), each trial building on one of them.', path: `${path}.values`, expected: 'values: [file.yaml, ...]', received: bad >= 0 ? JSON.stringify(spec.values![bad]) : spec.distribution ?? 'no values', ...at(spec.values ? 'values' : undefined) }];
+      return [
+        {
+          code: 'sweep.extends',
+          message: 'sweep parameter `extends`: its `values` are experiment files (paths relative to the sweep file), each trial building on one of them.',
+          path: `${path}.values`,
+          expected: 'values: [file.yaml, ...]',
+          received: bad >= 0 ? JSON.stringify(spec.values![bad]) : (spec.distribution ?? 'no values'),
+          ...at(spec.values ? 'values' : undefined),
+        },
+      ];
     }
   }
   if (spec.labels && spec.labels.length !== spec.values?.length) {
-    out.push({ code: 'sweep.labels', message: `sweep parameter \`${key}\`: \`labels\` names the \`values\`, one label each; there are ${spec.labels.length} labels for ${spec.values?.length ?? 0} values.`, path: `${path}.labels`, expected: `${spec.values?.length ?? 0} labels`, received: String(spec.labels.length), ...at('labels') });
+    out.push({
+      code: 'sweep.labels',
+      message: `sweep parameter \`${key}\`: \`labels\` names the \`values\`, one label each; there are ${spec.labels.length} labels for ${spec.values?.length ?? 0} values.`,
+      path: `${path}.labels`,
+      expected: `${spec.values?.length ?? 0} labels`,
+      received: String(spec.labels.length),
+      ...at('labels'),
+    });
   }
   if (sweep.method === 'grid') {
     if (spec.distribution && spec.distribution !== 'choice') {
-      out.push({ code: 'sweep.distribution', message: `sweep parameter \`${key}\`: a \`${spec.distribution}\` distribution is drawn from, which needs \`method: random\`; a grid takes a \`values\` list.`, path, expected: 'values: [...]', received: spec.distribution, ...at('distribution') });
+      out.push({
+        code: 'sweep.distribution',
+        message: `sweep parameter \`${key}\`: a \`${spec.distribution}\` distribution is drawn from, which needs \`method: random\`; a grid takes a \`values\` list.`,
+        path,
+        expected: 'values: [...]',
+        received: spec.distribution,
+        ...at('distribution'),
+      });
     } else if (!spec.values) {
-      out.push({ code: 'sweep.values', message: `sweep parameter \`${key}\`: a grid needs a \`values\` list.`, path, expected: 'values: [a, b, ...]', received: 'no values', ...at() });
+      out.push({
+        code: 'sweep.values',
+        message: `sweep parameter \`${key}\`: a grid needs a \`values\` list.`,
+        path,
+        expected: 'values: [a, b, ...]',
+        received: 'no values',
+        ...at(),
+      });
     } else if (!spec.values.length) {
-      out.push({ code: 'sweep.empty', message: `sweep parameter \`${key}\`: \`values\` is empty, so the grid has no trials; list at least one value.`, path: `${path}.values`, expected: 'at least one value', received: '[]', ...at('values') });
+      out.push({
+        code: 'sweep.empty',
+        message: `sweep parameter \`${key}\`: \`values\` is empty, so the grid has no trials; list at least one value.`,
+        path: `${path}.values`,
+        expected: 'at least one value',
+        received: '[]',
+        ...at('values'),
+      });
     }
     return out;
   }
-  if (sweep.count === undefined && !out.length) out.push({ code: 'sweep.count', message: `A ${sweep.method} sweep needs \`count\`: the number of trials to draw.`, path: 'sweep.count', expected: 'an integer >= 1', received: 'nothing', ...place(['sweep', 'method'], 'value') });
+  if (sweep.count === undefined && !out.length)
+    out.push({
+      code: 'sweep.count',
+      message: `A ${sweep.method} sweep needs \`count\`: the number of trials to draw.`,
+      path: 'sweep.count',
+      expected: 'an integer >= 1',
+      received: 'nothing',
+      ...place(['sweep', 'method'], 'value'),
+    });
   if (dist === undefined) {
-    out.push({ code: 'sweep.distribution', message: `sweep parameter \`${key}\`: give \`values\` (drawn with \`choice\`) or a \`distribution\` with \`min\` and \`max\`.`, path, expected: 'values or distribution', received: 'neither', ...at() });
+    out.push({
+      code: 'sweep.distribution',
+      message: `sweep parameter \`${key}\`: give \`values\` (drawn with \`choice\`) or a \`distribution\` with \`min\` and \`max\`.`,
+      path,
+      expected: 'values or distribution',
+      received: 'neither',
+      ...at(),
+    });
   } else if (dist === 'choice') {
-    if (!spec.values?.length) out.push({ code: 'sweep.empty', message: `sweep parameter \`${key}\`: \`choice\` draws from \`values\`, which ${spec.values ? 'is empty' : 'is missing'}.`, path: `${path}.values`, expected: 'at least one value', received: spec.values ? '[]' : 'nothing', ...at(spec.values ? 'values' : undefined) });
+    if (!spec.values?.length)
+      out.push({
+        code: 'sweep.empty',
+        message: `sweep parameter \`${key}\`: \`choice\` draws from \`values\`, which ${spec.values ? 'is empty' : 'is missing'}.`,
+        path: `${path}.values`,
+        expected: 'at least one value',
+        received: spec.values ? '[]' : 'nothing',
+        ...at(spec.values ? 'values' : undefined),
+      });
   } else {
-    if (spec.values) out.push({ code: 'sweep.values', message: `sweep parameter \`${key}\`: \`${dist}\` draws between \`min\` and \`max\`; \`values\` belongs to \`choice\`.`, path: `${path}.values`, expected: 'min and max', received: 'values', ...at('values') });
+    if (spec.values)
+      out.push({
+        code: 'sweep.values',
+        message: `sweep parameter \`${key}\`: \`${dist}\` draws between \`min\` and \`max\`; \`values\` belongs to \`choice\`.`,
+        path: `${path}.values`,
+        expected: 'min and max',
+        received: 'values',
+        ...at('values'),
+      });
     if (spec.min === undefined || spec.max === undefined) {
-      out.push({ code: 'sweep.range', message: `sweep parameter \`${key}\`: \`${dist}\` needs both \`min\` and \`max\`.`, path, expected: 'min and max', received: spec.min === undefined ? 'no min' : 'no max', ...at() });
+      out.push({
+        code: 'sweep.range',
+        message: `sweep parameter \`${key}\`: \`${dist}\` needs both \`min\` and \`max\`.`,
+        path,
+        expected: 'min and max',
+        received: spec.min === undefined ? 'no min' : 'no max',
+        ...at(),
+      });
     } else if (spec.min >= spec.max) {
-      out.push({ code: 'sweep.range', message: `sweep parameter \`${key}\`: \`min\` (${spec.min}) must be below \`max\` (${spec.max}).`, path: `${path}.min`, expected: `min < ${spec.max}`, received: String(spec.min), ...at('min') });
+      out.push({
+        code: 'sweep.range',
+        message: `sweep parameter \`${key}\`: \`min\` (${spec.min}) must be below \`max\` (${spec.max}).`,
+        path: `${path}.min`,
+        expected: `min < ${spec.max}`,
+        received: String(spec.min),
+        ...at('min'),
+      });
     } else if (dist === 'logUniform' && spec.min <= 0) {
-      out.push({ code: 'sweep.range', message: `sweep parameter \`${key}\`: \`logUniform\` draws on a log scale, so \`min\` must be above 0.`, path: `${path}.min`, expected: '> 0', received: String(spec.min), ...at('min') });
+      out.push({
+        code: 'sweep.range',
+        message: `sweep parameter \`${key}\`: \`logUniform\` draws on a log scale, so \`min\` must be above 0.`,
+        path: `${path}.min`,
+        expected: '> 0',
+        received: String(spec.min),
+        ...at('min'),
+      });
     } else if (dist === 'int' && (!Number.isInteger(spec.min) || !Number.isInteger(spec.max))) {
-      out.push({ code: 'sweep.range', message: `sweep parameter \`${key}\`: \`int\` takes integer \`min\` and \`max\`.`, path, expected: 'integers', received: `${spec.min}, ${spec.max}`, ...at() });
+      out.push({
+        code: 'sweep.range',
+        message: `sweep parameter \`${key}\`: \`int\` takes integer \`min\` and \`max\`.`,
+        path,
+        expected: 'integers',
+        received: `${spec.min}, ${spec.max}`,
+        ...at(),
+      });
     }
-    if (dist === 'qUniform' && spec.q === undefined) out.push({ code: 'sweep.range', message: `sweep parameter \`${key}\`: \`qUniform\` needs \`q\`, the step values are rounded to.`, path, expected: 'q > 0', received: 'no q', ...at() });
+    if (dist === 'qUniform' && spec.q === undefined)
+      out.push({
+        code: 'sweep.range',
+        message: `sweep parameter \`${key}\`: \`qUniform\` needs \`q\`, the step values are rounded to.`,
+        path,
+        expected: 'q > 0',
+        received: 'no q',
+        ...at(),
+      });
   }
   return out;
 }
@@ -301,7 +411,8 @@ function gridSize(sweep: SweepConfig): number {
 /** Every combination; the first parameter varies slowest (as itertools.product and W&B grids). */
 function gridValues(sweep: SweepConfig): Record<string, unknown>[] {
   let out: Record<string, unknown>[] = [{}];
-  for (const [key, spec] of Object.entries(sweep.parameters)) out = out.flatMap((o) => (conditionHolds(spec, o, sweep.parameters) ? spec.values!.map((v) => ({ ...o, [key]: v })) : [o]));
+  for (const [key, spec] of Object.entries(sweep.parameters))
+    out = out.flatMap((o) => (conditionHolds(spec, o, sweep.parameters) ? spec.values!.map((v) => ({ ...o, [key]: v })) : [o]));
   return out;
 }
 
@@ -320,25 +431,25 @@ function randomValues(sweep: SweepConfig): Record<string, unknown>[] {
   });
 
   function draw(key: string, spec: SweepConfig['parameters'][string], i: number): [string, unknown] {
-      {
-        // Each value depends only on (seed, trial, path): adding a parameter does not reshuffle the others.
-        const u = Rng.from(sweep.seed, 'sweep', i, key).uniform(0, 1);
-        const dist = spec.distribution ?? 'choice';
-        const lo = spec.min!;
-        const hi = spec.max!;
-        switch (dist) {
-          case 'choice':
-            return [key, spec.values![Math.min(spec.values!.length - 1, Math.floor(u * spec.values!.length))]];
-          case 'uniform':
-            return [key, round(lo + u * (hi - lo))];
-          case 'logUniform':
-            return [key, round(Math.exp(Math.log(lo) + u * (Math.log(hi) - Math.log(lo))))];
-          case 'int':
-            return [key, Math.min(hi, lo + Math.floor(u * (hi - lo + 1)))];
-          case 'qUniform':
-            return [key, round(Math.round((lo + u * (hi - lo)) / spec.q!) * spec.q!)];
-        }
+    {
+      // Each value depends only on (seed, trial, path): adding a parameter does not reshuffle the others.
+      const u = Rng.from(sweep.seed, 'sweep', i, key).uniform(0, 1);
+      const dist = spec.distribution ?? 'choice';
+      const lo = spec.min!;
+      const hi = spec.max!;
+      switch (dist) {
+        case 'choice':
+          return [key, spec.values![Math.min(spec.values!.length - 1, Math.floor(u * spec.values!.length))]];
+        case 'uniform':
+          return [key, round(lo + u * (hi - lo))];
+        case 'logUniform':
+          return [key, round(Math.exp(Math.log(lo) + u * (Math.log(hi) - Math.log(lo))))];
+        case 'int':
+          return [key, Math.min(hi, lo + Math.floor(u * (hi - lo + 1)))];
+        case 'qUniform':
+          return [key, round(Math.round((lo + u * (hi - lo)) / spec.q!) * spec.q!)];
       }
+    }
   }
 }
 
@@ -350,16 +461,38 @@ function checkWhen(sweep: SweepConfig, key: string, keys: string[], place: Place
     const at = place(['sweep', 'parameters', key, 'when', other], 'key');
     const spec = sweep.parameters[other];
     if (!spec || keys.indexOf(other) >= keys.indexOf(key)) {
-      out.push({ code: 'sweep.when', message: `sweep parameter \`${key}\`: \`when\` names \`${other}\`, which is not a parameter written before it.`, path: `sweep.parameters.${key}.when`, expected: `one of ${keys.slice(0, keys.indexOf(key)).join(', ') || '(no earlier parameter)'}`, received: other, ...at });
+      out.push({
+        code: 'sweep.when',
+        message: `sweep parameter \`${key}\`: \`when\` names \`${other}\`, which is not a parameter written before it.`,
+        path: `sweep.parameters.${key}.when`,
+        expected: `one of ${keys.slice(0, keys.indexOf(key)).join(', ') || '(no earlier parameter)'}`,
+        received: other,
+        ...at,
+      });
       continue;
     }
     if (!spec.values || (spec.distribution && spec.distribution !== 'choice')) {
-      out.push({ code: 'sweep.when', message: `sweep parameter \`${key}\`: \`when\` names \`${other}\`, which must take its values from a \`values\` list.`, path: `sweep.parameters.${key}.when`, expected: 'a parameter with values', received: spec.distribution ?? 'no values', ...at });
+      out.push({
+        code: 'sweep.when',
+        message: `sweep parameter \`${key}\`: \`when\` names \`${other}\`, which must take its values from a \`values\` list.`,
+        path: `sweep.parameters.${key}.when`,
+        expected: 'a parameter with values',
+        received: spec.distribution ?? 'no values',
+        ...at,
+      });
       continue;
     }
     for (const a of allowed) {
       const ok = spec.values.some((v) => JSON.stringify(v) === JSON.stringify(a)) || (typeof a === 'string' && spec.labels?.includes(a));
-      if (!ok) out.push({ code: 'sweep.when', message: `sweep parameter \`${key}\`: \`when\` lists ${showValue(a)}, which is not one of the values (or labels) of \`${other}\`.`, path: `sweep.parameters.${key}.when.${other}`, expected: (spec.labels ?? spec.values.map(showValue)).join(', '), received: showValue(a), ...at });
+      if (!ok)
+        out.push({
+          code: 'sweep.when',
+          message: `sweep parameter \`${key}\`: \`when\` lists ${showValue(a)}, which is not one of the values (or labels) of \`${other}\`.`,
+          path: `sweep.parameters.${key}.when.${other}`,
+          expected: (spec.labels ?? spec.values.map(showValue)).join(', '),
+          received: showValue(a),
+          ...at,
+        });
     }
   }
   return out;
@@ -369,8 +502,32 @@ function checkScheduler(sweep: SweepConfig, phases: number, place: Placer): Prob
   const s = sweep.scheduler!;
   const at = place(['sweep', 'scheduler'], 'key');
   const out: Problem[] = [];
-  if (s.minEpochs > s.maxEpochs) out.push({ code: 'sweep.scheduler', message: `sweep.scheduler: \`minEpochs\` (${s.minEpochs}) must not exceed \`maxEpochs\` (${s.maxEpochs}).`, path: 'sweep.scheduler.minEpochs', expected: `<= ${s.maxEpochs}`, received: String(s.minEpochs), ...at });
-  if (sweep.parameters['train.epochs']) out.push({ code: 'sweep.scheduler', message: 'sweep.scheduler sets every trial\'s `train.epochs` to `maxEpochs`, so `train.epochs` cannot also be a searched parameter.', path: 'sweep.parameters.train.epochs', expected: 'no train.epochs parameter', received: 'train.epochs', ...at });
-  if (phases) out.push({ code: 'sweep.scheduler', message: 'sweep.scheduler counts the epochs of `train.epochs`; an experiment with `train.phases` cannot be scheduled yet.', path: 'train.phases', expected: 'no train.phases', received: `${phases} phases`, ...at });
+  if (s.minEpochs > s.maxEpochs)
+    out.push({
+      code: 'sweep.scheduler',
+      message: `sweep.scheduler: \`minEpochs\` (${s.minEpochs}) must not exceed \`maxEpochs\` (${s.maxEpochs}).`,
+      path: 'sweep.scheduler.minEpochs',
+      expected: `<= ${s.maxEpochs}`,
+      received: String(s.minEpochs),
+      ...at,
+    });
+  if (sweep.parameters['train.epochs'])
+    out.push({
+      code: 'sweep.scheduler',
+      message: "sweep.scheduler sets every trial's `train.epochs` to `maxEpochs`, so `train.epochs` cannot also be a searched parameter.",
+      path: 'sweep.parameters.train.epochs',
+      expected: 'no train.epochs parameter',
+      received: 'train.epochs',
+      ...at,
+    });
+  if (phases)
+    out.push({
+      code: 'sweep.scheduler',
+      message: 'sweep.scheduler counts the epochs of `train.epochs`; an experiment with `train.phases` cannot be scheduled yet.',
+      path: 'train.phases',
+      expected: 'no train.phases',
+      received: `${phases} phases`,
+      ...at,
+    });
   return out;
 }

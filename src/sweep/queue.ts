@@ -45,7 +45,12 @@ function parseUrl(url: string): void {
     /* reported below */
   }
   if (!u || (u.protocol !== 'redis:' && u.protocol !== 'rediss:')) {
-    throw new FitspecError({ code: 'queue.url', message: `--queue takes a Redis URL such as redis://HOST:6379 (redis://:PASSWORD@HOST:6379 with a password).`, expected: 'redis://HOST:PORT', received: u ? redactUri(url) : 'not a URL' });
+    throw new FitspecError({
+      code: 'queue.url',
+      message: `--queue takes a Redis URL such as redis://HOST:6379 (redis://:PASSWORD@HOST:6379 with a password).`,
+      expected: 'redis://HOST:PORT',
+      received: u ? redactUri(url) : 'not a URL',
+    });
   }
 }
 
@@ -59,13 +64,18 @@ async function connect(url: string, opts: RedisOptions = {}, consequence = ''): 
   const seconds = Number(process.env.FITSPEC_QUEUE_TIMEOUT) > 0 ? Number(process.env.FITSPEC_QUEUE_TIMEOUT) : 5;
   let timer: NodeJS.Timeout | undefined;
   const silent = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`no Redis answer within ${seconds} s: something listens there but does not answer as Redis`), { code: undefined })), seconds * 1000);
+    timer = setTimeout(
+      () => reject(Object.assign(new Error(`no Redis answer within ${seconds} s: something listens there but does not answer as Redis`), { code: undefined })),
+      seconds * 1000,
+    );
   });
   try {
     await Promise.race([(async () => (await probe.connect(), await probe.ping()))(), silent]);
   } catch (e) {
     probe.disconnect();
-    const why = /Protocol error/i.test(String((cause as Error | undefined)?.message ?? (e as Error)?.message)) ? new Error('it answered, but not as Redis does: is that port another service (HTTP)?') : cause ?? e;
+    const why = /Protocol error/i.test(String((cause as Error | undefined)?.message ?? (e as Error)?.message))
+      ? new Error('it answered, but not as Redis does: is that port another service (HTTP)?')
+      : (cause ?? e);
     throw unreachable(url, why, consequence);
   } finally {
     clearTimeout(timer);
@@ -95,7 +105,10 @@ export function showQueueUrl(url: string): string {
 
 /** What a sweep searches: its trials' config hashes (a changed value makes another search). */
 function searchSpace(meta: Pick<SweepMeta, 'trials'>): string {
-  return meta.trials.map((t) => t.hash).sort().join(',');
+  return meta.trials
+    .map((t) => t.hash)
+    .sort()
+    .join(',');
 }
 
 async function readMeta(conn: Redis, name: string): Promise<SweepMeta | undefined> {
@@ -205,7 +218,12 @@ export async function sweepStatus(url: string, name: string): Promise<SweepStatu
     const meta = await readMeta(conn, name);
     if (!meta) {
       const known = await conn.smembers('fitspec:sweeps');
-      throw new FitspecError({ code: 'sweep.unknown', message: `No sweep named ${JSON.stringify(name)} in the queue at ${redactUri(url)}.`, expected: known.length ? `one of ${known.sort().join(', ')}` : 'a sweep started with `fitspec sweep FILE --queue URL`', received: name });
+      throw new FitspecError({
+        code: 'sweep.unknown',
+        message: `No sweep named ${JSON.stringify(name)} in the queue at ${redactUri(url)}.`,
+        expected: known.length ? `one of ${known.sort().join(', ')}` : 'a sweep started with `fitspec sweep FILE --queue URL`',
+        received: name,
+      });
     }
     if (meta.scheduler || MODEL_BASED.has(meta.method)) return await coordinatedStatus(conn, meta);
     const trials = await trialStates(queue, meta);
@@ -292,7 +310,12 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
       );
     // Where each known trial stands: its finished jobs' outcomes, and jobs still queued or running.
     const rule = ruleOf(plan);
-    const keys = ['stop', ...rungsOf(rule).reverse().map((r) => `e${r}`)];
+    const keys = [
+      'stop',
+      ...rungsOf(rule)
+        .reverse()
+        .map((r) => `e${r}`),
+    ];
     const recovered = new Map<string, TrialOutcome>();
     const inFlight = new Map<string, { key: string; target: number; outcome: Promise<TrialOutcome> }>();
     for (const t of meta.trials) {
@@ -366,7 +389,10 @@ export async function cancelSweep(url: string, name: string): Promise<{ removed:
       const state = await job.getState();
       if (state === 'active') running++;
       else if (OPEN_STATES.has(state)) {
-        await job.remove().then(() => removed++, () => undefined);
+        await job.remove().then(
+          () => removed++,
+          () => undefined,
+        );
       }
     }
     return { removed, running };
@@ -405,7 +431,10 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<void>
       const open = states.some((s) => OPEN_STATES.has(s.state));
       await recordResults(meta, outcomesOf(meta, states), log, !open);
       const cancelled = states.filter((s) => s.state === 'cancelled' || s.outcome?.status === 'CANCELLED').length;
-      if (!open) log(`sweep ${sweep}: ${cancelled ? `cancelled, ${states.length - cancelled} of ${states.length} trials done` : 'every trial is done'}; results in ${meta.runsDir}/sweeps/${sweep}/results.csv`);
+      if (!open)
+        log(
+          `sweep ${sweep}: ${cancelled ? `cancelled, ${states.length - cancelled} of ${states.length} trials done` : 'every trial is done'}; results in ${meta.runsDir}/sweeps/${sweep}/results.csv`,
+        );
     } finally {
       await queue.close();
     }
@@ -459,7 +488,9 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<void>
   worker.on('failed', (job, e) => {
     busy = false;
     if (!job) return;
-    log(`[${job.data.sweep} ${job.data.trial}] failed${job.attemptsMade < (job.opts.attempts ?? 1) && !(e instanceof UnrecoverableError) ? ' (will be tried again)' : ''}: ${e.message}`);
+    log(
+      `[${job.data.sweep} ${job.data.trial}] failed${job.attemptsMade < (job.opts.attempts ?? 1) && !(e instanceof UnrecoverableError) ? ' (will be tried again)' : ''}: ${e.message}`,
+    );
     track(finalize(job.data.sweep).catch((err: Error) => log(`sweep ${job.data.sweep}: ${err.message}`)));
   });
   let idleTimer: NodeJS.Timeout | undefined;

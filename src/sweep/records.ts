@@ -124,7 +124,12 @@ export function sweepMeta(plan: SweepPlan, trackingUri: string | undefined): Swe
     metric: plan.sweep.metric,
     mode: plan.sweep.mode,
     parameters: plan.sweep.parameters,
-    earlyStop: plan.sweep.earlyStop && { type: plan.sweep.earlyStop.type, metric: plan.sweep.earlyStop.metric ?? plan.sweep.metric, afterEpoch: plan.sweep.earlyStop.afterEpoch ?? 1, minTrials: plan.sweep.earlyStop.minTrials ?? 3 },
+    earlyStop: plan.sweep.earlyStop && {
+      type: plan.sweep.earlyStop.type,
+      metric: plan.sweep.earlyStop.metric ?? plan.sweep.metric,
+      afterEpoch: plan.sweep.earlyStop.afterEpoch ?? 1,
+      minTrials: plan.sweep.earlyStop.minTrials ?? 3,
+    },
     ...(plan.sweep.scheduler ? { scheduler: plan.sweep.scheduler } : {}),
     count: plan.sweep.count,
     seed: plan.sweep.seed,
@@ -184,7 +189,19 @@ export function outcomeOfRun(r: RunFolder, job: Pick<TrialJob, 'trial' | 'hash' 
   const stoppedBy = r.record.tags['fitspec.stopped_by'];
   const rungs = r.record.tags['fitspec.sweep_rungs'];
   return {
-    ...(rungs ? { rungs } : {}), trial: job.trial, hash: job.hash, params: job.params, status, metric: bestMetric(values, job.mode), runId: r.record.runId, runDir: r.dir, mlflowRunId: r.record.mlflow?.runId, epochs: values.length, values, ...(stoppedBy ? { stoppedBy } : {}) };
+    ...(rungs ? { rungs } : {}),
+    trial: job.trial,
+    hash: job.hash,
+    params: job.params,
+    status,
+    metric: bestMetric(values, job.mode),
+    runId: r.record.runId,
+    runDir: r.dir,
+    mlflowRunId: r.record.mlflow?.runId,
+    epochs: values.length,
+    values,
+    ...(stoppedBy ? { stoppedBy } : {}),
+  };
 }
 
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -193,7 +210,11 @@ const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 export async function mlflowTrialRuns(client: MlflowClient, experimentName: string, sweep: string, hash: string) {
   const exp = await client.getExperimentByName(experimentName);
   if (!exp) return [];
-  const { runs } = await client.searchRuns({ experimentIds: [exp.experimentId], filter: `tags.\`fitspec.sweep\` = ${q(sweep)} and tags.\`fitspec.config_hash\` = ${q(hash)}`, maxResults: 100 });
+  const { runs } = await client.searchRuns({
+    experimentIds: [exp.experimentId],
+    filter: `tags.\`fitspec.sweep\` = ${q(sweep)} and tags.\`fitspec.config_hash\` = ${q(hash)}`,
+    maxResults: 100,
+  });
   return runs;
 }
 
@@ -216,13 +237,18 @@ export function resultRows(meta: SweepMeta, outcomes: TrialOutcome[]): Record<st
   const keys = Object.keys(meta.parameters);
   return meta.trials.map((t) => {
     const o = byTrial.get(t.id);
-    const status = o?.status === 'SKIPPED' ? 'FINISHED' : o?.status ?? 'PENDING';
+    const status = o?.status === 'SKIPPED' ? 'FINISHED' : (o?.status ?? 'PENDING');
     return {
       trial: t.id,
       ...Object.fromEntries(keys.map((k) => [k, valueLabel(meta.parameters[k], t.params[k])])),
       [meta.metric]: o?.metric !== undefined ? String(Number(o.metric.toPrecision(6))) : '',
       status,
-      ...(meta.scheduler ? { epochs: o?.epochs !== undefined ? String(o.epochs) : '0', state: o?.rungState ?? (status === 'FINISHED' ? (o?.stoppedBy === 'scheduler' ? 'stopped' : 'finished') : status === 'PAUSED' ? 'paused' : status.toLowerCase()) } : {}),
+      ...(meta.scheduler
+        ? {
+            epochs: o?.epochs !== undefined ? String(o.epochs) : '0',
+            state: o?.rungState ?? (status === 'FINISHED' ? (o?.stoppedBy === 'scheduler' ? 'stopped' : 'finished') : status === 'PAUSED' ? 'paused' : status.toLowerCase()),
+          }
+        : {}),
       ...(meta.earlyStop ? { stopped_by: o?.stoppedBy ?? '' } : {}),
       run: o?.runId ?? '',
       hash: t.hash.slice(0, 12),
@@ -239,7 +265,20 @@ export function writeResults(meta: SweepMeta, outcomes: TrialOutcome[], dir = sw
   const csv = stringify([header, ...rows.map((r) => header.map((h) => r[h]))]);
   fs.writeFileSync(path.join(dir, 'results.csv'), csv);
   const best = bestTrial(outcomes, meta.mode);
-  fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify({ sweep: meta.name, metric: meta.metric, mode: meta.mode, best: best ? { trial: best.trial, value: best.metric, params: best.params, runId: best.runId } : null, trials: outcomes }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(dir, 'results.json'),
+    JSON.stringify(
+      {
+        sweep: meta.name,
+        metric: meta.metric,
+        mode: meta.mode,
+        best: best ? { trial: best.trial, value: best.metric, params: best.params, runId: best.runId } : null,
+        trials: outcomes,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   return csv;
 }
 
@@ -327,7 +366,13 @@ export async function openParentRun(client: MlflowClient, meta: SweepMeta, resol
 }
 
 /** Best trial, its metric and the results table on the parent run; status once every trial is done. */
-export async function closeParentRun(client: MlflowClient, meta: SweepMeta, outcomes: TrialOutcome[], csv: string, status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED'): Promise<void> {
+export async function closeParentRun(
+  client: MlflowClient,
+  meta: SweepMeta,
+  outcomes: TrialOutcome[],
+  csv: string,
+  status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED',
+): Promise<void> {
   if (!meta.parentRunId) return;
   const run = await client.getRun(meta.parentRunId);
   if (!run) return;
@@ -342,9 +387,20 @@ export async function closeParentRun(client: MlflowClient, meta: SweepMeta, outc
       ...(best?.metric !== undefined ? [{ key: `best_${meta.metric}`, value: best.metric, timestamp: now, step }] : []),
       { key: 'trials_finished', value: counts(['FINISHED', 'SKIPPED']), timestamp: now, step },
       { key: 'trials_failed', value: counts(['FAILED']), timestamp: now, step },
-      ...(budget ? [{ key: 'epochs_spent', value: budget.spent, timestamp: now, step }, { key: 'epochs_full_budget', value: budget.full, timestamp: now, step }] : []),
+      ...(budget
+        ? [
+            { key: 'epochs_spent', value: budget.spent, timestamp: now, step },
+            { key: 'epochs_full_budget', value: budget.full, timestamp: now, step },
+          ]
+        : []),
     ],
-    tags: best ? [{ key: 'fitspec.best_trial', value: best.trial }, ...(best.mlflowRunId ? [{ key: 'fitspec.best_run_id', value: best.mlflowRunId }] : []), { key: 'fitspec.best_params', value: JSON.stringify(best.params).slice(0, 8000) }] : [],
+    tags: best
+      ? [
+          { key: 'fitspec.best_trial', value: best.trial },
+          ...(best.mlflowRunId ? [{ key: 'fitspec.best_run_id', value: best.mlflowRunId }] : []),
+          { key: 'fitspec.best_params', value: JSON.stringify(best.params).slice(0, 8000) },
+        ]
+      : [],
   });
   await client.uploadArtifact(run.info, 'results.csv', new TextEncoder().encode(csv)).catch(() => undefined);
   if (status !== 'RUNNING') await client.updateRun(meta.parentRunId, status, now);

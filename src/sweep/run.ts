@@ -5,7 +5,24 @@ import { readCheckpointState } from '../train/checkpoint-files.js';
 import { driveSweep } from './drive.js';
 import { LocalPool, runLocal } from './local.js';
 import { MODEL_BASED, type SweepPlan } from './plan.js';
-import { bestMetric, closeParentRun, localTrialRuns, metricValues, mlflowSweepRuns, openParentRun, outcomeOfRun, sweepClient, sweepDir, sweepMeta, trialJobs, writeMeta, writeResults, type SweepMeta, type TrialJob, type TrialOutcome } from './records.js';
+import {
+  bestMetric,
+  closeParentRun,
+  localTrialRuns,
+  metricValues,
+  mlflowSweepRuns,
+  openParentRun,
+  outcomeOfRun,
+  sweepClient,
+  sweepDir,
+  sweepMeta,
+  trialJobs,
+  writeMeta,
+  writeResults,
+  type SweepMeta,
+  type TrialJob,
+  type TrialOutcome,
+} from './records.js';
 
 export interface SweepRun {
   meta: SweepMeta;
@@ -46,7 +63,16 @@ export async function alreadyFinished(meta: SweepMeta, jobs: TrialJob[]): Promis
     for (const job of jobs) {
       if (done.has(job.trial)) continue;
       const r = runs.find((x) => x.info.status === 'FINISHED' && x.tags['fitspec.config_hash'] === job.hash);
-      if (r) done.set(job.trial, { trial: job.trial, hash: job.hash, params: job.params, status: 'SKIPPED', metric: r.metrics[`best_${job.metric}`]?.value, runId: r.tags['fitspec.run_id'], mlflowRunId: r.info.runId });
+      if (r)
+        done.set(job.trial, {
+          trial: job.trial,
+          hash: job.hash,
+          params: job.params,
+          status: 'SKIPPED',
+          metric: r.metrics[`best_${job.metric}`]?.value,
+          runId: r.tags['fitspec.run_id'],
+          mlflowRunId: r.info.runId,
+        });
     }
   }
   return done;
@@ -69,7 +95,9 @@ export async function runSweepLocal(plan: SweepPlan, opts: { parallel: number; t
   const { meta, dir, jobs } = await openSweep(plan, opts.log);
   const done = await alreadyFinished(meta, jobs);
   const todo = jobs.filter((j) => !done.has(j.trial));
-  opts.log(`sweep ${meta.name}: ${jobs.length} trials, ${done.size} already finished, ${todo.length} to train${todo.length ? ` with ${Math.min(opts.parallel, todo.length)} worker process(es)` : ''}`);
+  opts.log(
+    `sweep ${meta.name}: ${jobs.length} trials, ${done.size} already finished, ${todo.length} to train${todo.length ? ` with ${Math.min(opts.parallel, todo.length)} worker process(es)` : ''}`,
+  );
   const outcomes = [...done.values()];
   if (todo.length) {
     await runLocal(todo, {

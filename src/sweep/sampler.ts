@@ -100,7 +100,10 @@ export class OptunaSampler {
   private answers: ((line: string) => void)[] = [];
   private stderr = '';
 
-  private constructor(private readonly python: string, private readonly script: string) {}
+  private constructor(
+    private readonly python: string,
+    private readonly script: string,
+  ) {}
 
   static async open(log: (m: string) => void = () => undefined): Promise<OptunaSampler> {
     const url = pathToFileURL(path.join(PACKAGE_ROOT, 'scripts', 'optuna', 'venv.mjs')).href;
@@ -109,7 +112,11 @@ export class OptunaSampler {
     try {
       python = await ensureOptuna({ log });
     } catch (e) {
-      throw new FitspecError({ code: 'sweep.optuna', message: `method tpe / cmaes draws trials with Optuna, whose Python environment could not be made: ${(e as Error).message}`, hint: 'install python3 (>= 3.10) with venv and pip, or set FITSPEC_OPTUNA_VENV to a venv with optuna installed' });
+      throw new FitspecError({
+        code: 'sweep.optuna',
+        message: `method tpe / cmaes draws trials with Optuna, whose Python environment could not be made: ${(e as Error).message}`,
+        hint: 'install python3 (>= 3.10) with venv and pip, or set FITSPEC_OPTUNA_VENV to a venv with optuna installed',
+      });
     }
     return new OptunaSampler(python, SAMPLER_SCRIPT);
   }

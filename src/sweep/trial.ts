@@ -88,7 +88,16 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
   if (remoteDone) {
     log(`already finished as MLflow run ${remoteDone.info.runId}: skipped`);
     const m = remoteDone.metrics[`best_${job.metric}`]?.value;
-    return { trial: job.trial, hash: job.hash, params: job.params, status: 'SKIPPED', metric: m, runId: remoteDone.tags['fitspec.run_id'], mlflowRunId: remoteDone.info.runId, worker };
+    return {
+      trial: job.trial,
+      hash: job.hash,
+      params: job.params,
+      status: 'SKIPPED',
+      metric: m,
+      runId: remoteDone.tags['fitspec.run_id'],
+      mlflowRunId: remoteDone.info.runId,
+      worker,
+    };
   }
 
   const resumable = local.filter((r) => r.record.status !== 'FINISHED' && readCheckpointState(r.dir) !== undefined).at(-1);
@@ -101,7 +110,8 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     return { ...outcomeOfRun(resumable, job, 'PAUSED'), epochs: doneEpochs, values, metric: bestMetric(values, job.mode), worker };
   }
   if (resumable && job.finishAt !== undefined) log(`stopped by the scheduler: finishing ${resumable.dir} from its checkpoint at epoch ${doneEpochs}, without training`);
-  else if (resumable && resumable.record.status === 'SCHEDULED') log(`promoted: continuing ${resumable.dir} from its checkpoint at epoch ${doneEpochs} to epoch ${job.pauseAt ?? job.finishAt}`);
+  else if (resumable && resumable.record.status === 'SCHEDULED')
+    log(`promoted: continuing ${resumable.dir} from its checkpoint at epoch ${doneEpochs} to epoch ${job.pauseAt ?? job.finishAt}`);
   else if (resumable) log(`continuing the interrupted run ${resumable.dir} from its last checkpoint`);
   else if (local.length || remote.some((r) => r.info.status === 'RUNNING')) log('an earlier attempt left no checkpoint on this machine: training from the start');
 
@@ -116,7 +126,15 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
   };
   if (uri && !trackingUri(exp0.tracking)) exp.tracking.uri = uri;
   if (opts.threads) exp.train.threads = { intraOp: opts.threads, interOp: 1 };
-  const loaded: LoadedExperiment = { ...base, experiment: exp, file: job.sourceFile, sourceText: job.sourceText, chain: job.chain, overrides: job.overrides, resolvedYaml: base.resolvedYaml };
+  const loaded: LoadedExperiment = {
+    ...base,
+    experiment: exp,
+    file: job.sourceFile,
+    sourceText: job.sourceText,
+    chain: job.chain,
+    overrides: job.overrides,
+    resolvedYaml: base.resolvedYaml,
+  };
 
   const omitParams = trialParamFilter(Object.keys(job.params));
   const early = job.earlyStop ? medianStopping(job, runsDir, exp0.name, log, resumable?.dir) : undefined;
@@ -144,13 +162,15 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     result.history.map((h) => h[job.metric]).filter((v): v is number => v !== undefined),
     job.mode,
   );
-  const stoppedBy = early?.state.stoppedAt !== undefined && result.status === 'FINISHED' ? 'medianStopping' : job.finishAt !== undefined && result.status === 'FINISHED' ? 'scheduler' : undefined;
+  const stoppedBy =
+    early?.state.stoppedAt !== undefined && result.status === 'FINISHED' ? 'medianStopping' : job.finishAt !== undefined && result.status === 'FINISHED' ? 'scheduler' : undefined;
   const runFile = path.join(result.runDir, 'run.json');
   const record = JSON.parse(fs.readFileSync(runFile, 'utf8')) as { mlflow?: { runId?: string }; tags?: Record<string, string> };
   const after = result.status === 'SCHEDULED' ? 'paused' : result.status === 'FINISHED' && job.finishAt === undefined ? 'finished' : undefined;
   // job.rungs is the trial's story so far (the sweep's decisions and earlier rungs); this job adds its end.
   const rungTags: Record<string, string> = job.rungs !== undefined ? { [RUNGS_TAG]: [job.rungs, after && `${result.history.length}:${after}`].filter(Boolean).join(' ') } : {};
-  if (stoppedBy || job.rungs) fs.writeFileSync(runFile, JSON.stringify({ ...record, tags: { ...record.tags, ...rungTags, ...(stoppedBy ? { [STOPPED_BY_TAG]: stoppedBy } : {}) } }, null, 2) + '\n');
+  if (stoppedBy || job.rungs)
+    fs.writeFileSync(runFile, JSON.stringify({ ...record, tags: { ...record.tags, ...rungTags, ...(stoppedBy ? { [STOPPED_BY_TAG]: stoppedBy } : {}) } }, null, 2) + '\n');
   const mlflowRunId = record.mlflow?.runId;
   if (client && mlflowRunId && (result.status === 'FINISHED' || result.status === 'SCHEDULED')) await markChild(client, mlflowRunId, remote, job, metric, log, stoppedBy, rungTags);
   for (const r of stale) markLocalKilled(r.dir, result.runId);
@@ -176,7 +196,16 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
 }
 
 /** The child's best metric (for MLflow's parallel-coordinates view), and earlier attempts that died marked KILLED. */
-async function markChild(client: MlflowClient, runId: string, earlier: Awaited<ReturnType<typeof mlflowTrialRuns>>, job: TrialJob, metric: number | undefined, log: (m: string) => void, stoppedBy?: string, tags: Record<string, string> = {}) {
+async function markChild(
+  client: MlflowClient,
+  runId: string,
+  earlier: Awaited<ReturnType<typeof mlflowTrialRuns>>,
+  job: TrialJob,
+  metric: number | undefined,
+  log: (m: string) => void,
+  stoppedBy?: string,
+  tags: Record<string, string> = {},
+) {
   try {
     if (metric !== undefined) await client.logBatch(runId, { metrics: [{ key: `best_${job.metric}`, value: metric, timestamp: Date.now(), step: 0 }] });
     if (stoppedBy) await client.setTag(runId, STOPPED_BY_TAG, stoppedBy);
@@ -186,7 +215,6 @@ async function markChild(client: MlflowClient, runId: string, earlier: Awaited<R
     log(`could not update MLflow after the trial: ${(e as Error).message}`);
   }
 }
-
 
 /** A run whose worker died (SIGKILL, machine gone) still says RUNNING; the trial finished as another run. */
 function markLocalKilled(dir: string, by: string): void {

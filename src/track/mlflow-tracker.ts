@@ -48,7 +48,10 @@ export class MlflowTracker implements Tracker {
   private timer?: NodeJS.Timeout;
   private readonly warned: string[] = [];
 
-  constructor(private readonly client: MlflowClient, private readonly opts: MlflowTrackerOptions = {}) {}
+  constructor(
+    private readonly client: MlflowClient,
+    private readonly opts: MlflowTrackerOptions = {},
+  ) {}
 
   runUrl(): string | undefined {
     return mlflowRunUrl(this.local.record.mlflow);
@@ -160,7 +163,12 @@ export class MlflowTracker implements Tracker {
         // Refused connections (retried meanwhile) are a server that is down, not one that does not answer.
         if (http.lastFailure && REFUSED.test(http.lastFailure)) {
           const err = new MlflowError(
-            { code: 'mlflow.unreachable', message: `MLflow server ${http.uri} is unreachable (${http.lastFailure})`, hint: 'check the tracking URI and that the server runs', received: http.lastFailure },
+            {
+              code: 'mlflow.unreachable',
+              message: `MLflow server ${http.uri} is unreachable (${http.lastFailure})`,
+              hint: 'check the tracking URI and that the server runs',
+              received: http.lastFailure,
+            },
             { transient: true },
           );
           this.goOffline(err);
@@ -194,7 +202,9 @@ export class MlflowTracker implements Tracker {
       if (!isFitspecError(e) || (isMlflowError(e) && (e.transient || e.status === 401))) throw e;
       const p = e.problems[0];
       this.artifactProblem = [p?.message, p?.hint].filter(Boolean).join('; ');
-      this.warn(`MLflow did not accept the artifacts (${this.artifactProblem}): params, metrics and status are uploaded, the files stay in ${this.local.dir}; after fixing it, upload them with \`fitspec sync ${this.local.dir}\``);
+      this.warn(
+        `MLflow did not accept the artifacts (${this.artifactProblem}): params, metrics and status are uploaded, the files stay in ${this.local.dir}; after fixing it, upload them with \`fitspec sync ${this.local.dir}\``,
+      );
     }
   }
 
@@ -224,7 +234,9 @@ export class MlflowTracker implements Tracker {
     if (this.offline) return;
     const dir = this.local.dir;
     // Even a bug in the upload path must not stop training: the local run is complete either way.
-    const p = isFitspecError(e) ? e.problems[0] : { code: 'internal', message: `internal error while uploading: ${oneLine(String((e as Error)?.message ?? e))}`, received: undefined, hint: undefined };
+    const p = isFitspecError(e)
+      ? e.problems[0]
+      : { code: 'internal', message: `internal error while uploading: ${oneLine(String((e as Error)?.message ?? e))}`, received: undefined, hint: undefined };
     const detail = [p?.message, p?.received && !p.message.includes(p.received) ? p.received : undefined].filter(Boolean).join(': ');
     this.offline = detail;
     this.pending = [];

@@ -21,15 +21,26 @@ export interface MlflowModelRef {
 
 function trackingUriOrFail(ref: string, env: NodeJS.ProcessEnv): string {
   const uri = env.MLFLOW_TRACKING_URI;
-  if (!uri) fail('model.no-tracking-uri', `${ref} names a model in MLflow, but MLFLOW_TRACKING_URI is not set.`, { expected: 'MLFLOW_TRACKING_URI=http://host:port', received: 'nothing', hint: 'export MLFLOW_TRACKING_URI=http://127.0.0.1:5000 (and MLFLOW_TRACKING_USERNAME / _PASSWORD or _TOKEN if the server asks for them)' });
+  if (!uri)
+    fail('model.no-tracking-uri', `${ref} names a model in MLflow, but MLFLOW_TRACKING_URI is not set.`, {
+      expected: 'MLFLOW_TRACKING_URI=http://host:port',
+      received: 'nothing',
+      hint: 'export MLFLOW_TRACKING_URI=http://127.0.0.1:5000 (and MLFLOW_TRACKING_USERNAME / _PASSWORD or _TOKEN if the server asks for them)',
+    });
   return uri;
 }
 
 /** One clear error for a model that is not there or not ours to read; other failures as they are. */
 function explain(e: unknown, ref: string, uri: string): never {
   if (isMlflowError(e)) {
-    if (e.status === 401 || e.status === 403) throw new FitspecError({ code: 'model.unauthorized', message: `MLflow at ${redactUri(uri)} refused access to ${ref} (HTTP ${e.status}).`, hint: 'set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) to an account that may read it' });
-    if (e.status === 404 || e.errorCode === 'RESOURCE_DOES_NOT_EXIST' || e.errorCode === 'INVALID_PARAMETER_VALUE') throw new FitspecError({ code: 'model.not-found', message: `MLflow at ${redactUri(uri)} has no model ${ref}: ${e.message}` });
+    if (e.status === 401 || e.status === 403)
+      throw new FitspecError({
+        code: 'model.unauthorized',
+        message: `MLflow at ${redactUri(uri)} refused access to ${ref} (HTTP ${e.status}).`,
+        hint: 'set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) to an account that may read it',
+      });
+    if (e.status === 404 || e.errorCode === 'RESOURCE_DOES_NOT_EXIST' || e.errorCode === 'INVALID_PARAMETER_VALUE')
+      throw new FitspecError({ code: 'model.not-found', message: `MLflow at ${redactUri(uri)} has no model ${ref}: ${e.message}` });
   }
   throw e;
 }
@@ -93,7 +104,8 @@ export async function downloadRunModel(client: MlflowClient, m: MlflowModelRef, 
   const run = await client.getRun(m.runId);
   if (!run) throw new FitspecError({ code: 'model.not-found', message: `MLflow has no run ${m.runId}.` });
   const files = await client.listArtifactFiles(m.runId, m.artifactPath);
-  if (!files.some((f) => f.path === `${m.artifactPath}/model.json`)) throw new FitspecError({ code: 'model.not-found', message: `Run ${m.runId} has no fitspec model at ${m.artifactPath}/ (no model.json among its artifacts).` });
+  if (!files.some((f) => f.path === `${m.artifactPath}/model.json`))
+    throw new FitspecError({ code: 'model.not-found', message: `Run ${m.runId} has no fitspec model at ${m.artifactPath}/ (no model.json among its artifacts).` });
   const extra = (await client.listArtifacts(m.runId)).filter((f) => !f.isDir && f.path === 'resolved.yaml').map((f) => ({ path: f.path, fileSize: f.fileSize ?? -1 }));
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -103,7 +115,13 @@ export async function downloadRunModel(client: MlflowClient, m: MlflowModelRef, 
     // The model folder becomes model/, whatever it was called in the run.
     const rel = f.path === 'resolved.yaml' ? 'resolved.yaml' : path.posix.join('model', f.path.slice(m.artifactPath.length + 1));
     const data = await client.downloadArtifact(run.info, f.path);
-    if (f.fileSize >= 0 && data.byteLength !== f.fileSize) throw new FitspecError({ code: 'model.download-size', message: `${f.path} of run ${m.runId} arrived with ${data.byteLength} bytes; MLflow lists ${f.fileSize}.`, expected: `${f.fileSize} bytes`, received: `${data.byteLength} bytes` });
+    if (f.fileSize >= 0 && data.byteLength !== f.fileSize)
+      throw new FitspecError({
+        code: 'model.download-size',
+        message: `${f.path} of run ${m.runId} arrived with ${data.byteLength} bytes; MLflow lists ${f.fileSize}.`,
+        expected: `${f.fileSize} bytes`,
+        received: `${data.byteLength} bytes`,
+      });
     fs.mkdirSync(path.dirname(path.join(tmp, rel)), { recursive: true });
     fs.writeFileSync(path.join(tmp, rel), data);
     manifest.files[rel] = data.byteLength;

@@ -33,9 +33,13 @@ export function localModel(dir: string): ModelLocation {
     const isRun = fs.existsSync(path.join(parent, 'resolved.yaml'));
     return { modelDir: dir, ...(isRun ? { runDir: parent, ...trainSettings(parent) } : {}) };
   }
-  return fail('run.no-model', `${dir} has no trained model (model/model.json): expected a finished run folder, a model folder or an MLflow model URI (runs:/<run id>, models:/<name>/<version>, models:/<name>@<alias>).`, {
-    file: dir,
-  });
+  return fail(
+    'run.no-model',
+    `${dir} has no trained model (model/model.json): expected a finished run folder, a model folder or an MLflow model URI (runs:/<run id>, models:/<name>/<version>, models:/<name>@<alias>).`,
+    {
+      file: dir,
+    },
+  );
 }
 
 /** A run folder, a model folder, or an MLflow model URI (downloaded into the cache first). */

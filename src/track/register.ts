@@ -39,14 +39,23 @@ function target(ref: string, env: NodeJS.ProcessEnv): { uri: string; runId: stri
   const asDir = ref.replace(/\/+$/, '');
   if (fs.existsSync(path.join(asDir, 'run.json'))) {
     const { record } = readRun(asDir);
-    if (!record.mlflow?.runId) fail('register.not-in-mlflow', `${ref} was not logged to MLflow, so it cannot be registered.`, { hint: 'set MLFLOW_TRACKING_URI and run `fitspec sync` to upload it first', file: asDir });
+    if (!record.mlflow?.runId)
+      fail('register.not-in-mlflow', `${ref} was not logged to MLflow, so it cannot be registered.`, {
+        hint: 'set MLFLOW_TRACKING_URI and run `fitspec sync` to upload it first',
+        file: asDir,
+      });
     const uri = env.MLFLOW_TRACKING_URI || record.mlflow.uri;
     return { uri, runId: record.mlflow.runId, runDir: asDir };
   }
   const m = /^(?:runs:\/)?([0-9a-f]{32})\/?(?:model\/?)?$/.exec(ref);
-  if (!m) fail('register.bad-run', `${ref} is neither a run folder nor an MLflow run id.`, { expected: 'runs/<experiment>/<run id>, an MLflow run id (32 hex digits) or runs:/<run id>', received: ref });
+  if (!m)
+    fail('register.bad-run', `${ref} is neither a run folder nor an MLflow run id.`, {
+      expected: 'runs/<experiment>/<run id>, an MLflow run id (32 hex digits) or runs:/<run id>',
+      received: ref,
+    });
   const uri = env.MLFLOW_TRACKING_URI;
-  if (!uri) fail('model.no-tracking-uri', `${ref} names an MLflow run, but MLFLOW_TRACKING_URI is not set.`, { expected: 'MLFLOW_TRACKING_URI=http://host:port', received: 'nothing' });
+  if (!uri)
+    fail('model.no-tracking-uri', `${ref} names an MLflow run, but MLFLOW_TRACKING_URI is not set.`, { expected: 'MLFLOW_TRACKING_URI=http://host:port', received: 'nothing' });
   return { uri, runId: m[1]! };
 }
 
@@ -81,7 +90,8 @@ async function ensureMlflowModel(client: MlflowClient, run: Run, runDir: string 
   if (!listed.some((f) => f.path === 'model/model.json')) fail('register.no-model', `MLflow run ${run.info.runId} has no model/ artifacts: was it a finished fitspec run?`);
   if (listed.some((f) => f.path === 'model/MLmodel')) return;
   let modelDir = runDir ? path.join(runDir, 'model') : undefined;
-  if (!modelDir || !fs.existsSync(path.join(modelDir, 'model.json'))) modelDir = path.join(await downloadRunModel(client, { runId: run.info.runId, artifactPath: 'model' }, { env: o.env, log: o.log }), 'model');
+  if (!modelDir || !fs.existsSync(path.join(modelDir, 'model.json')))
+    modelDir = path.join(await downloadRunModel(client, { runId: run.info.runId, artifactPath: 'model' }, { env: o.env, log: o.log }), 'model');
   if (!fs.existsSync(path.join(modelDir, 'MLmodel'))) {
     o.log?.(`writing the MLflow Model of run ${run.info.runId} (keras flavor) into ${modelDir}`);
     await o.writeMlflowModel(modelDir);
@@ -105,17 +115,26 @@ export async function registerModel(o: RegisterOptions): Promise<Registered> {
   const client = mlflowClient(uri, env);
   const run = await client.getRun(runId);
   if (!run) throw new FitspecError({ code: 'model.not-found', message: `MLflow at ${redactUri(uri)} has no run ${runId}.` });
-  if (run.info.status !== 'FINISHED') fail('register.unfinished', `Run ${runId} is ${run.info.status}; only a finished run's model can be registered.`, { expected: 'FINISHED', received: run.info.status });
+  if (run.info.status !== 'FINISHED')
+    fail('register.unfinished', `Run ${runId} is ${run.info.status}; only a finished run's model can be registered.`, { expected: 'FINISHED', received: run.info.status });
   await ensureMlflowModel(client, run, runDir, o);
   const tags = await versionTags(client, run);
   await client.createRegisteredModel(o.name);
-  const existing: ModelVersion | undefined = (await client.searchModelVersions(`name=${q(o.name)} and run_id=${q(runId)}`)).sort((a, b) => Number(a.version) - Number(b.version))[0];
+  const existing: ModelVersion | undefined = (await client.searchModelVersions(`name=${q(o.name)} and run_id=${q(runId)}`)).sort(
+    (a, b) => Number(a.version) - Number(b.version),
+  )[0];
   let version: ModelVersion;
   if (existing) {
     version = existing;
     for (const [k, v] of Object.entries(tags)) if (existing.tags[k] !== v) await client.setModelVersionTag(o.name, existing.version, k, v);
   } else {
-    version = await client.createModelVersion({ name: o.name, source: `${run.info.artifactUri.replace(/\/+$/, '')}/model`, runId, tags, description: run.tags['mlflow.note.content'] });
+    version = await client.createModelVersion({
+      name: o.name,
+      source: `${run.info.artifactUri.replace(/\/+$/, '')}/model`,
+      runId,
+      tags,
+      description: run.tags['mlflow.note.content'],
+    });
   }
   if (o.alias) await client.setRegisteredModelAlias(o.name, o.alias, version.version);
   return { name: o.name, version: version.version, runId, created: !existing, alias: o.alias, tags, uri: redactUri(uri) };

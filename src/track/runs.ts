@@ -147,7 +147,9 @@ export function fileFingerprint(dir: string, rel: string): string {
 export function dropMetricsAfter(dir: string, epoch: number): number {
   const file = join(dir, 'metrics.jsonl');
   if (!existsSync(file)) return 0;
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
   const keep = lines.filter((l) => {
     try {
       return parsePoint(l).step <= epoch;

@@ -60,7 +60,10 @@ export class RunUploader {
   info?: RunInfo;
   created = false;
 
-  constructor(readonly client: MlflowClient, readonly store: RunStore) {}
+  constructor(
+    readonly client: MlflowClient,
+    readonly store: RunStore,
+  ) {}
 
   get link(): MlflowLink {
     const r = this.store.record;
@@ -121,7 +124,13 @@ export class RunUploader {
       const d = r.dataset;
       await this.client.logInputs(info.runId, [
         {
-          dataset: { name: d.name, digest: d.digest.slice(0, 36), sourceType: d.sourceType, source: sourceJson(d.source), profile: d.profile === undefined ? undefined : JSON.stringify(d.profile) },
+          dataset: {
+            name: d.name,
+            digest: d.digest.slice(0, 36),
+            sourceType: d.sourceType,
+            source: sourceJson(d.source),
+            profile: d.profile === undefined ? undefined : JSON.stringify(d.profile),
+          },
           tags: { 'mlflow.data.context': d.context },
         },
       ]);

@@ -5,7 +5,20 @@ import { leafLayers, loadModel, saveModel } from '../model/index.js';
 import type { Engine } from './engine/types.js';
 import { diskFullError, isDiskFull, isDiskFullError, writeFileSafe } from '../disk.js';
 import { FitspecError } from '../errors.js';
-import { CHECKPOINT_DIR as DIR, CHECKPOINT_NEW as NEW, CHECKPOINT_OLD as OLD, checkpointStatus, describeDamage, discard, manifestOf, markVerified, readCheckpointState, settle, STATE, type CheckpointState } from './checkpoint-files.js';
+import {
+  CHECKPOINT_DIR as DIR,
+  CHECKPOINT_NEW as NEW,
+  CHECKPOINT_OLD as OLD,
+  checkpointStatus,
+  describeDamage,
+  discard,
+  manifestOf,
+  markVerified,
+  readCheckpointState,
+  settle,
+  STATE,
+  type CheckpointState,
+} from './checkpoint-files.js';
 
 export { checkpointStatus, describeDamage, phaseResume, readCheckpointState, type CheckpointState } from './checkpoint-files.js';
 
@@ -47,7 +60,12 @@ export async function saveCheckpoint(runDir: string, model: tf.LayersModel, engi
     const needed = dirSize(tmp) + dirSize(path.join(runDir, DIR));
     discard(runDir, NEW);
     const kept = readCheckpointState(runDir);
-    throw diskFullError(tmp, needed, `the checkpoint of epoch ${state.epoch + 1}`, kept ? `the checkpoint of epoch ${kept.epoch + 1} is kept intact` : 'no earlier checkpoint exists');
+    throw diskFullError(
+      tmp,
+      needed,
+      `the checkpoint of epoch ${state.epoch + 1}`,
+      kept ? `the checkpoint of epoch ${kept.epoch + 1} is kept intact` : 'no earlier checkpoint exists',
+    );
   }
   const final = path.join(runDir, DIR);
   discard(runDir, OLD);

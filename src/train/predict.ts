@@ -24,7 +24,8 @@ export interface TrainedRun {
  */
 export async function loadTrainedRun(runDir: string, plugins?: { exp: Experiment; plugins: readonly LoadedPlugin[] }): Promise<TrainedRun> {
   if (plugins) registerPluginLayers(plugins.exp, plugins.plugins);
-  if (!fs.existsSync(path.join(runDir, 'model', 'model.json'))) fail('run.no-model', `${runDir} has no trained model (model/model.json): is it a finished run folder?`, { file: runDir });
+  if (!fs.existsSync(path.join(runDir, 'model', 'model.json')))
+    fail('run.no-model', `${runDir} has no trained model (model/model.json): is it a finished run folder?`, { file: runDir });
   return loadTrainedModel(path.join(runDir, 'model'));
 }
 

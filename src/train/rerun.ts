@@ -40,7 +40,13 @@ async function downloadMlflowRun(id: string, uri: string): Promise<RunFolder> {
     if (isMlflowError(e)) return undefined;
     throw e;
   });
-  if (!run) throw new FitspecError({ code: 'run.not-found', message: `the MLflow server at ${client.uri} has no run \`${id}\``, expected: 'an MLflow run id (32 hex digits, shown in the MLflow UI)', received: id });
+  if (!run)
+    throw new FitspecError({
+      code: 'run.not-found',
+      message: `the MLflow server at ${client.uri} has no run \`${id}\``,
+      expected: 'an MLflow run id (32 hex digits, shown in the MLflow UI)',
+      received: id,
+    });
   const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   const dir = path.join(cache, 'fitspec', 'mlflow-runs', id);
   fs.mkdirSync(path.join(dir, 'split'), { recursive: true });
@@ -124,13 +130,19 @@ export function whyNotIdentical(run: LoggedRun, backend: BackendInfo): string[] 
   differs('TensorFlow', t['fitspec.tensorflow_version'], backend.tensorflowVersion);
   differs('CPU kernels', t['fitspec.kernels'], backend.kernels?.name);
   differs('threads (intra-op x inter-op)', t['fitspec.threads'], `${backend.threads.intraOp}x${backend.threads.interOp}`);
-  if (t['fitspec.config_hash'] && t['fitspec.config_hash'] !== run.loaded.hash) out.push(`config hash: this fitspec resolves the logged config to ${run.loaded.hash.slice(0, 12)}, the run was ${t['fitspec.config_hash'].slice(0, 12)} (another fitspec version: defaults or hashing changed)`);
+  if (t['fitspec.config_hash'] && t['fitspec.config_hash'] !== run.loaded.hash)
+    out.push(
+      `config hash: this fitspec resolves the logged config to ${run.loaded.hash.slice(0, 12)}, the run was ${t['fitspec.config_hash'].slice(0, 12)} (another fitspec version: defaults or hashing changed)`,
+    );
   if (run.splitDigest) {
     const listing = listSource(run.loaded.experiment.data);
     const byId = new Map(listing.items.map((it) => [it.id, it]));
-    const parts = Object.fromEntries(PART_NAMES.map((p) => [p, (run.split[p] ?? []).map((id) => byId.get(id)).filter((x) => x !== undefined)])) as Parameters<typeof splitDigest>[1];
+    const parts = Object.fromEntries(PART_NAMES.map((p) => [p, (run.split[p] ?? []).map((id) => byId.get(id)).filter((x) => x !== undefined)])) as Parameters<
+      typeof splitDigest
+    >[1];
     const digest = splitDigest(listing.classes, parts);
-    if (digest !== run.splitDigest) out.push(`data digest: the images and labels of the logged split give ${digest.slice(0, 8)} here, the run had ${run.splitDigest.slice(0, 8)} (images missing or relabelled)`);
+    if (digest !== run.splitDigest)
+      out.push(`data digest: the images and labels of the logged split give ${digest.slice(0, 8)} here, the run had ${run.splitDigest.slice(0, 8)} (images missing or relabelled)`);
   }
   return out;
 }

@@ -11,7 +11,21 @@ import { FitspecError, isFitspecError } from '../errors.js';
 import { redactCredentials, redactValues } from '../redact.js';
 import { applyTrainable, buildModel, describeModel, formatSummary, saveModel, summarize, writeDescriptor, type BuiltModel } from '../model/index.js';
 import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
-import { createTracker, cutTornTail, dropMetricsAfter, gitInfo, kerasAutologParams, lockRun, readableParams, readMetrics, readRun, standardTags, trackingUri, type RunLock, type RunStatus } from '../track/index.js';
+import {
+  createTracker,
+  cutTornTail,
+  dropMetricsAfter,
+  gitInfo,
+  kerasAutologParams,
+  lockRun,
+  readableParams,
+  readMetrics,
+  readRun,
+  standardTags,
+  trackingUri,
+  type RunLock,
+  type RunStatus,
+} from '../track/index.js';
 import { createCallbacks } from './callbacks/index.js';
 import { CallbackList } from './callbacks/list.js';
 import { checkpointStatus, damagedCheckpoint, describeDamage, phaseResume, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -169,8 +183,20 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   const data = await prepareData(exp.data, exp.seed, { log, split: opts.split });
   const classes = data.classes;
   // `fitspec train` checks this before loading anything; callers of train() get the same error instead of a shape error mid-run.
-  const [mismatch] = softmaxUnits.run(exp, { classes, from: data.source.type === 'csv' ? `the labels of ${data.source.location}` : `the class folders of ${data.source.location}` });
-  if (mismatch) throw new FitspecError({ code: mismatch.code, message: mismatch.message, hint: mismatch.hint, file: loaded.file, path: mismatch.path.join('.'), expected: mismatch.expected, received: mismatch.received });
+  const [mismatch] = softmaxUnits.run(exp, {
+    classes,
+    from: data.source.type === 'csv' ? `the labels of ${data.source.location}` : `the class folders of ${data.source.location}`,
+  });
+  if (mismatch)
+    throw new FitspecError({
+      code: mismatch.code,
+      message: mismatch.message,
+      hint: mismatch.hint,
+      file: loaded.file,
+      path: mismatch.path.join('.'),
+      expected: mismatch.expected,
+      received: mismatch.received,
+    });
   const trainSize = data.parts.train.ids.length;
   if (trainSize === 0) throw new FitspecError({ code: 'data.empty-train', message: 'The training split is empty: check data.split and the data folder.', path: 'data.split' });
 
@@ -180,7 +206,10 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   if (opts.resume && checkpoints?.usable) {
     const order = ['checkpoint.tmp', 'checkpoint', 'checkpoint.old'];
     const newer = checkpoints.damaged.filter((d) => order.indexOf(d.copy) < order.indexOf(checkpoints.usable!.name));
-    if (newer.length) log(`warning: ${newer.map((d) => describeDamage(opts.resume!, d)).join('; ')}: resuming from the previous good checkpoint instead (epoch ${checkpoints.usable.state.epoch + 1}, ${path.join(opts.resume, checkpoints.usable.name)})`);
+    if (newer.length)
+      log(
+        `warning: ${newer.map((d) => describeDamage(opts.resume!, d)).join('; ')}: resuming from the previous good checkpoint instead (epoch ${checkpoints.usable.state.epoch + 1}, ${path.join(opts.resume, checkpoints.usable.name)})`,
+      );
   }
   const runId = opts.resume ? path.basename(opts.resume) : newRunId();
   const runDir = opts.resume ?? path.join(exp.tracking.runsDir, exp.name, runId);
@@ -221,29 +250,40 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   const pluginParams = Object.fromEntries((loaded.plugins ?? []).map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));
   const allParams = { ...readableParams(exp), ...kerasAutologParams(exp), ...pluginParams };
   const params = redactValues(opts.omitParams ? Object.fromEntries(Object.entries(allParams).filter(([k]) => !opts.omitParams!(k))) : allParams);
-  const tags = redactValues(standardTags({
-    runName,
-    sourceName: loaded.file,
-    git: gitInfo(process.cwd()),
-    description: exp.description,
-    backend: backend.name,
-    tensorflowVersion: backend.tensorflowVersion,
-    kernels: backend.kernels?.name,
-    threads: `${backend.threads.intraOp}/${backend.threads.interOp}`,
-    configHash: loaded.hash,
-    chain: loaded.chain,
-    overrides: loaded.overrides,
-    runId,
-    extra: { 'fitspec.threads': `${backend.threads.intraOp}x${backend.threads.interOp}`, ...(loaded.plugins?.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}), ...exp.tracking.tags },
-  }));
+  const tags = redactValues(
+    standardTags({
+      runName,
+      sourceName: loaded.file,
+      git: gitInfo(process.cwd()),
+      description: exp.description,
+      backend: backend.name,
+      tensorflowVersion: backend.tensorflowVersion,
+      kernels: backend.kernels?.name,
+      threads: `${backend.threads.intraOp}/${backend.threads.interOp}`,
+      configHash: loaded.hash,
+      chain: loaded.chain,
+      overrides: loaded.overrides,
+      runId,
+      extra: {
+        'fitspec.threads': `${backend.threads.intraOp}x${backend.threads.interOp}`,
+        ...(loaded.plugins?.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}),
+        ...exp.tracking.tags,
+      },
+    }),
+  );
 
   // From here on the run exists: whatever happens, the `finally` below records how it ended,
   // removes the signal handlers and frees the model and the engine.
   // run.json exists once start() began (it is written before any request); ending it is synchronous up to the network.
   let trackingBegun = false;
-  const interrupts = trapInterrupts(log, runDir, (sig) => {
-    if (trackingBegun) void tracker.end('KILLED', `interrupted by ${sig}`).catch(() => undefined);
-  }, opts.signal);
+  const interrupts = trapInterrupts(
+    log,
+    runDir,
+    (sig) => {
+      if (trackingBegun) void tracker.end('KILLED', `interrupted by ${sig}`).catch(() => undefined);
+    },
+    opts.signal,
+  );
   const history: EpochRow[] = resumeState?.history ?? [];
   const timing: FitTiming = { dataWait: 0, stepTime: 0, images: 0 };
   const trainableLog: RunSummary['trainable_params_per_phase'] = [];
@@ -286,13 +326,17 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       built = await buildModel(exp, { plugins: loaded.plugins ?? [] });
       const choice = resolveEngine(exp.train.engine, backend);
       // Native TensorFlow without the graph addon trains several times slower: never silently.
-      if (choice.kind === 'eager' && exp.train.engine === 'auto' && backend.name === 'tensorflow') log(`warning: training on the eager engine (several times slower than the graph engine): ${choice.why}; \`fitspec doctor\` says more`);
+      if (choice.kind === 'eager' && exp.train.engine === 'auto' && backend.name === 'tensorflow')
+        log(`warning: training on the eager engine (several times slower than the graph engine): ${choice.why}; \`fitspec doctor\` says more`);
       engine = createEngine(choice.kind, built.model, backend, log, { loss: exp.train.loss, metrics: [...exp.train.metrics] });
       log(`engine: ${engine.name}`);
       runtime = { backend: backend.name, engine: engine.name, kernels: backend.kernels?.name, tensorflowVersion: backend.tensorflowVersion, threads: { ...backend.threads } };
       // Equal configs resume bit for bit only on the same runtime: said, not refused (a sweep worker elsewhere must be able to continue a trial).
       const changes = runtimeChanges(resumeState?.runtime, runtime);
-      if (changes.length) log(`warning: this session runs with ${changes.join(', ')} (as the checkpoint was written): the remaining epochs will not repeat an uninterrupted run bit for bit; use the same train.threads / --threads, kernels and engine to keep them equal`);
+      if (changes.length)
+        log(
+          `warning: this session runs with ${changes.join(', ')} (as the checkpoint was written): the remaining epochs will not repeat an uninterrupted run bit for bit; use the same train.threads / --threads, kernels and engine to keep them equal`,
+        );
       status = await fitPhases(built, engine);
     }
     if (interrupts.signal) status = 'KILLED';
@@ -332,7 +376,9 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       built?.model.dispose();
     }
     // The original failure is the one to report; a failure while recording it comes second.
+    // biome-ignore lint/correctness/noUnsafeFinally: a failure to record the run's end must surface, after the cleanup above
     if (recordError !== undefined && failure?.error === recordError) throw recordError;
+    // biome-ignore lint/correctness/noUnsafeFinally: as above
     if (recordError !== undefined && !failure) throw recordError;
   }
 
@@ -386,7 +432,10 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         artifact(writeText(runDir, 'model_summary.txt', formatSummary(s, exp.name) + '\n'));
         first = false;
       }
-      if (phases.length > 1) log(`phase ${pi + 1}/${phases.length} \`${phase.name}\`: ${phase.epochs} epochs, ${phase.optimizer.name} lr ${phase.optimizer.learningRate}, ${s.trainable.toLocaleString('en-US')} trainable params`);
+      if (phases.length > 1)
+        log(
+          `phase ${pi + 1}/${phases.length} \`${phase.name}\`: ${phase.epochs} epochs, ${phase.optimizer.name} lr ${phase.optimizer.learningRate}, ${s.trainable.toLocaleString('en-US')} trainable params`,
+        );
 
       let startEpoch = phaseStart;
       if (resumeState && resume !== 'fresh') {
@@ -408,7 +457,16 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         to: epoch,
         totalEpochs,
         steps,
-        trainBatches: (e) => batches(data, 'train', { batchSize: exp.train.batchSize, shuffle: exp.train.shuffle, seed: exp.seed, epoch: e, augment: exp.augment, rescale: exp.data.image.rescale, steps }),
+        trainBatches: (e) =>
+          batches(data, 'train', {
+            batchSize: exp.train.batchSize,
+            shuffle: exp.train.shuffle,
+            seed: exp.seed,
+            epoch: e,
+            augment: exp.augment,
+            rescale: exp.data.image.rescale,
+            steps,
+          }),
         validationBatches: data.parts.validation?.ids.length ? () => evalBatches('validation') : undefined,
         interrupted: () => Boolean(interrupts.signal),
         shouldStop: opts.shouldStop,
@@ -419,7 +477,15 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         },
         onEpochCommitted: async (row) => {
           // Checkpoint before logging so a crash never logs an epoch the checkpoint does not have.
-          await saveCheckpoint(runDir, model, engine, { epoch: row.epoch, phase: pi, learningRate: engine.getLearningRate(), history, callbacks: callbacks.getState(), sessions: sessionsSoFar(), runtime });
+          await saveCheckpoint(runDir, model, engine, {
+            epoch: row.epoch,
+            phase: pi,
+            learningRate: engine.getLearningRate(),
+            history,
+            callbacks: callbacks.getState(),
+            sessions: sessionsSoFar(),
+            runtime,
+          });
           writeMetricsCsv(runDir, history);
           const { epoch: e, ...metricValues } = row;
           tracker.logMetrics(e, metricValues, Date.now());
@@ -445,7 +511,14 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     const last = built.model.layers.at(-1)?.getConfig() as { activation?: string } | undefined;
     writeDescriptor(
       path.join(runDir, 'model'),
-      describeModel(exp.data, classes, { configHash: loaded.hash, experiment: exp.name, runId, inputName: built.model.inputNames[0], outputName: built.model.outputNames[0], softmax: last?.activation === 'softmax' }),
+      describeModel(exp.data, classes, {
+        configHash: loaded.hash,
+        experiment: exp.name,
+        runId,
+        inputName: built.model.inputNames[0],
+        outputName: built.model.outputNames[0],
+        softmax: last?.activation === 'softmax',
+      }),
     );
     if (trackingUri(exp.tracking)) await (await import('../export/index.js')).logMlflowModel(path.join(runDir, 'model'), exp.tracking.logModel, log);
     artifact('model');
@@ -462,7 +535,14 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   }
 
   function evalBatches(part: 'validation' | 'test') {
-    return batches(data, part, { batchSize: exp.train.batchSize, shuffle: false, seed: exp.seed, epoch: 0, rescale: exp.data.image.rescale, steps: part === 'validation' ? exp.train.validationSteps : undefined });
+    return batches(data, part, {
+      batchSize: exp.train.batchSize,
+      shuffle: false,
+      seed: exp.seed,
+      epoch: 0,
+      rescale: exp.data.image.rescale,
+      steps: part === 'validation' ? exp.train.validationSteps : undefined,
+    });
   }
 
   function buildSummary(): RunSummary {

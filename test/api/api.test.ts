@@ -71,7 +71,12 @@ describe('train', () => {
     const loaded = loadExperiment(file, { set: ['train.epochs=3', 'name=aborted'] });
     const stop = new AbortController();
     const lines: string[] = [];
-    const first = await train(loaded, { progress: false, log: (l) => lines.push(l), signal: stop.signal, callbacks: { onEpochEnd: (epoch) => void (epoch === 0 && stop.abort()) } });
+    const first = await train(loaded, {
+      progress: false,
+      log: (l) => lines.push(l),
+      signal: stop.signal,
+      callbacks: { onEpochEnd: (epoch) => void (epoch === 0 && stop.abort()) },
+    });
     expect(first.status).toBe('KILLED');
     expect(first.history.map((h) => h.epoch)).toEqual([0]);
     expect(lines.join('\n')).toMatch(/aborted: stopping after this step/);

@@ -12,7 +12,14 @@ const NOISE = [
   'To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.',
   'I1201 10:41:16.392332    4770 some_file.cc:12] any other info line',
 ];
-const KEPT = ['backend: tensorflow (native TensorFlow 2.21.0)', 'WARNING: the pure-JS backend is slow', 'W0000 00:00:1796120006.1 x.cc:1] a real TensorFlow warning', 'Important: 1 thing', 'I love this', 'error [data.missing-folder] ...'];
+const KEPT = [
+  'backend: tensorflow (native TensorFlow 2.21.0)',
+  'WARNING: the pure-JS backend is slow',
+  'W0000 00:00:1796120006.1 x.cc:1] a real TensorFlow warning',
+  'Important: 1 thing',
+  'I love this',
+  'error [data.missing-folder] ...',
+];
 
 describe('the stderr filter', () => {
   it.each(NOISE)('drops %s', (line) => expect(isTensorFlowNoise(line)).toBe(true));

@@ -39,7 +39,11 @@ model: {layers: [{flatten: {}}, {dense: {units: 3, activation: softmax}}]}
 tracking: {uri: 'http://user:SEKRIT4711@127.0.0.1:5000'}
 `,
     );
-    for (const args of [['resolve', file], ['resolve', file, '--explain'], ['resolve', file, '--set', 'tracking.uri=http://u:SEKRIT4711@h:1']]) {
+    for (const args of [
+      ['resolve', file],
+      ['resolve', file, '--explain'],
+      ['resolve', file, '--set', 'tracking.uri=http://u:SEKRIT4711@h:1'],
+    ]) {
       const r = cli(args, dir);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout + r.stderr).not.toContain('SEKRIT4711');
@@ -83,13 +87,16 @@ describe('paths outside the repository or revision', () => {
 function runFolder(status: string): string {
   const dir = path.join(tmpDir('runfolder'), '20260101-000000-abcd');
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ format: 1, runId: path.basename(dir), experimentName: 'e', runName: 'r', status, startTime: 1, params: {}, tags: {}, artifacts: [] }));
+  fs.writeFileSync(
+    path.join(dir, 'run.json'),
+    JSON.stringify({ format: 1, runId: path.basename(dir), experimentName: 'e', runName: 'r', status, startTime: 1, params: {}, tags: {}, artifacts: [] }),
+  );
   fs.writeFileSync(path.join(dir, 'metrics.jsonl'), '{"key":"loss","value":1,"step":0,"timestamp":1}\n{"key":"loss","value":0.5,"step":1,"timestamp":2}\n{"key":"lo');
   return dir;
 }
 
 describe('run files', () => {
-  it('fetch\'s blocked ports are named, not reported as a timeout', async () => {
+  it("fetch's blocked ports are named, not reported as a timeout", async () => {
     const dir = runFolder('KILLED');
     const r = cli(['sync', dir, '--uri', 'http://127.0.0.1:5061'], dir);
     expect(r.code).toBe(2);
@@ -109,7 +116,16 @@ describe('run files', () => {
     const dir = runFolder('KILLED');
     const other = spawn('sleep', ['30']);
     try {
-      fs.writeFileSync(path.join(dir, 'run.lock'), JSON.stringify({ pid: other.pid, host: (await import('node:os')).hostname(), started: new Date(Date.now() - 3600_000).toISOString(), command: 'fitspec train', token: 'x' }) + '\n');
+      fs.writeFileSync(
+        path.join(dir, 'run.lock'),
+        JSON.stringify({
+          pid: other.pid,
+          host: (await import('node:os')).hostname(),
+          started: new Date(Date.now() - 3600_000).toISOString(),
+          command: 'fitspec train',
+          token: 'x',
+        }) + '\n',
+      );
       const lock = lockRun(dir, 'test');
       expect(JSON.parse(fs.readFileSync(lock.file, 'utf8')).pid).toBe(process.pid);
       lock.release();
@@ -141,7 +157,7 @@ describe('run files', () => {
 });
 
 describe('a truncated JPEG', () => {
-  it('is reported by fitspec once; libjpeg\'s own lines do not reach the terminal', () => {
+  it("is reported by fitspec once; libjpeg's own lines do not reach the terminal", () => {
     const dir = tmpDir('jpeg');
     const data = path.join(dir, 'faces');
     expect(cli(['data', 'synth', '--out', data, '--per-class', '12', '--layout', 'directory', '--seed', '5'], ROOT).code).toBe(0);

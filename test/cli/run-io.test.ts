@@ -33,7 +33,11 @@ describe('fitspec predict', () => {
     expect(r.code, r.stderr).toBe(0);
     return (JSON.parse(r.stdout) as { file: string; class: string }[]).map((x) => x.file);
   };
-  const oldImages = () => fs.readdirSync(path.join(data, 'old')).sort().map((f) => path.join('data', 'old', f));
+  const oldImages = () =>
+    fs
+      .readdirSync(path.join(data, 'old'))
+      .sort()
+      .map((f) => path.join('data', 'old', f));
 
   it('takes a folder: every image inside, recursively, in order', () => {
     expect(predicted(['data/old'])).toEqual(oldImages());
@@ -46,7 +50,13 @@ describe('fitspec predict', () => {
     expect(predicted(['data/old/*.jpg'])).toEqual(oldImages().filter((f) => f.endsWith('.jpg')));
     expect(predicted(['data/*/1*.jpg']).every((f) => /^data\/(middle|old|young)\/1[^/]*\.jpg$/.test(f))).toBe(true);
     const one = oldImages()[0]!;
-    expect(predicted([one, 'data/young'])).toEqual([one, ...fs.readdirSync(path.join(data, 'young')).sort().map((f) => path.join('data', 'young', f))]);
+    expect(predicted([one, 'data/young'])).toEqual([
+      one,
+      ...fs
+        .readdirSync(path.join(data, 'young'))
+        .sort()
+        .map((f) => path.join('data', 'young', f)),
+    ]);
   });
 
   it.each([

@@ -75,7 +75,9 @@ const cases: Case[] = [
       return [join(d, 'f3000.yaml')];
     },
     code: 'extends.too-deep',
-    says: new RegExp(`f\\d+\\.yaml:1:10: error \\[extends\\.too-deep\\] \`extends\` chain is more than ${MAX_EXTENDS_DEPTH} files deep \\(.*f3000\\.yaml -> .*\\); a chain is a few files .*: merge some of them\\.`),
+    says: new RegExp(
+      `f\\d+\\.yaml:1:10: error \\[extends\\.too-deep\\] \`extends\` chain is more than ${MAX_EXTENDS_DEPTH} files deep \\(.*f3000\\.yaml -> .*\\); a chain is a few files .*: merge some of them\\.`,
+    ),
   },
   {
     name: '`extends` to a named pipe (FIFO)',
@@ -128,7 +130,9 @@ const cases: Case[] = [
         return [join(d, 'exp.yaml')];
       },
       code: 'schema.not-finite',
-      says: new RegExp(`exp\\.yaml:9:41: error \\[schema\\.not-finite\\] \`train\\.optimizer\\.learningRate\` must be a finite number, got ${v.replace('.', '\\.')} \\((infinity|minus infinity|not a number)\\)\\.`),
+      says: new RegExp(
+        `exp\\.yaml:9:41: error \\[schema\\.not-finite\\] \`train\\.optimizer\\.learningRate\` must be a finite number, got ${v.replace('.', '\\.')} \\((infinity|minus infinity|not a number)\\)\\.`,
+      ),
     }),
   ),
   {
@@ -191,7 +195,11 @@ describe('`--set` cannot smuggle a non-finite number or a prototype key either',
     const dir = caseDir();
     writeFileSync(join(dir, 'exp.yaml'), MINIMAL);
     const [p] = problemsOf(() => loadDetailed(join(dir, 'exp.yaml'), { set: ['train.optimizer.learningRate=.nan'] }));
-    expect(p).toMatchObject({ code: 'schema.not-finite', message: '`train.optimizer.learningRate` must be a finite number, got .nan (not a number).', file: '--set train.optimizer.learningRate=.nan' });
+    expect(p).toMatchObject({
+      code: 'schema.not-finite',
+      message: '`train.optimizer.learningRate` must be a finite number, got .nan (not a number).',
+      file: '--set train.optimizer.learningRate=.nan',
+    });
     const proto = problemsOf(() => loadDetailed(join(dir, 'exp.yaml'), { set: ['__proto__.epochs=1'] }));
     expect(proto.map((x) => x.message).join('\n')).toMatch(/__proto__/);
   });

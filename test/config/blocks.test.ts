@@ -47,20 +47,34 @@ describe('blocks in the layer stack', () => {
     const net = buildNetwork(exp.model.layers, (exp.model as { blocks?: never }).blocks, ['model', 'layers'], [32, 32, 3]);
     expect(net.problems).toEqual([]);
     expect(net.plain).toBe(false);
-    expect(net.nodes.map((n) => `${n.name}:${n.kind}`)).toEqual(['conv2d:conv2d', 'conv2d_1:conv2d', 'u1_conv:conv2d', 'u1_bn:batchNormalization', 'res1:add', 'global_average_pooling2d:globalAveragePooling2d', 'dense:dense']);
+    expect(net.nodes.map((n) => `${n.name}:${n.kind}`)).toEqual([
+      'conv2d:conv2d',
+      'conv2d_1:conv2d',
+      'u1_conv:conv2d',
+      'u1_bn:batchNormalization',
+      'res1:add',
+      'global_average_pooling2d:globalAveragePooling2d',
+      'dense:dense',
+    ]);
     expect(net.nodes[2]!.args).toMatchObject({ filters: 8, kernelSize: 3 });
     expect(net.nodes[4]!.inputs).toEqual([0, 3]);
     expect(net.nodes[4]!.shape).toEqual([32, 32, 8]);
   });
 
   it('an unknown argument inside a block is reported at its line, through `$patch` edits that reach into the block', () => {
-    const f = file('patch-bad.yaml', `extends: base.yaml\nname: p\nmodel:\n  layers:\n    $patch:\n      - update: res1\n        with:\n          layers:\n            $patch:\n              - update: 0\n                with: {filtres: 4}\n`);
+    const f = file(
+      'patch-bad.yaml',
+      `extends: base.yaml\nname: p\nmodel:\n  layers:\n    $patch:\n      - update: res1\n        with:\n          layers:\n            $patch:\n              - update: 0\n                with: {filtres: 4}\n`,
+    );
     const [p] = problemsOf(() => loadExperiment(f));
     expect(p).toMatchObject({ code: 'schema.unknown-key', path: 'model.layers.1.residual.layers.0.conv2d.filtres', line: 11, hint: expect.stringContaining('filters') });
   });
 
   it('`$patch`, `--set` and `diff` reach a layer inside a block by path', () => {
-    const f = file('patch.yaml', `extends: base.yaml\nname: p\nmodel:\n  layers:\n    $patch:\n      - update: res1\n        with:\n          layers:\n            $patch:\n              - update: 0\n                with: {filters: 4}\n`);
+    const f = file(
+      'patch.yaml',
+      `extends: base.yaml\nname: p\nmodel:\n  layers:\n    $patch:\n      - update: res1\n        with:\n          layers:\n            $patch:\n              - update: 0\n                with: {filters: 4}\n`,
+    );
     const a = loadExperiment(base).experiment;
     const b = loadExperiment(f).experiment;
     const c = loadExperiment(base, { set: ['model.layers.1.residual.layers.0.conv2d.filters=16'] }).experiment;
@@ -76,9 +90,14 @@ describe('blocks in the layer stack', () => {
   });
 
   it('a layer of a named block that is invalid once substituted is reported at its line in the definition, naming the use', () => {
-    const f = file('def-bad.yaml', HEAD.replace("padding: same}", 'padding: sideways}') + STACK);
+    const f = file('def-bad.yaml', HEAD.replace('padding: same}', 'padding: sideways}') + STACK);
     const problems = problemsOf(() => loadExperiment(f));
-    expect(problems[0]).toMatchObject({ code: 'check.block-layer', line: 12, path: 'model.blocks.unit.layers.0.conv2d.padding', message: expect.stringContaining('model.layers.1.residual.layers.1') });
+    expect(problems[0]).toMatchObject({
+      code: 'check.block-layer',
+      line: 12,
+      path: 'model.blocks.unit.layers.0.conv2d.padding',
+      message: expect.stringContaining('model.layers.1.residual.layers.1'),
+    });
   });
 
   it('unknown blocks, unknown and missing parameters, unknown placeholders', () => {
@@ -91,7 +110,10 @@ describe('blocks in the layer stack', () => {
 
   it('a repeated block whose layer names do not use a parameter gives duplicate names; `${repetition}` or a list of uses makes them distinct', () => {
     const twice = STACK.replace('with: {filters: 8, id: u1}}', 'with: {filters: 8, id: u1}, repeat: 2}');
-    expect(problemsOf(() => loadExperimentText(HEAD + twice, path.join(dir, 'x.yaml')))[0]).toMatchObject({ code: 'check.layer-name', message: expect.stringContaining('`u1_conv`') });
+    expect(problemsOf(() => loadExperimentText(HEAD + twice, path.join(dir, 'x.yaml')))[0]).toMatchObject({
+      code: 'check.layer-name',
+      message: expect.stringContaining('`u1_conv`'),
+    });
     const numbered = STACK.replace('with: {filters: 8, id: u1}}', "with: {filters: 8, id: 'u${repetition}'}, repeat: 2}");
     expect(loadExperimentText(HEAD + numbered, path.join(dir, 'x.yaml')).experiment.name).toBe('blk');
     const listed = STACK.replace('with: {filters: 8, id: u1}}', 'with: {filters: 8}, repeat: [{id: a}, {id: b}]}');
@@ -100,12 +122,19 @@ describe('blocks in the layer stack', () => {
 
   it('a residual whose branch changes the shape is reported at the block, with both shapes', () => {
     const bad = STACK.replace('- conv2d: {filters: 8, kernelSize: 3, padding: same}\n          - block', '- conv2d: {filters: 8, kernelSize: 3}\n          - block');
-    expect(problemsOf(() => loadExperimentText(HEAD + bad, path.join(dir, 'x.yaml')))[0]).toMatchObject({ code: 'check.block-shape', line: 9 + 7, message: expect.stringContaining('(batch, 32, 32, 8) and (batch, 30, 30, 8)') });
+    expect(problemsOf(() => loadExperimentText(HEAD + bad, path.join(dir, 'x.yaml')))[0]).toMatchObject({
+      code: 'check.block-shape',
+      line: 9 + 7,
+      message: expect.stringContaining('(batch, 32, 32, 8) and (batch, 30, 30, 8)'),
+    });
   });
 
   it('parallel branches: concatenate adds the channels, multiply broadcasts a gate', () => {
     const exp = loadExperiment(base).experiment;
-    const layers = [{ parallel: { merge: 'concatenate', branches: [[], [{ conv2d: { filters: 5, kernelSize: 1 } }]] } }, { parallel: { merge: 'multiply', branches: [[], [{ globalAveragePooling2d: {} }, { reshape: { targetShape: [1, 1, 8] } }]] } }];
+    const layers = [
+      { parallel: { merge: 'concatenate', branches: [[], [{ conv2d: { filters: 5, kernelSize: 1 } }]] } },
+      { parallel: { merge: 'multiply', branches: [[], [{ globalAveragePooling2d: {} }, { reshape: { targetShape: [1, 1, 8] } }]] } },
+    ];
     const net = buildNetwork(layers, undefined, ['model', 'layers'], [32, 32, 3]);
     expect(net.problems).toEqual([]);
     expect(net.nodes.map((n) => n.shape)).toEqual([[32, 32, 5], [32, 32, 8], [8], [1, 1, 8], [32, 32, 8]]);

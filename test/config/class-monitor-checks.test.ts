@@ -49,14 +49,34 @@ const csvSource = (root: string) => `{type: csv, images: ${root}/Train, labels: 
 describe('softmax units against the classes the data defines', () => {
   const cases: { description: string; source: () => string; opts?: Parameters<typeof experiment>[1]; error?: RegExp; hint?: RegExp }[] = [
     { description: 'class folders match the units', source: () => dirSource(dir3) },
-    { description: 'one class folder more than the units', source: () => dirSource(dir4), error: /3 softmax units but the data has 4 classes: the class folders of .*dir4 \(extra, middle, old, young\)/, hint: /Set its `units` to 4, or list the 3 classes to train on in `data.classes`/ },
+    {
+      description: 'one class folder more than the units',
+      source: () => dirSource(dir4),
+      error: /3 softmax units but the data has 4 classes: the class folders of .*dir4 \(extra, middle, old, young\)/,
+      hint: /Set its `units` to 4, or list the 3 classes to train on in `data.classes`/,
+    },
     { description: 'the same with onError: skip', source: () => dirSource(dir4), opts: { onError: 'skip' }, error: /3 softmax units but the data has 4 classes/ },
     { description: 'extra folder, but data.classes lists the 3 to train on', source: () => dirSource(dir4), opts: { classes: '[middle, old, young]' } },
-    { description: 'more units than class folders', source: () => dirSource(dir3), opts: { units: 5 }, error: /5 softmax units but the data has 3 classes/, hint: /Set its `units` to 3/ },
+    {
+      description: 'more units than class folders',
+      source: () => dirSource(dir3),
+      opts: { units: 5 },
+      error: /5 softmax units but the data has 3 classes/,
+      hint: /Set its `units` to 3/,
+    },
     { description: 'csv labels match the units', source: () => csvSource(csv3) },
-    { description: 'a mistyped csv label is a fourth class', source: () => csvSource(csvTypo), error: /the distinct values of column Class in .*train\.csv \(MIDDEL: 1 row, MIDDLE: 3 rows, OLD: 4 rows, YOUNG: 4 rows\)/, hint: /rows with other labels then follow `data.onError`/ },
+    {
+      description: 'a mistyped csv label is a fourth class',
+      source: () => csvSource(csvTypo),
+      error: /the distinct values of column Class in .*train\.csv \(MIDDEL: 1 row, MIDDLE: 3 rows, OLD: 4 rows, YOUNG: 4 rows\)/,
+      hint: /rows with other labels then follow `data.onError`/,
+    },
     { description: 'the same with onError: skip', source: () => csvSource(csvTypo), opts: { onError: 'skip' }, error: /4 classes/ },
-    { description: 'a mistyped csv label with data.classes listed is left to onError', source: () => csvSource(csvTypo), opts: { classes: '[MIDDLE, OLD, YOUNG]', onError: 'skip' } },
+    {
+      description: 'a mistyped csv label with data.classes listed is left to onError',
+      source: () => csvSource(csvTypo),
+      opts: { classes: '[MIDDLE, OLD, YOUNG]', onError: 'skip' },
+    },
   ];
   for (const c of cases) {
     it(c.description, () => {
@@ -101,7 +121,10 @@ describe('callback monitor names against the metrics the run logs', () => {
   ];
   for (const c of cases) {
     it(`${c.monitor}${c.validation === 0 ? ' without a validation split' : ''}`, () => {
-      const text = experiment(dirSource(dir3), { validation: c.validation, callbacks: `    - reduceLROnPlateau: {factor: 0.5}\n    - earlyStopping: {monitor: ${c.monitor}, patience: 2}\n` });
+      const text = experiment(dirSource(dir3), {
+        validation: c.validation,
+        callbacks: `    - reduceLROnPlateau: {factor: 0.5}\n    - earlyStopping: {monitor: ${c.monitor}, patience: 2}\n`,
+      });
       const file = path.join(tmp.dir, 'monitor.yaml');
       if (!c.code) {
         expect(loadExperimentText(text, file).warnings).toEqual([]);

@@ -23,7 +23,10 @@ describe('fitspec validate', () => {
     // From the sources (module by module) and as installed (the bundle in dist/, when it is up to date).
     for (const fromSource of [true, false]) {
       rmSync(log, { force: true });
-      const r = run(['validate', ...files], { env: { FITSPEC_IMPORT_LOG: log, ...(fromSource ? { FITSPEC_FROM_SOURCE: '1' } : {}) }, nodeArgs: ['--import', fixture('record-imports.mjs')] });
+      const r = run(['validate', ...files], {
+        env: { FITSPEC_IMPORT_LOG: log, ...(fromSource ? { FITSPEC_FROM_SOURCE: '1' } : {}) },
+        nodeArgs: ['--import', fixture('record-imports.mjs')],
+      });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(r.stdout.trim().split('\n')).toEqual(files.map((f) => `ok  ${f}`));

@@ -19,7 +19,12 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { description: 'equal configs print nothing', a: layers('flatten: {}', 'dense: {units: 3}'), b: layers('flatten: {trainable: true}', 'dense: {units: 3, activation: linear}'), text: '' },
+  {
+    description: 'equal configs print nothing',
+    a: layers('flatten: {}', 'dense: {units: 3}'),
+    b: layers('flatten: {trainable: true}', 'dense: {units: 3, activation: linear}'),
+    text: '',
+  },
   {
     description: 'a changed scalar and an added key',
     a: layers('flatten: {}', 'dense: {units: 3}'),
@@ -66,7 +71,10 @@ const cases: Case[] = [
     description: 'named layers align by name even when kinds around them change',
     a: layers('conv2d: {filters: 4, kernelSize: 3, name: stem}', 'flatten: {}', 'dense: {units: 8, name: head}', 'dense: {units: 3}'),
     b: layers('conv2d: {filters: 4, kernelSize: 5, name: stem}', 'globalAveragePooling2d: {}', 'dense: {units: 8, name: head}', 'dense: {units: 3}'),
-    text: '- model.layers.1: { flatten: { trainable: true } } (removed flatten)\n+ model.layers.1: { globalAveragePooling2d: { trainable: true } } (inserted global_average_pooling2d after stem)\n~ model.layers.0.conv2d.kernelSize: 3 -> 5 (stem)\n'.split('\n').sort().join('\n'),
+    text: '- model.layers.1: { flatten: { trainable: true } } (removed flatten)\n+ model.layers.1: { globalAveragePooling2d: { trainable: true } } (inserted global_average_pooling2d after stem)\n~ model.layers.0.conv2d.kernelSize: 3 -> 5 (stem)\n'
+      .split('\n')
+      .sort()
+      .join('\n'),
   },
   {
     description: 'lists of scalars compare whole; removed keys show their old value',
@@ -89,16 +97,11 @@ describe('semantic diff of resolved configs', () => {
 
   it('shows the fixture chain: base -> regularized', () => {
     const d = diffExperiments(loadExperiment(fixture('base.yaml')).experiment, loadExperiment(fixture('regularized.yaml')).experiment);
-    expect(formatDiff(d, 'text', ['a', 'b']).split('\n').map((l) => l.split(':')[0])).toEqual([
-      '~ name',
-      '~ description',
-      '+ model.layers.1',
-      '~ model.layers.3.conv2d.filters',
-      '- model.layers.3',
-      '+ model.layers.5',
-      '~ train.optimizer.learningRate',
-      '',
-    ]);
+    expect(
+      formatDiff(d, 'text', ['a', 'b'])
+        .split('\n')
+        .map((l) => l.split(':')[0]),
+    ).toEqual(['~ name', '~ description', '+ model.layers.1', '~ model.layers.3.conv2d.filters', '- model.layers.3', '+ model.layers.5', '~ train.optimizer.learningRate', '']);
   });
 
   it('formats markdown as a table', () => {

@@ -47,8 +47,16 @@ describe('extends', () => {
   });
 
   const patchCases: { description: string; patch: string; expected: string[]; check?: (layers: Record<string, Record<string, unknown>>[]) => void }[] = [
-    { description: 'replace by negative index', patch: `- replace: -2\n        with: {globalAveragePooling2d: {}}`, expected: ['conv2d', 'maxPooling2d', 'conv2d', 'maxPooling2d', 'flatten', 'globalAveragePooling2d', 'dense'] },
-    { description: 'insertBefore by index 0', patch: `- insertBefore: 0\n        with: {batchNormalization: {}}`, expected: ['batchNormalization', 'conv2d', 'maxPooling2d', 'conv2d', 'maxPooling2d', 'flatten', 'dense', 'dense'] },
+    {
+      description: 'replace by negative index',
+      patch: `- replace: -2\n        with: {globalAveragePooling2d: {}}`,
+      expected: ['conv2d', 'maxPooling2d', 'conv2d', 'maxPooling2d', 'flatten', 'globalAveragePooling2d', 'dense'],
+    },
+    {
+      description: 'insertBefore by index 0',
+      patch: `- insertBefore: 0\n        with: {batchNormalization: {}}`,
+      expected: ['batchNormalization', 'conv2d', 'maxPooling2d', 'conv2d', 'maxPooling2d', 'flatten', 'dense', 'dense'],
+    },
     {
       description: 'update deletes an argument with null and keeps the rest',
       patch: `- update: conv2d\n        with: {activation: null, filters: 4}`,
@@ -135,15 +143,17 @@ describe('extends', () => {
 
 describe('defaultLayerNames', () => {
   it('numbers per kind in Keras style; explicit names win and do not advance the numbering', () => {
-    expect(defaultLayerNames([{ conv2d: {} }, { maxPooling2d: {} }, { conv2d: { name: 'mine' } }, { conv2d: {} }, { batchNormalization: {} }, { globalAveragePooling2d: {} }, { dense: {} }, { dense: {} }])).toEqual([
-      'conv2d',
-      'max_pooling2d',
-      'mine',
-      'conv2d_1',
-      'batch_normalization',
-      'global_average_pooling2d',
-      'dense',
-      'dense_1',
-    ]);
+    expect(
+      defaultLayerNames([
+        { conv2d: {} },
+        { maxPooling2d: {} },
+        { conv2d: { name: 'mine' } },
+        { conv2d: {} },
+        { batchNormalization: {} },
+        { globalAveragePooling2d: {} },
+        { dense: {} },
+        { dense: {} },
+      ]),
+    ).toEqual(['conv2d', 'max_pooling2d', 'mine', 'conv2d_1', 'batch_normalization', 'global_average_pooling2d', 'dense', 'dense_1']);
   });
 });

@@ -159,7 +159,14 @@ model:
   },
   { description: 'duplicate keys', yaml: `name: t\nseed: 1\nseed: 2\n`, errors: [{ code: 'yaml.duplicate-key', line: 3, col: 1 }] },
   { description: 'tab indentation', yaml: `name: t\ndata:\n\tseed: 1\n`, errors: [{ code: 'yaml.tab', line: 3, col: 1 }] },
-  { description: 'invalid YAML', yaml: `name: t\nmodel: {layers: [\n`, errors: [{ code: 'yaml.syntax', line: 3, col: 1 }, { code: 'yaml.syntax', line: 3, col: 1 }] },
+  {
+    description: 'invalid YAML',
+    yaml: `name: t\nmodel: {layers: [\n`,
+    errors: [
+      { code: 'yaml.syntax', line: 3, col: 1 },
+      { code: 'yaml.syntax', line: 3, col: 1 },
+    ],
+  },
   { description: 'an empty file', yaml: ``, errors: [{ code: 'config.empty', line: 1, col: 1 }] },
   { description: 'a file with only comments', yaml: `# nothing here\n`, errors: [{ code: 'config.empty', line: 1, col: 1 }] },
   { description: 'a file that is a list', yaml: `- name: t\n- seed: 1\n`, errors: [{ code: 'config.not-a-mapping', line: 1, col: 1, message: /got a list/ }] },

@@ -18,11 +18,13 @@ function properties(s: Json, at = ''): [string, Json][] {
   const visit = (node: unknown, p: string) => {
     if (Array.isArray(node)) return node.forEach((n, i) => visit(n, `${p}[${i}]`));
     if (!isObj(node)) return;
-    if (isObj(node.properties)) for (const [k, v] of Object.entries(node.properties)) {
-      out.push([p ? `${p}.${k}` : k, v as Json]);
-      visit(v, p ? `${p}.${k}` : k);
-    }
-    for (const key of ['items', 'prefixItems', 'anyOf', 'patternProperties']) if (node[key] !== undefined) visit(key === 'patternProperties' ? Object.values(node[key] as Json) : node[key], p);
+    if (isObj(node.properties))
+      for (const [k, v] of Object.entries(node.properties)) {
+        out.push([p ? `${p}.${k}` : k, v as Json]);
+        visit(v, p ? `${p}.${k}` : k);
+      }
+    for (const key of ['items', 'prefixItems', 'anyOf', 'patternProperties'])
+      if (node[key] !== undefined) visit(key === 'patternProperties' ? Object.values(node[key] as Json) : node[key], p);
   };
   visit(s, at);
   return out;
@@ -100,7 +102,8 @@ function annotated(root: Json): [string, Json][] {
     if (Array.isArray(node)) return node.forEach((n, i) => visit(n, `${pointer}/${i}`));
     if (!isObj(node)) return;
     if (node.examples !== undefined || node.default !== undefined) out.push([pointer, node]);
-    for (const [k, v] of Object.entries(node)) if (k !== 'examples' && k !== 'default' && k !== 'enum' && k !== 'const') visit(v, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+    for (const [k, v] of Object.entries(node))
+      if (k !== 'examples' && k !== 'default' && k !== 'enum' && k !== 'const') visit(v, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
   };
   visit(root, '');
   return out;
@@ -114,10 +117,15 @@ function strictClient(schema: Json) {
 }
 
 const experimentFiles = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === 'architectures' ? [] : experimentFiles(path.join(dir, e.name))) : e.name.endsWith('.yaml') ? [path.join(dir, e.name)] : []));
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? (e.name === 'architectures' ? [] : experimentFiles(path.join(dir, e.name))) : e.name.endsWith('.yaml') ? [path.join(dir, e.name)] : [],
+  );
 
 describe('the two published schemas', () => {
-  for (const [name, schema] of [['experiment.schema.json (files as written)', inputJsonSchema()], ['resolved.schema.json (resolved configs)', experimentJsonSchema()]] as const) {
+  for (const [name, schema] of [
+    ['experiment.schema.json (files as written)', inputJsonSchema()],
+    ['resolved.schema.json (resolved configs)', experimentJsonSchema()],
+  ] as const) {
     it(`${name}: every example and default validates against its own node, without defaults filled in`, () => {
       const at = strictClient(schema);
       const nodes = annotated(schema);
@@ -125,7 +133,8 @@ describe('the two published schemas', () => {
       const bad: string[] = [];
       for (const [pointer, node] of nodes) {
         const check = at(pointer);
-        for (const ex of (node.examples as unknown[] | undefined) ?? []) if (!check(ex)) bad.push(`${pointer || '(root)'} example ${JSON.stringify(ex).slice(0, 80)}: ${check.errors?.[0]?.message}`);
+        for (const ex of (node.examples as unknown[] | undefined) ?? [])
+          if (!check(ex)) bad.push(`${pointer || '(root)'} example ${JSON.stringify(ex).slice(0, 80)}: ${check.errors?.[0]?.message}`);
         if (node.default !== undefined && !check(node.default)) bad.push(`${pointer} default: ${check.errors?.[0]?.message}`);
       }
       expect(bad).toEqual([]);
@@ -137,14 +146,20 @@ describe('the two published schemas', () => {
     const files = experimentFiles(path.join(ROOT, 'experiments'));
     expect(files.length).toBeGreaterThanOrEqual(12);
     // A file with layer plugins is checked against its project's schema, which has their kinds.
-    const checkerFor = (f: string, text: string) => ((parse(text) as { plugins?: unknown }).plugins ? strictClient(inputJsonSchema(pluginKinds(loadExperiment(f).plugins)))('') : check);
+    const checkerFor = (f: string, text: string) =>
+      (parse(text) as { plugins?: unknown }).plugins ? strictClient(inputJsonSchema(pluginKinds(loadExperiment(f).plugins)))('') : check;
     const bad = files.flatMap((f) => {
       const text = readFileSync(f, 'utf8');
       const c = checkerFor(f, text);
       return c(parse(text)) ? [] : [`${path.relative(ROOT, f)}: ${JSON.stringify(c.errors)}`];
     });
     expect(bad).toEqual([]);
-    const deleting = { extends: 'base.yaml', augment: null, data: { classes: null }, model: { layers: { $patch: [{ remove: -1 }, { insertAfter: 'flatten', with: { dropout: { rate: 0.2 } } }] } } };
+    const deleting = {
+      extends: 'base.yaml',
+      augment: null,
+      data: { classes: null },
+      model: { layers: { $patch: [{ remove: -1 }, { insertAfter: 'flatten', with: { dropout: { rate: 0.2 } } }] } },
+    };
     expect(check(deleting)).toBe(true);
     expect(check({ ...deleting, trian: {} })).toBe(false);
     expect(check({ model: { layers: { $patch: [{ insertAfter: 'flatten', with: { dropuot: {} } }] } } })).toBe(false);

@@ -148,7 +148,10 @@ describe('graph assembler', () => {
       await makeDirectoryDataset(join(t.dir, 'faces'), ['a', 'b', 'c'], 12);
       const { batches, prepareData } = await import('../../src/data/index.js');
       const { storeFor } = await import('../../src/data/prepare.js');
-      const data = await prepareData(dataConfig({ source: { type: 'directory', path: join(t.dir, 'faces') }, image: { height: 16, width: 16 }, split: { train: 12, validation: 0, test: 0 }, cache: 'disk' }), 1);
+      const data = await prepareData(
+        dataConfig({ source: { type: 'directory', path: join(t.dir, 'faces') }, image: { height: 16, width: 16 }, split: { train: 12, validation: 0, test: 0 }, cache: 'disk' }),
+        1,
+      );
       const store = storeFor(data);
       // Only the batches' window from here on (the fill decodes in chunks of its own).
       expect(store.resident).toBe(0);

@@ -16,7 +16,19 @@ beforeAll(async () => {
   ({ augmentBatch } = await import('../../src/data/augment/index.js'));
 });
 
-const base: Augment = { rotation: 0, widthShift: 0, heightShift: 0, shear: 0, zoom: 0, horizontalFlip: false, verticalFlip: false, fill: 'nearest', fillValue: 0, channelShift: 0, interpolation: 'bilinear' };
+const base: Augment = {
+  rotation: 0,
+  widthShift: 0,
+  heightShift: 0,
+  shear: 0,
+  zoom: 0,
+  horizontalFlip: false,
+  verticalFlip: false,
+  fill: 'nearest',
+  fillValue: 0,
+  channelShift: 0,
+  interpolation: 'bilinear',
+};
 const pinned = (t: number, coin = true): Sampler => ({ uniform: (lo, hi) => lo + t * (hi - lo), bernoulli: () => coin });
 
 function both(a: Augment, s: () => Sampler, shape: [number, number, number, number] = [3, 9, 7, 3]) {

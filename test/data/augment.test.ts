@@ -11,7 +11,19 @@ beforeAll(async () => {
 /** Pins every draw: uniform(lo, hi) gives lo + t (hi - lo); bernoulli gives `coin`. */
 const pinned = (t = 1, coin = true): Sampler => ({ uniform: (lo, hi) => lo + t * (hi - lo), bernoulli: () => coin });
 
-const none: Augment = { rotation: 0, widthShift: 0, heightShift: 0, shear: 0, zoom: 0, horizontalFlip: false, verticalFlip: false, fill: 'nearest', fillValue: 0, channelShift: 0, interpolation: 'bilinear' };
+const none: Augment = {
+  rotation: 0,
+  widthShift: 0,
+  heightShift: 0,
+  shear: 0,
+  zoom: 0,
+  horizontalFlip: false,
+  verticalFlip: false,
+  fill: 'nearest',
+  fillValue: 0,
+  channelShift: 0,
+  interpolation: 'bilinear',
+};
 const aug = (over: Partial<Augment>): Augment => ({ ...none, ...over });
 
 /** v(y, x) = 10 y + x: linear, so bilinear sampling inside the image reproduces 10 y' + x' exactly. */
@@ -43,14 +55,22 @@ describe('augmentation ops', () => {
     const expected = img.map((_, i) => img.map((__, j) => img[j]![4 - i]![0]!));
     close(out, expected);
     const back = channel0(run(img, aug({ rotation: 90 }), pinned(0)));
-    close(back, img.map((_, i) => img.map((__, j) => img[4 - j]![i]![0]!)));
+    close(
+      back,
+      img.map((_, i) => img.map((__, j) => img[4 - j]![i]![0]!)),
+    );
   });
 
   it('rotation by other angles samples the rotated point (checked on a linear image at the centre region)', () => {
     const img = ramp(7, 7);
     const out = channel0(run(img, aug({ rotation: 30 }), pinned(1)));
     const t = Math.PI / 6;
-    for (const [y, x] of [[3, 3], [2, 3], [3, 4], [4, 2]] as const) {
+    for (const [y, x] of [
+      [3, 3],
+      [2, 3],
+      [3, 4],
+      [4, 2],
+    ] as const) {
       const xc = x - 3;
       const yc = y - 3;
       const sx = Math.cos(t) * xc - Math.sin(t) * yc + 3;
@@ -109,7 +129,11 @@ describe('augmentation ops', () => {
     const img = ramp(7, 7);
     const out = channel0(run(img, aug({ shear: 30 }), pinned(1)));
     close([out[3]!], [img[3]!.map((p) => p[0]!)]);
-    for (const [y, x] of [[4, 3], [2, 4], [4, 1]] as const) {
+    for (const [y, x] of [
+      [4, 3],
+      [2, 4],
+      [4, 1],
+    ] as const) {
       const sx = x - Math.sin(Math.PI / 6) * (y - 3);
       const sy = Math.cos(Math.PI / 6) * (y - 3) + 3;
       expect(out[y]![x]).toBeCloseTo(10 * sy + sx, 4);
@@ -129,10 +153,21 @@ describe('augmentation ops', () => {
     expect(dim).toEqual([5, 50, 100]);
   });
 
-  it('channelShift adds one value to every channel, clipped to the image\'s own range', () => {
-    const img = [[[10, 100, 200], [50, 60, 70]]];
-    expect(run(img, aug({ channelShift: 20 }), pinned(1))[0]).toEqual([[30, 120, 200], [70, 80, 90]]);
-    expect(run(img, aug({ channelShift: 20 }), pinned(0))[0]).toEqual([[10, 80, 180], [30, 40, 50]]);
+  it("channelShift adds one value to every channel, clipped to the image's own range", () => {
+    const img = [
+      [
+        [10, 100, 200],
+        [50, 60, 70],
+      ],
+    ];
+    expect(run(img, aug({ channelShift: 20 }), pinned(1))[0]).toEqual([
+      [30, 120, 200],
+      [70, 80, 90],
+    ]);
+    expect(run(img, aug({ channelShift: 20 }), pinned(0))[0]).toEqual([
+      [10, 80, 180],
+      [30, 40, 50],
+    ]);
   });
 
   it('no augmentation leaves the batch unchanged', () => {

@@ -37,7 +37,10 @@ const cases: Case[] = [
       return { source: csvSource() };
     },
     code: 'data.bad-label',
-    says: (d) => new RegExp(`${d}/train\\.csv:14: the label of 100\\.jpg-copy, "yo\\\\u0000ung", contains a control character \\(U\\+0000, a NUL byte\\); fix the cell, or set \`data\\.onError: skip\` to leave such rows out\\.`),
+    says: (d) =>
+      new RegExp(
+        `${d}/train\\.csv:14: the label of 100\\.jpg-copy, "yo\\\\u0000ung", contains a control character \\(U\\+0000, a NUL byte\\); fix the cell, or set \`data\\.onError: skip\` to leave such rows out\\.`,
+      ),
     skipped: { count: 1, reason: /train\.csv:14: .*"yo\\u0000ung", contains a control character \(U\+0000, a NUL byte\)/ },
   },
   {
@@ -178,16 +181,24 @@ describe('bad input data: one sentence with onError: fail, left out and counted 
 describe('predict refuses what training data refuses', () => {
   it.each([
     ['/dev/zero', () => '/dev/zero', /\/dev\/zero is a device, not an image file/],
-    ['a named pipe', () => {
-      const f = join(dir, 'pipe.jpg');
-      execFileSync('mkfifo', [f]);
-      return f;
-    }, /pipe\.jpg is a named pipe \(FIFO\), not an image file/],
-    ['a named pipe inside a folder given', () => {
-      mkdirSync(join(dir, 'imgs'));
-      execFileSync('mkfifo', [join(dir, 'imgs', 'a.png')]);
-      return join(dir, 'imgs');
-    }, /a\.png is a named pipe \(FIFO\), not an image file/],
+    [
+      'a named pipe',
+      () => {
+        const f = join(dir, 'pipe.jpg');
+        execFileSync('mkfifo', [f]);
+        return f;
+      },
+      /pipe\.jpg is a named pipe \(FIFO\), not an image file/,
+    ],
+    [
+      'a named pipe inside a folder given',
+      () => {
+        mkdirSync(join(dir, 'imgs'));
+        execFileSync('mkfifo', [join(dir, 'imgs', 'a.png')]);
+        return join(dir, 'imgs');
+      },
+      /a\.png is a named pipe \(FIFO\), not an image file/,
+    ],
   ])('%s: one sentence, at once', async (_, make, says) => {
     const { expandImagePaths } = await import('../../src/data/sources.js');
     const arg = make();

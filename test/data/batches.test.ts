@@ -34,7 +34,11 @@ const base = { batchSize: 4, shuffle: false, seed: 1, epoch: 0, rescale: 1 / 255
 describe('batchIndices', () => {
   it('covers a part once per epoch, last batch short, like Keras', () => {
     const b = batchIndices(10, { batchSize: 4, shuffle: false, seed: 1, epoch: 0 });
-    expect(b).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect(b).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
   });
   it('shuffles per epoch, reproducibly', () => {
     const e0 = batchIndices(20, { batchSize: 5, shuffle: true, seed: 1, epoch: 0 }).flat();
@@ -75,7 +79,19 @@ describe('batches', () => {
   });
 
   it('augmented batches are reproducible from seed, epoch and batch index', async () => {
-    const augment: Augment = { rotation: 40, widthShift: 0.2, heightShift: 0.2, shear: 10, zoom: 0.2, horizontalFlip: true, verticalFlip: false, fill: 'nearest', fillValue: 0, channelShift: 30, interpolation: 'bilinear' };
+    const augment: Augment = {
+      rotation: 40,
+      widthShift: 0.2,
+      heightShift: 0.2,
+      shear: 10,
+      zoom: 0.2,
+      horizontalFlip: true,
+      verticalFlip: false,
+      fill: 'nearest',
+      fillValue: 0,
+      channelShift: 30,
+      interpolation: 'bilinear',
+    };
     const opts = { ...base, shuffle: true, augment };
     const a = await collect(batches(data, 'train', opts));
     const b = await collect(batches(data, 'train', opts));

@@ -66,8 +66,15 @@ describe('decoding', () => {
     const raw = Buffer.alloc(4 * 4 * 3);
     for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) raw.fill((x + y) % 2 ? 200 : 0, (y * 4 + x) * 3, (y * 4 + x + 1) * 3);
     const f = join(dir, 'checker.png');
-    writeFileSync(f, await (await import('sharp')).default(raw, { raw: { width: 4, height: 4, channels: 3 } }).png().toBuffer());
-    const values = async (interpolation?: 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3') => new Set(await decodeImage(f, { height: 8, width: 8, channels: 3, resize: 'stretch', interpolation }));
+    writeFileSync(
+      f,
+      await (await import('sharp'))
+        .default(raw, { raw: { width: 4, height: 4, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
+    const values = async (interpolation?: 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3') =>
+      new Set(await decodeImage(f, { height: 8, width: 8, channels: 3, resize: 'stretch', interpolation }));
     expect([...(await values('nearest'))].sort((a, b) => a - b)).toEqual([0, 200]);
     for (const k of ['bilinear', 'bicubic', 'lanczos3'] as const) expect((await values(k)).size, k).toBeGreaterThan(2);
     expect([...(await values())]).toEqual([...(await values('lanczos3'))]);
@@ -236,7 +243,11 @@ describe('training from the disk cache', () => {
     const total = 36 * imgBytes; // 27 KiB decoded
     const logs: string[] = [];
     // A budget of 8 KiB: the whole dataset does not fit, about ten images do.
-    const data = await prepareData(dataConfig({ source: { type: 'directory', path: root }, image, split: { train: 10, validation: 2 }, cache: 'auto', memoryBudget: 8 / 1024 }), 1, { log: (m) => logs.push(m) });
+    const data = await prepareData(
+      dataConfig({ source: { type: 'directory', path: root }, image, split: { train: 10, validation: 2 }, cache: 'auto', memoryBudget: 8 / 1024 }),
+      1,
+      { log: (m) => logs.push(m) },
+    );
     expect(data.cache).toBe('disk');
     expect(logs.filter((l) => l.startsWith('warning:'))).toHaveLength(1);
     const store = storeFor(data);

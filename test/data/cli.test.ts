@@ -59,7 +59,23 @@ describe('fitspec data', () => {
     expect(await main(['data', 'synth', '--out', faces, '--per-class', '4', '--seed', '5', '--layout', 'directory'])).toBe(0);
     const yaml = (cache: string) => {
       const f = join(dir, `budget-${cache}.yaml`);
-      writeFileSync(f, ['name: budget', 'data:', `  source: {type: directory, path: ${faces}}`, '  image: {height: 32, width: 32}', '  split: {train: 2, validation: 2}', `  cache: ${cache}`, '  memoryBudget: 0.01', 'model:', '  layers:', '    - flatten: {}', '    - dense: {units: 3, activation: softmax}', ''].join('\n'));
+      writeFileSync(
+        f,
+        [
+          'name: budget',
+          'data:',
+          `  source: {type: directory, path: ${faces}}`,
+          '  image: {height: 32, width: 32}',
+          '  split: {train: 2, validation: 2}',
+          `  cache: ${cache}`,
+          '  memoryBudget: 0.01',
+          'model:',
+          '  layers:',
+          '    - flatten: {}',
+          '    - dense: {units: 3, activation: softmax}',
+          '',
+        ].join('\n'),
+      );
       return f;
     };
     const old = process.env.XDG_CACHE_HOME;

@@ -67,7 +67,15 @@ describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
   it('a session closed while a run is on its worker thread finishes that run, then refuses new ones', async () => {
     const addon = loadGraphAddon() as GraphAddon;
     const g = new addon.Graph();
-    g.op('Placeholder', 'in', [], [['dtype', 'type', 'string'], ['shape', 'shape', []]]);
+    g.op(
+      'Placeholder',
+      'in',
+      [],
+      [
+        ['dtype', 'type', 'string'],
+        ['shape', 'shape', []],
+      ],
+    );
     g.op('DecodeJpeg', 'decode', [['in', 0]], [['channels', 'int', 3]]);
     const session = new addon.Session(g);
     const face = readFileSync(faces()[0]!);
@@ -106,13 +114,20 @@ describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
     // More than one run of images, in two formats, all in one call.
     const ours = await dec.decode(all);
     // 25 JPEGs are a run of 16 and one of 9 padded to 16 (no second executor); the PNG a run of 1.
-    expect(dec.runSizes).toEqual(new Map([['jpeg1', new Set([16])], ['png', new Set([1])]]));
+    expect(dec.runSizes).toEqual(
+      new Map([
+        ['jpeg1', new Set([16])],
+        ['png', new Set([1])],
+      ]),
+    );
     const old = tensorflowDecoder(tf, spec)!.decode(all);
     for (const [k] of all.entries()) expect(diff(ours[k]!, old[k]!).max, String(k)).toBe(0);
   });
 
-  it('nearest gives exactly the pixels of TensorFlow\'s ResizeNearestNeighbor (half-pixel centers), up and down, odd sizes, DCT-scaled', async () => {
-    const contents = faces().slice(0, 2).map((f) => readFileSync(f));
+  it("nearest gives exactly the pixels of TensorFlow's ResizeNearestNeighbor (half-pixel centers), up and down, odd sizes, DCT-scaled", async () => {
+    const contents = faces()
+      .slice(0, 2)
+      .map((f) => readFileSync(f));
     const down = await sharp(contents[0]!).resize(401, 379).jpeg({ quality: 95 }).toBuffer();
     const png = await sharp(contents[1]!).resize(97, 61).png().toBuffer();
     // Loaded already by the native backend: its decodeJpeg / decodePng are TensorFlow's ops.
@@ -138,55 +153,167 @@ describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
     expect([...ratios].sort()).toEqual([1, 4, 8]);
   });
 
-  it.each(['triangle', 'keyscubic', 'lanczos3'] as const)('the addon resizes with exactly the pixels of ScaleAndTranslate (%s, antialiased), rounded and clipped', async (kernel) => {
-    // The ops the decoder graph ran before the resize moved into the addon, as the reference.
-    const addon = loadGraphAddon() as GraphAddon;
-    const g = new addon.Graph();
-    const konst = (name: string, dtype: 'int32' | 'float32', data: number[], shape = [data.length]) =>
-      g.op('Const', name, [], [['dtype', 'type', dtype], ['value', 'tensor', { data: dtype === 'int32' ? Int32Array.from(data) : Float32Array.from(data), shape }]]);
-    const contents = faces().slice(0, 3).map((f) => readFileSync(f));
-    const png = await sharp(contents[1]!).resize(97, 61).png().toBuffer();
-    const big = await sharp(contents[0]!).resize(401, 379).jpeg({ quality: 95 }).toBuffer();
-    for (const [H, W] of [[128, 128], [97, 131], [7, 5]] as const) {
-      const p = `${kernel}_${H}x${W}`;
-      konst(`${p}/size`, 'int32', [H, W]);
-      konst(`${p}/target`, 'float32', [H, W]);
-      konst(`${p}/zero`, 'float32', [0, 0]);
-      konst(`${p}/axis`, 'int32', [0], []);
-      konst(`${p}/lo`, 'float32', [0], []);
-      konst(`${p}/hi`, 'float32', [255], []);
-      // Fed as int32 (a Uint8Array feed is a bool tensor), narrowed to the decoder's uint8 here.
-      g.op('Placeholder', `${p}/in32`, [], [['dtype', 'type', 'int32'], ['shape', 'shape', [-1, -1, 3]]]);
-      g.op('Cast', `${p}/in`, [[`${p}/in32`, 0]], [['SrcT', 'type', 'int32'], ['DstT', 'type', 'uint8']]);
-      g.op('Shape', `${p}/shape`, [[`${p}/in`, 0]], [['T', 'type', 'uint8'], ['out_type', 'type', 'int32']]);
-      konst(`${p}/begin`, 'int32', [0]);
-      konst(`${p}/two`, 'int32', [2]);
-      g.op('Slice', `${p}/hw`, [[`${p}/shape`, 0], [`${p}/begin`, 0], [`${p}/two`, 0]], [['T', 'type', 'int32'], ['Index', 'type', 'int32']]);
-      g.op('Cast', `${p}/hwf`, [[`${p}/hw`, 0]], [['SrcT', 'type', 'int32'], ['DstT', 'type', 'float32']]);
-      g.op('RealDiv', `${p}/scale`, [[`${p}/target`, 0], [`${p}/hwf`, 0]], [['T', 'type', 'float32']]);
-      g.op('ExpandDims', `${p}/batch`, [[`${p}/in`, 0], [`${p}/axis`, 0]], [['T', 'type', 'uint8']]);
-      g.op('ScaleAndTranslate', `${p}/resize`, [[`${p}/batch`, 0], [`${p}/size`, 0], [`${p}/scale`, 0], [`${p}/zero`, 0]], [['T', 'type', 'uint8'], ['kernel_type', 'string', kernel], ['antialias', 'bool', true]]);
-      g.op('Round', `${p}/round`, [[`${p}/resize`, 0]], [['T', 'type', 'float32']]);
-      g.op('ClipByValue', `${p}/clip`, [[`${p}/round`, 0], [`${p}/lo`, 0], [`${p}/hi`, 0]], [['T', 'type', 'float32']]);
-      g.op('Cast', `${p}/u8`, [[`${p}/clip`, 0]], [['SrcT', 'type', 'float32'], ['DstT', 'type', 'uint8']]);
-    }
-    const session = new addon.Session(g);
-    const { node } = await import('@tensorflow/tfjs-node');
-    for (const [H, W] of [[128, 128], [97, 131], [7, 5]] as const) {
-      const p = `${kernel}_${H}x${W}`;
-      const interpolation = (['bilinear', 'bicubic', 'lanczos3'] as const)[['triangle', 'keyscubic', 'lanczos3'].indexOf(kernel)]!;
-      const ours = await graph(interpolation, { ...spec, height: H, width: W }).decode([...contents, png, big]);
-      for (const [k, c] of [...contents, png, big].entries()) {
-        const ratio = k === 3 ? 1 : jpegRatio(jpegSize(c), { ...spec, height: H, width: W });
-        const img = k === 3 ? node.decodePng(c, 3) : node.decodeJpeg(c, 3, ratio);
-        const [want] = session.runSync([[[`${p}/in32`, 0], Int32Array.from(await img.data()), img.shape]], [[`${p}/u8`, 0]], []);
-        img.dispose();
-        expect(want!.shape, `${k} ${H}x${W}`).toEqual([1, H, W, 3]);
-        expect(diff(ours[k]!, want!.data as Uint8Array).max, `${k} ${H}x${W}`).toBe(0);
+  it.each(['triangle', 'keyscubic', 'lanczos3'] as const)(
+    'the addon resizes with exactly the pixels of ScaleAndTranslate (%s, antialiased), rounded and clipped',
+    async (kernel) => {
+      // The ops the decoder graph ran before the resize moved into the addon, as the reference.
+      const addon = loadGraphAddon() as GraphAddon;
+      const g = new addon.Graph();
+      const konst = (name: string, dtype: 'int32' | 'float32', data: number[], shape = [data.length]) =>
+        g.op(
+          'Const',
+          name,
+          [],
+          [
+            ['dtype', 'type', dtype],
+            ['value', 'tensor', { data: dtype === 'int32' ? Int32Array.from(data) : Float32Array.from(data), shape }],
+          ],
+        );
+      const contents = faces()
+        .slice(0, 3)
+        .map((f) => readFileSync(f));
+      const png = await sharp(contents[1]!).resize(97, 61).png().toBuffer();
+      const big = await sharp(contents[0]!).resize(401, 379).jpeg({ quality: 95 }).toBuffer();
+      for (const [H, W] of [
+        [128, 128],
+        [97, 131],
+        [7, 5],
+      ] as const) {
+        const p = `${kernel}_${H}x${W}`;
+        konst(`${p}/size`, 'int32', [H, W]);
+        konst(`${p}/target`, 'float32', [H, W]);
+        konst(`${p}/zero`, 'float32', [0, 0]);
+        konst(`${p}/axis`, 'int32', [0], []);
+        konst(`${p}/lo`, 'float32', [0], []);
+        konst(`${p}/hi`, 'float32', [255], []);
+        // Fed as int32 (a Uint8Array feed is a bool tensor), narrowed to the decoder's uint8 here.
+        g.op(
+          'Placeholder',
+          `${p}/in32`,
+          [],
+          [
+            ['dtype', 'type', 'int32'],
+            ['shape', 'shape', [-1, -1, 3]],
+          ],
+        );
+        g.op(
+          'Cast',
+          `${p}/in`,
+          [[`${p}/in32`, 0]],
+          [
+            ['SrcT', 'type', 'int32'],
+            ['DstT', 'type', 'uint8'],
+          ],
+        );
+        g.op(
+          'Shape',
+          `${p}/shape`,
+          [[`${p}/in`, 0]],
+          [
+            ['T', 'type', 'uint8'],
+            ['out_type', 'type', 'int32'],
+          ],
+        );
+        konst(`${p}/begin`, 'int32', [0]);
+        konst(`${p}/two`, 'int32', [2]);
+        g.op(
+          'Slice',
+          `${p}/hw`,
+          [
+            [`${p}/shape`, 0],
+            [`${p}/begin`, 0],
+            [`${p}/two`, 0],
+          ],
+          [
+            ['T', 'type', 'int32'],
+            ['Index', 'type', 'int32'],
+          ],
+        );
+        g.op(
+          'Cast',
+          `${p}/hwf`,
+          [[`${p}/hw`, 0]],
+          [
+            ['SrcT', 'type', 'int32'],
+            ['DstT', 'type', 'float32'],
+          ],
+        );
+        g.op(
+          'RealDiv',
+          `${p}/scale`,
+          [
+            [`${p}/target`, 0],
+            [`${p}/hwf`, 0],
+          ],
+          [['T', 'type', 'float32']],
+        );
+        g.op(
+          'ExpandDims',
+          `${p}/batch`,
+          [
+            [`${p}/in`, 0],
+            [`${p}/axis`, 0],
+          ],
+          [['T', 'type', 'uint8']],
+        );
+        g.op(
+          'ScaleAndTranslate',
+          `${p}/resize`,
+          [
+            [`${p}/batch`, 0],
+            [`${p}/size`, 0],
+            [`${p}/scale`, 0],
+            [`${p}/zero`, 0],
+          ],
+          [
+            ['T', 'type', 'uint8'],
+            ['kernel_type', 'string', kernel],
+            ['antialias', 'bool', true],
+          ],
+        );
+        g.op('Round', `${p}/round`, [[`${p}/resize`, 0]], [['T', 'type', 'float32']]);
+        g.op(
+          'ClipByValue',
+          `${p}/clip`,
+          [
+            [`${p}/round`, 0],
+            [`${p}/lo`, 0],
+            [`${p}/hi`, 0],
+          ],
+          [['T', 'type', 'float32']],
+        );
+        g.op(
+          'Cast',
+          `${p}/u8`,
+          [[`${p}/clip`, 0]],
+          [
+            ['SrcT', 'type', 'float32'],
+            ['DstT', 'type', 'uint8'],
+          ],
+        );
       }
-    }
-    session.close();
-  });
+      const session = new addon.Session(g);
+      const { node } = await import('@tensorflow/tfjs-node');
+      for (const [H, W] of [
+        [128, 128],
+        [97, 131],
+        [7, 5],
+      ] as const) {
+        const p = `${kernel}_${H}x${W}`;
+        const interpolation = (['bilinear', 'bicubic', 'lanczos3'] as const)[['triangle', 'keyscubic', 'lanczos3'].indexOf(kernel)]!;
+        const ours = await graph(interpolation, { ...spec, height: H, width: W }).decode([...contents, png, big]);
+        for (const [k, c] of [...contents, png, big].entries()) {
+          const ratio = k === 3 ? 1 : jpegRatio(jpegSize(c), { ...spec, height: H, width: W });
+          const img = k === 3 ? node.decodePng(c, 3) : node.decodeJpeg(c, 3, ratio);
+          const [want] = session.runSync([[[`${p}/in32`, 0], Int32Array.from(await img.data()), img.shape]], [[`${p}/u8`, 0]], []);
+          img.dispose();
+          expect(want!.shape, `${k} ${H}x${W}`).toEqual([1, H, W, 3]);
+          expect(diff(ours[k]!, want!.data as Uint8Array).max, `${k} ${H}x${W}`).toBe(0);
+        }
+      }
+      session.close();
+    },
+  );
 
   it.each([
     ['nearest', 1, 2.5],
@@ -238,27 +365,45 @@ describe('TensorFlow decode + resize in one graph (the graph addon)', () => {
     const store = new MemoryStore(spec, undefined, dec);
     const failed = await store.fill([files[0]!, bad, files[1]!]);
     expect([...failed.keys()]).toEqual([bad]);
-    expect(failed.get(bad)).toBe(await decodeImage(truncated, spec).then(() => 'decoded', (e: Error) => e.message));
+    expect(failed.get(bad)).toBe(
+      await decodeImage(truncated, spec).then(
+        () => 'decoded',
+        (e: Error) => e.message,
+      ),
+    );
     await expect(decodeLikeTraining([bad], spec)).rejects.toMatchObject({ file: bad });
   });
 
   it('prepareData uses it by default; FITSPEC_DECODER=tfjs falls back to the op-by-op path, which has no nearest (sharp then)', async () => {
     const cfg = (interpolation: Interpolation) =>
-      dataConfig({ source: { type: 'directory', path: join(dir, 'faces') }, image: { height: 128, width: 128, interpolation }, split: { train: 6, validation: 2 }, cache: 'memory' });
+      dataConfig({
+        source: { type: 'directory', path: join(dir, 'faces') },
+        image: { height: 128, width: 128, interpolation },
+        split: { train: 6, validation: 2 },
+        cache: 'memory',
+      });
     const px = async (interpolation: Interpolation) => {
       const data = await prepareData(cfg(interpolation), 1);
       return { id: storeFor(data).decoderId, px: await decodeLikeTraining(faces().slice(0, 2), { ...spec, interpolation }) };
     };
     const viaGraph = await px('nearest');
     expect(viaGraph.id).toBe('tensorflow-nearest');
-    const want = await graph('nearest').decode(faces().slice(0, 2).map((f) => readFileSync(f)));
+    const want = await graph('nearest').decode(
+      faces()
+        .slice(0, 2)
+        .map((f) => readFileSync(f)),
+    );
     expect(diff(viaGraph.px, Buffer.concat(want.map((x) => x!))).max).toBe(0);
     process.env.FITSPEC_DECODER = 'tfjs';
     try {
       expect((await px('lanczos3')).id).toBe('tensorflow-lanczos3');
       const nearest = await px('nearest');
       expect(nearest.id).toBe('sharp');
-      const bySharp = await Promise.all(faces().slice(0, 2).map((f) => decodeImage(readFileSync(f), { ...spec, interpolation: 'nearest' })));
+      const bySharp = await Promise.all(
+        faces()
+          .slice(0, 2)
+          .map((f) => decodeImage(readFileSync(f), { ...spec, interpolation: 'nearest' })),
+      );
       expect(diff(nearest.px, Buffer.concat(bySharp)).max).toBe(0);
     } finally {
       delete process.env.FITSPEC_DECODER;
@@ -299,7 +444,9 @@ describe('TensorFlow decode + resize vs sharp', () => {
     // A smooth PNG with alpha, upscaled: alpha dropped as sharp does, values within a few levels.
     const raw = Buffer.alloc(97 * 61 * 4);
     for (let y = 0; y < 61; y++) for (let x = 0; x < 97; x++) raw.set([Math.round((x / 96) * 200 + (y / 60) * 50), 90, 200 - x, 128], (y * 97 + x) * 4);
-    const png = await sharp(raw, { raw: { width: 97, height: 61, channels: 4 } }).png().toBuffer();
+    const png = await sharp(raw, { raw: { width: 97, height: 61, channels: 4 } })
+      .png()
+      .toBuffer();
     const up = diff(dec.decode([png])[0]!, await decodeImage(png, spec));
     expect(up.mean).toBeLessThan(2.5);
     expect(up.max).toBeLessThanOrEqual(6);
@@ -319,7 +466,10 @@ describe('TensorFlow decode + resize vs sharp', () => {
     const store = new MemoryStore(spec, undefined, dec);
     const failed = await store.fill([faces()[0]!, w, bad]);
     expect([...failed.keys()]).toEqual([bad]);
-    const sharpSays = await decodeImage(truncated, spec).then(() => 'decoded', (e: Error) => e.message);
+    const sharpSays = await decodeImage(truncated, spec).then(
+      () => 'decoded',
+      (e: Error) => e.message,
+    );
     expect(sharpSays).not.toBe('decoded');
     // libvips has one error buffer for all its threads: while the WebP decodes beside it, sharp may
     // word the damaged JPEG with its generic failOn message instead.

@@ -36,7 +36,9 @@ export async function makeCsvDataset(root: string, classes: string[], n: number,
   return rows;
 }
 
-export function dataConfig(over: Partial<Omit<DataConfig, 'source' | 'image' | 'split'>> & { source: DataConfig['source']; image?: Partial<DataConfig['image']>; split?: Partial<DataConfig['split']> }): DataConfig {
+export function dataConfig(
+  over: Partial<Omit<DataConfig, 'source' | 'image' | 'split'>> & { source: DataConfig['source']; image?: Partial<DataConfig['image']>; split?: Partial<DataConfig['split']> },
+): DataConfig {
   return {
     classes: over.classes,
     onError: over.onError ?? 'fail',

@@ -16,7 +16,9 @@ const csvSource = () => ({ type: 'csv' as const, images: join(dir, 'Train'), lab
 /** A real JPEG cut in half: decoders see a premature end of data. */
 async function truncatedJpeg(file: string): Promise<void> {
   const noise = Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 7919) % 251));
-  const full = await sharp(noise, { raw: { width: 64, height: 64, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+  const full = await sharp(noise, { raw: { width: 64, height: 64, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .toBuffer();
   writeFileSync(file, full.subarray(0, Math.floor(full.length / 2)));
 }
 
@@ -33,8 +35,12 @@ describe('directory source', () => {
     expect(d.skipped).toEqual([]);
 
     writeSplit(d, join(dir, 'split'));
-    const train = readFileSync(join(dir, 'split', 'train.txt'), 'utf8').trim().split('\n');
-    const val = readFileSync(join(dir, 'split', 'validation.txt'), 'utf8').trim().split('\n');
+    const train = readFileSync(join(dir, 'split', 'train.txt'), 'utf8')
+      .trim()
+      .split('\n');
+    const val = readFileSync(join(dir, 'split', 'validation.txt'), 'utf8')
+      .trim()
+      .split('\n');
     expect(train).toEqual(d.parts.train.ids);
     expect(val.filter((id) => train.includes(id))).toEqual([]);
     expect(existsSync(join(dir, 'split', 'test.txt'))).toBe(false);

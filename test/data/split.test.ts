@@ -4,7 +4,8 @@ import type { Item } from '../../src/data/sources.js';
 import { partCounts, splitDigest, stratifiedSplit } from '../../src/data/split.js';
 
 const classes = ['young', 'middle', 'old'];
-const items = (perClass: number[]): Item[] => perClass.flatMap((n, label) => Array.from({ length: n }, (_, i) => ({ id: `${classes[label]}/${i}.jpg`, file: `/x/${classes[label]}/${i}.jpg`, label })));
+const items = (perClass: number[]): Item[] =>
+  perClass.flatMap((n, label) => Array.from({ length: n }, (_, i) => ({ id: `${classes[label]}/${i}.jpg`, file: `/x/${classes[label]}/${i}.jpg`, label })));
 const split = (train: number, validation: number, test = 0) => ({ train, validation, test });
 
 describe('partCounts', () => {
@@ -67,7 +68,7 @@ describe('stratifiedSplit', () => {
     }
   });
 
-  it('with onError skip gives the last part what is left, like the notebook\'s 796 validation images', () => {
+  it("with onError skip gives the last part what is left, like the notebook's 796 validation images", () => {
     const { parts, shortfalls } = stratifiedSplit(items([30, 30, 25]), classes, split(20, 6), 1, 'skip');
     expect(parts.train.filter((i) => i.label === 2)).toHaveLength(20);
     expect(parts.validation.filter((i) => i.label === 2)).toHaveLength(5);

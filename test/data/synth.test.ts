@@ -31,7 +31,9 @@ describe('synthesize', () => {
   it('csv layout: Train/<id>.jpg and train.csv with ID,Class and YOUNG/MIDDLE/OLD, like the notebook', async () => {
     const r = await synthesize({ out: join(dir, 'csv'), perClass: 4, layout: 'csv', seed: 7 });
     expect(r.count).toBe(12);
-    const csv = readFileSync(join(dir, 'csv', 'train.csv'), 'utf8').trim().split('\n');
+    const csv = readFileSync(join(dir, 'csv', 'train.csv'), 'utf8')
+      .trim()
+      .split('\n');
     expect(csv[0]).toBe('ID,Class');
     const rows = csv.slice(1).map((l) => l.split(','));
     expect(rows).toHaveLength(12);
@@ -50,7 +52,14 @@ describe('synthesize', () => {
     }
     expect(new Set(sizes.map((m) => `${m.width}x${m.height}`)).size).toBeGreaterThan(6);
 
-    const d = await prepareData(dataConfig({ source: { type: 'csv', images: join(dir, 'csv', 'Train'), labels: join(dir, 'csv', 'train.csv'), idColumn: 'ID', labelColumn: 'Class' }, classes: ['YOUNG', 'MIDDLE', 'OLD'], split: { train: 3, validation: 1 } }), 1);
+    const d = await prepareData(
+      dataConfig({
+        source: { type: 'csv', images: join(dir, 'csv', 'Train'), labels: join(dir, 'csv', 'train.csv'), idColumn: 'ID', labelColumn: 'Class' },
+        classes: ['YOUNG', 'MIDDLE', 'OLD'],
+        split: { train: 3, validation: 1 },
+      }),
+      1,
+    );
     expect(d.profile.train).toEqual({ YOUNG: 3, MIDDLE: 3, OLD: 3 });
   });
 

@@ -29,11 +29,32 @@ const TYPOS: { name: string; text: string; line: number; message: RegExp; dir?: 
   { name: 'layer missing a required argument', text: 'name: t\nmodel:\n  layers:\n    - dense: {activation: relu}\n', line: 5, message: /units/ },
   { name: 'unknown key in a partial file that extends another', text: 'extends: 01-baseline.yaml\nname: t\ntrain:\n  batchsize: 8\n', line: 5, message: /batchsize/ },
   { name: 'bad enum in a partial file', text: 'extends: 01-baseline.yaml\ndata:\n  image: {resize: squash}\n', line: 4, message: /squash|Value is not accepted|Valid values/i },
-  { name: 'misspelled layer kind inside a $patch edit', text: 'extends: 01-baseline.yaml\nmodel:\n  layers:\n    $patch:\n      - insertAfter: flatten\n        with: {dropuot: {rate: 0.3}}\n', line: 7, message: /dropuot/ },
-  { name: 'misspelled $patch operation', text: 'extends: 01-baseline.yaml\nmodel:\n  layers:\n    $patch:\n      - insertafter: flatten\n        with: {dropout: {rate: 0.3}}\n', line: 6, message: /insertafter|not allowed|Missing property/i },
-  { name: 'out-of-range value in a callback', text: 'extends: 01-baseline.yaml\ntrain:\n  callbacks:\n    - earlyStopping: {patience: -1}\n', line: 5, message: /minimum|-1|Value is below/i },
+  {
+    name: 'misspelled layer kind inside a $patch edit',
+    text: 'extends: 01-baseline.yaml\nmodel:\n  layers:\n    $patch:\n      - insertAfter: flatten\n        with: {dropuot: {rate: 0.3}}\n',
+    line: 7,
+    message: /dropuot/,
+  },
+  {
+    name: 'misspelled $patch operation',
+    text: 'extends: 01-baseline.yaml\nmodel:\n  layers:\n    $patch:\n      - insertafter: flatten\n        with: {dropout: {rate: 0.3}}\n',
+    line: 6,
+    message: /insertafter|not allowed|Missing property/i,
+  },
+  {
+    name: 'out-of-range value in a callback',
+    text: 'extends: 01-baseline.yaml\ntrain:\n  callbacks:\n    - earlyStopping: {patience: -1}\n',
+    line: 5,
+    message: /minimum|-1|Value is below/i,
+  },
   { name: 'unknown augmentation in a mixin', text: 'augment: {rotaton: 20}\n', line: 2, message: /rotaton/, dir: 'mixins' },
-  { name: 'wrong type in a file one folder down', text: 'extends: [../01-baseline.yaml, ../mixins/quick.yaml]\ndata:\n  split: {train: many}\n', line: 4, message: /number|type/i, dir: 'quick' },
+  {
+    name: 'wrong type in a file one folder down',
+    text: 'extends: [../01-baseline.yaml, ../mixins/quick.yaml]\ndata:\n  split: {train: many}\n',
+    line: 4,
+    message: /number|type/i,
+    dir: 'quick',
+  },
 ];
 
 describe('the YAML language server (as editors run it) on experiment files', () => {
@@ -77,12 +98,19 @@ describe('the YAML language server (as editors run it) on experiment files', () 
   }, 30_000);
 
   it('a project schema with a layer plugin flags a typo in the plugin layer, and knows the new built-in kinds', async () => {
-    const text = readFileSync(path.join(EXPERIMENTS, 'examples', 'plugin-layer.yaml'), 'utf8').replace('{scale: 0.5}', '{scael: 0.5}').replace('- reLU: {}', '- reLU: {maxValu: 6}');
+    const text = readFileSync(path.join(EXPERIMENTS, 'examples', 'plugin-layer.yaml'), 'utf8')
+      .replace('{scale: 0.5}', '{scael: 0.5}')
+      .replace('- reLU: {}', '- reLU: {maxValu: 6}');
     const file = path.join(EXPERIMENTS, 'examples', 'unsaved-plugin-typo.yaml');
     const lines = text.split('\n');
     const d = show(await server.open(file, text));
     server.close(file);
-    expect(d).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^${lines.findIndex((l) => l.includes('scael')) + 1}: .*scael`)), expect.stringMatching(new RegExp(`^${lines.findIndex((l) => l.includes('maxValu')) + 1}: .*maxValu`))]));
+    expect(d).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^${lines.findIndex((l) => l.includes('scael')) + 1}: .*scael`)),
+        expect.stringMatching(new RegExp(`^${lines.findIndex((l) => l.includes('maxValu')) + 1}: .*maxValu`)),
+      ]),
+    );
     expect(d).toHaveLength(2);
   }, 30_000);
 

@@ -64,7 +64,8 @@ export class YamlLanguageServer {
       this.waiters.delete(uri);
     } else if (msg.method && msg.id !== undefined) {
       // Requests from the server: settings, capability registration, progress.
-      const result = msg.method === 'workspace/configuration' ? (msg.params as { items: { section?: string }[] }).items.map((i) => (i.section === 'yaml' ? this.settings : null)) : null;
+      const result =
+        msg.method === 'workspace/configuration' ? (msg.params as { items: { section?: string }[] }).items.map((i) => (i.section === 'yaml' ? this.settings : null)) : null;
       this.send({ id: msg.id, result });
     } else if (msg.id !== undefined) {
       this.pending.get(msg.id)?.(msg);

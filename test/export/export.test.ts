@@ -62,7 +62,10 @@ const cases: Case[] = [
       const text = fs
         .readFileSync(file, 'utf8')
         .replace('split: {train: 8, validation: 4}', 'split: {train: 4, validation: 2}')
-        .replace(/model:\n( {4}.*\n| {2}layers:\n)+/, 'model:\n  base: {architecture: mobilenet-mini}\n  layers:\n    - globalAveragePooling2d: {}\n    - dense: {units: 3, activation: softmax}\n')
+        .replace(
+          /model:\n( {4}.*\n| {2}layers:\n)+/,
+          'model:\n  base: {architecture: mobilenet-mini}\n  layers:\n    - globalAveragePooling2d: {}\n    - dense: {units: 3, activation: softmax}\n',
+        )
         .replace('train:\n', 'train:\n  phases:\n    - {name: head, epochs: 1, freeze: base, optimizer: {name: adam, learningRate: 0.01}}\n')
         .replace(`runsDir: ${path.join(dir, 'runs')}`, `runsDir: ${path.join(dir, 'runs-frozen')}`);
       fs.writeFileSync(path.join(dir, 'frozen.yaml'), text);
@@ -115,7 +118,11 @@ describe.each(cases)('fitspec export: $name', (c) => {
     run = runDirOf(t.stdout);
     classes = JSON.parse(fs.readFileSync(path.join(run, 'model', 'fitspec-model.json'), 'utf8')).classes;
     const folder = c.name.startsWith('notebook') ? path.join(csv, 'Train') : path.join(dir, 'dirdata', 'old');
-    images = fs.readdirSync(folder).sort().slice(0, 4).map((f) => path.join(folder, f));
+    images = fs
+      .readdirSync(folder)
+      .sort()
+      .slice(0, 4)
+      .map((f) => path.join(folder, f));
     const p = cli(['predict', run, ...images, '--json'], dir);
     if (p.code !== 0) throw new Error(p.stderr);
     reference = (JSON.parse(p.stdout) as { probabilities: Record<string, number> }[]).map((r) => classes.map((k) => r.probabilities[k]!));
@@ -125,7 +132,8 @@ describe.each(cases)('fitspec export: $name', (c) => {
 
   it('writes every format with the descriptor beside them', () => {
     const out = path.join(run, 'export');
-    for (const f of ['model.keras', 'savedmodel/saved_model.pb', 'model.tflite', 'model.onnx', 'tfjs/model.json', 'tfjs/fitspec-model.json', 'fitspec-model.json']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
+    for (const f of ['model.keras', 'savedmodel/saved_model.pb', 'model.tflite', 'model.onnx', 'tfjs/model.json', 'tfjs/fitspec-model.json', 'fitspec-model.json'])
+      expect(fs.existsSync(path.join(out, f)), f).toBe(true);
     expect(reference.length).toBe(4);
     expect(reference.every((r) => Math.abs(r.reduce((a, b) => a + b, 0) - 1) < 1e-5)).toBe(true);
   });
@@ -135,7 +143,16 @@ describe.each(cases)('fitspec export: $name', (c) => {
     const { data, shape } = await modelInput(path.join(run, 'model'), images);
     const f32 = path.join(out, 'input.f32');
     fs.writeFileSync(f32, Buffer.from(data.buffer));
-    const got = JSON.parse(execFileSync(python, [path.join(ROOT, 'scripts/models/run_exports.py'), out, f32, ...shape.map(String)], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' }, maxBuffer: 1 << 26 }).trim().split('\n').at(-1)!);
+    const got = JSON.parse(
+      execFileSync(python, [path.join(ROOT, 'scripts/models/run_exports.py'), out, f32, ...shape.map(String)], {
+        encoding: 'utf8',
+        env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+        maxBuffer: 1 << 26,
+      })
+        .trim()
+        .split('\n')
+        .at(-1)!,
+    );
     expect(got.savedmodel_signature.shape).toEqual([null, ...shape.slice(1)]);
     expect(got.savedmodel_signature.dtype).toBe('float32');
     for (const runtime of ['keras', 'savedmodel', 'tflite']) {

@@ -25,7 +25,11 @@ const cases = [
     op: 'Relu',
     grad: 'ReluGrad',
     build: (g: GraphBuilder, x: Ref) =>
-      g.op('Conv2D', [x, g.constant(values(3 * 3 * 2 * 4, 2), [3, 3, 2, 4])], [F, ['strides', 'ints', [1, 1, 1, 1]], ['padding', 'string', 'VALID'], ['data_format', 'string', 'NHWC']]),
+      g.op(
+        'Conv2D',
+        [x, g.constant(values(3 * 3 * 2 * 4, 2), [3, 3, 2, 4])],
+        [F, ['strides', 'ints', [1, 1, 1, 1]], ['padding', 'string', 'VALID'], ['data_format', 'string', 'NHWC']],
+      ),
     input: [2, 5, 5, 2],
     bias: 4,
   },
@@ -44,10 +48,29 @@ describe('graph gradients of Relu and Relu6', () => {
   it.each(cases)('$description: the gradient reads the activation output, and the values are right', ({ activation, op, grad, build, input, bias }) => {
     const native = new addon.Graph();
     const g = new GraphBuilder(native);
-    const x = g.constant(values(input.reduce((a, b) => a * b), 1), input);
+    const x = g.constant(
+      values(
+        input.reduce((a, b) => a * b),
+        1,
+      ),
+      input,
+    );
     const pre = g.biasAdd(build(g, x), g.constant(values(bias, 4), [bias]));
     const act = g.activation(activation, pre);
-    const loss = g.reduce('Sum', g.mul(act, g.constant(values(g.shape(act)!.reduce((a, b) => a * b), 5), g.shape(act)!)), g.shape(act)!.map((_, i) => i));
+    const loss = g.reduce(
+      'Sum',
+      g.mul(
+        act,
+        g.constant(
+          values(
+            g.shape(act)!.reduce((a, b) => a * b),
+            5,
+          ),
+          g.shape(act)!,
+        ),
+      ),
+      g.shape(act)!.map((_, i) => i),
+    );
     const [dPre] = native.gradients([loss], [pre], 'gradients');
 
     const ops = native.ops();

@@ -12,7 +12,12 @@ import { buildModel, leafLayers, summarize } from '../../src/model/index.js';
  * total, and layer by layer the same names, classes, parameter counts and output shapes. The Keras
  * side runs in the conversion venv (made here on a fresh machine, as the conversion check makes it).
  */
-interface KerasLayer { name: string; class: string; params: number; shape: (number | null)[] }
+interface KerasLayer {
+  name: string;
+  class: string;
+  params: number;
+  shape: (number | null)[];
+}
 let keras: Record<string, { total: number; layers: KerasLayer[] }>;
 
 beforeAll(async () => {
@@ -28,20 +33,33 @@ const cases = [
 ];
 
 describe('reference architectures match Keras Applications', () => {
-  it.each(cases)('$file: $total parameters, and every layer as in keras.applications.$keras', async ({ keras: name, file, total }) => {
-    const k = keras[name]!;
-    expect(k.total).toBe(total);
-    const exp = loadExperiment(join(process.cwd(), file)).experiment;
-    const built = await buildModel(exp, { loadWeights: false });
-    expect(summarize(built).total).toBe(total);
-    const ours = new Map(leafLayers(built.model).filter((l) => l.getClassName() !== 'InputLayer').map((l) => [l.name, l]));
-    const theirs = k.layers.filter((l) => l.class !== 'InputLayer');
-    expect([...ours.keys()].sort()).toEqual(theirs.map((l) => l.name).sort());
-    for (const l of theirs) {
-      const o = ours.get(l.name)!;
-      expect({ name: l.name, class: o.getClassName(), params: o.countParams(), shape: (o.outputShape as (number | null)[]).slice(1) }).toEqual({ name: l.name, class: l.class, params: l.params, shape: l.shape.slice(1) });
-    }
-    built.model.dispose();
-    tf.disposeVariables();
-  }, 120_000);
+  it.each(cases)(
+    '$file: $total parameters, and every layer as in keras.applications.$keras',
+    async ({ keras: name, file, total }) => {
+      const k = keras[name]!;
+      expect(k.total).toBe(total);
+      const exp = loadExperiment(join(process.cwd(), file)).experiment;
+      const built = await buildModel(exp, { loadWeights: false });
+      expect(summarize(built).total).toBe(total);
+      const ours = new Map(
+        leafLayers(built.model)
+          .filter((l) => l.getClassName() !== 'InputLayer')
+          .map((l) => [l.name, l]),
+      );
+      const theirs = k.layers.filter((l) => l.class !== 'InputLayer');
+      expect([...ours.keys()].sort()).toEqual(theirs.map((l) => l.name).sort());
+      for (const l of theirs) {
+        const o = ours.get(l.name)!;
+        expect({ name: l.name, class: o.getClassName(), params: o.countParams(), shape: (o.outputShape as (number | null)[]).slice(1) }).toEqual({
+          name: l.name,
+          class: l.class,
+          params: l.params,
+          shape: l.shape.slice(1),
+        });
+      }
+      built.model.dispose();
+      tf.disposeVariables();
+    },
+    120_000,
+  );
 });

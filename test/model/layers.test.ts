@@ -24,7 +24,18 @@ const table: { kind: string; args: Record<string, unknown>; input: number[]; par
   { kind: 'dense', args: { units: 4, activation: 'softmax', kernelRegularizer: { l2: 0.01 } }, input: [10], params: 44, output: [null, 4] },
   { kind: 'activation', args: { activation: 'relu' }, input: [16, 16, 3], params: 0, output: [null, 16, 16, 3] },
   { kind: 'zeroPadding2d', args: {}, input: [16, 16, 3], params: 0, output: [null, 18, 18, 3] },
-  { kind: 'zeroPadding2d', args: { padding: [[0, 1], [2, 3]] }, input: [16, 16, 3], params: 0, output: [null, 17, 21, 3] },
+  {
+    kind: 'zeroPadding2d',
+    args: {
+      padding: [
+        [0, 1],
+        [2, 3],
+      ],
+    },
+    input: [16, 16, 3],
+    params: 0,
+    output: [null, 17, 21, 3],
+  },
   { kind: 'separableConv2d', args: { filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }, input: [16, 16, 3], params: 59, output: [null, 16, 16, 8] },
   { kind: 'separableConv2d', args: { filters: 8, kernelSize: 3, strides: 2, depthMultiplier: 2, useBias: false }, input: [16, 16, 3], params: 102, output: [null, 7, 7, 8] },
   { kind: 'globalMaxPooling2d', args: {}, input: [16, 16, 3], params: 0, output: [null, 3] },
@@ -110,12 +121,19 @@ describe('layer registry', () => {
   }
 
   it('gives default names the Keras way and keeps explicit ones', async () => {
-    const built = await buildModel(experimentWith([{ conv2d: { filters: 2, kernelSize: 3 } }, { conv2d: { filters: 2, kernelSize: 3, name: 'mine' } }, { conv2d: { filters: 2, kernelSize: 3 } }, { maxPooling2d: {} }], [16, 16, 3]));
+    const built = await buildModel(
+      experimentWith(
+        [{ conv2d: { filters: 2, kernelSize: 3 } }, { conv2d: { filters: 2, kernelSize: 3, name: 'mine' } }, { conv2d: { filters: 2, kernelSize: 3 } }, { maxPooling2d: {} }],
+        [16, 16, 3],
+      ),
+    );
     expect(built.model.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => l.name)).toEqual(['conv2d', 'mine', 'conv2d_1', 'max_pooling2d']);
   });
 
   it('reports a shape mistake with the layer that caused it', async () => {
-    await expect(buildModel(experimentWith([{ conv2d: { filters: 2, kernelSize: 9 } }, { conv2d: { filters: 2, kernelSize: 9 } }], [12, 12, 3]))).rejects.toMatchObject({ problems: [{ code: 'model.shape', path: 'model.layers.1' }] });
+    await expect(buildModel(experimentWith([{ conv2d: { filters: 2, kernelSize: 9 } }, { conv2d: { filters: 2, kernelSize: 9 } }], [12, 12, 3]))).rejects.toMatchObject({
+      problems: [{ code: 'model.shape', path: 'model.layers.1' }],
+    });
   });
 
   it('same seed, same initial weights; another seed, other weights', async () => {

@@ -115,7 +115,10 @@ describe('the packed package', () => {
       });`),
     );
     expect(r.status).toBe('FINISHED');
-    expect(r.seen).toEqual([[0, 'number'], [1, 'number']]);
+    expect(r.seen).toEqual([
+      [0, 'number'],
+      [1, 'number'],
+    ]);
     expect(r.summary).toMatchObject({ status: 'FINISHED', epochs: 2, classes: ['middle', 'old', 'young'], backend: 'tensorflow' });
     expect(r.summary.best_val_accuracy).toBeGreaterThanOrEqual(0);
     expect(r.predictions).toBe(12);
@@ -126,16 +129,33 @@ describe('the packed package', () => {
 
   it('type-checks the example against the installed declarations, and rejects a wrong config value', async () => {
     fs.copyFileSync(path.join(ROOT, 'examples', 'train-from-script.ts'), path.join(project, 'example.ts'));
-    fs.writeFileSync(path.join(project, 'wrong.ts'), "import type { ExperimentInput } from 'fitspec';\nexport const c: ExperimentInput = { train: { optimizer: { name: 'adamw' } } };\n");
+    fs.writeFileSync(
+      path.join(project, 'wrong.ts'),
+      "import type { ExperimentInput } from 'fitspec';\nexport const c: ExperimentInput = { train: { optimizer: { name: 'adamw' } } };\n",
+    );
     fs.writeFileSync(
       path.join(project, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, typeRoots: [path.join(ROOT, 'node_modules', '@types')], types: ['node'] },
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+          types: ['node'],
+        },
         files: ['example.ts', 'wrong.ts'],
       }),
     );
     const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const out = await timed('tsc', () => run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project, env }).then(() => '', (e: { stdout: string }) => e.stdout));
+    const out = await timed('tsc', () =>
+      run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project, env }).then(
+        () => '',
+        (e: { stdout: string }) => e.stdout,
+      ),
+    );
     const errors = out.split('\n').filter((l) => /error TS/.test(l));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^wrong\.ts\(2,\d+\): error TS\d+: Type '"adamw"' is not assignable to type '"sgd" \| "adam" \|/);

@@ -4,7 +4,19 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { canonicalValue, compareCurvesSpec, compareRuns, differingParams, formatComparison, historyFromPoints, parseMetricsCsv, runLabels, vegaLiteToSvg, type EpochRow, type RunData } from '../../src/report/index.js';
+import {
+  canonicalValue,
+  compareCurvesSpec,
+  compareRuns,
+  differingParams,
+  formatComparison,
+  historyFromPoints,
+  parseMetricsCsv,
+  runLabels,
+  vegaLiteToSvg,
+  type EpochRow,
+  type RunData,
+} from '../../src/report/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fitspec-compare-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -20,19 +32,43 @@ function curve(epochs: number, peak: number, gap: number): EpochRow[] {
 }
 
 /** A run folder as the trainer writes it (run.json, metrics.csv, summary.json). */
-function writeRun(experiment: string, runId: string, o: { params: Record<string, string>; history: EpochRow[]; wall?: number; hash?: string; status?: string; runName?: string; csv?: boolean }): string {
+function writeRun(
+  experiment: string,
+  runId: string,
+  o: { params: Record<string, string>; history: EpochRow[]; wall?: number; hash?: string; status?: string; runName?: string; csv?: boolean },
+): string {
   const dir = join(root, 'runs', experiment, runId);
   mkdirSync(dir, { recursive: true });
   const start = Date.UTC(2026, 0, 1, 10, 0, Number(runId.slice(13, 15)));
   writeFileSync(
     join(dir, 'run.json'),
-    JSON.stringify({ format: 1, runId, experimentName: experiment, runName: o.runName ?? `${experiment}-${runId}`, status: o.status ?? 'FINISHED', startTime: start, endTime: start + 90_000, params: o.params, tags: { 'fitspec.config_hash': `tag${runId}` }, artifacts: [] }),
+    JSON.stringify({
+      format: 1,
+      runId,
+      experimentName: experiment,
+      runName: o.runName ?? `${experiment}-${runId}`,
+      status: o.status ?? 'FINISHED',
+      startTime: start,
+      endTime: start + 90_000,
+      params: o.params,
+      tags: { 'fitspec.config_hash': `tag${runId}` },
+      artifacts: [],
+    }),
   );
   if (o.csv !== false) {
     const keys = ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr'];
     writeFileSync(join(dir, 'metrics.csv'), [keys.join(','), ...o.history.map((r) => keys.map((k) => (r[k] === undefined ? '' : r[k])).join(','))].join('\n') + '\n');
   } else {
-    writeFileSync(join(dir, 'metrics.jsonl'), o.history.flatMap((r) => Object.entries(r).filter(([k]) => k !== 'epoch').map(([key, value]) => JSON.stringify({ key, value, step: r.epoch, timestamp: 0 }))).join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'metrics.jsonl'),
+      o.history
+        .flatMap((r) =>
+          Object.entries(r)
+            .filter(([k]) => k !== 'epoch')
+            .map(([key, value]) => JSON.stringify({ key, value, step: r.epoch, timestamp: 0 })),
+        )
+        .join('\n') + '\n',
+    );
   }
   if (o.wall !== undefined) writeFileSync(join(dir, 'summary.json'), JSON.stringify({ status: 'FINISHED', config_hash: o.hash ?? 'feedbeefcafe1234', wall_time_s: o.wall }));
   return dir;
@@ -41,7 +77,12 @@ function writeRun(experiment: string, runId: string, o: { params: Record<string,
 const base = { 'train.optimizer.learningRate': '0.0001', 'train.epochs': '6', 'data.augment': '[]', seed: '42' };
 const a = writeRun('01-baseline', '20260101-100001-aaaa', { params: base, history: curve(6, 0.68, 0.25), wall: 125.4, hash: '1111222233334444' });
 const b = writeRun('01-baseline', '20260101-100002-bbbb', { params: { ...base, 'train.optimizer.learningRate': '0.001' }, history: curve(6, 0.7, 0.2), wall: 3725 });
-const c = writeRun('03-augmentation', '20260101-100003-cccc', { params: { ...base, 'data.augment': '[{"flip":{}}]', 'model.extra': 'x' }, history: curve(8, 0.74, 0.02), csv: false, status: 'KILLED' });
+const c = writeRun('03-augmentation', '20260101-100003-cccc', {
+  params: { ...base, 'data.augment': '[{"flip":{}}]', 'model.extra': 'x' },
+  history: curve(8, 0.74, 0.02),
+  csv: false,
+  status: 'KILLED',
+});
 
 let out = '';
 let err = '';
@@ -117,15 +158,30 @@ describe('comparison (pure)', () => {
     });
     const cases: { description: string; runs: { params: Record<string, string> }[]; differing: string[] }[] = [
       { description: 'epochs appear once, as the config path', runs: [fitspecRun('3'), fitspecRun('5')], differing: ['train.epochs'] },
-      { description: 'a missing value equals an empty list, mapping or null', runs: [fitspecRun('3'), fitspecRun('3', { 'train.callbacks': '[]', 'data.classes': 'null', 'model.base': '{}' })], differing: [] },
-      { description: 'numbers in another notation are equal', runs: [fitspecRun('3', { 'train.optimizer.learningRate': '0.0001' }), fitspecRun('3', { 'train.optimizer.learningRate': '1e-4' })], differing: [] },
+      {
+        description: 'a missing value equals an empty list, mapping or null',
+        runs: [fitspecRun('3'), fitspecRun('3', { 'train.callbacks': '[]', 'data.classes': 'null', 'model.base': '{}' })],
+        differing: [],
+      },
+      {
+        description: 'numbers in another notation are equal',
+        runs: [fitspecRun('3', { 'train.optimizer.learningRate': '0.0001' }), fitspecRun('3', { 'train.optimizer.learningRate': '1e-4' })],
+        differing: [],
+      },
       { description: 'Python and YAML booleans are equal', runs: [fitspecRun('3', { 'train.shuffle': 'True' }), fitspecRun('3', { 'train.shuffle': 'true' })], differing: [] },
       { description: 'a seed differs like any config value', runs: [fitspecRun('3', { seed: '1' }), fitspecRun('3', { seed: '2' })], differing: ['seed'] },
-      { description: 'runs logged by Keras autolog alone keep their names', runs: [{ params: { epochs: '3', batch_size: '32' } }, { params: { epochs: '4', batch_size: '32' } }], differing: ['epochs'] },
+      {
+        description: 'runs logged by Keras autolog alone keep their names',
+        runs: [{ params: { epochs: '3', batch_size: '32' } }, { params: { epochs: '4', batch_size: '32' } }],
+        differing: ['epochs'],
+      },
     ];
     for (const c of cases) expect(differingParams(c.runs), c.description).toEqual(c.differing);
     expect(['1e-4', '0.00010', 'None', '[]', 'False', 'relu'].map(canonicalValue)).toEqual(['0.0001', '0.0001', '', '', 'false', 'relu']);
-    const table = formatComparison(compareRuns(cases[0]!.runs.map((r, i) => ({ id: `r${i}`, name: 'x', params: r.params, history: curve(Number(r.params['train.epochs']), 0.6, 0) }))), { format: 'text' });
+    const table = formatComparison(
+      compareRuns(cases[0]!.runs.map((r, i) => ({ id: `r${i}`, name: 'x', params: r.params, history: curve(Number(r.params['train.epochs']), 0.6, 0) }))),
+      { format: 'text' },
+    );
     expect(table.split('\n')[0]!.match(/epochs/g)).toEqual(['epochs', 'epochs']);
     expect(table.split('\n')[0]).toMatch(/^run\s+name\s+config\s+train\.epochs\s+best.*\s+epochs run\s+wall time$/);
   });
@@ -143,13 +199,33 @@ describe('comparison (pure)', () => {
 
   it('reads metrics.csv and metric points into the same rows', () => {
     // Today's files count epochs from 1; run folders written before count from 0.
-    expect(parseMetricsCsv('epoch,loss,val_loss\n1,1.5,NaN\n2,1.2,\n')).toEqual([{ epoch: 0, loss: 1.5, val_loss: Number.NaN }, { epoch: 1, loss: 1.2 }]);
-    expect(parseMetricsCsv('epoch,loss,val_loss\n0,1.5,NaN\n1,1.2,\n')).toEqual([{ epoch: 0, loss: 1.5, val_loss: Number.NaN }, { epoch: 1, loss: 1.2 }]);
-    expect(historyFromPoints([{ key: 'loss', value: 2, step: 1 }, { key: 'loss', value: 3, step: 0 }, { key: 'val_loss', value: 4, step: 1 }])).toEqual([{ epoch: 0, loss: 3 }, { epoch: 1, loss: 2, val_loss: 4 }]);
+    expect(parseMetricsCsv('epoch,loss,val_loss\n1,1.5,NaN\n2,1.2,\n')).toEqual([
+      { epoch: 0, loss: 1.5, val_loss: Number.NaN },
+      { epoch: 1, loss: 1.2 },
+    ]);
+    expect(parseMetricsCsv('epoch,loss,val_loss\n0,1.5,NaN\n1,1.2,\n')).toEqual([
+      { epoch: 0, loss: 1.5, val_loss: Number.NaN },
+      { epoch: 1, loss: 1.2 },
+    ]);
+    expect(
+      historyFromPoints([
+        { key: 'loss', value: 2, step: 1 },
+        { key: 'loss', value: 3, step: 0 },
+        { key: 'val_loss', value: 4, step: 1 },
+      ]),
+    ).toEqual([
+      { epoch: 0, loss: 3 },
+      { epoch: 1, loss: 2, val_loss: 4 },
+    ]);
   });
 
   it('overlays every run in one colour each, val_accuracy and val_loss side by side', async () => {
-    const svg = await vegaLiteToSvg(compareCurvesSpec([{ label: 'baseline', history: curve(4, 0.6, 0) }, { label: 'augment', history: curve(4, 0.7, 0) }]));
+    const svg = await vegaLiteToSvg(
+      compareCurvesSpec([
+        { label: 'baseline', history: curve(4, 0.6, 0) },
+        { label: 'augment', history: curve(4, 0.7, 0) },
+      ]),
+    );
     for (const s of ['Validation accuracy', 'Validation loss', 'baseline', 'augment', 'Epoch', '2 runs compared']) expect(svg).toContain(`>${s}<`);
   });
 });

@@ -60,7 +60,13 @@ describe('classificationReport', () => {
   });
 
   it('an empty matrix gives zeros, not NaN', () => {
-    const e = classificationReport([[0, 0], [0, 0]], ['a', 'b']);
+    const e = classificationReport(
+      [
+        [0, 0],
+        [0, 0],
+      ],
+      ['a', 'b'],
+    );
     expect(e.accuracy).toBe(0);
     expect(e.macro).toEqual({ precision: 0, recall: 0, f1: 0, support: 0 });
   });

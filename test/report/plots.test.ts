@@ -35,7 +35,8 @@ async function pngInfo(file: string) {
 describe('learning curves', () => {
   it('have both panels, axis titles, legend and the best epochs marked (1-based, as Keras prints)', async () => {
     const t = texts(await vegaLiteToSvg(learningCurvesSpec(history, { title: '01-baseline' })));
-    for (const s of ['01-baseline', 'Training and validation accuracy', 'Training and validation loss', 'Epoch', 'Accuracy', 'Loss', 'Training', 'Validation']) expect(t).toContain(s);
+    for (const s of ['01-baseline', 'Training and validation accuracy', 'Training and validation loss', 'Epoch', 'Accuracy', 'Loss', 'Training', 'Validation'])
+      expect(t).toContain(s);
     expect(t).toContain('best 0.710 (epoch 8)');
     expect(t).toContain('min 0.900 (epoch 6)');
   });
@@ -64,7 +65,16 @@ describe('learning curves', () => {
   });
 
   it('mark where each later training phase starts', async () => {
-    const t = texts(await vegaLiteToSvg(learningCurvesSpec(history, { phases: [{ name: 'frozen', firstEpoch: 0 }, { name: 'finetune', firstEpoch: 6 }] })));
+    const t = texts(
+      await vegaLiteToSvg(
+        learningCurvesSpec(history, {
+          phases: [
+            { name: 'frozen', firstEpoch: 0 },
+            { name: 'finetune', firstEpoch: 6 },
+          ],
+        }),
+      ),
+    );
     expect(t.filter((s) => s === 'finetune')).toHaveLength(2);
     expect(t).not.toContain('frozen');
   });

@@ -52,7 +52,19 @@ const server = http.createServer((req, res) => {
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SCRIPT, ...args], { cwd: repo, env: { ...process.env, NO_COLOR: '1', MLFLOW_TRACKING_URI: '', GITHUB_TOKEN: 'test-token', GITHUB_REPOSITORY: 'o/r', GITHUB_API_URL: api, GITHUB_BASE_REF: 'main', GITHUB_EVENT_PATH: path.join(repo, 'event.json') } });
+    const child = spawn(process.execPath, [SCRIPT, ...args], {
+      cwd: repo,
+      env: {
+        ...process.env,
+        NO_COLOR: '1',
+        MLFLOW_TRACKING_URI: '',
+        GITHUB_TOKEN: 'test-token',
+        GITHUB_REPOSITORY: 'o/r',
+        GITHUB_API_URL: api,
+        GITHUB_BASE_REF: 'main',
+        GITHUB_EVENT_PATH: path.join(repo, 'event.json'),
+      },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -81,12 +81,15 @@ beforeAll(() => {
   write('exp/mixins/short.yaml', 'train: {epochs: 1}\n');
   write('exp/quick/child.yaml', 'extends: [../child.yaml, ../mixins/short.yaml]\nname: quick-child\n');
   write('exp/architectures/tiny.yaml', ARCH(16));
-  write('exp/on-tiny.yaml', `name: on-tiny
+  write(
+    'exp/on-tiny.yaml',
+    `name: on-tiny
 data: {source: {type: directory, path: data/x}, classes: [a, b]}
 model:
   base: {architecture: architectures/tiny.yaml}
   layers: [{flatten: {}}, {dense: {units: 2, activation: softmax}}]
-`);
+`,
+  );
   write('exp/standalone.yaml', BASE.replace('name: base', 'name: standalone'));
   c0 = commit('first');
 });
@@ -191,7 +194,10 @@ describe('fitspec review', () => {
     write('sw/base.yaml', BASE);
     write('sw/architectures/tiny.yaml', ARCH(16));
     write('sw/arch-user.yaml', 'extends: base.yaml\nname: arch-user\nmodel:\n  base: {architecture: architectures/tiny.yaml}\n');
-    write('sw/sweep.yaml', 'extends: base.yaml\nname: lr-sweep\nsweep:\n  method: grid\n  metric: val_accuracy\n  parameters:\n    train.optimizer.learningRate: {values: [0.1, 0.2]}\n');
+    write(
+      'sw/sweep.yaml',
+      'extends: base.yaml\nname: lr-sweep\nsweep:\n  method: grid\n  metric: val_accuracy\n  parameters:\n    train.optimizer.learningRate: {values: [0.1, 0.2]}\n',
+    );
     const before = commit('sweep and architecture user');
     // A comment in the architecture, the learning rate in the base: the sweep searches the learning rate itself.
     write('sw/architectures/tiny.yaml', `# sixteen filters\n${ARCH(16)}`);
@@ -240,7 +246,10 @@ describe('fitspec review', () => {
       // As installed, the bundle in dist/ runs when it is up to date with the sources.
       for (const fromSource of [true, false]) {
         rmSync(log, { force: true });
-        const r = fitspec(['review', c0, '--path', 'exp'], { FITSPEC_IMPORT_LOG: log, ...(fromSource ? { FITSPEC_FROM_SOURCE: '1' } : {}) }, ['--import', fixture('record-imports.mjs')]);
+        const r = fitspec(['review', c0, '--path', 'exp'], { FITSPEC_IMPORT_LOG: log, ...(fromSource ? { FITSPEC_FROM_SOURCE: '1' } : {}) }, [
+          '--import',
+          fixture('record-imports.mjs'),
+        ]);
         expect(r.stderr).toBe('');
         expect(r.stdout).toMatch(/^fitspec review: /);
         expect(r.code === 0 || r.code === 1).toBe(true);
@@ -270,15 +279,34 @@ describe('fitspec review with an MLflow server', () => {
     // A finished run trained from the committed version, as the trainer tags and logs it.
     const client = mlflowClient(uri);
     const exp = await client.getOrCreateExperiment(experiment);
-    const run = await client.createRun({ experimentId: exp.experimentId, runName: 'tracked-old', startTime: Date.now() - 5000, tags: [{ key: 'fitspec.config_hash', value: oldFull }, { key: 'fitspec.wall_time_s', value: '4.5' }] });
+    const run = await client.createRun({
+      experimentId: exp.experimentId,
+      runName: 'tracked-old',
+      startTime: Date.now() - 5000,
+      tags: [
+        { key: 'fitspec.config_hash', value: oldFull },
+        { key: 'fitspec.wall_time_s', value: '4.5' },
+      ],
+    });
     const point = (key: string, step: number, value: number) => ({ key, value, step, timestamp: Date.now() });
-    await client.logBatch(run.runId, { metrics: [point('val_accuracy', 0, 0.4), point('val_accuracy', 1, 0.55), point('val_loss', 0, 1.2), point('val_loss', 1, 1.3), point('accuracy', 0, 0.5), point('accuracy', 1, 0.7)] });
+    await client.logBatch(run.runId, {
+      metrics: [
+        point('val_accuracy', 0, 0.4),
+        point('val_accuracy', 1, 0.55),
+        point('val_loss', 0, 1.2),
+        point('val_loss', 1, 1.3),
+        point('accuracy', 0, 0.5),
+        point('accuracy', 1, 0.7),
+      ],
+    });
     await client.updateRun(run.runId, 'FINISHED', Date.now());
     const r = fitspec(['review', 'HEAD', '--path', 'exp/tracked.yaml', '--format', 'markdown'], { MLFLOW_TRACKING_URI: uri });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('**1 experiment changes, 0 have results, 1 stale.**');
-    expect(r.stdout).toMatch(/\| `exp\/tracked\.yaml` \| `[0-9a-f]{12}` → `[0-9a-f]{12}` \| 0\.5500 \(2\) → - \| 1\.2000 \(1\) → - \| 0\.7000 → - \| 2 → - \| 4\.5s → - \| stale \|/);
+    expect(r.stdout).toMatch(
+      /\| `exp\/tracked\.yaml` \| `[0-9a-f]{12}` → `[0-9a-f]{12}` \| 0\.5500 \(2\) → - \| 1\.2000 \(1\) → - \| 0\.7000 → - \| 2 → - \| 4\.5s → - \| stale \|/,
+    );
     expect(r.stdout).toContain(`- tracked: base [${run.runId}](${uri}/#/experiments/${exp.experimentId}/runs/${run.runId}); head no run`);
   }, 120_000);
 });

@@ -62,10 +62,16 @@ beforeAll(() => {
   write('.gitignore', 'data/\nruns/\n');
   synth(path.join(repo, 'data/faces'));
   write('experiments/01-baseline.yaml', BASELINE('0.01'));
-  write('experiments/02-dropout.yaml', 'extends: 01-baseline.yaml\nname: 02-dropout\nmodel:\n  layers:\n    $patch:\n      - insertAfter: flatten\n        with: {dropout: {rate: 0.3}}\n');
+  write(
+    'experiments/02-dropout.yaml',
+    'extends: 01-baseline.yaml\nname: 02-dropout\nmodel:\n  layers:\n    $patch:\n      - insertAfter: flatten\n        with: {dropout: {rate: 0.3}}\n',
+  );
   write('experiments/mixins/quick.yaml', 'train: {epochs: 1}\n');
   write('experiments/quick/01-baseline.yaml', 'extends: [../01-baseline.yaml, ../mixins/quick.yaml]\nname: quick-01-baseline\n');
-  write('experiments/sweeps/flip.yaml', 'extends: [../01-baseline.yaml, ../mixins/quick.yaml]\nname: flip-sweep\nsweep:\n  name: flip\n  method: grid\n  metric: val_accuracy\n  parameters:\n    augment.horizontalFlip: {values: [false, true]}\n');
+  write(
+    'experiments/sweeps/flip.yaml',
+    'extends: [../01-baseline.yaml, ../mixins/quick.yaml]\nname: flip-sweep\nsweep:\n  name: flip\n  method: grid\n  metric: val_accuracy\n  parameters:\n    augment.horizontalFlip: {values: [false, true]}\n',
+  );
   write('experiments/other.yaml', BASELINE('0.01').replace('name: 01-baseline', 'name: other'));
   c0 = commit('tiny experiments');
   for (const f of ['01-baseline', '02-dropout']) {

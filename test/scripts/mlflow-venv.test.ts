@@ -21,7 +21,9 @@ function ensureInChild(venv: string): Promise<{ python: string; log: string }> {
 const python = await ensureMlflow({ venv: ${JSON.stringify(venv)}, requirements: ${JSON.stringify(requirements)}, log: (m) => process.stderr.write('[log] ' + m + '\\n') });
 process.stdout.write(python);`;
   return new Promise((res, rej) =>
-    execFile(process.execPath, ['--input-type=module', '-e', code], { timeout: 240_000 }, (e, stdout, stderr) => (e ? rej(new Error(`${e.message}\n${stderr}`)) : res({ python: stdout, log: stderr }))),
+    execFile(process.execPath, ['--input-type=module', '-e', code], { timeout: 240_000 }, (e, stdout, stderr) =>
+      e ? rej(new Error(`${e.message}\n${stderr}`)) : res({ python: stdout, log: stderr }),
+    ),
   );
 }
 

@@ -63,9 +63,14 @@ export async function mlflowPython<T = any>(code: string, opts: { uri?: string; 
   const env: NodeJS.ProcessEnv = { ...process.env, MLFLOW_TRACKING_URI: uri, ...opts.env };
   for (const k of ['MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'MLFLOW_TRACKING_TOKEN']) if (!opts.env?.[k]) delete env[k];
   const stdout = await new Promise<string>((res, rej) => {
-    execFile(venvPython(), ['-c', PRELUDE + '\n' + code], { env, maxBuffer: 64 << 20, timeout: 120_000 }, (e, so, se) => (e ? rej(new Error(`python failed: ${e.message}\n${se}`)) : res(so)));
+    execFile(venvPython(), ['-c', PRELUDE + '\n' + code], { env, maxBuffer: 64 << 20, timeout: 120_000 }, (e, so, se) =>
+      e ? rej(new Error(`python failed: ${e.message}\n${se}`)) : res(so),
+    );
   });
-  const line = stdout.split('\n').reverse().find((l) => l.startsWith('@@fitspec-json@@'));
+  const line = stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('@@fitspec-json@@'));
   if (!line) throw new Error(`python printed no result (call out(...)):\n${stdout}`);
   return JSON.parse(line.slice('@@fitspec-json@@'.length)) as T;
 }

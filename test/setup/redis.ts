@@ -25,7 +25,7 @@ export interface TestRedis {
 function redisBinary(): string {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
   if (found) return found;
-  if (process.getuid?.() !== 0) throw new Error('redis-server is not installed and this is not root: install Debian\'s redis-server package (apt-get install -y redis-server)');
+  if (process.getuid?.() !== 0) throw new Error("redis-server is not installed and this is not root: install Debian's redis-server package (apt-get install -y redis-server)");
   process.stderr.write('[redis] installing redis-server (apt-get)\n');
   for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'redis-server']]) {
     const r = spawnSync('apt-get', args, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600_000 });
@@ -62,7 +62,26 @@ export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   const logFile = path.join(dir, 'redis.log');
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--requirepass', password, '--logfile', logFile, '--daemonize', 'no'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--save',
+    '',
+    '--requirepass',
+    password,
+    '--logfile',
+    logFile,
+    '--daemonize',
+    'no',
+  ];
   let child: ChildProcess;
   const log = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').slice(-3000) : '');
   const start = async () => {

@@ -34,7 +34,10 @@ function runsOf(dir: string): { dir: string; record: RunRecord; epochs: number }
   const root = path.join(dir, 'runs', 'tiny');
   return fs.readdirSync(root).map((r) => {
     const record = JSON.parse(fs.readFileSync(path.join(root, r, 'run.json'), 'utf8')) as RunRecord;
-    const epochs = fs.readFileSync(path.join(root, r, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"val_accuracy"')).length;
+    const epochs = fs
+      .readFileSync(path.join(root, r, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"val_accuracy"')).length;
     return { dir: path.join(root, r), record, epochs };
   });
 }
@@ -191,11 +194,16 @@ describe('method tpe with an ASHA scheduler through Redis', () => {
 describe('a grid with an ASHA scheduler', () => {
   it('starts trials one by one and promotes between starts; a re-run trains nothing', () => {
     const dir = tmpDir('asha-grid');
-    const file = tinySweep(dir, dataDir, 2, `  name: g
+    const file = tinySweep(
+      dir,
+      dataDir,
+      2,
+      `  name: g
   scheduler: {type: asha, minEpochs: 1, maxEpochs: 3}
   parameters:
     train.optimizer.learningRate: {values: [0.1, 0.03, 0.01, 0.003]}
-`);
+`,
+    );
     const r = cli(['sweep', file], dir, { MLFLOW_TRACKING_URI: '' });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     // Three trials at rung 1 make one promotable: it goes on before the fourth trial starts.
@@ -203,7 +211,11 @@ describe('a grid with an ASHA scheduler', () => {
     expect(promoted).toBeGreaterThan(0);
     expect(r.stdout.indexOf('[g t004] epoch 1/3')).toBeGreaterThan(promoted);
     expect(r.stdout).toMatch(/epochs spent 6 of 12 for every trial at maxEpochs/);
-    expect(runsOf(dir).map((x) => x.epochs).sort()).toEqual([1, 1, 1, 3]);
+    expect(
+      runsOf(dir)
+        .map((x) => x.epochs)
+        .sort(),
+    ).toEqual([1, 1, 1, 3]);
     const again = cli(['sweep', file], dir, { MLFLOW_TRACKING_URI: '' });
     expect(again.stdout).toContain('nothing to train');
   }, 300_000);

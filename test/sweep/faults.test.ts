@@ -86,28 +86,44 @@ describe('--queue at a port that is not Redis', () => {
   it.each([
     ['accepts and never answers', silentPort, /no Redis answer within 2 s/],
     ['speaks HTTP', httpPort, /is not reachable \(.*\)/],
-  ])('%s: sweep, sweep status and worker exit 2 within seconds, one sentence', async (_, port, why) => {
-    const dir = tmpDir('queue-silent');
-    const file = tinySweep(dir, dataDir, 1, BLOCK);
-    const queue = `redis://127.0.0.1:${await port()}`;
-    const env = { FITSPEC_QUEUE_TIMEOUT: '2', MLFLOW_TRACKING_URI: '' };
-    for (const args of [['sweep', file, '--queue', queue], ['sweep', 'status', 'lr', '--queue', queue], ['worker', '--queue', queue]]) {
-      const r = await run(args, dir, env);
-      expect(r.code, `${args.join(' ')}: ${r.out}`).toBe(2);
-      expect(r.out).toContain('[queue.unreachable] Redis at redis://127.0.0.1:');
-      expect(r.out).toMatch(why);
-      expect(r.out).not.toMatch(/\n\s+at /);
-      expect(r.out.trim().split('\n').length, r.out).toBeLessThanOrEqual(2);
-      expect(r.seconds, args.join(' ')).toBeLessThan(20);
-    }
-  }, 300_000);
+  ])(
+    '%s: sweep, sweep status and worker exit 2 within seconds, one sentence',
+    async (_, port, why) => {
+      const dir = tmpDir('queue-silent');
+      const file = tinySweep(dir, dataDir, 1, BLOCK);
+      const queue = `redis://127.0.0.1:${await port()}`;
+      const env = { FITSPEC_QUEUE_TIMEOUT: '2', MLFLOW_TRACKING_URI: '' };
+      for (const args of [
+        ['sweep', file, '--queue', queue],
+        ['sweep', 'status', 'lr', '--queue', queue],
+        ['worker', '--queue', queue],
+      ]) {
+        const r = await run(args, dir, env);
+        expect(r.code, `${args.join(' ')}: ${r.out}`).toBe(2);
+        expect(r.out).toContain('[queue.unreachable] Redis at redis://127.0.0.1:');
+        expect(r.out).toMatch(why);
+        expect(r.out).not.toMatch(/\n\s+at /);
+        expect(r.out.trim().split('\n').length, r.out).toBeLessThanOrEqual(2);
+        expect(r.seconds, args.join(' ')).toBeLessThan(20);
+      }
+    },
+    300_000,
+  );
 });
 
 describe('a grid of ten million trials', () => {
   it('is counted before it is expanded and refused with the count, also with --dry-run --yes', () => {
     const dir = tmpDir('sweep-huge');
     const values = Array.from({ length: 10 }, (_, i) => (i + 1) / 1000).join(', ');
-    const block = `  name: huge\n  parameters:\n${['train.optimizer.learningRate', 'seed', 'train.batchSize', 'model.layers.0.conv2d.filters', 'data.split.train', 'data.split.validation', 'train.epochs']
+    const block = `  name: huge\n  parameters:\n${[
+      'train.optimizer.learningRate',
+      'seed',
+      'train.batchSize',
+      'model.layers.0.conv2d.filters',
+      'data.split.train',
+      'data.split.validation',
+      'train.epochs',
+    ]
       .map((k, j) => `    ${k}: {values: [${j === 0 ? values : Array.from({ length: 10 }, (_, i) => i + 1).join(', ')}]}`)
       .join('\n')}\n`;
     const file = tinySweep(dir, dataDir, 1, block);
@@ -172,8 +188,14 @@ describe('the sweep parent run in MLflow', () => {
     outcomes.push(outcome('t002', 0.6));
     await closeParentRun(client, meta, outcomes, '', 'FINISHED');
     const finished = batches.flatMap((b) => b.metrics.filter((m) => m.key === 'trials_finished'));
-    expect(finished.map((m) => [m.step, m.value])).toEqual([[1, 1], [2, 2]]);
+    expect(finished.map((m) => [m.step, m.value])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
     const best = batches.flatMap((b) => b.metrics.filter((m) => m.key === 'best_val_accuracy'));
-    expect(best.map((m) => [m.step, m.value])).toEqual([[1, 0.4], [2, 0.6]]);
+    expect(best.map((m) => [m.step, m.value])).toEqual([
+      [1, 0.4],
+      [2, 0.6],
+    ]);
   });
 });

@@ -14,11 +14,16 @@ beforeAll(() => {
 describe('fitspec sweep (embedded runner, no Redis, no tracking server)', () => {
   it('trains each trial once in worker processes, writes the results table, and trains nothing the second time', () => {
     const dir = tmpDir('sweep-local');
-    const file = tinySweep(dir, dataDir, 1, `  name: lr
+    const file = tinySweep(
+      dir,
+      dataDir,
+      1,
+      `  name: lr
   parameters:
     train.optimizer.learningRate: {values: [0.01, 0.001]}
     model.layers.0.conv2d.filters: {values: [2]}
-`);
+`,
+    );
     const dry = cli(['sweep', file, '--dry-run'], dir);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toMatch(/t001\s+0\.01\s+2\s+[0-9a-f]{12}\s+to train/);
@@ -33,7 +38,10 @@ describe('fitspec sweep (embedded runner, no Redis, no tracking server)', () => 
     expect(records.map((r) => r.status)).toEqual(['FINISHED', 'FINISHED']);
     expect(records.map((r) => r.tags['fitspec.sweep'])).toEqual(['lr', 'lr']);
     expect(new Set(records.map((r) => r.tags['fitspec.sweep_trial']))).toEqual(new Set(['t001', 't002']));
-    const csv = fs.readFileSync(path.join(dir, 'runs', 'sweeps', 'lr', 'results.csv'), 'utf8').trim().split('\n');
+    const csv = fs
+      .readFileSync(path.join(dir, 'runs', 'sweeps', 'lr', 'results.csv'), 'utf8')
+      .trim()
+      .split('\n');
     // Parameters in the order the sweep block lists them.
     expect(csv[0]).toBe('trial,train.optimizer.learningRate,model.layers.0.conv2d.filters,val_accuracy,status,run,hash,error');
     expect(csv.slice(1).map((l) => l.split(',')[4])).toEqual(['FINISHED', 'FINISHED']);

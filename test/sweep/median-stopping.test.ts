@@ -9,7 +9,10 @@ import { tmpDir } from '../train/helpers.js';
 function run(runsDir: string, id: string, hash: string, status: string, values: number[], metric = 'val_accuracy') {
   const dir = path.join(runsDir, 'exp', id);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ runId: id, experimentName: 'exp', status, startTime: 1, tags: { 'fitspec.sweep': 's', 'fitspec.config_hash': hash } }));
+  fs.writeFileSync(
+    path.join(dir, 'run.json'),
+    JSON.stringify({ runId: id, experimentName: 'exp', status, startTime: 1, tags: { 'fitspec.sweep': 's', 'fitspec.config_hash': hash } }),
+  );
   fs.writeFileSync(path.join(dir, 'metrics.jsonl'), values.map((value, step) => JSON.stringify({ key: metric, value, step, timestamp: 1 })).join('\n') + '\n');
   return dir;
 }

@@ -17,11 +17,16 @@ beforeAll(async () => {
 describe('a sweep in MLflow', () => {
   it('parent run like a training run (commit, user, search space, scheduler, budget); children log each searched path once, tagged with their rungs', async () => {
     const dir = tmpDir('sweep-mlflow');
-    const file = tinySweep(dir, dataDir, 2, `  name: m
+    const file = tinySweep(
+      dir,
+      dataDir,
+      2,
+      `  name: m
   scheduler: {type: asha, minEpochs: 1, maxEpochs: 2, reductionFactor: 2}
   parameters:
     train.optimizer.learningRate: {values: [0.01, 0.003]}
-`);
+`,
+    );
     const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8' });
     git('init', '-q');
     git('-c', 'user.email=a@b', '-c', 'user.name=a', 'commit', '-q', '--allow-empty', '-m', 'x');
@@ -42,7 +47,11 @@ out({"parent": {"params": parent.data.params, "tags": parent.data.tags, "metrics
     expect(parent.status).toBe('FINISHED');
     expect(parent.tags['mlflow.source.git.commit']).toBe(commit);
     expect(parent.tags['mlflow.user']).toBeTruthy();
-    expect(parent.params).toMatchObject({ 'sweep.scheduler.type': 'asha', 'sweep.scheduler.maxEpochs': '2', 'sweep.parameters.train.optimizer.learningRate.values': '[0.01,0.003]' });
+    expect(parent.params).toMatchObject({
+      'sweep.scheduler.type': 'asha',
+      'sweep.scheduler.maxEpochs': '2',
+      'sweep.parameters.train.optimizer.learningRate.values': '[0.01,0.003]',
+    });
     // Two trials at 1 epoch, the better one promoted to 2: 3 of 4 epochs.
     expect(parent.metrics).toMatchObject({ epochs_spent: 3, epochs_full_budget: 4, trials_finished: 2 });
     expect(parent.tags['fitspec.best_trial']).toMatch(/^t00[12]$/);
@@ -57,4 +66,3 @@ out({"parent": {"params": parent.data.params, "tags": parent.data.tags, "metrics
     }
   }, 600_000);
 });
-

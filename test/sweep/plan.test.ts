@@ -80,7 +80,9 @@ describe('planSweep', () => {
 
   it('refuses an empty grid, low >= high, a missing count, and a grid above maxTrials without --yes', () => {
     expect(problemsOf(() => planSweep(sweepFile('  parameters:\n    train.batchSize: {values: []}\n')))[0]!.code).toBe('sweep.empty');
-    const range = problemsOf(() => planSweep(sweepFile('  method: random\n  count: 2\n  parameters:\n    train.optimizer.learningRate: {distribution: uniform, min: 0.1, max: 0.01}\n')));
+    const range = problemsOf(() =>
+      planSweep(sweepFile('  method: random\n  count: 2\n  parameters:\n    train.optimizer.learningRate: {distribution: uniform, min: 0.1, max: 0.01}\n')),
+    );
     expect(range[0]!).toMatchObject({ code: 'sweep.range', line: 6 });
     expect(range[0]!.message).toContain('must be below');
     expect(problemsOf(() => planSweep(sweepFile('  method: random\n  parameters:\n    train.batchSize: {values: [2, 4]}\n')))[0]!.code).toBe('sweep.count');
@@ -123,38 +125,54 @@ describe('planSweep: conditions, schedulers, experiment files, model-based metho
       { 'train.optimizer.name': 'sgd', 'train.optimizer.momentum': 0.9 },
       { 'train.optimizer.name': 'adam', 'train.optimizer.learningRate': 0.01 },
     ]);
-    const [p] = problemsOf(() => planSweep(sweepFile(`  parameters:
+    const [p] = problemsOf(() =>
+      planSweep(
+        sweepFile(`  parameters:
     train.batchSize: {values: [1, 2], when: {train.optimizer.name: [adam]}}
     train.optimizer.name: {values: [adam]}
-`)));
+`),
+      ),
+    );
     expect(p).toMatchObject({ code: 'sweep.when', line: 4 });
-    const [q] = problemsOf(() => planSweep(sweepFile(`  parameters:
+    const [q] = problemsOf(() =>
+      planSweep(
+        sweepFile(`  parameters:
     train.optimizer.name: {values: [adam]}
     train.batchSize: {values: [1, 2], when: {train.optimizer.name: [rmsprop]}}
-`)));
+`),
+      ),
+    );
     expect(q!.message).toContain('`when` lists rmsprop, which is not one of the values');
   });
 
   it('a scheduler sets every trial to maxEpochs (part of the hash) and cannot search train.epochs', () => {
-    const plan = planSweep(sweepFile(`  scheduler: {type: asha, minEpochs: 1, maxEpochs: 9}
+    const plan = planSweep(
+      sweepFile(`  scheduler: {type: asha, minEpochs: 1, maxEpochs: 9}
   parameters:
     train.batchSize: {values: [1, 2]}
-`));
+`),
+    );
     expect(plan.trials.map((t) => t.loaded.experiment.train.epochs)).toEqual([9, 9]);
     expect(plan.sweep.scheduler).toEqual({ type: 'asha', minEpochs: 1, maxEpochs: 9, reductionFactor: 3 });
-    const [p] = problemsOf(() => planSweep(sweepFile(`  scheduler: {type: hyperband, minEpochs: 4, maxEpochs: 2}
+    const [p] = problemsOf(() =>
+      planSweep(
+        sweepFile(`  scheduler: {type: hyperband, minEpochs: 4, maxEpochs: 2}
   parameters:
     train.epochs: {values: [1, 2]}
-`)));
+`),
+      ),
+    );
     expect(p).toMatchObject({ code: 'sweep.scheduler' });
   });
 
   it('tpe plans no trial ahead: each drawn point becomes a trial, validated and hashed, when it is drawn', () => {
-    const plan = planSweep(sweepFile(`  method: tpe
+    const plan = planSweep(
+      sweepFile(`  method: tpe
   count: 5
   parameters:
     train.optimizer.learningRate: {distribution: logUniform, min: 0.0001, max: 0.1}
-`));
+`),
+    );
     expect(plan.trials).toEqual([]);
     const t = plan.trialOf(2, { 'train.optimizer.learningRate': 0.003 });
     expect(t.id).toBe('t002');
@@ -165,14 +183,20 @@ describe('planSweep: conditions, schedulers, experiment files, model-based metho
   it('an `extends` parameter names experiment files: each trial builds on one, and its hash follows that file', () => {
     const sub = fs.mkdtempSync(path.join(dir, 'files-'));
     fs.writeFileSync(path.join(sub, 'a.yaml'), MINIMAL.replace('name: t', 'name: a'));
-    fs.writeFileSync(path.join(sub, 'b.yaml'), 'extends: a.yaml\nname: b\nmodel:\n  layers:\n    - flatten: {}\n    - dense: {units: 8, activation: relu}\n    - dense: {units: 3, activation: softmax}\n');
+    fs.writeFileSync(
+      path.join(sub, 'b.yaml'),
+      'extends: a.yaml\nname: b\nmodel:\n  layers:\n    - flatten: {}\n    - dense: {units: 8, activation: relu}\n    - dense: {units: 3, activation: softmax}\n',
+    );
     fs.writeFileSync(path.join(sub, 'mixin.yaml'), 'train: {batchSize: 4}\n');
     const file = path.join(sub, 'sweep.yaml');
     fs.writeFileSync(file, 'extends: [a.yaml, mixin.yaml]\nname: cmp\nsweep:\n  parameters:\n    extends: {values: [a.yaml, b.yaml], labels: [small, wider]}\n');
     const plan = planSweep(file);
     expect(plan.trials.map((t) => t.loaded.experiment.model.layers.length)).toEqual([2, 3]);
     // The mixin and the sweep file's own keys still apply on top of the named file.
-    expect(plan.trials.map((t) => [t.loaded.experiment.train.batchSize, t.loaded.experiment.name])).toEqual([[4, 'cmp'], [4, 'cmp']]);
+    expect(plan.trials.map((t) => [t.loaded.experiment.train.batchSize, t.loaded.experiment.name])).toEqual([
+      [4, 'cmp'],
+      [4, 'cmp'],
+    ]);
     expect(plan.trials[1]!.loaded.chain.map((f) => path.basename(f))).toContain('b.yaml');
     const before = plan.trials.map((t) => t.hash);
     fs.writeFileSync(path.join(sub, 'b.yaml'), fs.readFileSync(path.join(sub, 'b.yaml'), 'utf8').replace('units: 8', 'units: 16'));

@@ -30,11 +30,16 @@ function files(dir: string): string[] {
 describe('fitspec sweep --queue with fitspec worker (real redis-server, real MLflow)', () => {
   it('survives a Redis crash and a SIGKILLed worker: every trial finishes exactly once, as a child of the sweep run', async () => {
     const dir = tmpDir('sweep-queue');
-    const file = tinySweep(dir, dataDir, 4, `  name: q
+    const file = tinySweep(
+      dir,
+      dataDir,
+      4,
+      `  name: q
   parameters:
     train.optimizer.learningRate: {values: [0.01, 0.003]}
     model.layers.0.conv2d.filters: {values: [2, 4]}
-`);
+`,
+    );
     const env = { MLFLOW_TRACKING_URI: uri };
 
     const bad = cli(['sweep', file, '--queue', `redis://:${redis.password}@127.0.0.1:9`], dir, env);

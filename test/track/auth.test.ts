@@ -66,7 +66,9 @@ describe('MLflow server with basic auth and without artifact serving', () => {
     const local = createTracker({ tracking: { tags: {}, runsDir: 'runs' }, env: {} });
     await local.start(run);
     await local.end('FINISHED');
-    const err = await syncRun(run.runDir, { uri: server.uri, env: { ...FAST, MLFLOW_TRACKING_USERNAME: VIEWER.username, MLFLOW_TRACKING_PASSWORD: VIEWER.password } }).catch((e) => e);
+    const err = await syncRun(run.runDir, { uri: server.uri, env: { ...FAST, MLFLOW_TRACKING_USERNAME: VIEWER.username, MLFLOW_TRACKING_PASSWORD: VIEWER.password } }).catch(
+      (e) => e,
+    );
     expect(err.code).toBe('mlflow.forbidden');
     expect(err.message).toContain('permission denied (403)');
   });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -161,7 +161,9 @@ describe('a bad tracking server never stalls training', () => {
       await tracker.end('FINISHED');
       expect(seconds(t0)).toBeLessThan(15);
       expect(tracker.warnings()).toHaveLength(1);
-      expect(tracker.warnings()[0]).toMatch(/^MLflow not answering: run kept locally, upload later with `fitspec sync .*` \(MLflow server http:\/\/127\.0\.0\.1:\d+ did not answer within 3 s for the last uploads/);
+      expect(tracker.warnings()[0]).toMatch(
+        /^MLflow not answering: run kept locally, upload later with `fitspec sync .*` \(MLflow server http:\/\/127\.0\.0\.1:\d+ did not answer within 3 s for the last uploads/,
+      );
       expectOneCleanLine(tracker.warnings()[0]);
 
       const first = await syncRun(run.runDir, { uri: mlflow });
@@ -186,7 +188,8 @@ describe('a bad tracking server never stalls training', () => {
       },
       warning: (uri, dir) =>
         `Not an MLflow server: run kept locally; after fixing the tracking URI, upload with \`fitspec sync ${dir}\` (${uri} is not an MLflow tracking server: it answered GET /api/2.0/mlflow/experiments/get-by-name with HTTP 200 and an HTML page titled "Sign in · Example SSO")`,
-      sync: (uri) => `${uri} is not an MLflow tracking server: it answered GET /api/2.0/mlflow/experiments/get-by-name with HTTP 200 and an HTML page titled "Sign in · Example SSO"`,
+      sync: (uri) =>
+        `${uri} is not an MLflow tracking server: it answered GET /api/2.0/mlflow/experiments/get-by-name with HTTP 200 and an HTML page titled "Sign in · Example SSO"`,
     },
     {
       name: 'JSON that is not MLflow’s',
@@ -194,8 +197,10 @@ describe('a bad tracking server never stalls training', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"status":"ok","service":"inventory"}');
       },
-      warning: (uri) => `(${uri} is not an MLflow tracking server: it answered GET /api/2.0/mlflow/experiments/get-by-name with HTTP 200 and JSON {"status":"ok","service":"inventory"} without experiment.experiment_id)`,
-      sync: (uri) => `${uri} is not an MLflow tracking server: it answered GET /api/2.0/mlflow/experiments/get-by-name with HTTP 200 and JSON {"status":"ok","service":"inventory"} without experiment.experiment_id`,
+      warning: (uri) =>
+        `(${uri} is not an MLflow tracking server: it answered GET /api/2.0/mlflow/experiments/get-by-name with HTTP 200 and JSON {"status":"ok","service":"inventory"} without experiment.experiment_id)`,
+      sync: (uri) =>
+        `${uri} is not an MLflow tracking server: it answered GET /api/2.0/mlflow/experiments/get-by-name with HTTP 200 and JSON {"status":"ok","service":"inventory"} without experiment.experiment_id`,
     },
     {
       name: 'a 500 with MLflow’s error JSON',

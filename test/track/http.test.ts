@@ -39,7 +39,11 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
 describe('MLflow HTTP: retries, timeouts, errors', () => {
   it('retries 503 and honours Retry-After', async () => {
     let n = 0;
-    reset((_q, _b, res) => (n++ < 1 ? json(res, 503, { error_code: 'TEMPORARILY_UNAVAILABLE', message: 'busy' }, { 'retry-after': '1' }) : json(res, 200, { experiment: { experiment_id: '7', name: 'e', lifecycle_stage: 'active' } })));
+    reset((_q, _b, res) =>
+      n++ < 1
+        ? json(res, 503, { error_code: 'TEMPORARILY_UNAVAILABLE', message: 'busy' }, { 'retry-after': '1' })
+        : json(res, 200, { experiment: { experiment_id: '7', name: 'e', lifecycle_stage: 'active' } }),
+    );
     const c = new MlflowClient(settings());
     const t0 = Date.now();
     const e = await c.getExperimentByName('e');
@@ -81,7 +85,7 @@ describe('MLflow HTTP: retries, timeouts, errors', () => {
     expect(err.problems[0].hint).toContain('MLFLOW_TRACKING_USERNAME');
   });
 
-  it("gives up on a request that hangs after the per-request timeout, without repeating it", async () => {
+  it('gives up on a request that hangs after the per-request timeout, without repeating it', async () => {
     reset(() => undefined);
     const c = new MlflowClient(settings({ timeoutMs: 300, maxRetries: 1 }));
     const t0 = Date.now();
@@ -111,7 +115,9 @@ describe('MLflow HTTP: retries, timeouts, errors', () => {
       }
       if (req.url!.includes('runs/search')) {
         expect(JSON.parse(body).filter).toBe("tags.`fitspec.run_id` = 'loc-1'");
-        return json(res, 200, { runs: [{ info: { run_id: 'srv-1', experiment_id: '3', status: 'RUNNING', artifact_uri: 'mlflow-artifacts:/3/srv-1/artifacts', lifecycle_stage: 'active' } }] });
+        return json(res, 200, {
+          runs: [{ info: { run_id: 'srv-1', experiment_id: '3', status: 'RUNNING', artifact_uri: 'mlflow-artifacts:/3/srv-1/artifacts', lifecycle_stage: 'active' } }],
+        });
       }
       json(res, 404, { error_code: 'ENDPOINT_NOT_FOUND', message: req.url });
     });
@@ -153,7 +159,12 @@ describe('MLflow HTTP: retries, timeouts, errors', () => {
 
   it('sends NaN and infinities as the strings MLflow expects', async () => {
     reset((_q, _b, res) => json(res, 200, {}));
-    await new MlflowClient(settings()).logBatch('r', { metrics: [{ key: 'loss', value: NaN, step: 0, timestamp: 1 }, { key: 'loss', value: -Infinity, step: 1, timestamp: 2 }] });
+    await new MlflowClient(settings()).logBatch('r', {
+      metrics: [
+        { key: 'loss', value: NaN, step: 0, timestamp: 1 },
+        { key: 'loss', value: -Infinity, step: 1, timestamp: 2 },
+      ],
+    });
     expect(JSON.parse(requests[0].body).metrics.map((m: { value: unknown }) => m.value)).toEqual(['NaN', '-Infinity']);
   });
 });
@@ -177,8 +188,12 @@ describe('log-batch chunking and artifact URLs', () => {
   });
 
   it('maps artifact URIs to upload URLs, and refuses stores a REST client cannot write', () => {
-    expect(artifactUrl('http://h:5000', 'mlflow-artifacts:/1/abc/artifacts', 'model/model.json')).toBe('http://h:5000/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model/model.json');
-    expect(artifactUrl('https://h/prefix', 'mlflow-artifacts://other:81/1/abc/artifacts', 'a b.txt')).toBe('https://other:81/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/a%20b.txt');
+    expect(artifactUrl('http://h:5000', 'mlflow-artifacts:/1/abc/artifacts', 'model/model.json')).toBe(
+      'http://h:5000/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model/model.json',
+    );
+    expect(artifactUrl('https://h/prefix', 'mlflow-artifacts://other:81/1/abc/artifacts', 'a b.txt')).toBe(
+      'https://other:81/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/a%20b.txt',
+    );
     expect(artifactUrl('http://h', 'https://store/x/', 'f')).toBe('https://store/x/f');
     expect(() => artifactUrl('http://h', 's3://bucket/1/abc/artifacts', 'f')).toThrow(/cannot write/);
     expect(() => artifactUrl('http://h', '/var/mlruns/1/abc/artifacts', 'f')).toThrow(FitspecError);

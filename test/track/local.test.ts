@@ -34,7 +34,11 @@ describe('local run store', () => {
     const dir = join(root, 'runs/exp/20250101-000000-aaaa');
     mkdirSync(dir, { recursive: true });
     const t = new LocalTracker();
-    await t.start(start(dir, '20250101-000000-aaaa', { dataset: { name: 'faces', digest: 'abcd1234', sourceType: 'directory', source: 'data/faces', profile: { young: 3 }, context: 'training' } }));
+    await t.start(
+      start(dir, '20250101-000000-aaaa', {
+        dataset: { name: 'faces', digest: 'abcd1234', sourceType: 'directory', source: 'data/faces', profile: { young: 3 }, context: 'training' },
+      }),
+    );
     let r = readRun(dir).record;
     expect(r.status).toBe('RUNNING');
     expect(r.params).toEqual({ 'train.epochs': '3', 'train.optimizer.name': 'adam', 'train.shuffle': 'true' });
@@ -196,7 +200,14 @@ describe('tags and params', () => {
   it('git info: commit, dirty flag and branch; nothing outside a repository', () => {
     const repo = join(root, 'repo');
     mkdirSync(repo);
-    const git = (...a: string[]) => execFileSync('git', a, { cwd: repo, stdio: 'pipe', env: { ...process.env, GIT_AUTHOR_NAME: 'a', GIT_AUTHOR_EMAIL: 'a@b', GIT_COMMITTER_NAME: 'a', GIT_COMMITTER_EMAIL: 'a@b' } }).toString().trim();
+    const git = (...a: string[]) =>
+      execFileSync('git', a, {
+        cwd: repo,
+        stdio: 'pipe',
+        env: { ...process.env, GIT_AUTHOR_NAME: 'a', GIT_AUTHOR_EMAIL: 'a@b', GIT_COMMITTER_NAME: 'a', GIT_COMMITTER_EMAIL: 'a@b' },
+      })
+        .toString()
+        .trim();
     git('init', '-q', '-b', 'trunk');
     writeFileSync(join(repo, 'f.txt'), '1');
     git('add', 'f.txt');

@@ -128,7 +128,10 @@ try {
         );
       }),
     );
-    expect(outs.filter((o) => o === 'got'), outs.join('\n')).toHaveLength(1);
+    expect(
+      outs.filter((o) => o === 'got'),
+      outs.join('\n'),
+    ).toHaveLength(1);
     expect(outs.filter((o) => o === 'run.locked')).toHaveLength(N - 1);
     expect(fs.readdirSync(dir)).toEqual([]);
   });

@@ -40,7 +40,11 @@ beforeAll(async () => {
   if (r.code !== 0) throw new Error(r.stderr + r.stdout);
   run = onlyRun(path.join(dir, 'runs'));
   runId = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).mlflow.runId;
-  images = fs.readdirSync(path.join(dataDir, 'old')).sort().slice(0, 3).map((f) => path.join(dataDir, 'old', f));
+  images = fs
+    .readdirSync(path.join(dataDir, 'old'))
+    .sort()
+    .slice(0, 3)
+    .map((f) => path.join(dataDir, 'old', f));
 }, 900_000);
 
 afterAll(() => {
@@ -100,7 +104,11 @@ out({"versions": [v.version for v in vs], "alias": mv.version, "tags": mv.tags, 
 
   it('predict from runs:/, models:/NAME/VERSION and models:/NAME@ALIAS prints what the run folder gives', () => {
     const local = probabilities(run).map((r) => r.probabilities);
-    for (const ref of [`runs:/${runId}`, `models:/${NAME}/1`, `models:/${NAME}@champion`]) expect(probabilities(ref).map((r) => r.probabilities), ref).toEqual(local);
+    for (const ref of [`runs:/${runId}`, `models:/${NAME}/1`, `models:/${NAME}@champion`])
+      expect(
+        probabilities(ref).map((r) => r.probabilities),
+        ref,
+      ).toEqual(local);
     // Cached by run: a damaged file is noticed by its size and fetched again.
     const weights = fs.readdirSync(cache, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('weights.bin'));
     expect(weights).toHaveLength(1);
@@ -140,13 +148,21 @@ describe('mlflow models serve', () => {
     const p = d.preprocessing;
     const u8 = await decodeLikeTraining(images, { height: p.height, width: p.width, channels: p.channels, resize: p.resize, interpolation: p.interpolation });
     const flat = Array.from(u8, (v) => Math.fround(v * Math.fround(p.rescale)));
-    const tensor = images.map((_, n) => Array.from({ length: p.height }, (_, y) => Array.from({ length: p.width }, (_, x) => flat.slice(((n * p.height + y) * p.width + x) * p.channels, ((n * p.height + y) * p.width + x + 1) * p.channels))));
+    const tensor = images.map((_, n) =>
+      Array.from({ length: p.height }, (_, y) =>
+        Array.from({ length: p.width }, (_, x) => flat.slice(((n * p.height + y) * p.width + x) * p.channels, ((n * p.height + y) * p.width + x + 1) * p.channels)),
+      ),
+    );
     const t0 = Date.now();
     let answer: { predictions: number[][] | Record<string, number>[] } | undefined;
     while (Date.now() - t0 < 600_000) {
       if (serving.exitCode !== null) throw new Error(`mlflow models serve exited ${serving.exitCode}:\n${log.slice(-3000)}`);
       try {
-        const res = await fetch(`http://127.0.0.1:${port}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: tensor }) });
+        const res = await fetch(`http://127.0.0.1:${port}/invocations`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ inputs: tensor }),
+        });
         if (res.ok) {
           answer = await res.json();
           break;

@@ -37,7 +37,14 @@ function newRun(experiment: string, over: Partial<RunStart> = {}): RunStart {
     runId,
     params: { 'train.epochs': 5, 'train.optimizer.learningRate': 0.001, epochs: 5, batch_size: 32, optimizer_name: 'rmsprop' },
     tags: standardTags({ runName: `${experiment}-${runId}`, sourceName: `experiments/${experiment}.yaml`, description: 'a *test* run', configHash: 'cafe01', runId }),
-    dataset: { name: `${experiment}-data`, digest: 'd1g35t00', sourceType: 'directory', source: JSON.stringify({ type: 'directory', path: 'data/faces' }), profile: { classes: { young: 4, middle: 3, old: 2 } }, context: 'training' },
+    dataset: {
+      name: `${experiment}-data`,
+      digest: 'd1g35t00',
+      sourceType: 'directory',
+      source: JSON.stringify({ type: 'directory', path: 'data/faces' }),
+      profile: { classes: { young: 4, middle: 3, old: 2 } },
+      context: 'training',
+    },
     startTime: Date.now() - 60_000,
     ...over,
   };
@@ -131,7 +138,14 @@ describe('tracking to a real MLflow server', () => {
     expect(r.start_time).toBe(run.startTime);
     expect(r.end_time).toBe(local.endTime);
     expect(Object.keys(r.params)).toHaveLength(Object.keys(run.params).length);
-    expect(r.params).toMatchObject({ 'train.optimizer.learningRate': '0.001', epochs: '5', batch_size: '32', optimizer_name: 'rmsprop', 'extra.p149': '149', 'model.layers.0.conv2d.filters': '32' });
+    expect(r.params).toMatchObject({
+      'train.optimizer.learningRate': '0.001',
+      epochs: '5',
+      batch_size: '32',
+      optimizer_name: 'rmsprop',
+      'extra.p149': '149',
+      'model.layers.0.conv2d.filters': '32',
+    });
     expect(r.params['model.summary']).toMatch(/^sha256:[0-9a-f]{12}$/);
     for (const k of KEYS) {
       expect(r.history[k].map((h: number[]) => h[0])).toEqual([0, 1, 2, 3, 4]);
@@ -151,7 +165,14 @@ describe('tracking to a real MLflow server', () => {
       'fitspec.best_epoch': '4',
     });
     expect(r.inputs).toEqual([
-      { name: 'track-full-data', digest: 'd1g35t00', source_type: 'directory', source: run.dataset!.source, profile: JSON.stringify(run.dataset!.profile), tags: { 'mlflow.data.context': 'training' } },
+      {
+        name: 'track-full-data',
+        digest: 'd1g35t00',
+        source_type: 'directory',
+        source: run.dataset!.source,
+        profile: JSON.stringify(run.dataset!.profile),
+        tags: { 'mlflow.data.context': 'training' },
+      },
     ]);
     expect(r.artifacts).toEqual(['config.yaml', 'model/group1-shard1of1.bin', 'model/model.json', 'params/model.summary.txt']);
   });
@@ -325,7 +346,9 @@ describe('tracking to a real MLflow server', () => {
   });
 
   it('mlflow-inspect prints what the Python client sees for the last run', async () => {
-    const { stdout } = await promisify(execFile)('node', ['scripts/mlflow-inspect.mjs', '--runs-dir', join(root, 'offline-runs')], { env: { ...process.env, MLFLOW_TRACKING_URI: uri } });
+    const { stdout } = await promisify(execFile)('node', ['scripts/mlflow-inspect.mjs', '--runs-dir', join(root, 'offline-runs')], {
+      env: { ...process.env, MLFLOW_TRACKING_URI: uri },
+    });
     expect(stdout).toContain('status KILLED');
     expect(stdout).toMatch(/params: 5\n/);
     expect(stdout).toContain('  loss: 3 steps (0..2)');

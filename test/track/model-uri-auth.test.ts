@@ -15,9 +15,21 @@ describe('a model URI the server does not let us read', () => {
     ['no credentials', {}],
     ['wrong password', { MLFLOW_TRACKING_USERNAME: 'admin', MLFLOW_TRACKING_PASSWORD: 'not-the-password' }],
   ])('%s: one clear error, exit 2', (_what, creds) => {
-    const r = cli(['predict', 'models:/age-detector@champion', 'photo.jpg'], dir, { MLFLOW_TRACKING_URI: uri, XDG_CACHE_HOME: dir, MLFLOW_TRACKING_USERNAME: '', MLFLOW_TRACKING_PASSWORD: '', MLFLOW_TRACKING_TOKEN: '', ...creds });
+    const r = cli(['predict', 'models:/age-detector@champion', 'photo.jpg'], dir, {
+      MLFLOW_TRACKING_URI: uri,
+      XDG_CACHE_HOME: dir,
+      MLFLOW_TRACKING_USERNAME: '',
+      MLFLOW_TRACKING_PASSWORD: '',
+      MLFLOW_TRACKING_TOKEN: '',
+      ...creds,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/\[model\.unauthorized\] MLflow at http:\/\/127\.0\.0\.1:\d+ refused access to models:\/age-detector@champion \(HTTP 401\)/);
-    expect(r.stderr.trim().split('\n').filter((l) => /error/.test(l))).toHaveLength(1);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => /error/.test(l)),
+    ).toHaveLength(1);
   });
 });

@@ -103,11 +103,15 @@ const withSlots = {
 describe('a damaged checkpoint is never trusted', () => {
   const damages: [string, string, (file: string) => void][] = [
     ['weights.bin truncated', 'model/weights.bin', (f) => fs.truncateSync(f, 10)],
-    ['four bytes of weights.bin flipped', 'model/weights.bin', (f) => {
-      const b = fs.readFileSync(f);
-      for (let i = 4; i < 8; i++) b[i] = b[i]! ^ 0xff;
-      fs.writeFileSync(f, b);
-    }],
+    [
+      'four bytes of weights.bin flipped',
+      'model/weights.bin',
+      (f) => {
+        const b = fs.readFileSync(f);
+        for (let i = 4; i < 8; i++) b[i] = b[i]! ^ 0xff;
+        fs.writeFileSync(f, b);
+      },
+    ],
     ['optimizer.bin emptied', 'optimizer.bin', (f) => fs.writeFileSync(f, '')],
     ['optimizer.json truncated', 'optimizer.json', (f) => fs.writeFileSync(f, fs.readFileSync(f, 'utf8').slice(0, 12))],
     ['state.json not JSON', 'state.json', (f) => fs.writeFileSync(f, '{"epoch": 2, "pha')],
@@ -145,7 +149,10 @@ describe('a damaged checkpoint is never trusted', () => {
     fs.rmSync(path.join(dir, 'checkpoint.old'), { recursive: true });
     damage(path.join(dir, 'checkpoint', rel));
     expect(readCheckpointState(dir)).toBeUndefined();
-    const err = await restoreCheckpoint(dir, model(0), withSlots).then(() => undefined, (e: unknown) => e);
+    const err = await restoreCheckpoint(dir, model(0), withSlots).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(FitspecError);
     expect((err as FitspecError).code).toBe('checkpoint.damaged');
     expect((err as FitspecError).message).toContain(path.join(dir, 'checkpoint', rel));

@@ -88,7 +88,11 @@ describe('a damaged checkpoint', () => {
       expect(val, `val_loss, epoch ${i + 1}`).toBeCloseTo(whole[i]![1]!, 5);
     });
     // No epoch logged twice although the damaged epoch was trained again.
-    const points = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; step: number });
+    const points = fs
+      .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { key: string; step: number });
     const loss = points.filter((p) => p.key === 'loss').map((p) => p.step);
     expect(loss).toEqual([0, 1, 2, 3]);
   }, 300_000);
@@ -100,7 +104,9 @@ describe('a damaged checkpoint', () => {
     const other = state.runtime.threads.intraOp === 1 ? '2' : '1';
     const r = cli(['train', '--resume', run, '--no-progress'], path.dirname(run), { TF_NUM_INTRAOP_THREADS: other });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`warning: this session runs with ${other} intra-op / ${state.runtime.threads.interOp} inter-op threads instead of ${state.runtime.threads.intraOp} intra-op`);
+    expect(r.stdout).toContain(
+      `warning: this session runs with ${other} intra-op / ${state.runtime.threads.interOp} inter-op threads instead of ${state.runtime.threads.intraOp} intra-op`,
+    );
     const record = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
     expect(record.tags['fitspec.threads']).toBe(`${other}/${state.runtime.threads.interOp}`);
     expect(JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8')).threads.intraOp).toBe(Number(other));
@@ -111,18 +117,22 @@ describe('a damaged checkpoint', () => {
     ['optimizer.bin empty', 'optimizer.bin', (f: string) => fs.writeFileSync(f, ''), 'has 0 bytes'],
     ['optimizer.json truncated', 'optimizer.json', (f: string) => fs.truncateSync(f, 20), 'has 20 bytes'],
     ['state.json corrupt', 'state.json', (f: string) => fs.writeFileSync(f, '{"epoch": 1, "hist'), 'is not a checkpoint state'],
-  ])('%s and no earlier checkpoint: exit 2 naming the file, the run left as it was', (_, rel, damage, why) => {
-    const run = copy();
-    fs.rmSync(path.join(run, 'checkpoint.old'), { recursive: true });
-    damage(path.join(run, 'checkpoint', rel));
-    const before = stateJson(run);
-    const r = cli(['train', '--resume', run, '--no-progress'], path.dirname(run));
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain('[checkpoint.damaged]');
-    expect(r.stderr).toContain(`${path.join(run, 'checkpoint', rel)} ${why}`);
-    expect(r.stderr).not.toMatch(/internal error|before its first epoch/);
-    expect(stateJson(run)).toBe(before);
-  }, 120_000);
+  ])(
+    '%s and no earlier checkpoint: exit 2 naming the file, the run left as it was',
+    (_, rel, damage, why) => {
+      const run = copy();
+      fs.rmSync(path.join(run, 'checkpoint.old'), { recursive: true });
+      damage(path.join(run, 'checkpoint', rel));
+      const before = stateJson(run);
+      const r = cli(['train', '--resume', run, '--no-progress'], path.dirname(run));
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain('[checkpoint.damaged]');
+      expect(r.stderr).toContain(`${path.join(run, 'checkpoint', rel)} ${why}`);
+      expect(r.stderr).not.toMatch(/internal error|before its first epoch/);
+      expect(stateJson(run)).toBe(before);
+    },
+    120_000,
+  );
 
   it('a torn last line of metrics.jsonl is cut back on resume, the epoch relogged, and sync reads the file', () => {
     const run = copy();
@@ -133,8 +143,16 @@ describe('a damaged checkpoint', () => {
     const r = cli(['train', '--resume', run, '--no-progress'], path.dirname(run));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/torn line/);
-    const points = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; step: number });
-    for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy']) expect(points.filter((p) => p.key === key).map((p) => p.step), key).toEqual([0, 1, 2, 3]);
+    const points = fs
+      .readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { key: string; step: number });
+    for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy'])
+      expect(
+        points.filter((p) => p.key === key).map((p) => p.step),
+        key,
+      ).toEqual([0, 1, 2, 3]);
   }, 120_000);
 });
 
@@ -164,7 +182,10 @@ function fill(dir: string): string {
 }
 
 function allFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
 }
 
 describe('a full disk', () => {
@@ -172,7 +193,13 @@ describe('a full disk', () => {
     const disk = smallDisk('2m');
     const dir = tmpDir('full');
     const file = tinyExperiment(dir, dataDir);
-    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('epochs: 2', 'epochs: 40').replace(`runsDir: ${path.join(dir, 'runs')}`, `runsDir: ${disk}`));
+    fs.writeFileSync(
+      file,
+      fs
+        .readFileSync(file, 'utf8')
+        .replace('epochs: 2', 'epochs: 40')
+        .replace(`runsDir: ${path.join(dir, 'runs')}`, `runsDir: ${disk}`),
+    );
     const p = cliUntil(['train', file, '--no-progress'], dir, /epoch 2\/40:/);
     await p.matched;
     const filler = fill(disk);

@@ -19,7 +19,10 @@ beforeAll(() => {
 
 // The notebook's own five steps; the transfer-learning variants (04b, 04s, 05b, pretrain-*) need pretrained
 // weights and another data set, and are trained by test/notebook/notebook.test.ts.
-const files = fs.readdirSync(path.join(ROOT, 'experiments', 'quick')).filter((f) => /^0\d-.*\.yaml$/.test(f)).sort();
+const files = fs
+  .readdirSync(path.join(ROOT, 'experiments', 'quick'))
+  .filter((f) => /^0\d-.*\.yaml$/.test(f))
+  .sort();
 
 describe('the notebook, step by step (quick variants, one epoch each)', () => {
   it('has all five steps', () => {
@@ -28,7 +31,14 @@ describe('the notebook, step by step (quick variants, one epoch each)', () => {
 
   for (const f of files) {
     it(`trains ${f}`, () => {
-      const set = [`data.source.images=${data}/Train`, `data.source.labels=${data}/train.csv`, 'data.split.train=10', 'data.split.validation=6', 'train.batchSize=10', `tracking.runsDir=${dir}/runs`];
+      const set = [
+        `data.source.images=${data}/Train`,
+        `data.source.labels=${data}/train.csv`,
+        'data.split.train=10',
+        'data.split.validation=6',
+        'train.batchSize=10',
+        `tracking.runsDir=${dir}/runs`,
+      ];
       const r = cli(['train', path.join(ROOT, 'experiments', 'quick', f), '--max-epochs', '1', '--no-progress', ...set.flatMap((s) => ['--set', s])], dir);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/epoch 1\/\d+.*val_accuracy/);
@@ -46,14 +56,30 @@ describe('the notebook, step by step (quick variants, one epoch each)', () => {
   it('the baseline learns the same on the graph and the eager engine (same seed, same batches)', () => {
     const curves = (['graph', 'eager'] as const).map((engine) => {
       const runsDir = path.join(dir, `runs-${engine}`);
-      const set = [`data.source.images=${data}/Train`, `data.source.labels=${data}/train.csv`, 'data.split.train=10', 'data.split.validation=6', 'train.batchSize=5', `tracking.runsDir=${runsDir}`, `train.engine=${engine}`];
+      const set = [
+        `data.source.images=${data}/Train`,
+        `data.source.labels=${data}/train.csv`,
+        'data.split.train=10',
+        'data.split.validation=6',
+        'train.batchSize=5',
+        `tracking.runsDir=${runsDir}`,
+        `train.engine=${engine}`,
+      ];
       const r = cli(['train', path.join(ROOT, 'experiments', 'quick', '01-baseline.yaml'), '--max-epochs', '2', '--no-progress', ...set.flatMap((s) => ['--set', s])], dir);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^engine: ${engine}$`, 'm'));
       const run = path.join(runsDir, 'quick-01-baseline', fs.readdirSync(path.join(runsDir, 'quick-01-baseline'))[0]!);
-      return fs.readFileSync(path.join(run, 'metrics.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+      return fs
+        .readFileSync(path.join(run, 'metrics.csv'), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(','));
     });
-    const header = fs.readFileSync(path.join(dir, 'runs-graph', 'quick-01-baseline', fs.readdirSync(path.join(dir, 'runs-graph', 'quick-01-baseline'))[0]!, 'metrics.csv'), 'utf8').split('\n')[0]!.split(',');
+    const header = fs
+      .readFileSync(path.join(dir, 'runs-graph', 'quick-01-baseline', fs.readdirSync(path.join(dir, 'runs-graph', 'quick-01-baseline'))[0]!, 'metrics.csv'), 'utf8')
+      .split('\n')[0]!
+      .split(',');
     const [graph, eager] = curves;
     expect(graph!.length).toBe(2);
     // Float32 sums in another order, amplified a little by RMSprop's first steps: the loss curves agree

@@ -17,7 +17,14 @@ describe('fitspec train with an MLflow server', () => {
   it('logs params, every epoch, tags, dataset and artifacts that MLflow itself reads back', async () => {
     const dir = tmpDir('mlflow-train');
     const file = tinyExperiment(dir, dataDir, '');
-    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('split: {train: 8, validation: 4}', 'split: {train: 5, validation: 3}').replace('epochs: 2', 'epochs: 3').replace('name: tiny', 'name: tiny\ndescription: tracked end to end'));
+    fs.writeFileSync(
+      file,
+      fs
+        .readFileSync(file, 'utf8')
+        .replace('split: {train: 8, validation: 4}', 'split: {train: 5, validation: 3}')
+        .replace('epochs: 2', 'epochs: 3')
+        .replace('name: tiny', 'name: tiny\ndescription: tracked end to end'),
+    );
     const r = cli(['train', file, '--no-progress'], dir, { MLFLOW_TRACKING_URI: uri });
     expect(r.code, r.stderr).toBe(0);
     const run = onlyRun(path.join(dir, 'runs'));

@@ -33,7 +33,10 @@ function project(name: string, plugin: string, layers: string, pluginsLine = 'pl
   fs.mkdirSync(path.join(d, 'layers'), { recursive: true });
   fs.writeFileSync(path.join(d, 'layers', 'my-layer.ts'), plugin);
   const file = path.join(d, 'exp.yaml');
-  fs.writeFileSync(file, `name: ${name}\n${pluginsLine}\ndata:\n  source: {type: csv, images: ${data}/Train, labels: ${data}/train.csv}\n  image: {height: 16, width: 16}\n  split: {train: 5, validation: 3}\nmodel:\n  layers:\n${layers}\ntrain: {epochs: 1, batchSize: 5}\ntracking: {runsDir: ${path.join(dir, 'runs')}}\n`);
+  fs.writeFileSync(
+    file,
+    `name: ${name}\n${pluginsLine}\ndata:\n  source: {type: csv, images: ${data}/Train, labels: ${data}/train.csv}\n  image: {height: 16, width: 16}\n  split: {train: 5, validation: 3}\nmodel:\n  layers:\n${layers}\ntrain: {epochs: 1, batchSize: 5}\ntracking: {runsDir: ${path.join(dir, 'runs')}}\n`,
+  );
   return file;
 }
 
@@ -65,7 +68,7 @@ describe('layer plugins', () => {
     expect(r.stderr).toMatch(/exp\.yaml:10:\d+: error \[schema\.unknown-key\] unknown key `scael`[^\n]*\n\s*did you mean `scale`/);
   });
 
-  it('--set reaches a plugin layer\'s arguments (sweeps too)', () => {
+  it("--set reaches a plugin layer's arguments (sweeps too)", () => {
     expect(cli(['validate', EXAMPLE, '--set', 'model.layers.3.scaledResidual.scale=0.7'], ROOT).code).toBe(0);
     const r = cli(['validate', EXAMPLE, '--set', 'model.layers.3.scaledResidual.scael=0.7'], ROOT);
     expect(r.code).toBe(2);
@@ -82,8 +85,16 @@ describe('layer plugins', () => {
   });
 
   const broken: [string, string, RegExp][] = [
-    ['outputShape throws', good.replace('(_args, input) => input', "() => { throw new Error('no shape for you'); }"), /exp\.yaml:10:7: error \[plugin\.output-shape\] plugin \.\/layers\/my-layer\.ts \(`scaledResidual`\) threw in outputShape for layer `scaled_residual` with input \(batch, 14, 14, 4\): no shape for you/],
-    ['outputShape returns no shape', good.replace('(_args, input) => input', '(_args, input) => [input[0], -3]'), /exp\.yaml:10:7: error \[plugin\.output-shape\] plugin \.\/layers\/my-layer\.ts \(`scaledResidual`\) returned an invalid output shape for layer `scaled_residual`/],
+    [
+      'outputShape throws',
+      good.replace('(_args, input) => input', "() => { throw new Error('no shape for you'); }"),
+      /exp\.yaml:10:7: error \[plugin\.output-shape\] plugin \.\/layers\/my-layer\.ts \(`scaledResidual`\) threw in outputShape for layer `scaled_residual` with input \(batch, 14, 14, 4\): no shape for you/,
+    ],
+    [
+      'outputShape returns no shape',
+      good.replace('(_args, input) => input', '(_args, input) => [input[0], -3]'),
+      /exp\.yaml:10:7: error \[plugin\.output-shape\] plugin \.\/layers\/my-layer\.ts \(`scaledResidual`\) returned an invalid output shape for layer `scaled_residual`/,
+    ],
     ['exports no build', good.replace('export const build', 'const build'), /error \[plugin\.exports\] plugin \.\/layers\/my-layer\.ts must export `build\(tf, args, ctx\)`/],
     ['fails to load', `${good}\nthrow new Error('top-level failure');\n`, /error \[plugin\.load\] plugin \.\/layers\/my-layer\.ts failed to load: top-level failure/],
     ['takes a built-in kind', good.replace("kind = 'scaledResidual'", "kind = 'dense'"), /error \[plugin\.kind-taken\]/],
@@ -98,8 +109,16 @@ describe('layer plugins', () => {
   }
 
   const atBuild: [string, string, RegExp][] = [
-    ['build throws', good.replace('const scale = Number(args.scale ?? 1);', "throw new Error('cannot build');"), /error \[plugin\.build\] plugin \.\/layers\/my-layer\.ts \(`scaledResidual`\) threw while building layer `scaled_residual`: cannot build/],
-    ['outputShape disagrees with the built layer', good.replace('(_args, input) => input', '(_args, input) => [input[0], input[1], 99]'), /error \[plugin\.output-shape\] plugin \.\/layers\/my-layer\.ts \(`scaledResidual`\): layer `scaled_residual` outputs \(batch, 14, 14, 4\), but its outputShape says \(batch, 14, 14, 99\)/],
+    [
+      'build throws',
+      good.replace('const scale = Number(args.scale ?? 1);', "throw new Error('cannot build');"),
+      /error \[plugin\.build\] plugin \.\/layers\/my-layer\.ts \(`scaledResidual`\) threw while building layer `scaled_residual`: cannot build/,
+    ],
+    [
+      'outputShape disagrees with the built layer',
+      good.replace('(_args, input) => input', '(_args, input) => [input[0], input[1], 99]'),
+      /error \[plugin\.output-shape\] plugin \.\/layers\/my-layer\.ts \(`scaledResidual`\): layer `scaled_residual` outputs \(batch, 14, 14, 4\), but its outputShape says \(batch, 14, 14, 99\)/,
+    ],
   ];
   for (const [what, source, message] of atBuild) {
     it(`a plugin whose ${what}: one error when the model is built, exit 2`, () => {
@@ -112,7 +131,14 @@ describe('layer plugins', () => {
 
   it('trains experiments/examples/plugin-layer.yaml on the graph engine; the run keeps the plugin source, its hash as tag and param', () => {
     const runsDir = path.join(dir, 'runs-example');
-    const set = [`data.source.images=${data}/Train`, `data.source.labels=${data}/train.csv`, 'data.split.train=5', 'data.split.validation=3', 'train.batchSize=5', `tracking.runsDir=${runsDir}`];
+    const set = [
+      `data.source.images=${data}/Train`,
+      `data.source.labels=${data}/train.csv`,
+      'data.split.train=5',
+      'data.split.validation=3',
+      'train.batchSize=5',
+      `tracking.runsDir=${runsDir}`,
+    ];
     const r = cli(['train', EXAMPLE, '--max-epochs', '2', '--no-progress', ...set.flatMap((s) => ['--set', s])], ROOT);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^engine: graph$/m);
@@ -143,7 +169,9 @@ describe('layer plugins', () => {
     const r = cli(['train', file, '--no-progress'], ROOT);
     expect(r.code, r.stderr).toBe(0);
     const notices = r.stdout.split('\n').filter((l) => /cannot run this experiment/.test(l));
-    expect(notices).toEqual([expect.stringMatching(/graph engine cannot run this experiment \(layer `scaled_residual` \(ScaledResidual\) has no graph ops\); training on the eager engine/)]);
+    expect(notices).toEqual([
+      expect.stringMatching(/graph engine cannot run this experiment \(layer `scaled_residual` \(ScaledResidual\) has no graph ops\); training on the eager engine/),
+    ]);
     expect(r.stdout).toMatch(/^engine: eager$/m);
   });
 

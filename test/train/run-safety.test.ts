@@ -74,7 +74,10 @@ describe('--resume takes the run as it started', () => {
     const run = path.join(dir, 'runs', 'tiny', 'r1');
     fs.mkdirSync(run, { recursive: true });
     fs.copyFileSync(file, path.join(run, 'resolved.yaml'));
-    fs.writeFileSync(path.join(run, 'run.json'), JSON.stringify({ format: 1, runId: 'r1', experimentName: 'tiny', runName: 'tiny-r1', status: 'KILLED', startTime: 1, params: {}, tags: {}, artifacts: [] }));
+    fs.writeFileSync(
+      path.join(run, 'run.json'),
+      JSON.stringify({ format: 1, runId: 'r1', experimentName: 'tiny', runName: 'tiny-r1', status: 'KILLED', startTime: 1, params: {}, tags: {}, artifacts: [] }),
+    );
     const r = cli(['train', '--resume', run, '--no-progress'], dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/KILLED before its first epoch ended: it has no checkpoint/);
@@ -105,7 +108,11 @@ describe('one writer per run folder', () => {
     expect(loser!.output()).toMatch(new RegExp(`in use by \`fitspec train --resume\` \\(pid \\d+ on ${os.hostname()}, since `));
     expect(winner!.output()).toMatch(/resuming at epoch/);
 
-    const points = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const points = fs
+      .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const keys = points.map((p) => `${p.key}@${p.step}`);
     expect(new Set(keys).size).toBe(keys.length);
     expect(points.filter((p) => p.key === 'loss').map((p) => p.step)).toEqual(Array.from({ length: EPOCHS }, (_, i) => i));
@@ -156,7 +163,7 @@ describe('interruptions', () => {
     }
   });
 
-  it('a session that died without ending (no summary.json) still counts in the resumed run\'s wall time', async () => {
+  it("a session that died without ending (no summary.json) still counts in the resumed run's wall time", async () => {
     const dir = tmpDir('sessions');
     const run = await killedRun(dir, 3);
     // What a SIGKILL or a power cut leaves: the checkpoint, but no summary of the session.
@@ -197,30 +204,34 @@ describe('a resumed seeded run', () => {
   it.each([
     ['the graph engine, augmentation and dropout', 'graph', '    - dropout: {rate: 0.5}\n'],
     ['the eager engine, augmentation and dropout', 'eager', '    - dropout: {rate: 0.5}\n'],
-  ])('gives the same losses as the uninterrupted run: %s', async (_d, engine, dropout) => {
-    const EPOCHS = 30;
-    const metrics = async (killed: boolean) => {
-      const dir = tmpDir('repro');
-      const file = tinyExperiment(dir, dataDir, 'augment: {horizontalFlip: true, rotation: 10}\n');
-      const text = fs.readFileSync(file, 'utf8').replace('epochs: 2', `epochs: ${EPOCHS}\n  engine: ${engine}`).replace('    - flatten: {}\n', `    - flatten: {}\n${dropout}`);
-      fs.writeFileSync(file, text);
-      if (killed) {
-        const p = cliUntil(['train', file, '--no-progress'], dir, new RegExp(`epoch 2/${EPOCHS}:`));
-        await p.matched;
-        p.child.kill('SIGTERM');
-        expect(await p.exited).toBe(130);
-        const r = cli(['train', '--resume', onlyRun(path.join(dir, 'runs')), '--no-progress'], dir);
-        expect(r.code, r.stderr).toBe(0);
-        expect(r.stdout).toMatch(/resuming at epoch/);
-      } else expect(cli(['train', file, '--no-progress'], dir).code).toBe(0);
-      const rows = parse(fs.readFileSync(path.join(onlyRun(path.join(dir, 'runs')), 'metrics.csv')), { columns: true }) as Record<string, string>[];
-      return rows.map((r) => [Number(r.loss), Number(r.val_loss)]);
-    };
-    const [whole, resumed] = [await metrics(false), await metrics(true)];
-    expect(resumed).toHaveLength(EPOCHS);
-    resumed.forEach(([loss, val], i) => {
-      expect(loss, `loss, epoch ${i + 1}`).toBeCloseTo(whole[i]![0]!, 5);
-      expect(val, `val_loss, epoch ${i + 1}`).toBeCloseTo(whole[i]![1]!, 5);
-    });
-  }, 600_000);
+  ])(
+    'gives the same losses as the uninterrupted run: %s',
+    async (_d, engine, dropout) => {
+      const EPOCHS = 30;
+      const metrics = async (killed: boolean) => {
+        const dir = tmpDir('repro');
+        const file = tinyExperiment(dir, dataDir, 'augment: {horizontalFlip: true, rotation: 10}\n');
+        const text = fs.readFileSync(file, 'utf8').replace('epochs: 2', `epochs: ${EPOCHS}\n  engine: ${engine}`).replace('    - flatten: {}\n', `    - flatten: {}\n${dropout}`);
+        fs.writeFileSync(file, text);
+        if (killed) {
+          const p = cliUntil(['train', file, '--no-progress'], dir, new RegExp(`epoch 2/${EPOCHS}:`));
+          await p.matched;
+          p.child.kill('SIGTERM');
+          expect(await p.exited).toBe(130);
+          const r = cli(['train', '--resume', onlyRun(path.join(dir, 'runs')), '--no-progress'], dir);
+          expect(r.code, r.stderr).toBe(0);
+          expect(r.stdout).toMatch(/resuming at epoch/);
+        } else expect(cli(['train', file, '--no-progress'], dir).code).toBe(0);
+        const rows = parse(fs.readFileSync(path.join(onlyRun(path.join(dir, 'runs')), 'metrics.csv')), { columns: true }) as Record<string, string>[];
+        return rows.map((r) => [Number(r.loss), Number(r.val_loss)]);
+      };
+      const [whole, resumed] = [await metrics(false), await metrics(true)];
+      expect(resumed).toHaveLength(EPOCHS);
+      resumed.forEach(([loss, val], i) => {
+        expect(loss, `loss, epoch ${i + 1}`).toBeCloseTo(whole[i]![0]!, 5);
+        expect(val, `val_loss, epoch ${i + 1}`).toBeCloseTo(whole[i]![1]!, 5);
+      });
+    },
+    600_000,
+  );
 });

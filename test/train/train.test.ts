@@ -21,7 +21,20 @@ describe('fitspec train', () => {
     expect(r.stdout).toMatch(/backend: tensorflow/i);
     const run = onlyRun(path.join(dir, 'runs'));
     expect(r.stdout).toContain(run);
-    for (const f of ['config.yaml', 'resolved.yaml', 'metrics.csv', 'metrics.jsonl', 'model/model.json', 'model/weights.bin', 'model_summary.txt', 'summary.json', 'run.json', 'split/train.txt', 'split/validation.txt', 'reports/validation_classification.json']) {
+    for (const f of [
+      'config.yaml',
+      'resolved.yaml',
+      'metrics.csv',
+      'metrics.jsonl',
+      'model/model.json',
+      'model/weights.bin',
+      'model_summary.txt',
+      'summary.json',
+      'run.json',
+      'split/train.txt',
+      'split/validation.txt',
+      'reports/validation_classification.json',
+    ]) {
       expect(fs.existsSync(path.join(run, f)), f).toBe(true);
     }
     expect(isPng(path.join(run, 'plots/learning_curves.png'))).toBe(true);
@@ -77,7 +90,11 @@ describe('fitspec train', () => {
     expect(onlyRun(path.join(dir, 'runs'))).toBe(run);
     const rows = parse(fs.readFileSync(path.join(run, 'metrics.csv')), { columns: true }) as Record<string, string>[];
     expect(rows.map((x) => x.epoch)).toEqual(Array.from({ length: EPOCHS }, (_, i) => String(i + 1)));
-    const points = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const points = fs
+      .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const lossSteps = points.filter((x) => x.key === 'loss').map((x) => x.step);
     expect(lossSteps).toEqual(Array.from({ length: EPOCHS }, (_, i) => i));
     expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('FINISHED');
@@ -97,7 +114,10 @@ describe('training phases', () => {
     const file = tinyExperiment(dir, dataDir);
     const text = fs
       .readFileSync(file, 'utf8')
-      .replace(/model:\n( {4}.*\n| {2}layers:\n)+/, 'model:\n  base: {architecture: mobilenet-mini}\n  layers:\n    - globalAveragePooling2d: {}\n    - dense: {units: 3, activation: softmax}\n')
+      .replace(
+        /model:\n( {4}.*\n| {2}layers:\n)+/,
+        'model:\n  base: {architecture: mobilenet-mini}\n  layers:\n    - globalAveragePooling2d: {}\n    - dense: {units: 3, activation: softmax}\n',
+      )
       .replace(
         'train:\n',
         'train:\n  phases:\n    - {name: head, epochs: 1, freeze: base, optimizer: {name: adam, learningRate: 0.01}}\n    - {name: tune, epochs: 1, unfreezeFrom: conv_dw_7, optimizer: {name: sgd, learningRate: 0.001, momentum: 0.9}}\n',

@@ -18,7 +18,12 @@ const command: CliCommand = {
       const { fail } = await import('../../errors.js');
       const { loadExperiment } = await import('../../config/index.js');
       const { experiment } = loadExperiment(file, { set: o.set });
-      if (!experiment.augment) fail('augment.missing', `${file} has no \`augment\` section, so training uses the images as they are.`, { file, path: 'augment', hint: 'Add for example `augment: { rotation: 40, horizontalFlip: true }`.' });
+      if (!experiment.augment)
+        fail('augment.missing', `${file} has no \`augment\` section, so training uses the images as they are.`, {
+          file,
+          path: 'augment',
+          hint: 'Add for example `augment: { rotation: 40, horizontalFlip: true }`.',
+        });
       const n = Number(o.n);
       if (!Number.isInteger(n) || n < 1 || n > 100) fail('cli.bad-option', `-n must be an integer from 1 to 100, got "${o.n}".`, { expected: '1..100', received: o.n });
       const seed = o.seed === undefined ? experiment.seed : Number(o.seed);

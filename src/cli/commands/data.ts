@@ -24,14 +24,18 @@ const command: CliCommand = {
           if (!Number.isInteger(n) || n < 0) fail('cli.bad-option', `${name} must be a non-negative integer, got "${v}".`, { expected: 'an integer', received: v });
           return n;
         };
-        if (o.layout !== 'csv' && o.layout !== 'directory') fail('cli.bad-option', `--layout must be csv or directory, got "${o.layout}".`, { expected: 'csv | directory', received: o.layout });
+        if (o.layout !== 'csv' && o.layout !== 'directory')
+          fail('cli.bad-option', `--layout must be csv or directory, got "${o.layout}".`, { expected: 'csv | directory', received: o.layout });
         const tty = process.stderr.isTTY;
         const r = await synthesize({
           out: o.out,
           perClass: int(o.perClass, '--per-class'),
           layout: o.layout as 'csv' | 'directory',
           seed: int(o.seed, '--seed'),
-          classes: o.classes?.split(',').map((c) => c.trim()).filter(Boolean),
+          classes: o.classes
+            ?.split(',')
+            .map((c) => c.trim())
+            .filter(Boolean),
           profile: o.profile,
           identities: o.identities === undefined ? undefined : int(o.identities, '--identities'),
           onProgress: tty ? (done, total) => done % 100 === 0 && process.stderr.write(`\r${done}/${total}`) : undefined,
@@ -51,8 +55,15 @@ const command: CliCommand = {
       const { prepareData, writeSplit } = await import('../../data/index.js');
       const { experiment } = loadExperiment(file, { set: o.set });
       const d = await prepareData(experiment.data, experiment.seed, { log: (m) => process.stderr.write(m + '\n') });
-      const rows = Object.entries(d.profile).map(([part, counts]) => `${part.padEnd(11)} ${Object.entries(counts).map(([c, n]) => `${c} ${n}`).join(', ')}`);
-      process.stdout.write(`source      ${d.source.type} ${d.source.location}\nclasses     ${d.classes.join(', ')}\n${rows.join('\n')}\nsplit       sha256:${d.splitDigest}\nskipped     ${d.skipped.length}\n`);
+      const rows = Object.entries(d.profile).map(
+        ([part, counts]) =>
+          `${part.padEnd(11)} ${Object.entries(counts)
+            .map(([c, n]) => `${c} ${n}`)
+            .join(', ')}`,
+      );
+      process.stdout.write(
+        `source      ${d.source.type} ${d.source.location}\nclasses     ${d.classes.join(', ')}\n${rows.join('\n')}\nsplit       sha256:${d.splitDigest}\nskipped     ${d.skipped.length}\n`,
+      );
       for (const s of d.skipped) process.stdout.write(`  ${s.file}: ${s.reason}\n`);
       if (o.splitDir) writeSplit(d, o.splitDir);
     });

@@ -37,7 +37,9 @@ const command: CliCommand = {
             `run folder:       ${result.runDir}`,
             `learning curves:  ${path.join(plots, 'learning_curves.png')}`,
             `confusion matrix: ${path.join(plots, 'validation_confusion_matrix.png')}`,
-            result.summary.best_val_accuracy !== undefined ? `best val_accuracy ${result.summary.best_val_accuracy.toFixed(3)} at epoch ${result.summary.best_val_accuracy_epoch}` : '',
+            result.summary.best_val_accuracy !== undefined
+              ? `best val_accuracy ${result.summary.best_val_accuracy.toFixed(3)} at epoch ${result.summary.best_val_accuracy_epoch}`
+              : '',
             '',
           ].join('\n'),
         );

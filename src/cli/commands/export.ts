@@ -15,9 +15,13 @@ const command: CliCommand = {
       .option('--out <dir>', 'output folder (default: <run>/export; for mlflow: the model folder itself)')
       .option('--json', 'print the files written as JSON')
       .action(async (ref: string, opts: { format: string; out?: string; json?: boolean }) => {
-        const formats = opts.format.split(',').map((f) => f.trim()).filter(Boolean);
+        const formats = opts.format
+          .split(',')
+          .map((f) => f.trim())
+          .filter(Boolean);
         const bad = formats.filter((f) => !FORMATS.includes(f));
-        if (bad.length || !formats.length) throw new FitspecError({ code: 'cli.usage', message: `Unknown export format ${bad.join(', ') || '(none)'}.`, expected: FORMATS.join(' | '), received: opts.format });
+        if (bad.length || !formats.length)
+          throw new FitspecError({ code: 'cli.usage', message: `Unknown export format ${bad.join(', ') || '(none)'}.`, expected: FORMATS.join(' | '), received: opts.format });
         const { locateModel } = await import('../../track/model-ref.js');
         const where = await locateModel(ref);
         const out = opts.out ?? (formats.length === 1 && formats[0] === 'mlflow' ? where.modelDir : path.join(where.runDir ?? path.dirname(where.modelDir), 'export'));
@@ -28,7 +32,9 @@ const command: CliCommand = {
           return;
         }
         for (const [f, file] of Object.entries(result.files)) process.stdout.write(`${f.padEnd(11)} ${path.relative(process.cwd(), file!) || file}\n`);
-        const v = Object.entries(result.versions).map(([k, x]) => `${k} ${x}`).join(', ');
+        const v = Object.entries(result.versions)
+          .map(([k, x]) => `${k} ${x}`)
+          .join(', ');
         if (v) process.stdout.write(`converted with ${v}\n`);
       });
   },

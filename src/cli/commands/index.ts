@@ -23,4 +23,27 @@ import rerun from './rerun.js';
 import verify from './verify.js';
 
 /** Every CLI command, in the order `fitspec --help` lists them. */
-export const commands: CliCommand[] = [train, summary, demo, evaluate, predict, compare, validate, resolve, diff, review, schema, doctor, data, augmentPreview, sync, sweep, worker, notebook, exportCommand, register, rerun, verify];
+export const commands: CliCommand[] = [
+  train,
+  summary,
+  demo,
+  evaluate,
+  predict,
+  compare,
+  validate,
+  resolve,
+  diff,
+  review,
+  schema,
+  doctor,
+  data,
+  augmentPreview,
+  sync,
+  sweep,
+  worker,
+  notebook,
+  exportCommand,
+  register,
+  rerun,
+  verify,
+];

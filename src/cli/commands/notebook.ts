@@ -7,8 +7,17 @@ const command: CliCommand = {
   register(program) {
     program
       .command('notebook')
-      .description("Reproduce the notebook's table: generate the stand-in data if missing, train every step not yet finished (same config hash in the run store), then write the table and the validation curves")
-      .addOption(new Option('--scale <scale>', 'full: the experiment files as they are (about 20 hours on two cores, 18 of them the VGG16 steps); quick: experiments/quick/; tiny: the quick files cut to 1 epoch on a few images (a smoke test)').choices(['full', 'quick', 'tiny']).default('full'))
+      .description(
+        "Reproduce the notebook's table: generate the stand-in data if missing, train every step not yet finished (same config hash in the run store), then write the table and the validation curves",
+      )
+      .addOption(
+        new Option(
+          '--scale <scale>',
+          'full: the experiment files as they are (about 20 hours on two cores, 18 of them the VGG16 steps); quick: experiments/quick/; tiny: the quick files cut to 1 epoch on a few images (a smoke test)',
+        )
+          .choices(['full', 'quick', 'tiny'])
+          .default('full'),
+      )
       .option('--quick', 'same as --scale quick')
       .option('--only <step>', 'train only these steps (comma-separated or repeated: 01 02 03 04 05 pretrain 04s 04b 05b); the report still lists every finished step', collect, [])
       .option('--report-only', 'write the table and curves from finished runs, train nothing')
@@ -19,7 +28,10 @@ const command: CliCommand = {
         const { runNotebook } = await import('../../notebook/index.js');
         const r = await runNotebook({
           scale: o.quick ? 'quick' : o.scale,
-          only: o.only.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean),
+          only: o.only
+            .flatMap((s) => s.split(','))
+            .map((s) => s.trim())
+            .filter(Boolean),
           reportOnly: o.reportOnly,
           out: o.out,
           runsDir: o.runsDir,

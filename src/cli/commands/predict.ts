@@ -6,7 +6,10 @@ const command: CliCommand = {
   register(program) {
     program
       .command('predict')
-      .argument('<model>', 'a finished run folder (runs/<experiment>/<run id>), a model folder, or an MLflow model: runs:/<run id>, models:/<name>/<version>, models:/<name>@<alias>')
+      .argument(
+        '<model>',
+        'a finished run folder (runs/<experiment>/<run id>), a model folder, or an MLflow model: runs:/<run id>, models:/<name>/<version>, models:/<name>@<alias>',
+      )
       .argument('<images...>', 'image files, folders (every image inside) or quoted glob patterns ("photos/*.jpg")')
       .description('Class probabilities of images, from the trained model of a run')
       .option('--json', 'print JSON')

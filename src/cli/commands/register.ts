@@ -19,7 +19,9 @@ const command: CliCommand = {
           process.stdout.write(JSON.stringify(r, null, 2) + '\n');
           return;
         }
-        process.stdout.write(`${r.created ? 'registered' : 'already registered'}: models:/${r.name}/${r.version} (run ${r.runId})${r.alias ? `, alias ${r.alias} -> version ${r.version}` : ''}\n`);
+        process.stdout.write(
+          `${r.created ? 'registered' : 'already registered'}: models:/${r.name}/${r.version} (run ${r.runId})${r.alias ? `, alias ${r.alias} -> version ${r.version}` : ''}\n`,
+        );
         process.stdout.write(`predict with: fitspec predict models:/${r.name}${r.alias ? `@${r.alias}` : `/${r.version}`} IMAGES\n`);
       });
   },

@@ -7,7 +7,9 @@ const command: CliCommand = {
     program
       .command('rerun')
       .argument('<run>', 'run folder, fitspec run id, MLflow run id or runs:/<MLflow run id>')
-      .description('Train a run again from its logged resolved config and split, as a new run tagged with the run it repeats; says first why the metrics could differ, then whether they do')
+      .description(
+        'Train a run again from its logged resolved config and split, as a new run tagged with the run it repeats; says first why the metrics could differ, then whether they do',
+      )
       .option('--runs-dir <dir>', 'where run folders are found by id', 'runs')
       .option('--no-progress', 'one line per epoch instead of a live progress bar')
       .action(async (ref: string, opts: { runsDir: string; progress: boolean }) => {
@@ -30,7 +32,10 @@ const command: CliCommand = {
         const now = historyFromPoints(readMetrics(result.runDir).filter((p) => !p.key.startsWith('test_')));
         const diff = firstDifference(run.history, now, Math.max(run.history.length, now.length));
         if (!diff) out(`the new run ${result.runDir} repeats every metric of ${run.record.runId} exactly (${now.length} epochs)`);
-        else out(`the new run ${result.runDir} differs from ${run.record.runId} first at epoch ${diff.epoch}, ${diff.metric}: ${diff.logged} then, ${diff.now} now${reasons.length ? '' : ' (nothing known differs: a bug worth reporting)'}`);
+        else
+          out(
+            `the new run ${result.runDir} differs from ${run.record.runId} first at epoch ${diff.epoch}, ${diff.metric}: ${diff.logged} then, ${diff.now} now${reasons.length ? '' : ' (nothing known differs: a bug worth reporting)'}`,
+          );
       });
   },
 };

@@ -9,7 +9,7 @@ const command: CliCommand = {
       .option('--resolved', 'the strict schema of a resolved config, in which every key is present')
       .option('--write', 'write schema/experiment.schema.json, schema/resolved.schema.json, schema/architecture.schema.json and docs/config.md')
       .option('--root <dir>', 'project folder to write into', '.')
-      .option('--plugin <module...>', 'layer plugin modules whose kinds the editor schema includes (a project\'s schema)')
+      .option('--plugin <module...>', "layer plugin modules whose kinds the editor schema includes (a project's schema)")
       .option('--out <file>', 'with --plugin: write the schema to this file instead of printing it')
       .action(async (opts: { write?: boolean; resolved?: boolean; root: string; plugin?: string[]; out?: string }) => {
         const { experimentJsonSchemaText, resolvedJsonSchemaText } = await import('../../config/json-schema.js');

@@ -37,7 +37,8 @@ const command: CliCommand = {
       process.stdout.write(formatSummary(s, exp.name) + '\n');
       if (phases.length > 1) {
         process.stdout.write('Trainable params per phase:\n');
-        for (const p of perPhase) process.stdout.write(`  ${p.phase.padEnd(16)} ${String(p.epochs).padStart(4)} epochs  ${p.trainable.toLocaleString('en-US').padStart(12)} trainable\n`);
+        for (const p of perPhase)
+          process.stdout.write(`  ${p.phase.padEnd(16)} ${String(p.epochs).padStart(4)} epochs  ${p.trainable.toLocaleString('en-US').padStart(12)} trainable\n`);
       }
     });
   },

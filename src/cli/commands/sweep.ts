@@ -81,8 +81,13 @@ async function dryRun(plan: import('../../sweep/plan.js').SweepPlan) {
   const { MODEL_BASED } = await import('../../sweep/plan.js');
   if (MODEL_BASED.has(plan.sweep.method)) {
     const { searchSpace } = await import('../../sweep/sampler.js');
-    out(`sweep ${plan.name}: ${plan.sweep.method}, ${plan.sweep.count} trials drawn by Optuna one at a time from the results so far (seed ${plan.sweep.seed}), ranked by ${plan.sweep.metric} (${plan.sweep.mode})${plan.sweep.scheduler ? `, scheduler ${plan.sweep.scheduler.type} ${plan.sweep.scheduler.minEpochs}-${plan.sweep.scheduler.maxEpochs} epochs` : ''}; nothing is trained (--dry-run)`);
-    for (const p of searchSpace(plan.sweep)) out(`  ${p.name}: ${p.type === 'categorical' ? `one of ${p.choices} values` : `${p.type} ${p.low}..${p.high}${p.log ? ' (log)' : ''}${p.step ? ` step ${p.step}` : ''}`}${p.when ? ` when ${JSON.stringify(plan.sweep.parameters[p.name]!.when)}` : ''}`);
+    out(
+      `sweep ${plan.name}: ${plan.sweep.method}, ${plan.sweep.count} trials drawn by Optuna one at a time from the results so far (seed ${plan.sweep.seed}), ranked by ${plan.sweep.metric} (${plan.sweep.mode})${plan.sweep.scheduler ? `, scheduler ${plan.sweep.scheduler.type} ${plan.sweep.scheduler.minEpochs}-${plan.sweep.scheduler.maxEpochs} epochs` : ''}; nothing is trained (--dry-run)`,
+    );
+    for (const p of searchSpace(plan.sweep))
+      out(
+        `  ${p.name}: ${p.type === 'categorical' ? `one of ${p.choices} values` : `${p.type} ${p.low}..${p.high}${p.log ? ' (log)' : ''}${p.step ? ` step ${p.step}` : ''}`}${p.when ? ` when ${JSON.stringify(plan.sweep.parameters[p.name]!.when)}` : ''}`,
+      );
     return;
   }
   const { formatTable, localTrialRuns } = await import('../../sweep/records.js');
@@ -133,7 +138,9 @@ async function follow(name: string, url: string) {
 async function printQueueStatus(s: import('../../sweep/queue.js').SweepStatus) {
   const { formatTable, resultRows, bestTrial, budgetOf, formatBudget } = await import('../../sweep/records.js');
   const c = s.counts;
-  out(`sweep ${s.meta.name}: done ${c.done}, running ${c.running}, queued ${c.queued}, failed ${c.failed}${c.cancelled ? `, cancelled ${c.cancelled}` : ''} (of ${s.meta.count && (s.meta.method === 'tpe' || s.meta.method === 'cmaes') ? s.meta.count : s.meta.trials.length})`);
+  out(
+    `sweep ${s.meta.name}: done ${c.done}, running ${c.running}, queued ${c.queued}, failed ${c.failed}${c.cancelled ? `, cancelled ${c.cancelled}` : ''} (of ${s.meta.count && (s.meta.method === 'tpe' || s.meta.method === 'cmaes') ? s.meta.count : s.meta.trials.length})`,
+  );
   const stateOf = new Map(s.trials.map((t) => [t.trial, t.state]));
   out(formatTable(resultRows(s.meta, s.outcomes).map((r) => ({ ...r, status: r.status === 'PENDING' ? stateOf.get(r.trial)! : r.status }))));
   if (s.meta.scheduler) out(formatBudget(budgetOf(s.meta, s.outcomes)));
@@ -151,14 +158,21 @@ async function status(name: string | undefined, opts: SweepOpts) {
   }
   const dir = sweepDir(opts.runsDir, name);
   const file = `${dir}/results.json`;
-  if (!fs.existsSync(`${dir}/sweep.json`)) throw new FitspecError({ code: 'sweep.unknown', message: `No sweep named ${JSON.stringify(name)} in ${opts.runsDir}/sweeps/; for a queued sweep add --queue redis://HOST:PORT.`, received: name });
+  if (!fs.existsSync(`${dir}/sweep.json`))
+    throw new FitspecError({
+      code: 'sweep.unknown',
+      message: `No sweep named ${JSON.stringify(name)} in ${opts.runsDir}/sweeps/; for a queued sweep add --queue redis://HOST:PORT.`,
+      received: name,
+    });
   const meta = JSON.parse(fs.readFileSync(`${dir}/sweep.json`, 'utf8'));
   const outcomes = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')).trials : [];
   const rows = resultRows(meta, outcomes);
   const n = (st: string) => rows.filter((r) => r.status === st).length;
   if (meta.scheduler) {
     const st = (x: string) => rows.filter((r) => r.state === x).length;
-    out(`sweep ${name}: finished ${st('finished')}, stopped ${st('stopped')}, paused ${st('paused')}, running ${st('running') + st('promoted')}, failed ${st('failed')} (of ${meta.count && (meta.method === 'tpe' || meta.method === 'cmaes') ? meta.count : rows.length})`);
+    out(
+      `sweep ${name}: finished ${st('finished')}, stopped ${st('stopped')}, paused ${st('paused')}, running ${st('running') + st('promoted')}, failed ${st('failed')} (of ${meta.count && (meta.method === 'tpe' || meta.method === 'cmaes') ? meta.count : rows.length})`,
+    );
   } else out(`sweep ${name}: done ${n('FINISHED')}, failed ${n('FAILED')}, not done ${rows.length - n('FINISHED') - n('FAILED')} (of ${rows.length})`);
   out(formatTable(rows));
   if (meta.scheduler) out(formatBudget(budgetOf(meta, outcomes)));

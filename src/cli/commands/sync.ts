@@ -27,7 +27,9 @@ const command: CliCommand = {
           try {
             const r = await syncRun(dir, { uri: opts.uri, onRetry: (m) => process.stderr.write(`${m}\n`) });
             const what = r.created ? 'created' : 'updated';
-            process.stdout.write(`${dir} -> ${r.uri}/#/experiments/${r.experimentId}/runs/${r.mlflowRunId} (${what}; ${r.metrics} metric points, ${r.artifacts} files sent; ${r.status})\n`);
+            process.stdout.write(
+              `${dir} -> ${r.uri}/#/experiments/${r.experimentId}/runs/${r.mlflowRunId} (${what}; ${r.metrics} metric points, ${r.artifacts} files sent; ${r.status})\n`,
+            );
           } catch (e) {
             const list = syncProblems(dir, e);
             problems.push(...list);

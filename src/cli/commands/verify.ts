@@ -8,12 +8,15 @@ const command: CliCommand = {
     program
       .command('verify')
       .argument('<run>', 'run folder, fitspec run id, MLflow run id or runs:/<MLflow run id>')
-      .description('Retrain the first epochs of a run from its logged config and split (in a scratch folder, untracked) and check that every metric is identical; exit 1 with the first difference when it is not on the same kernels')
+      .description(
+        'Retrain the first epochs of a run from its logged config and split (in a scratch folder, untracked) and check that every metric is identical; exit 1 with the first difference when it is not on the same kernels',
+      )
       .addOption(new Option('--epochs <n>', 'epochs to retrain (default: all the run has)').argParser((v) => Number.parseInt(v, 10)))
       .option('--runs-dir <dir>', 'where run folders are found by id', 'runs')
       .action(async (ref: string, opts: { epochs?: number; runsDir: string }) => {
         const { FitspecError } = await import('../../errors.js');
-        if (opts.epochs !== undefined && !(opts.epochs >= 1)) throw new FitspecError({ code: 'cli.usage', message: '--epochs is a number of epochs, at least 1.', received: String(opts.epochs) });
+        if (opts.epochs !== undefined && !(opts.epochs >= 1))
+          throw new FitspecError({ code: 'cli.usage', message: '--epochs is a number of epochs, at least 1.', received: String(opts.epochs) });
         const { findRun, readLoggedRun, whyNotIdentical, rerunExperiment, firstDifference, modelMetrics } = await import('../../train/rerun.js');
         const run = readLoggedRun(await findRun(ref, opts.runsDir));
         const epochs = Math.min(opts.epochs ?? run.history.length, run.history.length);

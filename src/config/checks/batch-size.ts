@@ -10,6 +10,15 @@ export const batchSize: Check = {
     if (!classes || !(train >= 1) || !Number.isInteger(train)) return [];
     const total = train * classes;
     if (exp.train.batchSize <= total) return [];
-    return [{ code: 'check.batch-size', severity: 'warning', path: ['train', 'batchSize'], message: `batch size ${exp.train.batchSize} is larger than the training split (${train} per class x ${classes} classes = ${total} images): every epoch is one smaller batch.`, expected: `at most ${total}`, received: String(exp.train.batchSize) }];
+    return [
+      {
+        code: 'check.batch-size',
+        severity: 'warning',
+        path: ['train', 'batchSize'],
+        message: `batch size ${exp.train.batchSize} is larger than the training split (${train} per class x ${classes} classes = ${total} images): every epoch is one smaller batch.`,
+        expected: `at most ${total}`,
+        received: String(exp.train.batchSize),
+      },
+    ];
   },
 };

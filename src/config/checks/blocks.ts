@@ -16,7 +16,10 @@ function layerFindings(kind: string, args: unknown, path: Path, via: Path): Find
   const seen = new Set<string>();
   const errors = (validator.errors ?? []).filter((e: ErrorObject) => e.keyword !== 'anyOf' && !seen.has(e.instancePath) && seen.add(e.instancePath) !== undefined);
   return errors.map((e: ErrorObject) => {
-    const rel = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const rel = e.instancePath
+      .split('/')
+      .slice(1)
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const extra = e.keyword === 'additionalProperties' ? String((e.params as { additionalProperty: string }).additionalProperty) : undefined;
     const at = [...path, ...rel, ...(extra ? [extra] : [])];
     const what = rel.slice(1).join('.') || kind;
@@ -52,7 +55,14 @@ function findings(net: Network, root: Path): Finding[] {
     }
     const first = seen.get(n.name);
     if (first && !net.plain) {
-      out.push({ code: 'check.layer-name', severity: 'error', atKey: true, path: [...(n.via ?? n.path), ...(n.via ? ['block'] : [])], message: `two layers are named \`${n.name}\` (the first at \`${first.join('.')}\`); give one another \`name\`${n.via ? ' (in a repeated block, use a parameter or `${repetition}` in its names)' : ''}.`, received: n.name });
+      out.push({
+        code: 'check.layer-name',
+        severity: 'error',
+        atKey: true,
+        path: [...(n.via ?? n.path), ...(n.via ? ['block'] : [])],
+        message: `two layers are named \`${n.name}\` (the first at \`${first.join('.')}\`); give one another \`name\`${n.via ? ' (in a repeated block, use a parameter or `${repetition}` in its names)' : ''}.`,
+        received: n.name,
+      });
     } else if (!first) seen.set(n.name, n.via ?? n.path);
   }
   return out;
@@ -61,7 +71,8 @@ function findings(net: Network, root: Path): Finding[] {
 /** Blocks: named blocks exist and get their parameters, every use's layers are valid, merges fit, names are unique. */
 export const blocks: Check = {
   name: 'blocks',
-  description: 'error: a block uses an unknown named block or parameter, a layer of a named block is invalid once its parameters are substituted, the inputs of a merge (`residual`, `parallel`) have shapes that do not fit, or two layers of a network with blocks share a name.',
+  description:
+    'error: a block uses an unknown named block or parameter, a layer of a named block is invalid once its parameters are substituted, the inputs of a merge (`residual`, `parallel`) have shapes that do not fit, or two layers of a network with blocks share a name.',
   run(exp, _data, plugins) {
     const base = exp.model.base as { layers?: unknown[]; blocks?: Record<string, BlockDefT> } | undefined;
     const input = [exp.data.image.height, exp.data.image.width, exp.data.image.channels];

@@ -11,7 +11,15 @@ export const denseInputRank: Check = {
     exp.model.layers.forEach((layer, i) => {
       const shape = shapes[i];
       if (!('dense' in layer) || !shape || shape.length === 1) return;
-      out.push({ code: 'check.dense-input-rank', severity: 'error', atKey: true, path: ['model', 'layers', i, 'dense'], message: `\`dense\` receives a 4-D tensor ${showShape(shape)}; add \`- flatten: {}\` or \`- globalAveragePooling2d: {}\` before it.`, expected: '(batch, features)', received: showShape(shape) });
+      out.push({
+        code: 'check.dense-input-rank',
+        severity: 'error',
+        atKey: true,
+        path: ['model', 'layers', i, 'dense'],
+        message: `\`dense\` receives a 4-D tensor ${showShape(shape)}; add \`- flatten: {}\` or \`- globalAveragePooling2d: {}\` before it.`,
+        expected: '(batch, features)',
+        received: showShape(shape),
+      });
     });
     return out;
   },

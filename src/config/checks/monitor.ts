@@ -26,18 +26,26 @@ function meant(monitor: string, known: string[]): string | undefined {
  */
 export const monitor: Check = {
   name: 'monitor',
-  description: 'error: a callback `monitor` names a metric the run does not log (`loss`, the metrics in `train.metrics`, their `val_` forms when `data.split.validation` > 0, `lr`).',
+  description:
+    'error: a callback `monitor` names a metric the run does not log (`loss`, the metrics in `train.metrics`, their `val_` forms when `data.split.validation` > 0, `lr`).',
   run(exp) {
     const known = loggedMetrics(exp);
     const out: Finding[] = [];
     const scan = (callbacks: readonly unknown[] | undefined, path: (string | number)[]) =>
       (callbacks ?? []).forEach((cb, i) => {
         const kind = Object.keys(cb as object)[0]!;
-        const name = ((cb as Record<string, { monitor?: unknown }>)[kind] ?? {}).monitor;
+        const name = (cb as Record<string, { monitor?: unknown }>)[kind]?.monitor;
         if (typeof name !== 'string' || known.includes(name)) return;
         const at = [...path, i, kind, 'monitor'];
         if (name.startsWith('val_') && exp.data.split.validation === 0 && known.includes(name.slice(4))) {
-          out.push({ code: 'check.val-monitor', severity: 'error', path: at, message: `\`${kind}\` monitors \`${name}\`, but \`data.split.validation\` is 0, so there is no validation metric; monitor \`${name.slice(4)}\` or add a validation split.`, expected: 'a validation split > 0', received: 'data.split.validation: 0' });
+          out.push({
+            code: 'check.val-monitor',
+            severity: 'error',
+            path: at,
+            message: `\`${kind}\` monitors \`${name}\`, but \`data.split.validation\` is 0, so there is no validation metric; monitor \`${name.slice(4)}\` or add a validation split.`,
+            expected: 'a validation split > 0',
+            received: 'data.split.validation: 0',
+          });
           return;
         }
         const guess = meant(name, known);

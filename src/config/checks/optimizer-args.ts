@@ -21,8 +21,18 @@ export const optimizerArgs: Check = {
       const allowed = OPTIMIZER_ARGS[opt.name];
       for (const key of Object.keys(opt)) {
         if (key === 'name' || key === 'learningRate' || allowed.includes(key)) continue;
-        const users = Object.entries(OPTIMIZER_ARGS).filter(([, a]) => a.includes(key)).map(([n]) => n);
-        out.push({ code: 'check.optimizer-args', severity: 'error', atKey: true, path: [...path, key], message: `\`${key}\` does not apply to the \`${opt.name}\` optimizer (it is an argument of ${users.join(', ')}); remove it or change \`name\`.`, expected: `one of learningRate${allowed.length ? ', ' + allowed.join(', ') : ''}`, received: key });
+        const users = Object.entries(OPTIMIZER_ARGS)
+          .filter(([, a]) => a.includes(key))
+          .map(([n]) => n);
+        out.push({
+          code: 'check.optimizer-args',
+          severity: 'error',
+          atKey: true,
+          path: [...path, key],
+          message: `\`${key}\` does not apply to the \`${opt.name}\` optimizer (it is an argument of ${users.join(', ')}); remove it or change \`name\`.`,
+          expected: `one of learningRate${allowed.length ? ', ' + allowed.join(', ') : ''}`,
+          received: key,
+        });
       }
     };
     scan(exp.train.optimizer, ['train', 'optimizer']);

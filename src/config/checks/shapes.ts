@@ -42,7 +42,22 @@ export function outputShape(layer: LayerSpecT, input: Shape, plugins?: PluginSha
     case 'zeroPadding2d': {
       if (input.length !== 3) return input;
       const p = a.padding as number | number[] | number[][] | undefined;
-      const [[t, b], [l, r]] = (p === undefined ? [[1, 1], [1, 1]] : typeof p === 'number' ? [[p, p], [p, p]] : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1], p[1]]] : p) as number[][] as [[number, number], [number, number]];
+      const [[t, b], [l, r]] = (p === undefined
+        ? [
+            [1, 1],
+            [1, 1],
+          ]
+        : typeof p === 'number'
+          ? [
+              [p, p],
+              [p, p],
+            ]
+          : typeof p[0] === 'number'
+            ? [
+                [p[0], p[0]],
+                [p[1], p[1]],
+              ]
+            : p) as number[][] as [[number, number], [number, number]];
       return [input[0] + t + b, input[1] + l + r, input[2]];
     }
     case 'resizing':

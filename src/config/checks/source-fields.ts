@@ -12,10 +12,26 @@ export const sourceFields: Check = {
     const src = exp.data.source as Record<string, unknown> & { type: 'directory' | 'csv' };
     const out: Finding[] = [];
     for (const key of NEEDS[src.type]) {
-      if (src[key] === undefined) out.push({ code: 'check.source-fields', severity: 'error', path: ['data', 'source'], message: `a \`${src.type}\` source needs \`${key}\` (${src.type === 'directory' ? 'the folder with one subfolder per class' : key === 'images' ? 'the folder of image files' : 'the labels CSV'}).`, expected: `data.source.${key}`, received: 'nothing' });
+      if (src[key] === undefined)
+        out.push({
+          code: 'check.source-fields',
+          severity: 'error',
+          path: ['data', 'source'],
+          message: `a \`${src.type}\` source needs \`${key}\` (${src.type === 'directory' ? 'the folder with one subfolder per class' : key === 'images' ? 'the folder of image files' : 'the labels CSV'}).`,
+          expected: `data.source.${key}`,
+          received: 'nothing',
+        });
     }
     for (const key of IGNORED[src.type]) {
-      if (src[key] !== undefined) out.push({ code: 'check.source-unused', severity: 'warning', atKey: true, path: ['data', 'source', key], message: `\`${key}\` is ignored by a \`${src.type}\` source.`, received: key });
+      if (src[key] !== undefined)
+        out.push({
+          code: 'check.source-unused',
+          severity: 'warning',
+          atKey: true,
+          path: ['data', 'source', key],
+          message: `\`${key}\` is ignored by a \`${src.type}\` source.`,
+          received: key,
+        });
     }
     return out;
   },

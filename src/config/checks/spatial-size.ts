@@ -14,9 +14,28 @@ export const spatialSize: Check = {
         if (kind === 'reshape') {
           const target = (exp.model.layers[i] as { reshape: { targetShape: number[] } }).reshape.targetShape;
           const values = shapes[i].reduce((x, y) => x * y, 1);
-          return [{ code: 'check.reshape-size', severity: 'error', path: ['model', 'layers', i, kind, 'targetShape'], message: `\`reshape\` gets input ${showShape(shapes[i])} (${values} values per example), which \`targetShape\` ${JSON.stringify(target)} cannot hold.`, expected: `a shape of ${values} values (one entry may be -1)`, received: JSON.stringify(target) }];
+          return [
+            {
+              code: 'check.reshape-size',
+              severity: 'error',
+              path: ['model', 'layers', i, kind, 'targetShape'],
+              message: `\`reshape\` gets input ${showShape(shapes[i])} (${values} values per example), which \`targetShape\` ${JSON.stringify(target)} cannot hold.`,
+              expected: `a shape of ${values} values (one entry may be -1)`,
+              received: JSON.stringify(target),
+            },
+          ];
         }
-        return [{ code: 'check.spatial-size', severity: 'error', atKey: true, path: ['model', 'layers', i, kind], message: `\`${kind}\` gets input ${showShape(shapes[i])} and would output ${showShape(out)}; use larger images (\`data.image\`), \`padding: same\` or fewer pooling layers.`, expected: 'every dimension >= 1', received: showShape(out) }];
+        return [
+          {
+            code: 'check.spatial-size',
+            severity: 'error',
+            atKey: true,
+            path: ['model', 'layers', i, kind],
+            message: `\`${kind}\` gets input ${showShape(shapes[i])} and would output ${showShape(out)}; use larger images (\`data.image\`), \`padding: same\` or fewer pooling layers.`,
+            expected: 'every dimension >= 1',
+            received: showShape(out),
+          },
+        ];
       }
     }
     return [];

@@ -12,7 +12,14 @@ export const uniqueLayerNames: Check = {
       const first = names.indexOf(n);
       if (first < i) {
         const kind = Object.keys(exp.model.layers[i])[0];
-        out.push({ code: 'check.layer-name', severity: 'error', atKey: true, path: ['model', 'layers', i, kind], message: `layer ${i} is named \`${n}\`, like layer ${first}; give it another \`name\`.`, received: n });
+        out.push({
+          code: 'check.layer-name',
+          severity: 'error',
+          atKey: true,
+          path: ['model', 'layers', i, kind],
+          message: `layer ${i} is named \`${n}\`, like layer ${first}; give it another \`name\`.`,
+          received: n,
+        });
       }
     });
     return out;

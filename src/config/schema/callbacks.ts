@@ -1,8 +1,12 @@
 import { Type, type TObject, type TOptional } from '@sinclair/typebox';
 import { Enum, strict } from './common.js';
 
-const Monitor = (def: string) => Type.String({ description: 'Metric to watch, by its Keras name (`val_loss`, `val_accuracy`, `loss`, `accuracy`).', default: def, examples: ['val_loss'] });
-const Mode = Enum(['auto', 'min', 'max'] as const, { description: 'Whether the monitored value should go down (`min`) or up (`max`); `auto` infers it from the name.', default: 'auto' });
+const Monitor = (def: string) =>
+  Type.String({ description: 'Metric to watch, by its Keras name (`val_loss`, `val_accuracy`, `loss`, `accuracy`).', default: def, examples: ['val_loss'] });
+const Mode = Enum(['auto', 'min', 'max'] as const, {
+  description: 'Whether the monitored value should go down (`min`) or up (`max`); `auto` infers it from the name.',
+  default: 'auto',
+});
 
 /**
  * Callbacks with Keras semantics. Like layers, each entry is a mapping with one key, the callback kind.
@@ -44,7 +48,10 @@ export const callbackSchemas = {
   ),
   learningRateSchedule: Type.Object(
     {
-      type: Enum(['step', 'exponential', 'cosine'] as const, { description: '`step`: multiply by `factor` every `every` epochs; `exponential`: multiply by `factor` each epoch; `cosine`: cosine decay to `minLr` over `epochs`.', default: 'step' }),
+      type: Enum(['step', 'exponential', 'cosine'] as const, {
+        description: '`step`: multiply by `factor` every `every` epochs; `exponential`: multiply by `factor` each epoch; `cosine`: cosine decay to `minLr` over `epochs`.',
+        default: 'step',
+      }),
       factor: Type.Number({ exclusiveMinimum: 0, description: 'Multiplier for `step` and `exponential`.', default: 0.5 }),
       every: Type.Integer({ minimum: 1, description: 'Epochs between steps (`step`).', default: 10 }),
       epochs: Type.Optional(Type.Integer({ minimum: 1, description: 'Length of the cosine decay; defaults to the training epochs.', examples: [30] })),
@@ -53,7 +60,10 @@ export const callbackSchemas = {
     { ...strict, description: 'Set the learning rate at the start of every epoch (Keras `LearningRateScheduler`).', examples: [{ type: 'cosine' }] },
   ),
   csvLogger: Type.Object(
-    { filename: Type.String({ minLength: 1, description: 'File name inside the run folder.', default: 'log.csv' }), append: Type.Boolean({ description: 'Append to an existing file.', default: false }) },
+    {
+      filename: Type.String({ minLength: 1, description: 'File name inside the run folder.', default: 'log.csv' }),
+      append: Type.Boolean({ description: 'Append to an existing file.', default: false }),
+    },
     { ...strict, description: 'Write per-epoch metrics to a CSV file (Keras `CSVLogger`); the run always has `metrics.csv` too.', examples: [{ filename: 'log.csv' }] },
   ),
   terminateOnNaN: Type.Object({}, { ...strict, description: 'Stop training when the loss becomes NaN (Keras `TerminateOnNaN`).', examples: [{}] }),
@@ -63,5 +73,11 @@ export type CallbackKind = keyof typeof callbackSchemas;
 
 export const CallbackSpec = Type.Object(
   Object.fromEntries(Object.entries(callbackSchemas).map(([k, s]) => [k, Type.Optional(s)])) as { [K in CallbackKind]: TOptional<(typeof callbackSchemas)[K]> },
-  { ...strict, minProperties: 1, maxProperties: 1, description: 'One callback: a mapping with exactly one key, the callback kind.', examples: [{ earlyStopping: { patience: 5 } }] },
+  {
+    ...strict,
+    minProperties: 1,
+    maxProperties: 1,
+    description: 'One callback: a mapping with exactly one key, the callback kind.',
+    examples: [{ earlyStopping: { patience: 5 } }],
+  },
 );

@@ -1,12 +1,22 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 
 /** tfjs activation identifiers; a Keras snake_case spelling gets a hint with the tfjs name. */
-export const ACTIVATIONS = [
-  'linear', 'relu', 'relu6', 'elu', 'selu', 'sigmoid', 'hardSigmoid', 'softmax', 'softplus', 'softsign', 'tanh', 'swish', 'mish', 'gelu',
-] as const;
+export const ACTIVATIONS = ['linear', 'relu', 'relu6', 'elu', 'selu', 'sigmoid', 'hardSigmoid', 'softmax', 'softplus', 'softsign', 'tanh', 'swish', 'mish', 'gelu'] as const;
 export const INITIALIZERS = [
-  'glorotUniform', 'glorotNormal', 'heNormal', 'heUniform', 'leCunNormal', 'leCunUniform', 'zeros', 'ones',
-  'randomNormal', 'randomUniform', 'truncatedNormal', 'varianceScaling', 'orthogonal', 'identity',
+  'glorotUniform',
+  'glorotNormal',
+  'heNormal',
+  'heUniform',
+  'leCunNormal',
+  'leCunUniform',
+  'zeros',
+  'ones',
+  'randomNormal',
+  'randomUniform',
+  'truncatedNormal',
+  'varianceScaling',
+  'orthogonal',
+  'identity',
 ] as const;
 
 export const strict = { additionalProperties: false } as const;
@@ -19,8 +29,7 @@ export function Enum<T extends readonly string[]>(values: T, opts: { description
 export const Activation = (def = 'linear', description = 'Activation function applied to the output (tfjs name).') =>
   Enum(ACTIVATIONS, { description, default: def as (typeof ACTIVATIONS)[number], examples: ['relu'] });
 
-export const Initializer = (def: (typeof INITIALIZERS)[number], description: string) =>
-  Enum(INITIALIZERS, { description, default: def, examples: [def] });
+export const Initializer = (def: (typeof INITIALIZERS)[number], description: string) => Enum(INITIALIZERS, { description, default: def, examples: [def] });
 
 export const Regularizer = Type.Object(
   {
@@ -43,7 +52,11 @@ export const Padding = Enum(['valid', 'same'] as const, { description: 'Keras pa
 /** Arguments every layer accepts. */
 export const layerCommon = {
   name: Type.Optional(
-    Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$', description: 'Layer name; used by `extends` patches and `unfreezeFrom`. Defaults to the Keras-style `<kind>_<n>`.', examples: ['block1_conv1'] }),
+    Type.String({
+      pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+      description: 'Layer name; used by `extends` patches and `unfreezeFrom`. Defaults to the Keras-style `<kind>_<n>`.',
+      examples: ['block1_conv1'],
+    }),
   ),
   trainable: Type.Optional(Type.Boolean({ description: 'Whether the layer weights are updated by training.', default: true })),
 };

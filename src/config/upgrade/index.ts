@@ -29,11 +29,26 @@ export function upgradeConfig(
   if (raw === undefined) return config;
   const where = placeOf(metaOf(config)?.vals.get('schemaVersion'), sources);
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1) {
-    problems.push({ code: 'config.version', message: `\`schemaVersion\` must be a positive integer (this fitspec writes ${current}), got ${JSON.stringify(raw)}.`, path: 'schemaVersion', expected: `an integer from 1 to ${current}`, received: JSON.stringify(raw), ...where });
+    problems.push({
+      code: 'config.version',
+      message: `\`schemaVersion\` must be a positive integer (this fitspec writes ${current}), got ${JSON.stringify(raw)}.`,
+      path: 'schemaVersion',
+      expected: `an integer from 1 to ${current}`,
+      received: JSON.stringify(raw),
+      ...where,
+    });
     return undefined;
   }
   if (raw > current) {
-    problems.push({ code: 'config.version-newer', message: `this file is written for schemaVersion ${raw}, but this fitspec reads up to ${current}; upgrade fitspec.`, path: 'schemaVersion', expected: `at most ${current}`, received: String(raw), file, ...where });
+    problems.push({
+      code: 'config.version-newer',
+      message: `this file is written for schemaVersion ${raw}, but this fitspec reads up to ${current}; upgrade fitspec.`,
+      path: 'schemaVersion',
+      expected: `at most ${current}`,
+      received: String(raw),
+      file,
+      ...where,
+    });
     return undefined;
   }
   let out = config;

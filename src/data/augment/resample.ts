@@ -146,8 +146,17 @@ export function toTensorflowTransforms(maps: Affine[], height: number, width: nu
  * the first image of a batch, so other backends use `plan` + `applyPlan` (same sampling and fill
  * rules: bilinear or nearest, nearest / reflect / wrap / constant).
  */
-export function transformBatch(t: typeof tf, x: tf.Tensor4D, maps: Affine[], mode: FillMode, interpolation: 'bilinear' | 'nearest', fillValue: number, force?: 'native' | 'portable'): tf.Tensor4D {
+export function transformBatch(
+  t: typeof tf,
+  x: tf.Tensor4D,
+  maps: Affine[],
+  mode: FillMode,
+  interpolation: 'bilinear' | 'nearest',
+  fillValue: number,
+  force?: 'native' | 'portable',
+): tf.Tensor4D {
   const [B, H, W] = x.shape;
+  // biome-ignore lint/suspicious/noExplicitAny: tfjs-node's backend class (its binding) has no public type
   const backend = t.backend() as any;
   const native = t.getBackend() === 'tensorflow' && typeof backend?.executeSingleOutput === 'function' && backend.binding;
   if ((native && force !== 'portable') || force === 'native') {

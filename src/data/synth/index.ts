@@ -55,15 +55,23 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const profile: SynthProfile = { ...synthProfile(opts.profile ?? 'default') };
   if (opts.identities !== undefined) profile.identities = opts.identities;
   if (opts.borderline !== undefined) profile.borderline = opts.borderline;
-  if (!Number.isInteger(profile.identities) || profile.identities < 0) fail('synth.identities', `--identities must be a non-negative integer, got ${profile.identities}.`, { expected: 'an integer >= 0', received: String(profile.identities) });
-  if (profile.task === 'identity' && profile.identities < 2) fail('synth.identities', `The identity task needs at least 2 persons, got ${profile.identities}.`, { expected: 'an integer >= 2', received: String(profile.identities) });
-  if (profile.task === 'identity' && opts.classes?.length) fail('synth.classes', `The \`${profile.name}\` profile labels images by person; its classes cannot be named.`, { received: opts.classes.join(', '), hint: 'Leave out --classes.' });
+  if (!Number.isInteger(profile.identities) || profile.identities < 0)
+    fail('synth.identities', `--identities must be a non-negative integer, got ${profile.identities}.`, { expected: 'an integer >= 0', received: String(profile.identities) });
+  if (profile.task === 'identity' && profile.identities < 2)
+    fail('synth.identities', `The identity task needs at least 2 persons, got ${profile.identities}.`, { expected: 'an integer >= 2', received: String(profile.identities) });
+  if (profile.task === 'identity' && opts.classes?.length)
+    fail('synth.classes', `The \`${profile.name}\` profile labels images by person; its classes cannot be named.`, {
+      received: opts.classes.join(', '),
+      hint: 'Leave out --classes.',
+    });
   const classes = profile.task === 'identity' ? personNames(profile.identities) : opts.classes?.length ? opts.classes : DEFAULT_CLASSES;
   if (classes.length < 2) fail('synth.classes', 'A dataset needs at least 2 classes.', { expected: 'two or more class names', received: classes.join(', ') });
   if (new Set(classes.map((c) => c.toLowerCase())).size !== classes.length) fail('synth.classes', 'Class names must differ (ignoring case).', { received: classes.join(', ') });
-  if (!Number.isInteger(opts.perClass) || opts.perClass < 1) fail('synth.per-class', `--per-class must be a positive integer, got ${opts.perClass}.`, { expected: 'an integer >= 1', received: String(opts.perClass) });
+  if (!Number.isInteger(opts.perClass) || opts.perClass < 1)
+    fail('synth.per-class', `--per-class must be a positive integer, got ${opts.perClass}.`, { expected: 'an integer >= 1', received: String(opts.perClass) });
   const out = resolve(opts.out);
-  if (existsSync(out) && readdirSync(out).length > 0) fail('synth.out-exists', `${out} already exists and is not empty.`, { file: out, hint: 'Choose a new folder, or delete this one first.' });
+  if (existsSync(out) && readdirSync(out).length > 0)
+    fail('synth.out-exists', `${out} already exists and is not empty.`, { file: out, hint: 'Choose a new folder, or delete this one first.' });
   const K = classes.length;
   const personas = profile.identities > 0 ? Array.from({ length: profile.identities }, (_, i) => drawPersona(Rng.from(opts.seed, 'persona', i))) : [];
   const cast = profile.task === 'age' && personas.length > 0 ? castByClass(Rng.from(opts.seed, 'cast'), personas.length, K) : [];
@@ -71,7 +79,9 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const total = K * opts.perClass;
 
   // Ids are unique numbers in a random order, like the notebook's `377.jpg`.
-  const numbers = Rng.from(opts.seed, 'ids').shuffle(Array.from({ length: total * 4 }, (_, i) => i + 1)).slice(0, total);
+  const numbers = Rng.from(opts.seed, 'ids')
+    .shuffle(Array.from({ length: total * 4 }, (_, i) => i + 1))
+    .slice(0, total);
   const labels = Rng.from(opts.seed, 'labels').shuffle(Array.from({ length: total }, (_, i) => i % K));
   const dirs = opts.layout === 'csv' ? [join(out, 'Train')] : classes.map((c) => join(out, c.toLowerCase()));
   for (const d of dirs) mkdirSync(d, { recursive: true });

@@ -40,7 +40,7 @@ export const SYNTH_PROFILES: readonly SynthProfile[] = [
   {
     name: 'film-stills',
     description:
-      'Like the notebook\'s source (100 actors across films): 100 persons whose appearance repeats and who each appear in one or two neighbouring age classes, wider age overlap, noisier cues, more pose / light / background variety, 6% borderline labels.',
+      "Like the notebook's source (100 actors across films): 100 persons whose appearance repeats and who each appear in one or two neighbouring age classes, wider age overlap, noisier cues, more pose / light / background variety, 6% borderline labels.",
     task: 'age',
     identities: 100,
     ageOverlap: 0.4,
@@ -62,6 +62,10 @@ export const SYNTH_PROFILES: readonly SynthProfile[] = [
 
 export function synthProfile(name: string): SynthProfile {
   const p = SYNTH_PROFILES.find((x) => x.name === name);
-  if (!p) fail('synth.profile', `Unknown data profile \`${name}\`; the profiles are ${SYNTH_PROFILES.map((x) => x.name).join(', ')}.`, { expected: SYNTH_PROFILES.map((x) => x.name).join(' | '), received: name });
+  if (!p)
+    fail('synth.profile', `Unknown data profile \`${name}\`; the profiles are ${SYNTH_PROFILES.map((x) => x.name).join(', ')}.`, {
+      expected: SYNTH_PROFILES.map((x) => x.name).join(' | '),
+      received: name,
+    });
   return p;
 }

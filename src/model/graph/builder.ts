@@ -66,12 +66,27 @@ export class GraphBuilder {
   }
 
   placeholder(name: string, shape: number[], dtype = 'float32'): Ref {
-    return this.op('Placeholder', [], [['dtype', 'type', dtype], ['shape', 'shape', shape]], { name });
+    return this.op(
+      'Placeholder',
+      [],
+      [
+        ['dtype', 'type', dtype],
+        ['shape', 'shape', shape],
+      ],
+      { name },
+    );
   }
 
   constant(data: Float32Array | Int32Array, shape: number[]): Ref {
     const dtype = data instanceof Int32Array ? 'int32' : 'float32';
-    return this.op('Const', [], [['dtype', 'type', dtype], ['value', 'tensor', { data, shape }]]);
+    return this.op(
+      'Const',
+      [],
+      [
+        ['dtype', 'type', dtype],
+        ['value', 'tensor', { data, shape }],
+      ],
+    );
   }
 
   scalar(v: number): Ref {
@@ -84,7 +99,16 @@ export class GraphBuilder {
 
   /** A float32 resource variable; `sharedName` must be unique within the graph. */
   variable(sharedName: string, shape: number[]): Ref {
-    return this.op('VarHandleOp', [], [['dtype', 'type', 'float32'], ['shape', 'shape', shape], ['shared_name', 'string', sharedName], ['container', 'string', '']]);
+    return this.op(
+      'VarHandleOp',
+      [],
+      [
+        ['dtype', 'type', 'float32'],
+        ['shape', 'shape', shape],
+        ['shared_name', 'string', sharedName],
+        ['container', 'string', ''],
+      ],
+    );
   }
 
   read(handle: Ref): Ref {
@@ -136,7 +160,15 @@ export class GraphBuilder {
   }
 
   cast(x: Ref, from: string, to: string): Ref {
-    return this.op('Cast', [x], [['SrcT', 'type', from], ['DstT', 'type', to], ['Truncate', 'bool', false]]);
+    return this.op(
+      'Cast',
+      [x],
+      [
+        ['SrcT', 'type', from],
+        ['DstT', 'type', to],
+        ['Truncate', 'bool', false],
+      ],
+    );
   }
 
   argMax(x: Ref, axis: number): Ref {
@@ -244,10 +276,17 @@ export function convolution(ctx: GraphLayerContext, op: 'Conv2D' | 'DepthwiseCon
   channelsLast(c, op);
   const [sh, sw] = pair(c.strides);
   const [dh, dw] = pair(c.dilationRate ?? 1);
-  let y = g.op(op, [ctx.x, kernel], [
-    ['T', 'type', 'float32'], ['strides', 'ints', [1, sh, sw, 1]], ['padding', 'string', tfPadding(c.padding)],
-    ['data_format', 'string', 'NHWC'], ['dilations', 'ints', [1, dh, dw, 1]],
-  ]);
+  let y = g.op(
+    op,
+    [ctx.x, kernel],
+    [
+      ['T', 'type', 'float32'],
+      ['strides', 'ints', [1, sh, sw, 1]],
+      ['padding', 'string', tfPadding(c.padding)],
+      ['data_format', 'string', 'NHWC'],
+      ['dilations', 'ints', [1, dh, dw, 1]],
+    ],
+  );
   if (c.useBias && bias) y = g.biasAdd(y, ctx.read(bias));
   return g.activation(String(c.activation), y);
 }
@@ -258,8 +297,15 @@ export function pooling(ctx: GraphLayerContext, op: 'MaxPool' | 'AvgPool'): Ref 
   channelsLast(c, op);
   const [ph, pw] = pair(c.poolSize);
   const [sh, sw] = pair(c.strides ?? c.poolSize);
-  return ctx.g.op(op, [ctx.x], [
-    ['T', 'type', 'float32'], ['ksize', 'ints', [1, ph, pw, 1]], ['strides', 'ints', [1, sh, sw, 1]],
-    ['padding', 'string', tfPadding(c.padding)], ['data_format', 'string', 'NHWC'],
-  ]);
+  return ctx.g.op(
+    op,
+    [ctx.x],
+    [
+      ['T', 'type', 'float32'],
+      ['ksize', 'ints', [1, ph, pw, 1]],
+      ['strides', 'ints', [1, sh, sw, 1]],
+      ['padding', 'string', tfPadding(c.padding)],
+      ['data_format', 'string', 'NHWC'],
+    ],
+  );
 }

@@ -126,15 +126,40 @@ export const batchNormalization: LayerDef<'batchNormalization'> = {
       const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
       const view = last ? g.reshape(x, [-1, 1, 1, channels]) : g.reshape(x, [-1, channels, inner, 1]);
       const vec = (v: tf.LayerVariable | null, fill: number) => (v ? read(v) : g.constant(new Float32Array(channels).fill(fill), [channels]));
-      const out = g.op('FusedBatchNormV3', [view, vec(bn.scale ? bn.gamma : null, 1), vec(bn.center ? bn.beta : null, 0), read(bn.movingMean), read(bn.movingVariance)], [
-        ['T', 'type', 'float32'], ['U', 'type', 'float32'], ['epsilon', 'float', bn.epsilon], ['data_format', 'string', last ? 'NHWC' : 'NCHW'],
-        ['is_training', 'bool', true], ['exponential_avg_factor', 'float', 1],
-      ]);
+      const out = g.op(
+        'FusedBatchNormV3',
+        [view, vec(bn.scale ? bn.gamma : null, 1), vec(bn.center ? bn.beta : null, 0), read(bn.movingMean), read(bn.movingVariance)],
+        [
+          ['T', 'type', 'float32'],
+          ['U', 'type', 'float32'],
+          ['epsilon', 'float', bn.epsilon],
+          ['data_format', 'string', last ? 'NHWC' : 'NCHW'],
+          ['is_training', 'bool', true],
+          ['exponential_avg_factor', 'float', 1],
+        ],
+      );
       // The kernel's batch variance is Bessel-corrected; tfjs' moments (the moving statistics) are not.
-      const n = g.div(g.cast(g.op('Size', [x], [['T', 'type', 'float32'], ['out_type', 'type', 'int32']]), 'int32', 'float32'), g.scalar(channels));
+      const n = g.div(
+        g.cast(
+          g.op(
+            'Size',
+            [x],
+            [
+              ['T', 'type', 'float32'],
+              ['out_type', 'type', 'int32'],
+            ],
+          ),
+          'int32',
+          'float32',
+        ),
+        g.scalar(channels),
+      );
       movingUpdate(bn.movingMean, [out[0], 1]);
       movingUpdate(bn.movingVariance, g.mul([out[0], 2], g.div(g.sub(n, g.scalar(1)), n)));
-      return g.reshape(out, shape.map((d, i) => (i === 0 ? -1 : d)));
+      return g.reshape(
+        out,
+        shape.map((d, i) => (i === 0 ? -1 : d)),
+      );
     }
     // Inference: x * scale + offset with per-channel scale and offset from the moving statistics.
     const param = (v: tf.LayerVariable) => (last ? read(v) : g.reshape(read(v), bshape));

@@ -57,8 +57,23 @@ export function dropoutGraph({ g, x, layer, training, step }: GraphLayerContext)
   // seed, the step the second. Nothing lives in the session, so rebuilding it (a phase change, a
   // resumed run) changes no mask. The mask differs from the eager engine's (another generator).
   const seed = g.constant(new Int32Array([maskSeed(Number(c.seed ?? 0), layer.name)]), []);
-  const seeds = g.op('Pack', [[seed, step]], [['N', 'int', 2], ['T', 'type', 'int32'], ['axis', 'int', 0]]);
-  let shape = g.op('Shape', [x], [['T', 'type', 'float32'], ['out_type', 'type', 'int32']]);
+  const seeds = g.op(
+    'Pack',
+    [[seed, step]],
+    [
+      ['N', 'int', 2],
+      ['T', 'type', 'int32'],
+      ['axis', 'int', 0],
+    ],
+  );
+  let shape = g.op(
+    'Shape',
+    [x],
+    [
+      ['T', 'type', 'float32'],
+      ['out_type', 'type', 'int32'],
+    ],
+  );
   const noise = c.noiseShape as (number | null)[] | undefined;
   if (noise) {
     const rank = g.shape(x)?.length;
@@ -68,7 +83,15 @@ export function dropoutGraph({ g, x, layer, training, step }: GraphLayerContext)
     shape = g.op('Mul', [shape, g.ints(noise.map((d) => (d === null ? 1 : 0)))], [I]);
     shape = g.op('AddV2', [shape, g.ints(noise.map((d) => d ?? 0))], [I]);
   }
-  const u = g.op('StatelessRandomUniform', [shape, seeds], [['dtype', 'type', 'float32'], ['T', 'type', 'int32'], ['Tseed', 'type', 'int32']]);
+  const u = g.op(
+    'StatelessRandomUniform',
+    [shape, seeds],
+    [
+      ['dtype', 'type', 'float32'],
+      ['T', 'type', 'int32'],
+      ['Tseed', 'type', 'int32'],
+    ],
+  );
   const keep = g.cast(g.op('GreaterEqual', [u, g.scalar(rate)], [['T', 'type', 'float32']]), 'bool', 'float32');
   return g.mul(g.mul(x, keep), g.scalar(1 / (1 - rate)));
 }

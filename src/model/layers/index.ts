@@ -23,8 +23,27 @@ import type { LayerDef } from './types.js';
 import { zeroPadding2d } from './zero-padding2d.js';
 
 /** Every layer kind a config may use; the schema lists the same kinds (a test checks both agree). */
-export const layerDefs: LayerDef[] = [conv2d, depthwiseConv2d, maxPooling2d, averagePooling2d, globalAveragePooling2d, batchNormalization, dropout, flatten, dense, activation,
-  zeroPadding2d, separableConv2d, globalMaxPooling2d, reshape, layerNormalization, spatialDropout2d, rescaling, resizing, reLU] as LayerDef[];
+export const layerDefs: LayerDef[] = [
+  conv2d,
+  depthwiseConv2d,
+  maxPooling2d,
+  averagePooling2d,
+  globalAveragePooling2d,
+  batchNormalization,
+  dropout,
+  flatten,
+  dense,
+  activation,
+  zeroPadding2d,
+  separableConv2d,
+  globalMaxPooling2d,
+  reshape,
+  layerNormalization,
+  spatialDropout2d,
+  rescaling,
+  resizing,
+  reLU,
+] as LayerDef[];
 
 export const layerDefByKind = new Map<LayerKind, LayerDef>(layerDefs.map((d) => [d.kind, d]));
 

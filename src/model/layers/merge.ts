@@ -41,9 +41,15 @@ export const concatenate: MergeDef = {
     const rank = ctx.g.shape(xs[0]!)?.length;
     const axis = Number(layerConfig(ctx.layer).axis ?? -1);
     if (rank === undefined && axis < 0) throw new GraphUnsupported('concatenate of inputs of unknown rank');
-    return ctx.g.op('ConcatV2', [xs, ctx.g.constant(new Int32Array([axis < 0 ? axis + rank! : axis]), [])], [
-      ['N', 'int', xs.length], ['T', 'type', 'float32'], ['Tidx', 'type', 'int32'],
-    ]);
+    return ctx.g.op(
+      'ConcatV2',
+      [xs, ctx.g.constant(new Int32Array([axis < 0 ? axis + rank! : axis]), [])],
+      [
+        ['N', 'int', xs.length],
+        ['T', 'type', 'float32'],
+        ['Tidx', 'type', 'int32'],
+      ],
+    );
   },
 };
 

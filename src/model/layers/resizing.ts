@@ -41,7 +41,7 @@ export function resizeMatrix(inSize: number, outSize: number, nearest: boolean):
 
 /** Multiplies axis 1 (rows) or 2 (columns) of an NHWC tensor by `m` ([out, in]). */
 function alongAxis(x: tf.Tensor4D, m: tf.Tensor2D, axis: 1 | 2): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
+  const [_b, h, w, _c] = x.shape;
   const perm = axis === 1 ? [0, 2, 3, 1] : [0, 1, 3, 2];
   const moved = tf.transpose(x, perm);
   const out = tf.matMul(tf.reshape(moved, [-1, axis === 1 ? h : w]), m, false, true);
@@ -64,7 +64,8 @@ function resize(x: tf.Tensor4D, height: number, width: number, nearest: boolean)
     const t = input as tf.Tensor4D;
     return {
       value: nearest ? tf.image.resizeNearestNeighbor(t, size, false, true) : tf.image.resizeBilinear(t, size, false, true),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => alongAxis(alongAxis(dy as tf.Tensor4D, tf.transpose(saved[0]!) as tf.Tensor2D, 1), tf.transpose(saved[1]!) as tf.Tensor2D, 2),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        alongAxis(alongAxis(dy as tf.Tensor4D, tf.transpose(saved[0]!) as tf.Tensor2D, 1), tf.transpose(saved[1]!) as tf.Tensor2D, 2),
     };
   }) as never);
   return f(x) as tf.Tensor4D;
@@ -115,17 +116,33 @@ export const resizing: LayerDef<'resizing'> = {
   kind: 'resizing',
   kerasClass: 'Resizing',
   layerClass: KerasResizing,
-  build: (a, ctx) => new KerasResizing({ ...common(a, ctx), height: a.height, width: a.width, interpolation: a.interpolation ?? 'bilinear', cropToAspectRatio: a.cropToAspectRatio ?? false }),
+  build: (a, ctx) =>
+    new KerasResizing({ ...common(a, ctx), height: a.height, width: a.width, interpolation: a.interpolation ?? 'bilinear', cropToAspectRatio: a.cropToAspectRatio ?? false }),
   graph: ({ g, x, layer }) => {
     const c = layerConfig(layer);
     const shape = g.shape(x);
-    if (!shape || shape.length !== 4 || shape.slice(1).some((d) => d < 0)) throw new GraphUnsupported('resizing of an input without a static image shape');
+    if (shape?.length !== 4 || shape.slice(1).some((d) => d < 0)) throw new GraphUnsupported('resizing of an input without a static image shape');
     let input = x;
     if (c.cropToAspectRatio) {
       const box = cropBox(shape[1]!, shape[2]!, Number(c.height), Number(c.width));
-      input = g.op('Slice', [x, g.ints([0, box.top, box.left, 0]), g.ints([-1, box.height, box.width, -1])], [['T', 'type', 'float32'], ['Index', 'type', 'int32']]);
+      input = g.op(
+        'Slice',
+        [x, g.ints([0, box.top, box.left, 0]), g.ints([-1, box.height, box.width, -1])],
+        [
+          ['T', 'type', 'float32'],
+          ['Index', 'type', 'int32'],
+        ],
+      );
     }
     const op = c.interpolation === 'nearest' ? 'ResizeNearestNeighbor' : 'ResizeBilinear';
-    return g.op(op, [input, g.ints([Number(c.height), Number(c.width)])], [['T', 'type', 'float32'], ['align_corners', 'bool', false], ['half_pixel_centers', 'bool', true]]);
+    return g.op(
+      op,
+      [input, g.ints([Number(c.height), Number(c.width)])],
+      [
+        ['T', 'type', 'float32'],
+        ['align_corners', 'bool', false],
+        ['half_pixel_centers', 'bool', true],
+      ],
+    );
   },
 };

@@ -49,12 +49,16 @@ export const separableConv2d: LayerDef<'separableConv2d'> = {
     const l = ctx.layer as unknown as { depthwiseKernel: tf.LayerVariable; pointwiseKernel: tf.LayerVariable; bias?: tf.LayerVariable };
     const [sh, sw] = pair(c.strides);
     const F = ['T', 'type', 'float32'] as const;
-    const depthwise = g.op('DepthwiseConv2dNative', [ctx.x, ctx.read(l.depthwiseKernel)], [
-      F, ['strides', 'ints', [1, sh, sw, 1]], ['padding', 'string', tfPadding(c.padding)], ['data_format', 'string', 'NHWC'], ['dilations', 'ints', [1, 1, 1, 1]],
-    ]);
-    let y = g.op('Conv2D', [depthwise, ctx.read(l.pointwiseKernel)], [
-      F, ['strides', 'ints', [1, 1, 1, 1]], ['padding', 'string', 'VALID'], ['data_format', 'string', 'NHWC'], ['dilations', 'ints', [1, 1, 1, 1]],
-    ]);
+    const depthwise = g.op(
+      'DepthwiseConv2dNative',
+      [ctx.x, ctx.read(l.depthwiseKernel)],
+      [F, ['strides', 'ints', [1, sh, sw, 1]], ['padding', 'string', tfPadding(c.padding)], ['data_format', 'string', 'NHWC'], ['dilations', 'ints', [1, 1, 1, 1]]],
+    );
+    let y = g.op(
+      'Conv2D',
+      [depthwise, ctx.read(l.pointwiseKernel)],
+      [F, ['strides', 'ints', [1, 1, 1, 1]], ['padding', 'string', 'VALID'], ['data_format', 'string', 'NHWC'], ['dilations', 'ints', [1, 1, 1, 1]]],
+    );
     if (c.useBias && l.bias) y = g.biasAdd(y, ctx.read(l.bias));
     return g.activation(String(c.activation), y);
   },

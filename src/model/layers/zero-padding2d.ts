@@ -6,9 +6,21 @@ type Padding = number | [number, number] | [[number, number], [number, number]];
 
 /** Keras' three spellings of the padding as [[top, bottom], [left, right]]. */
 export function paddingPairs(p: Padding | undefined): [[number, number], [number, number]] {
-  if (p === undefined) return [[1, 1], [1, 1]];
-  if (typeof p === 'number') return [[p, p], [p, p]];
-  if (typeof p[0] === 'number') return [[p[0], p[0]], [p[1] as number, p[1] as number]];
+  if (p === undefined)
+    return [
+      [1, 1],
+      [1, 1],
+    ];
+  if (typeof p === 'number')
+    return [
+      [p, p],
+      [p, p],
+    ];
+  if (typeof p[0] === 'number')
+    return [
+      [p[0], p[0]],
+      [p[1] as number, p[1] as number],
+    ];
   return p as [[number, number], [number, number]];
 }
 
@@ -20,6 +32,13 @@ export const zeroPadding2d: LayerDef<'zeroPadding2d'> = {
     const c = layerConfig(layer);
     channelsLast(c, 'zeroPadding2d');
     const [[t, b], [l, r]] = paddingPairs(c.padding as Padding);
-    return g.op('Pad', [x, g.constant(new Int32Array([0, 0, t, b, l, r, 0, 0]), [4, 2])], [['T', 'type', 'float32'], ['Tpaddings', 'type', 'int32']]);
+    return g.op(
+      'Pad',
+      [x, g.constant(new Int32Array([0, 0, t, b, l, r, 0, 0]), [4, 2])],
+      [
+        ['T', 'type', 'float32'],
+        ['Tpaddings', 'type', 'int32'],
+      ],
+    );
   },
 };

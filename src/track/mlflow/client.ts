@@ -55,6 +55,7 @@ export interface Run {
   datasets: { dataset: DatasetSpec; tags: Record<string, string> }[];
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: MLflow's JSON as received, narrowed field by field where read
 type Wire = Record<string, any>;
 
 export interface ModelVersion {
@@ -103,7 +104,14 @@ function toRun(r: Wire): Run {
       (r.data?.metrics ?? []).map((m: Wire) => [m.key, { key: m.key, value: decodeNumber(m.value), timestamp: Number(m.timestamp), step: Number(m.step ?? 0) }]),
     ),
     datasets: (r.inputs?.dataset_inputs ?? []).map((d: Wire) => ({
-      dataset: { name: d.dataset.name, digest: d.dataset.digest, sourceType: d.dataset.source_type, source: d.dataset.source, schema: d.dataset.schema, profile: d.dataset.profile },
+      dataset: {
+        name: d.dataset.name,
+        digest: d.dataset.digest,
+        sourceType: d.dataset.source_type,
+        source: d.dataset.source,
+        schema: d.dataset.schema,
+        profile: d.dataset.profile,
+      },
       tags: kvRecord(d.tags),
     })),
   };
@@ -166,7 +174,10 @@ export class MlflowClient {
   }
 
   async createExperiment(name: string, tags: Record<string, string> = {}): Promise<string> {
-    const r = await this.http.request<Wire>('POST', `${API}/experiments/create`, { json: { name, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) }, expect: ['experiment_id'] });
+    const r = await this.http.request<Wire>('POST', `${API}/experiments/create`, {
+      json: { name, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) },
+      expect: ['experiment_id'],
+    });
     return String(r.experiment_id);
   }
 
@@ -243,7 +254,13 @@ export class MlflowClient {
 
   async searchRuns(o: { experimentIds: string[]; filter?: string; orderBy?: string[]; maxResults?: number; pageToken?: string }): Promise<{ runs: Run[]; nextPageToken?: string }> {
     const r = await this.http.request<Wire>('POST', `${API}/runs/search`, {
-      json: { experiment_ids: o.experimentIds, filter: o.filter ?? '', order_by: o.orderBy ?? [], max_results: o.maxResults ?? 1000, ...(o.pageToken ? { page_token: o.pageToken } : {}) },
+      json: {
+        experiment_ids: o.experimentIds,
+        filter: o.filter ?? '',
+        order_by: o.orderBy ?? [],
+        max_results: o.maxResults ?? 1000,
+        ...(o.pageToken ? { page_token: o.pageToken } : {}),
+      },
     });
     return { runs: (r.runs ?? []).map(toRun), nextPageToken: r.next_page_token || undefined };
   }
@@ -331,12 +348,21 @@ export class MlflowClient {
         r = await f(url, { headers, signal: AbortSignal.timeout(this.http.settings.timeoutMs * 4) });
       } catch (e) {
         if (attempt < 2) continue;
-        throw new MlflowError({ code: 'mlflow.unreachable', message: `MLflow server ${this.uri} is unreachable while downloading ${relPath}: ${(e as Error).message}` }, { transient: true });
+        throw new MlflowError(
+          { code: 'mlflow.unreachable', message: `MLflow server ${this.uri} is unreachable while downloading ${relPath}: ${(e as Error).message}` },
+          { transient: true },
+        );
       }
       if (r.ok) return new Uint8Array(await r.arrayBuffer());
       const text = await r.text();
       if (r.status >= 500 && attempt < 2) continue;
-      throw new MlflowError({ code: r.status === 401 || r.status === 403 ? 'mlflow.unauthorized' : r.status === 404 ? 'mlflow.not-found' : 'mlflow.http', message: `downloading artifact ${relPath} from ${this.uri}: HTTP ${r.status} ${text.replace(/\s+/g, ' ').slice(0, 200)}` }, { status: r.status, transient: false });
+      throw new MlflowError(
+        {
+          code: r.status === 401 || r.status === 403 ? 'mlflow.unauthorized' : r.status === 404 ? 'mlflow.not-found' : 'mlflow.http',
+          message: `downloading artifact ${relPath} from ${this.uri}: HTTP ${r.status} ${text.replace(/\s+/g, ' ').slice(0, 200)}`,
+        },
+        { status: r.status, transient: false },
+      );
     }
   }
 
@@ -382,7 +408,13 @@ export class MlflowClient {
 
   async createModelVersion(o: { name: string; source: string; runId: string; tags: Record<string, string>; description?: string }): Promise<ModelVersion> {
     const r = await this.http.request<Wire>('POST', `${API}/model-versions/create`, {
-      json: { name: o.name, source: o.source, run_id: o.runId, tags: Object.entries(o.tags).map(([key, value]) => ({ key, value })), ...(o.description ? { description: o.description } : {}) },
+      json: {
+        name: o.name,
+        source: o.source,
+        run_id: o.runId,
+        tags: Object.entries(o.tags).map(([key, value]) => ({ key, value })),
+        ...(o.description ? { description: o.description } : {}),
+      },
       retry: false,
       expect: ['model_version'],
     });

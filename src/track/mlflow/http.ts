@@ -68,7 +68,12 @@ export function httpSettings(uri: string, env: NodeJS.ProcessEnv = process.env):
   try {
     url = new URL(uri);
   } catch {
-    throw new FitspecError({ code: 'mlflow.uri', message: `tracking URI ${JSON.stringify(redactUri(uri))} is not a URL`, expected: 'http://host:port or https://host/path', received: redactUri(uri) });
+    throw new FitspecError({
+      code: 'mlflow.uri',
+      message: `tracking URI ${JSON.stringify(redactUri(uri))} is not a URL`,
+      expected: 'http://host:port or https://host/path',
+      received: redactUri(uri),
+    });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new FitspecError({
@@ -204,7 +209,10 @@ export class MlflowHttp {
   /** Why the last attempt that will be repeated failed (a connection error or a retryable status). */
   lastFailure?: string;
 
-  constructor(readonly settings: HttpSettings, private readonly onRetry?: (msg: string) => void) {}
+  constructor(
+    readonly settings: HttpSettings,
+    private readonly onRetry?: (msg: string) => void,
+  ) {}
 
   get uri(): string {
     return this.settings.uri;
@@ -347,7 +355,12 @@ export class MlflowHttp {
     }
     if (res.status === 403) {
       return new MlflowError(
-        { code: 'mlflow.forbidden', message: `MLflow server ${s.uri} refused ${method} ${path}: permission denied (403)`, received, hint: 'ask the server admin for permission on this experiment, or use another user' },
+        {
+          code: 'mlflow.forbidden',
+          message: `MLflow server ${s.uri} refused ${method} ${path}: permission denied (403)`,
+          received,
+          hint: 'ask the server admin for permission on this experiment, or use another user',
+        },
         { ...base, transient: false },
       );
     }

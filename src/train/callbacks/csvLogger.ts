@@ -56,7 +56,9 @@ export class CsvLogger implements Callback {
 
   onEpochEnd(epoch: number, logs: Logs): void {
     // The trainer's epoch rows carry `epoch` themselves; it is the first column already.
-    this.keys ??= Object.keys(logs).filter((k) => k !== 'epoch').sort();
+    this.keys ??= Object.keys(logs)
+      .filter((k) => k !== 'epoch')
+      .sort();
     const rows: (string | number)[][] = [];
     if (this.writeHeader) {
       rows.push(['epoch', ...this.keys]);

@@ -13,6 +13,7 @@ export type { Callback, CallbackContext, CallbackSpecInput, CallbackSpecT, Callb
 export { CHECKPOINT_BEST, CHECKPOINT_LAST } from './modelCheckpoint.js';
 
 /** Every callback kind; the keys match `callbackSchemas` in src/config/schema/callbacks.ts. */
+// biome-ignore lint/suspicious/noExplicitAny: each entry is typed by its own kind; the list holds all of them
 export const callbackKinds: CallbackKindDef<any>[] = [earlyStopping, modelCheckpoint, reduceLROnPlateau, learningRateSchedule, csvLogger, terminateOnNaN];
 
 const byKind = new Map(callbackKinds.map((d) => [d.kind, d]));

@@ -26,7 +26,10 @@ export function scheduledLearningRate(args: Args, lr0: number, e: number, totalE
 /** Keras `LearningRateScheduler` with the usual schedules: sets the rate at the start of every epoch. */
 export class LearningRateSchedule implements Callback {
   readonly kind = 'learningRateSchedule';
-  constructor(readonly args: Args, readonly ctx: CallbackContext) {}
+  constructor(
+    readonly args: Args,
+    readonly ctx: CallbackContext,
+  ) {}
 
   onEpochBegin(epoch: number, h: TrainingHandle): void {
     const e = epoch - (this.ctx.firstEpoch ?? 0);

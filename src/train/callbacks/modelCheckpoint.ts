@@ -18,7 +18,10 @@ export class ModelCheckpoint implements Callback {
   readonly mode: 'min' | 'max';
   best: number | undefined;
 
-  constructor(readonly args: Args, readonly ctx: CallbackContext) {
+  constructor(
+    readonly args: Args,
+    readonly ctx: CallbackContext,
+  ) {
     this.mode = resolveMode(args.monitor, args.mode);
   }
 

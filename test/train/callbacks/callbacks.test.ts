@@ -45,12 +45,37 @@ async function check(row: Row): Promise<FakeRun> {
 }
 
 const earlyStoppingRows: Row[] = [
-  { description: 'stops when val_loss has not improved for `patience` epochs', spec: { earlyStopping: { patience: 2 } }, metrics: series('val_loss', [1, 0.9, 0.95, 0.96, 0.97]), expect: { stoppedAt: 3, epochsRun: 4, restored: [] } },
-  { description: 'patience 0 stops at the first epoch without improvement', spec: { earlyStopping: {} }, metrics: series('val_loss', [1, 1.1, 0.5]), expect: { stoppedAt: 1, epochsRun: 2 } },
+  {
+    description: 'stops when val_loss has not improved for `patience` epochs',
+    spec: { earlyStopping: { patience: 2 } },
+    metrics: series('val_loss', [1, 0.9, 0.95, 0.96, 0.97]),
+    expect: { stoppedAt: 3, epochsRun: 4, restored: [] },
+  },
+  {
+    description: 'patience 0 stops at the first epoch without improvement',
+    spec: { earlyStopping: {} },
+    metrics: series('val_loss', [1, 1.1, 0.5]),
+    expect: { stoppedAt: 1, epochsRun: 2 },
+  },
   { description: 'a tie is not an improvement (min mode)', spec: { earlyStopping: { patience: 1 } }, metrics: series('val_loss', [1, 1, 1]), expect: { stoppedAt: 1 } },
-  { description: 'mode auto watches val_accuracy upwards', spec: { earlyStopping: { monitor: 'val_accuracy' } }, metrics: series('val_accuracy', [0.5, 0.6, 0.55, 0.9]), expect: { stoppedAt: 2, epochsRun: 3 } },
-  { description: 'explicit mode max on a loss-named metric', spec: { earlyStopping: { monitor: 'val_loss', mode: 'max' } }, metrics: series('val_loss', [1, 0.9]), expect: { stoppedAt: 1 } },
-  { description: 'explicit mode min on val_accuracy', spec: { earlyStopping: { monitor: 'val_accuracy', mode: 'min' } }, metrics: series('val_accuracy', [0.5, 0.6]), expect: { stoppedAt: 1 } },
+  {
+    description: 'mode auto watches val_accuracy upwards',
+    spec: { earlyStopping: { monitor: 'val_accuracy' } },
+    metrics: series('val_accuracy', [0.5, 0.6, 0.55, 0.9]),
+    expect: { stoppedAt: 2, epochsRun: 3 },
+  },
+  {
+    description: 'explicit mode max on a loss-named metric',
+    spec: { earlyStopping: { monitor: 'val_loss', mode: 'max' } },
+    metrics: series('val_loss', [1, 0.9]),
+    expect: { stoppedAt: 1 },
+  },
+  {
+    description: 'explicit mode min on val_accuracy',
+    spec: { earlyStopping: { monitor: 'val_accuracy', mode: 'min' } },
+    metrics: series('val_accuracy', [0.5, 0.6]),
+    expect: { stoppedAt: 1 },
+  },
   {
     description: 'changes smaller than minDelta do not count as improvement',
     spec: { earlyStopping: { patience: 2, minDelta: 0.01 } },
@@ -167,8 +192,18 @@ const reduceRows: Row[] = [
 
 const c = Math.cos;
 const scheduleRows: Row[] = [
-  { description: 'step: multiply by factor every `every` epochs', spec: { learningRateSchedule: { type: 'step', factor: 0.5, every: 2 } }, metrics: series('loss', [1, 1, 1, 1, 1]), expect: { lrDuring: [0.1, 0.1, 0.05, 0.05, 0.025] } },
-  { description: 'exponential: multiply by factor every epoch', spec: { learningRateSchedule: { type: 'exponential', factor: 0.9 } }, metrics: series('loss', [1, 1, 1, 1]), expect: { lrDuring: [0.1, 0.09, 0.081, 0.0729] } },
+  {
+    description: 'step: multiply by factor every `every` epochs',
+    spec: { learningRateSchedule: { type: 'step', factor: 0.5, every: 2 } },
+    metrics: series('loss', [1, 1, 1, 1, 1]),
+    expect: { lrDuring: [0.1, 0.1, 0.05, 0.05, 0.025] },
+  },
+  {
+    description: 'exponential: multiply by factor every epoch',
+    spec: { learningRateSchedule: { type: 'exponential', factor: 0.9 } },
+    metrics: series('loss', [1, 1, 1, 1]),
+    expect: { lrDuring: [0.1, 0.09, 0.081, 0.0729] },
+  },
   {
     description: 'cosine: decays to minLr over the training epochs, then stays there',
     spec: { learningRateSchedule: { type: 'cosine', minLr: 0.01 } },
@@ -192,14 +227,24 @@ const scheduleRows: Row[] = [
 ];
 
 const checkpointRows: Row[] = [
-  { description: 'saveBestOnly saves best/ on every improvement', spec: { modelCheckpoint: {} }, metrics: series('val_loss', [1, 0.8, 0.9, 0.7]), expect: { saves: ['best@0', 'best@1', 'best@3'], message: /Epoch 2: val_loss improved from 1\.00000 to 0\.80000, saving model to best\// } },
+  {
+    description: 'saveBestOnly saves best/ on every improvement',
+    spec: { modelCheckpoint: {} },
+    metrics: series('val_loss', [1, 0.8, 0.9, 0.7]),
+    expect: { saves: ['best@0', 'best@1', 'best@3'], message: /Epoch 2: val_loss improved from 1\.00000 to 0\.80000, saving model to best\// },
+  },
   {
     description: 'without saveBestOnly it also saves last/ every epoch',
     spec: { modelCheckpoint: { saveBestOnly: false } },
     metrics: series('val_loss', [1, 0.8, 0.9]),
     expect: { saves: ['best@0', 'last@0', 'best@1', 'last@1', 'last@2'] },
   },
-  { description: 'mode auto keeps the highest val_accuracy', spec: { modelCheckpoint: { monitor: 'val_accuracy' } }, metrics: series('val_accuracy', [0.5, 0.4, 0.6, 0.6]), expect: { saves: ['best@0', 'best@2'] } },
+  {
+    description: 'mode auto keeps the highest val_accuracy',
+    spec: { modelCheckpoint: { monitor: 'val_accuracy' } },
+    metrics: series('val_accuracy', [0.5, 0.4, 0.6, 0.6]),
+    expect: { saves: ['best@0', 'best@2'] },
+  },
   {
     description: 'saveFreq only looks at every N-th epoch of the phase',
     spec: { modelCheckpoint: { saveFreq: 2, saveBestOnly: false } },
@@ -235,7 +280,10 @@ const nanRows: Row[] = [
   {
     description: 'finite losses never stop',
     spec: { terminateOnNaN: {} },
-    metrics: [{ logs: { loss: 1 }, batches: [{ loss: 1e30 }, { accuracy: 0.5 }] }, { logs: { loss: 1 }, batches: [{ loss: -2 }] }],
+    metrics: [
+      { logs: { loss: 1 }, batches: [{ loss: 1e30 }, { accuracy: 0.5 }] },
+      { logs: { loss: 1 }, batches: [{ loss: -2 }] },
+    ],
     expect: { stoppedAt: undefined, epochsRun: 2 },
   },
 ];
@@ -319,8 +367,18 @@ describe('createCallbacks', () => {
 
 describe('resume (getState / setState)', () => {
   const resumeRows: { description: string; spec: CallbackSpecInput; metrics: ScriptedEpoch[]; cut: number }[] = [
-    { description: 'earlyStopping keeps its patience count and best value', spec: { earlyStopping: { patience: 3 } }, metrics: series('val_loss', [1, 0.5, 0.6, 0.7, 0.8, 0.9]), cut: 3 },
-    { description: 'reduceLROnPlateau keeps its wait and cooldown', spec: { reduceLROnPlateau: { factor: 0.5, patience: 2, cooldown: 2 } }, metrics: series('val_loss', [1, 1, 1, 1, 1, 1, 1, 1]), cut: 4 },
+    {
+      description: 'earlyStopping keeps its patience count and best value',
+      spec: { earlyStopping: { patience: 3 } },
+      metrics: series('val_loss', [1, 0.5, 0.6, 0.7, 0.8, 0.9]),
+      cut: 3,
+    },
+    {
+      description: 'reduceLROnPlateau keeps its wait and cooldown',
+      spec: { reduceLROnPlateau: { factor: 0.5, patience: 2, cooldown: 2 } },
+      metrics: series('val_loss', [1, 1, 1, 1, 1, 1, 1, 1]),
+      cut: 4,
+    },
     { description: 'modelCheckpoint keeps the best value', spec: { modelCheckpoint: {} }, metrics: series('val_loss', [0.5, 0.9, 0.8, 0.7, 0.4]), cut: 2 },
   ];
   it.each(resumeRows.map((r) => [r.description, r] as const))('%s', async (_d, row) => {

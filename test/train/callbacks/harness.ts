@@ -128,7 +128,20 @@ export async function runScripted(
   const model = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [1] })] });
   const engine = new ScriptedEngine(model, script, firstEpoch, opts.lr ?? 0.1);
   await engine.syncToModel();
-  const run: FakeRun = { epochs: [], lrDuring: [], stoppedAt: undefined, stoppedInBatch: undefined, snapshots: [], restored: [], disposed: [], saves: [], messages: [], finalLr: 0, finalWeights: '', state: [] };
+  const run: FakeRun = {
+    epochs: [],
+    lrDuring: [],
+    stoppedAt: undefined,
+    stoppedInBatch: undefined,
+    snapshots: [],
+    restored: [],
+    disposed: [],
+    saves: [],
+    messages: [],
+    finalLr: 0,
+    finalWeights: '',
+    state: [],
+  };
   const runDir = opts.runDir ?? mkdtempSync(join(tmpdir(), 'fitspec-callbacks-'));
   const h: TrainingHandle = makeHandle(model, engine, runDir, (m) => {
     run.messages.push(m);

@@ -14,7 +14,13 @@ function model(seed: number): tf.LayersModel {
   return tf.sequential({ layers: [tf.layers.dense({ units: 2, activation: 'softmax', inputShape: [3], kernelInitializer: tf.initializers.glorotUniform({ seed }) })] });
 }
 
-const xs = () => tf.tensor2d([[1, 0, 2], [0, 1, -1], [2, 2, 0], [-1, 0, 1]]);
+const xs = () =>
+  tf.tensor2d([
+    [1, 0, 2],
+    [0, 1, -1],
+    [2, 2, 0],
+    [-1, 0, 1],
+  ]);
 const ys = () => tf.oneHot(tf.tensor1d([0, 1, 1, 0], 'int32'), 2).toFloat();
 
 /** Per-sample cross-entropy of the model's current predictions. */
@@ -31,7 +37,12 @@ describe('eager engine', () => {
   });
 
   it('reports the loss of the batch it trained on, with and without class weights (Keras class_weight semantics), from one-hot labels also with sparseCategoricalCrossentropy', async () => {
-    for (const [loss, classWeights] of [['categoricalCrossentropy', undefined], ['categoricalCrossentropy', [1, 3]], ['sparseCategoricalCrossentropy', undefined], ['sparseCategoricalCrossentropy', [1, 3]]] as const) {
+    for (const [loss, classWeights] of [
+      ['categoricalCrossentropy', undefined],
+      ['categoricalCrossentropy', [1, 3]],
+      ['sparseCategoricalCrossentropy', undefined],
+      ['sparseCategoricalCrossentropy', [1, 3]],
+    ] as const) {
       const m = model(1);
       created.push(m);
       const engine = createEngine('eager', m, backend, () => undefined);
@@ -120,7 +131,13 @@ describe('eager engine', () => {
       const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
       const saved = json.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'Dropout');
       expect(saved.config).toMatchObject({ rate: 0.5, seed: expect.any(Number) });
-      const plain = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: new Uint8Array(fs.readFileSync(path.join(dir, 'weights.bin'))).buffer }));
+      const plain = await tf.loadLayersModel(
+        tf.io.fromMemory({
+          modelTopology: json.modelTopology,
+          weightSpecs: json.weightsManifest[0].weights,
+          weightData: new Uint8Array(fs.readFileSync(path.join(dir, 'weights.bin'))).buffer,
+        }),
+      );
       const back = await loadModel(dir);
       created.push(plain, back);
       const layer = plain.layers.find((l) => l.getClassName() === 'Dropout')!;

@@ -32,7 +32,15 @@ function experiment(layers: unknown[], extra: { blocks?: unknown; base?: unknown
 function batchesFor(n: number, seed = 3, size = 12): { xs: tf.Tensor; ys: tf.Tensor }[] {
   return Array.from({ length: n }, (_, i) => ({
     xs: tf.randomUniform([BATCH, size, size, 3], 0, 1, 'float32', seed + i),
-    ys: tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, j) => (i + j) % CLASSES), 'int32'), CLASSES).toFloat(),
+    ys: tf
+      .oneHot(
+        tf.tensor1d(
+          Array.from({ length: BATCH }, (_, j) => (i + j) % CLASSES),
+          'int32',
+        ),
+        CLASSES,
+      )
+      .toFloat(),
   }));
 }
 
@@ -95,27 +103,66 @@ const convBn = (filters: number, extra: object = {}) => [{ conv2d: { filters, ke
 const cases: { name: string; layers: unknown[]; blocks?: unknown; size?: number }[] = [
   {
     name: 'residual block with BatchNormalization, identity shortcut',
-    layers: [{ conv2d: { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' } }, { residual: { layers: [...convBn(4), { activation: { activation: 'relu' } }, ...convBn(4)] } }, { activation: { activation: 'relu' } }, ...head],
+    layers: [
+      { conv2d: { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' } },
+      { residual: { layers: [...convBn(4), { activation: { activation: 'relu' } }, ...convBn(4)] } },
+      { activation: { activation: 'relu' } },
+      ...head,
+    ],
   },
   {
     name: 'residual block with a strided projection shortcut (conv + BatchNormalization)',
-    layers: [{ residual: { layers: [...convBn(6, { strides: 2 }), { activation: { activation: 'relu' } }, ...convBn(6)], shortcut: [{ conv2d: { filters: 6, kernelSize: 1, strides: 2, useBias: false } }, { batchNormalization: {} }] } }, ...head],
+    layers: [
+      {
+        residual: {
+          layers: [...convBn(6, { strides: 2 }), { activation: { activation: 'relu' } }, ...convBn(6)],
+          shortcut: [{ conv2d: { filters: 6, kernelSize: 1, strides: 2, useBias: false } }, { batchNormalization: {} }],
+        },
+      },
+      ...head,
+    ],
     // 13x13: a strided 1x1 convolution that leaves the last row and column unread trains differently in
     // tfjs and on the graph engine already in a plain stack (12x12, stride 2); not a matter of blocks.
     size: 13,
   },
   {
     name: 'parallel branches merged by concatenate (one of them the identity)',
-    layers: [{ parallel: { merge: 'concatenate', branches: [[], [{ conv2d: { filters: 2, kernelSize: 1, activation: 'relu' } }], [{ conv2d: { filters: 3, kernelSize: 3, padding: 'same', useBias: false } }, { batchNormalization: {} }]] } }, ...head],
+    layers: [
+      {
+        parallel: {
+          merge: 'concatenate',
+          branches: [
+            [],
+            [{ conv2d: { filters: 2, kernelSize: 1, activation: 'relu' } }],
+            [{ conv2d: { filters: 3, kernelSize: 3, padding: 'same', useBias: false } }, { batchNormalization: {} }],
+          ],
+        },
+      },
+      ...head,
+    ],
   },
   {
     name: 'a gate: multiply of the input and a sigmoid branch, inside a residual block',
-    layers: [{ conv2d: { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' } }, { residual: { layers: [{ parallel: { merge: 'multiply', branches: [[], [{ conv2d: { filters: 4, kernelSize: 1, activation: 'sigmoid' } }]] } }, ...convBn(4)] } }, ...head],
+    layers: [
+      { conv2d: { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' } },
+      { residual: { layers: [{ parallel: { merge: 'multiply', branches: [[], [{ conv2d: { filters: 4, kernelSize: 1, activation: 'sigmoid' } }]] } }, ...convBn(4)] } },
+      ...head,
+    ],
   },
   {
     name: 'a named block used twice (repeat), parameters substituted',
-    blocks: { unit: { params: { filters: {} }, layers: [{ residual: { layers: [{ conv2d: { filters: '${filters}', kernelSize: 3, padding: 'same', activation: 'relu' } }, { batchNormalization: {} }] } }] } },
-    layers: [{ conv2d: { filters: 5, kernelSize: 3, activation: 'relu' } }, { block: { use: 'unit', with: { filters: 5 }, repeat: 2 } }, { flatten: {} }, { dense: { units: CLASSES, activation: 'softmax' } }],
+    blocks: {
+      unit: {
+        params: { filters: {} },
+        layers: [{ residual: { layers: [{ conv2d: { filters: '${filters}', kernelSize: 3, padding: 'same', activation: 'relu' } }, { batchNormalization: {} }] } }],
+      },
+    },
+    layers: [
+      { conv2d: { filters: 5, kernelSize: 3, activation: 'relu' } },
+      { block: { use: 'unit', with: { filters: 5 }, repeat: 2 } },
+      { flatten: {} },
+      { dense: { units: CLASSES, activation: 'softmax' } },
+    ],
   },
 ];
 
@@ -147,7 +194,15 @@ describe('graph engine parity with tfjs training on networks with blocks', () =>
   });
 
   it('a functional base, frozen then fine-tuned from a named layer, trains the same variables as tfjs', async () => {
-    const baseLayers = [{ conv2d: { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'stem' } }, { residual: { name: 'block1_add', layers: [{ conv2d: { filters: 4, kernelSize: 3, padding: 'same', useBias: false, name: 'block1_conv' } }, { batchNormalization: { name: 'block1_bn' } }] } }];
+    const baseLayers = [
+      { conv2d: { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'stem' } },
+      {
+        residual: {
+          name: 'block1_add',
+          layers: [{ conv2d: { filters: 4, kernelSize: 3, padding: 'same', useBias: false, name: 'block1_conv' } }, { batchNormalization: { name: 'block1_bn' } }],
+        },
+      },
+    ];
     const exp = experiment(head, { base: { architecture: 'tiny', layers: baseLayers, trainable: true } });
     const [a, b] = await twins(exp);
     const data = batchesFor(STEPS);
@@ -157,7 +212,12 @@ describe('graph engine parity with tfjs training on networks with blocks', () =>
     expectClose(await graphSteps(engine, rmsprop, data), await eagerSteps(a.model, rmsprop, data));
     applyTrainable(a, undefined, 'block1_conv');
     applyTrainable(b, undefined, 'block1_conv');
-    expect(b.base!.layers.filter((l) => l.trainable && l.weights.length).map((l) => l.name).sort()).toEqual(['block1_bn', 'block1_conv']);
+    expect(
+      b
+        .base!.layers.filter((l) => l.trainable && l.weights.length)
+        .map((l) => l.name)
+        .sort(),
+    ).toEqual(['block1_bn', 'block1_conv']);
     expectClose(await graphSteps(engine, adam, data), await eagerSteps(a.model, adam, data));
     engine.dispose();
     expectSameWeights(a.model, b.model);

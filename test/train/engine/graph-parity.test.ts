@@ -40,7 +40,15 @@ function experiment(layers: unknown[], size = 12, base?: unknown) {
 function batchesFor(size: number, n: number, seed = 3): { xs: tf.Tensor; ys: tf.Tensor }[] {
   return Array.from({ length: n }, (_, i) => ({
     xs: tf.randomUniform([BATCH, size, size, 3], 0, 1, 'float32', seed + i),
-    ys: tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, j) => (i + j) % CLASSES), 'int32'), CLASSES).toFloat(),
+    ys: tf
+      .oneHot(
+        tf.tensor1d(
+          Array.from({ length: BATCH }, (_, j) => (i + j) % CLASSES),
+          'int32',
+        ),
+        CLASSES,
+      )
+      .toFloat(),
   }));
 }
 
@@ -127,26 +135,95 @@ const rmsprop: OptimizerConfig = { name: 'rmsprop', learningRate: 1e-3 };
 const head = [{ flatten: {} }, { dense: { units: CLASSES, activation: 'softmax' } }];
 
 const layerCases: { name: string; layers: unknown[] }[] = [
-  { name: 'conv2d + maxPooling2d + dense (the baseline CNN)', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { maxPooling2d: { poolSize: 2 } }, { flatten: {} }, { dense: { units: 8, activation: 'relu' } }, { dense: { units: CLASSES, activation: 'softmax' } }] },
-  { name: 'conv2d same padding, stride 2, no bias, l2', layers: [{ conv2d: { filters: 4, kernelSize: [3, 5], strides: 2, padding: 'same', useBias: false, kernelRegularizer: { l2: 0.01 } } }, ...head] },
+  {
+    name: 'conv2d + maxPooling2d + dense (the baseline CNN)',
+    layers: [
+      { conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } },
+      { maxPooling2d: { poolSize: 2 } },
+      { flatten: {} },
+      { dense: { units: 8, activation: 'relu' } },
+      { dense: { units: CLASSES, activation: 'softmax' } },
+    ],
+  },
+  {
+    name: 'conv2d same padding, stride 2, no bias, l2',
+    layers: [{ conv2d: { filters: 4, kernelSize: [3, 5], strides: 2, padding: 'same', useBias: false, kernelRegularizer: { l2: 0.01 } } }, ...head],
+  },
   { name: 'depthwiseConv2d', layers: [{ depthwiseConv2d: { kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' } }, ...head] },
   { name: 'averagePooling2d', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'elu' } }, { averagePooling2d: { poolSize: 2 } }, ...head] },
-  { name: 'globalAveragePooling2d', layers: [{ conv2d: { filters: 6, kernelSize: 3, activation: 'tanh' } }, { globalAveragePooling2d: {} }, { dense: { units: CLASSES, activation: 'softmax' } }] },
+  {
+    name: 'globalAveragePooling2d',
+    layers: [{ conv2d: { filters: 6, kernelSize: 3, activation: 'tanh' } }, { globalAveragePooling2d: {} }, { dense: { units: CLASSES, activation: 'softmax' } }],
+  },
   { name: 'batchNormalization axis -1', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { batchNormalization: {} }, { activation: { activation: 'relu' } }, ...head] },
   { name: 'batchNormalization axis 1 (the notebook)', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 1 } }, ...head] },
-  { name: 'batchNormalization after dense (rank 2)', layers: [{ flatten: {} }, { dense: { units: 6, activation: 'relu' } }, { batchNormalization: { axis: 1 } }, { dense: { units: CLASSES, activation: 'softmax' } }] },
-  { name: 'batchNormalization axis 2, no center', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 2, center: false } }, ...head] },
+  {
+    name: 'batchNormalization after dense (rank 2)',
+    layers: [{ flatten: {} }, { dense: { units: 6, activation: 'relu' } }, { batchNormalization: { axis: 1 } }, { dense: { units: CLASSES, activation: 'softmax' } }],
+  },
+  {
+    name: 'batchNormalization axis 2, no center',
+    layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 2, center: false } }, ...head],
+  },
   { name: 'dropout rate 0 and activation', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { activation: { activation: 'sigmoid' } }, { dropout: { rate: 0 } }, ...head] },
-  { name: 'zeroPadding2d (asymmetric) + conv2d stride 2', layers: [{ zeroPadding2d: { padding: [[0, 1], [0, 1]] } }, { conv2d: { filters: 4, kernelSize: 3, strides: 2, activation: 'relu' } }, ...head] },
-  { name: 'separableConv2d, depth multiplier 2, stride 2', layers: [{ separableConv2d: { filters: 5, kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'relu' } }, ...head] },
-  { name: 'globalMaxPooling2d', layers: [{ conv2d: { filters: 6, kernelSize: 3, activation: 'tanh' } }, { globalMaxPooling2d: {} }, { dense: { units: CLASSES, activation: 'softmax' } }] },
-  { name: 'reshape (squeeze-and-excitation shape) + layerNormalization', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { globalAveragePooling2d: {} }, { reshape: { targetShape: [1, 1, 4] } }, { layerNormalization: {} }, ...head] },
-  { name: 'layerNormalization over height, width and channels', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { layerNormalization: { axis: [1, 2, 3], epsilon: 1e-5 } }, ...head] },
-  { name: 'spatialDropout2d rate 0, rescaling, reLU 6 (MobileNetV2)', layers: [{ rescaling: { scale: 2, offset: -1 } }, { conv2d: { filters: 4, kernelSize: 3, useBias: false } }, { batchNormalization: { momentum: 0.999 } }, { reLU: { maxValue: 6 } }, { spatialDropout2d: { rate: 0 } }, ...head] },
-  { name: 'reLU capped at 1.5 and uncapped', layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { reLU: { maxValue: 1.5 } }, { conv2d: { filters: 4, kernelSize: 3 } }, { reLU: {} }, ...head] },
-  { name: 'resizing bilinear', layers: [{ resizing: { height: 10, width: 10 } }, { conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { resizing: { height: 6, width: 7 } }, ...head] },
-  { name: 'resizing nearest with a crop', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { resizing: { height: 6, width: 4, interpolation: 'nearest', cropToAspectRatio: true } }, ...head] },
-  { name: 'dense l1 + l2, softplus', layers: [{ flatten: {} }, { dense: { units: 5, activation: 'softplus', kernelRegularizer: { l1: 0.001, l2: 0.01 } } }, { dense: { units: CLASSES, activation: 'softmax' } }] },
+  {
+    name: 'zeroPadding2d (asymmetric) + conv2d stride 2',
+    layers: [
+      {
+        zeroPadding2d: {
+          padding: [
+            [0, 1],
+            [0, 1],
+          ],
+        },
+      },
+      { conv2d: { filters: 4, kernelSize: 3, strides: 2, activation: 'relu' } },
+      ...head,
+    ],
+  },
+  {
+    name: 'separableConv2d, depth multiplier 2, stride 2',
+    layers: [{ separableConv2d: { filters: 5, kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'relu' } }, ...head],
+  },
+  {
+    name: 'globalMaxPooling2d',
+    layers: [{ conv2d: { filters: 6, kernelSize: 3, activation: 'tanh' } }, { globalMaxPooling2d: {} }, { dense: { units: CLASSES, activation: 'softmax' } }],
+  },
+  {
+    name: 'reshape (squeeze-and-excitation shape) + layerNormalization',
+    layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { globalAveragePooling2d: {} }, { reshape: { targetShape: [1, 1, 4] } }, { layerNormalization: {} }, ...head],
+  },
+  {
+    name: 'layerNormalization over height, width and channels',
+    layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { layerNormalization: { axis: [1, 2, 3], epsilon: 1e-5 } }, ...head],
+  },
+  {
+    name: 'spatialDropout2d rate 0, rescaling, reLU 6 (MobileNetV2)',
+    layers: [
+      { rescaling: { scale: 2, offset: -1 } },
+      { conv2d: { filters: 4, kernelSize: 3, useBias: false } },
+      { batchNormalization: { momentum: 0.999 } },
+      { reLU: { maxValue: 6 } },
+      { spatialDropout2d: { rate: 0 } },
+      ...head,
+    ],
+  },
+  {
+    name: 'reLU capped at 1.5 and uncapped',
+    layers: [{ conv2d: { filters: 4, kernelSize: 3 } }, { reLU: { maxValue: 1.5 } }, { conv2d: { filters: 4, kernelSize: 3 } }, { reLU: {} }, ...head],
+  },
+  {
+    name: 'resizing bilinear',
+    layers: [{ resizing: { height: 10, width: 10 } }, { conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { resizing: { height: 6, width: 7 } }, ...head],
+  },
+  {
+    name: 'resizing nearest with a crop',
+    layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { resizing: { height: 6, width: 4, interpolation: 'nearest', cropToAspectRatio: true } }, ...head],
+  },
+  {
+    name: 'dense l1 + l2, softplus',
+    layers: [{ flatten: {} }, { dense: { units: 5, activation: 'softplus', kernelRegularizer: { l1: 0.001, l2: 0.01 } } }, { dense: { units: CLASSES, activation: 'softmax' } }],
+  },
 ];
 
 describe('graph engine parity with tfjs training', () => {
@@ -184,7 +261,10 @@ describe('graph engine parity with tfjs training', () => {
   // updates there, checked against those formulas on one weight matrix.
   it('centered rmsprop and adadelta follow Keras', async () => {
     const layers = [{ flatten: {} }, { dense: { units: CLASSES, activation: 'softmax', useBias: false } }];
-    for (const o of [{ name: 'rmsprop', learningRate: 1e-2, rho: 0.9, epsilon: 1e-7, centered: true, momentum: 0 }, { name: 'adadelta', learningRate: 1.0, rho: 0.95, epsilon: 1e-7 }] as OptimizerConfig[]) {
+    for (const o of [
+      { name: 'rmsprop', learningRate: 1e-2, rho: 0.9, epsilon: 1e-7, centered: true, momentum: 0 },
+      { name: 'adadelta', learningRate: 1.0, rho: 0.95, epsilon: 1e-7 },
+    ] as OptimizerConfig[]) {
       const [a, b] = await twins(experiment(layers, 4));
       const data = batchesFor(4, 3);
       const w = Float64Array.from(a.model.weights[0]!.read().dataSync());
@@ -193,7 +273,9 @@ describe('graph engine parity with tfjs training', () => {
       for (const { xs, ys } of data) {
         // Gradient by tfjs at the current reference weights.
         a.model.weights[0]!.write(tf.tensor(Float32Array.from(w), a.model.weights[0]!.shape as number[]));
-        const g = tf.grad((k: tf.Tensor) => tf.losses.softmaxCrossEntropy(ys, tf.matMul(xs.reshape([BATCH, -1]), k), undefined, 0, tf.Reduction.MEAN))(a.model.weights[0]!.read()).dataSync();
+        const g = tf
+          .grad((k: tf.Tensor) => tf.losses.softmaxCrossEntropy(ys, tf.matMul(xs.reshape([BATCH, -1]), k), undefined, 0, tf.Reduction.MEAN))(a.model.weights[0]!.read())
+          .dataSync();
         for (let i = 0; i < w.length; i++) {
           const gi = g[i]!;
           if (o.name === 'rmsprop') {
@@ -259,7 +341,10 @@ describe('graph engine parity with tfjs training', () => {
   });
 
   it('a phase change (frozen base, then fine-tuning from a layer) trains the same variables as tfjs', async () => {
-    const baseLayers = [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu', name: 'block1_conv1' } }, { conv2d: { filters: 4, kernelSize: 3, activation: 'relu', name: 'block2_conv1' } }];
+    const baseLayers = [
+      { conv2d: { filters: 4, kernelSize: 3, activation: 'relu', name: 'block1_conv1' } },
+      { conv2d: { filters: 4, kernelSize: 3, activation: 'relu', name: 'block2_conv1' } },
+    ];
     const exp = experiment(head, 12, { architecture: 'tiny', layers: baseLayers, trainable: true });
     const [a, b] = await twins(exp);
     const data = batchesFor(12, STEPS);
@@ -364,7 +449,10 @@ describe('graph engine parity with tfjs training', () => {
           if (resume === 'all') engine.setLearningRate(state.learningRate);
           from = state.epoch + 1;
         }
-        const callbacks = new CallbackList([], makeHandle(built.model, engine, dir, () => {}));
+        const callbacks = new CallbackList(
+          [],
+          makeHandle(built.model, engine, dir, () => {}),
+        );
         await fitPhase({
           engine,
           callbacks,
@@ -409,16 +497,30 @@ describe('graph engine parity with tfjs training', () => {
 
     it('one phase, stopped after epoch 2 of 4', async () => {
       const layers = [
-        { conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 1 } }, { dropout: { rate: 0.3 } },
-        { flatten: {} }, { dense: { units: 8, activation: 'relu' } }, { batchNormalization: {} }, { dropout: { rate: 0.5 } },
+        { conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } },
+        { batchNormalization: { axis: 1 } },
+        { dropout: { rate: 0.3 } },
+        { flatten: {} },
+        { dense: { units: 8, activation: 'relu' } },
+        { batchNormalization: {} },
+        { dropout: { rate: 0.5 } },
         { dense: { units: CLASSES, activation: 'softmax' } },
       ];
       await expectResumesExactly(experiment(layers), [{ phase: adam, epochs: 4 }], 1);
     });
 
     it('across a phase change (frozen base, then fine-tuning), stopped at the end of the first phase and inside the second', async () => {
-      const baseLayers = [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu', name: 'block1_conv1' } }, { conv2d: { filters: 4, kernelSize: 3, activation: 'relu', name: 'block2_conv1' } }];
-      const top = [{ flatten: {} }, { dense: { units: 8, activation: 'relu' } }, { batchNormalization: {} }, { dropout: { rate: 0.5 } }, { dense: { units: CLASSES, activation: 'softmax' } }];
+      const baseLayers = [
+        { conv2d: { filters: 4, kernelSize: 3, activation: 'relu', name: 'block1_conv1' } },
+        { conv2d: { filters: 4, kernelSize: 3, activation: 'relu', name: 'block2_conv1' } },
+      ];
+      const top = [
+        { flatten: {} },
+        { dense: { units: 8, activation: 'relu' } },
+        { batchNormalization: {} },
+        { dropout: { rate: 0.5 } },
+        { dense: { units: CLASSES, activation: 'softmax' } },
+      ];
       const exp = experiment(top, 12, { architecture: 'tiny', layers: baseLayers, trainable: true });
       const phases: RunPhase[] = [
         { phase: adam, epochs: 2, freeze: 'base' },

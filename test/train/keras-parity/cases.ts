@@ -14,20 +14,60 @@ import type { ParityCase } from './harness.js';
 
 const softmax = (units = 3) => ({ dense: { units, activation: 'softmax' } });
 const head = [{ flatten: {} }, softmax()];
-const cnn = [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { maxPooling2d: { poolSize: 2 } }, { flatten: {} }, { dense: { units: 6, activation: 'relu' } }, softmax()];
+const cnn = [
+  { conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } },
+  { maxPooling2d: { poolSize: 2 } },
+  { flatten: {} },
+  { dense: { units: 6, activation: 'relu' } },
+  softmax(),
+];
 
 export const cases: ParityCase[] = [
   // Layer kinds and their options.
   { name: 'baseline CNN (conv2d, maxPooling2d, flatten, dense), rmsprop', layers: cnn },
-  { name: 'conv2d same padding, stride 2, [3,5] kernel, no bias, l2', layers: [{ conv2d: { filters: 3, kernelSize: [3, 5], strides: 2, padding: 'same', useBias: false, kernelRegularizer: { l2: 0.01 } } }, ...head] },
+  {
+    name: 'conv2d same padding, stride 2, [3,5] kernel, no bias, l2',
+    layers: [{ conv2d: { filters: 3, kernelSize: [3, 5], strides: 2, padding: 'same', useBias: false, kernelRegularizer: { l2: 0.01 } } }, ...head],
+  },
   { name: 'conv2d stride 2 valid, elu', layers: [{ conv2d: { filters: 3, kernelSize: 2, strides: 2, activation: 'elu' } }, ...head] },
   { name: 'depthwiseConv2d same, depthMultiplier 2', layers: [{ depthwiseConv2d: { kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' } }, ...head] },
   { name: 'depthwiseConv2d valid, stride 2', layers: [{ depthwiseConv2d: { kernelSize: 3, strides: 2 } }, ...head] },
   { name: 'maxPooling2d same padding, stride 1', layers: [{ conv2d: { filters: 3, kernelSize: 3 } }, { maxPooling2d: { poolSize: 3, strides: 1, padding: 'same' } }, ...head] },
-  { name: 'averagePooling2d valid and same', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'tanh' } }, { averagePooling2d: { poolSize: 2 } }, { averagePooling2d: { poolSize: 2, strides: 1, padding: 'same' } }, ...head] },
+  {
+    name: 'averagePooling2d valid and same',
+    layers: [
+      { conv2d: { filters: 3, kernelSize: 3, activation: 'tanh' } },
+      { averagePooling2d: { poolSize: 2 } },
+      { averagePooling2d: { poolSize: 2, strides: 1, padding: 'same' } },
+      ...head,
+    ],
+  },
   { name: 'globalAveragePooling2d', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { globalAveragePooling2d: {} }, softmax()] },
-  { name: 'activations sigmoid, softplus, relu6, selu, softsign, swish', layers: [{ conv2d: { filters: 3, kernelSize: 3 } }, { activation: { activation: 'sigmoid' } }, { flatten: {} }, { dense: { units: 5, activation: 'softplus' } }, { activation: { activation: 'relu6' } }, { dense: { units: 5, activation: 'selu' } }, { activation: { activation: 'softsign' } }, { dense: { units: 5, activation: 'swish' } }, softmax()] },
-  { name: 'activations elu, tanh, mish, gelu', layers: [{ flatten: {} }, { dense: { units: 5, activation: 'elu' } }, { dense: { units: 5, activation: 'tanh' } }, { dense: { units: 5, activation: 'mish' } }, { dense: { units: 5, activation: 'gelu' } }, softmax()] },
+  {
+    name: 'activations sigmoid, softplus, relu6, selu, softsign, swish',
+    layers: [
+      { conv2d: { filters: 3, kernelSize: 3 } },
+      { activation: { activation: 'sigmoid' } },
+      { flatten: {} },
+      { dense: { units: 5, activation: 'softplus' } },
+      { activation: { activation: 'relu6' } },
+      { dense: { units: 5, activation: 'selu' } },
+      { activation: { activation: 'softsign' } },
+      { dense: { units: 5, activation: 'swish' } },
+      softmax(),
+    ],
+  },
+  {
+    name: 'activations elu, tanh, mish, gelu',
+    layers: [
+      { flatten: {} },
+      { dense: { units: 5, activation: 'elu' } },
+      { dense: { units: 5, activation: 'tanh' } },
+      { dense: { units: 5, activation: 'mish' } },
+      { dense: { units: 5, activation: 'gelu' } },
+      softmax(),
+    ],
+  },
   {
     name: 'activation hardSigmoid',
     layers: [{ flatten: {} }, { dense: { units: 5, activation: 'hardSigmoid' } }, softmax()],
@@ -39,23 +79,49 @@ export const cases: ParityCase[] = [
   { name: 'dense l1 + l2 regularizer', layers: [{ flatten: {} }, { dense: { units: 5, activation: 'relu', kernelRegularizer: { l1: 0.001, l2: 0.01 } } }, softmax()] },
   // No bias before a BatchNormalization on the channel axis: its gradient is zero up to rounding, and
   // RMSprop turns rounding noise into full steps of either sign on both sides.
-  { name: 'batchNormalization axis -1 (training mode steps, inference-mode loss)', layers: [{ conv2d: { filters: 3, kernelSize: 3, useBias: false } }, { batchNormalization: { momentum: 0.9 } }, { activation: { activation: 'relu' } }, ...head] },
-  { name: 'batchNormalization axis 1 (the notebook)', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 1, momentum: 0.9 } }, ...head] },
-  { name: 'batchNormalization axis 2, no center', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 2, center: false } }, ...head] },
-  { name: 'batchNormalization on dense (rank 2), no scale', layers: [{ flatten: {} }, { dense: { units: 6, activation: 'relu' } }, { batchNormalization: { scale: false, epsilon: 0.01 } }, softmax()] },
+  {
+    name: 'batchNormalization axis -1 (training mode steps, inference-mode loss)',
+    layers: [{ conv2d: { filters: 3, kernelSize: 3, useBias: false } }, { batchNormalization: { momentum: 0.9 } }, { activation: { activation: 'relu' } }, ...head],
+  },
+  {
+    name: 'batchNormalization axis 1 (the notebook)',
+    layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 1, momentum: 0.9 } }, ...head],
+  },
+  {
+    name: 'batchNormalization axis 2, no center',
+    layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { axis: 2, center: false } }, ...head],
+  },
+  {
+    name: 'batchNormalization on dense (rank 2), no scale',
+    layers: [{ flatten: {} }, { dense: { units: 6, activation: 'relu' } }, { batchNormalization: { scale: false, epsilon: 0.01 } }, softmax()],
+  },
   {
     name: 'mobilenet-mini blocks (the quick notebook 04s: BatchNormalization after every convolution, inference-mode loss each step)',
     layers: [
-      { conv2d: { filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false } }, { batchNormalization: {} }, { activation: { activation: 'relu6' } },
-      { depthwiseConv2d: { kernelSize: 3, padding: 'same', useBias: false } }, { batchNormalization: {} }, { activation: { activation: 'relu6' } },
-      { conv2d: { filters: 6, kernelSize: 1, useBias: false } }, { batchNormalization: {} }, { activation: { activation: 'relu6' } },
-      { globalAveragePooling2d: {} }, { dropout: { rate: 0 } }, softmax(),
+      { conv2d: { filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false } },
+      { batchNormalization: {} },
+      { activation: { activation: 'relu6' } },
+      { depthwiseConv2d: { kernelSize: 3, padding: 'same', useBias: false } },
+      { batchNormalization: {} },
+      { activation: { activation: 'relu6' } },
+      { conv2d: { filters: 6, kernelSize: 1, useBias: false } },
+      { batchNormalization: {} },
+      { activation: { activation: 'relu6' } },
+      { globalAveragePooling2d: {} },
+      { dropout: { rate: 0 } },
+      softmax(),
     ],
     epochs: 2,
   },
   { name: 'dropout rate 0', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { dropout: { rate: 0 } }, ...head] },
-  { name: 'dropout 0.5 (each engine masks replayed in Keras)', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { flatten: {} }, { dropout: { rate: 0.5 } }, softmax()] },
-  { name: 'batchNormalization trainable: false (inference mode while training)', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { trainable: false } }, ...head] },
+  {
+    name: 'dropout 0.5 (each engine masks replayed in Keras)',
+    layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { flatten: {} }, { dropout: { rate: 0.5 } }, softmax()],
+  },
+  {
+    name: 'batchNormalization trainable: false (inference mode while training)',
+    layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { batchNormalization: { trainable: false } }, ...head],
+  },
   { name: 'frozen layer (trainable: false)', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu', trainable: false } }, ...head] },
 
   // Optimizers.
@@ -77,7 +143,11 @@ export const cases: ParityCase[] = [
   // Losses and class weights.
   { name: 'sparseCategoricalCrossentropy', layers: cnn, loss: 'sparseCategoricalCrossentropy' },
   { name: 'meanSquaredError', layers: cnn, loss: 'meanSquaredError' },
-  { name: 'binaryCrossentropy, sigmoid outputs', layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { flatten: {} }, { dense: { units: 3, activation: 'sigmoid' } }], loss: 'binaryCrossentropy' },
+  {
+    name: 'binaryCrossentropy, sigmoid outputs',
+    layers: [{ conv2d: { filters: 3, kernelSize: 3, activation: 'relu' } }, { flatten: {} }, { dense: { units: 3, activation: 'sigmoid' } }],
+    loss: 'binaryCrossentropy',
+  },
   { name: 'class weights', layers: cnn, classWeights: [0.5, 2, 1.25] },
   {
     name: 'saturated softmax (sgd at rate 20)',
@@ -85,8 +155,10 @@ export const cases: ParityCase[] = [
     optimizer: { name: 'sgd', learningRate: 20 },
     epochs: 2,
     differs: {
-      graph: 'probabilities are clipped to [1e-7, 1 - 1e-7] before the log (tfjs), which stops the gradient of a confidently wrong example; Keras computes the loss from the logits when the output is a softmax',
-      eager: 'probabilities are clipped to [1e-7, 1 - 1e-7] before the log (tfjs), which stops the gradient of a confidently wrong example; Keras computes the loss from the logits when the output is a softmax',
+      graph:
+        'probabilities are clipped to [1e-7, 1 - 1e-7] before the log (tfjs), which stops the gradient of a confidently wrong example; Keras computes the loss from the logits when the output is a softmax',
+      eager:
+        'probabilities are clipped to [1e-7, 1 - 1e-7] before the log (tfjs), which stops the gradient of a confidently wrong example; Keras computes the loss from the logits when the output is a softmax',
     },
   },
 
@@ -113,4 +185,3 @@ export const cases: ParityCase[] = [
     phases: [{ epochs: 1, freeze: 'base' }],
   },
 ];
-

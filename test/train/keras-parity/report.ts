@@ -18,7 +18,8 @@ for (const c of only) {
       const ours = await fitspecSteps(c, kind, backend, initial);
       const { worst, perStep } = compare(c, ours, keras, { ...DEFAULT_TOLERANCE, ...c.tolerance });
       cells.push(`${worst.ratio.toFixed(3)} (${worst.where}, ${worst.diff.toExponential(1)})`);
-      if (process.env.PARITY_VERBOSE) console.error(c.name, kind, perStep.map((w) => w.ratio.toFixed(2)).join(' '), ours.map((o, i) => `${o.loss.toFixed(5)}/${keras[i]!.loss.toFixed(5)}`).join(' '));
+      if (process.env.PARITY_VERBOSE)
+        console.error(c.name, kind, perStep.map((w) => w.ratio.toFixed(2)).join(' '), ours.map((o, i) => `${o.loss.toFixed(5)}/${keras[i]!.loss.toFixed(5)}`).join(' '));
     } catch (e) {
       cells.push(`error: ${(e as Error).message.split('\n').slice(-2).join(' ')}`);
     }

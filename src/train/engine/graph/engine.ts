@@ -111,8 +111,14 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
 
   const native = new addon.Graph();
   const g = new GraphBuilder(native);
-  const x = g.placeholder('x', model.inputs[0]!.shape.map((d) => d ?? -1));
-  const y = g.placeholder('y', model.outputs[0]!.shape.map((d) => d ?? -1));
+  const x = g.placeholder(
+    'x',
+    model.inputs[0]!.shape.map((d) => d ?? -1),
+  );
+  const y = g.placeholder(
+    'y',
+    model.outputs[0]!.shape.map((d) => d ?? -1),
+  );
   const lr = g.placeholder('lr', []);
   const step = g.placeholder('step', [], 'int32');
 
@@ -172,7 +178,19 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
   // tfjs' `accuracy`: binary (thresholded at 0.5, averaged over the units) for binaryCrossentropy or a
   // single output unit, else categorical (argmax).
   const binaryAccuracy = lossDef.accuracy === 'binary' || model.outputs[0]!.shape.at(-1) === 1;
-  const equal = (a: Ref, b: Ref, type: string) => g.cast(g.op('Equal', [a, b], [['T', 'type', type], ['incompatible_shape_error', 'bool', true]]), 'bool', 'float32');
+  const equal = (a: Ref, b: Ref, type: string) =>
+    g.cast(
+      g.op(
+        'Equal',
+        [a, b],
+        [
+          ['T', 'type', type],
+          ['incompatible_shape_error', 'bool', true],
+        ],
+      ),
+      'bool',
+      'float32',
+    );
   const accuracy = (p: Ref) =>
     g.within('accuracy', () =>
       binaryAccuracy
@@ -182,13 +200,27 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
 
   const train = forward(true);
   let loss = lossOf(train.out, phase.classWeights);
-  if (train.losses.length) loss = g.op('AddN', [[loss, ...train.losses]], [['N', 'int', train.losses.length + 1], ['T', 'type', 'float32']]);
+  if (train.losses.length)
+    loss = g.op(
+      'AddN',
+      [[loss, ...train.losses]],
+      [
+        ['N', 'int', train.losses.length + 1],
+        ['T', 'type', 'float32'],
+      ],
+    );
   const metricNames = ['loss', ...phase.metrics];
   const trainFetches = [loss, ...phase.metrics.map(() => accuracy(train.out))];
 
   const trainableSet = new Set(model.trainableWeights);
   const trainableIdx = weights.map((w, i) => (trainableSet.has(w) && train.reads.has(i) ? i : -1)).filter((i) => i >= 0);
-  const grads = trainableIdx.length ? native.gradients([loss], trainableIdx.map((i) => train.reads.get(i)!), 'gradients') : [];
+  const grads = trainableIdx.length
+    ? native.gradients(
+        [loss],
+        trainableIdx.map((i) => train.reads.get(i)!),
+        'gradients',
+      )
+    : [];
 
   const optimizer = graphOptimizer(phase.optimizer);
   const scalars = Object.fromEntries(Object.keys(optimizer.stepScalars(1)).map((k) => [k, g.placeholder(k, [])]));
@@ -205,7 +237,15 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
   const evaluation = forward(false);
   // Keras' evaluation loss has the weight penalties too (tfjs' evaluate leaves them out; the eager engine adds them).
   let evalLoss = lossOf(evaluation.out);
-  if (evaluation.losses.length) evalLoss = g.op('AddN', [[evalLoss, ...evaluation.losses]], [['N', 'int', evaluation.losses.length + 1], ['T', 'type', 'float32']]);
+  if (evaluation.losses.length)
+    evalLoss = g.op(
+      'AddN',
+      [[evalLoss, ...evaluation.losses]],
+      [
+        ['N', 'int', evaluation.losses.length + 1],
+        ['T', 'type', 'float32'],
+      ],
+    );
   const evalFetches = [evalLoss, ...phase.metrics.map(() => accuracy(evaluation.out))];
 
   const session = new addon.Session(native, threads ? sessionConfig(threads.intraOp, threads.interOp) : undefined);
@@ -265,7 +305,10 @@ export class GraphEngine implements Engine {
     ];
     for (const [k, v] of Object.entries(pg.optimizer.stepScalars(this.iterations))) feeds.push([pg.scalars[k]!, new Float32Array([v]), []]);
     const out = await pg.session.run(feeds, pg.trainFetches, pg.trainTargets);
-    return logsOf(pg.metricNames, out.map((o) => o.data[0]!));
+    return logsOf(
+      pg.metricNames,
+      out.map((o) => o.data[0]!),
+    );
   }
 
   async evaluateBatch(xs: tf.Tensor, ys: tf.Tensor): Promise<StepLogs> {
@@ -278,7 +321,10 @@ export class GraphEngine implements Engine {
       pg.evalFetches,
       [],
     );
-    return logsOf(pg.metricNames, out.map((o) => o.data[0]!));
+    return logsOf(
+      pg.metricNames,
+      out.map((o) => o.data[0]!),
+    );
   }
 
   getLearningRate(): number {
@@ -291,7 +337,11 @@ export class GraphEngine implements Engine {
 
   async syncToModel(): Promise<void> {
     const pg = this.need();
-    const out = await pg.session.run([], pg.vars.map((v) => v.value), []);
+    const out = await pg.session.run(
+      [],
+      pg.vars.map((v) => v.value),
+      [],
+    );
     pg.weights.forEach((w, i) => {
       const t = tf.tensor(out[i]!.data as Float32Array, out[i]!.shape);
       w.write(t);
@@ -302,7 +352,11 @@ export class GraphEngine implements Engine {
   async syncFromModel(): Promise<void> {
     const pg = this.need();
     const feeds: Feed[] = await Promise.all(pg.weights.map(async (w, i): Promise<Feed> => [pg.vars[i]!.init, (await w.read().data()) as Float32Array, w.shape as number[]]));
-    await pg.session.run(feeds, [], pg.vars.map((v) => v.assign));
+    await pg.session.run(
+      feeds,
+      [],
+      pg.vars.map((v) => v.assign),
+    );
   }
 
   async getOptimizerState(): Promise<NamedTensor[]> {

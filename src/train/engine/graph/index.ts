@@ -16,7 +16,12 @@ export function createGraphEngine(model: tf.LayersModel, backend: BackendInfo, s
   const addon = loadGraphAddon() as GraphAddon;
   const runtime = { threads: backend.threads, kernels: backend.kernels?.name ?? (addon.onednnEnabled() ? 'oneDNN' : 'Eigen') } as const;
   try {
-    const trial = buildPhaseGraph(addon, model, { optimizer: { name: 'sgd', learningRate: 0.01 }, loss: spec?.loss ?? 'categoricalCrossentropy', metrics: spec?.metrics ?? [] }, runtime);
+    const trial = buildPhaseGraph(
+      addon,
+      model,
+      { optimizer: { name: 'sgd', learningRate: 0.01 }, loss: spec?.loss ?? 'categoricalCrossentropy', metrics: spec?.metrics ?? [] },
+      runtime,
+    );
     trial.session.close();
   } catch (e) {
     if (e instanceof GraphUnsupported) return { unsupported: e.message };

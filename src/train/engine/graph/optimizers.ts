@@ -55,14 +55,19 @@ const defs: Record<OptimizerConfig['name'], Def> = {
     const b2 = o.beta2 ?? 0.999;
     const eps = o.epsilon ?? 1e-7;
     return {
-      slots: [{ suffix: 'm', init: 0 }, { suffix: 'v', init: 0 }],
+      slots: [
+        { suffix: 'm', init: 0 },
+        { suffix: 'v', init: 0 },
+      ],
       // TF's op divides by sqrt(v) + epsilon with a bias-corrected rate: Keras' update (the eager
       // engine gives tfjs' Adam the epsilon that makes its update this one, see prepareStep).
       stepScalars: (t) => ({ beta1Power: b1 ** t, beta2Power: b2 ** t, epsilon: eps }),
       apply: (g, v, s) =>
-        g.target('ResourceApplyAdam', [v.handle, v.slots[0]!, v.slots[1]!, s.scalars.beta1Power!, s.scalars.beta2Power!, s.lr, g.scalar(b1), g.scalar(b2), s.scalars.epsilon!, v.grad], [
-          T, noLock, ['use_nesterov', 'bool', false],
-        ]),
+        g.target(
+          'ResourceApplyAdam',
+          [v.handle, v.slots[0]!, v.slots[1]!, s.scalars.beta1Power!, s.scalars.beta2Power!, s.lr, g.scalar(b1), g.scalar(b2), s.scalars.epsilon!, v.grad],
+          [T, noLock, ['use_nesterov', 'bool', false]],
+        ),
     };
   },
   adamax: (o) => {
@@ -70,7 +75,10 @@ const defs: Record<OptimizerConfig['name'], Def> = {
     const b2 = o.beta2 ?? 0.999;
     const eps = o.epsilon ?? 1e-7;
     return {
-      slots: [{ suffix: 'm', init: 0 }, { suffix: 'v', init: 0 }],
+      slots: [
+        { suffix: 'm', init: 0 },
+        { suffix: 'v', init: 0 },
+      ],
       stepScalars: (t) => ({ beta1Power: b1 ** t }),
       apply: (g, v, s) =>
         g.target('ResourceApplyAdaMax', [v.handle, v.slots[0]!, v.slots[1]!, s.scalars.beta1Power!, s.lr, g.scalar(b1), g.scalar(b2), g.scalar(eps), v.grad], [T, noLock]),
@@ -86,7 +94,10 @@ const defs: Record<OptimizerConfig['name'], Def> = {
     const rho = o.rho ?? 0.95;
     const eps = o.epsilon ?? 1e-7;
     return {
-      slots: [{ suffix: 'accum_grad', init: 0 }, { suffix: 'accum_var', init: 0 }],
+      slots: [
+        { suffix: 'accum_grad', init: 0 },
+        { suffix: 'accum_var', init: 0 },
+      ],
       stepScalars: () => ({}),
       apply: (g, v, s) => g.target('ResourceApplyAdadelta', [v.handle, v.slots[0]!, v.slots[1]!, s.lr, g.scalar(rho), g.scalar(eps), v.grad], [T, noLock]),
     };
