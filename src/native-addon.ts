@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { findGraphAddon } from '../scripts/native/layout.mjs';
-import type { NativeGraph, Ref } from './model/graph/builder.js';
+import type { NativeGraph, Ref } from './graph-builder.js';
 
 export interface Fetched {
   data: Float32Array | Int32Array | Float64Array | Uint8Array;

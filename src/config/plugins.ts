@@ -10,7 +10,7 @@ import { createRequire as createRequireFrom } from 'node:module';
 import path from 'node:path';
 import type * as tfjs from '@tensorflow/tfjs';
 import { FitspecError, isFitspecError, type Problem } from '../errors.js';
-import type { GraphLayerContext, Ref } from '../model/graph/builder.js';
+import type { GraphLayerContext, Ref } from '../graph-builder.js';
 import { experimentJsonSchemaText } from './json-schema.js';
 import { layerCommon } from './schema/common.js';
 import { layerSchemas } from './schema/layers.js';

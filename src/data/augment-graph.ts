@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import type { Attr, NativeGraph, Ref } from '../model/graph/builder.js';
+import type { Attr, NativeGraph, Ref } from '../graph-builder.js';
 import { sessionConfig, type Feed, type GraphAddon, type NativeSession } from '../native-addon.js';
 import { toTensorflowTransforms, type FillMode } from './augment/resample.js';
 import type { Affine } from './augment/types.js';

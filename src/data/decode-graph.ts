@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
-import type { Attr, NativeGraph, Ref } from '../model/graph/builder.js';
+import type { Attr, NativeGraph, Ref } from '../graph-builder.js';
 import { sessionConfig, type Feed, type GraphAddon, type NativeSession } from '../native-addon.js';
 import { INTERPOLATION, interpolationOf, type ImageSpec, type Interpolation } from './decode.js';
 import { isJpeg, isPng, type BatchDecoder } from './decode-native.js';

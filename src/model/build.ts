@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Experiment, LayerSpecT } from '../config/schema/experiment.js';
 import { fail, FitspecError, isFitspecError } from '../errors.js';
 import type { LoadedPlugin } from '../config/plugins.js';
-import { GRAPH_BUILDER, type GraphLayerContext } from './graph/builder.js';
+import { GRAPH_BUILDER, type GraphLayerContext } from '../graph-builder.js';
 import { loadModel } from './io.js';
 import { buildNetwork, isPlainStack, type BlockDefT, type Network } from '../config/blocks.js';
 import type { LayerKind } from '../config/schema/layers.js';

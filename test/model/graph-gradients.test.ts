@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { GraphBuilder, type Ref } from '../../src/model/graph/builder.js';
+import { GraphBuilder, type Ref } from '../../src/graph-builder.js';
 import { loadGraphAddon, type GraphAddon } from '../../src/native-addon.js';
 
 // Grappler fuses Conv2D/MatMul + BiasAdd + Relu into one oneDNN primitive only when the BiasAdd's

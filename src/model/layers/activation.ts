@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { layerConfig } from '../graph/builder.js';
+import { layerConfig } from '../../graph-builder.js';
 import { common, type LayerDef } from './types.js';
 
 export const activation: LayerDef<'activation'> = {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { convolution, layerConfig, regularize } from '../graph/builder.js';
+import { convolution, layerConfig, regularize } from '../../graph-builder.js';
 import { common, initializer, regularizer, type LayerDef } from './types.js';
 
 export const conv2d: LayerDef<'conv2d'> = {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraphUnsupported, layerConfig, regularize } from '../graph/builder.js';
+import { GraphUnsupported, layerConfig, regularize } from '../../graph-builder.js';
 import { common, initializer, regularizer, type LayerDef } from './types.js';
 
 export const dense: LayerDef<'dense'> = {

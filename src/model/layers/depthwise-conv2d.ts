@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { convolution } from '../graph/builder.js';
+import { convolution } from '../../graph-builder.js';
 import { common, initializer, type LayerDef } from './types.js';
 
 export const depthwiseConv2d: LayerDef<'depthwiseConv2d'> = {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraphUnsupported, layerConfig, type GraphLayerContext, type Ref } from '../graph/builder.js';
+import { GraphUnsupported, layerConfig, type GraphLayerContext, type Ref } from '../../graph-builder.js';
 import { common, type LayerDef } from './types.js';
 
 /**

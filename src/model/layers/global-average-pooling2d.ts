@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { channelsLast, layerConfig } from '../graph/builder.js';
+import { channelsLast, layerConfig } from '../../graph-builder.js';
 import { common, type LayerDef } from './types.js';
 
 export const globalAveragePooling2d: LayerDef<'globalAveragePooling2d'> = {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { GraphUnsupported } from '../graph/builder.js';
+import { GraphUnsupported } from '../../graph-builder.js';
 import { common, type LayerDef } from './types.js';
 
 interface LN extends tf.layers.Layer {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { pooling } from '../graph/builder.js';
+import { pooling } from '../../graph-builder.js';
 import { common, type LayerDef } from './types.js';
 
 export const maxPooling2d: LayerDef<'maxPooling2d'> = {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Merge } from '../../config/blocks.js';
-import { GraphUnsupported, layerConfig, type GraphLayerContext, type Ref } from '../graph/builder.js';
+import { GraphUnsupported, layerConfig, type GraphLayerContext, type Ref } from '../../graph-builder.js';
 
 /** A merge layer of a block (`residual` adds, `parallel` merges): not a stack entry of its own. */
 export interface MergeDef {

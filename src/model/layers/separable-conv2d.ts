@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { channelsLast, GraphUnsupported, layerConfig, pair, tfPadding } from '../graph/builder.js';
+import { channelsLast, GraphUnsupported, layerConfig, pair, tfPadding } from '../../graph-builder.js';
 import { common, initializer, type LayerDef } from './types.js';
 
 type SeparableClass = (new (args: object) => tf.layers.Layer) & { className: string };

@@ -3,7 +3,7 @@ import type * as tf from '@tensorflow/tfjs';
 type Initializer = ReturnType<typeof tf.initializers.zeros>;
 import type { Static } from '@sinclair/typebox';
 import type { LayerKind, layerSchemas } from '../../config/schema/layers.js';
-import type { GraphLayerContext, Ref } from '../graph/builder.js';
+import type { GraphLayerContext, Ref } from '../../graph-builder.js';
 
 export type LayerArgs<K extends LayerKind> = Static<(typeof layerSchemas)[K]>;
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Kernels, Threads } from '../../../backend.js';
-import { GRAPH_BUILDER, GraphBuilder, GraphUnsupported, type GraphLayerContext, type Ref } from '../../../model/graph/builder.js';
+import { GRAPH_BUILDER, GraphBuilder, GraphUnsupported, type GraphLayerContext, type Ref } from '../../../graph-builder.js';
 import { layerDefByClass } from '../../../model/layers/index.js';
 import type { Engine, EnginePhase, NamedTensor, StepLogs } from '../types.js';
 import { sessionConfig, type Feed, type GraphAddon, type NativeSession } from './native.js';

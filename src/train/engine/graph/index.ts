@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendInfo } from '../../../backend.js';
-import { GraphUnsupported } from '../../../model/graph/builder.js';
+import { GraphUnsupported } from '../../../graph-builder.js';
 import type { Engine } from '../types.js';
 import { GraphEngine, buildPhaseGraph } from './engine.js';
 import { loadGraphAddon, type GraphAddon } from './native.js';

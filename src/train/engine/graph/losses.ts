@@ -1,5 +1,5 @@
 import type { Experiment } from '../../../config/schema/experiment.js';
-import type { GraphBuilder, Ref } from '../../../model/graph/builder.js';
+import type { GraphBuilder, Ref } from '../../../graph-builder.js';
 
 export type LossName = Experiment['train']['loss'];
 

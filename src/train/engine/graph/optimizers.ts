@@ -1,5 +1,5 @@
 import type { OptimizerConfig } from '../../../config/schema/experiment.js';
-import type { GraphBuilder, Ref } from '../../../model/graph/builder.js';
+import type { GraphBuilder, Ref } from '../../../graph-builder.js';
 
 /**
  * One optimizer as TensorFlow's fused training ops on resource variables. The updates are Keras'
