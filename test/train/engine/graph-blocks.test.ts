@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendInfo } from '../../../src/backend.js';
-import { applyTrainable, buildModel, buildOptimizer, type BuiltModel } from '../../../src/model/index.js';
+import { applyTrainable, buildModel, buildOptimizer, prepareStep, type BuiltModel } from '../../../src/model/index.js';
 import { restoreCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
 import { createGraphEngine, graphLayers } from '../../../src/train/engine/graph/index.js';
 import type { Engine, EnginePhase } from '../../../src/train/engine/types.js';
@@ -58,12 +58,15 @@ function graphEngine(model: tf.LayersModel): Engine {
 }
 
 async function eagerSteps(model: tf.LayersModel, phase: EnginePhase, data: { xs: tf.Tensor; ys: tf.Tensor }[]): Promise<number[]> {
-  model.compile({ optimizer: buildOptimizer(phase.optimizer), loss: phase.loss, metrics: phase.metrics });
+  const optimizer = buildOptimizer(phase.optimizer);
+  model.compile({ optimizer, loss: phase.loss, metrics: phase.metrics });
   // As the eager engine does: tfjs' Sequential would otherwise train a frozen nested base.
   const inner = (model as unknown as { model?: { collectedTrainableWeights: unknown } }).model;
   if (inner) inner.collectedTrainableWeights = model.trainableWeights;
   const losses: number[] = [];
   for (const { xs, ys } of data) {
+    // As the eager engine does: Keras' Adam update from tfjs' optimizer.
+    prepareStep(optimizer, phase.optimizer);
     const r = (await model.trainOnBatch(xs, ys)) as number | number[];
     losses.push(Array.isArray(r) ? r[0]! : r);
   }
