@@ -129,7 +129,7 @@ export function whyNotIdentical(run: LoggedRun, backend: BackendInfo): string[] 
   differs('backend', t['fitspec.backend'], backend.name);
   differs('TensorFlow', t['fitspec.tensorflow_version'], backend.tensorflowVersion);
   differs('CPU kernels', t['fitspec.kernels'], backend.kernels?.name);
-  differs('threads (intra-op x inter-op)', t['fitspec.threads'], `${backend.threads.intraOp}x${backend.threads.interOp}`);
+  differs('threads (intra-op/inter-op)', t['fitspec.threads'], `${backend.threads.intraOp}/${backend.threads.interOp}`);
   if (t['fitspec.config_hash'] && t['fitspec.config_hash'] !== run.loaded.hash)
     out.push(
       `config hash: this fitspec resolves the logged config to ${run.loaded.hash.slice(0, 12)}, the run was ${t['fitspec.config_hash'].slice(0, 12)} (another fitspec version: defaults or hashing changed)`,

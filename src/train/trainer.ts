@@ -265,7 +265,6 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       overrides: loaded.overrides,
       runId,
       extra: {
-        'fitspec.threads': `${backend.threads.intraOp}x${backend.threads.interOp}`,
         ...(loaded.plugins?.length ? { 'fitspec.plugins': JSON.stringify(loaded.plugins.map((p) => ({ kind: p.plugin.kind, module: p.entry, sha256: p.sha256 }))) } : {}),
         ...exp.tracking.tags,
       },
