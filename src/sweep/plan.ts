@@ -135,27 +135,27 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
   const firstParams = { ...Object.fromEntries(keys.map((k) => [k, sweep.parameters[k]!.values?.[0] ?? sweep.parameters[k]!.min])), ...draws[0] };
   const firstSets = keys.map((k) => (k === EXTENDS ? '' : setText(k, firstParams[k])));
   const firstLoad = { set: [...baseSets, ...firstSets.filter(Boolean)], extendsBase: extendsOf(firstParams) };
+  // Reported together with the trials' own problems below, so that one run of the command shows them all.
+  const pathProblems: Problem[] = [];
+  const badKeys = new Set<string>();
   try {
     loadDetailed(file, firstLoad, opts.reader);
   } catch (e) {
     if (!isFitspecError(e)) throw e;
-    const pathProblems = e.problems.filter((p) => p.code === 'set.path' || p.code === 'set.syntax');
-    if (pathProblems.length) {
-      throw new FitspecError(
-        pathProblems.map((p) => {
-          const key = keys.find((_k, i) => p.file === `--set ${firstSets[i]}`) ?? keys[0]!;
-          return { ...p, message: p.message.replace(/^--set [^:]*: /, `sweep parameter \`${key}\`: `), ...place(['sweep', 'parameters', key], 'key') };
-        }),
-      );
+    for (const p of e.problems.filter((q) => q.code === 'set.path' || q.code === 'set.syntax')) {
+      const key = keys.find((_k, i) => p.file === `--set ${firstSets[i]}`) ?? keys[0]!;
+      badKeys.add(key);
+      pathProblems.push({ ...p, message: p.message.replace(/^--set [^:]*: /, `sweep parameter \`${key}\`: `), ...place(['sweep', 'parameters', key], 'key') });
     }
   }
+  if (pathProblems.length && MODEL_BASED.has(sweep.method)) throw new FitspecError(pathProblems);
 
   const trials: Trial[] = [];
   const duplicates: SweepPlan['duplicates'] = [];
   const problems: Problem[] = [];
   const build = (params: Record<string, unknown>, i: number, problems: Problem[]): Trial | undefined => {
     const id = `t${String(i + 1).padStart(3, '0')}`;
-    const used = keys.filter((k) => k in params);
+    const used = keys.filter((k) => k in params && !badKeys.has(k));
     const sets = used.map((k) => (k === EXTENDS ? '' : setText(k, params[k])));
     const overrides = [...baseSets, ...sets.filter(Boolean)];
     let loaded: LoadedExperiment;
@@ -190,7 +190,7 @@ export function planSweep(file: string, opts: PlanOptions = {}): SweepPlan {
       else trials.push(t);
     });
   }
-  if (problems.length) throw new FitspecError(problems.slice(0, 50));
+  if (pathProblems.length || problems.length) throw new FitspecError([...pathProblems, ...oncePerCause(problems)].slice(0, 50));
   const trialOf = (index: number, params: Record<string, unknown>): Trial => {
     const found: Problem[] = [];
     const t = build(params, index - 1, found);
@@ -530,4 +530,16 @@ function checkScheduler(sweep: SweepConfig, phases: number, place: Placer): Prob
       ...at,
     });
   return out;
+}
+
+/** The same mistake in many trials (one bad value, crossed with every other parameter) is said once, with the count. */
+function oncePerCause(problems: Problem[]): Problem[] {
+  const groups = new Map<string, { first: Problem; count: number }>();
+  for (const p of problems) {
+    const key = [p.code, p.file, p.line, p.col, p.path, p.message.replace(/^trial t\d+ \([^)]*\): /, '')].join('\0');
+    const g = groups.get(key);
+    if (g) g.count++;
+    else groups.set(key, { first: p, count: 1 });
+  }
+  return [...groups.values()].map(({ first, count }) => (count > 1 ? { ...first, message: `${first.message} (and ${count - 1} more trial${count > 2 ? 's' : ''} with this value)` } : first));
 }

@@ -206,4 +206,20 @@ describe('planSweep: conditions, schedulers, experiment files, model-based metho
     fs.writeFileSync(file, 'extends: [a.yaml, mixin.yaml]\nsweep:\n  parameters:\n    extends: {values: [a.yaml, 3]}\n');
     expect(problemsOf(() => planSweep(file))[0]).toMatchObject({ code: 'sweep.extends' });
   });
+
+  it('reports every mistake of a sweep at once: bad paths and bad values, each bad value once', () => {
+    const file = sweepFile(
+      `  parameters:
+    train.optimizer.learningRat: {values: [0.1, 0.01]}
+    train.batchSize: {values: [-1, 0, 8]}
+    train.epochs: {values: [1, 2]}
+`,
+      'several.yaml',
+    );
+    const problems = problemsOf(() => planSweep(file));
+    expect(problems.map((p) => p.code)).toEqual(['set.path', 'schema.range', 'schema.range']);
+    expect(problems[0]!.line).toBe(4);
+    expect(problems[1]!.message).toMatch(/train\.batchSize=-1.*\(and 3 more trials with this value\)/);
+    expect(problems[2]!.message).toMatch(/train\.batchSize=0/);
+  });
 });
