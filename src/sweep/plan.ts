@@ -541,5 +541,7 @@ function oncePerCause(problems: Problem[]): Problem[] {
     if (g) g.count++;
     else groups.set(key, { first: p, count: 1 });
   }
-  return [...groups.values()].map(({ first, count }) => (count > 1 ? { ...first, message: `${first.message} (and ${count - 1} more trial${count > 2 ? 's' : ''} with this value)` } : first));
+  return [...groups.values()].map(({ first, count }) =>
+    count > 1 ? { ...first, message: `${first.message} (and ${count - 1} more trial${count > 2 ? 's' : ''} with this value)` } : first,
+  );
 }
