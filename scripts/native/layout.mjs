@@ -98,6 +98,8 @@ export function recordInstallCacheRoot() {
  * it (its record), else under the default ~/.cache/fitspec; the first that exists, else the first.
  */
 export function findGraphAddon() {
+  // An explicit file wins: a build of one's own, or (with a path that does not exist) the eager engine on purpose.
+  if (process.env.FITSPEC_GRAPH_ADDON) return resolve(process.env.FITSPEC_GRAPH_ADDON);
   const roots = [cacheRoot()];
   try {
     roots.push(readFileSync(INSTALL_RECORD, 'utf8').trim());
