@@ -6,11 +6,17 @@
  * deviation) over the seeds. Not a speed benchmark: it may run on a busy machine.
  *
  *   npm run bench:keras-curves [-- --size=96 --train=300 --validation=150 --epochs=12 --seeds=3
- *                                  --batch=32 --lr=1e-4 --engine=graph|eager]
+ *                                  --batch=32 --lr=1e-4 --engine=graph|eager
+ *                                  --keras-init=keras|fitspec --keras-order=fit|fit-arrays|fitspec|reshuffled|fixed]
  *
  * Per seed, fitspec trains first (that seed's split, shuffle and initial weights); the pixels of its
  * split, as its data pipeline decoded them, go to Keras (scripts/convert/venv.mjs' venv, installed on
- * first use), which trains from its own initial weights seeded with the same number.
+ * first use), which trains from its own initial weights seeded with the same number
+ * (`--keras-init=fitspec`: from fitspec's). Keras' order (`--keras-order`): `fit` (default), model.fit
+ * on a dataset reshuffled every epoch; `fit-arrays`, model.fit(x, y, shuffle=True), which under
+ * keras.utils.set_random_seed draws one order and trains every epoch on it (Keras 3, TensorFlow
+ * backend); `fitspec`, train_on_batch on fitspec's batches in fitspec's order; `reshuffled` / `fixed`,
+ * train_on_batch on a new / the same permutation every epoch.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +26,8 @@ import { loadExperimentText } from '../../src/config/index.js';
 import { prepareData, synthesize } from '../../src/data/index.js';
 import { storeFor } from '../../src/data/prepare.js';
 import { train } from '../../src/train/trainer.js';
+import { buildModel } from '../../src/model/index.js';
+import { batchIndices } from '../../src/data/batches.js';
 import { ensureConvertVenv } from '../../scripts/convert/venv.mjs';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -34,6 +42,10 @@ const { values: a } = parseArgs({
     batch: { type: 'string', default: '32' },
     lr: { type: 'string', default: '1e-4' },
     engine: { type: 'string', default: 'graph' },
+    // `fitspec`: Keras starts from fitspec's initial weights of that seed instead of its own draws.
+    'keras-init': { type: 'string', default: 'keras' },
+    // `fitspec`: Keras trains on fitspec's batches of that seed, in fitspec's order (train_on_batch).
+    'keras-order': { type: 'string', default: 'keras' },
   },
 });
 const size = Number(a.size);
@@ -47,6 +59,13 @@ const CLASSES = ['YOUNG', 'MIDDLE', 'OLD'];
 // Five valid 3x3 convolutions with 2x2 pooling need at least 94 pixels; below, `same` padding.
 const padding = size >= 94 ? 'valid' : 'same';
 const RESCALE = 1 / 255;
+
+const KERAS_ORDER: Record<string, string> = {
+  'fit-arrays': 'model.fit on arrays: one order for every epoch',
+  fitspec: "train_on_batch on fitspec's batches",
+  reshuffled: 'train_on_batch, reshuffled every epoch',
+  fixed: 'train_on_batch, one order for every epoch',
+};
 
 interface Curves {
   val_loss: number[];
@@ -136,7 +155,23 @@ async function main() {
       writeFileSync(join(dir, `${part}-labels.u8`), Uint8Array.from(p.labels));
     }
     await reader.close();
-    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ size, classes: CLASSES.length, rescale: RESCALE, seed, padding, learningRate: lr, batchSize: batch, epochs }));
+    let initial: number[][] | undefined;
+    if (a['keras-init'] === 'fitspec') {
+      // The model `train` started from: buildModel draws the same weights for the same experiment.
+      const built = await buildModel(loaded.experiment);
+      const ws = built.model.getWeights();
+      initial = ws.map((w) => w.shape);
+      writeFileSync(join(dir, 'initial.f32'), Buffer.concat(ws.map((w) => Buffer.from((w.dataSync() as Float32Array).buffer))));
+      built.model.dispose();
+    }
+    const order =
+      a['keras-order'] === 'fitspec'
+        ? Array.from({ length: epochs }, (_, epoch) => batchIndices(data.parts.train.ids.length, { batchSize: batch, shuffle: true, seed, epoch }, 'train'))
+        : a['keras-order'] === 'reshuffled' || a['keras-order'] === 'fixed'
+          ? a['keras-order']
+          : undefined;
+    const kerasShuffle = a['keras-order'] === 'fit-arrays' ? 'arrays' : 'dataset';
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ size, classes: CLASSES.length, rescale: RESCALE, seed, padding, learningRate: lr, batchSize: batch, epochs, initial, order, kerasShuffle }));
     const t1 = Date.now();
     const out = await python(py, [join(import.meta.dirname, 'keras_fit.py'), dir]);
     keras.push(JSON.parse(out.trim().split('\n').at(-1)!) as Curves);
@@ -161,7 +196,7 @@ async function main() {
   console.log('| side | val_loss | val_accuracy | final val_accuracy (mean) |');
   console.log('| --- | --- | --- | --- |');
   console.log(row(`fitspec (${a.engine} engine)`, fitspec));
-  console.log(row('Keras 3 (model.fit)', keras));
+  console.log(row(`Keras 3 (${KERAS_ORDER[a['keras-order']!] ?? 'model.fit'}${a['keras-init'] === 'fitspec' ? ", fitspec's initial weights" : ''})`, keras));
 }
 
 await main();
