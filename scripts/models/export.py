@@ -128,7 +128,9 @@ def save_mlflow(model, descriptor, out):
 
     pre = descriptor["preprocessing"]
     signature = ModelSignature(
-        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, pre["height"], pre["width"], pre["channels"]), descriptor["input"]["name"])]),
+        # One unnamed tensor: the scoring server then hands the model an array, which every Keras model
+        # takes (a named one arrives as a dict keyed by that name, which a Sequential refuses).
+        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, pre["height"], pre["width"], pre["channels"]))]),
         outputs=Schema([ColSpec("float", c) for c in descriptor["classes"]]),
     )
     metadata = {
