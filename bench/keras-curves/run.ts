@@ -171,7 +171,10 @@ async function main() {
           ? a['keras-order']
           : undefined;
     const kerasShuffle = a['keras-order'] === 'fit-arrays' ? 'arrays' : 'dataset';
-    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ size, classes: CLASSES.length, rescale: RESCALE, seed, padding, learningRate: lr, batchSize: batch, epochs, initial, order, kerasShuffle }));
+    writeFileSync(
+      join(dir, 'meta.json'),
+      JSON.stringify({ size, classes: CLASSES.length, rescale: RESCALE, seed, padding, learningRate: lr, batchSize: batch, epochs, initial, order, kerasShuffle }),
+    );
     const t1 = Date.now();
     const out = await python(py, [join(import.meta.dirname, 'keras_fit.py'), dir]);
     keras.push(JSON.parse(out.trim().split('\n').at(-1)!) as Curves);
