@@ -1,103 +1,23 @@
-import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, type BackendInfo } from '../../../src/backend.js';
-import { applyTrainable, buildModel, buildOptimizer, prepareStep, type BuiltModel } from '../../../src/model/index.js';
+import { describe, expect, it } from 'vitest';
+import { applyTrainable, buildModel } from '../../../src/model/index.js';
 import { restoreCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
-import { createGraphEngine, graphLayers } from '../../../src/train/engine/graph/index.js';
-import type { Engine, EnginePhase } from '../../../src/train/engine/types.js';
+import { graphLayers } from '../../../src/train/engine/graph/index.js';
+import type { EnginePhase } from '../../../src/train/engine/types.js';
+import { batchesFor, CLASSES, eagerSteps, expectClose, expectSameWeights, graphEngine, graphSteps, STEPS, twins, useNativeBackend } from './parity.js';
 
 /**
  * Networks with blocks (functional models: residual adds, concatenations, gates) on the graph engine
  * against tfjs' own training, from the same weights and batches; the tolerances of graph-parity.test.ts.
  */
-const LOSS_RTOL = 1e-4;
-const W_ATOL = 2e-4;
-const W_RTOL = 2e-3;
-const STEPS = 4;
-const CLASSES = 3;
-const BATCH = 6;
-
-let backend: BackendInfo;
-beforeAll(async () => {
-  backend = await initBackend('tensorflow');
-});
+useNativeBackend();
 
 function experiment(layers: unknown[], extra: { blocks?: unknown; base?: unknown } = {}, size = 12) {
   return { name: 'blocks', seed: 7, data: { image: { height: size, width: size, channels: 3 } }, model: { layers, ...extra } } as never;
 }
 
-function batchesFor(n: number, seed = 3, size = 12): { xs: tf.Tensor; ys: tf.Tensor }[] {
-  return Array.from({ length: n }, (_, i) => ({
-    xs: tf.randomUniform([BATCH, size, size, 3], 0, 1, 'float32', seed + i),
-    ys: tf
-      .oneHot(
-        tf.tensor1d(
-          Array.from({ length: BATCH }, (_, j) => (i + j) % CLASSES),
-          'int32',
-        ),
-        CLASSES,
-      )
-      .toFloat(),
-  }));
-}
-
-async function twins(exp: never): Promise<[BuiltModel, BuiltModel]> {
-  const a = await buildModel(exp);
-  const b = await buildModel(exp);
-  b.model.setWeights(a.model.getWeights());
-  return [a, b];
-}
-
-function graphEngine(model: tf.LayersModel): Engine {
-  const e = createGraphEngine(model, backend);
-  if ('unsupported' in e) throw new Error(`graph engine declined: ${e.unsupported}`);
-  return e;
-}
-
-async function eagerSteps(model: tf.LayersModel, phase: EnginePhase, data: { xs: tf.Tensor; ys: tf.Tensor }[]): Promise<number[]> {
-  const optimizer = buildOptimizer(phase.optimizer);
-  model.compile({ optimizer, loss: phase.loss, metrics: phase.metrics });
-  // As the eager engine does: tfjs' Sequential would otherwise train a frozen nested base.
-  const inner = (model as unknown as { model?: { collectedTrainableWeights: unknown } }).model;
-  if (inner) inner.collectedTrainableWeights = model.trainableWeights;
-  const losses: number[] = [];
-  for (const { xs, ys } of data) {
-    // As the eager engine does: Keras' Adam update from tfjs' optimizer.
-    prepareStep(optimizer, phase.optimizer);
-    const r = (await model.trainOnBatch(xs, ys)) as number | number[];
-    losses.push(Array.isArray(r) ? r[0]! : r);
-  }
-  return losses;
-}
-
-async function graphSteps(engine: Engine, phase: EnginePhase, data: { xs: tf.Tensor; ys: tf.Tensor }[]): Promise<number[]> {
-  await engine.beginPhase(phase);
-  const losses: number[] = [];
-  for (const { xs, ys } of data) losses.push((await engine.trainBatch(xs, ys)).loss!);
-  await engine.syncToModel();
-  return losses;
-}
-
-function expectClose(graph: number[], eager: number[]) {
-  if (process.env.DEBUG_PARITY) console.log(graph, eager);
-  graph.forEach((g, i) => expect(Math.abs(g - eager[i]!)).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(eager[i]!) + 1e-6));
-}
-
-function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel) {
-  expect(b.weights.length).toBe(a.weights.length);
-  a.weights.forEach((w, i) => {
-    const x = w.read().dataSync();
-    const y = b.weights[i]!.read().dataSync();
-    let worst = 0;
-    for (let j = 0; j < x.length; j++) worst = Math.max(worst, Math.abs(x[j]! - y[j]!) - W_RTOL * Math.abs(x[j]!));
-    expect(worst, `${w.name}`).toBeLessThanOrEqual(W_ATOL);
-  });
-}
-
-// rmsprop at 1e-3 as graph-parity.test.ts: Adam at 1e-2 grows float32 rounding past the tolerances by step 4.
 const rmsprop: EnginePhase = { optimizer: { name: 'rmsprop', learningRate: 1e-3 }, loss: 'categoricalCrossentropy', metrics: ['accuracy'] };
 const adam: EnginePhase = { optimizer: { name: 'adam', learningRate: 1e-2 }, loss: 'categoricalCrossentropy', metrics: ['accuracy'] };
 const head = [{ globalAveragePooling2d: {} }, { dense: { units: CLASSES, activation: 'softmax' } }];
@@ -174,7 +94,7 @@ describe('graph engine parity with tfjs training on networks with blocks', () =>
     it(`${c.name}: ${STEPS} steps give the same losses and weights`, async () => {
       const [a, b] = await twins(experiment(c.layers, c.blocks ? { blocks: c.blocks } : {}, c.size));
       expect(a.model.getClassName()).not.toBe('Sequential');
-      const data = batchesFor(STEPS, 3, c.size);
+      const data = batchesFor(c.size ?? 12, STEPS);
       const eager = await eagerSteps(a.model, rmsprop, data);
       const engine = graphEngine(b.model);
       const graph = await graphSteps(engine, rmsprop, data);
@@ -208,7 +128,7 @@ describe('graph engine parity with tfjs training on networks with blocks', () =>
     ];
     const exp = experiment(head, { base: { architecture: 'tiny', layers: baseLayers, trainable: true } });
     const [a, b] = await twins(exp);
-    const data = batchesFor(STEPS);
+    const data = batchesFor(12, STEPS);
     const engine = graphEngine(b.model);
     applyTrainable(a, 'base', undefined);
     applyTrainable(b, 'base', undefined);
@@ -229,7 +149,7 @@ describe('graph engine parity with tfjs training on networks with blocks', () =>
   it('a checkpoint of a residual network on the graph engine resumes exactly where it left', async () => {
     const exp = experiment(cases[0]!.layers);
     const [a, b] = await twins(exp);
-    const data = batchesFor(STEPS);
+    const data = batchesFor(12, STEPS);
     const whole = graphEngine(a.model);
     const full = await graphSteps(whole, adam, data);
     whole.dispose();

@@ -2,18 +2,35 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, type BackendInfo } from '../../../src/backend.js';
+import { describe, expect, it } from 'vitest';
+import type { BackendInfo } from '../../../src/backend.js';
 import type { OptimizerConfig } from '../../../src/config/schema/experiment.js';
-import { applyTrainable, buildModel, buildOptimizer, prepareStep, type BuiltModel } from '../../../src/model/index.js';
-import { createGraphEngine } from '../../../src/train/engine/graph/index.js';
+import { applyTrainable, buildModel, buildOptimizer } from '../../../src/model/index.js';
 import { CallbackList } from '../../../src/train/callbacks/list.js';
 import { phaseResume, readCheckpointState, restoreCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
 import { fitPhase } from '../../../src/train/fit.js';
 import { makeHandle } from '../../../src/train/handle.js';
 import { EagerEngine } from '../../../src/train/engine/eager.js';
 import { createEngine } from '../../../src/train/engine/index.js';
-import type { Engine, EnginePhase } from '../../../src/train/engine/types.js';
+import type { EnginePhase } from '../../../src/train/engine/types.js';
+import {
+  BATCH,
+  backend,
+  batchesFor,
+  CLASSES,
+  eagerSteps,
+  expectClose,
+  expectSameWeights,
+  graphEngine,
+  graphSteps,
+  STEPS,
+  tfjsLabels,
+  twins,
+  useNativeBackend,
+  W_ATOL,
+  W_RTOL,
+  LOSS_RTOL,
+} from './parity.js';
 
 /**
  * Graph engine vs tfjs' own training (the eager engine's path): from the same initial weights and
@@ -21,102 +38,10 @@ import type { Engine, EnginePhase } from '../../../src/train/engine/types.js';
  * differ in the last bits and the differences grow a little with every step, hence the tolerances:
  * losses within 1e-4 relative, every weight within 2e-4 absolute + 2e-3 relative after 4 steps.
  */
-const LOSS_RTOL = 1e-4;
-const W_ATOL = 2e-4;
-const W_RTOL = 2e-3;
-const STEPS = 4;
-const CLASSES = 3;
-const BATCH = 6;
-
-let backend: BackendInfo;
-beforeAll(async () => {
-  backend = await initBackend('tensorflow');
-});
+useNativeBackend();
 
 function experiment(layers: unknown[], size = 12, base?: unknown) {
   return { name: 'parity', seed: 7, data: { image: { height: size, width: size, channels: 3 } }, model: { layers, base } } as never;
-}
-
-function batchesFor(size: number, n: number, seed = 3): { xs: tf.Tensor; ys: tf.Tensor }[] {
-  return Array.from({ length: n }, (_, i) => ({
-    xs: tf.randomUniform([BATCH, size, size, 3], 0, 1, 'float32', seed + i),
-    ys: tf
-      .oneHot(
-        tf.tensor1d(
-          Array.from({ length: BATCH }, (_, j) => (i + j) % CLASSES),
-          'int32',
-        ),
-        CLASSES,
-      )
-      .toFloat(),
-  }));
-}
-
-async function twins(exp: never): Promise<[BuiltModel, BuiltModel]> {
-  const a = await buildModel(exp);
-  const b = await buildModel(exp);
-  b.model.setWeights(a.model.getWeights());
-  return [a, b];
-}
-
-/** `kernels` picks the layers' graph formulations for those kernels, whichever kernels this process runs. */
-function graphEngine(model: tf.LayersModel, kernels?: 'oneDNN' | 'Eigen'): Engine {
-  const e = createGraphEngine(model, kernels ? { ...backend, kernels: { name: kernels, setBy: 'environment' } } : backend);
-  if ('unsupported' in e) throw new Error(`graph engine declined: ${e.unsupported}`);
-  return e;
-}
-
-/** The labels tfjs takes for this loss: class indices ([batch, 1]) for sparseCategoricalCrossentropy, else the one-hot rows the engines get. */
-function tfjsLabels(loss: string, ys: tf.Tensor): tf.Tensor {
-  return loss === 'sparseCategoricalCrossentropy' ? tf.argMax(ys, -1).reshape([-1, 1]).toFloat() : ys;
-}
-
-/** tfjs' path: compile + trainOnBatch, or a one-batch fit with classWeight (what the eager engine does, with its prepareStep). */
-async function eagerSteps(model: tf.LayersModel, phase: EnginePhase, data: { xs: tf.Tensor; ys: tf.Tensor }[]): Promise<number[]> {
-  const optimizer = buildOptimizer(phase.optimizer);
-  model.compile({ optimizer, loss: phase.loss, metrics: phase.metrics });
-  // As the eager engine does: tfjs' Sequential would otherwise train a frozen nested base.
-  const inner = (model as unknown as { model?: { collectedTrainableWeights: unknown } }).model;
-  if (inner) inner.collectedTrainableWeights = model.trainableWeights;
-  const losses: number[] = [];
-  for (const { xs, ys: oneHot } of data) {
-    const ys = tfjsLabels(phase.loss, oneHot);
-    // As the eager engine does: Keras' Adam update from tfjs' optimizer.
-    prepareStep(optimizer, phase.optimizer);
-    if (phase.classWeights) {
-      const h = await model.fit(xs, ys, { batchSize: BATCH, epochs: 1, verbose: 0, shuffle: false, classWeight: Object.fromEntries(phase.classWeights.map((w, i) => [i, w])) });
-      losses.push(h.history.loss![0] as number);
-    } else {
-      const r = (await model.trainOnBatch(xs, ys)) as number | number[];
-      losses.push(Array.isArray(r) ? r[0]! : r);
-    }
-  }
-  return losses;
-}
-
-async function graphSteps(engine: Engine, phase: EnginePhase, data: { xs: tf.Tensor; ys: tf.Tensor }[]): Promise<number[]> {
-  await engine.beginPhase(phase);
-  const losses: number[] = [];
-  for (const { xs, ys } of data) losses.push((await engine.trainBatch(xs, ys)).loss!);
-  await engine.syncToModel();
-  return losses;
-}
-
-function expectClose(graph: number[], eager: number[]) {
-  graph.forEach((g, i) => expect(Math.abs(g - eager[i]!)).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(eager[i]!) + 1e-6));
-}
-
-function expectSameWeights(a: tf.LayersModel, b: tf.LayersModel) {
-  const wa = a.weights;
-  const wb = b.weights;
-  expect(wb.length).toBe(wa.length);
-  wa.forEach((w, i) => {
-    const x = w.read().dataSync();
-    const y = wb[i]!.read().dataSync();
-    let worst = 0;
-    for (let j = 0; j < x.length; j++) worst = Math.max(worst, Math.abs(x[j]! - y[j]!) - W_RTOL * Math.abs(x[j]!));
-    expect(worst, `${w.name}`).toBeLessThanOrEqual(W_ATOL);
-  });
 }
 
 /** N steps of tfjs training and of the graph engine from the same weights and batches: same losses, same weights. */

@@ -43,8 +43,14 @@ export const cases: ParityCase[] = [
     ],
   },
   { name: 'globalAveragePooling2d', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { globalAveragePooling2d: {} }, softmax()] },
-  { name: 'zeroPadding2d, globalMaxPooling2d', layers: [{ zeroPadding2d: { padding: [1, 2] } }, { conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { globalMaxPooling2d: {} }, softmax()] },
-  { name: 'separableConv2d same, depthMultiplier 2', layers: [{ separableConv2d: { filters: 4, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' } }, ...head] },
+  {
+    name: 'zeroPadding2d, globalMaxPooling2d',
+    layers: [{ zeroPadding2d: { padding: [1, 2] } }, { conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { globalMaxPooling2d: {} }, softmax()],
+  },
+  {
+    name: 'separableConv2d same, depthMultiplier 2',
+    layers: [{ separableConv2d: { filters: 4, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' } }, ...head],
+  },
   { name: 'layerNormalization, reLU maxValue 6', layers: [{ conv2d: { filters: 3, kernelSize: 3 } }, { layerNormalization: {} }, { reLU: { maxValue: 6 } }, ...head] },
   { name: 'rescaling', layers: [{ rescaling: { scale: 2, offset: -1 } }, { conv2d: { filters: 2, kernelSize: 3 } }, ...head] },
   { name: 'reshape', layers: [{ conv2d: { filters: 2, kernelSize: 3 } }, { reshape: { targetShape: [36, 2] } }, ...head] },
