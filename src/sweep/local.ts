@@ -54,7 +54,7 @@ export async function runLocal(jobs: TrialJob[], opts: LocalRunOptions): Promise
       while (queue.length && !stopping) {
         child ??= await startChild(threads);
         const job = queue.shift()!;
-        const outcome = await runOn(child, job).catch((e: Error) => {
+        const outcome = await runOnChild(child, job).catch((e: Error) => {
           child = undefined;
           if (!retried.has(job.trial) && !stopping) {
             retried.add(job.trial);
@@ -72,27 +72,6 @@ export async function runLocal(jobs: TrialJob[], opts: LocalRunOptions): Promise
     } finally {
       child?.disconnect();
     }
-  }
-
-  function runOn(child: ChildProcess, job: TrialJob): Promise<TrialOutcome> {
-    return new Promise((resolve, reject) => {
-      const onMessage = (m: FromChild) => {
-        if (m.type !== 'done') return;
-        cleanup();
-        resolve(m.outcome);
-      };
-      const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-        cleanup();
-        reject(new Error(`worker process ${child.pid} exited (${signal ?? `code ${code}`}) during the trial`));
-      };
-      const cleanup = () => {
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-      };
-      child.on('message', onMessage);
-      child.on('exit', onExit);
-      child.send({ type: 'trial', job } satisfies ToChild);
-    });
   }
 }
 
