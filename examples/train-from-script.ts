@@ -2,8 +2,8 @@
 // watched (and stopped by a time limit), then its model used to predict and evaluate, and its run compared
 // with the earlier ones.
 //
-//   npx tsx examples/train-from-script.ts            (in a project that installed fitspec)
-//   PER_CLASS=20 EPOCHS=1 npx tsx examples/train-from-script.ts   (a quick check)
+//   node --import tsx train-from-script.ts                        (in a project that installed fitspec)
+//   PER_CLASS=20 EPOCHS=1 node --import tsx train-from-script.ts  (a quick check)
 import fs from 'node:fs';
 import { compare, evaluate, FitspecError, formatProblem, generateImages, predict, train, validateExperiment, type ExperimentInput } from 'fitspec';
 

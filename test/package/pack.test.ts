@@ -160,4 +160,17 @@ describe('the packed package', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^wrong\.ts\(2,\d+\): error TS\d+: Type '"adamw"' is not assignable to type '"sgd" \| "adam" \|/);
   }, 300_000);
+
+  it('runs the example as a user would, through tsx', async () => {
+    fs.copyFileSync(path.join(ROOT, 'examples', 'train-from-script.ts'), path.join(project, 'example.ts'));
+    const { stdout } = await timed('run the example', () =>
+      run(process.execPath, ['--import', 'tsx', 'example.ts'], { cwd: project, env: { ...env, PER_CLASS: '12', EPOCHS: '2' }, maxBuffer: 64 << 20 }),
+    );
+    expect(stdout).toMatch(/^epoch 1: loss \d/m);
+    expect(stdout).toMatch(/^epoch 2: loss \d/m);
+    expect(stdout).toMatch(/^FINISHED: runs\/from-script\/\d{8}-\d{6}-[0-9a-f]{4}, best val_accuracy/m);
+    expect(stdout).toMatch(/^predict: \d+ of 12 images of data\/script-faces\/old classed old/m);
+    expect(stdout).toMatch(/^evaluate: accuracy [\d.]+ on 9 validation images/m);
+    expect(stdout).toMatch(/^compare: \d{8}-\d{6}-[0-9a-f]{4} 2 epochs/m);
+  }, 300_000);
 });
