@@ -20,6 +20,7 @@ interface ModelsVenv {
   ensureModelsVenv(opts?: { log?: (m: string) => void; signal?: AbortSignal }): Promise<string>;
   modelsVenvInstalled(): boolean;
   EXPORT_SCRIPT: string;
+  VENV: string;
 }
 
 // Loaded by path at run time: the bundle in dist/ must not inline it (it finds its files from its own location).
@@ -85,25 +86,30 @@ export async function writeMlflowModel(modelDir: string, log?: (m: string) => vo
 }
 
 /**
- * The MLflow Model of a finished run, as `tracking.logModel` asks: `auto` only when the conversion
- * venv is installed already (training never waits minutes for an install it was not asked for).
- * A conversion that fails leaves the tfjs model as it is and says why.
+ * The MLflow Model of a finished run (model/MLmodel), written before the model folder is uploaded. The
+ * conversion environment is installed on first need, with one line saying so. Nothing here fails the
+ * run: an install or a conversion that fails leaves the tfjs model as it is, and the warning names the
+ * commands that add the MLflow Model later.
  */
-export async function logMlflowModel(modelDir: string, mode: 'auto' | 'always' | 'never', log: (m: string) => void): Promise<boolean> {
-  if (mode === 'never') return false;
-  if (mode === 'auto' && !(await modelsVenv()).modelsVenvInstalled()) {
-    log(
-      'model: no MLflow Model (model/MLmodel): the conversion environment is not installed; `fitspec export RUN --format mlflow` or `fitspec register` adds it, `tracking.logModel: always` makes training install it',
-    );
-    return false;
-  }
+export async function logMlflowModel(modelDir: string, log: (m: string) => void): Promise<boolean> {
   const t0 = Date.now();
+  const runDir = path.dirname(modelDir);
   try {
-    await writeMlflowModel(modelDir, log);
+    const venv = await modelsVenv();
+    if (!venv.modelsVenvInstalled())
+      log(
+        `model: installing the model conversion environment (TensorFlow, Keras, the tensorflowjs converter, tf2onnx, MLflow; about 3.5 GB, a few minutes, once) into ${venv.VENV} to write the MLflow Model; \`tracking.logModel: never\` skips it`,
+      );
+    // The notice above replaces the installer's own first line.
+    await writeMlflowModel(modelDir, (m) => {
+      if (!m.startsWith('installing ')) log(m);
+    });
     log(`model: MLflow Model (keras flavor) written to model/MLmodel in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return true;
   } catch (e) {
-    log(`warning: model/MLmodel not written: ${(e as Error).message.split('\n').slice(0, 3).join(' ')}`);
+    log(
+      `warning: no MLflow Model (model/MLmodel) for this run, the run itself is kept: ${(e as Error).message.split('\n').slice(0, 3).join(' ')}; add it later with \`fitspec register ${runDir} --name NAME\` (uploads it to MLflow) or \`fitspec export ${runDir} --format mlflow\` (writes it in the run folder)`,
+    );
     return false;
   }
 }

@@ -519,7 +519,8 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
         softmax: last?.activation === 'softmax',
       }),
     );
-    if (trackingUri(exp.tracking)) await (await import('../export/index.js')).logMlflowModel(path.join(runDir, 'model'), exp.tracking.logModel, log);
+    const { logModel } = exp.tracking;
+    if (logModel === 'always' || (logModel === 'auto' && trackingUri(exp.tracking))) await (await import('../export/index.js')).logMlflowModel(path.join(runDir, 'model'), log);
     artifact('model');
     if (history.length) artifact('metrics.csv');
     const phases = resolvePhases(exp);

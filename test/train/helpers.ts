@@ -34,8 +34,12 @@ export function cliUntil(args: string[], cwd: string, until: RegExp, env: NodeJS
   return { child, matched, exited, output: () => out };
 }
 
-/** A tiny experiment: 32x32 images, a two-layer CNN, a couple of epochs. */
-export function tinyExperiment(dir: string, dataDir: string, extra = ''): string {
+/**
+ * A tiny experiment in `dir`/tiny.yaml: 32x32 images, a two-layer CNN, a couple of epochs. Its tracking block says `logModel: never` unless `logModel` asks otherwise
+ * (`'default'`: no line): a tracked run would otherwise convert its model, and on a fresh machine
+ * install the conversion environment first (minutes), which only the model tests want.
+ */
+export function tinyExperiment(dir: string, dataDir: string, extra = '', logModel: 'auto' | 'always' | 'never' | 'default' = 'never'): string {
   const file = path.join(dir, 'tiny.yaml');
   fs.writeFileSync(
     file,
@@ -57,7 +61,7 @@ train:
   optimizer: {name: adam, learningRate: 0.01}
 tracking:
   runsDir: ${path.join(dir, 'runs')}
-${extra}`,
+${logModel === 'default' ? '' : `  logModel: ${logModel}\n`}${extra}`,
   );
   return file;
 }

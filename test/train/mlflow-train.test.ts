@@ -69,3 +69,35 @@ out({
     }
   });
 });
+
+describe('tracking.logModel: auto with a conversion environment that cannot be installed', () => {
+  it('tries to install it with one notice, then warns; the run stays FINISHED locally and in MLflow', async () => {
+    const dir = tmpDir('mlflow-train-no-venv');
+    const file = tinyExperiment(dir, dataDir, '', 'default');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('split: {train: 8, validation: 4}', 'split: {train: 4, validation: 2}').replace('epochs: 2', 'epochs: 1'));
+    // An interpreter the installer refuses: the install fails at once instead of after minutes.
+    const python = path.join(dir, 'old-python');
+    fs.writeFileSync(python, '#!/bin/sh\necho 3.9\n', { mode: 0o755 });
+    const r = cli(['train', file, '--no-progress'], dir, { MLFLOW_TRACKING_URI: uri, FITSPEC_MODELS_VENV: path.join(dir, 'venv'), FITSPEC_PYTHON: python });
+    const out = r.stdout + r.stderr;
+    expect(r.code, out).toBe(0);
+    expect(out.split('\n').filter((l) => l.includes('installing the model conversion environment'))).toHaveLength(1);
+    expect(out).toContain('`tracking.logModel: never` skips it');
+    const warning = out.split('\n').find((l) => l.startsWith('warning: no MLflow Model'));
+    expect(warning, out).toContain('needs Python >= 3.10');
+    const run = onlyRun(path.join(dir, 'runs'));
+    expect(warning).toContain(`fitspec register ${run} --name NAME`);
+    expect(warning).toContain(`fitspec export ${run} --format mlflow`);
+    const record = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+    expect(record.status).toBe('FINISHED');
+    expect(fs.existsSync(path.join(run, 'model', 'model.json'))).toBe(true);
+    expect(fs.existsSync(path.join(run, 'model', 'MLmodel'))).toBe(false);
+    const seen = await mlflowPython<any>(`
+run = mlflow.get_run(${JSON.stringify(record.mlflow.runId)})
+out({"status": run.info.status, "model": sorted(a.path for a in client.list_artifacts(run.info.run_id, "model"))})
+`);
+    expect(seen.status).toBe('FINISHED');
+    expect(seen.model).toContain('model/model.json');
+    expect(seen.model).not.toContain('model/MLmodel');
+  });
+});
