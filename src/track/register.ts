@@ -30,6 +30,8 @@ export interface Registered {
   alias?: string;
   tags: Record<string, string>;
   uri: string;
+  /** When RUN was a sweep's parent run: the sweep and the trial chosen by its metric. */
+  sweep?: { name: string; runId: string; trial: string; metric: string; mode: 'max' | 'min'; value: number };
 }
 
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -84,6 +86,33 @@ async function versionTags(client: MlflowClient, run: Run): Promise<Record<strin
   return t;
 }
 
+/**
+ * The trial of a sweep (given by its parent run) with the best value of the sweep's own metric, in
+ * its own direction, over every epoch of every finished trial; ties go to the earlier trial.
+ */
+async function bestTrialOf(client: MlflowClient, parent: Run): Promise<{ run: Run; sweep: NonNullable<Registered['sweep']> }> {
+  const name = parent.tags['fitspec.sweep_parent']!;
+  const metric = parent.params['sweep.metric'] ?? 'val_accuracy';
+  const mode = parent.params['sweep.mode'] === 'min' ? 'min' : 'max';
+  const better = (a: number, b: number) => (mode === 'max' ? a > b : a < b);
+  const { runs } = await client.searchRuns({
+    experimentIds: [parent.info.experimentId],
+    filter: `tags.\`mlflow.parentRunId\` = ${q(parent.info.runId)} and attributes.status = 'FINISHED'`,
+    orderBy: ['attributes.start_time ASC'],
+  });
+  let chosen: { run: Run; value: number } | undefined;
+  for (const run of runs) {
+    const b = await best(client, run.info.runId, metric, better);
+    if (b && (!chosen || better(b.value, chosen.value))) chosen = { run, value: b.value };
+  }
+  if (!chosen)
+    fail('register.sweep-empty', `Sweep ${name} (MLflow run ${parent.info.runId}) has no finished trial with a value of ${metric}.`, {
+      expected: `a finished trial that logged ${metric}`,
+      received: `${runs.length} finished trial(s)`,
+    });
+  return { run: chosen.run, sweep: { name, runId: parent.info.runId, trial: chosen.run.tags['fitspec.sweep_trial'] ?? chosen.run.info.runId, metric, mode, value: chosen.value } };
+}
+
 /** Uploads the MLflow Model files of a run's model folder that MLflow does not have yet. */
 async function ensureMlflowModel(client: MlflowClient, run: Run, runDir: string | undefined, o: RegisterOptions): Promise<void> {
   const listed = await client.listArtifactFiles(run.info.runId, 'model');
@@ -107,18 +136,36 @@ async function ensureMlflowModel(client: MlflowClient, run: Run, runDir: string 
 /**
  * Registers a run's model as a version of NAME (creating NAME if needed), tagged with the config
  * hash, experiment file, git commit and best metrics; a run already registered under NAME gets no
- * second version. The alias, if given, is moved to the version.
+ * second version. The alias, if given, is moved to the version. A sweep's parent run stands for its
+ * best trial, which is registered with tags naming the sweep.
  */
 export async function registerModel(o: RegisterOptions): Promise<Registered> {
   const env = o.env ?? process.env;
-  const { uri, runId, runDir } = target(o.ref, env);
+  const given = target(o.ref, env);
+  const { uri } = given;
+  let { runId, runDir } = given;
   const client = mlflowClient(uri, env);
-  const run = await client.getRun(runId);
+  let run = await client.getRun(runId);
   if (!run) throw new FitspecError({ code: 'model.not-found', message: `MLflow at ${redactUri(uri)} has no run ${runId}.` });
+  let sweep: Registered['sweep'];
+  if (run.tags['fitspec.sweep_parent']) {
+    ({ run, sweep } = await bestTrialOf(client, run));
+    runId = run.info.runId;
+    runDir = undefined;
+  }
   if (run.info.status !== 'FINISHED')
     fail('register.unfinished', `Run ${runId} is ${run.info.status}; only a finished run's model can be registered.`, { expected: 'FINISHED', received: run.info.status });
   await ensureMlflowModel(client, run, runDir, o);
   const tags = await versionTags(client, run);
+  if (sweep)
+    Object.assign(tags, {
+      'fitspec.sweep': sweep.name,
+      'fitspec.sweep_run_id': sweep.runId,
+      'fitspec.sweep_trial': sweep.trial,
+      'fitspec.sweep_metric': sweep.metric,
+      'fitspec.sweep_mode': sweep.mode,
+      'fitspec.sweep_best': String(sweep.value),
+    });
   await client.createRegisteredModel(o.name);
   const existing: ModelVersion | undefined = (await client.searchModelVersions(`name=${q(o.name)} and run_id=${q(runId)}`)).sort(
     (a, b) => Number(a.version) - Number(b.version),
@@ -137,5 +184,5 @@ export async function registerModel(o: RegisterOptions): Promise<Registered> {
     });
   }
   if (o.alias) await client.setRegisteredModelAlias(o.name, o.alias, version.version);
-  return { name: o.name, version: version.version, runId, created: !existing, alias: o.alias, tags, uri: redactUri(uri) };
+  return { name: o.name, version: version.version, runId, created: !existing, alias: o.alias, tags, uri: redactUri(uri), ...(sweep ? { sweep } : {}) };
 }

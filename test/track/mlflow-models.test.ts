@@ -1,12 +1,14 @@
-// A finished run's model in MLflow: model/MLmodel logged by training, `fitspec register` (tags,
-// alias, once per run), predict from runs:/ and models:/ URIs, and the real `mlflow models serve`
-// answering /invocations with the probabilities of `fitspec predict`.
+// A finished run's model in MLflow: model/MLmodel logged by training with the default
+// tracking.logModel, tracking.register, `fitspec register` (tags, alias, once per run; a sweep's best
+// trial), predict from runs:/ and models:/ URIs, and the real `mlflow models serve` answering
+// /invocations with the probabilities of `fitspec predict`.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModelsVenv } from '../../scripts/models/venv.mjs';
 import { freePort, mlflowPython, mlflowServer } from '../setup/mlflow.js';
+import { tinySweep } from '../sweep/helpers.js';
 import { cli, onlyRun, synth, tinyExperiment, tmpDir } from '../train/helpers.js';
 
 const dir = tmpDir('mlflow-models');
@@ -17,6 +19,7 @@ let run = '';
 let runId = '';
 let images: string[] = [];
 let python = '';
+let trainOutput = '';
 const NAME = `tiny-${path.basename(dir).slice(-6)}`;
 let serving: ChildProcess | undefined;
 
@@ -34,10 +37,12 @@ beforeAll(async () => {
   const git = (...a: string[]) => execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...a], { cwd: dir, stdio: 'ignore' });
   git('init', '-q');
   git('commit', '-q', '--allow-empty', '-m', 'experiments');
-  const file = tinyExperiment(dir, dataDir, '  logModel: always\n');
+  // The default tracking.logModel (auto), and tracking.register after training.
+  const file = tinyExperiment(dir, dataDir, `  register: {name: ${NAME}-auto, alias: staging}\n`, 'default');
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('split: {train: 8, validation: 4}', 'split: {train: 4, validation: 2}').replace('epochs: 2', 'epochs: 1'));
   const r = cli(['train', file, '--no-progress'], dir, env());
   if (r.code !== 0) throw new Error(r.stderr + r.stdout);
+  trainOutput = r.stdout + r.stderr;
   run = onlyRun(path.join(dir, 'runs'));
   runId = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).mlflow.runId;
   images = fs
@@ -59,6 +64,13 @@ afterAll(() => {
 });
 
 describe('a finished run logs an MLflow Model', () => {
+  it('with the default tracking.logModel: model/MLmodel among the run artifacts, no warning', async () => {
+    const listed = await mlflowPython<string[]>(`out(sorted(a.path for a in client.list_artifacts(${JSON.stringify(runId)}, "model")))`);
+    expect(listed).toEqual(expect.arrayContaining(['model/MLmodel', 'model/model.json', 'model/fitspec-model.json', 'model/data']));
+    expect(trainOutput).toMatch(/model: MLflow Model \(keras flavor\) written to model\/MLmodel/);
+    expect(trainOutput).not.toMatch(/warning: no MLflow Model|installing the model conversion environment/);
+  });
+
   it('model/MLmodel with the keras flavor, the signature, classes, preprocessing and config hash', async () => {
     const seen = await mlflowPython<any>(`
 from mlflow.models import Model
@@ -75,6 +87,25 @@ out({"flavors": list(m.flavors), "keras": m.flavors.get("keras"), "inputs": m.si
     expect(seen.metadata.fitspec.classes).toEqual(summary.classes);
     expect(seen.metadata.fitspec.preprocessing).toMatchObject({ height: 32, width: 32, channels: 3, resize: 'stretch', interpolation: 'lanczos3' });
     expect(seen.metadata.fitspec.config_hash).toBe(summary.config_hash);
+  });
+});
+
+describe('tracking.register', () => {
+  it('registered the finished run as a version with its tags and the alias', async () => {
+    expect(trainOutput).toContain(`registered: models:/${NAME}-auto/1 (alias staging)`);
+    const seen = await mlflowPython<any>(`
+vs = client.search_model_versions("name='${NAME}-auto'")
+mv = client.get_model_version_by_alias("${NAME}-auto", "staging")
+out({"versions": [v.version for v in vs], "alias": mv.version, "tags": mv.tags, "run_id": mv.run_id, "source": mv.source})
+`);
+    expect(seen.versions).toEqual(['1']);
+    expect(seen.alias).toBe('1');
+    expect(seen.run_id).toBe(runId);
+    expect(seen.source).toMatch(/\/model$/);
+    const summary = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
+    expect(seen.tags['fitspec.config_hash']).toBe(summary.config_hash);
+    expect(Number(seen.tags['fitspec.best_val_accuracy'])).toBeCloseTo(summary.best_val_accuracy, 6);
+    expect(seen.tags['mlflow.source.git.commit']).toMatch(/^[0-9a-f]{40}$/);
   });
 });
 
@@ -128,6 +159,42 @@ out({"versions": [v.version for v in vs], "alias": mv.version, "tags": mv.tags, 
     expect(r.stderr).toMatch(/\[model\.not-found\]/);
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
+});
+
+describe("fitspec register with a sweep's run", () => {
+  it("registers the trial with the best value of the sweep's own metric and direction, tagged with the sweep", async () => {
+    const sdir = path.join(dir, 'sweep');
+    fs.mkdirSync(sdir);
+    const sweepName = `best-${path.basename(dir).slice(-6)}`;
+    const file = tinySweep(sdir, dataDir, 1, `  name: ${sweepName}\n  metric: val_loss\n  mode: min\n  parameters:\n    train.optimizer.learningRate: {values: [0.01, 0.0001]}\n`);
+    const base = path.join(sdir, 'tiny.yaml');
+    fs.writeFileSync(base, fs.readFileSync(base, 'utf8').replace('split: {train: 5, validation: 3}', 'split: {train: 4, validation: 2}'));
+    const s = cli(['sweep', file, '--no-progress'], sdir, env());
+    expect(s.code, s.stdout + s.stderr).toBe(0);
+    const parentId = /MLflow sweep run: \S+\/runs\/([0-9a-f]{32})/.exec(s.stdout)![1]!;
+    // The expected trial, from MLflow's own client: the lowest val_loss of any epoch of any trial.
+    const want = await mlflowPython<{ runId: string; trial: string; value: number; n: number }>(`
+parent = client.get_run(${JSON.stringify(parentId)})
+kids = client.search_runs([parent.info.experiment_id], filter_string="tags.\`mlflow.parentRunId\` = '${parentId}'")
+best = min(((min(m.value for m in client.get_metric_history(k.info.run_id, "val_loss")), k) for k in kids), key=lambda x: x[0])
+out({"runId": best[1].info.run_id, "trial": best[1].data.tags["fitspec.sweep_trial"], "value": best[0], "n": len(kids)})
+`);
+    expect(want.n).toBe(2);
+    const r = cli(['register', `runs:/${parentId}`, '--name', `${NAME}-sweep`, '--alias', 'best', '--json'], sdir, env());
+    expect(r.code, r.stderr).toBe(0);
+    const v = JSON.parse(r.stdout);
+    expect(v).toMatchObject({ name: `${NAME}-sweep`, version: '1', created: true, runId: want.runId, alias: 'best' });
+    expect(v.sweep).toMatchObject({ name: sweepName, runId: parentId, trial: want.trial, metric: 'val_loss', mode: 'min' });
+    expect(v.sweep.value).toBeCloseTo(want.value, 6);
+    const seen = await mlflowPython<any>(`
+mv = client.get_model_version_by_alias("${NAME}-sweep", "best")
+out({"version": mv.version, "run_id": mv.run_id, "tags": mv.tags, "files": sorted(a.path for a in client.list_artifacts(mv.run_id, "model"))})
+`);
+    expect(seen).toMatchObject({ version: '1', run_id: want.runId });
+    expect(seen.tags).toMatchObject({ 'fitspec.sweep': sweepName, 'fitspec.sweep_run_id': parentId, 'fitspec.sweep_trial': want.trial, 'fitspec.sweep_metric': 'val_loss' });
+    // The trials did not log their MLflow Model (logModel: never); registering wrote and uploaded it.
+    expect(seen.files).toContain('model/MLmodel');
+  }, 600_000);
 });
 
 describe('mlflow models serve', () => {

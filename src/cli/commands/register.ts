@@ -5,7 +5,7 @@ const command: CliCommand = {
   register(program) {
     program
       .command('register')
-      .argument('<run>', 'a finished run folder logged to MLflow, an MLflow run id, or runs:/<run id>')
+      .argument('<run>', "a finished run folder logged to MLflow, an MLflow run id, or runs:/<run id>; a sweep's run (printed as `MLflow sweep run:`) stands for its best trial")
       .description("Register a run's model in the MLflow model registry (once per run), tagged with its config hash, experiment file, git commit and best metrics")
       .requiredOption('--name <name>', 'registered model name')
       .option('--alias <alias>', 'alias to point at the version, e.g. champion')
@@ -19,6 +19,7 @@ const command: CliCommand = {
           process.stdout.write(JSON.stringify(r, null, 2) + '\n');
           return;
         }
+        if (r.sweep) process.stdout.write(`sweep ${r.sweep.name}: best trial ${r.sweep.trial} by ${r.sweep.metric} (${r.sweep.mode}) = ${r.sweep.value}\n`);
         process.stdout.write(
           `${r.created ? 'registered' : 'already registered'}: models:/${r.name}/${r.version} (run ${r.runId})${r.alias ? `, alias ${r.alias} -> version ${r.version}` : ''}\n`,
         );
