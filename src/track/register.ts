@@ -8,7 +8,7 @@ import { downloadRunModel } from './model-download.js';
 import { readRun } from './runs.js';
 
 export interface RegisterOptions {
-  /** Run folder, MLflow run id, or runs:/ID. */
+  /** Run folder, MLflow run id, or runs:/ID; a sweep's folder or MLflow run stands for its best trial. */
   ref: string;
   name: string;
   alias?: string;
@@ -48,6 +48,22 @@ function target(ref: string, env: NodeJS.ProcessEnv): { uri: string; runId: stri
       });
     const uri = env.MLFLOW_TRACKING_URI || record.mlflow.uri;
     return { uri, runId: record.mlflow.runId, runDir: asDir };
+  }
+  // A sweep's folder (runs/sweeps/<name>, sweep.json) names the sweep's MLflow run.
+  if (fs.existsSync(path.join(asDir, 'sweep.json'))) {
+    const sweep = JSON.parse(fs.readFileSync(path.join(asDir, 'sweep.json'), 'utf8')) as { name?: string; trackingUri?: string; parentRunId?: string };
+    if (!sweep.parentRunId)
+      fail('register.not-in-mlflow', `Sweep ${sweep.name ?? ref} was not tracked in MLflow, so its best trial cannot be registered.`, {
+        hint: 'run the sweep again with MLFLOW_TRACKING_URI set',
+        file: asDir,
+      });
+    const uri = env.MLFLOW_TRACKING_URI || sweep.trackingUri;
+    if (!uri)
+      fail('model.no-tracking-uri', `${ref} names an MLflow sweep run, but MLFLOW_TRACKING_URI is not set.`, {
+        expected: 'MLFLOW_TRACKING_URI=http://host:port',
+        received: 'nothing',
+      });
+    return { uri, runId: sweep.parentRunId };
   }
   const m = /^(?:runs:\/)?([0-9a-f]{32})\/?(?:model\/?)?$/.exec(ref);
   if (!m)

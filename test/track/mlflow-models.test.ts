@@ -71,6 +71,18 @@ describe('a finished run logs an MLflow Model', () => {
     expect(trainOutput).not.toMatch(/warning: no MLflow Model|installing the model conversion environment/);
   });
 
+  it('tracking.logModel: always writes it for a local-only run too', () => {
+    const ldir = path.join(dir, 'local');
+    fs.mkdirSync(ldir);
+    const file = tinyExperiment(ldir, dataDir, '', 'always');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('split: {train: 8, validation: 4}', 'split: {train: 4, validation: 2}').replace('epochs: 2', 'epochs: 1'));
+    const r = cli(['train', file, '--no-progress'], ldir, { MLFLOW_TRACKING_URI: '', XDG_CACHE_HOME: cache });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const local = onlyRun(path.join(ldir, 'runs'));
+    expect(JSON.parse(fs.readFileSync(path.join(local, 'run.json'), 'utf8')).mlflow).toBeUndefined();
+    expect(fs.readFileSync(path.join(local, 'model', 'MLmodel'), 'utf8')).toMatch(/^ {2}keras:$/m);
+  }, 600_000);
+
   it('model/MLmodel with the keras flavor, the signature, classes, preprocessing and config hash', async () => {
     const seen = await mlflowPython<any>(`
 from mlflow.models import Model
@@ -180,12 +192,17 @@ best = min(((min(m.value for m in client.get_metric_history(k.info.run_id, "val_
 out({"runId": best[1].info.run_id, "trial": best[1].data.tags["fitspec.sweep_trial"], "value": best[0], "n": len(kids)})
 `);
     expect(want.n).toBe(2);
-    const r = cli(['register', `runs:/${parentId}`, '--name', `${NAME}-sweep`, '--alias', 'best', '--json'], sdir, env());
+    // By the sweep's folder, then by its MLflow run: one version.
+    const r = cli(['register', path.join(sdir, 'runs', 'sweeps', sweepName), '--name', `${NAME}-sweep`, '--alias', 'best', '--json'], sdir, env());
     expect(r.code, r.stderr).toBe(0);
     const v = JSON.parse(r.stdout);
     expect(v).toMatchObject({ name: `${NAME}-sweep`, version: '1', created: true, runId: want.runId, alias: 'best' });
     expect(v.sweep).toMatchObject({ name: sweepName, runId: parentId, trial: want.trial, metric: 'val_loss', mode: 'min' });
     expect(v.sweep.value).toBeCloseTo(want.value, 6);
+    const again = cli(['register', `runs:/${parentId}`, '--name', `${NAME}-sweep`], sdir, env());
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`sweep ${sweepName}: best trial ${want.trial} by val_loss (min)`);
+    expect(again.stdout).toContain(`already registered: models:/${NAME}-sweep/1 (run ${want.runId})`);
     const seen = await mlflowPython<any>(`
 mv = client.get_model_version_by_alias("${NAME}-sweep", "best")
 out({"version": mv.version, "run_id": mv.run_id, "tags": mv.tags, "files": sorted(a.path for a in client.list_artifacts(mv.run_id, "model"))})

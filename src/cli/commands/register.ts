@@ -5,7 +5,10 @@ const command: CliCommand = {
   register(program) {
     program
       .command('register')
-      .argument('<run>', "a finished run folder logged to MLflow, an MLflow run id, or runs:/<run id>; a sweep's run (printed as `MLflow sweep run:`) stands for its best trial")
+      .argument(
+        '<run>',
+        "a finished run folder logged to MLflow, an MLflow run id, or runs:/<run id>; a sweep's folder (runs/sweeps/<name>) or MLflow run stands for its best trial",
+      )
       .description("Register a run's model in the MLflow model registry (once per run), tagged with its config hash, experiment file, git commit and best metrics")
       .requiredOption('--name <name>', 'registered model name')
       .option('--alias <alias>', 'alias to point at the version, e.g. champion')
