@@ -125,6 +125,9 @@ export async function runTrial(job: TrialJob, opts: RunTrialOptions): Promise<Tr
     ...(job.parentRunId && uri ? { 'mlflow.parentRunId': job.parentRunId } : {}),
   };
   if (uri && !trackingUri(exp0.tracking)) exp.tracking.uri = uri;
+  // Converting every trial's model would cost each trial a Python start and a conversion; the trial
+  // worth keeping gets its MLflow Model when `fitspec register` takes the sweep. `always` still asks for one per trial.
+  if (exp.tracking.logModel === 'auto') exp.tracking.logModel = 'never';
   if (opts.threads) exp.train.threads = { intraOp: opts.threads, interOp: 1 };
   const loaded: LoadedExperiment = {
     ...base,

@@ -18,7 +18,7 @@ export const TrackingSchema = Type.Object(
     runsDir: Type.String({ minLength: 1, description: 'Folder of the local run store.', default: 'runs' }),
     logModel: Enum(['auto', 'always', 'never'] as const, {
       description:
-        'Write the trained model as an MLflow Model (`model/MLmodel`, keras flavor, from a Keras file made by the tensorflowjs converter) at the end of training. `auto`: when the run is tracked in MLflow (not for local-only runs); `always`: for local-only runs too; `never`: only the tfjs model. The conversion environment (scripts/models, about 3.5 GB) is installed on first need, once; a failed install or conversion leaves the run FINISHED with a warning.',
+        'Write the trained model as an MLflow Model (`model/MLmodel`, keras flavor, from a Keras file made by the tensorflowjs converter) at the end of training. `auto`: when the run is tracked in MLflow (not for local-only runs, nor for the trials of a sweep, whose best one gets it from `fitspec register`); `always`: for local-only runs too; `never`: only the tfjs model. The conversion environment (scripts/models, about 3.5 GB) is installed on first need, once; a failed install or conversion leaves the run FINISHED with a warning.',
       default: 'auto',
       examples: ['always'],
     }),
