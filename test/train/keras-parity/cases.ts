@@ -39,8 +39,10 @@ export const cases: ParityCase[] = [
     epochs: 2,
     // Not on purpose: a TensorFlow kernel defect (docs/keras-parity.md, remaining differences).
     differs: {
-      graph: "TensorFlow 2.21's oneDNN Conv2DBackpropFilter (the kernels fitspec turns on; Keras as installed runs Eigen) gives a strided 1x1 kernel on an 8x8 input wrong gradients; with TF_ENABLE_ONEDNN_OPTS=0 on both sides both engines match",
-      eager: "TensorFlow 2.21's oneDNN Conv2DBackpropFilter (the kernels fitspec turns on; Keras as installed runs Eigen) gives a strided 1x1 kernel on an 8x8 input wrong gradients; with TF_ENABLE_ONEDNN_OPTS=0 on both sides both engines match",
+      graph:
+        "TensorFlow 2.21's oneDNN Conv2DBackpropFilter (the kernels fitspec turns on; Keras as installed runs Eigen) gives a strided 1x1 kernel on an 8x8 input wrong gradients; with TF_ENABLE_ONEDNN_OPTS=0 on both sides both engines match",
+      eager:
+        "TensorFlow 2.21's oneDNN Conv2DBackpropFilter (the kernels fitspec turns on; Keras as installed runs Eigen) gives a strided 1x1 kernel on an 8x8 input wrong gradients; with TF_ENABLE_ONEDNN_OPTS=0 on both sides both engines match",
     },
   },
   { name: 'depthwiseConv2d same, depthMultiplier 2', layers: [{ depthwiseConv2d: { kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' } }, ...head] },
