@@ -31,6 +31,8 @@ export const BENCH_MODELS = {
   'bn-dropout': { experiment: '02-bn-dropout.yaml', set: () => [], freezeBase: false },
   /** Notebook step 4: VGG16 base (random weights: the speed is the same), frozen, Flatten, Dense 256, softmax 3. */
   'vgg16-head': { experiment: '04-vgg16-frozen.yaml', set: () => ['model.base.weights=null'], freezeBase: true },
+  /** Step 06: the small ResNet (strided stem, three stages of two basic residual blocks, batch normalization, global pooling), Adam 1e-3. */
+  resnet: { experiment: '06-resnet.yaml', set: () => [], freezeBase: false },
 } as const;
 export type BenchModel = keyof typeof BENCH_MODELS;
 

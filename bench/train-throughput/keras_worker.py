@@ -1,7 +1,7 @@
-"""The notebook's baseline CNN in Keras 3 on TensorFlow, trained with train_on_batch on the
+"""The notebook's models in Keras 3 on TensorFlow, trained with train_on_batch on the
 same uint8 images the fitspec worker reads, for at least <min_steps> timed steps and at least <seconds>
 seconds of them; prints one JSON line.
-Usage: python keras_worker.py <size> <warmup_steps> <min_steps> <seconds> <data_dir> [baseline|bn-dropout|vgg16-head]"""
+Usage: python keras_worker.py <size> <warmup_steps> <min_steps> <seconds> <data_dir> [baseline|bn-dropout|vgg16-head|resnet]"""
 import json
 import os
 import resource
@@ -37,6 +37,30 @@ labels = np.fromfile(os.path.join(data_dir, f"labels-{IMAGES}.u8"), dtype=np.uin
 onehot = keras.utils.to_categorical(labels, CLASSES).astype(np.float32)
 batches = [(images[b * BATCH:(b + 1) * BATCH], onehot[b * BATCH:(b + 1) * BATCH]) for b in range(IMAGES // BATCH)]
 
+
+def resnet06(size):
+    """experiments/06-resnet.yaml: a strided stem, three stages of two basic residual blocks (32, 64,
+    128 filters; the first block of stages 2 and 3 strided, with a 1x1 projection shortcut), global
+    average pooling, Dropout 0.3, softmax; the layer arguments of its YAML."""
+    L = keras.layers
+
+    def conv(x, filters, kernel, strides=1, padding="same"):
+        return L.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False, kernel_initializer="he_normal")(x)
+
+    def block(x, filters, strides=1):
+        shortcut = x if strides == 1 else L.BatchNormalization()(conv(x, filters, 1, strides, "valid"))
+        y = L.Activation("relu")(L.BatchNormalization()(conv(x, filters, 3, strides)))
+        y = L.BatchNormalization()(conv(y, filters, 3))
+        return L.Activation("relu")(L.Add()([shortcut, y]))
+
+    inputs = keras.Input((size, size, 3))
+    x = L.MaxPooling2D(2)(L.Activation("relu")(L.BatchNormalization()(conv(inputs, 32, 3, 2))))
+    for filters, strides in ((32, 1), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1)):
+        x = block(x, filters, strides)
+    x = L.Dropout(0.3)(L.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, L.Dense(CLASSES, activation="softmax")(x))
+
+
 keras.utils.set_random_seed(42)
 layers = [keras.Input((size, size, 3))]
 if model_name == "vgg16-head":
@@ -44,7 +68,7 @@ if model_name == "vgg16-head":
     base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(size, size, 3))
     base.trainable = False
     layers += [base, keras.layers.Flatten(), keras.layers.Dense(256, activation="relu"), keras.layers.Dense(CLASSES, activation="softmax")]
-else:
+elif model_name != "resnet":
     bn = model_name == "bn-dropout"  # the notebook's step 2: BatchNormalization(axis=1) and Dropout 0.3
     for filters in (32, 64, 128, 128, 128):
         layers += [keras.layers.Conv2D(filters, (3, 3), activation="relu", padding=padding)]
@@ -53,8 +77,10 @@ else:
     layers += [keras.layers.Flatten()] + ([keras.layers.Dropout(0.3)] if bn else [])
     layers += [keras.layers.Dense(512, activation="relu")] + ([keras.layers.BatchNormalization(axis=1), keras.layers.Dropout(0.3)] if bn else [])
     layers += [keras.layers.Dense(CLASSES, activation="softmax")]
-model = keras.Sequential(layers)
-model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(learning_rate=1e-4), metrics=["accuracy"])
+model = resnet06(size) if model_name == "resnet" else keras.Sequential(layers)
+# The optimizer each experiment file declares.
+optimizer = keras.optimizers.Adam(learning_rate=1e-3) if model_name == "resnet" else keras.optimizers.RMSprop(learning_rate=1e-4)
+model.compile(loss="categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
 
 loss = float("nan")
 first = 0.0

@@ -1,11 +1,11 @@
 /**
  * Training throughput of the notebook's models: fitspec on native TensorFlow (graph engine and
  * eager engine) vs Keras 3 on TensorFlow vs fitspec's pure-JS backend, on the same generated
- * images, in one run. The baseline CNN at every size; the BN/Dropout model at 128x128 and the
- * frozen VGG16 head at 64x64.
+ * images, in one run. The baseline CNN at every size; the BN/Dropout model and the small ResNet
+ * of step 06 at 128x128 and the frozen VGG16 head at 64x64.
  *
  *   npm run bench:train [-- --seconds=15 --steps=N --warmup=3 --rounds=3 --eager-rounds=1 --paired-seconds=40 --settle=20 --max-others=0.1 --retries=3 --retry-wait=30 --sizes=128,64
- *                           --models=baseline,bn-dropout,vgg16-head --engines=graph,eager
+ *                           --models=baseline,bn-dropout,vgg16-head,resnet --engines=graph,eager
  *                           --cpu-size=64 --cpu-batch=4 --no-keras --no-keras-onednn --no-cpu]
  *
  * Every worker times at least `--seconds` of training (and at least 5 steps) after its warm-up
@@ -85,7 +85,7 @@ const pairedSeconds = Number(opts['paired-seconds'] ?? 40);
 const models = String(opts.models ?? Object.keys(BENCH_MODELS).join(',')).split(',') as BenchModel[];
 const engines = String(opts.engines ?? 'graph,eager').split(',');
 /** Which sizes each model runs at: the baseline at all, the others where the notebook comparison needs them. */
-const sizesOf = (m: BenchModel): number[] => (m === 'baseline' ? sizes : sizes.filter((s) => s === (m === 'bn-dropout' ? 128 : 64)));
+const sizesOf = (m: BenchModel): number[] => (m === 'baseline' ? sizes : sizes.filter((s) => s === (m === 'vgg16-head' ? 64 : 128)));
 
 function parseArgs(argv: string[]): Record<string, string | boolean> {
   const out: Record<string, string | boolean> = {};
@@ -228,10 +228,13 @@ const kerasOnednn = opts['keras-onednn'] !== false && process.env.TF_ENABLE_ONED
 // ---------------------------------------------------------------------------------------------
 
 const load0 = loadavg()[0]!;
-console.log("train-throughput: the notebook's models, RMSprop lr 1e-4, categorical crossentropy, batch 32, same generated uint8 images (/255) on every side");
+console.log(
+  "train-throughput: the notebook's models, RMSprop lr 1e-4 (resnet: Adam lr 1e-3), categorical crossentropy, batch 32, same generated uint8 images (/255) on every side",
+);
 console.log('  baseline: Conv2D 32-64-128-128-128 3x3 relu + MaxPool 2, Dense 512 relu, Dense 3 softmax (128x128: valid padding as in the notebook; below: same)');
 console.log('  bn-dropout: the baseline with BatchNormalization(axis=1) after every conv and Dense 512, Dropout 0.3 (128x128)');
 console.log('  vgg16-head: VGG16 base frozen, Flatten, Dense 256 relu, Dense 3 softmax (64x64)');
+console.log('  resnet: experiments/06-resnet.yaml, stem + 3 stages of 2 basic residual blocks (32-64-128), BatchNormalization, global pooling, Dropout 0.3 (128x128)');
 console.log('  fitspec engines: graph = one TensorFlow session run per step; eager = tfjs op by op');
 ensureData();
 let kerasVersion: string | undefined;
