@@ -1,16 +1,14 @@
-import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeBackend, initBackend } from '../backend.js';
+import { describeBackend, initBackend, type BackendInfo } from '../backend.js';
 import { softmaxUnits } from '../config/checks/softmax-units.js';
 import { toResolvedYaml, type LoadedExperiment } from '../config/index.js';
-import type { Experiment, OptimizerConfig } from '../config/schema/experiment.js';
-import { augmentPreview, batches, prepareData, writeSplit, type PreparedData } from '../data/index.js';
+import type { Experiment } from '../config/schema/experiment.js';
+import { augmentPreview, prepareData, writeSplit, type PreparedData } from '../data/index.js';
 import { diskFullError, isDiskFull } from '../disk.js';
-import { FitspecError, isFitspecError } from '../errors.js';
+import { FitspecError } from '../errors.js';
 import { redactCredentials, redactValues } from '../redact.js';
-import { applyTrainable, buildModel, describeModel, formatSummary, saveModel, summarize, writeDescriptor, type BuiltModel } from '../model/index.js';
-import { classificationReport, confusionMatrix, confusionMatrixPng, learningCurvesPng } from '../report/index.js';
+import { buildModel, type BuiltModel } from '../model/index.js';
 import {
   createTracker,
   cutTornTail,
@@ -24,19 +22,20 @@ import {
   standardTags,
   trackingUri,
   type RunLock,
+  type RunStart,
   type RunStatus,
 } from '../track/index.js';
-import { createCallbacks } from './callbacks/index.js';
-import { CallbackList } from './callbacks/list.js';
-import { checkpointStatus, damagedCheckpoint, describeDamage, phaseResume, restoreCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { runtimeChanges, type Runtime } from './checkpoint-files.js';
-import { classWeights } from './class-weights.js';
+import { checkpointStatus, damagedCheckpoint, describeDamage, type CheckpointState } from './checkpoint.js';
+import { runtimeChanges } from './checkpoint-files.js';
 import { createEngine, resolveEngine, type Engine } from './engine/index.js';
-import { evaluate, fitPhase, type FitTiming } from './fit.js';
-import { makeHandle } from './handle.js';
+import { buildSummary, finishRun, registerFromConfig } from './finish.js';
 import { trapInterrupts } from './interrupts.js';
-import { formatLogs } from './progress.js';
-import { newRunId, previousSessions, writeJson, writeMetricsCsv, writeText, type EpochRow, type Session } from './run-folder.js';
+import { fitPhases } from './phases.js';
+import { artifact, errorMessage, printRunUrl, type TrainRun } from './run-context.js';
+import { newRunId, previousSessions, writeJson, writeText, type EpochRow, type Session } from './run-folder.js';
+
+export { predictPart } from './finish.js';
+export { resolvePhases } from './phases.js';
 
 export interface TrainOptions {
   /** Continue this run folder from its last checkpoint. */
@@ -106,29 +105,6 @@ export interface RunSummary {
   trainable_params_per_phase: { phase: string; trainable: number; total: number }[];
 }
 
-interface Phase {
-  name: string;
-  epochs: number;
-  optimizer: OptimizerConfig;
-  freeze?: 'none' | 'base';
-  unfreezeFrom?: string;
-  callbacks: Experiment['train']['callbacks'];
-}
-
-/** `train.phases` if given, else one phase from `train.epochs`, `train.optimizer`, `train.callbacks`. */
-export function resolvePhases(exp: Experiment): Phase[] {
-  const t = exp.train;
-  if (!t.phases?.length) return [{ name: 'train', epochs: t.epochs, optimizer: t.optimizer, callbacks: t.callbacks }];
-  return t.phases.map((p, i) => ({
-    name: p.name ?? `phase${i + 1}`,
-    epochs: p.epochs,
-    optimizer: p.optimizer ?? t.optimizer,
-    freeze: p.freeze,
-    unfreezeFrom: p.unfreezeFrom,
-    callbacks: p.callbacks ?? t.callbacks,
-  }));
-}
-
 export async function train(loaded: LoadedExperiment, opts: TrainOptions = {}): Promise<TrainResult> {
   let lock: RunLock | undefined;
   try {
@@ -179,12 +155,63 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
   const exp = loaded.experiment;
   const backend = await initBackend(exp.train.backend, exp.train.threads);
   log(describeBackend(backend));
+  const data = await prepareTrainingData(loaded, opts, log);
+  const { runId, runDir, resumeState } = openRunFolder(exp, opts, log, lockNewRun);
+  const tracker = createTracker({ tracking: exp.tracking, log });
+  const started = Date.now();
+  const earlierSessions = opts.resume ? previousSessions(runDir, resumeState?.sessions) : [];
+  if (!opts.resume) writeRunInputs(loaded, data, runDir);
+  const identity = runIdentity(loaded, opts, backend, runId);
 
+  // From here on the run exists: whatever happens, trainSession records how it ended,
+  // removes the signal handlers and frees the model and the engine.
+  // run.json exists once start() began (it is written before any request); ending it is synchronous up to the network.
+  let trackingBegun = false;
+  const interrupts = trapInterrupts(
+    log,
+    runDir,
+    (sig) => {
+      if (trackingBegun) void tracker.end('KILLED', `interrupted by ${sig}`).catch(() => undefined);
+    },
+    opts.signal,
+  );
+  const run: TrainRun = {
+    loaded,
+    exp,
+    opts,
+    log,
+    backend,
+    data,
+    runId,
+    runDir,
+    resumeState,
+    tracker,
+    started,
+    earlierSessions,
+    interrupts,
+    trackingStarted: false,
+    status: 'FAILED',
+    history: resumeState?.history ?? [],
+    timing: { dataWait: 0, stepTime: 0, images: 0 },
+    trainableLog: [],
+  };
+  trackingBegun = true;
+  const summary = await trainSession(run, identity);
+
+  const { status } = run;
+  log(`${status === 'FINISHED' ? 'run finished' : status === 'SCHEDULED' ? 'run paused' : `run ${status.toLowerCase()}`}: ${runDir}`);
+  printRunUrl(run);
+  if (status === 'FINISHED' && exp.tracking.register && trackingUri(exp.tracking)) await registerFromConfig(run, exp.tracking.register);
+  return { runId, runDir, status, history: run.history, summary, warnings: tracker.warnings() };
+}
+
+/** The data split for training, refused early when the model cannot learn it (class count) or it has nothing to train on. */
+async function prepareTrainingData(loaded: LoadedExperiment, opts: TrainOptions, log: (m: string) => void): Promise<PreparedData> {
+  const exp = loaded.experiment;
   const data = await prepareData(exp.data, exp.seed, { log, split: opts.split });
-  const classes = data.classes;
   // `fitspec train` checks this before loading anything; callers of train() get the same error instead of a shape error mid-run.
   const [mismatch] = softmaxUnits.run(exp, {
-    classes,
+    classes: data.classes,
     from: data.source.type === 'csv' ? `the labels of ${data.source.location}` : `the class folders of ${data.source.location}`,
   });
   if (mismatch)
@@ -197,10 +224,18 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       expected: mismatch.expected,
       received: mismatch.received,
     });
-  const trainSize = data.parts.train.ids.length;
-  if (trainSize === 0) throw new FitspecError({ code: 'data.empty-train', message: 'The training split is empty: check data.split and the data folder.', path: 'data.split' });
+  if (data.parts.train.ids.length === 0)
+    throw new FitspecError({ code: 'data.empty-train', message: 'The training split is empty: check data.split and the data folder.', path: 'data.split' });
+  return data;
+}
 
-  // A new run, or the run being resumed.
+/** A new run's folder, or the folder of the run being resumed with its metrics cut back to the checkpoint. */
+function openRunFolder(
+  exp: Experiment,
+  opts: TrainOptions,
+  log: (m: string) => void,
+  lockNewRun: (runDir: string) => void,
+): { runId: string; runDir: string; resumeState: CheckpointState | undefined } {
   const checkpoints = opts.resume ? checkpointStatus(opts.resume) : undefined;
   const resumeState = checkpoints?.usable?.state;
   if (opts.resume && checkpoints?.usable) {
@@ -222,30 +257,32 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
     const dropped = dropMetricsAfter(runDir, resumeState.epoch);
     if (dropped > 0) log(`metrics.jsonl: removed ${dropped} points of epochs after ${resumeState.epoch + 1}, which are trained again`);
   }
-  const tracker = createTracker({ tracking: exp.tracking, log });
-  const started = Date.now();
-  const earlierSessions = opts.resume ? previousSessions(runDir, resumeState?.sessions) : [];
-  const sessionsSoFar = (now = Date.now()) => [...earlierSessions, { start: started, end: now, wall_time_s: (now - started) / 1000 }];
-  const printRunUrl = () => {
-    const url = tracker.runUrl?.();
-    if (url) log(`MLflow run: ${url}`);
-  };
-  let trackingStarted = false;
-  const artifact = (rel: string) => {
-    if (trackingStarted) tracker.logArtifact(rel);
-  };
+  return { runId, runDir, resumeState };
+}
 
-  if (!opts.resume) {
-    // The files as written, but without URL credentials: a run folder is shared, its config is logged to MLflow.
-    writeText(runDir, 'config.yaml', redactCredentials(loaded.sourceText));
-    // A run keeps its plugins' code (below) and its resolved config names those copies, so that
-    // `evaluate` and `predict` load what was trained.
-    const runPlugins = (loaded.plugins ?? []).map((p, i) => `./plugins/${i}-${path.basename(p.file)}`);
-    writeText(runDir, 'resolved.yaml', redactCredentials(runPlugins.length ? toResolvedYaml({ ...exp, plugins: runPlugins }) : loaded.resolvedYaml));
-    writeSplit(data, path.join(runDir, 'split'));
-    // The layer plugins' code as it was trained (their hashes are in the config hash).
-    (loaded.plugins ?? []).forEach((p, i) => writeText(runDir, runPlugins[i]!, p.source));
-  }
+/** A new run's inputs in its folder: the config as written and resolved, the split, the layer plugins' code. */
+function writeRunInputs(loaded: LoadedExperiment, data: PreparedData, runDir: string): void {
+  const exp = loaded.experiment;
+  // The files as written, but without URL credentials: a run folder is shared, its config is logged to MLflow.
+  writeText(runDir, 'config.yaml', redactCredentials(loaded.sourceText));
+  // A run keeps its plugins' code (below) and its resolved config names those copies, so that
+  // `evaluate` and `predict` load what was trained.
+  const runPlugins = (loaded.plugins ?? []).map((p, i) => `./plugins/${i}-${path.basename(p.file)}`);
+  writeText(runDir, 'resolved.yaml', redactCredentials(runPlugins.length ? toResolvedYaml({ ...exp, plugins: runPlugins }) : loaded.resolvedYaml));
+  writeSplit(data, path.join(runDir, 'split'));
+  // The layer plugins' code as it was trained (their hashes are in the config hash).
+  (loaded.plugins ?? []).forEach((p, i) => writeText(runDir, runPlugins[i]!, p.source));
+}
+
+/** How the tracker names and describes the run. */
+interface RunIdentity {
+  runName: string;
+  params: RunStart['params'];
+  tags: RunStart['tags'];
+}
+
+function runIdentity(loaded: LoadedExperiment, opts: TrainOptions, backend: BackendInfo, runId: string): RunIdentity {
+  const exp = loaded.experiment;
   const runName = exp.tracking.runName ?? `${exp.name}-${runId}`;
   const pluginParams = Object.fromEntries((loaded.plugins ?? []).map((p) => [`plugin.${p.plugin.kind}.sha256`, p.sha256]));
   const allParams = { ...readableParams(exp), ...kerasAutologParams(exp), ...pluginParams };
@@ -270,365 +307,129 @@ async function trainLocked(loaded: LoadedExperiment, opts: TrainOptions, lockNew
       },
     }),
   );
+  return { runName, params, tags };
+}
 
-  // From here on the run exists: whatever happens, the `finally` below records how it ended,
-  // removes the signal handlers and frees the model and the engine.
-  // run.json exists once start() began (it is written before any request); ending it is synchronous up to the network.
-  let trackingBegun = false;
-  const interrupts = trapInterrupts(
-    log,
-    runDir,
-    (sig) => {
-      if (trackingBegun) void tracker.end('KILLED', `interrupted by ${sig}`).catch(() => undefined);
-    },
-    opts.signal,
-  );
-  const history: EpochRow[] = resumeState?.history ?? [];
-  const timing: FitTiming = { dataWait: 0, stepTime: 0, images: 0 };
-  const trainableLog: RunSummary['trainable_params_per_phase'] = [];
-  let testMetrics: Record<string, number> | undefined;
-  let status: RunStatus = 'FAILED';
+/** The session from the tracker's start to its end: set-up, the phases, and for a finished run its model and reports. */
+async function trainSession(run: TrainRun, identity: RunIdentity): Promise<RunSummary> {
   let failure: { error: unknown } | undefined;
-  let built: BuiltModel | undefined;
-  let engine: Engine | undefined;
   let summary: RunSummary | undefined;
-  let runtime: Runtime | undefined;
   try {
-    trackingBegun = true;
-    await tracker.start({
-      experimentName: exp.tracking.experiment ?? exp.name,
-      runName,
-      runDir,
-      runId,
-      params,
-      tags,
-      dataset: {
-        name: `${exp.name}-data`,
-        digest: data.splitDigest.slice(0, 8),
-        sourceType: data.source.type,
-        source: redactCredentials(JSON.stringify(data.source)),
-        profile: data.profile,
-        context: 'training',
-      },
-      startTime: started,
-    });
-    trackingStarted = true;
-    if (resumeState) relogMissing(resumeState.history);
-    printRunUrl();
-    for (const rel of ['config.yaml', 'resolved.yaml', 'split', 'plugins']) if (fs.existsSync(path.join(runDir, rel))) artifact(rel);
-    if (exp.augment && !opts.resume && !interrupts.signal) {
-      // The notebook's figure: one training image and its random variants, so a reviewer sees what the model saw.
-      await augmentPreview(exp.data, exp.augment, { n: 8, seed: exp.seed, out: path.join(runDir, 'plots', 'augment_preview.png') });
-      artifact('plots/augment_preview.png');
+    await startTracking(run, identity);
+    if (!run.interrupts.signal) {
+      const { built, engine } = await setUpModel(run);
+      run.status = await fitPhases(run, built, engine);
     }
-    if (!interrupts.signal) {
-      built = await buildModel(exp, { plugins: loaded.plugins ?? [] });
-      const choice = resolveEngine(exp.train.engine, backend);
-      // Native TensorFlow without the graph addon trains several times slower: never silently.
-      if (choice.kind === 'eager' && exp.train.engine === 'auto' && backend.name === 'tensorflow')
-        log(`warning: training on the eager engine (several times slower than the graph engine): ${choice.why}; \`fitspec doctor\` says more`);
-      engine = createEngine(choice.kind, built.model, backend, log, { loss: exp.train.loss, metrics: [...exp.train.metrics] });
-      log(`engine: ${engine.name}`);
-      runtime = { backend: backend.name, engine: engine.name, kernels: backend.kernels?.name, tensorflowVersion: backend.tensorflowVersion, threads: { ...backend.threads } };
-      // Equal configs resume bit for bit only on the same runtime: said, not refused (a sweep worker elsewhere must be able to continue a trial).
-      const changes = runtimeChanges(resumeState?.runtime, runtime);
-      if (changes.length)
-        log(
-          `warning: this session runs with ${changes.join(', ')} (as the checkpoint was written): the remaining epochs will not repeat an uninterrupted run bit for bit; use the same train.threads / --threads, kernels and engine to keep them equal`,
-        );
-      status = await fitPhases(built, engine);
-    }
-    if (interrupts.signal) status = 'KILLED';
-    if (status === 'FINISHED') await finishRun(built!, engine!);
+    if (run.interrupts.signal) run.status = 'KILLED';
+    if (run.status === 'FINISHED') await finishRun(run, run.built!, run.engine!);
   } catch (e) {
-    status = 'FAILED';
+    run.status = 'FAILED';
     // A full disk met outside the run folder's own writers (plots, reports) is the same one user error.
-    const err = isDiskFull(e) ? diskFullError((e as NodeJS.ErrnoException).path ?? runDir, undefined) : e;
+    const err = isDiskFull(e) ? diskFullError((e as NodeJS.ErrnoException).path ?? run.runDir, undefined) : e;
     failure = { error: err };
     throw err;
   } finally {
-    interrupts.remove();
-    // summary.json and run.json are written separately: when one cannot be (a full disk), run.json
-    // still says how the run ended (it is rewritten in place if need be).
-    let recordError: unknown;
-    try {
-      summary = buildSummary();
-      const rel = writeJson(runDir, 'summary.json', summary);
-      if (status !== 'FAILED') artifact(rel);
-    } catch (e) {
-      recordError = e;
-      if (!failure) {
-        status = 'FAILED';
-        failure = { error: e };
-      }
-    }
-    try {
-      if (trackingStarted) {
-        tracker.setTags({ 'fitspec.wall_time_s': String(summary?.wall_time_s ?? 0) });
-        const why = failure ? errorMessage(failure.error) : interrupts.signal ? `interrupted by ${interrupts.signal}` : undefined;
-        await tracker.end(status, why);
-      }
-    } catch (e) {
-      recordError ??= e;
-    } finally {
-      engine?.dispose();
-      built?.model.dispose();
-    }
-    // The original failure is the one to report; a failure while recording it comes second.
-    // biome-ignore lint/correctness/noUnsafeFinally: a failure to record the run's end must surface, after the cleanup above
-    if (recordError !== undefined && failure?.error === recordError) throw recordError;
-    // biome-ignore lint/correctness/noUnsafeFinally: as above
-    if (recordError !== undefined && !failure) throw recordError;
+    run.interrupts.remove();
+    summary = await recordEnd(run, failure);
   }
+  return summary!;
+}
 
-  log(`${status === 'FINISHED' ? 'run finished' : status === 'SCHEDULED' ? 'run paused' : `run ${status.toLowerCase()}`}: ${runDir}`);
-  printRunUrl();
-  if (status === 'FINISHED' && exp.tracking.register && trackingUri(exp.tracking)) await registerFromConfig(exp.tracking.register);
-  return { runId, runDir, status, history, summary: summary!, warnings: tracker.warnings() };
-
-  /** Logs the checkpointed epochs' values that metrics.jsonl lacks (a torn last record). */
-  function relogMissing(rows: EpochRow[]): void {
-    const have = new Set(readMetrics(runDir).map((p) => `${p.step} ${p.key}`));
-    for (const { epoch: e, ...values } of rows) {
-      const missing = Object.fromEntries(Object.entries(values).filter(([k]) => !have.has(`${e} ${k}`)));
-      if (Object.keys(missing).length) tracker.logMetrics(e, missing, Date.now());
-    }
+/** The tracked run with its inputs as artifacts, and the notebook's augmentation figure for a new run. */
+async function startTracking(run: TrainRun, { runName, params, tags }: RunIdentity): Promise<void> {
+  const { exp, data, runDir } = run;
+  await run.tracker.start({
+    experimentName: exp.tracking.experiment ?? exp.name,
+    runName,
+    runDir,
+    runId: run.runId,
+    params,
+    tags,
+    dataset: {
+      name: `${exp.name}-data`,
+      digest: data.splitDigest.slice(0, 8),
+      sourceType: data.source.type,
+      source: redactCredentials(JSON.stringify(data.source)),
+      profile: data.profile,
+      context: 'training',
+    },
+    startTime: run.started,
+  });
+  run.trackingStarted = true;
+  if (run.resumeState) relogMissing(run, run.resumeState.history);
+  printRunUrl(run);
+  for (const rel of ['config.yaml', 'resolved.yaml', 'split', 'plugins']) if (fs.existsSync(path.join(runDir, rel))) artifact(run, rel);
+  if (exp.augment && !run.opts.resume && !run.interrupts.signal) {
+    // The notebook's figure: one training image and its random variants, so a reviewer sees what the model saw.
+    await augmentPreview(exp.data, exp.augment, { n: 8, seed: exp.seed, out: path.join(runDir, 'plots', 'augment_preview.png') });
+    artifact(run, 'plots/augment_preview.png');
   }
+}
 
-  /** tracking.register: the finished run's model as a version of the registered model; a failure leaves the run as it is. */
-  async function registerFromConfig(reg: { name: string; alias?: string }): Promise<void> {
-    try {
-      const { registerModel } = await import('../track/register.js');
-      const { writeMlflowModel } = await import('../export/index.js');
-      const r = await registerModel({ ref: runDir, name: reg.name, alias: reg.alias, log, writeMlflowModel: (dir) => writeMlflowModel(dir, log) });
-      log(`registered: models:/${r.name}/${r.version}${r.alias ? ` (alias ${r.alias})` : ''}`);
-    } catch (e) {
-      log(`warning: the model was not registered as ${reg.name}: ${errorMessage(e)}`);
-    }
+/** Logs the checkpointed epochs' values that metrics.jsonl lacks (a torn last record). */
+function relogMissing(run: TrainRun, rows: EpochRow[]): void {
+  const have = new Set(readMetrics(run.runDir).map((p) => `${p.step} ${p.key}`));
+  for (const { epoch: e, ...values } of rows) {
+    const missing = Object.fromEntries(Object.entries(values).filter(([k]) => !have.has(`${e} ${k}`)));
+    if (Object.keys(missing).length) run.tracker.logMetrics(e, missing, Date.now());
   }
+}
 
-  /** Every phase's epochs; FINISHED, or KILLED when a signal stopped training. */
-  async function fitPhases(built: BuiltModel, engine: Engine): Promise<RunStatus> {
-    const model = built.model;
-    const phases = resolvePhases(exp);
-    const cw = classWeights(exp.train.classWeight, classes, data.parts.train.labels);
-    const totalEpochs = phases.reduce((n, p) => n + p.epochs, 0);
-    const steps = exp.train.stepsPerEpoch ?? Math.ceil(trainSize / exp.train.batchSize);
-    let epoch = 0;
-    let first = true;
-    for (let pi = 0; pi < phases.length; pi++) {
-      if (interrupts.signal) return 'KILLED';
-      const phase = phases[pi]!;
-      const phaseStart = epoch;
-      epoch += phase.epochs;
-      const resume = phaseResume(resumeState, phaseStart, epoch);
-      if (resume === 'done') continue;
-      applyTrainable(built, phase.freeze, phase.unfreezeFrom);
-      await engine.beginPhase({ optimizer: phase.optimizer, loss: exp.train.loss, metrics: [...exp.train.metrics], classWeights: cw });
-      const s = summarize(built);
-      trainableLog.push({ phase: phase.name, trainable: s.trainable, total: s.total });
-      if (first) {
-        artifact(writeText(runDir, 'model_summary.txt', formatSummary(s, exp.name) + '\n'));
-        first = false;
-      }
-      if (phases.length > 1)
-        log(
-          `phase ${pi + 1}/${phases.length} \`${phase.name}\`: ${phase.epochs} epochs, ${phase.optimizer.name} lr ${phase.optimizer.learningRate}, ${s.trainable.toLocaleString('en-US')} trainable params`,
-        );
-
-      let startEpoch = phaseStart;
-      if (resumeState && resume !== 'fresh') {
-        const restored = await restoreCheckpoint(runDir, model, engine, { optimizer: resume === 'all' });
-        if (resume === 'all') engine.setLearningRate(resumeState.learningRate);
-        startEpoch = resumeState.epoch + 1;
-        log(`resuming at epoch ${startEpoch + 1}${restored || resume === 'weights' ? '' : ' (optimizer state was not saved for this optimizer and restarts from zero)'}`);
-      }
-
-      const callbacks = new CallbackList(
-        createCallbacks(phase.callbacks as never, { totalEpochs: phase.epochs, initialLearningRate: phase.optimizer.learningRate, firstEpoch: phaseStart }),
-        makeHandle(model, engine, runDir, log),
-      );
-      if (resumeState?.phase === pi && resumeState.callbacks) callbacks.setState(resumeState.callbacks);
-      const outcome = await fitPhase({
-        engine,
-        callbacks,
-        from: startEpoch,
-        to: epoch,
-        totalEpochs,
-        steps,
-        trainBatches: (e) =>
-          batches(data, 'train', {
-            batchSize: exp.train.batchSize,
-            shuffle: exp.train.shuffle,
-            seed: exp.seed,
-            epoch: e,
-            augment: exp.augment,
-            rescale: exp.data.image.rescale,
-            steps,
-          }),
-        validationBatches: data.parts.validation?.ids.length ? () => evalBatches('validation') : undefined,
-        interrupted: () => Boolean(interrupts.signal),
-        shouldStop: opts.shouldStop,
-        mayStart: () => (opts.maxEpochs === undefined || history.length < opts.maxEpochs) && (opts.pauseAfter === undefined || history.length < opts.pauseAfter),
-        onEpochLogs: (row) => {
-          history.push(row);
-          log(`epoch ${row.epoch + 1}/${totalEpochs}${phases.length > 1 ? ` (${phase.name})` : ''}: ${formatLogs(row)}`);
-        },
-        onEpochCommitted: async (row) => {
-          // Checkpoint before logging so a crash never logs an epoch the checkpoint does not have.
-          await saveCheckpoint(runDir, model, engine, {
-            epoch: row.epoch,
-            phase: pi,
-            learningRate: engine.getLearningRate(),
-            history,
-            callbacks: callbacks.getState(),
-            sessions: sessionsSoFar(),
-            runtime,
-          });
-          writeMetricsCsv(runDir, history);
-          const { epoch: e, ...metricValues } = row;
-          tracker.logMetrics(e, metricValues, Date.now());
-        },
-        timing,
-        tty: opts.tty,
-      });
-      if (outcome === 'interrupted') return 'KILLED';
-      if (outcome === 'limit' && opts.pauseAfter !== undefined && history.length >= opts.pauseAfter && (opts.maxEpochs === undefined || opts.pauseAfter < opts.maxEpochs)) {
-        log(`paused after epoch ${history.length} (continue with \`fitspec train --resume ${runDir}\`)`);
-        return 'SCHEDULED';
-      }
-      if (outcome === 'stopped') log(`stopped early at epoch ${history.at(-1)!.epoch + 1}`);
-      if (outcome === 'stoppedOutside') break;
-    }
-    return interrupts.signal ? 'KILLED' : 'FINISHED';
-  }
-
-  /** The trained model, reports and test metrics of a finished run. */
-  async function finishRun(built: BuiltModel, engine: Engine): Promise<void> {
-    await engine.syncToModel();
-    await saveModel(built.model, path.join(runDir, 'model'));
-    const last = built.model.layers.at(-1)?.getConfig() as { activation?: string } | undefined;
-    writeDescriptor(
-      path.join(runDir, 'model'),
-      describeModel(exp.data, classes, {
-        configHash: loaded.hash,
-        experiment: exp.name,
-        runId,
-        inputName: built.model.inputNames[0],
-        outputName: built.model.outputNames[0],
-        softmax: last?.activation === 'softmax',
-      }),
+/** The model and the engine that trains it, kept on `run` as soon as each exists so that the session's end frees them. */
+async function setUpModel(run: TrainRun): Promise<{ built: BuiltModel; engine: Engine }> {
+  const { exp, backend, log } = run;
+  const built = (run.built = await buildModel(exp, { plugins: run.loaded.plugins ?? [] }));
+  const choice = resolveEngine(exp.train.engine, backend);
+  // Native TensorFlow without the graph addon trains several times slower: never silently.
+  if (choice.kind === 'eager' && exp.train.engine === 'auto' && backend.name === 'tensorflow')
+    log(`warning: training on the eager engine (several times slower than the graph engine): ${choice.why}; \`fitspec doctor\` says more`);
+  const engine = (run.engine = createEngine(choice.kind, built.model, backend, log, { loss: exp.train.loss, metrics: [...exp.train.metrics] }));
+  log(`engine: ${engine.name}`);
+  run.runtime = { backend: backend.name, engine: engine.name, kernels: backend.kernels?.name, tensorflowVersion: backend.tensorflowVersion, threads: { ...backend.threads } };
+  // Equal configs resume bit for bit only on the same runtime: said, not refused (a sweep worker elsewhere must be able to continue a trial).
+  const changes = runtimeChanges(run.resumeState?.runtime, run.runtime);
+  if (changes.length)
+    log(
+      `warning: this session runs with ${changes.join(', ')} (as the checkpoint was written): the remaining epochs will not repeat an uninterrupted run bit for bit; use the same train.threads / --threads, kernels and engine to keep them equal`,
     );
-    const { logModel } = exp.tracking;
-    if (logModel === 'always' || (logModel === 'auto' && trackingUri(exp.tracking))) await (await import('../export/index.js')).logMlflowModel(path.join(runDir, 'model'), log);
-    artifact('model');
-    if (history.length) artifact('metrics.csv');
-    const phases = resolvePhases(exp);
-    let first = 0;
-    const phaseStarts = phases.map((p) => ({ name: p.name, firstEpoch: (first += p.epochs) - p.epochs }));
-    await writeReports(built, data, exp, runDir, history, phases.length > 1 ? phaseStarts : undefined, artifact, log);
-    if (data.parts.test?.ids.length) {
-      testMetrics = await evaluate(engine, evalBatches('test'));
-      const lastEpoch = history.at(-1)?.epoch ?? 0;
-      tracker.logMetrics(lastEpoch, Object.fromEntries(Object.entries(testMetrics).map(([k, v]) => [`test_${k}`, v])), Date.now());
+  return { built, engine };
+}
+
+/**
+ * Records how the session ended, whatever happened: summary.json, the tracker's end, then frees the model
+ * and the engine. Throws what the caller must see: a failure to record a run that had none, or the
+ * session's own failure when recording it is what failed.
+ */
+async function recordEnd(run: TrainRun, failure: { error: unknown } | undefined): Promise<RunSummary | undefined> {
+  // summary.json and run.json are written separately: when one cannot be (a full disk), run.json
+  // still says how the run ended (it is rewritten in place if need be).
+  let summary: RunSummary | undefined;
+  let recordError: unknown;
+  try {
+    summary = buildSummary(run);
+    const rel = writeJson(run.runDir, 'summary.json', summary);
+    if (run.status !== 'FAILED') artifact(run, rel);
+  } catch (e) {
+    recordError = e;
+    if (!failure) {
+      run.status = 'FAILED';
+      failure = { error: e };
     }
   }
-
-  function evalBatches(part: 'validation' | 'test') {
-    return batches(data, part, {
-      batchSize: exp.train.batchSize,
-      shuffle: false,
-      seed: exp.seed,
-      epoch: 0,
-      rescale: exp.data.image.rescale,
-      steps: part === 'validation' ? exp.train.validationSteps : undefined,
-    });
+  try {
+    if (run.trackingStarted) {
+      run.tracker.setTags({ 'fitspec.wall_time_s': String(summary?.wall_time_s ?? 0) });
+      const why = failure ? errorMessage(failure.error) : run.interrupts.signal ? `interrupted by ${run.interrupts.signal}` : undefined;
+      await run.tracker.end(run.status, why);
+    }
+  } catch (e) {
+    recordError ??= e;
+  } finally {
+    run.engine?.dispose();
+    run.built?.model.dispose();
   }
-
-  function buildSummary(): RunSummary {
-    const h = history;
-    const best = (key: string, better: (a: number, b: number) => boolean) => {
-      let idx = -1;
-      h.forEach((r, i) => {
-        const v = r[key];
-        if (v !== undefined && Number.isFinite(v) && (idx < 0 || better(v, h[idx]![key]!))) idx = i;
-      });
-      return idx < 0 ? undefined : { value: h[idx]![key]!, epoch: h[idx]!.epoch + 1 };
-    };
-    const acc = best('val_accuracy', (a, b) => a > b);
-    const vl = best('val_loss', (a, b) => a < b);
-    const last = h.at(-1) ?? ({} as EpochRow);
-    const sessions = sessionsSoFar();
-    return {
-      status,
-      epochs: h.length,
-      best_val_accuracy: acc?.value,
-      best_val_accuracy_epoch: acc?.epoch,
-      min_val_loss: vl?.value,
-      min_val_loss_epoch: vl?.epoch,
-      final: Object.fromEntries(Object.entries(last).filter(([k]) => k !== 'epoch')),
-      test: testMetrics,
-      wall_time_s: sessions.reduce((s, x) => s + x.wall_time_s, 0),
-      sessions,
-      data_wait_fraction: timing.stepTime > 0 ? timing.dataWait / timing.stepTime : undefined,
-      images_per_sec: timing.stepTime > 0 ? timing.images / timing.stepTime : undefined,
-      backend: backend.name,
-      tensorflow_version: backend.tensorflowVersion,
-      kernels: backend.kernels?.name,
-      threads: backend.threads,
-      engine: runtime?.engine,
-      config_hash: loaded.hash,
-      split_digest: data.splitDigest,
-      classes,
-      skipped: data.skipped,
-      trainable_params_per_phase: trainableLog,
-    };
-  }
-}
-
-function errorMessage(e: unknown): string {
-  return isFitspecError(e) ? e.message : `${(e as Error)?.message ?? e}`;
-}
-
-/** Predicted and true class of every image in a split. */
-export async function predictPart(model: tf.LayersModel, data: PreparedData, part: 'validation' | 'test' | 'train', exp: Experiment): Promise<{ truth: number[]; pred: number[] }> {
-  const truth: number[] = [];
-  const pred: number[] = [];
-  for await (const { xs, ys } of batches(data, part, { batchSize: exp.train.batchSize, shuffle: false, seed: exp.seed, epoch: 0, rescale: exp.data.image.rescale })) {
-    const [p, t] = tf.tidy(() => [(model.predict(xs) as tf.Tensor).argMax(-1), ys.argMax(-1)]);
-    pred.push(...(await p!.data()));
-    truth.push(...(await t!.data()));
-    p!.dispose();
-    t!.dispose();
-    xs.dispose();
-    ys.dispose();
-  }
-  return { truth, pred };
-}
-
-async function writeReports(
-  built: BuiltModel,
-  data: PreparedData,
-  exp: Experiment,
-  runDir: string,
-  history: EpochRow[],
-  phases: { name: string; firstEpoch: number }[] | undefined,
-  artifact: (rel: string) => void,
-  log: (m: string) => void,
-): Promise<void> {
-  fs.mkdirSync(path.join(runDir, 'plots'), { recursive: true });
-  if (history.length) {
-    await learningCurvesPng(history, path.join(runDir, 'plots', 'learning_curves.png'), { title: exp.name, phases });
-    artifact('plots/learning_curves.png');
-  }
-  for (const part of ['validation', 'test'] as const) {
-    if (!data.parts[part]?.ids.length) continue;
-    const { truth, pred } = await predictPart(built.model, data, part, exp);
-    const matrix = confusionMatrix(truth, pred, data.classes.length);
-    const report = { part, classes: data.classes, matrix, ...classificationReport(matrix, data.classes) };
-    artifact(writeJson(runDir, `reports/${part}_classification.json`, report));
-    await confusionMatrixPng(matrix, data.classes, path.join(runDir, 'plots', `${part}_confusion_matrix.png`), { title: `${exp.name}: ${part}` });
-    artifact(`plots/${part}_confusion_matrix.png`);
-    log(`${part}: accuracy ${report.accuracy.toFixed(4)} (${truth.length} images)`);
-  }
+  // The original failure is the one to report; a failure while recording it comes second.
+  if (recordError !== undefined && failure?.error === recordError) throw recordError;
+  if (recordError !== undefined && !failure) throw recordError;
+  return summary;
 }

@@ -353,7 +353,7 @@ describe('graph engine parity with tfjs training', () => {
       unfreezeFrom?: string;
     }
 
-    /** The trainer's phase loop (src/train/trainer.ts, with its phaseResume) over the real fit loop: stops after `stopAfter`, or resumes from `dir`'s checkpoint. */
+    /** The trainer's phase loop (src/train/phases.ts, with its phaseResume) over the real fit loop: stops after `stopAfter`, or resumes from `dir`'s checkpoint. */
     async function run(exp: never, phases: RunPhase[], dir: string, opts: { stopAfter?: number; resume?: boolean }): Promise<{ losses: number[]; model: tf.LayersModel }> {
       const built = await buildModel(exp);
       const engine = kind === 'graph' ? graphEngine(built.model) : new EagerEngine(built.model);

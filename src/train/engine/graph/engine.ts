@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Kernels, Threads } from '../../../backend.js';
-import { GRAPH_BUILDER, GraphBuilder, GraphUnsupported, type GraphLayerContext, type Ref } from '../../../graph-builder.js';
+import { GRAPH_BUILDER, GraphBuilder, GraphUnsupported, type GraphLayerContext, type NativeGraph, type Ref } from '../../../graph-builder.js';
 import { layerDefByClass } from '../../../model/layers/index.js';
 import type { Engine, EnginePhase, NamedTensor, StepLogs } from '../types.js';
 import { sessionConfig, type Feed, type GraphAddon, type NativeSession } from './native.js';
@@ -96,6 +96,30 @@ export interface GraphRuntime {
   kernels: Kernels['name'];
 }
 
+/** The graph being built: its inputs and the model's variables, which the training and inference branches share. */
+interface GraphParts {
+  native: NativeGraph;
+  g: GraphBuilder;
+  plan: ReturnType<typeof graphPlan>;
+  kernels: Kernels['name'];
+  x: Ref;
+  y: Ref;
+  lr: Ref;
+  step: Ref;
+  weights: tf.LayerVariable[];
+  /** Each weight's index in `weights` and `vars`. */
+  index: Map<tf.LayerVariable, number>;
+  vars: VarSlot[];
+}
+
+/** One pass of the model's layers: its output, the variables it read, its moving-statistics updates and its layers' loss terms. */
+interface ForwardPass {
+  out: Ref;
+  reads: Map<number, Ref>;
+  updates: string[];
+  losses: Ref[];
+}
+
 /**
  * Builds the whole training step as one TensorFlow graph (forward pass of every layer, loss,
  * gradients by TF_AddGradients, fused optimizer updates, moving statistics) plus an inference
@@ -107,8 +131,31 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
   const unknownMetric = phase.metrics.find((m) => !METRICS.includes(m));
   if (unknownMetric) throw new GraphUnsupported(`metric \`${unknownMetric}\``);
   if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new GraphUnsupported('a model with several inputs or outputs');
-  const plan = graphPlan(model);
+  const parts = graphParts(addon, model, graphPlan(model), kernels);
+  const { g } = parts;
+  // tfjs' `accuracy`: binary (thresholded at 0.5, averaged over the units) for binaryCrossentropy or a
+  // single output unit, else categorical (argmax).
+  const binaryAccuracy = lossDef.accuracy === 'binary' || model.outputs[0]!.shape.at(-1) === 1;
+  const lossOf = (pass: ForwardPass, weightsPerClass?: number[]) => withLayerLosses(g, meanLoss(parts, lossDef, pass.out, weightsPerClass), pass.losses);
+  const fetches = (pass: ForwardPass, loss: Ref) => [loss, ...phase.metrics.map(() => accuracy(parts, pass.out, binaryAccuracy))];
 
+  const train = forward(parts, true);
+  const loss = lossOf(train, phase.classWeights);
+  const trainFetches = fetches(train, loss);
+  const { optimizer, scalars, trainable, applies } = optimizerUpdates(parts, model, phase, loss, train);
+
+  const evaluation = forward(parts, false);
+  // Keras' evaluation loss has the weight penalties too (tfjs' evaluate leaves them out; the eager engine adds them).
+  const evalFetches = fetches(evaluation, lossOf(evaluation));
+
+  const session = new addon.Session(parts.native, threads ? sessionConfig(threads.intraOp, threads.interOp) : undefined);
+  const { weights, vars, x, y, lr, step } = parts;
+  const metricNames = ['loss', ...phase.metrics];
+  return { session, weights, vars, trainable, optimizer, x, y, lr, step, scalars, trainFetches, trainTargets: [...applies, ...train.updates], evalFetches, metricNames };
+}
+
+/** A new graph with the step's inputs (placeholders) and one resource variable per model weight. */
+function graphParts(addon: GraphAddon, model: tf.LayersModel, plan: GraphParts['plan'], kernels: Kernels['name']): GraphParts {
   const native = new addon.Graph();
   const g = new GraphBuilder(native);
   const x = g.placeholder(
@@ -121,63 +168,83 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
   );
   const lr = g.placeholder('lr', []);
   const step = g.placeholder('step', [], 'int32');
-
   const weights = model.weights;
   const index = new Map(weights.map((w, i) => [w, i]));
-  const variable = (name: string, shape: number[]): VarSlot => {
-    const handle = g.variable(name, shape);
-    const init = g.placeholder(`${name}/init`, shape);
-    return { handle, init, assign: g.assign(handle, init), value: g.read(handle) };
-  };
-  const vars = weights.map((w, i) => variable(`w${i}`, w.shape as number[]));
+  const vars = weights.map((w, i) => variableSlot(g, `w${i}`, w.shape as number[]));
+  return { native, g, plan, kernels, x, y, lr, step, weights, index, vars };
+}
 
-  const forward = (training: boolean) => {
-    const reads = new Map<number, Ref>();
-    const updates: string[] = [];
-    const losses: Ref[] = [];
-    const idx = (v: tf.LayerVariable) => {
-      const i = index.get(v);
-      if (i === undefined) throw new Error(`variable ${v.name} is not among the model's weights`);
-      return i;
-    };
-    const values = new Map<number, Ref>([[plan.input, x]]);
-    for (const { layer, inputs, output } of plan.steps) {
-      const graph = graphOf(layer)!;
-      const xs = inputs.map((id) => values.get(id)!);
-      const h = g.within(`${training ? 'train' : 'eval'}/${layer.name}`, () =>
-        graph({
-          g,
-          x: xs[0]!,
-          ...(xs.length > 1 ? { xs } : {}),
-          layer,
-          training,
-          step,
-          kernels,
-          read: (v) => {
-            const i = idx(v);
-            if (!reads.has(i)) reads.set(i, g.read(vars[i]!.handle));
-            return reads.get(i)!;
-          },
-          update: (v, value) => updates.push(g.assign(vars[idx(v)]!.handle, value)),
-          addLoss: (t) => losses.push(t),
-        }),
-      );
-      values.set(output, h);
-    }
-    const h = values.get(plan.output)!;
-    return { out: h, reads, updates, losses };
-  };
+/** A variable with the placeholder and assign op that load its value, and its read for fetching it. */
+function variableSlot(g: GraphBuilder, name: string, shape: number[]): VarSlot {
+  const handle = g.variable(name, shape);
+  const init = g.placeholder(`${name}/init`, shape);
+  return { handle, init, assign: g.assign(handle, init), value: g.read(handle) };
+}
 
-  const lossOf = (p: Ref, weightsPerClass?: number[]) =>
-    g.within('loss', () => {
-      let l = lossDef.perExample(g, y, p);
-      // Keras / tfjs class_weight: each example's loss times its class' weight, then the batch mean.
-      if (weightsPerClass) l = g.mul(l, g.reduce('Sum', g.mul(y, g.constant(new Float32Array(weightsPerClass), [weightsPerClass.length])), [-1]));
-      return g.reduce('Mean', l, [0]);
-    });
-  // tfjs' `accuracy`: binary (thresholded at 0.5, averaged over the units) for binaryCrossentropy or a
-  // single output unit, else categorical (argmax).
-  const binaryAccuracy = lossDef.accuracy === 'binary' || model.outputs[0]!.shape.at(-1) === 1;
+/** The model's layers on `x`, in the training branch (dropout active, batch statistics) or the inference one. */
+function forward(parts: GraphParts, training: boolean): ForwardPass {
+  const { g, plan, vars, index } = parts;
+  const reads = new Map<number, Ref>();
+  const updates: string[] = [];
+  const losses: Ref[] = [];
+  const idx = (v: tf.LayerVariable) => {
+    const i = index.get(v);
+    if (i === undefined) throw new Error(`variable ${v.name} is not among the model's weights`);
+    return i;
+  };
+  const values = new Map<number, Ref>([[plan.input, parts.x]]);
+  for (const { layer, inputs, output } of plan.steps) {
+    const graph = graphOf(layer)!;
+    const xs = inputs.map((id) => values.get(id)!);
+    const h = g.within(`${training ? 'train' : 'eval'}/${layer.name}`, () =>
+      graph({
+        g,
+        x: xs[0]!,
+        ...(xs.length > 1 ? { xs } : {}),
+        layer,
+        training,
+        step: parts.step,
+        kernels: parts.kernels,
+        read: (v) => {
+          const i = idx(v);
+          if (!reads.has(i)) reads.set(i, g.read(vars[i]!.handle));
+          return reads.get(i)!;
+        },
+        update: (v, value) => updates.push(g.assign(vars[idx(v)]!.handle, value)),
+        addLoss: (t) => losses.push(t),
+      }),
+    );
+    values.set(output, h);
+  }
+  return { out: values.get(plan.output)!, reads, updates, losses };
+}
+
+/** The batch mean of the loss of the output `p`. */
+function meanLoss(parts: GraphParts, lossDef: (typeof graphLosses)[LossName], p: Ref, weightsPerClass?: number[]): Ref {
+  const { g, y } = parts;
+  return g.within('loss', () => {
+    let l = lossDef.perExample(g, y, p);
+    // Keras / tfjs class_weight: each example's loss times its class' weight, then the batch mean.
+    if (weightsPerClass) l = g.mul(l, g.reduce('Sum', g.mul(y, g.constant(new Float32Array(weightsPerClass), [weightsPerClass.length])), [-1]));
+    return g.reduce('Mean', l, [0]);
+  });
+}
+
+/** The loss plus the layers' own terms (weight regularizers), when there are any. */
+function withLayerLosses(g: GraphBuilder, loss: Ref, terms: Ref[]): Ref {
+  if (!terms.length) return loss;
+  return g.op(
+    'AddN',
+    [[loss, ...terms]],
+    [
+      ['N', 'int', terms.length + 1],
+      ['T', 'type', 'float32'],
+    ],
+  );
+}
+
+function accuracy(parts: GraphParts, p: Ref, binary: boolean): Ref {
+  const { g, y } = parts;
   const equal = (a: Ref, b: Ref, type: string) =>
     g.cast(
       g.op(
@@ -191,31 +258,20 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
       'bool',
       'float32',
     );
-  const accuracy = (p: Ref) =>
-    g.within('accuracy', () =>
-      binaryAccuracy
-        ? g.reduce('Mean', g.reduce('Mean', equal(y, g.cast(g.op('Greater', [p, g.scalar(0.5)], [['T', 'type', 'float32']]), 'bool', 'float32'), 'float32'), [-1]), [0])
-        : g.reduce('Mean', equal(g.argMax(y, -1), g.argMax(p, -1), 'int32'), [0]),
-    );
+  return g.within('accuracy', () =>
+    binary
+      ? g.reduce('Mean', g.reduce('Mean', equal(y, g.cast(g.op('Greater', [p, g.scalar(0.5)], [['T', 'type', 'float32']]), 'bool', 'float32'), 'float32'), [-1]), [0])
+      : g.reduce('Mean', equal(g.argMax(y, -1), g.argMax(p, -1), 'int32'), [0]),
+  );
+}
 
-  const train = forward(true);
-  let loss = lossOf(train.out, phase.classWeights);
-  if (train.losses.length)
-    loss = g.op(
-      'AddN',
-      [[loss, ...train.losses]],
-      [
-        ['N', 'int', train.losses.length + 1],
-        ['T', 'type', 'float32'],
-      ],
-    );
-  const metricNames = ['loss', ...phase.metrics];
-  const trainFetches = [loss, ...phase.metrics.map(() => accuracy(train.out))];
-
+/** The gradients of the trainable variables the training pass read, and the optimizer's update of each (with its slot variables). */
+function optimizerUpdates(parts: GraphParts, model: tf.LayersModel, phase: EnginePhase, loss: Ref, train: ForwardPass) {
+  const { g, weights, vars, lr } = parts;
   const trainableSet = new Set(model.trainableWeights);
   const trainableIdx = weights.map((w, i) => (trainableSet.has(w) && train.reads.has(i) ? i : -1)).filter((i) => i >= 0);
   const grads = trainableIdx.length
-    ? native.gradients(
+    ? parts.native.gradients(
         [loss],
         trainableIdx.map((i) => train.reads.get(i)!),
         'gradients',
@@ -228,28 +284,12 @@ export function buildPhaseGraph(addon: GraphAddon, model: tf.LayersModel, phase:
   const applies: string[] = [];
   trainableIdx.forEach((i, k) => {
     const w = weights[i]!;
-    const slots = optimizer.slots.map((s) => variable(`w${i}/${s.suffix}`, w.shape as number[]));
+    const slots = optimizer.slots.map((s) => variableSlot(g, `w${i}/${s.suffix}`, w.shape as number[]));
     trainable.push({ index: i, name: (w.read() as tf.Variable).name, slots });
     const grad = grads[k];
     if (grad) applies.push(g.within(`update/w${i}`, () => optimizer.apply(g, { handle: vars[i]!.handle, slots: slots.map((s) => s.handle), grad }, { lr, scalars })));
   });
-
-  const evaluation = forward(false);
-  // Keras' evaluation loss has the weight penalties too (tfjs' evaluate leaves them out; the eager engine adds them).
-  let evalLoss = lossOf(evaluation.out);
-  if (evaluation.losses.length)
-    evalLoss = g.op(
-      'AddN',
-      [[evalLoss, ...evaluation.losses]],
-      [
-        ['N', 'int', evaluation.losses.length + 1],
-        ['T', 'type', 'float32'],
-      ],
-    );
-  const evalFetches = [evalLoss, ...phase.metrics.map(() => accuracy(evaluation.out))];
-
-  const session = new addon.Session(native, threads ? sessionConfig(threads.intraOp, threads.interOp) : undefined);
-  return { session, weights, vars, trainable, optimizer, x, y, lr, step, scalars, trainFetches, trainTargets: [...applies, ...train.updates], evalFetches, metricNames };
+  return { optimizer, scalars, trainable, applies };
 }
 
 export class GraphEngine implements Engine {
