@@ -53,7 +53,7 @@ function recordedCurves(file: string, sets: string[]): Map<string, { hash: strin
 
 /** Answers the driver's jobs from recorded curves; `trained` gets each epoch's value in the order trained. */
 function replayExecutor(curves: Map<string, { values: number[] }>, maxEpochs: number, trained: number[], errors: string[]): Executor {
-  const reached = new Map<string, number>();
+  const runs = new Map<string, { epochs: number; ended: boolean; stopped?: boolean }>();
   return {
     async run(job): Promise<TrialOutcome> {
       const curve = curves.get(key(job.params))?.values;
@@ -62,13 +62,22 @@ function replayExecutor(curves: Map<string, { values: number[] }>, maxEpochs: nu
         errors.push(`no recorded curve of ${maxEpochs} epochs for ${key(job.params)}`);
         throw new Error(errors.at(-1));
       }
-      const from = reached.get(job.trial) ?? 0;
+      // As runTrial (src/sweep/trial.ts) does, the state is the config's run, found by hash: a trial drawn
+      // again with the values of an earlier one (TPE may, after a few tries) trains nothing that run has.
+      const run = runs.get(job.hash) ?? { epochs: 0, ended: false };
+      runs.set(job.hash, run);
       const base = { trial: job.trial, hash: job.hash, params: job.params };
-      if (job.finishAt !== undefined) return { ...base, status: 'FINISHED', stoppedBy: 'scheduler', epochs: from, values: curve.slice(0, from) };
-      const to = job.pauseAt ?? maxEpochs;
+      const { epochs: from } = run;
+      if (run.ended) return { ...base, status: 'SKIPPED', epochs: from, values: curve.slice(0, from), ...(run.stopped ? { stoppedBy: 'scheduler' } : {}) };
+      if (job.finishAt !== undefined) {
+        Object.assign(run, { ended: true, stopped: true });
+        return { ...base, status: 'FINISHED', stoppedBy: 'scheduler', epochs: from, values: curve.slice(0, from) };
+      }
+      const to = Math.max(from, job.pauseAt ?? maxEpochs);
       trained.push(...curve.slice(from, to));
-      reached.set(job.trial, to);
-      return { ...base, status: to >= maxEpochs ? 'FINISHED' : 'PAUSED', epochs: to, values: curve.slice(0, to) };
+      run.epochs = to;
+      run.ended = to >= maxEpochs;
+      return { ...base, status: run.ended ? 'FINISHED' : 'PAUSED', epochs: to, values: curve.slice(0, to) };
     },
   };
 }
@@ -145,10 +154,16 @@ export async function replay(ctx: ReplayContext): Promise<void> {
   rows.push({ name: 'grid', reach: [epochsToReach(gridTrained, best)], spent: [gridTrained.length] });
   for (const [name, block] of strategies) {
     const row = { name, reach: [] as (number | undefined)[], spent: [] as number[] };
-    for (const seed of seeds) {
-      const trained = await replaySweep(ctx.sweepFile(path.join(ctx.work, 'replay', `${name}-${seed}`), `${block}\n  seed: ${seed}`), ctx.sets, curves, E);
-      row.reach.push(epochsToReach(trained, best));
-      row.spent.push(trained.length);
+    // A few seeds at a time: each replay has its own Optuna process, which answers while the others plan.
+    for (let i = 0; i < seeds.length; i += 4) {
+      const batch = seeds.slice(i, i + 4);
+      const runs = await Promise.all(
+        batch.map((seed) => replaySweep(ctx.sweepFile(path.join(ctx.work, 'replay', `${name}-${seed}`), `${block}\n  seed: ${seed}`), ctx.sets, curves, E)),
+      );
+      for (const trained of runs) {
+        row.reach.push(epochsToReach(trained, best));
+        row.spent.push(trained.length);
+      }
     }
     rows.push(row);
   }
