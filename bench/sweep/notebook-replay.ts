@@ -178,11 +178,11 @@ export async function replay(ctx: ReplayContext): Promise<void> {
     const finite = r.reach.filter((x): x is number => x !== undefined);
     const range = finite.length ? `${Math.min(...finite)}-${Math.max(...finite)}` : '-';
     console.log(
-      `${r.name.padEnd(10)}${String(r.reach.length).padStart(6)}${String(m === Infinity ? 'never' : m).padStart(8)}${range.padStart(10)}${String(r.reach.length - finite.length).padStart(7)}${String(median(r.spent)).padStart(16)}${(m / gridFull).toFixed(2).padStart(15)}`,
+      `${r.name.padEnd(10)}${String(r.reach.length).padStart(6)}${String(m === Infinity ? 'never' : m).padStart(8)}${range.padStart(10)}${String(r.reach.length - finite.length).padStart(7)}${String(median(r.spent)).padStart(16)}${(m === Infinity ? '-' : (m / gridFull).toFixed(2)).padStart(15)}`,
     );
   }
   const tpe = median(rows.find((r) => r.name === 'tpe+asha')!.reach.map((x) => x ?? Infinity));
   console.log(
-    `goal (TPE + ASHA at most a third of the grid's ${gridFull} epochs, i.e. <= ${(gridFull / 3).toFixed(0)}): ${tpe <= gridFull / 3 ? 'met' : 'not met'} (median ${tpe})`,
+    `goal (TPE + ASHA at most a third of the grid's ${gridFull} epochs, i.e. <= ${(gridFull / 3).toFixed(0)}): ${tpe <= gridFull / 3 ? 'met' : 'not met'} (median ${tpe === Infinity ? 'never: most seeds do not reach it' : tpe})`,
   );
 }

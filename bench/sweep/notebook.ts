@@ -2,6 +2,9 @@
  * The notebook's search space, searched four ways with real training (`fitspec sweep`):
  *
  *   npm run bench:sweep -- --notebook [--lrs 6] [--epochs 9] [--seeds 3] [--per-class 120] [--size 128] [--train 200] [--validation 100]
+ *                                     [--parallel 2] [--work DIR] [--replay [--replay-seeds 50]]
+ *
+ * `--replay` trains only the grid and replays the other strategies on its curves (notebook-replay.ts).
  *
  * Space: steps 01 / 02 / 03 (baseline, + BatchNormalization and Dropout, + augmentation; named as in
  * experiments/sweeps/notebook-comparison.yaml) x `--lrs` learning rates (3 x 6 = 18 grid trials), at the
