@@ -2,6 +2,9 @@
  * The notebook's search space, searched four ways with real training (`fitspec sweep`):
  *
  *   npm run bench:sweep -- --notebook [--lrs 6] [--epochs 9] [--seeds 3] [--per-class 120] [--size 128] [--train 200] [--validation 100]
+ *                                     [--parallel 2] [--work DIR] [--replay [--replay-seeds 50]]
+ *
+ * `--replay` trains only the grid and replays the other strategies on its curves (notebook-replay.ts).
  *
  * Space: steps 01 / 02 / 03 (baseline, + BatchNormalization and Dropout, + augmentation; named as in
  * experiments/sweeps/notebook-comparison.yaml) x `--lrs` learning rates (3 x 6 = 18 grid trials), at the
@@ -32,7 +35,11 @@ const PER_CLASS = arg('per-class', 120);
 const SIZE = arg('size', 128);
 const TRAIN = arg('train', 200);
 const VALIDATION = arg('validation', 100);
-const work = fs.mkdtempSync(path.join(tmpdir(), 'fitspec-bench-notebook-'));
+const workArg = process.argv.indexOf('--work');
+// `--work DIR` keeps the trained trials: run again, the sweeps train nothing they already trained (exactly once).
+const work = workArg >= 0 ? path.resolve(process.argv[workArg + 1]!) : fs.mkdtempSync(path.join(tmpdir(), 'fitspec-bench-notebook-'));
+fs.mkdirSync(work, { recursive: true });
+const sweepFlags = ['--yes', '--parallel', String(arg('parallel', 2)), '--threads', '1'];
 const env = { ...process.env, MLFLOW_TRACKING_URI: '', TF_CPP_MIN_LOG_LEVEL: '2' };
 
 function fitspec(args: string[], cwd = work): string {
@@ -42,7 +49,7 @@ function fitspec(args: string[], cwd = work): string {
 }
 
 const faces = path.join(work, 'faces');
-fitspec(['data', 'synth', '--out', faces, '--per-class', String(PER_CLASS), '--layout', 'directory', '--seed', '5']);
+if (!fs.existsSync(faces)) fitspec(['data', 'synth', '--out', faces, '--per-class', String(PER_CLASS), '--layout', 'directory', '--seed', '5']);
 const exp = (f: string) => path.join(ROOT, 'experiments', f);
 const lrs = Array.from({ length: LRS }, (_, i) => Number((1e-4 * 3 ** (i / 2)).toPrecision(3)));
 const sets = [`data.source={type: directory, path: ${faces}}`, `data.image.height=${SIZE}`, `data.image.width=${SIZE}`, `data.split={train: ${TRAIN}, validation: ${VALIDATION}}`];
@@ -95,10 +102,15 @@ console.log(
   `notebook space: 3 steps x ${LRS} learning rates = ${grid} grid trials, ${EPOCHS} epochs each, ${SIZE}px, ${TRAIN}+${VALIDATION} images per class, seeds ${SEEDS.join(',')}`,
 );
 const gridDir = path.join(work, 'grid');
-fitspec(['sweep', sweepFile(gridDir, '  method: grid'), '--yes', ...sets.flatMap((s) => ['--set', s])]);
+fitspec(['sweep', sweepFile(gridDir, '  method: grid'), ...sweepFlags, ...sets.flatMap((s) => ['--set', s])]);
 const gridPoints = timeline(gridDir);
 const best = Math.max(...gridPoints.map((p) => p.v));
 console.log(`grid: best val_accuracy ${best.toFixed(4)}, ${gridPoints.length} epochs in all, reached (within 0.5 points) after ${epochsToReach(gridPoints, best)} epochs`);
+if (process.argv.includes('--replay')) {
+  const { replay } = await import('./notebook-replay.js');
+  await replay({ work, gridDir, sweepFile, fitspec, sets, epochs: EPOCHS, seeds: arg('replay-seeds', 50) });
+  process.exit(0);
+}
 const strategies: [string, string][] = [
   ['random', `  method: random\n  count: ${grid}`],
   ['asha', `  method: random\n  count: ${grid}\n  scheduler: {type: asha, minEpochs: 1, maxEpochs: ${EPOCHS}, reductionFactor: 3}`],
@@ -108,7 +120,7 @@ console.log(`${'strategy'.padEnd(10)}${'seed'.padStart(5)}${'epochs to reach'.pa
 for (const [name, block] of strategies) {
   for (const seed of SEEDS) {
     const dir = path.join(work, `${name}-${seed}`);
-    fitspec(['sweep', sweepFile(dir, `${block}\n  seed: ${seed}`), '--yes', ...sets.flatMap((s) => ['--set', s])]);
+    fitspec(['sweep', sweepFile(dir, `${block}\n  seed: ${seed}`), ...sweepFlags, ...sets.flatMap((s) => ['--set', s])]);
     const pts = timeline(dir);
     const reach = epochsToReach(pts, best);
     console.log(
