@@ -68,6 +68,8 @@ def experiment(meta, x, y, xv, yv):
     out = {key: [float(v) for v in h.history[key]] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     if said:
         out["augmentation"] = said
+    # Kept beside the pixels too, so that a long run's Keras side can be read without its caller.
+    json.dump(out, open(os.path.join(meta["folder"], "keras-history.json"), "w"))
     print(json.dumps(out))
 
 
