@@ -203,10 +203,7 @@ async function compareExperiments(py: string) {
       writeFileSync(wrapper, text);
       const loaded = loadExperimentText(text, wrapper);
       const exp = loaded.experiment;
-      const t0 = Date.now();
-      const f = curvesOf(await train(loaded, { log: () => {}, tty: false }));
-      process.stderr.write(`${name} fitspec seed ${seed}: ${((Date.now() - t0) / 1000).toFixed(0)} s, val_accuracy ${fmt(f.val_accuracy)}\n`);
-
+      // Keras trains in its own process while fitspec trains: the pixels and the model come first.
       await writePixels(loaded, seed, dir, px);
       const built = await buildModel(exp);
       const layers = leafLayers(built.model)
@@ -235,7 +232,15 @@ async function compareExperiments(py: string) {
         }),
       );
       const t1 = Date.now();
-      const k = JSON.parse((await python(py, [join(import.meta.dirname, 'keras_fit.py'), dir])).trim().split('\n').at(-1)!) as Curves & { augmentation?: string };
+      const kerasRun = python(py, [join(import.meta.dirname, 'keras_fit.py'), dir]).then((out) => {
+        process.stderr.write(`${name} keras done: ${((Date.now() - t1) / 1000).toFixed(0)} s\n`);
+        return JSON.parse(out.trim().split('\n').at(-1)!) as Curves & { augmentation?: string };
+      });
+      kerasRun.catch(() => {});
+      const t0 = Date.now();
+      const f = curvesOf(await train(loaded, { log: () => {}, tty: false }));
+      process.stderr.write(`${name} fitspec seed ${seed}: ${((Date.now() - t0) / 1000).toFixed(0)} s, val_accuracy ${fmt(f.val_accuracy)}\n`);
+      const k = await kerasRun;
       process.stderr.write(`${name} keras seed ${seed}: ${((Date.now() - t1) / 1000).toFixed(0)} s, val_accuracy ${fmt(k.val_accuracy)}\n`);
       if (k.augmentation) process.stderr.write(`${name} keras augmentation: ${k.augmentation}\n`);
       const cell = (c: Curves) => {
