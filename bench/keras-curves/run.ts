@@ -38,6 +38,7 @@ import { train } from '../../src/train/trainer.js';
 import { buildModel } from '../../src/model/index.js';
 import { batchIndices } from '../../src/data/batches.js';
 import { ensureConvertVenv } from '../../scripts/convert/venv.mjs';
+import { initBackend } from '../../src/backend.js';
 import { leafLayers } from '../../src/model/index.js';
 import { kerasLayer, kerasOptimizer } from '../../test/train/keras-parity/harness.js';
 
@@ -205,6 +206,8 @@ async function compareExperiments(py: string) {
       const exp = loaded.experiment;
       // Keras trains in its own process while fitspec trains: the pixels and the model come first.
       await writePixels(loaded, seed, dir, px);
+      // The backend the trainer will use (tfjs would otherwise build this model on its plain JS one).
+      await initBackend(exp.train.backend, exp.train.threads);
       const built = await buildModel(exp);
       const layers = leafLayers(built.model)
         .filter((l) => l.getClassName() !== 'InputLayer')
