@@ -172,6 +172,7 @@ async function compareExperiments(py: string) {
   const sizes = new Set<string>();
   for (const file of experiments) {
     const own = loadExperiment(file).experiment;
+    if (own.train.loss !== 'categoricalCrossentropy') throw new Error(`${file}: the Keras side trains with categorical cross-entropy only`);
     if (own.train.phases?.length) throw new Error(`${file}: training phases are not reproduced on the Keras side`);
     if (own.model.base?.weights) throw new Error(`${file}: a pretrained base is not reproduced on the Keras side (use a file whose base has \`weights: null\`)`);
     const split = own.data.split as { train: number; validation: number };
