@@ -9,7 +9,7 @@
  *                                  --batch=32 --lr=1e-4 --engine=graph|eager
  *                                  --keras-init=keras|fitspec --keras-order=fit|fit-arrays|fitspec|reshuffled|fixed]
  *   npm run bench:keras-curves -- --experiment=experiments/quick/02-bn-dropout.yaml [--experiment=...]
- *                                 [--size=128 --seeds=1]
+ *                                 [--size=128 --seeds=1 --first-seed=42]
  *
  * Per seed, fitspec trains first (that seed's split, shuffle and initial weights); the pixels of its
  * split, as its data pipeline decoded them, go to Keras (scripts/convert/venv.mjs' venv, installed on
@@ -52,6 +52,7 @@ const { values: a } = parseArgs({
     epochs: { type: 'string' },
     experiment: { type: 'string', multiple: true },
     seeds: { type: 'string', default: '3' },
+    'first-seed': { type: 'string', default: '42' },
     batch: { type: 'string', default: '32' },
     lr: { type: 'string', default: '1e-4' },
     engine: { type: 'string', default: 'graph' },
@@ -67,7 +68,7 @@ const size = Number(a.size ?? (quick ? 0 : 96));
 const perTrain = Number(a.train ?? (quick ? 0 : 300));
 const perVal = Number(a.validation ?? (quick ? 0 : 150));
 const epochs = Number(a.epochs ?? 12);
-const seeds = Array.from({ length: Number(a.seeds) }, (_, i) => 42 + i);
+const seeds = Array.from({ length: Number(a.seeds) }, (_, i) => Number(a['first-seed']) + i);
 const batch = Number(a.batch);
 const lr = Number(a.lr);
 const CLASSES = ['YOUNG', 'MIDDLE', 'OLD'];
