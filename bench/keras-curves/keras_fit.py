@@ -3,6 +3,10 @@ model.fit on the images and split fitspec trained on (uint8 pixels written by ru
 
     python keras_fit.py DIR   (DIR/meta.json, DIR/{train,validation}.u8, DIR/{train,validation}-labels.u8)
 
+With `layers` in meta.json (run.ts --experiment): the Sequential of those Keras layers (class names
+and constructor arguments), the given optimizer, and `augment` (fitspec's augmentation, Keras
+ImageDataGenerator's parameters) as Keras 3 preprocessing layers mapped over the training set.
+
 Prints one JSON line: {"val_loss": [...], "val_accuracy": [...], "loss": [...], "accuracy": [...]}.
 """
 import json
@@ -16,6 +20,69 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 
 
+def augmentation(aug, seed):
+    """fitspec's (ImageDataGenerator's) augmentation as Keras 3 preprocessing layers, and a line saying which.
+
+    ImageDataGenerator's shear_range is an angle in degrees (0.2 degrees moves a pixel at most 0.35% of
+    the image across); RandomShear takes only positive fractions, so shear is left out."""
+    fill = aug.get("fill", "nearest")
+    layers, said = [], []
+    if aug.get("rotation"):
+        layers.append(keras.layers.RandomRotation(aug["rotation"] / 360, fill_mode=fill, seed=seed))
+        said.append(f"RandomRotation({aug['rotation']}/360)")
+    if aug.get("widthShift") or aug.get("heightShift"):
+        h, w = aug.get("heightShift", 0), aug.get("widthShift", 0)
+        layers.append(keras.layers.RandomTranslation(h, w, fill_mode=fill, seed=seed + 1))
+        said.append(f"RandomTranslation({h}, {w})")
+    if aug.get("zoom"):
+        # ImageDataGenerator draws the two axes' zoom independently.
+        z = aug["zoom"]
+        layers.append(keras.layers.RandomZoom((-z, z), (-z, z), fill_mode=fill, seed=seed + 2))
+        said.append(f"RandomZoom(({-z}, {z}), ({-z}, {z}))")
+    if aug.get("horizontalFlip"):
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 3))
+        said.append("RandomFlip('horizontal')")
+    if aug.get("shear"):
+        said.append(f"shear {aug['shear']} degrees left out")
+    return keras.Sequential(layers), f"fill_mode={fill}: " + ", ".join(said)
+
+
+def experiment(meta, x, y, xv, yv):
+    import tensorflow as tf
+
+    s = meta["size"]
+    keras.utils.set_random_seed(meta["seed"])
+    layers = [getattr(keras.layers, spec["className"])(**spec["config"]) for spec in meta["layers"]]
+    model = keras.Sequential([keras.Input(shape=(s, s, 3)), *layers])
+    if meta.get("initial"):
+        set_initial(model, meta)
+    opt = meta["optimizer"]
+    model.compile(optimizer=getattr(keras.optimizers, opt["className"])(**opt["config"]), loss="categorical_crossentropy", metrics=["accuracy"])
+    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=meta["seed"], reshuffle_each_iteration=True).batch(meta["batchSize"])
+    said = None
+    if meta.get("augment"):
+        aug, said = augmentation(meta["augment"], meta["seed"])
+        train = train.map(lambda a, b: (aug(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.prefetch(tf.data.AUTOTUNE)
+    h = model.fit(train, epochs=meta["epochs"], validation_data=(xv, yv), validation_batch_size=meta["batchSize"], verbose=0)
+    out = {key: [float(v) for v in h.history[key]] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    if said:
+        out["augmentation"] = said
+    # Kept beside the pixels too, so that a long run's Keras side can be read without its caller.
+    json.dump(out, open(os.path.join(meta["folder"], "keras-history.json"), "w"))
+    print(json.dumps(out))
+
+
+def set_initial(model, meta):
+    flat = np.fromfile(os.path.join(meta["folder"], "initial.f32"), dtype=np.float32)
+    weights, at = [], 0
+    for shape in meta["initial"]:
+        n = int(np.prod(shape))
+        weights.append(flat[at:at + n].reshape(shape))
+        at += n
+    model.set_weights(weights)
+
+
 def main(folder):
     meta = json.load(open(os.path.join(folder, "meta.json")))
     s, k = meta["size"], meta["classes"]
@@ -27,6 +94,9 @@ def main(folder):
 
     x, y = part("train")
     xv, yv = part("validation")
+    meta["folder"] = folder
+    if meta.get("layers"):
+        return experiment(meta, x, y, xv, yv)
     keras.utils.set_random_seed(meta["seed"])
     pad = meta["padding"]
     layers = [keras.Input(shape=(s, s, 3))]
@@ -35,13 +105,7 @@ def main(folder):
     layers += [keras.layers.Flatten(), keras.layers.Dense(512, activation="relu"), keras.layers.Dense(k, activation="softmax")]
     model = keras.Sequential(layers)
     if meta.get("initial"):
-        flat = np.fromfile(os.path.join(folder, "initial.f32"), dtype=np.float32)
-        weights, at = [], 0
-        for shape in meta["initial"]:
-            n = int(np.prod(shape))
-            weights.append(flat[at:at + n].reshape(shape))
-            at += n
-        model.set_weights(weights)
+        set_initial(model, meta)
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=meta["learningRate"]), loss="categorical_crossentropy", metrics=["accuracy"])
     if meta.get("order"):
         history = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
