@@ -30,7 +30,7 @@ afterAll(async () => {
 const trained = (out: string) => new Set([...out.matchAll(/\[cq (t\d+)\] epoch 1\//g)].map((m) => m[1]));
 
 describe('fitspec sweep cancel on a coordinated (tpe) sweep', () => {
-  it('removes its queued job, the coordinator starts nothing more and exits; the sweep is cancelled in Redis, sweep.json and MLflow', async () => {
+  it('removes its queued job, the coordinator starts nothing more and exits; the sweep is cancelled in Redis, sweep.json and MLflow; a re-run continues it', async () => {
     const dir = tmpDir('sweep-cancel');
     const file = tinySweep(
       dir,
@@ -114,5 +114,18 @@ runs = client.search_runs([exp.experiment_id], max_results=1000)
 out([{"status": r.info.status} for r in runs if r.data.tags.get("fitspec.sweep_parent") == "cq"])
 `);
     expect(parents).toEqual([{ status: 'KILLED' }]);
+
+    // Run again, it continues (as enqueuing a cancelled plain sweep again does): t003 trains, t004 is drawn.
+    const again = cliUntil(['sweep', file, '--queue', redis.url, '--parallel', '2'], dir, /2 trials with results in the queue/, env);
+    await again.matched;
+    const w2 = cli(['worker', '--queue', redis.url, '--threads', '1', '--exit-when-empty'], dir, env);
+    expect(w2.code, w2.stdout + w2.stderr).toBe(0);
+    expect(await again.exited, again.output()).toBe(0);
+    expect([...trained(w2.stdout + w2.stderr)].sort()).toEqual(['t003', 't004']);
+    expect(again.output()).not.toContain('was cancelled');
+    const done = cli(['sweep', 'status', 'cq', '--queue', redis.url], dir);
+    expect(done.stdout).toContain('sweep cq: done 4, running 0, queued 0, failed 0 (of 4)');
+    expect(done.stdout).not.toContain('was cancelled');
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'runs', 'sweeps', 'cq', 'sweep.json'), 'utf8')).cancelled).toBeUndefined();
   }, 120_000);
 });
