@@ -301,9 +301,14 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
     // Running the sweep again continues it, as enqueuing a cancelled plain sweep again does; a cancel
     // given while it runs is kept (read back before each save) and stops it.
     let cancelled = false;
+    const markCancelled = () => {
+      if (cancelled) return;
+      cancelled = true;
+      opts.log(`sweep ${plan.name}: cancelled (fitspec sweep cancel): no new trial or promotion starts`);
+    };
     let first = true;
     const save = async (m: SweepMeta) => {
-      if (!first && !cancelled && (await readMeta(conn, m.name))?.cancelled) cancelled = true;
+      if (!first && !cancelled && (await readMeta(conn, m.name))?.cancelled) markCancelled();
       first = false;
       m.cancelled = cancelled || undefined;
       writeMeta(m);
@@ -324,7 +329,7 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
       return Promise.race([finished, removed]).then((o) => {
         waiting.delete(job.id!);
         // A worker that took the job after the cancel returns it untrained: nothing more is decided.
-        if (o.status === 'CANCELLED') cancelled = true;
+        if (o.status === 'CANCELLED') markCancelled();
         return o;
       });
     };
@@ -333,10 +338,7 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
       if (checking) return;
       checking = true;
       try {
-        if (!cancelled && (await readMeta(conn, meta.name))?.cancelled) {
-          cancelled = true;
-          opts.log(`sweep ${meta.name}: cancelled (fitspec sweep cancel): no new trial or promotion starts`);
-        }
+        if (!cancelled && (await readMeta(conn, meta.name))?.cancelled) markCancelled();
         if (!cancelled) return;
         // Queued jobs are removed (also one enqueued just before the cancel was seen); running ones finish their job.
         for (const [id, w] of waiting) {
