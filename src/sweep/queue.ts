@@ -444,7 +444,7 @@ export async function cancelSweep(url: string, name: string): Promise<{ removed:
       // A coordinated sweep's jobs are named by rung (`__e3`, `__stop`): all of the sweep's open jobs.
       const jobs = await queue.getJobs([...OPEN_STATES] as Parameters<Queue['getJobs']>[0]);
       for (const job of jobs) {
-        if (!job?.id?.startsWith(`${name}__`)) continue;
+        if (!job?.id?.startsWith(`${name}__`) || job.data?.sweep !== name) continue;
         if ((await job.getState()) === 'active') running++;
         else
           await job.remove().then(
