@@ -11,7 +11,7 @@ export interface Executor {
 }
 
 /** What the results table and `sweep status` show of a trial under a scheduler. */
-export type RungState = 'queued' | 'running' | 'paused' | 'promoted' | 'stopped' | 'finished' | 'failed';
+export type RungState = 'queued' | 'running' | 'paused' | 'promoted' | 'stopped' | 'finished' | 'failed' | 'cancelled';
 
 export interface DriveOptions {
   executor: Executor;
@@ -98,7 +98,7 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
     progress.map((p) => {
       const o = outcomes.get(p.id);
       const t = known.find((k) => k.id === p.id)!;
-      const state: RungState = p.phase === 'running' ? (p.epochs > 0 ? 'promoted' : 'running') : p.phase === 'paused' ? (o ? 'paused' : 'queued') : p.phase;
+      const state = rungStateOf(p, o);
       return {
         ...(o ?? { trial: p.id, hash: t.hash, params: t.params, status: 'PAUSED' as const }),
         epochs: p.epochs,
@@ -150,10 +150,12 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
       const { trial, outcome } = await Promise.race(running.values());
       running.delete(trial);
       const p = progress.find((x) => x.id === trial)!;
-      outcomes.set(trial, outcome);
+      // A cancelled promotion leaves the trial as its last rung had it (paused there, with its run).
+      if (outcome.status !== 'CANCELLED' || !outcomes.has(trial)) outcomes.set(trial, outcome);
       if (outcome.rungs) story.set(trial, outcome.rungs);
       p.target = undefined;
-      if (outcome.status === 'KILLED' && opts.stopping?.()) p.phase = 'paused';
+      // A job stopped or removed because the sweep stops: the trial stays where it was, to be continued.
+      if ((outcome.status === 'KILLED' || outcome.status === 'CANCELLED') && opts.stopping?.()) p.phase = 'paused';
       else p.phase = phaseOf(outcome);
       if (outcome.values) {
         p.values = outcome.values;
@@ -206,6 +208,12 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
       return trial;
     }
   }
+}
+
+function rungStateOf(p: TrialProgress, o: TrialOutcome | undefined): RungState {
+  if (p.phase === 'running') return p.epochs > 0 ? 'promoted' : 'running';
+  if (p.phase === 'paused') return o?.status === 'CANCELLED' ? 'cancelled' : o ? 'paused' : 'queued';
+  return p.phase;
 }
 
 /** Epochs trained over all trials, against a full grid of the same trials at maxEpochs each. */

@@ -255,6 +255,7 @@ async function coordinatedStatus(conn: Redis, meta: SweepMeta): Promise<SweepSta
     return { trial: t.id, params: t.params, state: o?.rungState ?? 'queued', outcome: o, attempts: 0 };
   });
   const n = (f: (s: TrialState) => boolean) => trials.filter(f).length;
+  // Trials a cancelled tpe / cmaes sweep never drew are cancelled, not queued.
   const open = Math.max(0, (meta.count ?? meta.trials.length) - meta.trials.length);
   return {
     meta,
@@ -263,9 +264,9 @@ async function coordinatedStatus(conn: Redis, meta: SweepMeta): Promise<SweepSta
     counts: {
       done: n((s) => s.state === 'finished' || s.state === 'stopped'),
       running: n((s) => s.state === 'running' || s.state === 'promoted'),
-      queued: n((s) => s.state === 'queued' || s.state === 'paused') + open,
+      queued: n((s) => !meta.cancelled && (s.state === 'queued' || s.state === 'paused')) + (meta.cancelled ? 0 : open),
       failed: n((s) => s.state === 'failed'),
-      cancelled: 0,
+      cancelled: n((s) => s.state === 'cancelled' || (Boolean(meta.cancelled) && s.state === 'queued')) + (meta.cancelled ? open : 0),
     },
   };
 }
@@ -285,6 +286,7 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
   const events = new QueueEvents(QUEUE_NAME, { connection: eventsConn });
   await events.waitUntilReady();
   const heartbeat = setInterval(() => void conn.set(coordinatorKey(plan.name), String(process.pid), 'EX', 30).catch(() => undefined), 10_000);
+  let stopPoll = () => undefined as void;
   try {
     await conn.set(coordinatorKey(plan.name), String(process.pid), 'EX', 30);
     const prev = await readMeta(conn, plan.name);
@@ -296,18 +298,62 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
       });
     }
     const queueUrl = redactUri(url);
+    // Running the sweep again continues it, as enqueuing a cancelled plain sweep again does; a cancel
+    // given while it runs is kept (read back before each save) and stops it.
+    let cancelled = false;
+    const markCancelled = () => {
+      if (cancelled) return;
+      cancelled = true;
+      opts.log(`sweep ${plan.name}: cancelled (fitspec sweep cancel): no new trial or promotion starts`);
+    };
+    let first = true;
     const save = async (m: SweepMeta) => {
+      if (!first && !cancelled && (await readMeta(conn, m.name))?.cancelled) markCancelled();
+      first = false;
+      m.cancelled = cancelled || undefined;
       writeMeta(m);
-      await conn.set(metaKey(m.name), JSON.stringify({ ...m, queue: queueUrl, cancelled: false }));
+      await conn.set(metaKey(m.name), JSON.stringify({ ...m, queue: queueUrl, cancelled }));
       await conn.sadd('fitspec:sweeps', m.name);
     };
     await save(meta);
 
-    const wait = (job: Job<TrialJob, TrialOutcome>): Promise<TrialOutcome> =>
-      job.waitUntilFinished(events).then(
+    /** Waits on a job; after a cancel, a job that is no longer queued or running resolves as CANCELLED. */
+    const waiting = new Map<string, { job: Job<TrialJob, TrialOutcome>; resolve: (o: TrialOutcome) => void }>();
+    const cancelledOutcome = (job: Job<TrialJob, TrialOutcome>): TrialOutcome => ({ trial: job.data.trial, hash: job.data.hash, params: job.data.params, status: 'CANCELLED' });
+    const wait = (job: Job<TrialJob, TrialOutcome>): Promise<TrialOutcome> => {
+      const removed = new Promise<TrialOutcome>((resolve) => waiting.set(job.id!, { job, resolve }));
+      const finished = job.waitUntilFinished(events).then(
         (o: TrialOutcome) => o,
         (e: Error) => ({ trial: job.data.trial, hash: job.data.hash, params: job.data.params, status: 'FAILED' as const, error: e.message }),
       );
+      return Promise.race([finished, removed]).then((o) => {
+        waiting.delete(job.id!);
+        // A worker that took the job after the cancel returns it untrained: nothing more is decided.
+        if (o.status === 'CANCELLED') markCancelled();
+        return o;
+      });
+    };
+    let checking = false;
+    const checkCancel = async () => {
+      if (checking) return;
+      checking = true;
+      try {
+        if (!cancelled && (await readMeta(conn, meta.name))?.cancelled) markCancelled();
+        if (!cancelled) return;
+        // Queued jobs are removed (also one enqueued just before the cancel was seen); running ones finish their job.
+        for (const [id, w] of waiting) {
+          const job = await queue.getJob(id);
+          const state = job ? await job.getState() : 'missing';
+          if (state === 'active' || state === 'completed' || state === 'failed') continue;
+          if (job) await job.remove().catch(() => undefined);
+          if (!(await queue.getJob(id))) w.resolve(cancelledOutcome(w.job));
+        }
+      } finally {
+        checking = false;
+      }
+    };
+    const poll = setInterval(() => void checkCancel().catch(() => undefined), 1000);
+    stopPoll = () => clearInterval(poll);
     // Where each known trial stands: its finished jobs' outcomes, and jobs still queued or running.
     const rule = ruleOf(plan);
     const keys = [
@@ -323,7 +369,8 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
         const job = (await queue.getJob(jobId(meta.name, t.hash, key))) as Job<TrialJob, TrialOutcome> | undefined;
         if (!job) continue;
         const state = await job.getState();
-        if (state === 'failed') {
+        // Failed, or returned untrained after a cancel: to be run again.
+        if (state === 'failed' || (state === 'completed' && job.returnvalue?.status === 'CANCELLED')) {
           await job.remove().catch(() => undefined);
         } else if (state === 'completed') {
           if (!recovered.has(t.id)) recovered.set(t.id, job.returnvalue);
@@ -339,8 +386,8 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
       const existing = (await queue.getJob(id)) as Job<TrialJob, TrialOutcome> | undefined;
       if (existing) {
         const state = await existing.getState();
-        if (state === 'completed') return existing.returnvalue;
-        if (state !== 'failed') return wait(existing);
+        if (state === 'completed' && existing.returnvalue?.status !== 'CANCELLED') return existing.returnvalue;
+        if (state !== 'failed' && state !== 'completed') return wait(existing);
         await existing.remove();
       }
       const job = await queue.add(data.trial, data, { jobId: id, attempts: 3, backoff: { type: 'fixed', delay: 2000 }, removeOnComplete: false, removeOnFail: false });
@@ -353,6 +400,7 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
       recovered,
       inFlight,
       persist: save,
+      stopping: () => cancelled,
       onOutcome: (o) => {
         void conn.set(resultsKey(meta.name), JSON.stringify(o)).catch(() => undefined);
         void recordResults(meta, o, opts.log, false);
@@ -361,10 +409,15 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
     await save(meta);
     await conn.set(resultsKey(meta.name), JSON.stringify(r.outcomes));
     await recordResults(meta, r.outcomes, opts.log, true);
-    opts.log(`sweep ${meta.name}: ${r.jobs ? `${r.jobs} job(s) run by the workers` : 'nothing to train: every trial is finished or stopped'}`);
-    return { meta, dir, outcomes: r.outcomes, jobs: r.jobs };
+    if (cancelled)
+      opts.log(
+        `sweep ${meta.name}: cancelled; ${r.outcomes.filter((o) => o.rungState === 'cancelled').length} queued trial(s) not started, results so far in ${meta.runsDir}/sweeps/${meta.name}/results.csv; run the same command again to continue it`,
+      );
+    else opts.log(`sweep ${meta.name}: ${r.jobs ? `${r.jobs} job(s) run by the workers` : 'nothing to train: every trial is finished or stopped'}`);
+    return { meta, dir, outcomes: r.outcomes, jobs: r.jobs, cancelled };
   } finally {
     clearInterval(heartbeat);
+    stopPoll();
     await conn.del(coordinatorKey(plan.name)).catch(() => undefined);
     await events.close();
     eventsConn.disconnect();
@@ -373,8 +426,12 @@ export async function coordinateSweep(url: string, plan: SweepPlan, opts: { para
   }
 }
 
-/** Queued trials of the sweep are removed; running ones finish (a worker starts nothing more of it). */
-export async function cancelSweep(url: string, name: string): Promise<{ removed: number; running: number }> {
+/**
+ * Queued trials of the sweep are removed; running ones finish (a worker starts nothing more of it). For a
+ * coordinated sweep its queued jobs are removed, and its coordinating process sees the flag within
+ * seconds, decides nothing more and exits once the running jobs are back.
+ */
+export async function cancelSweep(url: string, name: string): Promise<{ removed: number; running: number; coordinated?: boolean; coordinator?: boolean }> {
   const conn = await connect(url);
   const queue = new Queue(QUEUE_NAME, { connection: conn });
   try {
@@ -383,6 +440,20 @@ export async function cancelSweep(url: string, name: string): Promise<{ removed:
     await conn.set(metaKey(name), JSON.stringify({ ...meta, cancelled: true }));
     let removed = 0;
     let running = 0;
+    if (meta.scheduler || MODEL_BASED.has(meta.method)) {
+      // A coordinated sweep's jobs are named by rung (`__e3`, `__stop`): all of the sweep's open jobs.
+      const jobs = await queue.getJobs([...OPEN_STATES] as Parameters<Queue['getJobs']>[0]);
+      for (const job of jobs) {
+        if (!job?.id?.startsWith(`${name}__`) || job.data?.sweep !== name) continue;
+        if ((await job.getState()) === 'active') running++;
+        else
+          await job.remove().then(
+            () => removed++,
+            () => undefined,
+          );
+      }
+      return { removed, running, coordinated: true, coordinator: (await conn.exists(coordinatorKey(name))) === 1 };
+    }
     for (const t of meta.trials) {
       const job = await queue.getJob(jobId(name, t.hash));
       if (!job) continue;

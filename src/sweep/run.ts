@@ -84,7 +84,8 @@ export async function recordResults(meta: SweepMeta, outcomes: TrialOutcome[], l
   const client = sweepClient(meta.trackingUri && trackingUri({ uri: meta.trackingUri }));
   if (client && meta.parentRunId) {
     const all = meta.trials.every((t) => outcomes.some((o) => o.trial === t.id && (o.status === 'FINISHED' || o.status === 'SKIPPED')));
-    const status = !final ? 'RUNNING' : all ? 'FINISHED' : outcomes.some((o) => o.status === 'KILLED' || o.status === 'CANCELLED') ? 'KILLED' : 'FAILED';
+    const stopped = meta.cancelled || outcomes.some((o) => o.status === 'KILLED' || o.status === 'CANCELLED');
+    const status = !final ? 'RUNNING' : all ? 'FINISHED' : stopped ? 'KILLED' : 'FAILED';
     await closeParentRun(client, meta, outcomes, csv, status).catch((e: Error) => log(`MLflow: could not update the sweep's parent run (${e.message})`));
   }
   return csv;

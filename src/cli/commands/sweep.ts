@@ -73,6 +73,7 @@ async function coordinate(plan: import('../../sweep/plan.js').SweepPlan, opts: S
   if (r.meta.scheduler) out(formatBudget(budgetOf(r.meta, r.outcomes)));
   const best = bestTrial(r.outcomes, r.meta.mode);
   if (best) out(`best: ${best.trial} ${r.meta.metric} ${best.metric}`);
+  if (r.cancelled) out(`sweep ${r.meta.name} was cancelled: run the same command again to continue it`);
   out(`progress from anywhere: fitspec sweep status ${r.meta.name} --queue ${showQueueUrl(opts.queue!)}`);
   if (r.outcomes.some((o) => o.status === 'FAILED')) process.exitCode = 2;
 }
@@ -146,6 +147,7 @@ async function printQueueStatus(s: import('../../sweep/queue.js').SweepStatus) {
   if (s.meta.scheduler) out(formatBudget(budgetOf(s.meta, s.outcomes)));
   const best = bestTrial(s.outcomes, s.meta.mode);
   out(best ? `best so far: ${best.trial} ${s.meta.metric} ${best.metric}` : 'no finished trial yet');
+  if (s.meta.cancelled) out(`sweep ${s.meta.name} was cancelled (fitspec sweep cancel)`);
 }
 
 async function status(name: string | undefined, opts: SweepOpts) {
@@ -178,6 +180,7 @@ async function status(name: string | undefined, opts: SweepOpts) {
   if (meta.scheduler) out(formatBudget(budgetOf(meta, outcomes)));
   const best = bestTrial(outcomes, meta.mode);
   out(best ? `best: ${best.trial} ${meta.metric} ${best.metric}` : 'no finished trial yet');
+  if (meta.cancelled) out(`sweep ${name} was cancelled (fitspec sweep cancel)`);
 }
 
 async function cancel(name: string | undefined, opts: SweepOpts) {
@@ -185,5 +188,11 @@ async function cancel(name: string | undefined, opts: SweepOpts) {
   if (!opts.queue) throw new FitspecError({ code: 'cli.usage', message: 'fitspec sweep cancel needs --queue redis://HOST:PORT (a sweep run here stops with Ctrl-C).' });
   const { cancelSweep } = await import('../../sweep/queue.js');
   const r = await cancelSweep(opts.queue, name);
-  out(`sweep ${name}: ${r.removed} queued trials removed${r.running ? `; ${r.running} running trials finish, nothing else of this sweep starts` : ''}`);
+  if (!r.coordinated) {
+    out(`sweep ${name}: ${r.removed} queued trials removed${r.running ? `; ${r.running} running trials finish, nothing else of this sweep starts` : ''}`);
+    return;
+  }
+  out(
+    `sweep ${name}: ${r.removed} queued jobs removed${r.running ? `; ${r.running} running jobs finish their current rung` : ''}; no new trial or promotion starts${r.coordinator ? '; its `fitspec sweep --queue` process stops within seconds' : ''}`,
+  );
 }
