@@ -84,7 +84,19 @@ export async function fitPhases(run: TrainRun, built: BuiltModel, engine: Engine
     if (outcome === 'stopped') run.log(`stopped early at epoch ${run.history.at(-1)!.epoch + 1}`);
     if (outcome === 'stoppedOutside') break;
   }
+  if (first && run.resumeState) await restoreEnded(run, built, engine, plan);
   return run.interrupts.signal ? 'KILLED' : 'FINISHED';
+}
+
+/**
+ * A run whose checkpoint already holds its last epoch (the process died after saving it, before the run
+ * ended): no phase trains, but the final model, its reports and the test metrics need the trained
+ * weights and a prepared engine.
+ */
+async function restoreEnded(run: TrainRun, built: BuiltModel, engine: Engine, plan: PhasePlan): Promise<void> {
+  await beginPhase(run, built, engine, plan, plan.phases.length - 1, true);
+  await restoreCheckpoint(run.runDir, built.model, engine, { optimizer: false });
+  run.log(`every epoch was trained before (checkpoint at epoch ${run.resumeState!.epoch + 1}): finishing the run`);
 }
 
 /** The phase's trainable layers and optimizer; the first phase this session trains writes the model summary. */

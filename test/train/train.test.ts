@@ -203,4 +203,27 @@ describe('bad input to train', () => {
     expect(rec.status).toBe('FAILED');
     expect(fs.existsSync(path.join(run, 'model'))).toBe(false);
   });
+  it('a run that died after checkpointing its last epoch ends on --resume with the trained weights, training nothing', () => {
+    const dir = tmpDir('ended');
+    const file = tinyExperiment(dir, dataDir);
+    expect(cli(['train', file, '--no-progress'], dir).code).toBe(0);
+    const run = onlyRun(path.join(dir, 'runs'));
+    const image = path.join(dataDir, fs.readdirSync(dataDir)[0]!, fs.readdirSync(path.join(dataDir, fs.readdirSync(dataDir)[0]!))[0]!);
+    const before = cli(['predict', run, image, '--json'], dir);
+    expect(before.code, before.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'checkpoint/state.json'), 'utf8')).epoch).toBe(1);
+    // The moment a kill leaves: the last checkpoint written, the run not yet ended, no final model.
+    const record = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+    fs.writeFileSync(path.join(run, 'run.json'), JSON.stringify({ ...record, status: 'RUNNING', end_time: undefined }));
+    fs.rmSync(path.join(run, 'model'), { recursive: true });
+
+    const r = cli(['train', '--resume', run, '--no-progress'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('every epoch was trained before (checkpoint at epoch 2): finishing the run');
+    expect(r.stdout).not.toMatch(/epoch \d+\/2:/);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).status).toBe('FINISHED');
+    const after = cli(['predict', run, image, '--json'], dir);
+    expect(after.code, after.stderr).toBe(0);
+    expect(JSON.parse(after.stdout)[0].probabilities).toEqual(JSON.parse(before.stdout)[0].probabilities);
+  });
 });
