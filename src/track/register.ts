@@ -103,30 +103,22 @@ async function versionTags(client: MlflowClient, run: Run): Promise<Record<strin
 }
 
 /**
- * The trial of a sweep (given by its parent run) with the best value of the sweep's own metric, in
- * its own direction, over every epoch of every finished trial; ties go to the earlier trial.
+ * The trial of a sweep (given by its parent run) with the best value of the sweep's own metric, in its
+ * own direction: the sweep records it on its run as trials finish (`fitspec.best_run_id`, `best_<metric>`).
  */
 async function bestTrialOf(client: MlflowClient, parent: Run): Promise<{ run: Run; sweep: NonNullable<Registered['sweep']> }> {
   const name = parent.tags['fitspec.sweep_parent']!;
   const metric = parent.params['sweep.metric'] ?? 'val_accuracy';
   const mode = parent.params['sweep.mode'] === 'min' ? 'min' : 'max';
-  const better = (a: number, b: number) => (mode === 'max' ? a > b : a < b);
-  const { runs } = await client.searchRuns({
-    experimentIds: [parent.info.experimentId],
-    filter: `tags.\`mlflow.parentRunId\` = ${q(parent.info.runId)} and attributes.status = 'FINISHED'`,
-    orderBy: ['attributes.start_time ASC'],
-  });
-  let chosen: { run: Run; value: number } | undefined;
-  for (const run of runs) {
-    const b = await best(client, run.info.runId, metric, better);
-    if (b && (!chosen || better(b.value, chosen.value))) chosen = { run, value: b.value };
-  }
-  if (!chosen)
+  const bestId = parent.tags['fitspec.best_run_id'];
+  const value = parent.metrics[`best_${metric}`]?.value;
+  const run = bestId && value !== undefined ? await client.getRun(bestId) : undefined;
+  if (!run)
     fail('register.sweep-empty', `Sweep ${name} (MLflow run ${parent.info.runId}) has no finished trial with a value of ${metric}.`, {
       expected: `a finished trial that logged ${metric}`,
-      received: `${runs.length} finished trial(s)`,
+      received: bestId ? `best run ${bestId}, which MLflow no longer has` : 'no best trial recorded on the sweep run',
     });
-  return { run: chosen.run, sweep: { name, runId: parent.info.runId, trial: chosen.run.tags['fitspec.sweep_trial'] ?? chosen.run.info.runId, metric, mode, value: chosen.value } };
+  return { run, sweep: { name, runId: parent.info.runId, trial: parent.tags['fitspec.best_trial'] ?? run.info.runId, metric, mode, value: value! } };
 }
 
 /** Uploads the MLflow Model files of a run's model folder that MLflow does not have yet. */
