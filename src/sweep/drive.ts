@@ -136,6 +136,12 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
           const position = progress.length;
           const trial = await newTrial(position);
           progress.push({ id: trial.id, position, epochs: 0, values: [], phase: 'paused' });
+          // The save of the drawn point is where a cancel given meanwhile is seen: it stays drawn, for a re-run.
+          if (opts.stopping?.()) {
+            const t = known.find((k) => k.id === trial.id)!;
+            outcomes.set(trial.id, { trial: trial.id, hash: t.hash, params: t.params, status: 'CANCELLED' });
+            break;
+          }
           submit(trial.id, `e${d.to}`, { ...jobs.get(trial.id)!, pauseAt: d.to, rungs: 'started' }, d.to);
         } else if (d.kind === 'promote') {
           opts.log(`[${plan.name} ${d.trial}] promoted from epoch ${d.from} to ${d.to}: continuing from its checkpoint`);
@@ -200,10 +206,13 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
       jobs.set(trial.id, trialJob(plan, meta, trial));
       meta.trials = known;
       await opts.persist(meta);
+      const shown = Object.entries(trial.params)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`.slice(0, 80))
+        .join(', ');
       opts.log(
-        `[${plan.name} ${trial.id}] drawn by ${plan.sweep.method}: ${Object.entries(trial.params)
-          .map(([k, v]) => `${k}=${JSON.stringify(v)}`.slice(0, 80))
-          .join(', ')}`,
+        opts.stopping?.()
+          ? `[${plan.name} ${trial.id}] ${shown}: kept for a re-run, not started (the sweep stops)`
+          : `[${plan.name} ${trial.id}] drawn by ${plan.sweep.method}: ${shown}`,
       );
       return trial;
     }
