@@ -4,8 +4,10 @@ model.fit on the images and split fitspec trained on (uint8 pixels written by ru
     python keras_fit.py DIR   (DIR/meta.json, DIR/{train,validation}.u8, DIR/{train,validation}-labels.u8)
 
 With `layers` in meta.json (run.ts --experiment): the Sequential of those Keras layers (class names
-and constructor arguments), the given optimizer, and `augment` (fitspec's augmentation, Keras
-ImageDataGenerator's parameters) as Keras 3 preprocessing layers mapped over the training set.
+and constructor arguments), fitspec's weights for the layers `layerWeights` names (a pretrained base),
+fitspec's `phases` (per phase: epochs, optimizer, which layers train), and `augment` (fitspec's
+augmentation, Keras ImageDataGenerator's parameters) as Keras 3 preprocessing layers mapped over the
+training set.
 
 Prints one JSON line: {"val_loss": [...], "val_accuracy": [...], "loss": [...], "accuracy": [...]}.
 """
@@ -54,23 +56,45 @@ def experiment(meta, x, y, xv, yv):
     keras.utils.set_random_seed(meta["seed"])
     layers = [getattr(keras.layers, spec["className"])(**spec["config"]) for spec in meta["layers"]]
     model = keras.Sequential([keras.Input(shape=(s, s, 3)), *layers])
-    if meta.get("initial"):
-        set_initial(model, meta)
-    opt = meta["optimizer"]
-    model.compile(optimizer=getattr(keras.optimizers, opt["className"])(**opt["config"]), loss="categorical_crossentropy", metrics=["accuracy"])
+    set_layer_weights(layers, meta)
     train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=meta["seed"], reshuffle_each_iteration=True).batch(meta["batchSize"])
     said = None
     if meta.get("augment"):
         aug, said = augmentation(meta["augment"], meta["seed"])
         train = train.map(lambda a, b: (aug(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
     train = train.prefetch(tf.data.AUTOTUNE)
-    h = model.fit(train, epochs=meta["epochs"], validation_data=(xv, yv), validation_batch_size=meta["batchSize"], verbose=0)
-    out = {key: [float(v) for v in h.history[key]] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    out = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    done = 0
+    # fitspec's phases: which layers train, and a new optimizer, compiled afresh as a Keras user
+    # fine-tuning does (a layer that is not trainable, BatchNormalization included, runs in inference mode).
+    for phase in meta["phases"]:
+        for layer, trainable in zip(layers, phase["trainable"]):
+            layer.trainable = trainable
+        opt = phase["optimizer"]
+        model.compile(optimizer=getattr(keras.optimizers, opt["className"])(**opt["config"]), loss="categorical_crossentropy", metrics=["accuracy"])
+        h = model.fit(train, initial_epoch=done, epochs=done + phase["epochs"], validation_data=(xv, yv), validation_batch_size=meta["batchSize"], verbose=0)
+        for key in out:
+            out[key] += [float(v) for v in h.history[key]]
+        done += phase["epochs"]
     if said:
         out["augmentation"] = said
     # Kept beside the pixels too, so that a long run's Keras side can be read without its caller.
     json.dump(out, open(os.path.join(meta["folder"], "keras-history.json"), "w"))
     print(json.dumps(out))
+
+
+def set_layer_weights(layers, meta):
+    """fitspec's weights (initial.f32) for the layers meta["layerWeights"] names, in Keras' per-layer order."""
+    flat = np.fromfile(os.path.join(meta["folder"], "initial.f32"), dtype=np.float32)
+    at = 0
+    for given in meta.get("layerWeights", []):
+        weights = []
+        for shape in given["shapes"]:
+            n = int(np.prod(shape))
+            weights.append(flat[at:at + n].reshape(shape))
+            at += n
+        layers[given["index"]].set_weights(weights)
+    assert at == flat.size, f"initial.f32 has {flat.size} values, the layers take {at}"
 
 
 def set_initial(model, meta):

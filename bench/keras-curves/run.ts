@@ -24,7 +24,10 @@
  * and augmentation instead of the baseline, on the bench's images (its split unless --train /
  * --validation, its image size unless --size): Keras builds the same layers (fitspec's built layers
  * as Keras classes and arguments, tfjs' camelCase names in snake_case), and augments with Keras 3's
- * preprocessing layers in its tf.data pipeline (see keras_fit.py). Per experiment and seed it prints
+ * preprocessing layers in its tf.data pipeline (see keras_fit.py). A pretrained base (`model.base.weights`)
+starts from the same weights on both sides (the head from each side's own draws); `train.phases` are
+replayed as a Keras user fine-tunes: per phase the same layers set trainable, the model compiled with
+the phase's optimizer, and fit continued from the epoch reached. Per experiment and seed it prints
  * each side's best val_accuracy (epoch), final val_loss, and whether it left chance.
  */
 import { spawn } from 'node:child_process';
@@ -35,12 +38,13 @@ import { loadExperiment, loadExperimentText } from '../../src/config/index.js';
 import { prepareData, synthesize } from '../../src/data/index.js';
 import { storeFor } from '../../src/data/prepare.js';
 import { train } from '../../src/train/trainer.js';
-import { buildModel } from '../../src/model/index.js';
+import { applyTrainable, buildModel } from '../../src/model/index.js';
+import { resolvePhases } from '../../src/train/phases.js';
 import { batchIndices } from '../../src/data/batches.js';
 import { ensureConvertVenv } from '../../scripts/convert/venv.mjs';
 import { initBackend } from '../../src/backend.js';
 import { leafLayers } from '../../src/model/index.js';
-import { kerasLayer, kerasOptimizer } from '../../test/train/keras-parity/harness.js';
+import { kerasLayer, kerasOptimizer } from '../../scripts/keras-parity/keras-names.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const work = join(root, '.bench', 'keras-curves');
@@ -174,15 +178,22 @@ async function compareExperiments(py: string) {
   for (const file of experiments) {
     const own = loadExperiment(file).experiment;
     if (own.train.loss !== 'categoricalCrossentropy') throw new Error(`${file}: the Keras side trains with categorical cross-entropy only`);
-    if (own.train.phases?.length) throw new Error(`${file}: training phases are not reproduced on the Keras side`);
-    if (own.model.base?.weights) throw new Error(`${file}: a pretrained base is not reproduced on the Keras side (use a file whose base has \`weights: null\`)`);
+    if (own.train.phases?.length && a.epochs) throw new Error(`${file}: --epochs does not apply to a file with training phases (each phase has its own)`);
+    if (resolvePhases(own).some((p) => p.callbacks.length)) throw new Error(`${file}: callbacks are not reproduced on the Keras side`);
     const split = own.data.split as { train: number; validation: number };
     const tr = perTrain || split.train;
     const va = perVal || split.validation;
     const px = size || own.data.image.height;
     const dataDir = await ensureData(tr + va);
     const name = basename(file, '.yaml');
-    sizes.add(`${name}: ${px}x${px}, ${tr} / ${va} per class, ${a.epochs ?? own.train.epochs} epochs, batch ${own.train.batchSize}`);
+    const phaseNote = own.train.phases?.length
+      ? ` (${resolvePhases(own)
+          .map((p) => `${p.name} ${p.epochs}`)
+          .join(' + ')})`
+      : '';
+    sizes.add(
+      `${name}: ${px}x${px}, ${tr} / ${va} per class, ${a.epochs ?? resolvePhases(own).reduce((n, p) => n + p.epochs, 0)} epochs${phaseNote}, batch ${own.train.batchSize}`,
+    );
     for (const seed of seeds) {
       const dir = join(work, `${name}-${seed}`);
       mkdirSync(dir, { recursive: true });
@@ -211,15 +222,19 @@ async function compareExperiments(py: string) {
       // The backend the trainer will use (tfjs would otherwise build this model on its plain JS one).
       await initBackend(exp.train.backend, exp.train.threads);
       const built = await buildModel(exp);
-      const layers = leafLayers(built.model)
-        .filter((l) => l.getClassName() !== 'InputLayer')
-        .map(kerasLayer);
-      let initial: number[][] | undefined;
-      if (a['keras-init'] === 'fitspec') {
-        const ws = built.model.getWeights();
-        initial = ws.map((w) => w.shape);
-        writeFileSync(join(dir, 'initial.f32'), Buffer.concat(ws.map((w) => Buffer.from((w.dataSync() as Float32Array).buffer))));
-      }
+      const leaves = leafLayers(built.model).filter((l) => l.getClassName() !== 'InputLayer');
+      const layers = leaves.map(kerasLayer);
+      // Keras starts from fitspec's weights for every layer (--keras-init=fitspec) or for a pretrained
+      // base's layers (the head then starts from Keras' own draws), layer by layer as Keras orders them.
+      const inBase = new Set(built.base ? leafLayers(built.base) : []);
+      const given = leaves.flatMap((l, index) => (a['keras-init'] === 'fitspec' || (exp.model.base?.weights && inBase.has(l)) ? [{ index, weights: l.getWeights() }] : []));
+      writeFileSync(join(dir, 'initial.f32'), Buffer.concat(given.flatMap((g) => g.weights.map((w) => Buffer.from((w.dataSync() as Float32Array).buffer)))));
+      const layerWeights = given.map((g) => ({ index: g.index, shapes: g.weights.map((w) => w.shape) }));
+      // Which layers train in each phase, as the trainer sets them (a frozen base's BatchNormalization in inference mode, as in Keras).
+      const phases = resolvePhases(exp).map((p) => {
+        applyTrainable(built, p.freeze, p.unfreezeFrom);
+        return { name: p.name, epochs: p.epochs, optimizer: kerasOptimizer(p.optimizer), trainable: leaves.map((l) => l.trainable && (!inBase.has(l) || built.base!.trainable)) };
+      });
       built.model.dispose();
       writeFileSync(
         join(dir, 'meta.json'),
@@ -229,11 +244,10 @@ async function compareExperiments(py: string) {
           rescale: exp.data.image.rescale,
           seed,
           batchSize: exp.train.batchSize,
-          epochs: exp.train.epochs,
           layers,
-          optimizer: kerasOptimizer(exp.train.optimizer),
+          layerWeights,
+          phases,
           augment: exp.augment,
-          initial,
         }),
       );
       const t1 = Date.now();

@@ -79,7 +79,16 @@ def main(folder):
     tf.keras.utils.set_random_seed(0)
 
     layers = [build_layer(s, dropout) for s in case["layers"]]
-    model = keras.Sequential([keras.Input(shape=case["inputShape"]), *layers])
+    if case.get("graph"):
+        # Residual and parallel blocks: the same layers wired as fitspec wired them (-1: the input).
+        inp = keras.Input(shape=case["inputShape"])
+        outs = []
+        for layer, ins in zip(layers, case["graph"]["inbound"]):
+            xs = [inp if j < 0 else outs[j] for j in ins]
+            outs.append(layer(xs[0] if len(xs) == 1 else xs))
+        model = keras.Model(inp, outs[case["graph"]["output"]])
+    else:
+        model = keras.Sequential([keras.Input(shape=case["inputShape"]), *layers])
     for layer, ws in zip(layers, case["weights"]):
         if ws:
             layer.set_weights([take(r) for r in ws])
@@ -123,12 +132,15 @@ def main(folder):
                 "weights": [[put(w) for w in layer.get_weights()] for layer in layers],
                 "slots": {},
             }
-            tv = model.trainable_variables
+            # Slots in the order of the layers (fitspec's order of trainable weights); a functional
+            # model may list its variables in another topological order than the layer list.
+            at = {v.path: i for i, v in enumerate(opt._trainable_variables)}
+            order = [at[v.path] for layer in layers for v in layer.trainable_weights]
             for suffix, attr in SLOTS[phase["optimizer"]["className"]].items():
                 vs = getattr(opt, attr, None)
                 if vs:
-                    rec["slots"][suffix] = [put(v.numpy()) for v in vs]
-            rec["trainable"] = [v.path for v in tv]
+                    rec["slots"][suffix] = [put(vs[i].numpy()) for i in order]
+            rec["trainable"] = [opt._trainable_variables[i].path for i in order]
             out["steps"].append(rec)
             global_step += 1
     np.concatenate(chunks or [np.zeros(0, np.float32)]).astype(np.float32).tofile(os.path.join(folder, "keras.bin"))

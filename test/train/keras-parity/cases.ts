@@ -57,6 +57,81 @@ export const cases: ParityCase[] = [
       ...head,
     ],
   },
+  // Blocks: networks that are not a plain stack (Keras builds them as a functional model).
+  {
+    name: 'residual block, identity shortcut (add)',
+    layers: [
+      { conv2d: { filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' } },
+      // No bias before batchNormalization (as in ResNet): its true gradient is zero, and Adam would
+      // turn the rounding noise left in it into steps of about lr, in a direction neither side can fix.
+      { residual: { layers: [{ conv2d: { filters: 3, kernelSize: 3, padding: 'same', useBias: false } }, { batchNormalization: {} }] } },
+      { activation: { activation: 'relu' } },
+      ...head,
+    ],
+    optimizer: { name: 'adam', learningRate: 1e-3 },
+    epochs: 2,
+  },
+  {
+    name: 'residual block, 1x1 projection shortcut',
+    layers: [
+      {
+        residual: {
+          shortcut: [{ conv2d: { filters: 4, kernelSize: 1, useBias: false } }],
+          layers: [{ conv2d: { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' } }],
+        },
+      },
+      ...head,
+    ],
+  },
+  {
+    name: 'parallel branches, concatenate (one branch empty)',
+    layers: [
+      {
+        parallel: {
+          merge: 'concatenate',
+          branches: [[{ conv2d: { filters: 2, kernelSize: 1, activation: 'relu' } }], [{ conv2d: { filters: 2, kernelSize: 3, padding: 'same', activation: 'tanh' } }], []],
+        },
+      },
+      ...head,
+    ],
+  },
+  {
+    name: 'parallel branches, add',
+    layers: [{ parallel: { merge: 'add', branches: [[{ conv2d: { filters: 3, kernelSize: 3, padding: 'same' } }], [{ conv2d: { filters: 3, kernelSize: 1 } }]] } }, ...head],
+  },
+  {
+    name: 'squeeze-and-excitation (multiply by a per-channel gate)',
+    layers: [
+      { conv2d: { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' } },
+      {
+        parallel: {
+          merge: 'multiply',
+          branches: [
+            [],
+            [{ globalAveragePooling2d: {} }, { dense: { units: 2, activation: 'relu' } }, { dense: { units: 4, activation: 'sigmoid' } }, { reshape: { targetShape: [1, 1, 4] } }],
+          ],
+        },
+      },
+      ...head,
+    ],
+    optimizer: { name: 'adam', learningRate: 1e-2 },
+  },
+  {
+    name: 'squeeze-and-excitation, dense on the 1x1 image (rank 4)',
+    layers: [
+      { conv2d: { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' } },
+      {
+        parallel: {
+          merge: 'multiply',
+          branches: [
+            [],
+            [{ globalAveragePooling2d: {} }, { reshape: { targetShape: [1, 1, 4] } }, { dense: { units: 2, activation: 'relu' } }, { dense: { units: 4, activation: 'sigmoid' } }],
+          ],
+        },
+      },
+      ...head,
+    ],
+  },
   { name: 'globalAveragePooling2d', layers: [{ conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } }, { globalAveragePooling2d: {} }, softmax()] },
   {
     name: 'zeroPadding2d, globalMaxPooling2d',

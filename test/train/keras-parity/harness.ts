@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BackendInfo } from '../../../src/backend.js';
 import type { OptimizerConfig } from '../../../src/config/schema/experiment.js';
+import { kerasLayer, kerasOptimizer } from '../../../scripts/keras-parity/keras-names.js';
 import type { callbackSchemas } from '../../../src/config/schema/callbacks.js';
 import type { Static } from '@sinclair/typebox';
 import { batchIndices } from '../../../src/data/batches.js';
@@ -70,57 +71,6 @@ const KERAS_LOSS = {
   binaryCrossentropy: 'binary_crossentropy',
   meanSquaredError: 'mean_squared_error',
 } as const;
-
-/** fitspec's optimizer config as the Keras class and its constructor arguments. */
-export function kerasOptimizer(o: OptimizerConfig): { className: string; config: Record<string, unknown> } {
-  const lr = o.learningRate;
-  switch (o.name) {
-    case 'sgd':
-      return { className: 'SGD', config: { learning_rate: lr, momentum: o.momentum ?? 0, nesterov: o.nesterov ?? false } };
-    case 'rmsprop':
-      return { className: 'RMSprop', config: { learning_rate: lr, rho: o.rho ?? 0.9, momentum: o.momentum ?? 0, epsilon: o.epsilon ?? 1e-7, centered: o.centered ?? false } };
-    case 'adam':
-      return { className: 'Adam', config: { learning_rate: lr, beta_1: o.beta1 ?? 0.9, beta_2: o.beta2 ?? 0.999, epsilon: o.epsilon ?? 1e-7 } };
-    case 'adamax':
-      return { className: 'Adamax', config: { learning_rate: lr, beta_1: o.beta1 ?? 0.9, beta_2: o.beta2 ?? 0.999, epsilon: o.epsilon ?? 1e-7 } };
-    case 'adagrad':
-      return { className: 'Adagrad', config: { learning_rate: lr, initial_accumulator_value: o.initialAccumulatorValue ?? 0.1, epsilon: 1e-7 } };
-    case 'adadelta':
-      return { className: 'Adadelta', config: { learning_rate: lr, rho: o.rho ?? 0.95, epsilon: o.epsilon ?? 1e-7 } };
-  }
-}
-
-/** tfjs activation names where Keras spells them otherwise. */
-const KERAS_ACTIVATION: Record<string, string> = { hardSigmoid: 'hard_sigmoid', linear: 'linear' };
-
-const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
-/**
- * A built tfjs layer as a Keras layer: the class name and the constructor arguments from its tfjs
- * config, camelCase to snake_case. Initializers are left out (the weights are copied); regularizers
- * become Keras' serialized form. A layer kind whose arguments do not translate this way adds an entry
- * to KERAS_ARGS.
- */
-export function kerasLayer(layer: tf.layers.Layer): { className: string; config: Record<string, unknown> } {
-  const cfg = layer.getConfig() as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(cfg)) {
-    if (v === null || v === undefined || /(Initializer|Constraint)$/.test(k) || k === 'dataFormat' || k === 'dtype' || k === 'trainable') continue;
-    if (k.endsWith('Regularizer')) {
-      const r = v as { className: string; config: Record<string, number> };
-      out[snake(k)] = { class_name: r.className, config: r.config };
-    } else if (k === 'activation') out[k] = KERAS_ACTIVATION[v as string] ?? v;
-    else out[snake(k)] = v;
-  }
-  const className = layer.getClassName();
-  return { className, config: (KERAS_ARGS[className] ?? ((c) => c))(out) };
-}
-
-/** Per Keras class: arguments that need more than a rename. */
-const KERAS_ARGS: Record<string, (c: Record<string, unknown>) => Record<string, unknown>> = {
-  // fitspec's dropout seed picks its masks, which the Keras side replays (MaskedDropout).
-  Dropout: ({ seed: _seed, ...c }) => c,
-};
 
 export interface StepRecord {
   loss: number;
@@ -269,6 +219,24 @@ class Blob {
   }
 }
 
+/**
+ * A network that is not a plain stack (residual and parallel blocks): each leaf's inputs as leaf
+ * indices (-1: the model input) and the output leaf, for Keras to wire the same layers functionally.
+ */
+function connectivity(model: tf.LayersModel, leaves: tf.layers.Layer[]): { inbound: number[][]; output: number } {
+  const indexOf = (l: tf.layers.Layer) => {
+    if (l.getClassName() === 'InputLayer') return -1;
+    const i = leaves.indexOf(l);
+    if (i < 0) throw new Error(`layer ${l.name} is not a leaf of the model (a nested base in a functional network is not supported here)`);
+    return i;
+  };
+  const inbound = leaves.map((l) => {
+    if (l.inboundNodes.length !== 1) throw new Error(`layer ${l.name} is used ${l.inboundNodes.length} times`);
+    return l.inboundNodes[0]!.inboundLayers.map(indexOf);
+  });
+  return { inbound, output: indexOf(model.outputs[0]!.sourceLayer as tf.layers.Layer) };
+}
+
 /** Whether the engines draw different dropout masks for this case (each is then replayed in its own Keras run). */
 export async function hasDropout(c: ParityCase): Promise<boolean> {
   const built = await buildModel(experimentOf(c));
@@ -316,6 +284,7 @@ export async function writeKerasCase(c: ParityCase, dir: string, initial: tf.Ten
     const caseJson = {
       inputShape: c.image ?? [8, 8, 3],
       layers: leaves.map(kerasLayer),
+      graph: built.model instanceof tf.Sequential ? null : connectivity(built.model, leaves),
       weights: leaves.map((l) => l.getWeights().map((w) => blob.put(w.dataSync() as Float32Array, w.shape))),
       x: blob.put(x.dataSync() as Float32Array, x.shape),
       y: blob.put(ys.dataSync() as Float32Array, ys.shape),
