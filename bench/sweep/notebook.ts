@@ -10,7 +10,8 @@
  * experiments/sweeps/notebook-comparison.yaml) x `--lrs` learning rates (3 x 6 = 18 grid trials), at the
  * quick scale of experiments/mixins/quick.yaml, on the project's synthetic faces (no dataset can be
  * downloaded). Strategies: grid (every trial, `--epochs` each), random, ASHA (random draws) and
- * TPE + ASHA (minEpochs 1, maxEpochs `--epochs`, reduction factor 3), with the grid's trial count, over
+ * TPE + ASHA (minEpochs 1, maxEpochs `--epochs`, reduction factor 3; with `--replay` also both with
+minEpochs 3), with the grid's trial count, over
  * `--seeds` seeds. Measure: epochs trained, in the order they were trained, until some trial's
  * validation accuracy is within 0.5 points of the grid's best. Goal in the issue: TPE + ASHA at most a
  * third of the grid's epochs. Hours at the default sizes on two cores; take the figures on a quiet
