@@ -1,5 +1,5 @@
 import { FitspecError, isFitspecError } from '../errors.js';
-import { MODEL_BASED, type SweepPlan } from './plan.js';
+import { MODEL_BASED, type SweepPlan, type Trial } from './plan.js';
 import { fromSampler, OptunaSampler, searchSpace, toSampler, type SamplerTrial } from './sampler.js';
 import { bracketCount, decide, rungsOf, type SchedulerRule, type TrialProgress } from './scheduler.js';
 import { bestMetric, trialJob, type SweepMeta, type TrialJob, type TrialOutcome } from './records.js';
@@ -138,8 +138,7 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
           progress.push({ id: trial.id, position, epochs: 0, values: [], phase: 'paused' });
           // The save of the drawn point is where a cancel given meanwhile is seen: it stays drawn, for a re-run.
           if (opts.stopping?.()) {
-            const t = known.find((k) => k.id === trial.id)!;
-            outcomes.set(trial.id, { trial: trial.id, hash: t.hash, params: t.params, status: 'CANCELLED' });
+            outcomes.set(trial.id, { trial: trial.id, hash: trial.hash, params: trial.params, status: 'CANCELLED' });
             break;
           }
           submit(trial.id, `e${d.to}`, { ...jobs.get(trial.id)!, pauseAt: d.to, rungs: 'started' }, d.to);
@@ -175,7 +174,7 @@ export async function driveSweep(plan: SweepPlan, meta: SweepMeta, opts: DriveOp
   return { outcomes: currentOutcomes(), progress, jobs: submitted };
 
   /** The next trial: the grid's or random draw's next one, or a point Optuna draws from what is known. */
-  async function newTrial(position: number): Promise<{ id: string }> {
+  async function newTrial(position: number): Promise<Pick<Trial, 'id' | 'hash' | 'params'>> {
     if (!modelBased) {
       const t = plan.trials[position]!;
       known.push({ id: t.id, hash: t.hash, params: t.params });

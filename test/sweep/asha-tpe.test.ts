@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OptunaSampler, type AskRequest } from '../../src/sweep/sampler.js';
 import { startRedis, type TestRedis } from '../setup/redis.js';
-import { BIN, cli, cliUntil, synth, tmpDir } from '../train/helpers.js';
+import { cli, cliProcess, cliUntil, synth, tmpDir } from '../train/helpers.js';
 import { tinySweep } from './helpers.js';
 
 let dataDir: string;
@@ -153,18 +152,14 @@ describe('method tpe with an ASHA scheduler through Redis', () => {
 
     const workerArgs = ['worker', '--queue', redis.url, '--threads', '1', '--lock', '8', '--exit-when-empty'];
     const a = cliUntil(workerArgs, dir, /\[aq (t\d+)\] promoted: continuing/, env);
-    const b = spawn(process.execPath, [BIN, ...workerArgs], { cwd: dir, env: { ...process.env, ...env } });
-    let bOut = '';
-    b.stdout.on('data', (d) => (bOut += d));
-    b.stderr.on('data', (d) => (bOut += d));
-    const bExit = new Promise<number>((resolve) => b.on('exit', (code) => resolve(code ?? -1)));
+    const b = cliProcess(workerArgs, dir, env);
     await a.matched;
     fs.writeFileSync(path.join(dir, 'a.log'), a.output());
     const killed = /\[aq (t\d+)\] promoted: continuing \S+ from its checkpoint at epoch (\d+) to epoch (\d+)/.exec(a.output())!;
     a.child.kill('SIGKILL');
     await a.exited;
     const save = setInterval(() => {
-      fs.writeFileSync(path.join(dir, 'b.log'), bOut);
+      fs.writeFileSync(path.join(dir, 'b.log'), b.output());
       fs.writeFileSync(path.join(dir, 'c.log'), coordinator.output());
     }, 2000);
     await cExit;
@@ -172,11 +167,11 @@ describe('method tpe with an ASHA scheduler through Redis', () => {
 
     expect(await cExit, coordinator.output()).toBe(0);
     const cOut = coordinator.output();
-    expect(await bExit, bOut).toBe(0);
+    expect(await b.exited, b.output()).toBe(0);
     // The other worker took the stalled promotion over and continued the same run from its checkpoint.
-    expect(bOut).toMatch(new RegExp(`\\[aq ${killed[1]}\\] (promoted: continuing|continuing the interrupted run) \\S+ from`));
-    expect(bOut).not.toContain(redis.password);
-    expectScheduled(dir, a.output() + bOut + cOut, 'aq');
+    expect(b.output()).toMatch(new RegExp(`\\[aq ${killed[1]}\\] (promoted: continuing|continuing the interrupted run) \\S+ from`));
+    expect(b.output()).not.toContain(redis.password);
+    expectScheduled(dir, a.output() + b.output() + cOut, 'aq');
     expect(cOut).toMatch(/epochs spent \d+ of 24/);
 
     const status = cli(['sweep', 'status', 'aq', '--queue', redis.url], dir);

@@ -1,29 +1,17 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mlflowPython, mlflowServer } from '../setup/mlflow.js';
-import { startRedis, type TestRedis } from '../setup/redis.js';
-import { BIN, cli, cliUntil, synth, tmpDir } from '../train/helpers.js';
-import { tinySweep } from './helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mlflowPython } from '../setup/mlflow.js';
+import { cli, cliProcess, cliUntil, tmpDir } from '../train/helpers.js';
+import { queueServices, tinySweep } from './helpers.js';
 
-let redis: TestRedis;
-let uri: string;
-let dataDir: string;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  uri = await mlflowServer();
-  dataDir = path.join(tmpDir('sweep-cancel-data'), 'faces');
-  synth(dataDir, 8);
-});
+const services = queueServices('sweep-cancel-data');
 
 /** Processes to end if the test fails half-way. */
 const leftovers: (() => void)[] = [];
 
-afterAll(async () => {
+afterAll(() => {
   for (const f of leftovers) f();
-  await redis?.stop();
 });
 
 /** The trials that trained at least one epoch, from the worker's lines. */
@@ -31,6 +19,7 @@ const trained = (out: string) => new Set([...out.matchAll(/\[cq (t\d+)\] epoch 1
 
 describe('fitspec sweep cancel on a coordinated (tpe) sweep', () => {
   it('removes its queued job, the coordinator starts nothing more and exits; the sweep is cancelled in Redis, sweep.json and MLflow; a re-run continues it', async () => {
+    const { redis, uri, dataDir } = services;
     const dir = tmpDir('sweep-cancel');
     const file = tinySweep(
       dir,
@@ -50,21 +39,14 @@ describe('fitspec sweep cancel on a coordinated (tpe) sweep', () => {
     // Started once the coordinator is there: a worker with --exit-when-empty leaves an empty queue without one.
     await coordinator.matched;
     // TF_CPP_MIN_LOG_LEVEL set: the worker runs in this one process (not a quiet child), which is frozen below.
-    const worker = spawn(process.execPath, [BIN, 'worker', '--queue', redis.url, '--threads', '1', '--exit-when-empty'], {
-      cwd: dir,
-      env: { ...process.env, ...env, TF_CPP_MIN_LOG_LEVEL: '2' },
-    });
+    const worker = cliProcess(['worker', '--queue', redis.url, '--threads', '1', '--exit-when-empty'], dir, { ...env, TF_CPP_MIN_LOG_LEVEL: '2' });
     leftovers.push(() => {
-      if (worker.exitCode === null) worker.kill('SIGKILL');
+      if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
       if (coordinator.child.exitCode === null) coordinator.child.kill('SIGKILL');
     });
-    let wOut = '';
-    worker.stdout.on('data', (d) => (wOut += d));
-    worker.stderr.on('data', (d) => (wOut += d));
-    const wExit = new Promise<number>((resolve) => worker.on('exit', (code) => resolve(code ?? -1)));
     const save = setInterval(() => {
       fs.writeFileSync(path.join(dir, 'c.log'), coordinator.output());
-      fs.writeFileSync(path.join(dir, 'w.log'), wOut);
+      fs.writeFileSync(path.join(dir, 'w.log'), worker.output());
     }, 1000);
     const until = (re: RegExp, text: () => string) =>
       new Promise<void>((resolve) => {
@@ -72,11 +54,11 @@ describe('fitspec sweep cancel on a coordinated (tpe) sweep', () => {
       });
     // Once the first job is done and the second started, the worker is frozen, so that the cancel finds the
     // sweep mid-way however fast the tiny trials are: the second job running, the third (drawn next) queued.
-    await until(/\[cq t002\] backend/, () => wOut);
-    worker.kill('SIGSTOP');
+    await until(/\[cq t002\] backend/, () => worker.output());
+    worker.child.kill('SIGSTOP');
     await until(/\[cq t003\] drawn by tpe/, () => coordinator.output());
     const cancel = cli(['sweep', 'cancel', 'cq', '--queue', redis.url], dir);
-    worker.kill('SIGCONT');
+    worker.child.kill('SIGCONT');
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toContain(
       'sweep cq: 1 queued jobs removed; 1 running jobs finish their current rung; no new trial or promotion starts; its `fitspec sweep --queue` process stops within seconds',
@@ -93,10 +75,10 @@ describe('fitspec sweep cancel on a coordinated (tpe) sweep', () => {
     expect(cOut).toContain('sweep cq was cancelled: run the same command again to continue it');
     // Nothing was drawn (or promoted) after the cancel was seen.
     expect(cOut.slice(at)).not.toMatch(/drawn by tpe|promoted/);
-    expect(await wExit, wOut).toBe(0);
+    expect(await worker.exited, worker.output()).toBe(0);
     clearInterval(save);
-    // t003's job was removed before any worker took it; t004 was never drawn; t002 finished its job.
-    expect([...trained(wOut)].sort()).toEqual(['t001', 't002']);
+    // t003's job was removed before any worker took it; t004 was not started (or not drawn); t002 finished its job.
+    expect([...trained(worker.output())].sort()).toEqual(['t001', 't002']);
     expect(fs.readdirSync(path.join(dir, 'runs', 'tiny'))).toHaveLength(2);
     expect(cOut).toMatch(/t003 .*CANCELLED/);
 

@@ -1,26 +1,11 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mlflowPython, mlflowServer } from '../setup/mlflow.js';
-import { startRedis, type TestRedis } from '../setup/redis.js';
-import { BIN, cli, cliUntil, synth, tmpDir } from '../train/helpers.js';
-import { tinySweep } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { mlflowPython } from '../setup/mlflow.js';
+import { cli, cliProcess, cliUntil, tmpDir } from '../train/helpers.js';
+import { queueServices, tinySweep } from './helpers.js';
 
-let redis: TestRedis;
-let uri: string;
-let dataDir: string;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  uri = await mlflowServer();
-  dataDir = path.join(tmpDir('sweep-queue-data'), 'faces');
-  synth(dataDir, 8);
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const services = queueServices('sweep-queue-data');
 
 /** Every file under dir, recursively. */
 function files(dir: string): string[] {
@@ -29,6 +14,7 @@ function files(dir: string): string[] {
 
 describe('fitspec sweep --queue with fitspec worker (real redis-server, real MLflow)', () => {
   it('survives a Redis crash and a SIGKILLed worker: every trial finishes exactly once, as a child of the sweep run', async () => {
+    const { redis, uri, dataDir } = services;
     const dir = tmpDir('sweep-queue');
     const file = tinySweep(
       dir,
@@ -61,20 +47,16 @@ describe('fitspec sweep --queue with fitspec worker (real redis-server, real MLf
 
     const workerArgs = ['worker', '--queue', redis.url, '--threads', '1', '--lock', '8', '--exit-when-empty'];
     const a = cliUntil(workerArgs, dir, /\] epoch 1\/4/, env);
-    const b = spawn(process.execPath, [BIN, ...workerArgs], { cwd: dir, env: { ...process.env, ...env } });
-    let bOut = '';
-    b.stdout.on('data', (d) => (bOut += d));
-    b.stderr.on('data', (d) => (bOut += d));
-    const bExit = new Promise<number>((resolve) => b.on('exit', (code) => resolve(code ?? -1)));
+    const b = cliProcess(workerArgs, dir, env);
     await a.matched;
     const killedTrial = /\[q (t\d+)\] epoch 1\/4/.exec(a.output())![1]!;
     a.child.kill('SIGKILL');
     await a.exited;
 
-    expect(await bExit, bOut).toBe(0);
+    expect(await b.exited, b.output()).toBe(0);
     // The trial of the dead worker was found stalled and trained by the other one.
-    expect(bOut).toContain(`[q ${killedTrial}]`);
-    expect(bOut + a.output()).not.toContain(redis.password);
+    expect(b.output()).toContain(`[q ${killedTrial}]`);
+    expect(b.output() + a.output()).not.toContain(redis.password);
 
     const status = cli(['sweep', 'status', 'q', '--queue', redis.url], dir);
     expect(status.stdout, status.stderr).toContain('done 4, running 0, queued 0, failed 0 (of 4)');
@@ -99,7 +81,7 @@ out({
     expect(parent.metrics.best_val_accuracy).toBeGreaterThanOrEqual(0);
     const finished = seen.children.filter((c: any) => c.status === 'FINISHED');
     // Exactly once: four finished children, one per config hash, all under the parent.
-    expect(finished, bOut).toHaveLength(4);
+    expect(finished, b.output()).toHaveLength(4);
     expect(new Set(finished.map((c: any) => c.hash)).size).toBe(4);
     expect(new Set(finished.map((c: any) => c.trial))).toEqual(new Set(['t001', 't002', 't003', 't004']));
     for (const c of seen.children) expect(c.parent).toBe(parent.id);
@@ -129,6 +111,7 @@ out({
   }, 300_000);
 
   it('cancel removes the queued trials of a sweep; a worker then trains nothing', () => {
+    const { redis, dataDir } = services;
     const dir = tmpDir('sweep-cancel');
     const file = tinySweep(dir, dataDir, 1, '  name: c\n  parameters:\n    train.optimizer.learningRate: {values: [0.01, 0.02]}\n');
     expect(cli(['sweep', file, '--queue', redis.url], dir).stdout).toContain('2 trials enqueued');

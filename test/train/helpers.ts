@@ -19,19 +19,24 @@ export function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): {
 
 /** Starts the CLI and resolves when `until` matches its output; the caller decides what to do with the process. */
 export function cliUntil(args: string[], cwd: string, until: RegExp, env: NodeJS.ProcessEnv = {}) {
+  const p = cliProcess(args, cwd, env);
+  const matched = new Promise<void>((resolve, reject) => {
+    const check = () => until.test(p.output()) && resolve();
+    p.child.stdout.on('data', check);
+    p.child.stderr.on('data', check);
+    p.child.on('exit', (code) => reject(new Error(`exited with ${code} before matching ${until}:\n${p.output()}`)));
+  });
+  return { ...p, matched };
+}
+
+/** fitspec running in the background: its stdout and stderr together, and its exit code to come. */
+export function cliProcess(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
   const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env } });
   let out = '';
-  const matched = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (until.test(out)) resolve();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`exited with ${code} before matching ${until}:\n${out}`)));
-  });
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-  return { child, matched, exited, output: () => out };
+  return { child, exited, output: () => out };
 }
 
 /**
