@@ -85,9 +85,11 @@ def experiment(meta, x, y, xv, yv):
 
 def set_layer_weights(layers, meta):
     """fitspec's weights (initial.f32) for the layers meta["layerWeights"] names, in Keras' per-layer order."""
+    if not meta.get("layerWeights"):
+        return
     flat = np.fromfile(os.path.join(meta["folder"], "initial.f32"), dtype=np.float32)
     at = 0
-    for given in meta.get("layerWeights", []):
+    for given in meta["layerWeights"]:
         weights = []
         for shape in given["shapes"]:
             n = int(np.prod(shape))
@@ -95,16 +97,6 @@ def set_layer_weights(layers, meta):
             at += n
         layers[given["index"]].set_weights(weights)
     assert at == flat.size, f"initial.f32 has {flat.size} values, the layers take {at}"
-
-
-def set_initial(model, meta):
-    flat = np.fromfile(os.path.join(meta["folder"], "initial.f32"), dtype=np.float32)
-    weights, at = [], 0
-    for shape in meta["initial"]:
-        n = int(np.prod(shape))
-        weights.append(flat[at:at + n].reshape(shape))
-        at += n
-    model.set_weights(weights)
 
 
 def main(folder):
@@ -123,13 +115,12 @@ def main(folder):
         return experiment(meta, x, y, xv, yv)
     keras.utils.set_random_seed(meta["seed"])
     pad = meta["padding"]
-    layers = [keras.Input(shape=(s, s, 3))]
+    layers = []
     for f in (32, 64, 128, 128, 128):
         layers += [keras.layers.Conv2D(f, 3, activation="relu", padding=pad), keras.layers.MaxPooling2D(2)]
     layers += [keras.layers.Flatten(), keras.layers.Dense(512, activation="relu"), keras.layers.Dense(k, activation="softmax")]
-    model = keras.Sequential(layers)
-    if meta.get("initial"):
-        set_initial(model, meta)
+    model = keras.Sequential([keras.Input(shape=(s, s, 3)), *layers])
+    set_layer_weights(layers, meta)
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=meta["learningRate"]), loss="categorical_crossentropy", metrics=["accuracy"])
     if meta.get("order"):
         history = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}

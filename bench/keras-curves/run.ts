@@ -25,11 +25,12 @@
  * --validation, its image size unless --size): Keras builds the same layers (fitspec's built layers
  * as Keras classes and arguments, tfjs' camelCase names in snake_case), and augments with Keras 3's
  * preprocessing layers in its tf.data pipeline (see keras_fit.py). A pretrained base (`model.base.weights`)
-starts from the same weights on both sides (the head from each side's own draws); `train.phases` are
-replayed as a Keras user fine-tunes: per phase the same layers set trainable, the model compiled with
-the phase's optimizer, and fit continued from the epoch reached. Per experiment and seed it prints
+ * starts from the same weights on both sides (the head from each side's own draws); `train.phases` are
+ * replayed as a Keras user fine-tunes: per phase the same layers set trainable, the model compiled with
+ * the phase's optimizer, and fit continued from the epoch reached. Per experiment and seed it prints
  * each side's best val_accuracy (epoch), final val_loss, and whether it left chance.
  */
+import type * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
@@ -44,7 +45,7 @@ import { batchIndices } from '../../src/data/batches.js';
 import { ensureConvertVenv } from '../../scripts/convert/venv.mjs';
 import { initBackend } from '../../src/backend.js';
 import { leafLayers } from '../../src/model/index.js';
-import { kerasLayer, kerasOptimizer } from '../../scripts/keras-parity/keras-names.js';
+import { kerasLayer, kerasOptimizer, trainableLeaves } from '../../scripts/keras-parity/keras-names.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const work = join(root, '.bench', 'keras-curves');
@@ -162,6 +163,18 @@ async function ensureData(perClass: number): Promise<string> {
   return dataDir;
 }
 
+type LayerWeights = { index: number; shapes: number[][] }[];
+
+/**
+ * The weights of the layers `pick` chooses, layer by layer (Keras' order of a layer's weights:
+ * BatchNormalization's moving statistics after gamma and beta), into DIR/initial.f32 for keras_fit.py.
+ */
+function writeLayerWeights(dir: string, leaves: tf.layers.Layer[], pick: (l: tf.layers.Layer) => boolean): LayerWeights {
+  const given = leaves.flatMap((l, index) => (pick(l) ? [{ index, weights: l.getWeights() }] : []));
+  writeFileSync(join(dir, 'initial.f32'), Buffer.concat(given.flatMap((g) => g.weights.map((w) => Buffer.from((w.dataSync() as Float32Array).buffer)))));
+  return given.map((g) => ({ index: g.index, shapes: g.weights.map((w) => w.shape) }));
+}
+
 const curvesOf = (r: Awaited<ReturnType<typeof train>>): Curves => ({
   val_loss: r.history.map((h) => h.val_loss as number),
   val_accuracy: r.history.map((h) => h.val_accuracy as number),
@@ -227,13 +240,11 @@ async function compareExperiments(py: string) {
       // Keras starts from fitspec's weights for every layer (--keras-init=fitspec) or for a pretrained
       // base's layers (the head then starts from Keras' own draws), layer by layer as Keras orders them.
       const inBase = new Set(built.base ? leafLayers(built.base) : []);
-      const given = leaves.flatMap((l, index) => (a['keras-init'] === 'fitspec' || (exp.model.base?.weights && inBase.has(l)) ? [{ index, weights: l.getWeights() }] : []));
-      writeFileSync(join(dir, 'initial.f32'), Buffer.concat(given.flatMap((g) => g.weights.map((w) => Buffer.from((w.dataSync() as Float32Array).buffer)))));
-      const layerWeights = given.map((g) => ({ index: g.index, shapes: g.weights.map((w) => w.shape) }));
+      const layerWeights = writeLayerWeights(dir, leaves, (l) => a['keras-init'] === 'fitspec' || Boolean(exp.model.base?.weights && inBase.has(l)));
       // Which layers train in each phase, as the trainer sets them (a frozen base's BatchNormalization in inference mode, as in Keras).
       const phases = resolvePhases(exp).map((p) => {
         applyTrainable(built, p.freeze, p.unfreezeFrom);
-        return { name: p.name, epochs: p.epochs, optimizer: kerasOptimizer(p.optimizer), trainable: leaves.map((l) => l.trainable && (!inBase.has(l) || built.base!.trainable)) };
+        return { name: p.name, epochs: p.epochs, optimizer: kerasOptimizer(p.optimizer), trainable: trainableLeaves(built) };
       });
       built.model.dispose();
       writeFileSync(
@@ -300,13 +311,15 @@ async function main() {
 
     const dir = join(work, `keras-${seed}`);
     const data = await writePixels(loaded, seed, dir, size);
-    let initial: number[][] | undefined;
+    let layerWeights: LayerWeights | undefined;
     if (a['keras-init'] === 'fitspec') {
       // The model `train` started from: buildModel draws the same weights for the same experiment.
       const built = await buildModel(loaded.experiment);
-      const ws = built.model.getWeights();
-      initial = ws.map((w) => w.shape);
-      writeFileSync(join(dir, 'initial.f32'), Buffer.concat(ws.map((w) => Buffer.from((w.dataSync() as Float32Array).buffer))));
+      layerWeights = writeLayerWeights(
+        dir,
+        leafLayers(built.model).filter((l) => l.getClassName() !== 'InputLayer'),
+        () => true,
+      );
       built.model.dispose();
     }
     const order =
@@ -318,7 +331,7 @@ async function main() {
     const kerasShuffle = a['keras-order'] === 'fit-arrays' ? 'arrays' : 'dataset';
     writeFileSync(
       join(dir, 'meta.json'),
-      JSON.stringify({ size, classes: CLASSES.length, rescale: RESCALE, seed, padding, learningRate: lr, batchSize: batch, epochs, initial, order, kerasShuffle }),
+      JSON.stringify({ size, classes: CLASSES.length, rescale: RESCALE, seed, padding, learningRate: lr, batchSize: batch, epochs, layerWeights, order, kerasShuffle }),
     );
     const t1 = Date.now();
     const out = await python(py, [join(import.meta.dirname, 'keras_fit.py'), dir]);

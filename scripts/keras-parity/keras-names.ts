@@ -4,6 +4,17 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from '../../src/config/schema/experiment.js';
+import { leafLayers, type BuiltModel } from '../../src/model/index.js';
+
+/**
+ * Per leaf layer (InputLayer left out): whether it trains as fitspec has set it (applyTrainable), for
+ * Keras' `layer.trainable`. A layer of a frozen base does not, whatever its own flag says.
+ */
+export function trainableLeaves(built: BuiltModel): boolean[] {
+  const leaves = leafLayers(built.model).filter((l) => l.getClassName() !== 'InputLayer');
+  const base = new Set(built.base ? leafLayers(built.base) : []);
+  return leaves.map((l) => l.trainable && (!base.has(l) || built.base!.trainable));
+}
 
 /** fitspec's optimizer config as the Keras class and its constructor arguments. */
 export function kerasOptimizer(o: OptimizerConfig): { className: string; config: Record<string, unknown> } {

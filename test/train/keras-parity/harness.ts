@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BackendInfo } from '../../../src/backend.js';
 import type { OptimizerConfig } from '../../../src/config/schema/experiment.js';
-import { kerasLayer, kerasOptimizer } from '../../../scripts/keras-parity/keras-names.js';
+import { kerasLayer, kerasOptimizer, trainableLeaves } from '../../../scripts/keras-parity/keras-names.js';
 import type { callbackSchemas } from '../../../src/config/schema/callbacks.js';
 import type { Static } from '@sinclair/typebox';
 import { batchIndices } from '../../../src/data/batches.js';
@@ -131,12 +131,6 @@ export function dataset(c: ParityCase): { x: tf.Tensor4D; y: tf.Tensor2D } {
   const labels = Int32Array.from({ length: n }, (_, i) => (i * 7 + 2) % k);
   return { x: tf.tensor4d(pixels, [n, h, w, ch]), y: tf.oneHot(tf.tensor1d(labels, 'int32'), k).toFloat() as tf.Tensor2D };
 }
-
-const trainableLeaves = (built: BuiltModel) => {
-  const leaves = leafLayers(built.model).filter((l) => l.getClassName() !== 'InputLayer');
-  const base = new Set(built.base ? leafLayers(built.base) : []);
-  return leaves.map((l) => l.trainable && (!base.has(l) || built.base!.trainable));
-};
 
 function engineFor(kind: EngineKind, model: tf.LayersModel, backend: BackendInfo): Engine {
   if (kind === 'eager') return new EagerEngine(model);
