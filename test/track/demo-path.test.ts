@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModelsVenv } from '../../scripts/models/venv.mjs';
 import { mlflowPython, mlflowServer } from '../setup/mlflow.js';
-import { cli, ROOT, tmpDir } from '../train/helpers.js';
+import { cli, ROOT, repeatableMetrics, tmpDir } from '../train/helpers.js';
 
 const dir = tmpDir('demo-path');
 const cache = path.join(dir, 'cache');
@@ -20,17 +20,6 @@ let trainOutput = '';
 let images: string[] = [];
 
 const env = () => ({ MLFLOW_TRACKING_URI: uri, XDG_CACHE_HOME: cache, NO_COLOR: '1' });
-
-/** Every logged point but the timings, per epoch: what a rerun must repeat. */
-const metrics = (runDir: string) =>
-  fs
-    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { key: string; value: number; step: number })
-    .filter((p) => !['epoch_time', 'images_per_sec'].includes(p.key))
-    .map((p) => `${p.step} ${p.key} ${p.value}`)
-    .sort();
 
 const predicted = (ref: string) => {
   const r = cli(['predict', ref, ...images, '--json'], dir, env());
@@ -101,8 +90,8 @@ out({"version": mv.version, "tags": mv.tags, "run_id": mv.run_id})
     expect(again).toHaveLength(1);
     const rerunDir = path.join(dir, 'runs', 'demo', again[0]!);
     expect(JSON.parse(fs.readFileSync(path.join(rerunDir, 'run.json'), 'utf8')).tags['fitspec.rerun_of']).toBe(id);
-    expect(metrics(rerunDir)).toEqual(metrics(run));
-    expect(metrics(run).length).toBeGreaterThan(10);
+    expect(repeatableMetrics(rerunDir)).toEqual(repeatableMetrics(run));
+    expect(repeatableMetrics(run).length).toBeGreaterThan(10);
     expect(r.stdout).toMatch(new RegExp(`repeats every metric of ${id} exactly \\(\\d+ epochs\\)`));
   }, 600_000);
 });

@@ -86,3 +86,15 @@ export function synth(out: string, perClass = 12): void {
   const r = cli(['data', 'synth', '--out', out, '--per-class', String(perClass), '--layout', 'directory', '--seed', '5'], ROOT);
   if (r.code !== 0) throw new Error(`synth failed: ${r.stderr}`);
 }
+
+/** Every point of a run's metrics.jsonl but the timings, as sorted `step key value` lines: what a rerun must repeat. */
+export function repeatableMetrics(runDir: string): string[] {
+  return fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { key: string; value: number; step: number })
+    .filter((p) => !['epoch_time', 'images_per_sec'].includes(p.key))
+    .map((p) => `${p.step} ${p.key} ${p.value}`)
+    .sort();
+}

@@ -2,23 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlflowServer } from '../setup/mlflow.js';
-import { cli, onlyRun, synth, tinyExperiment, tmpDir } from './helpers.js';
+import { cli, onlyRun, repeatableMetrics, synth, tinyExperiment, tmpDir } from './helpers.js';
 
 const dir = tmpDir('rerun');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const env = { MLFLOW_TRACKING_URI: '', NO_COLOR: '1' };
 let run = '';
-
-/** Every logged point but the timings, per epoch: what a rerun must repeat. */
-const metrics = (runDir: string) =>
-  fs
-    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { key: string; value: number; step: number })
-    .filter((p) => !['epoch_time', 'images_per_sec'].includes(p.key))
-    .map((p) => `${p.step} ${p.key} ${p.value}`)
-    .sort();
 
 beforeAll(() => {
   synth(path.join(dir, 'data'));
@@ -70,7 +59,7 @@ describe('fitspec verify and rerun', () => {
     expect(record.status).toBe('FINISHED');
     expect(record.tags['fitspec.rerun_of']).toBe(id);
     expect(fs.readFileSync(path.join(rerunDir, 'split', 'train.txt'), 'utf8')).toBe(fs.readFileSync(path.join(run, 'split', 'train.txt'), 'utf8'));
-    expect(metrics(rerunDir)).toEqual(metrics(run));
+    expect(repeatableMetrics(rerunDir)).toEqual(repeatableMetrics(run));
     expect(r.stdout).toContain(`repeats every metric of ${id} exactly (2 epochs)`);
   }, 300_000);
 
