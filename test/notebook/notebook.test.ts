@@ -61,6 +61,9 @@ describe('fitspec notebook --scale tiny', () => {
     expect(isPng(path.join(cwd, 'runs/notebook/tiny/validation_curves.png'))).toBe(true);
     const json = JSON.parse(fs.readFileSync(path.join(cwd, 'runs/notebook/tiny/notebook.json'), 'utf8')) as { step: string; how: string }[];
     expect(json.map((s) => s.how)).toEqual(Array(10).fill('trained'));
+    // Every step, the residual 06 and the pretraining included, on the graph engine.
+    expect(first.out.match(/^engine: graph$/gm)).toHaveLength(10);
+    expect(first.out).not.toMatch(/^engine: eager$/m);
   }, 600_000);
 
   it('the pretrained base is exported and loaded by 04b (frozen: its weights are the pretrained ones), not by 04s', async () => {
