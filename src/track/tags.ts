@@ -148,20 +148,23 @@ export function kerasAutologParams(exp: Pick<Experiment, 'train'>): Record<strin
 
 /** Source fields each `data.source.type` reads; the others are defaults of a branch that does not apply. */
 const SOURCE_FIELDS: Record<string, string[]> = { directory: ['type', 'path'], csv: ['type', 'images', 'labels', 'idColumn', 'labelColumn'] };
+/** Prose of a named block and of its parameters: read in the experiment file, not compared between runs. */
+const BLOCK_PROSE = /^model\.blocks\.[^.]+\.(params\.[^.]+\.)?description$/;
 /** Where the run is recorded, not what was trained: only the server and names are worth a param. */
 const TRACKING_FIELDS = new Set(['tracking.uri', 'tracking.experiment', 'tracking.runName']);
 
 /**
  * The resolved config as MLflow params a person can read: every value that was set or shapes the
- * training, without `description` (the run's description, `mlflow.note.content`), the schema
- * version, the source fields of the other source type, and the local bookkeeping of `tracking`.
+ * training, without `description` (the run's description, `mlflow.note.content`) or the named blocks'
+ * descriptions, the schema version, the source fields of the other source type, and the local
+ * bookkeeping of `tracking`.
  */
 export function readableParams(exp: Experiment): Record<string, ParamValue> {
   const flat = flattenValue(exp);
   const source = SOURCE_FIELDS[exp.data.source.type];
   const out: Record<string, ParamValue> = {};
   for (const [k, v] of Object.entries(flat)) {
-    if (k === 'description' || k === 'schemaVersion') continue;
+    if (k === 'description' || k === 'schemaVersion' || BLOCK_PROSE.test(k)) continue;
     if (source && k.startsWith('data.source.') && !source.includes(k.slice('data.source.'.length))) continue;
     if (k.startsWith('tracking.') && !TRACKING_FIELDS.has(k)) continue;
     out[k] = v;

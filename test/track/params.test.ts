@@ -41,4 +41,29 @@ describe('readableParams: what was set or matters', () => {
     expect(p['data.source.labels']).toBe('data/train.csv');
     expect(p).not.toHaveProperty('data.source.path');
   });
+
+  it('the prose of named blocks is left out; their parameters and layers stay', () => {
+    const exp = loadExperimentText(
+      `name: p
+data:
+  source: {type: directory, path: data/faces}
+model:
+  blocks:
+    unit:
+      description: A convolution and its normalization.
+      params: {filters: {description: Output channels., default: 8}}
+      layers:
+        - conv2d: {filters: '\${filters}', kernelSize: 3, padding: same}
+  layers:
+    - block: {use: unit}
+    - flatten: {}
+    - dense: {units: 3, activation: softmax}
+`,
+      'p.yaml',
+    ).experiment;
+    const p = readableParams(exp);
+    expect(Object.keys(p).filter((k) => k.endsWith('description'))).toEqual([]);
+    expect(p['model.blocks.unit.params.filters.default']).toBe(8);
+    expect(p['model.blocks.unit.layers.0.conv2d.filters']).toBe('${filters}');
+  });
 });
