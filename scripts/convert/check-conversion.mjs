@@ -22,8 +22,9 @@ const HERE = join(ROOT, 'scripts/convert');
 const CHECKS = [
   // The size experiments/01-baseline.yaml declares for every step.
   { name: 'vgg16', route: 'keras', application: 'VGG16', experiment: 'experiments/04-vgg16-frozen.yaml', size: 128, params: 14_714_688 },
-  { name: 'resnet50', route: 'keras', application: 'ResNet50', experiment: 'experiments/zoo/resnet50-imagenet.yaml', size: 96, params: 23_587_712 },
-  { name: 'mobilenet-v2', route: 'keras', application: 'MobileNetV2', experiment: 'experiments/zoo/mobilenet-v2-imagenet.yaml', size: 96, params: 2_257_984 },
+  // With `top`: the experiment's 1000-class top gets Keras' top weights, and the probabilities are compared too.
+  { name: 'resnet50', route: 'keras', application: 'ResNet50', experiment: 'experiments/zoo/resnet50-imagenet.yaml', size: 96, params: 23_587_712, top: true },
+  { name: 'mobilenet-v2', route: 'keras', application: 'MobileNetV2', experiment: 'experiments/zoo/mobilenet-v2-imagenet.yaml', size: 96, params: 2_257_984, top: true },
   { name: '06-resnet', route: 'export', experiment: 'experiments/06-resnet.yaml', size: 64 },
 ];
 
@@ -51,7 +52,7 @@ for (const c of selected) {
   process.stdout.write(`\n== ${c.name}: ${c.route === 'keras' ? `Keras ${c.application} -> fitspec` : 'fitspec -> Keras'} (${c.experiment}, ${c.size}x${c.size}x3)\n`);
   const ok =
     c.route === 'keras'
-      ? run(python, [join(HERE, 'keras_to_tfjs.py'), c.application, dir, String(c.size), String(c.size)]) &&
+      ? run(python, [join(HERE, 'keras_to_tfjs.py'), c.application, dir, String(c.size), String(c.size), ...(c.top ? ['top'] : [])]) &&
         run(process.execPath, [tsx, join(HERE, 'check-keras-base.ts'), dir, join(ROOT, c.experiment), String(c.params)])
       : run(process.execPath, [tsx, join(HERE, 'check-export.ts'), dir, join(ROOT, c.experiment), String(c.size), python]);
   results.push({ name: c.name, ok, seconds: (Date.now() - t0) / 1000 });

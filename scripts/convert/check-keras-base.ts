@@ -1,7 +1,8 @@
 // The fitspec side of a Keras -> fitspec conversion check: loads a converted Keras Applications base
 // (keras_to_tfjs.py) as `model.base` of an experiment and compares it with what Keras reported:
 // every layer's name, class-free output shape and parameter count, the total, and the predictions
-// on Keras' probe images. Exits 1 on any mismatch.
+// on Keras' probe images; with a converted top, the whole classifier's probabilities too. Each side's
+// distance from the float64 result is printed beside the difference. Exits 1 on any mismatch.
 // usage: tsx scripts/convert/check-keras-base.ts CONVERTED_DIR EXPERIMENT PARAMETERS
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,8 @@ interface Reference {
   layers: { name: string; class: string; output_shape: number[]; params: number }[];
   probe_shape: number[];
   prediction_shape: number[];
+  /** The 1000-class top's Dense layer, when the application was converted with `top`. */
+  top: { layer: string; kernel_shape: [number, number]; probabilities_shape: number[] } | null;
 }
 
 const [dirArg, experimentArg, paramsArg] = process.argv.slice(2);
@@ -28,6 +31,15 @@ const ref = JSON.parse(fs.readFileSync(path.join(dir, 'keras_reference.json'), '
 const floats = (f: string) => {
   const b = fs.readFileSync(path.join(dir, f));
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+};
+const doubles = (f: string) => {
+  const b = fs.readFileSync(path.join(dir, f));
+  return new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+};
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
 };
 const [, height, width] = ref.probe_shape as [number, number, number, number];
 
@@ -66,16 +78,37 @@ const predicted = base.predict(probe) as import('@tensorflow/tfjs').Tensor;
 const got = predicted.dataSync() as Float32Array;
 const want = floats('keras_prediction.f32');
 expect(predicted.shape.join('x') === ref.prediction_shape.join('x'), `prediction shape: fitspec ${predicted.shape.join('x')}, Keras ${ref.prediction_shape.join('x')}`);
-let maxDiff = 0;
-let maxAbs = 0;
-for (let i = 0; i < want.length; i++) {
-  maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-  maxAbs = Math.max(maxAbs, Math.abs(want[i]!));
-}
+const maxDiff = maxAbsDiff(got, want);
+const maxAbs = maxAbsDiff(want, new Float32Array(want.length));
+const exact = doubles('keras_prediction.f64');
 // float32 convolutions summed in another order: relative error around 1e-6 per layer, up to ~50 layers deep.
 const tolerance = 1e-4 * maxAbs + 1e-6;
 expect(maxAbs > 0, 'Keras predicted only zeros: the probe says nothing');
 expect(maxDiff <= tolerance, `predictions differ by up to ${maxDiff.toExponential(3)} (tolerance ${tolerance.toExponential(3)})`);
+const fromExact = (x: ArrayLike<number>, e: Float64Array) => maxAbsDiff(x, e).toExponential(2);
+const lines = [`float64 result     max |fitspec - exact| = ${fromExact(got, exact)}, max |Keras - exact| = ${fromExact(want, exact)} (the float32 floor of this network)`];
+
+// The whole classifier: the base as loaded, the experiment's own top given Keras' top weights.
+if (ref.top) {
+  const top = built.model.getLayer(ref.top.layer);
+  top.setWeights([tf.tensor(floats('top_kernel.f32'), ref.top.kernel_shape), tf.tensor(floats('top_bias.f32'), [ref.top.kernel_shape[1]])]);
+  const p = (built.model.predict(probe) as import('@tensorflow/tfjs').Tensor).dataSync() as Float32Array;
+  const pWant = floats('keras_probabilities.f32');
+  const pDiff = maxAbsDiff(p, pWant);
+  const pExact = doubles('keras_probabilities.f64');
+  const kerasError = maxAbsDiff(pWant, pExact);
+  // The aim for a converted model is its probabilities within 1e-5 of Keras'. Keras' own float32
+  // result is itself a few 1e-6 from the exact one on a saturated softmax, and another CPU rounds
+  // otherwise: the check fails only beyond 4x that floor, and says whether the aim was met.
+  const bound = Math.max(1e-5, 4 * kerasError);
+  expect(p.length === pWant.length, `probabilities: fitspec ${p.length} values, Keras ${pWant.length}`);
+  expect(pDiff <= bound, `probabilities differ by up to ${pDiff.toExponential(3)} (bound ${bound.toExponential(2)})`);
+  lines.push(
+    `probabilities      ${p.length} values (${ref.probe_shape[0]} images x ${ref.top.kernel_shape[1]} classes, top \`${ref.top.layer}\` given Keras' weights; largest ${maxAbsDiff(pWant, new Float32Array(pWant.length)).toFixed(4)})`,
+    `                   max |fitspec - Keras| = ${pDiff.toExponential(3)}: ${pDiff <= 1e-5 ? 'within' : 'NOT within'} 1e-5`,
+    `                   max |fitspec - exact| = ${fromExact(p, pExact)}, max |Keras - exact| = ${kerasError.toExponential(2)}`,
+  );
+}
 
 process.stdout.write(
   [
@@ -85,6 +118,7 @@ process.stdout.write(
     `layers             ${ours.size} (names, output shapes and parameter counts compared with Keras; ${ref.batch_normalization_layers} batch normalizations with non-trivial statistics)`,
     `parameters         ${base.countParams().toLocaleString('en-US')}`,
     `predictions        ${want.length} values, max |fitspec - Keras| = ${maxDiff.toExponential(3)} (largest value ${maxAbs.toExponential(3)}, relative ${(maxDiff / maxAbs).toExponential(2)})`,
+    ...lines,
     problems.length ? `\nMISMATCH:\n  ${problems.join('\n  ')}` : `OK: the converted Keras ${ref.application} loads as model.base and predicts what Keras predicts`,
     '',
   ].join('\n'),
