@@ -11,11 +11,10 @@
  * quick scale of experiments/mixins/quick.yaml, on the project's synthetic faces (no dataset can be
  * downloaded). Strategies: grid (every trial, `--epochs` each), random, ASHA (random draws) and
  * TPE + ASHA (minEpochs 1, maxEpochs `--epochs`, reduction factor 3; with `--replay` also both with
-minEpochs 3), with the grid's trial count, over
- * `--seeds` seeds. Measure: epochs trained, in the order they were trained, until some trial's
- * validation accuracy is within 0.5 points of the grid's best. Goal in the issue: TPE + ASHA at most a
- * third of the grid's epochs. Hours at the default sizes on two cores; take the figures on a quiet
- * machine.
+ * minEpochs 3), with the grid's trial count, over `--seeds` seeds. Measure: epochs trained, in the
+ * order they were trained, until some trial's validation accuracy is within 0.5 points of the grid's
+ * best. The goal: TPE + ASHA at most a third of the grid's epochs. Hours at the default sizes on two
+ * cores; take the figures on a quiet machine.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -20,7 +20,7 @@ interface Reference {
   probe_shape: number[];
   prediction_shape: number[];
   /** The 1000-class top's Dense layer, when the application was converted with `top`. */
-  top: { layer: string; kernel_shape: [number, number]; probabilities_shape: number[] } | null;
+  top: { layer: string; kernel_shape: [number, number] } | null;
 }
 
 const [dirArg, experimentArg, paramsArg] = process.argv.slice(2);
@@ -28,19 +28,18 @@ const dir = path.resolve(dirArg ?? '');
 const file = path.resolve(experimentArg ?? '');
 const expectedParams = Number(paramsArg);
 const ref = JSON.parse(fs.readFileSync(path.join(dir, 'keras_reference.json'), 'utf8')) as Reference;
-const floats = (f: string) => {
+const read = (f: string) => {
   const b = fs.readFileSync(path.join(dir, f));
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
 };
-const doubles = (f: string) => {
-  const b = fs.readFileSync(path.join(dir, f));
-  return new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-};
+const floats = (f: string) => new Float32Array(read(f));
+const doubles = (f: string) => new Float64Array(read(f));
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 };
+const largest = (a: ArrayLike<number>) => maxAbsDiff(a, new Float32Array(a.length));
 const [, height, width] = ref.probe_shape as [number, number, number, number];
 
 const backend = await initBackend('auto');
@@ -79,7 +78,7 @@ const got = predicted.dataSync() as Float32Array;
 const want = floats('keras_prediction.f32');
 expect(predicted.shape.join('x') === ref.prediction_shape.join('x'), `prediction shape: fitspec ${predicted.shape.join('x')}, Keras ${ref.prediction_shape.join('x')}`);
 const maxDiff = maxAbsDiff(got, want);
-const maxAbs = maxAbsDiff(want, new Float32Array(want.length));
+const maxAbs = largest(want);
 const exact = doubles('keras_prediction.f64');
 // float32 convolutions summed in another order: relative error around 1e-6 per layer, up to ~50 layers deep.
 const tolerance = 1e-4 * maxAbs + 1e-6;
@@ -104,7 +103,7 @@ if (ref.top) {
   expect(p.length === pWant.length, `probabilities: fitspec ${p.length} values, Keras ${pWant.length}`);
   expect(pDiff <= bound, `probabilities differ by up to ${pDiff.toExponential(3)} (bound ${bound.toExponential(2)})`);
   lines.push(
-    `probabilities      ${p.length} values (${ref.probe_shape[0]} images x ${ref.top.kernel_shape[1]} classes, top \`${ref.top.layer}\` given Keras' weights; largest ${maxAbsDiff(pWant, new Float32Array(pWant.length)).toFixed(4)})`,
+    `probabilities      ${p.length} values (${ref.probe_shape[0]} images x ${ref.top.kernel_shape[1]} classes, top \`${ref.top.layer}\` given Keras' weights; largest ${largest(pWant).toFixed(4)})`,
     `                   max |fitspec - Keras| = ${pDiff.toExponential(3)}: ${pDiff <= 1e-5 ? 'within' : 'NOT within'} 1e-5`,
     `                   max |fitspec - exact| = ${fromExact(p, pExact)}, max |Keras - exact| = ${kerasError.toExponential(2)}`,
   );

@@ -99,7 +99,7 @@ def main():
         probabilities = full.predict(probe, verbose=0)
         probabilities.astype("<f4").tofile(os.path.join(out, "keras_probabilities.f32"))
         in_float64(lambda: build(True), full, probe).astype("<f8").tofile(os.path.join(out, "keras_probabilities.f64"))
-        top = {"layer": dense.name, "kernel_shape": list(kernel.shape), "probabilities_shape": list(probabilities.shape)}
+        top = {"layer": dense.name, "kernel_shape": list(kernel.shape)}
     layers = [
         {"name": l.name, "class": l.__class__.__name__, "output_shape": list(l.output.shape[1:]), "params": int(l.count_params())}
         for l in model.layers
